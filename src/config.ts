@@ -1,0 +1,272 @@
+/**
+ * The one place that reads configuration: config/default.json (embedded defaults),
+ * an optional operator file (--config / DEVOX_CONFIG), then DEVOX_* environment
+ * overrides. Validated once with zod; a bad key fails start-up with its path named.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+
+const ConfigSchema = z
+  .object({
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+      })
+      .strict(),
+    media: z
+      .object({
+        /** Address the RTP sockets bind to. */
+        bindAddress: z.string().min(1),
+        /** Address announced in SDP answers (defaults to bindAddress when empty). */
+        announceAddress: z.string(),
+        rtpPortMin: port,
+        rtpPortMax: port,
+        /** A stream that receives nothing for this long ends itself. */
+        streamTimeoutMs: z.number().int().min(100),
+        /** Packets held to put reordered ones back in place before they are decoded. */
+        reorderDepthPackets: z.number().int().min(0).max(50),
+        /** Largest forward jump (in packets) still treated as loss rather than a new stream. */
+        maxSequenceJump: z.number().int().min(10),
+        /** Largest accepted UDP datagram. */
+        maxPacketBytes: z.number().int().min(64).max(65535),
+      })
+      .strict(),
+    window: z
+      .object({
+        /** Window length in seconds; must match the model card's window. */
+        lengthSec: z.number().positive().max(10),
+        /** Hop between successive windows of one stream. */
+        hopMs: z.number().int().min(10).max(10000),
+        /** RMS level (dBFS) above which a 20 ms frame counts as speech. */
+        speechThresholdDbfs: z.number().max(0),
+      })
+      .strict(),
+    detect: z
+      .object({
+        /** Directory holding model.onnx and card.json. */
+        modelDir: z.string().min(1),
+        /** Execution providers in order of preference: cuda is used only when present. */
+        executionProviders: z.array(z.enum(['cuda', 'cpu'])).min(1),
+        maxBatchSize: z.number().int().min(1).max(4096),
+        maxBatchWaitMs: z.number().min(0).max(1000),
+        /** Windows waiting longer than this are shed (oldest first). */
+        maxQueueDelayMs: z.number().int().min(1),
+        intraOpThreads: z.number().int().min(0),
+      })
+      .strict(),
+    verdict: z
+      .object({
+        /** Speech seconds needed before any verdict other than listening. */
+        minSpeechSec: z.number().min(0),
+        /** Speech ratio (0..1) a window needs to count as evidence. */
+        minWindowSpeechRatio: z.number().min(0).max(1),
+        /** Seconds without enough speech after which the stream is insufficient_speech. */
+        insufficientSpeechAfterSec: z.number().min(0),
+        /** Exponential smoothing factor for evidence across speech windows. */
+        evidenceAlpha: z.number().gt(0).max(1),
+        /** Margin added/subtracted around card thresholds to leave a label (hysteresis). */
+        hysteresis: z.number().min(0).max(0.5),
+        /** Publish a per-window score event for every scored window. */
+        publishWindowEvents: z.boolean(),
+      })
+      .strict(),
+    nats: z
+      .object({
+        /** Empty: no NATS; events go to stdout as JSON lines. */
+        servers: z.array(z.string()),
+        user: z.string(),
+        pass: z.string(),
+        token: z.string(),
+        subjectPrefix: z.string().min(1),
+        stream: z.string().min(1),
+        /** Events kept in memory while NATS is unreachable; the oldest are dropped beyond it. */
+        maxBufferedEvents: z.number().int().min(0),
+      })
+      .strict(),
+    http: z
+      .object({
+        host: z.string(),
+        port: z.number().int().min(0).max(65535),
+      })
+      .strict(),
+    sip: z
+      .object({
+        enabled: z.boolean(),
+        drachtioHost: z.string(),
+        drachtioPort: port,
+        drachtioSecret: z.string(),
+        /** CIDRs allowed to send INVITEs. */
+        allowedNetworks: z.array(z.string()),
+        maxConcurrentCalls: z.number().int().min(1),
+        /** SIP headers copied into every event of the call (e.g. X-Original-Call-ID). */
+        passThroughHeaders: z.array(z.string()),
+      })
+      .strict(),
+    websocket: z
+      .object({
+        enabled: z.boolean(),
+        /** Bearer tokens accepted on media stream upgrades; empty refuses all. */
+        tokens: z.array(z.string()),
+        maxStreamsPerToken: z.number().int().min(1),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.media.rtpPortMin > c.media.rtpPortMax) {
+      ctx.addIssue({ code: 'custom', path: ['media', 'rtpPortMin'], message: 'must be <= media.rtpPortMax' });
+    }
+    if (c.window.hopMs > c.window.lengthSec * 1000) {
+      ctx.addIssue({ code: 'custom', path: ['window', 'hopMs'], message: 'must be <= window.lengthSec * 1000' });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  readonly key: string;
+  constructor(key: string, message: string, options?: { cause?: unknown }) {
+    super(`config: ${key}: ${message}`, options);
+    this.name = 'ConfigError';
+    this.key = key;
+  }
+}
+
+/** Repository root (src/ or dist/ are one level below). */
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const defaultConfigPath = resolve(projectRoot, 'config', 'default.json');
+
+type Env = Record<string, string | undefined>;
+
+/** The deployment knobs that can be set from the environment, with the config key they set. */
+const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' | 'bool' | 'list']> = [
+  ['DEVOX_LOG_LEVEL', 'log.level', 'string'],
+  ['DEVOX_BIND_ADDRESS', 'media.bindAddress', 'string'],
+  ['DEVOX_ANNOUNCE_ADDRESS', 'media.announceAddress', 'string'],
+  ['DEVOX_RTP_PORT_MIN', 'media.rtpPortMin', 'int'],
+  ['DEVOX_RTP_PORT_MAX', 'media.rtpPortMax', 'int'],
+  ['DEVOX_HOP_MS', 'window.hopMs', 'int'],
+  ['DEVOX_MODEL_DIR', 'detect.modelDir', 'string'],
+  ['DEVOX_EXECUTION_PROVIDERS', 'detect.executionProviders', 'list'],
+  ['DEVOX_MAX_BATCH_SIZE', 'detect.maxBatchSize', 'int'],
+  ['DEVOX_MAX_BATCH_WAIT_MS', 'detect.maxBatchWaitMs', 'number'],
+  ['DEVOX_NATS_SERVERS', 'nats.servers', 'list'],
+  ['DEVOX_NATS_USER', 'nats.user', 'string'],
+  ['DEVOX_NATS_PASS', 'nats.pass', 'string'],
+  ['DEVOX_NATS_TOKEN', 'nats.token', 'string'],
+  ['DEVOX_HTTP_HOST', 'http.host', 'string'],
+  ['DEVOX_HTTP_PORT', 'http.port', 'int'],
+  ['DEVOX_SIP_ENABLED', 'sip.enabled', 'bool'],
+  ['DRACHTIO_HOST', 'sip.drachtioHost', 'string'],
+  ['DRACHTIO_PORT', 'sip.drachtioPort', 'int'],
+  ['DRACHTIO_SECRET', 'sip.drachtioSecret', 'string'],
+  ['DEVOX_WS_TOKENS', 'websocket.tokens', 'list'],
+];
+
+function parseEnvValue(name: string, raw: string, kind: string): unknown {
+  switch (kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got ${JSON.stringify(raw)}`);
+      return Number(raw);
+    }
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(name, `expected a number, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'bool': {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(name, `expected true/false, got ${JSON.stringify(raw)}`);
+    }
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    default:
+      return raw;
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur = obj;
+  for (const k of keys.slice(0, -1)) {
+    const next = cur[k];
+    if (typeof next !== 'object' || next === null) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge where arrays and scalars in `over` replace those in `base`. */
+export function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeConfig(base[k], v);
+  return out;
+}
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, 'cannot read config file', { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, `not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Operator config file merged over the embedded defaults. */
+  file?: string;
+  /** Extra overrides (e.g. from CLI flags or tests), merged last. */
+  overrides?: unknown;
+  env?: Env;
+}
+
+/** Validate a complete config object; throws ConfigError naming the first bad key. */
+export function validateConfig(raw: unknown): Readonly<Config> {
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    const extra =
+      issue.code === 'unrecognized_keys' ? ` (${(issue as { keys: string[] }).keys.join(', ')})` : '';
+    throw new ConfigError(key, `${issue.message}${extra}`);
+  }
+  return deepFreeze(parsed.data);
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
+  const env = opts.env ?? process.env;
+  let raw = readJson(defaultConfigPath);
+  const file = opts.file ?? env.DEVOX_CONFIG;
+  if (file) raw = mergeConfig(raw, readJson(resolve(file)));
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, path, kind] of ENV_OVERRIDES) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(fromEnv, path, parseEnvValue(name, v, kind));
+  }
+  raw = mergeConfig(raw, fromEnv);
+  if (opts.overrides !== undefined) raw = mergeConfig(raw, opts.overrides);
+  return validateConfig(raw);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

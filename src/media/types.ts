@@ -1,0 +1,82 @@
+/**
+ * What other folders may import from media/. Media turns transport packets into
+ * time-stamped 1-second windows at the detector's rate; it knows nothing of models.
+ */
+
+export type CodecName = 'PCMU' | 'PCMA' | 'L16' | 'opus';
+
+/** One negotiated payload type of an RTP stream (from SDP or a transport's metadata). */
+export interface PayloadFormat {
+  payloadType: number;
+  /** Audio codecs are decoded; telephone-event (RFC 4733) and CN (RFC 3389) are recognised and not decoded. */
+  encoding: CodecName | 'telephone-event' | 'CN';
+  clockRate: number;
+  channels: number;
+}
+
+/** Who a stream belongs to. Signaling fills it; it travels unchanged into every event. */
+export interface StreamDescriptor {
+  /** Unique per stream for the life of the process. */
+  streamId: string;
+  /** The call this stream is one leg of. */
+  callId: string;
+  /** Leg name within the call, e.g. "caller" / "callee", "inbound" / "outbound", or a SIPREC label. */
+  leg: string;
+  transport: 'rtp' | 'websocket' | 'webrtc' | 'file';
+  /** Pass-through identity (SIP Call-ID, SIPREC session id, callSid, custom parameters...). */
+  identity?: Readonly<Record<string, string>>;
+}
+
+/**
+ * One analysis window, valid only during the synchronous `onWindow` call: the object
+ * and its audio are reused for the stream's next window (no per-window allocation).
+ * Consumers copy what they keep, e.g. `copyInto(batchTensor, row * length)`.
+ */
+export interface WindowView {
+  readonly stream: StreamDescriptor;
+  /** 0, 1, 2, ... per stream. */
+  readonly seq: number;
+  readonly sampleRate: number;
+  /** Samples in the window (lengthSec * sampleRate). */
+  readonly length: number;
+  /** Media time of the window's first / last sample, seconds since the stream's first sample. */
+  readonly mediaStartSec: number;
+  readonly mediaEndSec: number;
+  /** Wall clock (ms since epoch, sub-ms precision) when the packet holding the last sample arrived. */
+  readonly arrivalMs: number;
+  /** Wall clock when the window was cut. */
+  readonly readyMs: number;
+  /** Fraction (0..1) of 20 ms frames in the window above the speech threshold. */
+  readonly speechRatio: number;
+  /** RMS level of the whole window, dBFS. */
+  readonly rmsDbfs: number;
+  /** Fraction (0..1) of the window filled with silence because packets were lost. */
+  readonly lostRatio: number;
+  /** Copies the window as float samples in [-1, 1] into dst starting at offset. */
+  copyInto(dst: Float32Array, offset: number): void;
+}
+
+export type StreamEndReason = 'timeout' | 'released' | 'bye' | 'transport_closed' | 'error' | 'eof';
+
+/** The transport-agnostic consumer of windows (the detector side implements it). */
+export interface WindowSink {
+  onStreamStart(stream: StreamDescriptor): void;
+  onWindow(window: WindowView): void;
+  onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void;
+}
+
+/** Packet-level counters of one stream; media updates them, observability reads them. */
+export interface StreamCounters {
+  packetsReceived: number;
+  packetsLost: number;
+  packetsDuplicate: number;
+  packetsLate: number;
+  packetsMalformed: number;
+  packetsUnknownPayload: number;
+  packetsWrongSource: number;
+  ssrcChanges: number;
+  bytesReceived: number;
+  /** Interarrival jitter (RFC 3550 A.8), in seconds. */
+  jitterSec: number;
+  windowsEmitted: number;
+}
