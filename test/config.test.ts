@@ -1,0 +1,41 @@
+import t from 'tap';
+import { loadConfig, validateConfig, ConfigError, mergeConfig } from '../src/config.js';
+
+t.test('embedded defaults validate and are frozen', async (t) => {
+  const c = loadConfig({ env: {} });
+  t.equal(c.window.hopMs, 250);
+  t.equal(c.window.lengthSec, 1);
+  t.same(c.nats.servers, []);
+  t.ok(Object.isFrozen(c.media));
+  t.throws(() => {
+    (c.media as { rtpPortMin: number }).rtpPortMin = 1;
+  });
+});
+
+t.test('env overrides the deployment knobs', async (t) => {
+  const c = loadConfig({
+    env: { DEVOX_NATS_SERVERS: 'nats://a:4222, nats://b:4222', DEVOX_HOP_MS: '100', DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu' },
+  });
+  t.same(c.nats.servers, ['nats://a:4222', 'nats://b:4222']);
+  t.equal(c.window.hopMs, 100);
+  t.same(c.detect.executionProviders, ['cuda', 'cpu']);
+});
+
+t.test('bad values name the key', async (t) => {
+  t.throws(() => loadConfig({ env: { DEVOX_HOP_MS: 'fast' } }), { name: 'ConfigError', key: 'DEVOX_HOP_MS' });
+  t.throws(() => loadConfig({ env: {}, overrides: { window: { hopMs: 5 } } }), { key: 'window.hopMs' });
+  t.throws(() => loadConfig({ env: {}, overrides: { media: { rtpPortMin: 50000, rtpPortMax: 40000 } } }), {
+    key: 'media.rtpPortMin',
+  });
+  t.throws(() => loadConfig({ env: {}, overrides: { detect: { executionProviders: ['tpu'] } } }), {
+    key: 'detect.executionProviders.0',
+  });
+  const err = t.throws(() => loadConfig({ env: {}, overrides: { media: { rtpPortMinn: 1 } } })) as ConfigError;
+  t.match(err.message, /media.*rtpPortMinn/);
+  t.throws(() => loadConfig({ env: { DEVOX_CONFIG: '/nonexistent/devox.json' } }), { name: 'ConfigError' });
+});
+
+t.test('merge replaces arrays and scalars, keeps siblings', async (t) => {
+  t.same(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] } }), { a: { b: 1, c: [3] } });
+  t.throws(() => validateConfig({}), ConfigError);
+});
