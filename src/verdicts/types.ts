@@ -1,0 +1,141 @@
+/**
+ * What other folders may import from verdicts/: verdict labels, the evidence a
+ * verdict rests on, and the event payloads published on NATS (or stdout).
+ * The JSON Schema in schema/events.schema.json describes the same payloads.
+ */
+
+export type VerdictLabel = 'listening' | 'insufficient_speech' | 'genuine' | 'suspicious' | 'synthetic';
+
+export const VERDICT_LABELS: readonly VerdictLabel[] = [
+  'listening',
+  'insufficient_speech',
+  'genuine',
+  'suspicious',
+  'synthetic',
+];
+
+/** Accumulated evidence behind a stream's current label. */
+export interface Evidence {
+  /** Seconds of speech seen so far (new media time of speech windows, weighted by their speech ratio). */
+  speechSec: number;
+  /** Windows seen so far (speech or not). */
+  windows: number;
+  /** Windows that counted as evidence (speechRatio >= verdict.minWindowSpeechRatio). */
+  speechWindows: number;
+  /** Smoothed probability of "synthetic" over speech windows (0..1); 0 until the first speech window. */
+  score: number;
+}
+
+export interface VerdictUpdate {
+  label: VerdictLabel;
+  /** True when this update moved the stream to a new label. */
+  changed: boolean;
+  evidence: Evidence;
+}
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+export type EventType = 'call.started' | 'window.scored' | 'verdict.changed' | 'call.ended';
+
+/** Subject token of each event type: `<prefix>.call.<callId>.<token>`. */
+export const SUBJECT_TOKEN: Readonly<Record<EventType, string>> = {
+  'call.started': 'started',
+  'window.scored': 'window',
+  'verdict.changed': 'verdict',
+  'call.ended': 'ended',
+};
+
+/** Call-level verdict: the worst leg wins. */
+export interface CallVerdictSummary {
+  label: VerdictLabel;
+  /** Leg whose label decided a suspicious/synthetic call verdict; null otherwise. */
+  suspectLeg: string | null;
+  suspectStreamId: string | null;
+  score: number;
+}
+
+interface EventBase {
+  schemaVersion: typeof EVENT_SCHEMA_VERSION;
+  /** Deterministic from call / stream / seq / type: doubles as the NATS Nats-Msg-Id for de-duplication. */
+  eventId: string;
+  type: EventType;
+  callId: string;
+  streamId: string;
+  leg: string;
+  /** Stream transport: rtp / websocket / webrtc / file. */
+  transport: string;
+  /** Pass-through identity fields from signaling (SIP Call-ID, callSid, custom parameters...). */
+  identity: Record<string, string>;
+  /** Per-stream event sequence number (0, 1, 2, ...), the order of events of one stream. */
+  seq: number;
+  /** Media time (seconds since the stream's first sample) the event refers to. */
+  mediaTimeSec: number;
+  /** Wall clock when the event was built, ISO 8601. */
+  wallTime: string;
+  /** Same instant, ms since the epoch. */
+  wallTimeMs: number;
+  modelVersion: string;
+}
+
+export interface CallStartedEvent extends EventBase {
+  type: 'call.started';
+  label: 'listening';
+}
+
+export interface WindowScoredEvent extends EventBase {
+  type: 'window.scored';
+  /** Window sequence number within the stream. */
+  windowSeq: number;
+  /** This window's probability of "synthetic". */
+  score: number;
+  speechRatio: number;
+  rmsDbfs: number;
+  lostRatio: number;
+  mediaStartSec: number;
+  mediaEndSec: number;
+  batchSize: number;
+  /** Stream label after this window. */
+  label: VerdictLabel;
+  evidence: Evidence;
+  timestamps: WindowTimestamps;
+  /** Window ready (cut) → event published, ms. */
+  latencyMs: number;
+}
+
+export interface VerdictChangedEvent extends EventBase {
+  type: 'verdict.changed';
+  windowSeq: number;
+  label: VerdictLabel;
+  previousLabel: VerdictLabel;
+  /** Smoothed probability of "synthetic" behind the label. */
+  score: number;
+  evidence: Evidence;
+  call: CallVerdictSummary;
+  timestamps: WindowTimestamps;
+  latencyMs: number;
+}
+
+export interface CallEndedEvent extends EventBase {
+  type: 'call.ended';
+  /** Final label of this stream. */
+  label: VerdictLabel;
+  score: number;
+  evidence: Evidence;
+  reason: string;
+  /** Call-level verdict over every leg seen so far. */
+  call: CallVerdictSummary;
+}
+
+/** Wall-clock milestones of the window behind an event, ms since the epoch. */
+export interface WindowTimestamps {
+  /** Packet holding the window's last sample arrived. */
+  arrivalMs: number;
+  /** Window cut by media. */
+  readyMs: number;
+  /** Model output available. */
+  scoredMs: number;
+  /** Event handed to the publisher. */
+  publishedMs: number;
+}
+
+export type DevoxEvent = CallStartedEvent | WindowScoredEvent | VerdictChangedEvent | CallEndedEvent;
