@@ -112,6 +112,22 @@ const ConfigSchema = z
         /** Bearer tokens accepted on media stream upgrades; empty refuses all. */
         tokens: z.array(z.string()),
         maxStreamsPerToken: z.number().int().min(1),
+        /** HMAC-SHA256 key for signed media URLs (`?auth=<exp>.<sig>`); empty disables signed URLs. */
+        signingSecret: z.string(),
+        /** Longest lifetime accepted for a signed URL (expiry further ahead is refused). */
+        maxSignedUrlTtlSec: z.number().int().min(1),
+        /** Media stream paths live under this prefix (/media/twilio, /media/telnyx, /media/audio-fork, /media/jambonz). */
+        pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~\/-]*[^/]$/, 'must start with / and not end with /'),
+        /** A connection that sends nothing for this long is closed (1008). */
+        idleTimeoutMs: z.number().int().min(100),
+        /** Largest audio frame accepted, in ms of audio (bigger frames close with 1009). */
+        maxFrameMs: z.number().int().min(10).max(1000),
+        /** Largest WebSocket message in bytes (checked by ws before it is buffered). */
+        maxMessageBytes: z.number().int().min(1024).max(16777216),
+        /** How far media time may run ahead of wall-clock time before the client counts as faster than real time. */
+        realtimeSlackMs: z.number().int().min(0),
+        /** Time from upgrade to the first metadata/start message. */
+        startTimeoutMs: z.number().int().min(100),
       })
       .strict(),
   })
@@ -165,6 +181,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DRACHTIO_PORT', 'sip.drachtioPort', 'int'],
   ['DRACHTIO_SECRET', 'sip.drachtioSecret', 'string'],
   ['DEVOX_WS_TOKENS', 'websocket.tokens', 'list'],
+  ['DEVOX_WS_SIGNING_SECRET', 'websocket.signingSecret', 'string'],
 ];
 
 function parseEnvValue(name: string, raw: string, kind: string): unknown {
