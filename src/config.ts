@@ -85,6 +85,8 @@ const ConfigSchema = z
         stream: z.string().min(1),
         /** Events kept in memory while NATS is unreachable; the oldest are dropped beyond it. */
         maxBufferedEvents: z.number().int().min(0),
+        /** Age after which JetStream discards events (stream max_age, set when the stream is created). */
+        streamMaxAgeSec: z.number().int().min(1),
       })
       .strict(),
     http: z

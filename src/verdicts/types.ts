@@ -33,7 +33,7 @@ export interface VerdictUpdate {
   evidence: Evidence;
 }
 
-export const EVENT_SCHEMA_VERSION = 1;
+export const EVENT_SCHEMA_VERSION = 1 as const;
 
 export type EventType = 'call.started' | 'window.scored' | 'verdict.changed' | 'call.ended';
 
@@ -124,6 +124,8 @@ export interface CallEndedEvent extends EventBase {
   reason: string;
   /** Call-level verdict over every leg seen so far. */
   call: CallVerdictSummary;
+  /** True on the call.ended of the call's last live leg: the call verdict is final. */
+  lastLeg: boolean;
 }
 
 /** Wall-clock milestones of the window behind an event, ms since the epoch. */

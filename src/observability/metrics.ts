@@ -1,0 +1,285 @@
+/**
+ * Every Prometheus metric DevoX exports, in one registry object (no global default
+ * registry, so tests and several servers in one process never collide).
+ *
+ * Latency buckets span 0.1 ms … 5 s: window → verdict latency is sub-millisecond when
+ * the detector keeps up and seconds when it sheds, and both ends must be readable.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StreamCounters } from '../media/types.js';
+import type { EventType, VerdictLabel } from '../verdicts/types.js';
+
+/** Seconds: 0.1 ms … 5 s, denser where real-time operation lives (1–50 ms). */
+export const LATENCY_BUCKETS_SEC: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05, 0.075, 0.1,
+  0.15, 0.25, 0.5, 1, 2, 5,
+];
+export const BATCH_SIZE_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** The counter fields of StreamCounters exported as devox_rtp_<name>_total. */
+const RTP_COUNTER_FIELDS = [
+  ['packetsReceived', 'packets_received', 'RTP packets accepted'],
+  ['packetsLost', 'packets_lost', 'RTP packets never received (sequence gaps)'],
+  ['packetsDuplicate', 'packets_duplicate', 'duplicate RTP packets dropped'],
+  ['packetsLate', 'packets_late', 'RTP packets that arrived after their window was cut'],
+  ['packetsMalformed', 'packets_malformed', 'datagrams that were not valid RTP'],
+  ['packetsUnknownPayload', 'packets_unknown_payload', 'RTP packets with a payload type not negotiated'],
+  ['packetsWrongSource', 'packets_wrong_source', 'RTP packets from an unexpected source address'],
+  ['ssrcChanges', 'ssrc_changes', 'SSRC changes within a stream'],
+  ['bytesReceived', 'bytes_received', 'RTP payload bytes received'],
+] as const satisfies ReadonlyArray<readonly [keyof StreamCounters, string, string]>;
+
+type RtpField = (typeof RTP_COUNTER_FIELDS)[number][0];
+
+/** A live source of per-stream counters (e.g. MediaSessions.streams(), WebSocket sessions). */
+export interface CounterSource {
+  (): Iterable<{ readonly descriptor: { readonly streamId: string }; readonly counters: StreamCounters }>;
+}
+
+/**
+ * Sums StreamCounters of live streams (read at scrape time) and keeps the final values of
+ * ended streams, so the exported totals never go backwards when a stream goes away.
+ * Counter objects are held by reference: media keeps updating them, we only read.
+ */
+class StreamCounterTotals {
+  readonly #sources: CounterSource[] = [];
+  readonly #live = new Map<string, StreamCounters>();
+  readonly #ended: Record<RtpField, number> = Object.fromEntries(RTP_COUNTER_FIELDS.map(([f]) => [f, 0])) as Record<
+    RtpField,
+    number
+  >;
+  #endedStreams = 0;
+
+  addSource(source: CounterSource): void {
+    this.#sources.push(source);
+  }
+
+  /** Picks up streams the sources know about (at scrape time and when a stream ends). */
+  refresh(): void {
+    for (const source of this.#sources) {
+      for (const s of source()) {
+        if (!this.#live.has(s.descriptor.streamId)) this.#live.set(s.descriptor.streamId, s.counters);
+      }
+    }
+  }
+
+  track(streamId: string, counters: StreamCounters): void {
+    this.#live.set(streamId, counters);
+  }
+
+  /** The stream ended: fold its final counters into the totals. Idempotent. */
+  retire(streamId: string): void {
+    if (!this.#live.has(streamId)) this.refresh();
+    const c = this.#live.get(streamId);
+    if (!c) return;
+    for (const [f] of RTP_COUNTER_FIELDS) this.#ended[f] += c[f];
+    this.#endedStreams++;
+    this.#live.delete(streamId);
+  }
+
+  total(field: RtpField): number {
+    let sum = this.#ended[field];
+    for (const c of this.#live.values()) sum += c[field];
+    return sum;
+  }
+
+  jitter(): { max: number; mean: number } {
+    let max = 0;
+    let sum = 0;
+    for (const c of this.#live.values()) {
+      if (c.jitterSec > max) max = c.jitterSec;
+      sum += c.jitterSec;
+    }
+    return { max, mean: this.#live.size > 0 ? sum / this.#live.size : 0 };
+  }
+
+  get liveCount(): number {
+    return this.#live.size;
+  }
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #rtp = new StreamCounterTotals();
+
+  /** Window cut by media → its event handed to NATS / stdout (every scored window). */
+  readonly windowToVerdict = new Histogram({
+    name: 'devox_window_to_verdict_seconds',
+    help: 'Window ready (cut by media) to its verdict/window event published, seconds',
+    buckets: [...LATENCY_BUCKETS_SEC],
+    registers: [this.registry],
+  });
+  readonly batchDuration = new Histogram({
+    name: 'devox_inference_batch_duration_seconds',
+    help: 'Duration of one batched model run, seconds',
+    buckets: [...LATENCY_BUCKETS_SEC],
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'devox_inference_queue_wait_seconds',
+    help: 'Window ready to the start of the batch that scores it, seconds',
+    buckets: [...LATENCY_BUCKETS_SEC],
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'devox_inference_batch_size',
+    help: 'Windows per inference batch',
+    buckets: [...BATCH_SIZE_BUCKETS],
+    registers: [this.registry],
+  });
+  readonly windowsScored = new Counter({
+    name: 'devox_windows_scored_total',
+    help: 'Windows scored by the model',
+    registers: [this.registry],
+  });
+  readonly windowsShed = new Counter({
+    name: 'devox_windows_shed_total',
+    help: 'Windows dropped unscored because inference fell behind real time',
+    registers: [this.registry],
+  });
+  readonly speechWindows = new Counter({
+    name: 'devox_speech_windows_total',
+    help: 'Scored windows that counted as speech evidence',
+    registers: [this.registry],
+  });
+  readonly insufficientSpeech = new Counter({
+    name: 'devox_insufficient_speech_total',
+    help: 'Streams that reached insufficient_speech',
+    registers: [this.registry],
+  });
+  readonly verdicts = new Counter({
+    name: 'devox_verdicts_total',
+    help: 'Verdict changes, by new label',
+    labelNames: ['label'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsPublished = new Counter({
+    name: 'devox_events_published_total',
+    help: 'Events delivered (acknowledged by JetStream, or written to stdout), by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: 'devox_events_dropped_total',
+    help: 'Events dropped: buffer_full (NATS away too long) or rejected (NATS refused the message)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsBuffered = new Gauge({
+    name: 'devox_events_buffered',
+    help: 'Events held in memory waiting for NATS',
+    registers: [this.registry],
+  });
+  readonly natsConnected = new Gauge({
+    name: 'devox_nats_connected',
+    help: '1 when the NATS connection is up, 0 when down or degraded (absent meaning: NATS not configured)',
+    registers: [this.registry],
+  });
+  readonly natsReconnects = new Counter({
+    name: 'devox_nats_reconnects_total',
+    help: 'NATS reconnections',
+    registers: [this.registry],
+  });
+  readonly natsDisconnects = new Counter({
+    name: 'devox_nats_disconnects_total',
+    help: 'NATS connection losses',
+    registers: [this.registry],
+  });
+  readonly activeCalls = new Gauge({
+    name: 'devox_active_calls',
+    help: 'Calls with at least one live stream',
+    registers: [this.registry],
+  });
+  readonly activeStreams = new Gauge({
+    name: 'devox_active_streams',
+    help: 'Live media streams',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly streamsStarted = new Counter({
+    name: 'devox_streams_started_total',
+    help: 'Media streams started',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly modelInfo = new Gauge({
+    name: 'devox_model_info',
+    help: 'The loaded model (value 1), with its name and version as labels',
+    labelNames: ['name', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly modelSwaps = new Counter({
+    name: 'devox_model_swaps_total',
+    help: 'Model swaps',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly rtpJitter: Gauge<'stat'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const rtp = this.#rtp;
+    for (const [field, name, help] of RTP_COUNTER_FIELDS) {
+      new Counter({
+        name: `devox_rtp_${name}_total`,
+        help: `${help} (live and ended streams)`,
+        registers: [this.registry],
+        collect() {
+          // Counters only go up; StreamCounterTotals keeps ended streams' values so this holds.
+          rtp.refresh();
+          this.reset();
+          this.inc(rtp.total(field));
+        },
+      });
+    }
+    this.rtpJitter = new Gauge({
+      name: 'devox_rtp_jitter_seconds',
+      help: 'Interarrival jitter (RFC 3550) over live streams: stat="max" or "mean"',
+      labelNames: ['stat'] as const,
+      registers: [this.registry],
+      collect() {
+        rtp.refresh();
+        const j = rtp.jitter();
+        this.set({ stat: 'max' }, j.max);
+        this.set({ stat: 'mean' }, j.mean);
+      },
+    });
+    for (const label of ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic'] satisfies VerdictLabel[]) {
+      this.verdicts.inc({ label }, 0);
+    }
+    for (const type of ['call.started', 'window.scored', 'verdict.changed', 'call.ended'] satisfies EventType[]) {
+      this.eventsPublished.inc({ type }, 0);
+    }
+    this.eventsDropped.inc({ reason: 'buffer_full' }, 0);
+    this.eventsDropped.inc({ reason: 'rejected' }, 0);
+    this.activeStreams.set({ transport: 'rtp' }, 0);
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'devox_' });
+  }
+
+  /** Register a live source of per-stream RTP counters (read at scrape time). */
+  addCounterSource(source: CounterSource): void {
+    this.#rtp.addSource(source);
+  }
+
+  /** Track one stream's counters directly (transports without a source). */
+  trackStreamCounters(streamId: string, counters: StreamCounters): void {
+    this.#rtp.track(streamId, counters);
+  }
+
+  /** Call when a stream ends: its final counters stay in the totals. */
+  retireStream(streamId: string): void {
+    this.#rtp.retire(streamId);
+  }
+
+  setModel(name: string, version: string): void {
+    this.modelInfo.reset();
+    this.modelInfo.set({ name, version }, 1);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Event payloads and NATS subjects. The payload shapes are in ./types.ts and, for
+ * integrators, in schema/events.schema.json (tested against each other); subjects and
+ * wildcard subscriptions are documented in docs/events.md.
+ *
+ *   <prefix>.call.<callToken>.started   call.started     (one per stream/leg)
+ *   <prefix>.call.<callToken>.window    window.scored    (one per scored window, if enabled)
+ *   <prefix>.call.<callToken>.verdict   verdict.changed  (a stream's label changed)
+ *   <prefix>.call.<callToken>.ended     call.ended       (one per stream/leg)
+ */
+import type { StreamDescriptor } from '../media/types.js';
+import type { WindowScore } from '../detect/types.js';
+import {
+  EVENT_SCHEMA_VERSION,
+  SUBJECT_TOKEN,
+  type CallEndedEvent,
+  type CallStartedEvent,
+  type CallVerdictSummary,
+  type EventType,
+  type Evidence,
+  type VerdictChangedEvent,
+  type VerdictLabel,
+  type WindowScoredEvent,
+} from './types.js';
+
+export type * from './types.js';
+export { EVENT_SCHEMA_VERSION, SUBJECT_TOKEN } from './types.js';
+
+/** Characters kept as-is in a subject token; everything else is escaped. */
+const SAFE_TOKEN_CHAR = /[A-Za-z0-9_-]/;
+
+/**
+ * Makes a call id usable as one NATS subject token: characters other than A–Z a–z 0–9 _ -
+ * (dots, wildcards, whitespace, '@', non-ASCII...) become `~XX` per UTF-8 byte (hex, upper case).
+ * The mapping is reversible (see `callIdFromToken`), so two call ids never share a subject.
+ * Hand-written because NATS has no standard escaping; the `~` is legal in subjects.
+ */
+export function callIdToToken(callId: string): string {
+  if (callId.length === 0) return '~';
+  let out = '';
+  for (const ch of callId) {
+    if (SAFE_TOKEN_CHAR.test(ch)) {
+      out += ch;
+    } else {
+      for (const b of Buffer.from(ch, 'utf8')) out += '~' + b.toString(16).toUpperCase().padStart(2, '0');
+    }
+  }
+  return out;
+}
+
+/** Inverse of callIdToToken. */
+export function callIdFromToken(token: string): string {
+  if (token === '~') return '';
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; ) {
+    if (token[i] === '~') {
+      bytes.push(parseInt(token.slice(i + 1, i + 3), 16));
+      i += 3;
+    } else {
+      bytes.push(token.charCodeAt(i));
+      i += 1;
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+export function subjectFor(prefix: string, callId: string, type: EventType): string {
+  return `${prefix}.call.${callIdToToken(callId)}.${SUBJECT_TOKEN[type]}`;
+}
+
+/**
+ * Deterministic event id (the Nats-Msg-Id): the same event built twice — e.g. republished
+ * after a reconnect — has the same id, so JetStream drops the duplicate.
+ */
+export function eventIdFor(callId: string, streamId: string, type: EventType, windowSeq: number | null): string {
+  return windowSeq === null ? `${callId}|${streamId}|${type}` : `${callId}|${streamId}|${type}|${windowSeq}`;
+}
+
+function base(stream: StreamDescriptor, seq: number, wallTimeMs: number, modelVersion: string) {
+  return {
+    schemaVersion: EVENT_SCHEMA_VERSION,
+    callId: stream.callId,
+    streamId: stream.streamId,
+    leg: stream.leg,
+    transport: stream.transport,
+    identity: stream.identity ? { ...stream.identity } : {},
+    seq,
+    wallTime: new Date(wallTimeMs).toISOString(),
+    wallTimeMs,
+    modelVersion,
+  };
+}
+
+export function callStarted(
+  stream: StreamDescriptor,
+  seq: number,
+  wallTimeMs: number,
+  modelVersion: string,
+): CallStartedEvent {
+  return {
+    ...base(stream, seq, wallTimeMs, modelVersion),
+    eventId: eventIdFor(stream.callId, stream.streamId, 'call.started', null),
+    type: 'call.started',
+    mediaTimeSec: 0,
+    label: 'listening',
+  };
+}
+
+function windowTimestamps(s: WindowScore, publishedMs: number) {
+  return { arrivalMs: s.arrivalMs, readyMs: s.readyMs, scoredMs: s.scoredMs, publishedMs };
+}
+
+export function windowScored(
+  s: WindowScore,
+  seq: number,
+  label: VerdictLabel,
+  evidence: Evidence,
+  publishedMs: number,
+): WindowScoredEvent {
+  return {
+    ...base(s.stream, seq, publishedMs, s.modelVersion),
+    eventId: eventIdFor(s.stream.callId, s.stream.streamId, 'window.scored', s.seq),
+    type: 'window.scored',
+    mediaTimeSec: s.mediaEndSec,
+    windowSeq: s.seq,
+    score: s.score,
+    speechRatio: s.speechRatio,
+    rmsDbfs: s.rmsDbfs,
+    lostRatio: s.lostRatio,
+    mediaStartSec: s.mediaStartSec,
+    mediaEndSec: s.mediaEndSec,
+    batchSize: s.batchSize,
+    label,
+    evidence,
+    timestamps: windowTimestamps(s, publishedMs),
+    latencyMs: publishedMs - s.readyMs,
+  };
+}
+
+export function verdictChanged(
+  s: WindowScore,
+  seq: number,
+  label: VerdictLabel,
+  previousLabel: VerdictLabel,
+  evidence: Evidence,
+  call: CallVerdictSummary,
+  publishedMs: number,
+): VerdictChangedEvent {
+  return {
+    ...base(s.stream, seq, publishedMs, s.modelVersion),
+    eventId: eventIdFor(s.stream.callId, s.stream.streamId, 'verdict.changed', s.seq),
+    type: 'verdict.changed',
+    mediaTimeSec: s.mediaEndSec,
+    windowSeq: s.seq,
+    label,
+    previousLabel,
+    score: evidence.score,
+    evidence,
+    call,
+    timestamps: windowTimestamps(s, publishedMs),
+    latencyMs: publishedMs - s.readyMs,
+  };
+}
+
+export function callEnded(
+  stream: StreamDescriptor,
+  seq: number,
+  args: {
+    label: VerdictLabel;
+    evidence: Evidence;
+    reason: string;
+    mediaTimeSec: number;
+    call: CallVerdictSummary;
+    lastLeg: boolean;
+    wallTimeMs: number;
+    modelVersion: string;
+  },
+): CallEndedEvent {
+  return {
+    ...base(stream, seq, args.wallTimeMs, args.modelVersion),
+    eventId: eventIdFor(stream.callId, stream.streamId, 'call.ended', null),
+    type: 'call.ended',
+    mediaTimeSec: args.mediaTimeSec,
+    label: args.label,
+    score: args.evidence.score,
+    evidence: args.evidence,
+    reason: args.reason,
+    call: args.call,
+    lastLeg: args.lastLeg,
+  };
+}

@@ -1,0 +1,534 @@
+/**
+ * The only producer of NATS messages. Two implementations of EventPublisher:
+ *
+ * - NatsPublisher: JetStream (@nats-io v3). At start it connects (auth failure or an
+ *   unreachable server is a clear NatsPublisherError) and makes sure the stream
+ *   `nats.stream` captures `<prefix>.>`. Every event is published with its eventId as
+ *   Nats-Msg-Id, so a re-send after a lost ack is de-duplicated by the server.
+ *   Events wait in a bounded in-memory queue while NATS is unreachable or a publish
+ *   fails, and are re-sent in order on reconnect. Beyond nats.maxBufferedEvents the
+ *   oldest window.scored events are dropped first (verdicts and call lifecycle are the
+ *   events integrators act on), then the oldest of any type — each drop is counted.
+ *   Losing NATS mid-call never throws into the media/detector path: it logs loudly,
+ *   sets devox_nats_connected 0 and keeps buffering.
+ * - StdoutPublisher: one JSON line per event (no NATS configured).
+ */
+import {
+  AuthorizationError,
+  connect,
+  nanos,
+  NoRespondersError,
+  PermissionViolationError,
+  type NatsConnection,
+} from '@nats-io/transport-node';
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  StorageType,
+  JetStreamApiCodes,
+  type JetStreamClient,
+} from '@nats-io/jetstream';
+import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { subjectFor } from './events.js';
+import type { DevoxEvent, EventType } from './types.js';
+
+export interface EventPublisher {
+  readonly kind: 'nats' | 'stdout';
+  /** Connects / prepares; throws NatsPublisherError with a clear message when it cannot. */
+  start(): Promise<void>;
+  /** Never throws: serialises now, delivers (or buffers) asynchronously. */
+  publish(event: DevoxEvent): void;
+  /** Resolves true once every accepted event is delivered (or dropped), false on timeout. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** True when events are being delivered now (stdout: always). */
+  readonly connected: boolean;
+  /** Events accepted but not yet delivered. */
+  readonly pending: number;
+  close(): Promise<void>;
+}
+
+export type NatsPublisherErrorCode = 'auth' | 'unreachable' | 'jetstream' | 'permission';
+
+export class NatsPublisherError extends Error {
+  readonly code: NatsPublisherErrorCode;
+  readonly servers: readonly string[];
+  constructor(code: NatsPublisherErrorCode, servers: readonly string[], message: string, options?: { cause?: unknown }) {
+    super(`NATS ${servers.join(',')}: ${message}`, options);
+    this.name = 'NatsPublisherError';
+    this.code = code;
+    this.servers = servers;
+  }
+}
+
+export function createPublisher(opts: {
+  nats: Config['nats'];
+  metrics: Metrics;
+  log: Logger;
+  stdout?: NodeJS.WritableStream;
+}): EventPublisher {
+  if (opts.nats.servers.length === 0) return new StdoutPublisher(opts.nats.subjectPrefix, opts.metrics, opts.stdout);
+  return new NatsPublisher(opts.nats, opts.metrics, opts.log);
+}
+
+/** JSON lines on stdout: `{"subject": "...", "event": {...}}`. */
+export class StdoutPublisher implements EventPublisher {
+  readonly kind = 'stdout';
+  readonly #prefix: string;
+  readonly #metrics: Metrics;
+  readonly #out: NodeJS.WritableStream;
+  #closed = false;
+
+  constructor(prefix: string, metrics: Metrics, out: NodeJS.WritableStream = process.stdout) {
+    this.#prefix = prefix;
+    this.#metrics = metrics;
+    this.#out = out;
+  }
+
+  async start(): Promise<void> {}
+
+  get connected(): boolean {
+    return !this.#closed;
+  }
+
+  get pending(): number {
+    return 0;
+  }
+
+  publish(event: DevoxEvent): void {
+    if (this.#closed) {
+      this.#metrics.eventsDropped.inc({ reason: 'closed' });
+      return;
+    }
+    const line = JSON.stringify({ subject: subjectFor(this.#prefix, event.callId, event.type), event }) + '\n';
+    this.#out.write(line);
+    this.#metrics.eventsPublished.inc({ type: event.type });
+  }
+
+  async flush(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}
+
+type EntryState = 'queued' | 'inflight' | 'done';
+
+interface Entry {
+  /** Absolute position in the queue (monotonic). */
+  readonly pos: number;
+  readonly subject: string;
+  readonly data: string;
+  readonly msgId: string;
+  readonly type: EventType;
+  state: EntryState;
+}
+
+/** Publishes in flight at once (acks are awaited concurrently; order of sending is kept). */
+const MAX_INFLIGHT = 512;
+const PUBLISH_TIMEOUT_MS = 2000;
+const RETRY_DELAY_MS = 250;
+const RECONNECT_DELAY_MS = 1000;
+const DUPLICATE_WINDOW_MS = 120_000;
+
+export class NatsPublisher implements EventPublisher {
+  readonly kind = 'nats';
+  readonly #cfg: Config['nats'];
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #connected = false;
+  #closing = false;
+  #closePromise: Promise<void> | undefined;
+
+  /** Pending entries from #headPos on; #queue[i] has pos #headPos + i. Done entries are trimmed from the head. */
+  #queue: Entry[] = [];
+  #head = 0;
+  #headPos = 0;
+  #nextPos = 0;
+  /** Next position to send (entries before it are inflight or done, except requeued ones which lower it). */
+  #sendPos = 0;
+  /** Eviction scan start for queued window.scored entries. */
+  #evictPos = 0;
+  #queued = 0;
+  #inflight = 0;
+  #paused = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #ensuring: Promise<void> | undefined;
+  readonly #flushWaiters = new Set<() => void>();
+
+  constructor(cfg: Config['nats'], metrics: Metrics, log: Logger) {
+    this.#cfg = cfg;
+    this.#metrics = metrics;
+    this.#log = log.child({ component: 'nats' });
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get pending(): number {
+    return this.#queued + this.#inflight;
+  }
+
+  async start(): Promise<void> {
+    const servers = this.#cfg.servers;
+    let nc: NatsConnection;
+    try {
+      nc = await this.#connect();
+    } catch (err) {
+      throw classifyConnectError(err, servers);
+    }
+    try {
+      await this.#ensureStream(nc);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      if (err instanceof PermissionViolationError) {
+        throw new NatsPublisherError('permission', servers, `not permitted to manage stream ${this.#cfg.stream}: ${err.message}`, { cause: err });
+      }
+      throw new NatsPublisherError(
+        'jetstream',
+        servers,
+        `cannot create or update JetStream stream ${this.#cfg.stream} over ${this.#cfg.subjectPrefix}.> (is JetStream enabled, -js?): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    this.#attach(nc);
+    this.#log.info({ servers, stream: this.#cfg.stream, subjects: `${this.#cfg.subjectPrefix}.>` }, 'NATS connected, JetStream stream ready');
+  }
+
+  #connect(): Promise<NatsConnection> {
+    const c = this.#cfg;
+    return connect({
+      servers: [...c.servers],
+      name: 'devox',
+      ...(c.user ? { user: c.user, pass: c.pass } : {}),
+      ...(c.token ? { token: c.token } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      waitOnFirstConnect: false,
+      timeout: 5000,
+    });
+  }
+
+  async #ensureStream(nc: NatsConnection): Promise<void> {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const subject = `${this.#cfg.subjectPrefix}.>`;
+    try {
+      const info = await jsm.streams.info(this.#cfg.stream);
+      const subjects = info.config.subjects ?? [];
+      if (!subjects.includes(subject)) {
+        await jsm.streams.update(this.#cfg.stream, { ...info.config, subjects: [...subjects, subject] });
+        this.#log.warn({ stream: this.#cfg.stream, subject }, 'JetStream stream existed without our subjects; added them');
+      }
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+      await jsm.streams.add({
+        name: this.#cfg.stream,
+        subjects: [subject],
+        storage: StorageType.File,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+        max_age: nanos(this.#cfg.streamMaxAgeSec * 1000),
+      });
+      this.#log.info({ stream: this.#cfg.stream, subject }, 'created JetStream stream');
+    }
+  }
+
+  #attach(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
+    this.#setConnected(true);
+    void this.#watchStatus(nc);
+    nc.closed().then(
+      (err) => this.#onClosed(nc, err ?? undefined),
+      (err: unknown) => this.#onClosed(nc, err),
+    );
+    this.#pump();
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const s of nc.status()) {
+        if (this.#nc !== nc) return;
+        switch (s.type) {
+          case 'disconnect':
+            this.#setConnected(false);
+            this.#metrics.natsDisconnects.inc();
+            this.#log.error(
+              { server: s.server, buffered: this.pending, maxBufferedEvents: this.#cfg.maxBufferedEvents },
+              'NATS connection lost: buffering events until it is back (degraded)',
+            );
+            break;
+          case 'reconnect':
+            this.#metrics.natsReconnects.inc();
+            this.#log.warn({ server: s.server, buffered: this.pending }, 'NATS reconnected: flushing buffered events');
+            // The server may have lost its storage: re-ensure the stream before sending.
+            this.#ensureThenResume(nc);
+            break;
+          case 'error':
+            this.#log.error({ err: s.error }, 'NATS error');
+            break;
+          default:
+            break;
+        }
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'NATS status watcher ended');
+    }
+  }
+
+  #ensureThenResume(nc: NatsConnection): void {
+    if (this.#ensuring) return;
+    this.#ensuring = this.#ensureStream(nc)
+      .then(
+        () => {
+          if (this.#nc === nc && !nc.isClosed()) this.#setConnected(true);
+        },
+        (err: unknown) => {
+          this.#log.error({ err }, 'cannot ensure JetStream stream after reconnect; retrying');
+          this.#scheduleRetry();
+        },
+      )
+      .finally(() => {
+        this.#ensuring = undefined;
+        this.#pump();
+      });
+  }
+
+  #onClosed(nc: NatsConnection, err: unknown): void {
+    if (this.#nc !== nc) return;
+    this.#setConnected(false);
+    if (this.#closing) return;
+    this.#log.error({ err, buffered: this.pending }, 'NATS connection closed unexpectedly: reconnecting (degraded)');
+    this.#nc = undefined;
+    this.#js = undefined;
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closing || this.#reconnectTimer) return;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#connect().then(
+        async (nc) => {
+          if (this.#closing) {
+            await nc.close().catch(() => undefined);
+            return;
+          }
+          try {
+            await this.#ensureStream(nc);
+          } catch (err) {
+            this.#log.error({ err }, 'NATS reconnected but the JetStream stream is unavailable; retrying');
+            await nc.close().catch(() => undefined);
+            this.#scheduleReconnect();
+            return;
+          }
+          this.#metrics.natsReconnects.inc();
+          this.#log.warn({ buffered: this.pending }, 'NATS connection re-established: flushing buffered events');
+          this.#attach(nc);
+        },
+        (err: unknown) => {
+          this.#log.error({ err: (err as Error).message }, 'NATS reconnect attempt failed');
+          this.#scheduleReconnect();
+        },
+      );
+    }, RECONNECT_DELAY_MS);
+  }
+
+  #setConnected(up: boolean): void {
+    this.#connected = up;
+    this.#metrics.natsConnected.set(up ? 1 : 0);
+    if (up) this.#pump();
+  }
+
+  publish(event: DevoxEvent): void {
+    if (this.#closePromise && !this.#closing) {
+      this.#metrics.eventsDropped.inc({ reason: 'closed' });
+      return;
+    }
+    const entry: Entry = {
+      pos: this.#nextPos++,
+      subject: subjectFor(this.#cfg.subjectPrefix, event.callId, event.type),
+      data: JSON.stringify(event),
+      msgId: event.eventId,
+      type: event.type,
+      state: 'queued',
+    };
+    this.#queue.push(entry);
+    this.#queued++;
+    this.#pump();
+    while (this.#queued > this.#cfg.maxBufferedEvents) this.#evictOne();
+    this.#metrics.eventsBuffered.set(this.#queued);
+  }
+
+  #at(pos: number): Entry | undefined {
+    return this.#queue[this.#head + (pos - this.#headPos)];
+  }
+
+  /** Drops the oldest queued window.scored event, else the oldest queued event. */
+  #evictOne(): void {
+    let victim: Entry | undefined;
+    for (let p = Math.max(this.#evictPos, this.#headPos); p < this.#nextPos; p++) {
+      const e = this.#at(p)!;
+      if (e.state === 'queued' && e.type === 'window.scored') {
+        victim = e;
+        this.#evictPos = p + 1;
+        break;
+      }
+    }
+    if (!victim) {
+      this.#evictPos = this.#nextPos;
+      for (let p = this.#headPos; p < this.#nextPos; p++) {
+        const e = this.#at(p)!;
+        if (e.state === 'queued') {
+          victim = e;
+          break;
+        }
+      }
+    }
+    if (!victim) return;
+    victim.state = 'done';
+    this.#queued--;
+    this.#metrics.eventsDropped.inc({ reason: 'buffer_full' });
+    if (victim.type !== 'window.scored') {
+      this.#log.error({ type: victim.type, eventId: victim.msgId }, 'event buffer full: dropped a lifecycle/verdict event');
+    }
+    this.#settle();
+  }
+
+  #pump(): void {
+    const js = this.#js;
+    if (!js || !this.#connected || this.#paused) return;
+    while (this.#inflight < MAX_INFLIGHT && this.#sendPos < this.#nextPos) {
+      const e = this.#at(this.#sendPos++)!;
+      if (e.state !== 'queued') continue;
+      e.state = 'inflight';
+      this.#queued--;
+      this.#inflight++;
+      js.publish(e.subject, e.data, { msgID: e.msgId, timeout: PUBLISH_TIMEOUT_MS }).then(
+        () => this.#onAck(e),
+        (err: unknown) => this.#onFail(e, err),
+      );
+    }
+    this.#metrics.eventsBuffered.set(this.#queued);
+  }
+
+  #onAck(e: Entry): void {
+    this.#inflight--;
+    if (e.state === 'inflight') {
+      e.state = 'done';
+      this.#metrics.eventsPublished.inc({ type: e.type });
+    }
+    this.#settle();
+    this.#pump();
+  }
+
+  #onFail(e: Entry, err: unknown): void {
+    this.#inflight--;
+    if (e.state !== 'inflight') return this.#settle();
+    if (err instanceof JetStreamApiError) {
+      // The server refused this message for good (e.g. too large): retrying cannot help.
+      e.state = 'done';
+      this.#metrics.eventsDropped.inc({ reason: 'rejected' });
+      this.#log.error({ err, type: e.type, eventId: e.msgId }, 'JetStream rejected an event');
+      this.#settle();
+      this.#pump();
+      return;
+    }
+    // Not delivered (disconnected, timeout, no stream): back in the queue at its place.
+    e.state = 'queued';
+    this.#queued++;
+    if (e.pos < this.#sendPos) this.#sendPos = e.pos;
+    if (e.pos < this.#evictPos) this.#evictPos = e.pos;
+    this.#metrics.eventsBuffered.set(this.#queued);
+    if (err instanceof NoRespondersError && this.#nc) {
+      this.#log.warn({ stream: this.#cfg.stream }, 'no JetStream stream answered: re-creating it');
+      this.#ensureThenResume(this.#nc);
+    }
+    if (this.#connected) this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer) return;
+    this.#paused = true;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#paused = false;
+      this.#pump();
+    }, RETRY_DELAY_MS);
+  }
+
+  /** Trims delivered entries from the head and wakes flush() waiters. */
+  #settle(): void {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.state === 'done') {
+      this.#head++;
+      this.#headPos++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.pending === 0) {
+      for (const w of this.#flushWaiters) w();
+    }
+  }
+
+  flush(timeoutMs: number): Promise<boolean> {
+    if (this.pending === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#flushWaiters.delete(done);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#flushWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      this.#flushWaiters.add(done);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    const flushed = await this.flush(5000);
+    if (!flushed) {
+      this.#metrics.eventsDropped.inc({ reason: 'closed' }, this.pending);
+      this.#log.error({ undelivered: this.pending }, 'closing with undelivered events (NATS unreachable)');
+    }
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#reconnectTimer);
+    const nc = this.#nc;
+    this.#nc = undefined;
+    this.#js = undefined;
+    this.#setConnected(false);
+    if (nc && !nc.isClosed()) {
+      await nc.drain().catch(() => nc.close().catch(() => undefined));
+    }
+  }
+}
+
+function classifyConnectError(err: unknown, servers: readonly string[]): NatsPublisherError {
+  if (err instanceof AuthorizationError || /authoriz|authenticat/i.test(String((err as Error)?.message))) {
+    return new NatsPublisherError(
+      'auth',
+      servers,
+      'the server refused our credentials (check nats.user / nats.pass / nats.token or DEVOX_NATS_USER / DEVOX_NATS_PASS / DEVOX_NATS_TOKEN)',
+      { cause: err },
+    );
+  }
+  return new NatsPublisherError('unreachable', servers, `cannot connect: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+  });
+}
