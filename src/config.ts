@@ -126,6 +126,8 @@ const ConfigSchema = z
         maxFrameMs: z.number().int().min(10).max(1000),
         /** Largest WebSocket message in bytes (checked by ws before it is buffered). */
         maxMessageBytes: z.number().int().min(1024).max(16777216),
+        /** Out-of-order frames (Twilio/Telnyx) held per leg to put them back in place before a gap counts as loss. */
+        reorderFrames: z.number().int().min(0).max(50),
         /** How far media time may run ahead of wall-clock time before the client counts as faster than real time. */
         realtimeSlackMs: z.number().int().min(0),
         /** Time from upgrade to the first metadata/start message. */
