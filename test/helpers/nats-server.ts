@@ -1,0 +1,121 @@
+/**
+ * Starts a REAL nats-server (Debian package, /usr/bin/nats-server) with JetStream on a
+ * free loopback port and a temporary store directory; stop() kills it, restart() brings
+ * it back on the same port and store (JetStream data survives, like a server restart).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The Debian package installs /usr/sbin/nats-server; NATS_SERVER_BIN overrides. */
+export const NATS_SERVER_BIN =
+  process.env.NATS_SERVER_BIN ?? ['/usr/bin/nats-server', '/usr/sbin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
+
+export function natsServerAvailable(): boolean {
+  return existsSync(NATS_SERVER_BIN);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nats-server did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface NatsServerOptions {
+  user?: string;
+  pass?: string;
+}
+
+export class NatsServer {
+  readonly port: number;
+  readonly storeDir: string;
+  readonly #opts: NatsServerOptions;
+  #proc: ChildProcess | undefined;
+  #log = '';
+
+  private constructor(port: number, storeDir: string, opts: NatsServerOptions) {
+    this.port = port;
+    this.storeDir = storeDir;
+    this.#opts = opts;
+  }
+
+  static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'devox-nats-'));
+    const s = new NatsServer(await freePort(), dir, opts);
+    await s.#spawn();
+    return s;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get log(): string {
+    return this.#log;
+  }
+
+  get running(): boolean {
+    return this.#proc !== undefined;
+  }
+
+  async #spawn(): Promise<void> {
+    const args = ['-js', '-sd', this.storeDir, '-p', String(this.port), '-a', '127.0.0.1', '-m', '0'];
+    if (this.#opts.user !== undefined) args.push('--user', this.#opts.user, '--pass', this.#opts.pass ?? '');
+    const proc = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.on('data', (d: Buffer) => (this.#log += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (this.#log += d.toString()));
+    this.#proc = proc;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code) => reject(new Error(`nats-server exited (${code}) at start:\n${this.#log}`))),
+    );
+    await Promise.race([waitForPort(this.port, 10_000), exited]);
+  }
+
+  /** Kills the server (SIGKILL: no goodbye to clients, like a crash). */
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.#proc;
+    if (!proc) return;
+    this.#proc = undefined;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await exited;
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#spawn();
+  }
+
+  /** Stops the server and removes its store. Idempotent. */
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
