@@ -1,0 +1,265 @@
+/**
+ * AudioStream: the transport-agnostic half of the media path. Every transport (RTP,
+ * WebSocket, WebRTC, files) writes mono int16 at the stream's input rate, placed by
+ * media position; this resamples to the detector's rate into a one-window ring and,
+ * every hop of MEDIA time, hands the sink the latest window (one reused WindowView).
+ *
+ *  - a gap in positions becomes silence in place, flagged as lost (lostRatio);
+ *  - writeSilence() fills a gap that is known silence (comfort noise / DTX), not lost;
+ *  - samples behind the write head are late: counted, never inserted (reordering is the
+ *    transport's job, e.g. the RTP reorder buffer);
+ *  - a gap longer than maxGapSec is a discontinuity: media time continues without
+ *    inserting minutes of silence (logged once).
+ */
+import type { Logger } from '../observability/logger.js';
+import { nowMs } from './clock.js';
+import { RESAMPLER_MAX_CHUNK, StreamResampler } from './resampler.js';
+import { RingWindowView } from './window-view.js';
+import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
+
+export interface AudioStreamOptions {
+  descriptor: StreamDescriptor;
+  inputRate: number;
+  outputRate: number;
+  windowSec: number;
+  hopMs: number;
+  speechThresholdDbfs: number;
+  sink: WindowSink;
+  log?: Logger;
+  /** Longest gap (seconds of media) filled with silence; longer ones are discontinuities. Default 10. */
+  maxGapSec?: number;
+}
+
+export function newStreamCounters(): StreamCounters {
+  return {
+    packetsReceived: 0,
+    packetsLost: 0,
+    packetsDuplicate: 0,
+    packetsLate: 0,
+    packetsMalformed: 0,
+    packetsUnknownPayload: 0,
+    packetsWrongSource: 0,
+    ssrcChanges: 0,
+    bytesReceived: 0,
+    jitterSec: 0,
+    windowsEmitted: 0,
+  };
+}
+
+const FRAME_SEC = 0.02;
+const SILENCE_FLOOR_DBFS = -120;
+
+export class AudioStream {
+  readonly descriptor: StreamDescriptor;
+  readonly counters: StreamCounters = newStreamCounters();
+  readonly inputRate: number;
+  readonly outputRate: number;
+
+  readonly #sink: WindowSink;
+  readonly #log: Logger | undefined;
+  readonly #resampler: StreamResampler;
+  readonly #ring: Float32Array;
+  readonly #lost: Uint8Array;
+  readonly #out: Float32Array;
+  readonly #view: RingWindowView;
+  readonly #windowLen: number;
+  readonly #hop: number;
+  readonly #frameLen: number;
+  readonly #speechFrameSumSq: number;
+  readonly #maxGap: number;
+  readonly #logged = new Set<string>();
+  /** Input position the next contiguous sample belongs at. */
+  #writePos = 0;
+  /** Output samples placed so far (= media time * outputRate). */
+  #outPos = 0;
+  #nextCut: number;
+  #arrivalMs = 0;
+  #ended = false;
+
+  constructor(opts: AudioStreamOptions) {
+    this.descriptor = opts.descriptor;
+    this.inputRate = opts.inputRate;
+    this.outputRate = opts.outputRate;
+    this.#sink = opts.sink;
+    this.#log = opts.log;
+    this.#windowLen = Math.round(opts.windowSec * opts.outputRate);
+    this.#hop = Math.round((opts.hopMs / 1000) * opts.outputRate);
+    if (this.#windowLen <= 0 || this.#hop <= 0 || this.#hop > this.#windowLen) {
+      throw new RangeError(`AudioStream: need 0 < hop (${this.#hop}) <= window (${this.#windowLen}) samples`);
+    }
+    this.#frameLen = Math.max(1, Math.round(FRAME_SEC * opts.outputRate));
+    this.#speechFrameSumSq = 10 ** (opts.speechThresholdDbfs / 10) * this.#frameLen;
+    this.#maxGap = Math.round((opts.maxGapSec ?? 10) * opts.inputRate);
+    this.#resampler = new StreamResampler(opts.inputRate, opts.outputRate);
+    this.#ring = new Float32Array(this.#windowLen);
+    this.#lost = new Uint8Array(this.#windowLen);
+    this.#out = new Float32Array(this.#resampler.maxOutput(RESAMPLER_MAX_CHUNK));
+    this.#view = new RingWindowView(opts.descriptor, opts.outputRate, this.#ring);
+    this.#nextCut = this.#windowLen;
+    this.#safeCall('onStreamStart');
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Media time placed so far, seconds. */
+  get mediaSec(): number {
+    return this.#outPos / this.outputRate;
+  }
+
+  /** Input position the next contiguous sample belongs at. */
+  get writePosition(): number {
+    return this.#writePos;
+  }
+
+  /**
+   * Place `count` mono int16 samples at media position `pos` (input-rate samples since the
+   * stream's first sample). Gaps become silence (counted as lost); samples behind the write
+   * head are counted late and dropped.
+   */
+  write(pcm: Int16Array, offset: number, count: number, pos: number, arrivalMs: number): void {
+    if (this.#ended || count <= 0) return;
+    if (pos < this.#writePos) {
+      const behind = this.#writePos - pos;
+      if (behind >= count) {
+        this.counters.packetsLate++;
+        return;
+      }
+      offset += behind;
+      count -= behind;
+      pos = this.#writePos;
+    }
+    this.#arrivalMs = arrivalMs;
+    this.#fillGap(pos, true);
+    let done = 0;
+    while (done < count) {
+      const n = Math.min(RESAMPLER_MAX_CHUNK, count - done);
+      this.#resampler.pushInt16(pcm, offset + done, n);
+      this.#drain(0);
+      done += n;
+    }
+    this.#writePos = pos + count;
+  }
+
+  /** Known silence (comfort noise, DTX) of `count` samples at `pos`: filled, not counted lost. */
+  writeSilence(count: number, pos: number, arrivalMs: number): void {
+    if (this.#ended || count <= 0 || pos + count <= this.#writePos) return;
+    this.#arrivalMs = arrivalMs;
+    this.#fillGap(pos, true);
+    const from = Math.max(pos, this.#writePos);
+    this.#silence(pos + count - from, 0);
+    this.#writePos = pos + count;
+  }
+
+  /** Idempotent; flushes nothing partial; calls sink.onStreamEnd once. */
+  end(reason: StreamEndReason): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#safeCall('onStreamEnd', reason);
+  }
+
+  #fillGap(pos: number, lost: boolean): void {
+    const gap = pos - this.#writePos;
+    if (gap <= 0) return;
+    if (gap > this.#maxGap) {
+      this.#logOnce('discontinuity', { gapSamples: gap }, 'media gap too long to fill; continuing without it');
+      this.#writePos = pos;
+      return;
+    }
+    this.#silence(gap, lost ? 1 : 0);
+    this.#writePos = pos;
+  }
+
+  #silence(count: number, lost: number): void {
+    let done = 0;
+    while (done < count) {
+      const n = Math.min(RESAMPLER_MAX_CHUNK, count - done);
+      this.#resampler.pushSilence(n);
+      this.#drain(lost);
+      done += n;
+    }
+  }
+
+  /** Moves resampled output into the ring, cutting a window each time one is complete. */
+  #drain(lost: number): void {
+    const out = this.#out;
+    const n = this.#resampler.pull(out, 0);
+    const ring = this.#ring;
+    const lostMask = this.#lost;
+    const len = this.#windowLen;
+    let i = 0;
+    while (i < n) {
+      const m = Math.min(n - i, this.#nextCut - this.#outPos);
+      let idx = this.#outPos % len;
+      for (let k = 0; k < m; k++) {
+        ring[idx] = out[i + k]!;
+        lostMask[idx] = lost;
+        if (++idx === len) idx = 0;
+      }
+      i += m;
+      this.#outPos += m;
+      if (this.#outPos === this.#nextCut) this.#cut();
+    }
+  }
+
+  #cut(): void {
+    const ring = this.#ring;
+    const lostMask = this.#lost;
+    const len = this.#windowLen;
+    const frameLen = this.#frameLen;
+    const start = this.#outPos % len;
+    let idx = start;
+    let total = 0;
+    let frameSum = 0;
+    let inFrame = 0;
+    let frames = 0;
+    let speechFrames = 0;
+    let lostCount = 0;
+    for (let k = 0; k < len; k++) {
+      const v = ring[idx]!;
+      const sq = v * v;
+      frameSum += sq;
+      lostCount += lostMask[idx]!;
+      if (++inFrame === frameLen) {
+        total += frameSum;
+        frames++;
+        if (frameSum > this.#speechFrameSumSq) speechFrames++;
+        frameSum = 0;
+        inFrame = 0;
+      }
+      if (++idx === len) idx = 0;
+    }
+    total += frameSum; // a trailing partial frame counts for the level, not the speech ratio
+    const view = this.#view;
+    view.seq = this.counters.windowsEmitted;
+    view.start = start;
+    view.mediaEndSec = this.#outPos / this.outputRate;
+    view.mediaStartSec = (this.#outPos - len) / this.outputRate;
+    view.arrivalMs = this.#arrivalMs;
+    view.readyMs = nowMs();
+    view.speechRatio = frames > 0 ? speechFrames / frames : 0;
+    view.rmsDbfs = total > 0 ? Math.max(SILENCE_FLOOR_DBFS, 10 * Math.log10(total / len)) : SILENCE_FLOOR_DBFS;
+    view.lostRatio = lostCount / len;
+    this.counters.windowsEmitted++;
+    this.#nextCut += this.#hop;
+    this.#safeCall('onWindow');
+  }
+
+  #safeCall(what: 'onStreamStart' | 'onWindow' | 'onStreamEnd', reason?: StreamEndReason): void {
+    try {
+      if (what === 'onWindow') this.#sink.onWindow(this.#view);
+      else if (what === 'onStreamStart') this.#sink.onStreamStart(this.descriptor);
+      else this.#sink.onStreamEnd(this.descriptor, reason!);
+    } catch (err) {
+      // A throwing sink must not kill the media loop.
+      this.#logOnce(`sink_${what}`, { err }, 'window sink threw; continuing');
+    }
+  }
+
+  #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.#logged.has(kind)) return;
+    this.#logged.add(kind);
+    this.#log?.warn({ streamId: this.descriptor.streamId, callId: this.descriptor.callId, kind, ...fields }, msg);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Payload decoders/encoders: one payload in, mono int16 out, into caller-owned
+ * buffers (nothing allocated per packet).
+ *   PCMU / PCMA (G.711, 8 kHz): lookup tables built once from `alawmulaw` (g711.ts).
+ *   L16 (RFC 3551): big-endian int16, any rate, multi-channel downmixed to mono.
+ *   Opus (RFC 7587, RTP clock 48 kHz): libopus via `opusscript` wasm (opus.ts), decoded to mono.
+ */
+import { ALAW_DECODE, MULAW_DECODE, alawEncodeTable, mulawEncodeTable } from './g711.js';
+import { OPUS_MAX_FRAME, OpusDecoder, OpusEncoder } from './opus.js';
+import { UnsupportedCodecError } from './errors.js';
+import type { CodecName, PayloadFormat } from './types.js';
+
+export interface AudioDecoder {
+  readonly sampleRate: number;
+  /** Decodes one payload, returns samples written (mono int16). Throws on an undecodable payload. */
+  decode(payload: Uint8Array, out: Int16Array): number;
+  close(): void;
+}
+
+export interface AudioEncoder {
+  readonly encoding: CodecName;
+  readonly sampleRate: number;
+  /** Encodes `count` mono int16 samples (one packet) into out; returns bytes written. */
+  encode(pcm: Int16Array, offset: number, count: number, out: Uint8Array): number;
+  close(): void;
+}
+
+/** Largest number of samples one payload can decode to (120 ms Opus at 48 kHz). */
+export const MAX_DECODED_SAMPLES = OPUS_MAX_FRAME;
+
+/** Static payload types (RFC 3551) and the dynamic ones DevoX uses by default when sending. */
+export const DEFAULT_PAYLOAD_TYPES: Readonly<Record<CodecName, number>> = { PCMU: 0, PCMA: 8, L16: 96, opus: 111 };
+
+/** The payload format `devox send` announces for a codec (clock rate as RTP sees it). */
+export function defaultPayloadFormat(encoding: CodecName, opts: { payloadType?: number; sampleRate?: number } = {}): PayloadFormat {
+  const clockRate = encoding === 'opus' ? 48000 : encoding === 'L16' ? (opts.sampleRate ?? 16000) : 8000;
+  return {
+    payloadType: opts.payloadType ?? DEFAULT_PAYLOAD_TYPES[encoding],
+    encoding,
+    clockRate,
+    channels: encoding === 'opus' ? 2 : 1, // WebRTC signals opus/48000/2; the decoder outputs mono
+  };
+}
+
+/** Parses a CLI/SDP codec name (case-insensitive) into a CodecName. */
+export function parseCodecName(name: string): CodecName {
+  switch (name.toLowerCase()) {
+    case 'pcmu': return 'PCMU';
+    case 'pcma': return 'PCMA';
+    case 'l16': return 'L16';
+    case 'opus': return 'opus';
+    default: throw new UnsupportedCodecError(name);
+  }
+}
+
+class G711Decoder implements AudioDecoder {
+  readonly sampleRate = 8000;
+  constructor(private readonly table: Readonly<Int16Array>) {}
+  decode(payload: Uint8Array, out: Int16Array): number {
+    const n = Math.min(payload.length, out.length);
+    const t = this.table;
+    for (let i = 0; i < n; i++) out[i] = t[payload[i]!]!;
+    return n;
+  }
+  close(): void {}
+}
+
+class L16Decoder implements AudioDecoder {
+  constructor(readonly sampleRate: number, private readonly channels: number) {}
+  decode(payload: Uint8Array, out: Int16Array): number {
+    const ch = this.channels;
+    const frames = Math.min(Math.floor(payload.length / (2 * ch)), out.length);
+    if (ch === 1) {
+      for (let i = 0; i < frames; i++) out[i] = ((payload[2 * i]! << 24) | (payload[2 * i + 1]! << 16)) >> 16;
+      return frames;
+    }
+    for (let i = 0; i < frames; i++) {
+      let sum = 0;
+      for (let c = 0; c < ch; c++) {
+        const b = 2 * (i * ch + c);
+        sum += ((payload[b]! << 24) | (payload[b + 1]! << 16)) >> 16;
+      }
+      out[i] = Math.round(sum / ch);
+    }
+    return frames;
+  }
+  close(): void {}
+}
+
+class OpusPayloadDecoder implements AudioDecoder {
+  readonly sampleRate = 48000;
+  readonly #dec = new OpusDecoder(48000);
+  decode(payload: Uint8Array, out: Int16Array): number {
+    return this.#dec.decode(payload, out, 0);
+  }
+  close(): void {
+    this.#dec.close();
+  }
+}
+
+export function createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder {
+  switch (format.encoding) {
+    case 'PCMU':
+      return new G711Decoder(MULAW_DECODE);
+    case 'PCMA':
+      return new G711Decoder(ALAW_DECODE);
+    case 'L16':
+      if (!(format.clockRate >= 1000 && format.clockRate <= 192000)) {
+        throw new UnsupportedCodecError('L16', `L16 clock rate ${format.clockRate} is out of range`);
+      }
+      return new L16Decoder(format.clockRate, Math.max(1, format.channels));
+    case 'opus':
+      return new OpusPayloadDecoder();
+    default:
+      throw new UnsupportedCodecError(format.encoding, `${format.encoding} carries no audio to decode`);
+  }
+}
+
+class G711Encoder implements AudioEncoder {
+  readonly sampleRate = 8000;
+  constructor(readonly encoding: CodecName, private readonly table: Readonly<Uint8Array>) {}
+  encode(pcm: Int16Array, offset: number, count: number, out: Uint8Array): number {
+    const t = this.table;
+    for (let i = 0; i < count; i++) out[i] = t[pcm[offset + i]! & 0xffff]!;
+    return count;
+  }
+  close(): void {}
+}
+
+class L16Encoder implements AudioEncoder {
+  readonly encoding = 'L16' as const;
+  constructor(readonly sampleRate: number) {}
+  encode(pcm: Int16Array, offset: number, count: number, out: Uint8Array): number {
+    for (let i = 0; i < count; i++) {
+      const s = pcm[offset + i]!;
+      out[2 * i] = (s >> 8) & 0xff;
+      out[2 * i + 1] = s & 0xff;
+    }
+    return count * 2;
+  }
+  close(): void {}
+}
+
+class OpusPayloadEncoder implements AudioEncoder {
+  readonly encoding = 'opus' as const;
+  readonly sampleRate = 48000;
+  readonly #enc: OpusEncoder;
+  constructor(bitrate: number) {
+    this.#enc = new OpusEncoder(48000, bitrate);
+  }
+  encode(pcm: Int16Array, offset: number, count: number, out: Uint8Array): number {
+    return this.#enc.encode(pcm, offset, count, out);
+  }
+  close(): void {
+    this.#enc.close();
+  }
+}
+
+/**
+ * Encoder for `devox send` and `devox eval --channel`. Input must be mono int16 at
+ * `encoder.sampleRate` (8 kHz G.711, 48 kHz Opus, opts.sampleRate for L16).
+ */
+export function createEncoder(encoding: CodecName, opts: { sampleRate?: number; bitrate?: number } = {}): AudioEncoder {
+  switch (encoding) {
+    case 'PCMU':
+      return new G711Encoder('PCMU', mulawEncodeTable());
+    case 'PCMA':
+      return new G711Encoder('PCMA', alawEncodeTable());
+    case 'L16':
+      return new L16Encoder(opts.sampleRate ?? 16000);
+    case 'opus':
+      return new OpusPayloadEncoder(opts.bitrate ?? 32000);
+    default:
+      throw new UnsupportedCodecError(String(encoding));
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * MediaSessions: what signaling calls. allocate() binds an RTP/RTCP port pair from
+ * media.rtpPortMin..rtpPortMax for one stream and its negotiated payload formats;
+ * release() ends it; one timer ends streams silent for media.streamTimeoutMs (reason
+ * 'timeout', logged) and releases reordered packets that waited too long.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import { nowMs } from './clock.js';
+import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
+import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
+import type { PayloadFormat, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
+
+export type { RtpSession } from './rtp-session.js';
+
+export interface MediaSessionsOptions {
+  media: Config['media'];
+  window: Config['window'];
+  /** The detector's sample rate (the model card's input.sampleRate). */
+  outputRate: number;
+  sink: WindowSink;
+  log: Logger;
+}
+
+const AUDIO_ENCODINGS = new Set(['PCMU', 'PCMA', 'L16', 'opus']);
+/** Packet duration assumed when bounding how long a reordered packet may wait. */
+const PACKET_MS = 20;
+
+export class MediaSessions {
+  readonly #opts: MediaSessionsOptions;
+  readonly #sessions = new Map<string, RtpSessionImpl>();
+  readonly #portsInUse = new Set<number>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #reorderMaxWaitMs: number;
+  #nextPort: number;
+  #closed = false;
+
+  constructor(opts: MediaSessionsOptions) {
+    this.#opts = opts;
+    const { rtpPortMin, streamTimeoutMs, reorderDepthPackets } = opts.media;
+    this.#nextPort = rtpPortMin + (rtpPortMin % 2);
+    this.#reorderMaxWaitMs = (reorderDepthPackets + 2) * PACKET_MS;
+    const tickMs = Math.max(20, Math.min(100, Math.floor(streamTimeoutMs / 4)));
+    this.#timer = setInterval(() => this.#tick(), tickMs);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  streams(): IterableIterator<RtpSession> {
+    return this.#sessions.values();
+  }
+
+  get(streamId: string): RtpSession | undefined {
+    return this.#sessions.get(streamId);
+  }
+
+  /** Binds a UDP port pair from the configured range for the stream. */
+  async allocate(req: { descriptor: StreamDescriptor; formats: PayloadFormat[] }): Promise<RtpSession> {
+    const { descriptor, formats } = req;
+    if (this.#closed) throw new SessionStateError(descriptor.streamId, 'media sessions are closed');
+    if (this.#sessions.has(descriptor.streamId)) {
+      throw new SessionStateError(descriptor.streamId, `stream ${descriptor.streamId} is already allocated`);
+    }
+    const audio = formats.find((f) => AUDIO_ENCODINGS.has(f.encoding));
+    if (!audio) {
+      throw new UnsupportedCodecError(formats.map((f) => f.encoding).join(',') || '(none)', 'no decodable audio payload format offered');
+    }
+    const { media, window, outputRate, sink, log } = this.#opts;
+    const min = media.rtpPortMin + (media.rtpPortMin % 2);
+    // Even RTP ports p with p + 1 (RTCP) still inside the range.
+    const pairs = media.rtpPortMax - 1 >= min ? Math.floor((media.rtpPortMax - 1 - min) / 2) + 1 : 0;
+    let lastErr: unknown;
+    for (let i = 0; i < pairs; i++) {
+      const port = this.#nextPort;
+      this.#nextPort = port + 2 > media.rtpPortMax - 1 ? min : port + 2;
+      if (this.#portsInUse.has(port)) continue;
+      this.#portsInUse.add(port);
+      try {
+        const session = await RtpSessionImpl.open(port, media.bindAddress, {
+          descriptor,
+          formats,
+          inputRate: audio.clockRate,
+          outputRate,
+          window,
+          reorderDepthPackets: media.reorderDepthPackets,
+          maxSequenceJump: media.maxSequenceJump,
+          maxPacketBytes: media.maxPacketBytes,
+          sink,
+          log: log.child({ streamId: descriptor.streamId, callId: descriptor.callId }),
+        });
+        if (this.#closed || this.#sessions.has(descriptor.streamId)) {
+          // closeAll() or a concurrent allocate for the same id won the race.
+          this.#portsInUse.delete(port);
+          await session.end('released');
+          throw new SessionStateError(descriptor.streamId, 'media sessions closed or stream allocated during allocation');
+        }
+        this.#sessions.set(descriptor.streamId, session);
+        log.debug({ streamId: descriptor.streamId, port, encoding: audio.encoding }, 'RTP session allocated');
+        return session;
+      } catch (err) {
+        this.#portsInUse.delete(port);
+        if (!(err instanceof PortAllocationError)) throw err;
+        lastErr = err; // taken by another process: try the next pair
+      }
+    }
+    throw new PortAllocationError(`no free RTP port pair in ${media.rtpPortMin}-${media.rtpPortMax}`, { cause: lastErr });
+  }
+
+  /** Idempotent. */
+  release(streamId: string, reason: StreamEndReason = 'released'): void {
+    void this.#end(streamId, reason);
+  }
+
+  async closeAll(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id, 'released')));
+  }
+
+  #end(streamId: string, reason: StreamEndReason): Promise<void> {
+    const s = this.#sessions.get(streamId);
+    if (!s) return Promise.resolve();
+    this.#sessions.delete(streamId);
+    const done = s.end(reason);
+    return done.then(() => {
+      this.#portsInUse.delete(s.port);
+    });
+  }
+
+  #tick(): void {
+    const now = nowMs();
+    const timeout = this.#opts.media.streamTimeoutMs;
+    for (const s of this.#sessions.values()) {
+      if (now - s.lastActivityMs > timeout) {
+        this.#opts.log.info(
+          { streamId: s.descriptor.streamId, callId: s.descriptor.callId, reason: 'timeout', silentMs: Math.round(now - s.lastActivityMs) },
+          'RTP stream timed out',
+        );
+        void this.#end(s.descriptor.streamId, 'timeout');
+      } else {
+        s.tick(now, this.#reorderMaxWaitMs);
+      }
+    }
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Streaming rational resampler: polyphase, Kaiser-windowed sinc FIR.
+ *
+ * Hand-written rather than @alexanderolsen/libsamplerate-js because (evaluated):
+ *   - its `full()`/`simple()` copy every call's input into the wasm heap and return a
+ *     freshly allocated Float32Array; the per-packet path must allocate nothing;
+ *   - one converter per stream holds a private wasm state and heap; thousands of
+ *     concurrent streams is our normal case;
+ *   - our ratios are fixed and rational (8k->16k, 48k->16k, file rates), which a
+ *     polyphase FIR handles exactly, with a filter we can size to the job.
+ *
+ * Filter design (Kaiser window, "Kaiser's formula" for the length):
+ *   downsampling: stopband edge at the OUTPUT Nyquist (true anti-aliasing), transition
+ *                 20% of that Nyquist, 70 dB stopband;
+ *   upsampling:   cutoff at the INPUT Nyquist (half-band for 2x: every other phase is a
+ *                 single tap), transition 40% of it, 60 dB: phone audio has little energy
+ *                 near 4 kHz, so images above 4.8 kHz are what matters.
+ * Output sample n is aligned to input time n*inRate/outRate (zero-phase: no group-delay
+ * shift between input and output positions); the filter looks R input samples ahead.
+ */
+
+export interface ResamplerDesign {
+  readonly inRate: number;
+  readonly outRate: number;
+  /** Interpolation factor L and decimation factor M (outRate/inRate = L/M, reduced). */
+  readonly up: number;
+  readonly down: number;
+  /** Half-width in input samples: each output uses inputs q-R .. q+R. */
+  readonly reach: number;
+  /** L phases x (2R+1) coefficients, row-major. */
+  readonly coeffs: Float32Array;
+  /** Per phase, first non-zero coefficient and count (zero taps trimmed). */
+  readonly tapStart: Int32Array;
+  readonly tapCount: Int32Array;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Zeroth-order modified Bessel function of the first kind (series). */
+function besselI0(x: number): number {
+  let sum = 1;
+  let term = 1;
+  const q = (x * x) / 4;
+  for (let k = 1; k < 50; k++) {
+    term *= q / (k * k);
+    sum += term;
+    if (term < 1e-12 * sum) break;
+  }
+  return sum;
+}
+
+export function designResampler(inRate: number, outRate: number): ResamplerDesign {
+  if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate <= 0 || outRate <= 0) {
+    throw new RangeError(`resampler rates must be positive integers (got ${inRate} -> ${outRate})`);
+  }
+  const g = gcd(inRate, outRate);
+  const L = outRate / g;
+  const M = inRate / g;
+  if (L === M) {
+    return { inRate, outRate, up: 1, down: 1, reach: 0, coeffs: Float32Array.of(1), tapStart: Int32Array.of(0), tapCount: Int32Array.of(1) };
+  }
+  const fsProto = L * inRate;
+  let fc: number;
+  let df: number;
+  let atten: number;
+  if (outRate > inRate) {
+    const nyq = inRate / 2;
+    fc = nyq;
+    df = 0.4 * nyq;
+    atten = 60;
+  } else {
+    const nyq = outRate / 2;
+    df = 0.2 * nyq;
+    fc = nyq - df / 2;
+    atten = 70;
+  }
+  const beta = atten > 50 ? 0.1102 * (atten - 8.7) : 0.5842 * (atten - 21) ** 0.4 + 0.07886 * (atten - 21);
+  const taps = Math.ceil((atten - 7.95) / (2.285 * ((2 * Math.PI * df) / fsProto)));
+  const half = taps / 2; // in prototype samples
+  const R = Math.ceil(half / L);
+  const width = 2 * R + 1;
+  const coeffs = new Float32Array(L * width);
+  const tapStart = new Int32Array(L);
+  const tapCount = new Int32Array(L);
+  const fcn = fc / fsProto;
+  const i0b = besselI0(beta);
+  for (let ph = 0; ph < L; ph++) {
+    // Output at prototype time q*L + ph uses input q - R + j at prototype time (q - R + j)*L.
+    let sum = 0;
+    const row = new Float64Array(width);
+    for (let j = 0; j < width; j++) {
+      const tau = ph + (R - j) * L;
+      if (Math.abs(tau) >= half) continue;
+      const x = 2 * fcn * tau;
+      const sinc = tau === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+      const r = tau / half;
+      const w = besselI0(beta * Math.sqrt(1 - r * r)) / i0b;
+      row[j] = 2 * fcn * sinc * w;
+      sum += row[j]!;
+    }
+    // Unit DC gain per phase (removes the phase-dependent ripple of a finite filter).
+    let first = -1;
+    let last = -1;
+    for (let j = 0; j < width; j++) {
+      const c = row[j]! / sum;
+      if (Math.abs(c) > 1e-7) {
+        if (first < 0) first = j;
+        last = j;
+      }
+      coeffs[ph * width + j] = c;
+    }
+    tapStart[ph] = first;
+    tapCount[ph] = last - first + 1;
+  }
+  return { inRate, outRate, up: L, down: M, reach: R, coeffs, tapStart, tapCount };
+}
+
+/**
+ * Immutable designs memoised per rate pair: every stream of the same codec shares one
+ * table (a 44.1k->16k design is ~19k coefficients; designing it per stream would be waste).
+ */
+const designs = new Map<string, ResamplerDesign>();
+export function resamplerDesign(inRate: number, outRate: number): ResamplerDesign {
+  const key = `${inRate}:${outRate}`;
+  let d = designs.get(key);
+  if (!d) {
+    d = designResampler(inRate, outRate);
+    designs.set(key, d);
+  }
+  return d;
+}
+
+/** Largest input chunk one push() accepts. */
+export const RESAMPLER_MAX_CHUNK = 2048;
+
+export class StreamResampler {
+  readonly design: ResamplerDesign;
+  readonly #hist: Float32Array;
+  /** Absolute input index of hist[0]; may be negative (leading zeros). */
+  #histStart: number;
+  #histLen: number;
+  /** Next output: input base index q and phase (output n = (q*L + phase)/M... tracked incrementally). */
+  #q = 0;
+  #phase = 0;
+
+  constructor(inRate: number, outRate: number) {
+    this.design = resamplerDesign(inRate, outRate);
+    const R = this.design.reach;
+    this.#hist = new Float32Array(4 * R + 4 + RESAMPLER_MAX_CHUNK);
+    this.#histStart = -R;
+    this.#histLen = R; // R zeros before the first input sample
+  }
+
+  /** Upper bound on outputs produced by pull() after pushing `count` inputs. */
+  maxOutput(count: number): number {
+    return Math.ceil(((count + this.design.reach + 1) * this.design.up) / this.design.down) + 2;
+  }
+
+  /** Appends int16 samples (scaled to [-1, 1)); count <= RESAMPLER_MAX_CHUNK. */
+  pushInt16(src: Int16Array, offset: number, count: number): void {
+    this.#reserve(count);
+    const h = this.#hist;
+    let w = this.#histLen;
+    for (let i = 0; i < count; i++) h[w++] = src[offset + i]! * (1 / 32768);
+    this.#histLen = w;
+  }
+
+  pushFloat(src: Float32Array, offset: number, count: number): void {
+    this.#reserve(count);
+    const h = this.#hist;
+    let w = this.#histLen;
+    for (let i = 0; i < count; i++) h[w++] = src[offset + i]!;
+    this.#histLen = w;
+  }
+
+  /** Appends `count` zero samples; count <= RESAMPLER_MAX_CHUNK. */
+  pushSilence(count: number): void {
+    this.#reserve(count);
+    this.#hist.fill(0, this.#histLen, this.#histLen + count);
+    this.#histLen += count;
+  }
+
+  /** Writes every output whose inputs are available into out (from outOffset); returns the count. */
+  pull(out: Float32Array, outOffset = 0): number {
+    const { up: L, down: M, reach: R, coeffs, tapStart, tapCount } = this.design;
+    const width = 2 * R + 1;
+    const h = this.#hist;
+    const end = this.#histStart + this.#histLen; // absolute index one past the last input
+    let q = this.#q;
+    let ph = this.#phase;
+    let k = outOffset;
+    const cap = out.length;
+    while (q + R < end && k < cap) {
+      const base = q - R - this.#histStart;
+      const row = ph * width;
+      const s = tapStart[ph]!;
+      const n = tapCount[ph]!;
+      let acc = 0;
+      for (let j = 0; j < n; j++) acc += coeffs[row + s + j]! * h[base + s + j]!;
+      out[k++] = acc;
+      ph += M;
+      while (ph >= L) {
+        ph -= L;
+        q++;
+      }
+    }
+    this.#q = q;
+    this.#phase = ph;
+    // Keep only what the next output still needs (inputs from q-R on).
+    const drop = q - R - this.#histStart;
+    if (drop > 0) {
+      const keep = this.#histLen - drop;
+      if (keep > 0) h.copyWithin(0, drop, this.#histLen);
+      this.#histStart += drop;
+      this.#histLen = Math.max(0, keep);
+    }
+    return k - outOffset;
+  }
+
+  /** Forget all history (a discontinuity): the next input is treated as index 0 again. */
+  reset(): void {
+    const R = this.design.reach;
+    this.#hist.fill(0, 0, R);
+    this.#histStart = -R;
+    this.#histLen = R;
+    this.#q = 0;
+    this.#phase = 0;
+  }
+
+  #reserve(count: number): void {
+    if (count > RESAMPLER_MAX_CHUNK || this.#histLen + count > this.#hist.length) {
+      throw new RangeError(`resampler chunk too large (${count} > ${RESAMPLER_MAX_CHUNK} or not pulled)`);
+    }
+  }
+}
+
+/** Whole-buffer resampling (files, tests): output length round(len * out / in), aligned to the input. */
+export function resampleBuffer(samples: Float32Array, inRate: number, outRate: number): Float32Array {
+  if (inRate === outRate) return samples.slice();
+  const rs = new StreamResampler(inRate, outRate);
+  const total = Math.round((samples.length * outRate) / inRate);
+  const out = new Float32Array(total + rs.maxOutput(RESAMPLER_MAX_CHUNK));
+  let k = 0;
+  for (let i = 0; i < samples.length; i += RESAMPLER_MAX_CHUNK) {
+    const n = Math.min(RESAMPLER_MAX_CHUNK, samples.length - i);
+    rs.pushFloat(samples, i, n);
+    k += rs.pull(out, k);
+  }
+  // Flush the look-ahead with zeros.
+  let pad = rs.design.reach + 1;
+  while (k < total && pad > 0) {
+    const n = Math.min(RESAMPLER_MAX_CHUNK, pad);
+    rs.pushSilence(n);
+    pad -= n;
+    k += rs.pull(out, k);
+  }
+  return out.slice(0, total);
+}

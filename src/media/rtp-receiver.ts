@@ -1,0 +1,260 @@
+/**
+ * Per-stream RTP receive logic, independent of sockets: parse -> sequence/timestamp
+ * unwrapping -> jitter -> reorder -> decode -> AudioStream at the packet's media position.
+ *
+ * Media position of a packet = its extended RTP timestamp relative to the first packet
+ * of the current segment, plus where that segment started in the AudioStream. A new
+ * segment starts on an SSRC change or a confirmed jump far ahead/behind in sequence or
+ * time (the RFC 3550 A.1 probation idea: one far packet is held as suspect, the next
+ * consecutive one confirms); media time then continues without a fabricated gap.
+ */
+import type { Logger } from '../observability/logger.js';
+import type { AudioStream } from './audio-stream.js';
+import { createDecoder, MAX_DECODED_SAMPLES, type AudioDecoder } from './codecs.js';
+import { newRtpHeader, parseRtpPacket, seqDelta, tsDelta, type RtpHeader } from './rtp-packet.js';
+import { ReorderBuffer, type ReorderTarget } from './reorder-buffer.js';
+import type { PayloadFormat, StreamCounters } from './types.js';
+
+/** RTP-specific counters beyond StreamCounters. */
+export interface RtpExtraCounters {
+  telephoneEvents: number;
+  comfortNoise: number;
+  /** RTCP seen on the RTP port (rtcp-mux) or packets on the RTCP port: ignored. */
+  rtcpPackets: number;
+  /** Confirmed jumps far ahead/behind in sequence or timestamp (stream re-based). */
+  sequenceJumps: number;
+  /** Suspect far-off packets dropped without confirmation. */
+  jumpPacketsDropped: number;
+  decodeErrors: number;
+}
+
+export interface RtpReceiverOptions {
+  audio: AudioStream;
+  formats: readonly PayloadFormat[];
+  reorderDepthPackets: number;
+  maxSequenceJump: number;
+  /** Largest timestamp jump (seconds) still treated as loss; defaults to 10. */
+  maxTimestampJumpSec?: number;
+  log?: Logger;
+}
+
+type PtKind = 0 | 1 | 2 | 3; // none | audio | telephone-event | CN
+const KIND_NONE = 0;
+const KIND_AUDIO = 1;
+const KIND_DTMF = 2;
+const KIND_CN = 3;
+
+export class RtpReceiver implements ReorderTarget {
+  readonly counters: StreamCounters;
+  readonly extra: RtpExtraCounters = {
+    telephoneEvents: 0, comfortNoise: 0, rtcpPackets: 0, sequenceJumps: 0, jumpPacketsDropped: 0, decodeErrors: 0,
+  };
+  readonly #audio: AudioStream;
+  readonly #log: Logger | undefined;
+  readonly #hdr: RtpHeader = newRtpHeader();
+  readonly #kind = new Uint8Array(128);
+  readonly #decoders: Array<AudioDecoder | undefined> = new Array(128);
+  readonly #clockRate: number;
+  readonly #reorder: ReorderBuffer;
+  readonly #pcm = new Int16Array(MAX_DECODED_SAMPLES);
+  readonly #maxSeqJump: number;
+  readonly #maxTsJump: number;
+  readonly #logged = new Set<string>();
+
+  #ssrc = -1;
+  /** Highest 16-bit sequence seen in this segment and its extended value. */
+  #maxSeq16 = 0;
+  #maxExt = 0;
+  /** Timestamp (32-bit) of the highest-sequence packet and its extended value relative to the segment. */
+  #maxTs32 = 0;
+  #maxTsRel = 0;
+  /** AudioStream input position where this segment's relative timestamp 0 sits. */
+  #segmentBase = 0;
+  /** Suspected jump: the sequence number that would confirm it (or -1). */
+  #probeSeq = -1;
+  #lastTransit = Number.NaN;
+  #jitter = 0;
+  /** After comfort noise / DTMF, the next gap is known silence, not loss. */
+  #silent = false;
+  #lostReported = 0;
+  #closed = false;
+
+  constructor(opts: RtpReceiverOptions) {
+    this.#audio = opts.audio;
+    this.counters = opts.audio.counters;
+    this.#log = opts.log;
+    this.#clockRate = opts.audio.inputRate;
+    this.#maxSeqJump = opts.maxSequenceJump;
+    this.#maxTsJump = Math.round((opts.maxTimestampJumpSec ?? 10) * this.#clockRate);
+    this.#reorder = new ReorderBuffer(opts.reorderDepthPackets, this);
+    for (const f of opts.formats) {
+      if (f.payloadType < 0 || f.payloadType > 127) continue;
+      if (f.encoding === 'telephone-event') this.#kind[f.payloadType] = KIND_DTMF;
+      else if (f.encoding === 'CN') this.#kind[f.payloadType] = KIND_CN;
+      else if (f.clockRate !== this.#clockRate) {
+        // One stream, one input rate: a second audio codec at another rate is not decoded.
+        this.#logOnce('payload_rate_mismatch', { payloadType: f.payloadType, clockRate: f.clockRate }, 'payload type ignored: clock rate differs from the stream');
+      } else {
+        this.#decoders[f.payloadType] = createDecoder(f);
+        this.#kind[f.payloadType] = KIND_AUDIO;
+      }
+    }
+  }
+
+  /** One datagram from the stream's source. Never throws for bad input. */
+  onPacket(buf: Uint8Array, length: number, arrivalMs: number): void {
+    if (this.#closed) return;
+    const c = this.counters;
+    c.bytesReceived += length;
+    const h = this.#hdr;
+    const err = parseRtpPacket(buf, length, h);
+    if (err !== null) {
+      if (err === 'rtcp_on_rtp_port') {
+        this.extra.rtcpPackets++;
+        return;
+      }
+      c.packetsMalformed++;
+      this.#logOnce(err, { length }, 'malformed RTP packet dropped');
+      return;
+    }
+    const kind = this.#kind[h.payloadType] as PtKind;
+    if (kind === KIND_NONE) {
+      c.packetsUnknownPayload++;
+      this.#logOnce('unknown_payload_type', { payloadType: h.payloadType }, 'RTP packet with an unnegotiated payload type dropped');
+      return;
+    }
+    if (this.#ssrc === -1) {
+      this.#ssrc = h.ssrc;
+      this.#startSegment(h);
+    } else if (h.ssrc !== this.#ssrc) {
+      c.ssrcChanges++;
+      this.#logOnce('ssrc_change', { oldSsrc: this.#ssrc, newSsrc: h.ssrc }, 'RTP SSRC changed; continuing as a new segment');
+      this.#ssrc = h.ssrc;
+      this.#newSegment(h);
+    }
+
+    let d = seqDelta(h.sequence, this.#maxSeq16);
+    let dts = tsDelta(h.timestamp, this.#maxTs32);
+    if (d > this.#maxSeqJump || d < -this.#maxSeqJump || dts > this.#maxTsJump || dts < -this.#maxTsJump) {
+      if (h.sequence !== this.#probeSeq) {
+        // Far off: suspect until the next packet continues from it.
+        this.#probeSeq = (h.sequence + 1) & 0xffff;
+        this.extra.jumpPacketsDropped++;
+        this.#logOnce('sequence_jump', { sequence: h.sequence, seqDelta: d, tsDelta: dts }, 'RTP packet far off in sequence/time held as suspect');
+        return;
+      }
+      this.extra.sequenceJumps++;
+      this.#newSegment(h);
+      d = 0;
+      dts = 0;
+    }
+    this.#probeSeq = -1;
+    c.packetsReceived++;
+    const ext = this.#maxExt + d;
+    const tsRel = this.#maxTsRel + dts;
+    if (d > 0) {
+      this.#maxSeq16 = h.sequence;
+      this.#maxExt = ext;
+      this.#maxTs32 = h.timestamp;
+      this.#maxTsRel = tsRel;
+    }
+    if (kind !== KIND_DTMF) this.#updateJitter(arrivalMs, tsRel);
+    const r = this.#reorder.insert(ext, buf, h.payloadOffset, h.payloadLength, h.payloadType, this.#segmentBase + tsRel, arrivalMs);
+    if (r === 'duplicate') c.packetsDuplicate++;
+    else if (r === 'late') c.packetsLate++;
+    this.#syncLost();
+  }
+
+  /** Release held packets whose wait exceeded maxWaitMs (called from a timer). */
+  flushStale(now: number, maxWaitMs: number): void {
+    if (this.#reorder.held > 0 && now - this.#reorder.oldestArrivalMs() > maxWaitMs) {
+      this.#reorder.flush();
+      this.#syncLost();
+    }
+  }
+
+  /** Releases everything held; closes decoders. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#reorder.flush();
+    this.#syncLost();
+    this.#closed = true;
+    for (const d of this.#decoders) d?.close();
+  }
+
+  releasePacket(buf: Uint8Array, offset: number, length: number, payloadType: number, pos: number, arrivalMs: number): void {
+    const kind = this.#kind[payloadType];
+    if (kind === KIND_DTMF) {
+      this.extra.telephoneEvents++;
+      this.#silent = true;
+      return;
+    }
+    if (kind === KIND_CN) {
+      this.extra.comfortNoise++;
+      this.#silent = true;
+      return;
+    }
+    const dec = this.#decoders[payloadType]!;
+    let n: number;
+    try {
+      n = dec.decode(buf.subarray(offset, offset + length), this.#pcm);
+    } catch (err) {
+      this.extra.decodeErrors++;
+      this.counters.packetsMalformed++;
+      this.#logOnce('decode_error', { payloadType, err }, 'RTP payload could not be decoded');
+      return;
+    }
+    if (this.#silent) {
+      this.#silent = false;
+      const from = this.#audio.writePosition;
+      if (pos > from) this.#audio.writeSilence(pos - from, from, arrivalMs);
+    }
+    this.#audio.write(this.#pcm, 0, n, pos, arrivalMs);
+  }
+
+  #startSegment(h: RtpHeader): void {
+    this.#maxSeq16 = h.sequence;
+    // Extended numbers start one cycle up so reordered packets just before the first stay positive.
+    this.#maxExt = this.#maxExt === 0 ? 65536 + h.sequence : this.#maxExt;
+    this.#maxTs32 = h.timestamp;
+    this.#maxTsRel = 0;
+    this.#lastTransit = Number.NaN;
+  }
+
+  /** SSRC change or confirmed jump: release what is held, continue media time where it is. */
+  #newSegment(h: RtpHeader): void {
+    this.#reorder.flush();
+    this.#syncLost();
+    const next = this.#maxExt + 1;
+    this.#startSegment(h);
+    this.#maxExt = next; // the segment's first packet continues the extended sequence
+    this.#reorder.restart(next);
+    this.#segmentBase = this.#audio.writePosition;
+  }
+
+  #updateJitter(arrivalMs: number, tsRel: number): void {
+    // RFC 3550 A.8, in RTP clock units.
+    const transit = (arrivalMs * this.#clockRate) / 1000 - tsRel;
+    if (!Number.isNaN(this.#lastTransit)) {
+      const dd = Math.abs(transit - this.#lastTransit);
+      this.#jitter += (dd - this.#jitter) / 16;
+      this.counters.jitterSec = this.#jitter / this.#clockRate;
+    }
+    this.#lastTransit = transit;
+  }
+
+  #syncLost(): void {
+    const lost = this.#reorder.lost;
+    if (lost !== this.#lostReported) {
+      this.counters.packetsLost += lost - this.#lostReported;
+      this.#lostReported = lost;
+    }
+  }
+
+  #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.#logged.has(kind)) return;
+    this.#logged.add(kind);
+    const s = this.#audio.descriptor;
+    this.#log?.warn({ streamId: s.streamId, callId: s.callId, kind, ...fields }, msg);
+  }
+}

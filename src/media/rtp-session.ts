@@ -1,0 +1,205 @@
+/**
+ * One RTP stream: its UDP socket pair (RTP on an even port, RTCP on port+1, bound and
+ * ignored), symmetric-RTP/comedia learning of the remote, and the receiver pipeline.
+ * Every datagram is handled inside a try/catch: bad input is counted, never thrown.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Logger } from '../observability/logger.js';
+import { nowMs } from './clock.js';
+import { AudioStream } from './audio-stream.js';
+import { PortAllocationError } from './errors.js';
+import { RtpReceiver, type RtpExtraCounters } from './rtp-receiver.js';
+import type { PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
+
+export interface RtpSession {
+  readonly descriptor: StreamDescriptor;
+  readonly port: number;
+  readonly address: string;
+  readonly counters: StreamCounters;
+  /** RTP-specific counters (telephone-event, CN, RTCP, sequence jumps). */
+  readonly rtp: Readonly<RtpExtraCounters>;
+  /** The learned remote (first packet), or null before any. */
+  readonly remote: { readonly address: string; readonly port: number } | null;
+  readonly ended: boolean;
+  /* RTCP on port+1 is ignored safely */
+}
+
+export interface RtpSessionOptions {
+  descriptor: StreamDescriptor;
+  formats: readonly PayloadFormat[];
+  inputRate: number;
+  outputRate: number;
+  window: { lengthSec: number; hopMs: number; speechThresholdDbfs: number };
+  reorderDepthPackets: number;
+  maxSequenceJump: number;
+  maxPacketBytes: number;
+  sink: WindowSink;
+  log: Logger;
+}
+
+function bindSocket(sock: Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    sock.once('error', onError);
+    sock.bind({ port, address, exclusive: true }, () => {
+      sock.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeSocket(sock: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sock.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+export class RtpSessionImpl implements RtpSession {
+  readonly descriptor: StreamDescriptor;
+  readonly port: number;
+  readonly address: string;
+  readonly #rtp: Socket;
+  readonly #rtcp: Socket;
+  readonly #audio: AudioStream;
+  readonly #receiver: RtpReceiver;
+  readonly #log: Logger;
+  readonly #maxPacketBytes: number;
+  readonly #logged = new Set<string>();
+  #remote: { address: string; port: number } | null = null;
+  #lastActivityMs: number;
+  #ended = false;
+  #closing: Promise<void> | undefined;
+
+  /** Binds the socket pair on `port`/`port+1`; throws (after cleaning up) if either is taken. */
+  static async open(port: number, address: string, opts: RtpSessionOptions): Promise<RtpSessionImpl> {
+    const rtp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+    const rtcp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+    try {
+      await bindSocket(rtp, port, address);
+      await bindSocket(rtcp, port + 1, address);
+    } catch (err) {
+      await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
+      throw new PortAllocationError(`cannot bind RTP/RTCP ports ${port}/${port + 1} on ${address}`, { cause: err });
+    }
+    return new RtpSessionImpl(port, address, rtp, rtcp, opts);
+  }
+
+  private constructor(port: number, address: string, rtp: Socket, rtcp: Socket, opts: RtpSessionOptions) {
+    this.descriptor = opts.descriptor;
+    this.port = port;
+    this.address = address;
+    this.#rtp = rtp;
+    this.#rtcp = rtcp;
+    this.#log = opts.log;
+    this.#maxPacketBytes = opts.maxPacketBytes;
+    this.#audio = new AudioStream({
+      descriptor: opts.descriptor,
+      inputRate: opts.inputRate,
+      outputRate: opts.outputRate,
+      windowSec: opts.window.lengthSec,
+      hopMs: opts.window.hopMs,
+      speechThresholdDbfs: opts.window.speechThresholdDbfs,
+      sink: opts.sink,
+      log: opts.log,
+    });
+    this.#receiver = new RtpReceiver({
+      audio: this.#audio,
+      formats: opts.formats,
+      reorderDepthPackets: opts.reorderDepthPackets,
+      maxSequenceJump: opts.maxSequenceJump,
+      log: opts.log,
+    });
+    this.#lastActivityMs = nowMs();
+    rtp.on('message', (msg, rinfo) => this.#onRtp(msg, rinfo));
+    rtcp.on('message', () => {
+      this.#receiver.extra.rtcpPackets++;
+    });
+    const onSocketError = (err: Error): void => this.#logOnce('socket_error', { err }, 'RTP socket error');
+    rtp.on('error', onSocketError);
+    rtcp.on('error', onSocketError);
+  }
+
+  get counters(): StreamCounters {
+    return this.#audio.counters;
+  }
+  get rtp(): Readonly<RtpExtraCounters> {
+    return this.#receiver.extra;
+  }
+  get remote(): { readonly address: string; readonly port: number } | null {
+    return this.#remote;
+  }
+  get ended(): boolean {
+    return this.#ended;
+  }
+  get lastActivityMs(): number {
+    return this.#lastActivityMs;
+  }
+
+  /** Timer hook: release reordered packets that waited longer than maxWaitMs. */
+  tick(now: number, maxWaitMs: number): void {
+    if (this.#ended) return;
+    try {
+      this.#receiver.flushStale(now, maxWaitMs);
+    } catch (err) {
+      this.#logOnce('internal_error', { err }, 'error while flushing the reorder buffer');
+    }
+  }
+
+  /** Ends the stream once (flushes held packets, tells the sink) and closes both sockets. */
+  end(reason: StreamEndReason): Promise<void> {
+    if (!this.#ended) {
+      this.#ended = true;
+      try {
+        this.#receiver.close();
+      } catch (err) {
+        this.#logOnce('internal_error', { err }, 'error while closing the receiver');
+      }
+      this.#audio.end(reason);
+      this.#closing = Promise.all([closeSocket(this.#rtp), closeSocket(this.#rtcp)]).then(() => undefined);
+    }
+    return this.#closing!;
+  }
+
+  #onRtp(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#ended) return;
+    const arrival = nowMs();
+    try {
+      const remote = this.#remote;
+      if (remote === null) {
+        // comedia: the first plausible RTP packet (version 2, full header) names the remote.
+        if (msg.length < 12 || msg[0]! >> 6 !== 2 || msg.length > this.#maxPacketBytes) {
+          this.counters.packetsMalformed++;
+          this.#logOnce('malformed_before_remote', { length: msg.length }, 'non-RTP datagram before the remote was learned');
+          return;
+        }
+        this.#remote = { address: rinfo.address, port: rinfo.port };
+        this.#log.info({ streamId: this.descriptor.streamId, remoteAddress: rinfo.address, remotePort: rinfo.port }, 'RTP remote learned');
+      } else if (rinfo.port !== remote.port || rinfo.address !== remote.address) {
+        this.counters.packetsWrongSource++;
+        this.#logOnce('wrong_source', { address: rinfo.address, port: rinfo.port }, 'RTP from an unexpected source dropped');
+        return;
+      }
+      this.#lastActivityMs = arrival;
+      if (msg.length > this.#maxPacketBytes) {
+        this.counters.packetsMalformed++;
+        this.counters.bytesReceived += msg.length;
+        this.#logOnce('oversized', { length: msg.length, max: this.#maxPacketBytes }, 'oversized RTP datagram dropped');
+        return;
+      }
+      this.#receiver.onPacket(msg, msg.length, arrival);
+    } catch (err) {
+      this.counters.packetsMalformed++;
+      this.#logOnce('internal_error', { err }, 'RTP packet handling failed; packet dropped');
+    }
+  }
+
+  #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.#logged.has(kind)) return;
+    this.#logged.add(kind);
+    this.#log.warn({ streamId: this.descriptor.streamId, callId: this.descriptor.callId, kind, ...fields }, msg);
+  }
+}
