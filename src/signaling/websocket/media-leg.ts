@@ -1,0 +1,255 @@
+/**
+ * One leg (track / channel) of a WebSocket call: places decoded frames into an AudioStream at
+ * their media position and polices real-time pacing. Two ways in:
+ *  - writeTimed: frames carrying a media timestamp (ms) and a chunk number (Twilio, Telnyx),
+ *    placed by timestamp as RTP is by its timestamp. AudioStream drops anything behind its write
+ *    head, so frames ahead of a gap are held (up to websocket.reorderFrames of them, in
+ *    preallocated slots) until the missing frame arrives or the hold is full; then the gap
+ *    becomes loss. Telnyx documents that frames can arrive out of order.
+ *  - append: frames with no position of their own (audio_fork, jambonz), placed end to end.
+ */
+import { AudioStream } from '../../media/audio-stream.js';
+import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from '../../media/types.js';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import { StreamPolicyError } from './errors.js';
+
+export interface MediaLegOptions {
+  descriptor: StreamDescriptor;
+  inputRate: number;
+  outputRate: number;
+  window: Config['window'];
+  sink: WindowSink;
+  /** How far media time may run ahead of wall-clock time (ms). */
+  realtimeSlackMs: number;
+  /** Frames held to undo reordering (0: none). */
+  reorderFrames: number;
+  /** Largest frame in samples (sizes the reorder slots). */
+  maxFrameSamples: number;
+  log?: Logger;
+}
+
+/**
+ * Consecutive chunks whose timestamps disagree with the previous frame's end by at most this
+ * much are placed end to end: timestamps are whole ms, 20 ms of 8 kHz audio is exact but
+ * e.g. 44.1 kHz is not, and a 1-sample gap must not count as loss.
+ */
+const SNAP_MS = 2;
+
+interface HeldFrame {
+  pcm: Int16Array;
+  count: number;
+  pos: number;
+  timestampMs: number;
+  chunk: number;
+  arrivalMs: number;
+  used: boolean;
+}
+
+export class MediaLeg {
+  readonly descriptor: StreamDescriptor;
+  readonly inputRate: number;
+  readonly #stream: AudioStream;
+  readonly #slackMs: number;
+  readonly #samplesPerMs: number;
+  readonly #snapSamples: number;
+  readonly #held: HeldFrame[];
+  #heldCount = 0;
+  /** Timestamp (ms) of the leg's first frame: media position 0. */
+  #originMs = -1;
+  #firstArrivalMs = -1;
+  #lastChunk = -1;
+  /** Media position just past the frame with the highest chunk so far. */
+  #lastEnd = 0;
+  /** Position where the next appended frame starts. */
+  #appendPos = 0;
+  /** Frames timed before the leg's first frame (cannot be placed; dropped). */
+  #early = 0;
+  /** Frames that were held for reordering. */
+  #reordered = 0;
+  #ended = false;
+
+  constructor(opts: MediaLegOptions) {
+    this.descriptor = opts.descriptor;
+    this.inputRate = opts.inputRate;
+    this.#slackMs = opts.realtimeSlackMs;
+    this.#samplesPerMs = opts.inputRate / 1000;
+    this.#snapSamples = Math.ceil(SNAP_MS * this.#samplesPerMs);
+    this.#held = [];
+    for (let i = 0; i < opts.reorderFrames; i++) {
+      this.#held.push({ pcm: new Int16Array(opts.maxFrameSamples), count: 0, pos: 0, timestampMs: 0, chunk: 0, arrivalMs: 0, used: false });
+    }
+    this.#stream = new AudioStream({
+      descriptor: opts.descriptor,
+      inputRate: opts.inputRate,
+      outputRate: opts.outputRate,
+      windowSec: opts.window.lengthSec,
+      hopMs: opts.window.hopMs,
+      speechThresholdDbfs: opts.window.speechThresholdDbfs,
+      sink: opts.sink,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+
+  get counters(): Readonly<StreamCounters> {
+    return this.#stream.counters;
+  }
+
+  /** Frames that were timed before the leg's first frame and had to be dropped. */
+  get earlyFrames(): number {
+    return this.#early;
+  }
+
+  /** Frames that arrived ahead of a gap and were held until it filled (or the hold ran out). */
+  get reorderedFrames(): number {
+    return this.#reordered;
+  }
+
+  /**
+   * Place a frame stamped with `timestampMs` (media time of its first sample) and `chunk`
+   * (1, 2, 3... per track; -1 when the protocol has none).
+   * @returns false when the frame lies before the leg's origin and was dropped.
+   */
+  writeTimed(pcm: Int16Array, count: number, timestampMs: number, chunk: number, arrivalMs: number): boolean {
+    if (this.#ended) return true;
+    if (this.#originMs < 0) {
+      // The leg starts at its first frame. Chunks count from 1, so a first arrival with a
+      // higher chunk means earlier frames may still come: hold frames until chunk 1 shows up
+      // or the hold is full, then start at the earliest timestamp seen.
+      if (chunk > 1 && this.#heldCount < this.#held.length) {
+        this.#hold(pcm, count, -1, timestampMs, chunk, arrivalMs);
+        if (this.#heldCount === this.#held.length) this.#fixOrigin(Infinity, Infinity);
+        return true;
+      }
+      this.#fixOrigin(timestampMs, arrivalMs);
+    }
+    let pos = Math.round((timestampMs - this.#originMs) * this.#samplesPerMs);
+    if (pos < 0) {
+      this.#early++;
+      return false;
+    }
+    if (chunk >= 0 && chunk === this.#lastChunk + 1 && Math.abs(pos - this.#lastEnd) <= this.#snapSamples) {
+      pos = this.#lastEnd;
+    }
+    this.#checkPace(pos, arrivalMs);
+    if (chunk > this.#lastChunk || chunk < 0) {
+      this.#lastChunk = chunk;
+      this.#lastEnd = pos + count;
+    }
+    this.#counters.packetsReceived++;
+    const next = this.#stream.writePosition;
+    if (pos <= next || this.#held.length === 0) {
+      // In order (or late: AudioStream counts it). Anything held may now be contiguous.
+      this.#stream.write(pcm, 0, count, pos, arrivalMs);
+      if (this.#heldCount > 0) this.#drainHeld(false);
+      return true;
+    }
+    // Ahead of a gap: hold it; when the hold is full, give up on the oldest gap.
+    if (this.#heldCount === this.#held.length) this.#releaseEarliest();
+    this.#hold(pcm, count, pos, timestampMs, chunk, arrivalMs);
+    this.#drainHeld(false);
+    return true;
+  }
+
+  /** Copies a frame into a free hold slot (pos -1: not known until the origin is). */
+  #hold(pcm: Int16Array, count: number, pos: number, timestampMs: number, chunk: number, arrivalMs: number): void {
+    let slot = this.#held[0]!;
+    for (const h of this.#held) if (!h.used) slot = h;
+    const dst = slot.pcm;
+    for (let i = 0; i < count; i++) dst[i] = pcm[i]!;
+    slot.count = count;
+    slot.pos = pos;
+    slot.timestampMs = timestampMs;
+    slot.chunk = chunk;
+    slot.arrivalMs = arrivalMs;
+    slot.used = true;
+    this.#heldCount++;
+    this.#reordered++;
+  }
+
+  /** Media position 0 is the earliest of `timestampMs` and the frames held so far. */
+  #fixOrigin(timestampMs: number, arrivalMs: number): void {
+    let origin = timestampMs;
+    let first = arrivalMs;
+    for (const h of this.#held) {
+      if (!h.used) continue;
+      if (h.timestampMs < origin) origin = h.timestampMs;
+      if (h.arrivalMs < first) first = h.arrivalMs;
+    }
+    this.#originMs = origin;
+    this.#firstArrivalMs = first;
+    for (const h of this.#held) {
+      if (!h.used) continue;
+      h.pos = Math.round((h.timestampMs - origin) * this.#samplesPerMs);
+      this.#counters.packetsReceived++;
+      if (h.chunk > this.#lastChunk) {
+        this.#lastChunk = h.chunk;
+        this.#lastEnd = h.pos + h.count;
+      }
+    }
+    if (this.#heldCount > 0) this.#drainHeld(false);
+  }
+
+  get #counters(): StreamCounters {
+    return this.#stream.counters;
+  }
+
+  /** Writes held frames that are now contiguous with the write head (all of them when `all`). */
+  #drainHeld(all: boolean): void {
+    while (this.#heldCount > 0) {
+      const next = this.#stream.writePosition;
+      let best: HeldFrame | undefined;
+      for (const h of this.#held) if (h.used && (best === undefined || h.pos < best.pos)) best = h;
+      if (best === undefined || (!all && best.pos > next)) return;
+      this.#writeHeld(best);
+    }
+  }
+
+  #releaseEarliest(): void {
+    let best: HeldFrame | undefined;
+    for (const h of this.#held) if (h.used && (best === undefined || h.pos < best.pos)) best = h;
+    if (best !== undefined) this.#writeHeld(best);
+  }
+
+  #writeHeld(h: HeldFrame): void {
+    h.used = false;
+    this.#heldCount--;
+    this.#stream.write(h.pcm, 0, h.count, h.pos, h.arrivalMs);
+  }
+
+  /** Place `count` samples of `pcm` (from `offset`) right after the previous appended frame. */
+  append(pcm: Int16Array, offset: number, count: number, arrivalMs: number): void {
+    if (this.#ended) return;
+    if (this.#firstArrivalMs < 0) this.#firstArrivalMs = arrivalMs;
+    const pos = this.#appendPos;
+    this.#checkPace(pos, arrivalMs);
+    this.#appendPos = pos + count;
+    this.#counters.packetsReceived++;
+    this.#stream.write(pcm, offset, count, pos, arrivalMs);
+  }
+
+  /** Media (by the frame's start) may not run ahead of the wall clock by more than the slack. */
+  #checkPace(pos: number, arrivalMs: number): void {
+    const aheadMs = pos / this.#samplesPerMs - (arrivalMs - this.#firstArrivalMs);
+    if (aheadMs > this.#slackMs) {
+      throw new StreamPolicyError(
+        'faster_than_realtime',
+        `media time ${Math.round(aheadMs)} ms ahead of real time (slack ${this.#slackMs} ms)`,
+      );
+    }
+  }
+
+  /**
+   * Idempotent. Frames still held are written first (in order, gaps as loss) unless the leg
+   * ends on an error: then nothing more of the offending client's audio is used.
+   */
+  end(reason: StreamEndReason): void {
+    if (this.#ended) return;
+    if (reason !== 'error') {
+      if (this.#originMs < 0 && this.#heldCount > 0) this.#fixOrigin(Infinity, Infinity);
+      this.#drainHeld(true);
+    }
+    this.#ended = true;
+    this.#stream.end(reason);
+  }
+}

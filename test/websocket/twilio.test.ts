@@ -1,0 +1,166 @@
+/**
+ * Twilio Media Streams and Telnyx streaming over a real WebSocket: real LibriSpeech speech
+ * converted by ffmpeg to 8 kHz µ-law / A-law / 16 kHz L16, streamed at real-time pace by a `ws`
+ * client, decoded by DevoX into windows that must match the source audio.
+ */
+import t, { type Test } from 'tap';
+import {
+  CLIP_A,
+  CLIP_B,
+  CLIP_SEC,
+  OUTPUT_RATE,
+  alignAndCompare,
+  closed,
+  coveredSamples,
+  ffmpegRaw,
+  openClient,
+  sourceClip,
+  startHarness,
+  streamTwilio,
+  type RecordedStream,
+} from './helpers.js';
+
+const h = await startHarness();
+t.teardown(() => h.close());
+
+const refA = await sourceClip(CLIP_A);
+const refB = await sourceClip(CLIP_B);
+const mulawA = ffmpegRaw(CLIP_A, 8000, 'mulaw');
+const mulawB = ffmpegRaw(CLIP_B, 8000, 'mulaw');
+
+/** Windows of one stream: seq 0.., hop 250 ms, 1 s long, covering the clip. */
+function checkWindows(tt: Test, s: RecordedStream, sentSec: number): void {
+  const expected = Math.floor((sentSec - 1) / 0.25) + 1;
+  tt.equal(s.windows.length, expected, `${expected} windows for ${sentSec} s`);
+  s.windows.forEach((w, i) => {
+    if (w.seq !== i || Math.abs(w.mediaStartSec - i * 0.25) > 1e-9 || w.length !== OUTPUT_RATE) {
+      tt.fail(`window ${i}: seq ${w.seq} start ${w.mediaStartSec} length ${w.length}`);
+    }
+  });
+  tt.ok(s.windows.every((w) => w.lostRatio === 0), 'no window has lost audio');
+  tt.ok(s.windows.every((w) => w.readyMs >= w.arrivalMs), 'each window is cut after its last frame arrived');
+  // Windows are cut while the call streams, not at its end.
+  tt.ok(s.windows[0]!.readyMs < s.endedAtMs - 2000, 'first window was cut more than 2 s before the stream ended');
+}
+
+t.test('Twilio: inbound + outbound tracks become two legs of one call, audio matches the source', async (t) => {
+  const callSid = 'CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1';
+  const ws = await openClient(h.url('/twilio'));
+  const done = closed(ws);
+  const { frames } = await streamTwilio(
+    ws,
+    [
+      { track: 'inbound', bytes: mulawA },
+      { track: 'outbound', bytes: mulawB },
+    ],
+    { callSid, customParameters: { agent: 'alice', queue: 'support' } },
+  );
+  const c = await done;
+  t.equal(c.code, 1000, 'closed normally after stop');
+  await h.sink.until(() => [...h.sink.byCall(callSid).values()].filter((s) => s.endReason).length === 2);
+  const legs = h.sink.byCall(callSid);
+  t.same([...legs.keys()].sort(), ['inbound', 'outbound']);
+  const inbound = legs.get('inbound')!;
+  const outbound = legs.get('outbound')!;
+  t.equal(inbound.endReason, 'bye');
+  t.equal(inbound.descriptor.transport, 'websocket');
+  t.not(inbound.descriptor.streamId, outbound.descriptor.streamId);
+  t.match(inbound.descriptor.identity, {
+    protocol: 'twilio',
+    callSid,
+    streamSid: 'MZ0123456789abcdef0123456789abcdef',
+    accountSid: 'AC0123456789abcdef0123456789abcdef',
+    'param.agent': 'alice',
+    'param.queue': 'support',
+  });
+  const sentSec = (frames * 20) / 1000;
+  checkWindows(t, inbound, sentSec);
+  checkWindows(t, outbound, sentSec);
+  const n = coveredSamples(inbound);
+  const a = alignAndCompare(inbound.audio, refA, n);
+  const b = alignAndCompare(outbound.audio, refB, n);
+  t.comment(`inbound vs source A: corr ${a.corr.toFixed(4)} lag ${a.lag} SNR ${a.snrDb.toFixed(1)} dB`);
+  t.comment(`outbound vs source B: corr ${b.corr.toFixed(4)} lag ${b.lag} SNR ${b.snrDb.toFixed(1)} dB`);
+  t.ok(a.corr > 0.95 && Math.abs(a.lag) <= 2, 'inbound leg carries clip A (8 kHz µ-law vs 16 kHz source)');
+  t.ok(b.corr > 0.95 && Math.abs(b.lag) <= 2, 'outbound leg carries clip B');
+  const cross = alignAndCompare(inbound.audio, refB, n);
+  t.ok(cross.corr < 0.3, `inbound leg is not clip B (corr ${cross.corr.toFixed(3)})`);
+});
+
+t.test('Twilio: frames sent out of order are placed by timestamp', async (t) => {
+  const inOrderSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1';
+  const shuffledSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2';
+  // Swap neighbours, and hold every 10th frame back by 3 frames (within websocket.reorderFrames = 5).
+  const order = (n: number): number[] => {
+    const o = [...Array(n).keys()];
+    for (let i = 0; i + 1 < n; i += 2) [o[i], o[i + 1]] = [o[i + 1]!, o[i]!];
+    for (let i = 5; i + 3 < n; i += 10) {
+      const [held] = o.splice(i, 1);
+      o.splice(i + 3, 0, held!);
+    }
+    return o;
+  };
+  const ws1 = await openClient(h.url('/twilio'));
+  const ws2 = await openClient(h.url('/twilio'));
+  const d1 = closed(ws1);
+  const d2 = closed(ws2);
+  await Promise.all([
+    streamTwilio(ws1, [{ track: 'inbound', bytes: mulawA }], { callSid: inOrderSid }),
+    streamTwilio(ws2, [{ track: 'inbound', bytes: mulawA }], { callSid: shuffledSid, order }),
+  ]);
+  t.equal((await d1).code, 1000);
+  t.equal((await d2).code, 1000);
+  await h.sink.until(() => h.sink.byCall(shuffledSid).get('inbound')?.endReason !== undefined && h.sink.byCall(inOrderSid).get('inbound')?.endReason !== undefined);
+  const ref = h.sink.byCall(inOrderSid).get('inbound')!;
+  const got = h.sink.byCall(shuffledSid).get('inbound')!;
+  t.equal(got.windows.length, ref.windows.length, 'same windows as the in-order stream');
+  t.ok(got.windows.every((w) => w.lostRatio === 0), 'no gap was counted as lost');
+  const n = coveredSamples(ref);
+  let maxDiff = 0;
+  for (let i = 0; i < n; i++) maxDiff = Math.max(maxDiff, Math.abs(got.audio[i]! - ref.audio[i]!));
+  t.equal(maxDiff, 0, 'reordered stream decodes to exactly the in-order audio');
+  const a = alignAndCompare(got.audio, refA, n);
+  t.ok(a.corr > 0.95 && Math.abs(a.lag) <= 2, `matches the source (corr ${a.corr.toFixed(4)})`);
+});
+
+t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', async (t) => {
+  const cases = [
+    { encoding: 'PCMU', rate: 8000, bps: 1, bytes: mulawA, minCorr: 0.95 },
+    { encoding: 'PCMA', rate: 8000, bps: 1, bytes: ffmpegRaw(CLIP_A, 8000, 'alaw'), minCorr: 0.95 },
+    { encoding: 'L16', rate: 16000, bps: 2, bytes: ffmpegRaw(CLIP_A, 16000, 's16be'), minCorr: 0.999 },
+  ];
+  await Promise.all(
+    cases.map(async (c, k) => {
+      const callControlId = `v3:telnyx-call-${k}-${c.encoding}`;
+      const ws = await openClient(h.url('/telnyx'));
+      const done = closed(ws);
+      const { frames } = await streamTwilio(ws, [{ track: 'inbound', bytes: c.bytes }], {
+        variant: 'telnyx',
+        callSid: callControlId,
+        encoding: c.encoding,
+        sampleRate: c.rate,
+        bytesPerSample: c.bps,
+      });
+      t.equal((await done).code, 1000, `${c.encoding}: closed normally after stop`);
+      await h.sink.until(() => h.sink.byCall(callControlId).get('inbound')?.endReason !== undefined);
+      const s = h.sink.byCall(callControlId).get('inbound')!;
+      t.match(s.descriptor.identity, {
+        protocol: 'telnyx',
+        call_control_id: callControlId,
+        call_session_id: 'c1d2e3f4-0000-1111-2222-333344445555',
+        stream_id: '32de0dea-53cb-4b21-89a4-9e5d0ec18d6d',
+        from: '+13122010000',
+        to: '+13122020000',
+      });
+      t.equal(s.descriptor.callId, callControlId);
+      t.equal(s.windows.length, Math.floor(((frames * 20) / 1000 - 1) / 0.25) + 1, `${c.encoding}: all windows`);
+      const a = alignAndCompare(s.audio, refA, coveredSamples(s));
+      t.comment(`Telnyx ${c.encoding}/${c.rate}: corr ${a.corr.toFixed(4)} lag ${a.lag} SNR ${a.snrDb.toFixed(1)} dB`);
+      t.ok(a.corr > c.minCorr && Math.abs(a.lag) <= 2, `${c.encoding}: decoded audio matches the source`);
+    }),
+  );
+});
+
+t.test('clip length sanity', async (t) => {
+  t.equal(mulawA.length, Math.round(CLIP_SEC * 8000), 'ffmpeg produced the requested 8 kHz clip');
+});
