@@ -63,6 +63,10 @@ class StreamCounterTotals {
     }
   }
 
+  note(streamId: string): void {
+    if (!this.#live.has(streamId)) this.refresh();
+  }
+
   track(streamId: string, counters: StreamCounters): void {
     this.#live.set(streamId, counters);
   }
@@ -135,6 +139,11 @@ export class Metrics {
   readonly windowsShed = new Counter({
     name: 'devox_windows_shed_total',
     help: 'Windows dropped unscored because inference fell behind real time',
+    registers: [this.registry],
+  });
+  readonly inferenceErrors = new Counter({
+    name: 'devox_inference_errors_total',
+    help: 'Batches whose inference failed (their windows are counted as shed)',
     registers: [this.registry],
   });
   readonly speechWindows = new Counter({
@@ -263,6 +272,14 @@ export class Metrics {
   /** Track one stream's counters directly (transports without a source). */
   trackStreamCounters(streamId: string, counters: StreamCounters): void {
     this.#rtp.track(streamId, counters);
+  }
+
+  /**
+   * A stream is flowing (e.g. its first window): pick up its counters from the sources now,
+   * so a stream that ends between two scrapes still reaches the totals.
+   */
+  noteStream(streamId: string): void {
+    this.#rtp.note(streamId);
   }
 
   /** Call when a stream ends: its final counters stay in the totals. */

@@ -1,0 +1,151 @@
+/**
+ * devox serve — the server (see src/server.ts). Runs with the embedded defaults
+ * (config/default.json): no NATS configured means events go to stdout as JSON lines,
+ * logs go to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { createLogger } from '../observability/logger.js';
+import { DevoxServer, type OpenStreamRequest } from '../server.js';
+
+const USAGE = `usage: devox serve [options]
+
+  --config FILE           operator config merged over config/default.json (or DEVOX_CONFIG)
+  --model DIR             model directory (detect.modelDir; default models/devox-phone)
+  --http-host HOST        HTTP bind address for /metrics /healthz /readyz /streams (default 127.0.0.1)
+  --http-port PORT        HTTP port (default 9464; 0 = any free port)
+  --nats URL[,URL]        NATS servers (events on JetStream); none = JSON lines on stdout
+  --open-stream SPEC      open an RTP stream at start-up without SIP (repeatable):
+                          CODEC[:CALLID[:LEG]], CODEC = pcmu | pcma | l16 | opus;
+                          its UDP port is printed on stderr. More streams: POST /streams.
+  --log-level LEVEL       trace | debug | info | warn | error | fatal | silent
+  -h, --help
+
+Open a stream over HTTP and send a file to it:
+  curl -s -XPOST localhost:9464/streams -d '{"codec":"PCMU","callId":"call-1","leg":"caller"}'
+  devox send samples/genuine-1.flac --codec pcmu --port <port>
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        model: { type: 'string' },
+        'http-host': { type: 'string' },
+        'http-port': { type: 'string' },
+        nats: { type: 'string' },
+        'open-stream': { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    process.stderr.write(`devox serve: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const v = args.values;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const overrides: Record<string, Record<string, unknown>> = {};
+  const set = (section: string, key: string, value: unknown): void => {
+    (overrides[section] ??= {})[key] = value;
+  };
+  if (v.model !== undefined) set('detect', 'modelDir', v.model);
+  if (v['http-host'] !== undefined) set('http', 'host', v['http-host']);
+  if (v['http-port'] !== undefined) {
+    if (!/^\d+$/.test(v['http-port'])) {
+      process.stderr.write(`devox serve: --http-port: expected a port number, got ${JSON.stringify(v['http-port'])}\n`);
+      return 2;
+    }
+    set('http', 'port', Number(v['http-port']));
+  }
+  if (v.nats !== undefined) set('nats', 'servers', v.nats.split(',').map((s) => s.trim()).filter(Boolean));
+  if (v['log-level'] !== undefined) set('log', 'level', v['log-level']);
+
+  let streams: OpenStreamRequest[];
+  try {
+    streams = (v['open-stream'] ?? []).map(parseStreamSpec);
+  } catch (err) {
+    process.stderr.write(`devox serve: --open-stream: ${(err as Error).message}\n`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadConfig({ file: v.config, overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`devox serve: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const log = createLogger(config.log.level);
+  let server: DevoxServer;
+  try {
+    server = await DevoxServer.start({ config, log });
+  } catch (err) {
+    log.fatal({ err }, 'cannot start');
+    process.stderr.write(`devox serve: ${(err as Error).message}\n`);
+    return 1;
+  }
+
+  for (const req of streams) {
+    try {
+      const s = await server.openStream(req);
+      process.stderr.write(
+        `devox serve: RTP stream open: udp ${s.address}:${s.port} ${s.codec}/${s.clockRate} pt ${s.payloadType} call ${s.callId} leg ${s.leg} stream ${s.streamId}\n`,
+      );
+    } catch (err) {
+      process.stderr.write(`devox serve: cannot open stream: ${(err as Error).message}\n`);
+      await server.close();
+      return 1;
+    }
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without finishing shutdown');
+        resolve(1);
+        setImmediate(() => process.exit(1));
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'signal received: graceful shutdown');
+      server.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** CODEC[:CALLID[:LEG]] */
+export function parseStreamSpec(spec: string): OpenStreamRequest {
+  const [codec, callId, leg, ...rest] = spec.split(':');
+  if (rest.length > 0 || !codec) throw new Error(`expected CODEC[:CALLID[:LEG]], got ${JSON.stringify(spec)}`);
+  const c = codec.toLowerCase();
+  if (c !== 'pcmu' && c !== 'pcma' && c !== 'l16' && c !== 'opus') {
+    throw new Error(`unknown codec ${JSON.stringify(codec)} (pcmu | pcma | l16 | opus)`);
+  }
+  return {
+    codec: c === 'opus' ? 'opus' : (c.toUpperCase() as 'PCMU' | 'PCMA' | 'L16'),
+    ...(callId ? { callId } : {}),
+    ...(leg ? { leg } : {}),
+  };
+}
