@@ -106,6 +106,25 @@ const ConfigSchema = z
         maxConcurrentCalls: z.number().int().min(1),
         /** SIP headers copied into every event of the call (e.g. X-Original-Call-ID). */
         passThroughHeaders: z.array(z.string()),
+        /** Audio streams one call may record; more gets 488 (SIPREC sends one per leg). */
+        maxStreamsPerCall: z.number().int().min(1).max(64),
+        /** Largest INVITE/UPDATE body accepted (413 above). */
+        maxBodyBytes: z.number().int().min(1024),
+        /** Largest rs-metadata+xml part parsed; a bigger one is ignored (participants unknown). */
+        maxMetadataBytes: z.number().int().min(256),
+        /** Retry-After on 503 (over capacity, no RTP port). */
+        retryAfterSec: z.number().int().min(1).max(3600),
+        /** RFC 4028 interval asked for when the SBC supports timers; 0: none of our own. */
+        sessionExpiresSec: z.number().int().min(0),
+        /** Smallest Session-Expires accepted (422 below); RFC 4028 floor is 90. */
+        minSessionExpiresSec: z.number().int().min(1),
+        /** Reconnect backoff to drachtio-server: first delay, doubled up to the max. */
+        reconnectMinMs: z.number().int().min(10),
+        reconnectMaxMs: z.number().int().min(10),
+        /** Optional digest authentication of INVITEs (RFC 8760/2617, MD5); empty username: off. */
+        digestRealm: z.string(),
+        digestUsername: z.string(),
+        digestPassword: z.string(),
       })
       .strict(),
     websocket: z
@@ -139,6 +158,9 @@ const ConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.media.rtpPortMin > c.media.rtpPortMax) {
       ctx.addIssue({ code: 'custom', path: ['media', 'rtpPortMin'], message: 'must be <= media.rtpPortMax' });
+    }
+    if (c.sip.reconnectMinMs > c.sip.reconnectMaxMs) {
+      ctx.addIssue({ code: 'custom', path: ['sip', 'reconnectMinMs'], message: 'must be <= sip.reconnectMaxMs' });
     }
     if (c.window.hopMs > c.window.lengthSec * 1000) {
       ctx.addIssue({ code: 'custom', path: ['window', 'hopMs'], message: 'must be <= window.lengthSec * 1000' });
@@ -184,6 +206,10 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DRACHTIO_HOST', 'sip.drachtioHost', 'string'],
   ['DRACHTIO_PORT', 'sip.drachtioPort', 'int'],
   ['DRACHTIO_SECRET', 'sip.drachtioSecret', 'string'],
+  ['DEVOX_SIP_ALLOWED_NETWORKS', 'sip.allowedNetworks', 'list'],
+  ['DEVOX_SIP_MAX_CALLS', 'sip.maxConcurrentCalls', 'int'],
+  ['DEVOX_SIP_DIGEST_USERNAME', 'sip.digestUsername', 'string'],
+  ['DEVOX_SIP_DIGEST_PASSWORD', 'sip.digestPassword', 'string'],
   ['DEVOX_WS_TOKENS', 'websocket.tokens', 'list'],
   ['DEVOX_WS_SIGNING_SECRET', 'websocket.signingSecret', 'string'],
 ];
