@@ -1,0 +1,135 @@
+import t from 'tap';
+import { AudioStream } from '../../src/media/audio-stream.js';
+import type { WindowSink } from '../../src/media/types.js';
+import { RecordingSink, descriptor, memoryLogger, rms } from './helpers.js';
+
+function toneInt16(freq: number, rate: number, n: number, amp = 8000, phase0 = 0): Int16Array {
+  const a = new Int16Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.round(amp * Math.sin((2 * Math.PI * freq * (i + phase0)) / rate));
+  return a;
+}
+
+function stream(sink: WindowSink, over: Partial<ConstructorParameters<typeof AudioStream>[0]> = {}): AudioStream {
+  return new AudioStream({
+    descriptor: descriptor('s1', 'file'), inputRate: 8000, outputRate: 16000, windowSec: 1, hopMs: 250,
+    speechThresholdDbfs: -45, sink, ...over,
+  });
+}
+
+t.test('windows every hop of media time with media stamps, regardless of write sizes', async (t) => {
+  const sink = new RecordingSink();
+  const s = stream(sink);
+  t.same(sink.started, ['s1']);
+  const pcm = toneInt16(440, 8000, 8000 * 3);
+  // Irregular write sizes (transport-agnostic): 7, 160, 333, ...
+  let pos = 0;
+  for (let step = 7; pos < pcm.length; step = (step * 13) % 611 + 1) {
+    const n = Math.min(step, pcm.length - pos);
+    s.write(pcm, pos, n, pos, 1000 + pos / 8);
+    pos += n;
+  }
+  const ws = sink.windows.get('s1')!;
+  // 3 s of audio: windows end at 1.0, 1.25, ... 2.75 s; the one ending at 3.0 s waits for the
+  // resampler's look-ahead (a few input samples beyond 3.0 s).
+  t.equal(ws.length, 8);
+  ws.forEach((w, i) => {
+    t.equal(w.seq, i);
+    t.equal(w.mediaStartSec, i * 0.25);
+    t.equal(w.mediaEndSec, 1 + i * 0.25);
+    t.equal(w.length, 16000);
+    t.equal(w.sampleRate, 16000);
+    t.equal(w.lostRatio, 0);
+  });
+  t.equal(s.counters.windowsEmitted, ws.length);
+  t.ok(ws.every((w) => w.speechRatio === 1), 'a -18 dBFS tone is "speech" in every frame');
+  t.ok(ws.every((w) => Math.abs(w.rmsDbfs - 20 * Math.log10(8000 / 32768 / Math.SQRT2)) < 0.2), 'rms level of the tone');
+  // Consecutive windows overlap by 0.75 s: the shared audio is identical.
+  const a = ws[0]!.audio, b = ws[1]!.audio;
+  let maxDiff = 0;
+  for (let i = 4000; i < 16000; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i - 4000]!));
+  t.equal(maxDiff, 0, 'overlapping parts are the same samples');
+  // arrival stamp is the arrival time given with the write that completed the window
+  t.ok(ws.every((w) => w.arrivalMs >= 1000 && w.arrivalMs <= 1000 + 3000 && w.readyMs >= w.arrivalMs));
+  s.end('eof');
+  s.end('eof');
+  t.same([...sink.ended], [['s1', 'eof']], 'end is idempotent');
+  s.write(pcm, 0, 160, pos, 0);
+  t.equal(sink.windows.get('s1')!.length, ws.length, 'nothing after end');
+});
+
+t.test('a gap is silence in place, counted as lost; timing unchanged', async (t) => {
+  const sink = new RecordingSink();
+  const s = stream(sink, { outputRate: 8000 }); // same rate: samples map 1:1
+  const pcm = toneInt16(300, 8000, 16000);
+  s.write(pcm, 0, 4000, 0, 1);
+  // skip 4000..4800 (100 ms lost), continue at the right position
+  s.write(pcm, 4800, 16000 - 4800, 4800, 2);
+  const ws = sink.windows.get('s1')!;
+  t.equal(ws[0]!.mediaEndSec, 1);
+  t.ok(Math.abs(ws[0]!.lostRatio - 0.1) < 0.01, `lostRatio ${ws[0]!.lostRatio}`);
+  const w0 = ws[0]!.audio;
+  t.ok(rms(w0, 4010, 4790) < 1e-4, 'silence where the loss was');
+  t.ok(Math.abs(w0[4800 + 100]! - pcm[4900]! / 32768) < 1e-6, 'audio after the gap sits at its own position');
+  t.ok(Math.abs(w0[100]! - pcm[100]! / 32768) < 1e-6);
+  t.equal(ws.at(-1)!.mediaEndSec, 2);
+  t.equal(ws.at(-1)!.lostRatio, 0, 'a later window without loss');
+});
+
+t.test('late samples (behind the write head) are counted and dropped, never inserted', async (t) => {
+  const sink = new RecordingSink();
+  const s = stream(sink, { outputRate: 8000 });
+  const pcm = toneInt16(300, 8000, 10000);
+  s.write(pcm, 0, 8160, 0, 1);
+  const before = Float32Array.from(sink.windows.get('s1')![0]!.audio);
+  s.write(new Int16Array(160).fill(30000), 0, 160, 4000, 2); // fully behind
+  t.equal(s.counters.packetsLate, 1);
+  s.write(pcm, 8000, 320, 8000, 3); // half behind: only the new half is used
+  t.equal(s.counters.packetsLate, 1);
+  s.write(pcm, 8320, 1680, 8320, 4);
+  const w1 = sink.windows.get('s1')![1]!;
+  t.equal(w1.mediaStartSec, 0.25);
+  let maxDiff = 0;
+  for (let i = 0; i < 8000 - 2000; i++) maxDiff = Math.max(maxDiff, Math.abs(w1.audio[i]! - before[i + 2000]!));
+  t.equal(maxDiff, 0, 'no late sample landed in the ring');
+});
+
+t.test('known silence (comfort noise) is not loss; silence is not speech', async (t) => {
+  const sink = new RecordingSink();
+  const s = stream(sink, { outputRate: 8000 });
+  s.writeSilence(8000, 0, 5);
+  const w = sink.windows.get('s1')![0]!;
+  t.equal(w.lostRatio, 0);
+  t.equal(w.speechRatio, 0);
+  t.equal(w.rmsDbfs, -120);
+  t.equal(w.arrivalMs, 5);
+});
+
+t.test('a throwing sink does not break the stream; the error is logged once', async (t) => {
+  const { log, records } = memoryLogger();
+  let calls = 0;
+  const sink: WindowSink = {
+    onStreamStart: () => {},
+    onWindow: () => {
+      calls++;
+      throw new Error('listener bug');
+    },
+    onStreamEnd: () => {},
+  };
+  const s = stream(sink, { log });
+  const pcm = toneInt16(300, 8000, 8000 * 3);
+  s.write(pcm, 0, pcm.length, 0, 1);
+  t.equal(calls, 8, 'every window still delivered');
+  t.equal(s.counters.windowsEmitted, 8);
+  t.equal(records.filter((r) => r.kind === 'sink_onWindow').length, 1);
+});
+
+t.test('a gap longer than maxGapSec is a discontinuity, not minutes of silence', async (t) => {
+  const sink = new RecordingSink();
+  const { log, records } = memoryLogger();
+  const s = stream(sink, { outputRate: 8000, maxGapSec: 2, log });
+  const pcm = toneInt16(300, 8000, 8000);
+  s.write(pcm, 0, 8000, 0, 1);
+  s.write(pcm, 0, 8000, 8000 * 3600, 2);
+  t.equal(sink.windows.get('s1')!.length, 5, 'media time continued without a gap');
+  t.equal(records.filter((r) => r.kind === 'discontinuity').length, 1);
+});
