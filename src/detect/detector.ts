@@ -1,0 +1,322 @@
+/**
+ * The detector: a WindowSink that scores windows from every stream with one shared model.
+ *
+ *   media ──onWindow──▶ MicroBatcher (copy into preallocated batch) ──▶ InferenceEngine (worker
+ *   thread, one onnxruntime session) ──▶ onScore(WindowScore) in per-stream window order
+ *
+ * - Inference runs in a worker thread, so the media loop (RTP sockets, timers) never waits on a
+ *   batch (see inference-worker.ts for why the async session.run alone is not enough).
+ * - Overload sheds the oldest windows (see micro-batcher.ts) and reports each via onShed /
+ *   observer.shed; latency stays bounded.
+ * - swapModel(dir) loads and verifies the new version in a new worker while the old one keeps
+ *   scoring, switches between batches, then releases the old; each WindowScore names the
+ *   version that scored it.
+ * - A dead worker is restarted on the next batch (that batch is reported shed as inference_error).
+ * - Callbacks that throw are logged and do not stop the detector.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { nowMs } from '../media/clock.js';
+import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
+import { DetectorClosedError, InferenceError, ModelLoadError } from './errors.js';
+import { InferenceEngine } from './inference-engine.js';
+import { MicroBatcher, type BatchInfo, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
+import type { ModelCard, WindowScore } from './types.js';
+
+export type { BatchInfo, ShedReason } from './micro-batcher.js';
+
+/** What observability records, without detect/ knowing prom-client. All methods optional. */
+export interface DetectorObserver {
+  /** After every inference. `b` is reused between calls: copy what you keep. */
+  batch?(b: Readonly<BatchInfo>): void;
+  /** A window dropped without a score, with why and how long it had waited. */
+  shed?(stream: StreamDescriptor, seq: number, reason: ShedReason, waitMs: number): void;
+  /** At create and after each swap. */
+  modelLoaded?(m: { name: string; version: string; executionProvider: string; dir: string }): void;
+  inferenceError?(err: InferenceError): void;
+}
+
+export interface DetectorOptions {
+  detect: Config['detect'];
+  modelDir: string;
+  log: Logger;
+  onScore(s: WindowScore): void;
+  onShed?(stream: StreamDescriptor, seq: number): void;
+  /** After onStreamEnd, once the stream's last queued window has been scored or shed. */
+  onStreamDrained?(stream: StreamDescriptor, reason: StreamEndReason): void;
+  observer?: DetectorObserver;
+}
+
+interface StreamState extends StreamQueue {
+  stream: StreamDescriptor;
+  ended: StreamEndReason | null;
+  badWindowLogged: boolean;
+}
+
+export class Detector implements WindowSink {
+  readonly #opts: DetectorOptions;
+  readonly #log: Logger;
+  readonly #batcher: MicroBatcher;
+  readonly #streams = new Map<string, StreamState>();
+  #engine: InferenceEngine;
+  #restarting: Promise<InferenceEngine> | null = null;
+  #swapping: Promise<void> = Promise.resolve();
+  #closed: Promise<void> | null = null;
+  #scored = 0;
+  #shed = 0;
+
+  private constructor(opts: DetectorOptions, engine: InferenceEngine) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#engine = engine;
+    const d = opts.detect;
+    this.#batcher = new MicroBatcher({
+      windowLength: engine.card.input.shape[1],
+      maxBatchSize: d.maxBatchSize,
+      maxBatchWaitMs: d.maxBatchWaitMs,
+      maxQueueDelayMs: d.maxQueueDelayMs,
+      now: nowMs,
+      run: (buffer, rows) => this.#run(buffer, rows),
+      onScored: (w, score, b) => this.#emitScore(w, score, b),
+      onBatch: (b) => this.#safe('observer.batch', () => opts.observer?.batch?.(b)),
+      onShed: (w, reason, waitMs) => this.#emitShed(w, reason, waitMs),
+      onBatchError: (err, rows) => {
+        this.#log.error({ err, modelVersion: err.modelVersion, rows }, 'inference failed: batch reported as shed');
+        this.#safe('observer.inferenceError', () => opts.observer?.inferenceError?.(err));
+      },
+    });
+  }
+
+  /** Loads and verifies the model (ModelLoadError on any refusal) and starts the inference worker. */
+  static async create(opts: DetectorOptions): Promise<Detector> {
+    const engine = await InferenceEngine.start(opts.modelDir, {
+      executionProviders: opts.detect.executionProviders,
+      intraOpThreads: opts.detect.intraOpThreads,
+      log: opts.log,
+    });
+    const d = new Detector(opts, engine);
+    d.#announce(engine);
+    return d;
+  }
+
+  /** The card of the model scoring now. card.input.sampleRate is the media output rate. */
+  get card(): Readonly<ModelCard> {
+    return this.#engine.card;
+  }
+
+  get modelVersion(): string {
+    return this.#engine.modelVersion;
+  }
+
+  get executionProvider(): string {
+    return this.#engine.executionProvider;
+  }
+
+  /** Running totals since create (also reported per event through the callbacks). */
+  get stats(): { scored: number; shed: number; queued: number; inFlight: number; streams: number } {
+    return {
+      scored: this.#scored,
+      shed: this.#shed,
+      queued: this.#batcher.queued,
+      inFlight: this.#batcher.inFlight,
+      streams: this.#streams.size,
+    };
+  }
+
+  #announce(engine: InferenceEngine): void {
+    const info = {
+      name: engine.card.name,
+      version: engine.card.version,
+      executionProvider: engine.executionProvider,
+      dir: engine.modelDir,
+    };
+    this.#log.info({ model: info.name, modelVersion: info.version, executionProvider: info.executionProvider, modelDir: info.dir }, 'detector model active');
+    this.#safe('observer.modelLoaded', () => this.#opts.observer?.modelLoaded?.(info));
+  }
+
+  #safe(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#log.error({ err, callback: what }, 'detector callback threw; continuing');
+    }
+  }
+
+  #state(stream: StreamDescriptor): StreamState {
+    let s = this.#streams.get(stream.streamId);
+    if (!s) {
+      s = { stream, queued: 0, ended: null, badWindowLogged: false };
+      this.#streams.set(stream.streamId, s);
+    }
+    return s;
+  }
+
+  onStreamStart(stream: StreamDescriptor): void {
+    const s = this.#state(stream);
+    s.ended = null;
+  }
+
+  onWindow(w: WindowView): void {
+    const s = this.#state(w.stream);
+    const card = this.#engine.card;
+    if (w.length !== card.input.shape[1] || w.sampleRate !== card.input.sampleRate) {
+      if (!s.badWindowLogged) {
+        s.badWindowLogged = true;
+        this.#log.error(
+          { streamId: w.stream.streamId, callId: w.stream.callId, length: w.length, sampleRate: w.sampleRate, expectedLength: card.input.shape[1], expectedSampleRate: card.input.sampleRate },
+          'window does not match the model input: shed (media output rate / window length misconfigured)',
+        );
+      }
+      this.#shed++;
+      this.#safe('onShed', () => this.#opts.onShed?.(w.stream, w.seq));
+      this.#safe('observer.shed', () => this.#opts.observer?.shed?.(w.stream, w.seq, 'invalid_window', 0));
+      return;
+    }
+    this.#batcher.push(w, s);
+  }
+
+  onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
+    const s = this.#streams.get(stream.streamId);
+    if (!s) {
+      this.#safe('onStreamDrained', () => this.#opts.onStreamDrained?.(stream, reason));
+      return;
+    }
+    s.ended = reason;
+    this.#maybeDrained(s);
+  }
+
+  #maybeDrained(s: StreamState): void {
+    if (s.ended === null || s.queued > 0) return;
+    this.#streams.delete(s.stream.streamId);
+    const reason = s.ended;
+    this.#safe('onStreamDrained', () => this.#opts.onStreamDrained?.(s.stream, reason));
+  }
+
+  #emitScore(w: QueuedWindow, score: number, b: BatchInfo): void {
+    this.#scored++;
+    // A fresh object per window: consumers (verdicts, publisher buffers) may keep it.
+    const ws: WindowScore = {
+      stream: w.stream,
+      seq: w.seq,
+      score,
+      speechRatio: w.speechRatio,
+      rmsDbfs: w.rmsDbfs,
+      lostRatio: w.lostRatio,
+      mediaStartSec: w.mediaStartSec,
+      mediaEndSec: w.mediaEndSec,
+      arrivalMs: w.arrivalMs,
+      readyMs: w.readyMs,
+      scoredMs: b.scoredMs,
+      batchSize: b.size,
+      modelVersion: b.modelVersion,
+    };
+    this.#safe('onScore', () => this.#opts.onScore(ws));
+    this.#maybeDrained(w.owner as StreamState);
+  }
+
+  #emitShed(w: QueuedWindow, reason: ShedReason, waitMs: number): void {
+    this.#shed++;
+    if (reason !== 'inference_error') {
+      this.#log.debug({ streamId: w.stream.streamId, seq: w.seq, reason, waitMs }, 'window shed');
+    }
+    this.#safe('onShed', () => this.#opts.onShed?.(w.stream, w.seq));
+    this.#safe('observer.shed', () => this.#opts.observer?.shed?.(w.stream, w.seq, reason, waitMs));
+    this.#maybeDrained(w.owner as StreamState);
+  }
+
+  /** The batcher's inference: whatever engine is current when the batch launches scores it. */
+  async #run(buffer: ArrayBuffer, rows: number): Promise<RunOutcome> {
+    let engine = this.#engine;
+    if (engine.dead) {
+      try {
+        engine = await this.#restart(engine);
+      } catch (err) {
+        const error = new InferenceError(engine.modelVersion, rows, { cause: err });
+        return { ok: false, error, buffer, modelVersion: engine.modelVersion };
+      }
+    }
+    const out = await engine.run(buffer, rows);
+    return { ...out, modelVersion: engine.modelVersion };
+  }
+
+  #restart(dead: InferenceEngine): Promise<InferenceEngine> {
+    this.#restarting ??= (async () => {
+      this.#log.warn({ modelDir: dead.modelDir, modelVersion: dead.modelVersion }, 'restarting inference worker');
+      try {
+        const engine = await InferenceEngine.start(dead.modelDir, {
+          executionProviders: this.#opts.detect.executionProviders,
+          intraOpThreads: this.#opts.detect.intraOpThreads,
+          log: this.#log,
+        });
+        if (this.#engine === dead) this.#engine = engine;
+        else await engine.close(); // a swap happened meanwhile
+        void dead.close();
+        return this.#engine;
+      } finally {
+        this.#restarting = null;
+      }
+    })();
+    return this.#restarting;
+  }
+
+  /**
+   * Loads and verifies another model version, then makes it score every batch launched from now
+   * on; the batch in flight finishes on the old version, which is then released. No window is
+   * dropped. The new card must keep the input contract (sample rate, window length).
+   * On ModelLoadError the current model stays active. Swaps are serialised.
+   */
+  swapModel(dir: string): Promise<void> {
+    const p = this.#swapping.then(() => this.#swap(dir));
+    this.#swapping = p.catch(() => undefined);
+    return p;
+  }
+
+  async #swap(dir: string): Promise<void> {
+    if (this.#closed) throw new DetectorClosedError();
+    const next = await InferenceEngine.start(dir, {
+      executionProviders: this.#opts.detect.executionProviders,
+      intraOpThreads: this.#opts.detect.intraOpThreads,
+      log: this.#log,
+    });
+    const cur = this.#engine.card;
+    if (next.card.input.sampleRate !== cur.input.sampleRate || next.card.input.shape[1] !== cur.input.shape[1]) {
+      await next.close();
+      throw new ModelLoadError(
+        'card_mismatch',
+        next.modelDir,
+        `cannot swap: input ${next.card.input.sampleRate} Hz × ${next.card.input.shape[1]} samples differs from the running model's ${cur.input.sampleRate} Hz × ${cur.input.shape[1]}`,
+        { field: 'input' },
+      );
+    }
+    if (this.#closed) {
+      await next.close();
+      throw new DetectorClosedError();
+    }
+    const old = this.#engine;
+    this.#engine = next;
+    this.#log.info({ from: old.modelVersion, to: next.modelVersion, modelDir: next.modelDir }, 'model swapped');
+    this.#announce(next);
+    await old.close(); // after its batch in flight, if any
+  }
+
+  /** Scores everything queued now without waiting for maxBatchWaitMs; resolves when idle. */
+  flush(): Promise<void> {
+    return this.#batcher.flush();
+  }
+
+  /** Resolves when the batcher can take a window without shedding (offline feeders: analyze, eval, bench). */
+  whenRoom(): Promise<void> {
+    return this.#batcher.whenRoom();
+  }
+
+  /** Scores what is queued, ends the worker. Idempotent; windows pushed afterwards are shed as `closed`. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#swapping;
+      await this.#batcher.close();
+      await this.#restarting?.catch(() => undefined);
+      await this.#engine.close();
+    })();
+    return this.#closed;
+  }
+}

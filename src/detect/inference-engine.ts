@@ -1,0 +1,203 @@
+/**
+ * Main-thread handle on one model version running in its own worker thread
+ * (inference-worker.ts explains why a worker). One engine = one model version = one session.
+ * The detector keeps one engine at a time and swaps engines between batches.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { InferenceError, ModelLoadError } from './errors.js';
+import type { FromWorker, ToWorker, WorkerInit } from './inference-worker.js';
+import type { ExecutionProviderName } from './model-registry.js';
+import type { ModelCard } from './types.js';
+
+/** What a run settles with (it never rejects): scores, or the error; the buffer comes back when it can. */
+export type BatchOutcome =
+  | {
+      ok: true;
+      /** The batch buffer, handed back by the worker (ownership returns to the caller). */
+      buffer: ArrayBuffer;
+      /** Probability of "synthetic" per row (sigmoid already applied for logit models). */
+      scores: Float32Array;
+      inferenceMs: number;
+    }
+  | {
+      ok: false;
+      error: InferenceError;
+      /** Null when the worker died holding it: the caller allocates a replacement. */
+      buffer: ArrayBuffer | null;
+    };
+
+export interface EngineOptions {
+  executionProviders: readonly ExecutionProviderName[];
+  intraOpThreads: number;
+  log: Logger;
+}
+
+/** Built JS next to this file, or the TS source when running under tsx (tests, `npx tsx`). */
+function workerUrl(): URL {
+  const js = new URL('./inference-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return js;
+  return new URL('./inference-worker.ts', import.meta.url);
+}
+
+interface PendingRun {
+  id: number;
+  resolve(r: BatchOutcome): void;
+  rows: number;
+}
+
+export class InferenceEngine {
+  readonly card: Readonly<ModelCard>;
+  readonly executionProvider: ExecutionProviderName;
+  readonly modelDir: string;
+  #worker: Worker;
+  #log: Logger;
+  #pending: PendingRun | null = null;
+  #nextId = 1;
+  #closed: Promise<void> | null = null;
+  #dead: Error | null = null;
+
+  private constructor(worker: Worker, modelDir: string, card: ModelCard, ep: ExecutionProviderName, log: Logger) {
+    this.#worker = worker;
+    this.modelDir = modelDir;
+    this.card = card;
+    this.executionProvider = ep;
+    this.#log = log;
+    worker.on('message', (m: FromWorker) => this.#onMessage(m));
+    worker.on('error', (err) => this.#die(err));
+    worker.on('exit', (code) => {
+      if (!this.#closed) this.#die(new Error(`inference worker exited (code ${code})`));
+    });
+  }
+
+  /** Starts a worker, loads and verifies the model there; throws ModelLoadError on any refusal. */
+  static async start(modelDir: string, opts: EngineOptions): Promise<InferenceEngine> {
+    const init: WorkerInit = {
+      modelDir,
+      executionProviders: [...opts.executionProviders],
+      intraOpThreads: opts.intraOpThreads,
+    };
+    const worker = new Worker(workerUrl(), { workerData: init, name: 'devox-inference' });
+    const log = opts.log;
+    const first = await new Promise<FromWorker>((resolve, reject) => {
+      const onMessage = (m: FromWorker): void => {
+        if (m.type === 'log') {
+          log[m.level](m.obj, m.msg);
+          return;
+        }
+        cleanup();
+        resolve(m);
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(new ModelLoadError('onnx_load_failed', modelDir, `inference worker failed while loading: ${err.message}`, { cause: err }));
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new ModelLoadError('onnx_load_failed', modelDir, `inference worker exited (code ${code}) while loading`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+    if (first.type !== 'ready') {
+      await worker.terminate();
+      if (first.type === 'load_failed') {
+        const code = first.code === 'unexpected' ? 'onnx_load_failed' : first.code;
+        throw new ModelLoadError(code, modelDir, first.detail, first.field ? { field: first.field } : undefined);
+      }
+      throw new ModelLoadError('onnx_load_failed', modelDir, `unexpected first message from inference worker: ${first.type}`);
+    }
+    return new InferenceEngine(worker, modelDir, first.card, first.executionProvider, log);
+  }
+
+  get modelVersion(): string {
+    return this.card.version;
+  }
+
+  /** The worker died (crash, out of memory); runs are refused and the owner should start a new engine. */
+  get dead(): boolean {
+    return this.#dead !== null;
+  }
+
+  /**
+   * Runs `rows` windows held at the start of `buffer` (transferred to the worker, so the
+   * caller must not touch it until the promise settles; it comes back in the result).
+   * One run at a time.
+   */
+  run(buffer: ArrayBuffer, rows: number): Promise<BatchOutcome> {
+    const refuse = (cause: Error): Promise<BatchOutcome> =>
+      Promise.resolve({ ok: false, error: new InferenceError(this.modelVersion, rows, { cause }), buffer });
+    if (this.#dead) return refuse(this.#dead);
+    if (this.#closed) return refuse(new Error('engine closed'));
+    if (this.#pending) return refuse(new Error('a batch is already in flight on this engine'));
+    const id = this.#nextId++;
+    return new Promise<BatchOutcome>((resolve) => {
+      this.#pending = { id, resolve, rows };
+      const msg: ToWorker = { type: 'run', id, buffer, rows };
+      this.#worker.postMessage(msg, [buffer]);
+    });
+  }
+
+  #onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'log':
+        this.#log[m.level](m.obj, m.msg);
+        return;
+      case 'done':
+      case 'failed': {
+        const p = this.#pending;
+        if (!p || p.id !== m.id) {
+          this.#log.error({ modelVersion: this.modelVersion, runId: m.id }, 'inference worker answered an unknown batch');
+          return;
+        }
+        this.#pending = null;
+        if (m.type === 'done') p.resolve({ ok: true, buffer: m.buffer, scores: m.scores, inferenceMs: m.inferenceMs });
+        else {
+          const error = new InferenceError(this.modelVersion, p.rows, { cause: new Error(m.message) });
+          p.resolve({ ok: false, error, buffer: m.buffer });
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #die(err: Error): void {
+    if (this.#dead) return;
+    this.#dead = err;
+    this.#log.error({ modelVersion: this.modelVersion, modelDir: this.modelDir, err }, 'inference worker died');
+    const p = this.#pending;
+    this.#pending = null;
+    p?.resolve({ ok: false, error: new InferenceError(this.modelVersion, p.rows, { cause: err }), buffer: null });
+  }
+
+  /** Waits for the batch in flight, releases the session, ends the worker. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      if (!this.#dead) {
+        const closed = new Promise<void>((resolve) => {
+          const onMsg = (m: FromWorker): void => {
+            if (m.type === 'closed') resolve();
+          };
+          this.#worker.on('message', onMsg);
+          this.#worker.once('exit', () => resolve());
+        });
+        const msg: ToWorker = { type: 'close' };
+        this.#worker.postMessage(msg);
+        // The worker answers after its queued batch; do not wait forever on a wedged native call.
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      }
+      await this.#worker.terminate();
+    })();
+    return this.#closed;
+  }
+}
