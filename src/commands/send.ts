@@ -106,7 +106,8 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', onSigint);
     try {
       const stats = await sendAudio(audio.samples, audio.sampleRate, { ...opts, signal: ac.signal });
-      process.stdout.write(JSON.stringify({ file, to: `${to.address}:${to.port}`, codec, ...stats }) + '\n');
+      const { droppedIndices: _dropped, ...summary } = stats;
+      process.stdout.write(JSON.stringify({ file, to: `${to.address}:${to.port}`, codec, ...summary }) + '\n');
     } finally {
       process.off('SIGINT', onSigint);
     }

@@ -61,6 +61,8 @@ export interface RtpSendStats {
   dropped: number;
   duplicated: number;
   reordered: number;
+  /** Indices of the packets dropped by --loss. */
+  droppedIndices: number[];
   ssrc: number;
   payloadType: number;
   clockRate: number;
@@ -121,17 +123,19 @@ interface ScheduledSend {
 }
 
 /** Applies impairments to an in-order packet list, giving each send a time offset (ms from start). */
-export function schedule(packets: readonly RtpPacketOut[], packetMs: number, imp: Impairments): { sends: ScheduledSend[]; dropped: number; duplicated: number; reordered: number } {
+export function schedule(packets: readonly RtpPacketOut[], packetMs: number, imp: Impairments): { sends: ScheduledSend[]; dropped: number; duplicated: number; reordered: number; droppedIndices: number[] } {
   const rand = seededRandom(imp.seed ?? 1);
   const sends: ScheduledSend[] = [];
   let dropped = 0;
   let duplicated = 0;
   let reordered = 0;
+  const droppedIndices: number[] = [];
   let held: RtpPacketOut | null = null;
   for (const p of packets) {
     const at = p.index * packetMs + (imp.jitterMs ? rand() * imp.jitterMs : 0);
     if (imp.loss && rand() < imp.loss) {
       dropped++;
+      droppedIndices.push(p.index);
       continue;
     }
     if (held === null && imp.reorder && rand() < imp.reorder) {
@@ -152,7 +156,7 @@ export function schedule(packets: readonly RtpPacketOut[], packetMs: number, imp
   if (held !== null) sends.push({ atMs: held.index * packetMs, data: held.data });
   // Stable sort by time: jitter larger than a packet time reorders too.
   sends.sort((a, b) => a.atMs - b.atMs);
-  return { sends, dropped, duplicated, reordered };
+  return { sends, dropped, duplicated, reordered, droppedIndices };
 }
 
 function send(sock: Socket, data: Buffer, port: number, address: string): Promise<void> {
@@ -195,6 +199,7 @@ export async function sendAudio(samples: Float32Array, sampleRate: number, opts:
     dropped: plan.dropped,
     duplicated: plan.duplicated,
     reordered: plan.reordered,
+    droppedIndices: plan.droppedIndices,
     ssrc: p.ssrc,
     payloadType: p.payloadType,
     clockRate: p.clockRate,

@@ -137,3 +137,12 @@ export function rms(a: Float32Array, from = 0, to = a.length): number {
   for (let i = from; i < to; i++) s += a[i]! * a[i]!;
   return Math.sqrt(s / Math.max(1, to - from));
 }
+
+/** Polls pred every 5 ms until it holds; rejects after timeoutMs (a safety net, not a timing assertion). */
+export async function until(pred: () => boolean, timeoutMs = 10000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`until: ${what} not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
