@@ -31,6 +31,19 @@ export function ffmpegRaw(path: string, rate: number, format: 'mulaw' | 'alaw' |
   });
 }
 
+/**
+ * What an independent decoder (ffmpeg) makes of the same wire bytes, at 16 kHz: the reference
+ * for "decoded correctly" (the band above 4 kHz that 8 kHz audio cannot carry is absent from both).
+ */
+export function ffmpegDecode16k(bytes: Buffer, rate: number, format: 'mulaw' | 'alaw' | 's16le' | 's16be'): Float32Array {
+  const out = execFileSync(
+    'ffmpeg',
+    ['-v', 'error', '-f', format, '-ar', String(rate), '-ac', '1', '-i', 'pipe:0', '-ar', String(OUTPUT_RATE), '-f', 'f32le', '-'],
+    { input: bytes, maxBuffer: 64 << 20 },
+  );
+  return new Float32Array(out.buffer, out.byteOffset, out.length >> 2).slice();
+}
+
 /** The source clip at 16 kHz (its native rate), first `seconds`. */
 export async function sourceClip(path: string, seconds = CLIP_SEC): Promise<Float32Array> {
   const { samples, sampleRate } = await readAudioFile(path);

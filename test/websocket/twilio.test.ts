@@ -12,6 +12,7 @@ import {
   alignAndCompare,
   closed,
   coveredSamples,
+  ffmpegDecode16k,
   ffmpegRaw,
   openClient,
   sourceClip,
@@ -27,6 +28,8 @@ const refA = await sourceClip(CLIP_A);
 const refB = await sourceClip(CLIP_B);
 const mulawA = ffmpegRaw(CLIP_A, 8000, 'mulaw');
 const mulawB = ffmpegRaw(CLIP_B, 8000, 'mulaw');
+const decodedA = ffmpegDecode16k(mulawA, 8000, 'mulaw');
+const decodedB = ffmpegDecode16k(mulawB, 8000, 'mulaw');
 
 /** Windows of one stream: seq 0.., hop 250 ms, 1 s long, covering the clip. */
 function checkWindows(tt: Test, s: RecordedStream, sentSec: number): void {
@@ -83,6 +86,11 @@ t.test('Twilio: inbound + outbound tracks become two legs of one call, audio mat
   t.comment(`outbound vs source B: corr ${b.corr.toFixed(4)} lag ${b.lag} SNR ${b.snrDb.toFixed(1)} dB`);
   t.ok(a.corr > 0.95 && Math.abs(a.lag) <= 2, 'inbound leg carries clip A (8 kHz µ-law vs 16 kHz source)');
   t.ok(b.corr > 0.95 && Math.abs(b.lag) <= 2, 'outbound leg carries clip B');
+  // Against ffmpeg's decoding of the same µ-law bytes: only the resamplers differ.
+  const da = alignAndCompare(inbound.audio, decodedA, n);
+  const db = alignAndCompare(outbound.audio, decodedB, n);
+  t.comment(`vs ffmpeg-decoded µ-law: inbound SNR ${da.snrDb.toFixed(1)} dB, outbound SNR ${db.snrDb.toFixed(1)} dB`);
+  t.ok(da.snrDb > 25 && db.snrDb > 25, 'both legs decode like ffmpeg decodes the same bytes (SNR > 25 dB)');
   const cross = alignAndCompare(inbound.audio, refB, n);
   t.ok(cross.corr < 0.3, `inbound leg is not clip B (corr ${cross.corr.toFixed(3)})`);
 });
@@ -125,9 +133,9 @@ t.test('Twilio: frames sent out of order are placed by timestamp', async (t) => 
 
 t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', async (t) => {
   const cases = [
-    { encoding: 'PCMU', rate: 8000, bps: 1, bytes: mulawA, minCorr: 0.95 },
-    { encoding: 'PCMA', rate: 8000, bps: 1, bytes: ffmpegRaw(CLIP_A, 8000, 'alaw'), minCorr: 0.95 },
-    { encoding: 'L16', rate: 16000, bps: 2, bytes: ffmpegRaw(CLIP_A, 16000, 's16be'), minCorr: 0.999 },
+    { encoding: 'PCMU', rate: 8000, bps: 1, bytes: mulawA, fmt: 'mulaw' as const, minCorr: 0.95 },
+    { encoding: 'PCMA', rate: 8000, bps: 1, bytes: ffmpegRaw(CLIP_A, 8000, 'alaw'), fmt: 'alaw' as const, minCorr: 0.95 },
+    { encoding: 'L16', rate: 16000, bps: 2, bytes: ffmpegRaw(CLIP_A, 16000, 's16be'), fmt: 's16be' as const, minCorr: 0.999 },
   ];
   await Promise.all(
     cases.map(async (c, k) => {
@@ -157,6 +165,8 @@ t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', async (t
       const a = alignAndCompare(s.audio, refA, coveredSamples(s));
       t.comment(`Telnyx ${c.encoding}/${c.rate}: corr ${a.corr.toFixed(4)} lag ${a.lag} SNR ${a.snrDb.toFixed(1)} dB`);
       t.ok(a.corr > c.minCorr && Math.abs(a.lag) <= 2, `${c.encoding}: decoded audio matches the source`);
+      const d = alignAndCompare(s.audio, ffmpegDecode16k(c.bytes, c.rate, c.fmt), coveredSamples(s));
+      t.ok(d.snrDb > 25, `${c.encoding}: SNR ${d.snrDb.toFixed(1)} dB against ffmpeg's decoding of the same bytes`);
     }),
   );
 });

@@ -30,12 +30,12 @@ const TelnyxStartBody = z.looseObject({
   media_format: z.looseObject({ encoding: z.string(), sample_rate: Num, channels: Num }),
 });
 
-const StartMessage = z.looseObject({
-  event: z.literal('start'),
-  streamSid: Id.optional(),
-  stream_id: Id.optional(),
-  start: z.union([TwilioStartBody, TelnyxStartBody]),
-});
+const startMessage = <B extends z.ZodType>(body: B) =>
+  z.looseObject({ event: z.literal('start'), streamSid: Id.optional(), stream_id: Id.optional(), start: body });
+/** Twilio's start carries `mediaFormat`, Telnyx's `media_format`: the schema is picked by which is present. */
+const TwilioStart = startMessage(TwilioStartBody);
+const TelnyxStart = startMessage(TelnyxStartBody);
+const StartMessage = startMessage(z.union([TwilioStartBody, TelnyxStartBody]));
 
 const MediaMessage = z.looseObject({
   event: z.literal('media'),
@@ -89,7 +89,12 @@ export function parseStreamMessage(text: string): MediaStreamMessage | null {
   const event = (raw as { event?: unknown }).event;
   if (typeof event !== 'string') throw new StreamPolicyError('schema', 'message has no "event" string');
   if (!KNOWN_EVENTS.has(event)) return null;
-  const parsed = Message.safeParse(raw);
+  let schema: z.ZodType<MediaStreamMessage> = Message;
+  if (event === 'start') {
+    const body = (raw as { start?: unknown }).start;
+    schema = typeof body === 'object' && body !== null && 'media_format' in body ? TelnyxStart : TwilioStart;
+  }
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new StreamPolicyError('schema', `${event}: ${issue.path.join('.') || '(root)'}: ${issue.message}`.slice(0, 120));

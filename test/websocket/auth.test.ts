@@ -1,0 +1,93 @@
+/**
+ * Upgrade authentication (bearer token, signed URL as query or path suffix), 401 before any
+ * audio is read, 404 for unknown paths, and websocket.maxStreamsPerToken (1013).
+ */
+import t from 'tap';
+import { Authenticator, signMediaPath } from '../../src/signaling/websocket/auth.js';
+import { AuthError } from '../../src/signaling/websocket/errors.js';
+import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './helpers.js';
+
+const h = await startHarness({ maxStreamsPerToken: 2 });
+t.teardown(() => h.close());
+
+const now = (): number => Math.floor(Date.now() / 1000);
+const twilioPath = `${h.cfg.websocket.pathPrefix}/twilio`;
+
+t.test('refusals are HTTP 401 and open no stream', async (t) => {
+  const before = h.media.counters.refused.unauthorized;
+  const streams = h.sink.streams.size;
+  const cases: Array<[string, string, Record<string, string>, RegExp]> = [
+    ['no credentials', h.url('/twilio'), {}, /no credentials/],
+    ['wrong bearer token', h.url('/twilio'), { authorization: 'Bearer not-a-token' }, /not accepted/],
+    ['not a bearer header', h.url('/twilio'), { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, /Bearer/],
+    ['signature for another path', h.url('/twilio', `auth=${signMediaPath(`${h.cfg.websocket.pathPrefix}/jambonz`, SECRET, now() + 60)}`), {}, /signature/],
+    ['signed with another secret', h.url('/twilio', `auth=${signMediaPath(twilioPath, 'other-secret', now() + 60)}`), {}, /signature/],
+    ['expired', h.url('/twilio', `auth=${signMediaPath(twilioPath, SECRET, now() - 5)}`), {}, /expired/],
+    ['expiry beyond maxSignedUrlTtlSec', h.url('/twilio', `auth=${signMediaPath(twilioPath, SECRET, now() + 86400 * 30)}`), {}, /maxSignedUrlTtlSec/],
+    ['tampered expiry', h.url('/twilio', `auth=${signMediaPath(twilioPath, SECRET, now() + 60).replace(/^\d+/, String(now() + 120))}`), {}, /signature/],
+    ['garbage token', h.url('/twilio', 'auth=hello'), {}, /signed token/],
+  ];
+  for (const [name, url, headers, body] of cases) {
+    const r = await upgradeStatus(url, headers);
+    t.equal(r.status, 401, `${name}: 401`);
+    t.match(r.body, body, `${name}: says why`);
+  }
+  t.equal(h.media.counters.refused.unauthorized - before, cases.length, 'each refusal counted');
+  t.equal(h.sink.streams.size, streams, 'no stream was opened');
+  t.equal(h.media.size, 0, 'no connection is held');
+});
+
+t.test('accepted credentials', async (t) => {
+  t.equal((await upgradeStatus(h.url('/twilio'), { authorization: `Bearer ${TOKEN}` })).status, 101, 'bearer token');
+  t.equal((await upgradeStatus(h.url('/jambonz'), { authorization: `bearer  ${TOKEN_B}` })).status, 101, 'second token, any case');
+  const tok = signMediaPath(twilioPath, SECRET, now() + 60);
+  t.equal((await upgradeStatus(h.url('/twilio', `auth=${tok}`))).status, 101, 'signed query parameter');
+  t.equal((await upgradeStatus(h.url(`/twilio/auth/${tok}`))).status, 101, 'signed path suffix (Twilio <Stream url> allows no query)');
+  const forkTok = signMediaPath(`${h.cfg.websocket.pathPrefix}/audio-fork`, SECRET, now() + 60);
+  t.equal((await upgradeStatus(h.url('/audio-fork', `auth=${forkTok}`))).status, 101, 'signed URL of another protocol path');
+});
+
+t.test('unknown paths are 404', async (t) => {
+  const r = await upgradeStatus(h.url('/nope'), { authorization: `Bearer ${TOKEN}` });
+  t.equal(r.status, 404);
+  const r2 = await upgradeStatus(h.url('/twilio/extra'), { authorization: `Bearer ${TOKEN}` });
+  t.equal(r2.status, 404, 'no sub-paths other than /auth/<token>');
+});
+
+t.test('websocket.maxStreamsPerToken: the next stream is closed with 1013, others unaffected', async (t) => {
+  const start = (callSid: string) =>
+    JSON.stringify({
+      event: 'start',
+      start: { callSid, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+    });
+  const a1 = await openClient(h.url('/twilio'));
+  const a2 = await openClient(h.url('/twilio'));
+  a1.send(start('CA-limit-1'));
+  a2.send(start('CA-limit-2'));
+  const a3 = await openClient(h.url('/twilio'));
+  const c3 = await closed(a3);
+  t.equal(c3.code, 1013, 'third stream on one token: 1013 try again later');
+  t.match(c3.reason, /already holds 2 streams/);
+  t.equal(h.media.counters.closed.too_many_streams, 1, 'counted');
+  const b1 = await openClient(h.url('/twilio'), { token: TOKEN_B });
+  t.equal(b1.readyState, b1.OPEN, 'another token is not affected');
+  t.equal(a1.readyState, a1.OPEN, 'the first two stay open');
+  t.equal(a2.readyState, a2.OPEN);
+  a1.close(1000);
+  await closed(a1);
+  await new Promise((r) => setTimeout(r, 50));
+  const a4 = await openClient(h.url('/twilio'));
+  a4.send(start('CA-limit-4'));
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(a4.readyState, a4.OPEN, 'a slot freed by a closed stream is reused');
+  for (const ws of [a2, a4, b1]) ws.close(1000);
+  await Promise.all([a2, a4, b1].map(closed));
+});
+
+t.test('Authenticator unit behaviour', async (t) => {
+  const auth = new Authenticator({ tokens: ['x'], signingSecret: '', maxSignedUrlTtlSec: 60 });
+  t.throws(() => auth.authenticate('/media/twilio', undefined, '123.abc', now()), AuthError, 'signed URLs disabled without a secret');
+  t.same(auth.authenticate('/media/twilio', 'Bearer x', undefined, now()), { id: 'bearer:0', method: 'bearer' });
+  t.throws(() => signMediaPath('/p', '', 10), AuthError, 'cannot sign without a secret');
+  t.notOk(new Authenticator({ tokens: [], signingSecret: '', maxSignedUrlTtlSec: 60 }).enabled, 'no credentials configured: disabled');
+});

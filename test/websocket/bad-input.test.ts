@@ -1,0 +1,247 @@
+/**
+ * Every kind of bad input closes its own connection with the right close code and reason and
+ * is counted, while a good Twilio stream on the same server keeps streaming real speech at real
+ * time and ends complete.
+ */
+import t from 'tap';
+import type WebSocket from 'ws';
+import {
+  CLIP_A,
+  TOKEN_B,
+  alignAndCompare,
+  closed,
+  coveredSamples,
+  ffmpegRaw,
+  openClient,
+  sleep,
+  sourceClip,
+  startHarness,
+  streamTwilio,
+} from './helpers.js';
+import type { WsCloseReason } from '../../src/signaling/websocket/types.js';
+
+const h = await startHarness({
+  realtimeSlackMs: 300,
+  idleTimeoutMs: 1000,
+  startTimeoutMs: 600,
+  maxFrameMs: 100,
+  maxMessageBytes: 16384,
+  maxStreamsPerToken: 50,
+});
+t.teardown(() => h.close());
+
+const mulaw = ffmpegRaw(CLIP_A, 8000, 'mulaw');
+const ref = await sourceClip(CLIP_A);
+
+const twilioStart = (callSid: string): string =>
+  JSON.stringify({
+    event: 'start',
+    streamSid: `MZ-${callSid}`,
+    start: { callSid, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+  });
+const media = (payload: string, chunk: number, track = 'inbound'): string =>
+  JSON.stringify({ event: 'media', media: { track, chunk: String(chunk), timestamp: String((chunk - 1) * 20), payload } });
+const frame = (i: number): string => mulaw.subarray(i * 160, (i + 1) * 160).toString('base64');
+
+interface BadCase {
+  name: string;
+  path: string;
+  protocol?: string;
+  reason: WsCloseReason;
+  code: number;
+  message: RegExp;
+  /** Drives the client into the bad input. */
+  act(ws: WebSocket): Promise<void> | void;
+}
+
+const cases: BadCase[] = [
+  { name: 'text frame that is not JSON', path: '/twilio', reason: 'not_json', code: 1007, message: /not JSON/, act: (ws) => ws.send('{"event": "start",') },
+  {
+    name: 'start without callSid',
+    path: '/twilio',
+    reason: 'schema',
+    code: 1007,
+    message: /start/,
+    act: (ws) => ws.send(JSON.stringify({ event: 'start', start: { mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } })),
+  },
+  { name: 'message without event', path: '/twilio', reason: 'schema', code: 1007, message: /no "event"/, act: (ws) => ws.send('{"hello":1}') },
+  { name: 'media before start', path: '/twilio', reason: 'schema', code: 1007, message: /media before start/, act: (ws) => ws.send(media(frame(0), 1)) },
+  {
+    name: 'media on a track start did not announce',
+    path: '/twilio',
+    reason: 'schema',
+    code: 1007,
+    message: /not announced/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-bad-track'));
+      ws.send(media(frame(0), 1, 'outbound'));
+    },
+  },
+  {
+    name: 'payload with characters outside base64',
+    path: '/twilio',
+    reason: 'bad_base64',
+    code: 1007,
+    message: /not base64/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-bad-b64'));
+      ws.send(media(frame(0), 1));
+      ws.send(media('####' + frame(1).slice(4), 2));
+    },
+  },
+  {
+    name: 'base64 of impossible length',
+    path: '/twilio',
+    reason: 'bad_base64',
+    code: 1007,
+    message: /not base64/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-bad-b64-len'));
+      ws.send(media('AAAAA', 1));
+    },
+  },
+  {
+    name: 'padding in the middle of base64',
+    path: '/twilio',
+    reason: 'bad_base64',
+    code: 1007,
+    message: /base64/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-bad-b64-pad'));
+      ws.send(media('AA==AAAA', 1));
+    },
+  },
+  { name: 'binary frame on the Twilio protocol', path: '/twilio', reason: 'unexpected_binary', code: 1003, message: /binary/, act: (ws) => ws.send(Buffer.alloc(320)) },
+  {
+    name: 'binary audio before metadata (audio_fork)',
+    path: '/audio-fork',
+    protocol: 'audio.drachtio.org',
+    reason: 'unexpected_binary',
+    code: 1003,
+    message: /before the metadata/,
+    act: (ws) => ws.send(Buffer.alloc(320)),
+  },
+  {
+    name: 'Telnyx encoding DevoX cannot decode',
+    path: '/telnyx',
+    reason: 'unsupported_format',
+    code: 1003,
+    message: /G722/,
+    act: (ws) => ws.send(JSON.stringify({ event: 'start', stream_id: 's1', start: { call_control_id: 'v3:x', media_format: { encoding: 'G722', sample_rate: 16000, channels: 1 } } })),
+  },
+  {
+    name: 'Twilio frame of 200 ms (over maxFrameMs 100)',
+    path: '/twilio',
+    reason: 'frame_too_large',
+    code: 1009,
+    message: /over 100 ms/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-big'));
+      ws.send(media(mulaw.subarray(0, 1600).toString('base64'), 1));
+    },
+  },
+  {
+    name: 'audio_fork frame of 1 s (over maxFrameMs 100)',
+    path: '/audio-fork',
+    protocol: 'audio.drachtio.org',
+    reason: 'frame_too_large',
+    code: 1009,
+    message: /over 100 ms/,
+    act: (ws) => {
+      ws.send(JSON.stringify({ sampleRate: 8000, uuid: 'fork-big' }));
+      ws.send(Buffer.alloc(16000));
+    },
+  },
+  {
+    name: 'message over maxMessageBytes (refused by ws before buffering)',
+    path: '/audio-fork',
+    protocol: 'audio.drachtio.org',
+    reason: 'message_too_large',
+    code: 1009,
+    message: /Max payload size exceeded|/,
+    act: (ws) => {
+      ws.send(JSON.stringify({ sampleRate: 8000, uuid: 'fork-huge' }));
+      ws.send(Buffer.alloc(20000));
+    },
+  },
+  {
+    name: 'odd byte count of 16-bit PCM',
+    path: '/jambonz',
+    protocol: 'audio.jambonz.org',
+    reason: 'partial_sample',
+    code: 1007,
+    message: /not whole/,
+    act: (ws) => {
+      ws.send(JSON.stringify({ sampleRate: 8000, callSid: 'jb-odd', mixType: 'stereo' }));
+      ws.send(Buffer.alloc(322));
+    },
+  },
+  { name: 'metadata without sampleRate', path: '/jambonz', protocol: 'audio.jambonz.org', reason: 'schema', code: 1007, message: /sampleRate/, act: (ws) => ws.send(JSON.stringify({ callSid: 'x' })) },
+  { name: 'metadata that is not JSON', path: '/audio-fork', reason: 'not_json', code: 1007, message: /not JSON/, act: (ws) => ws.send('sampleRate=8000') },
+  {
+    name: 'client sending faster than real time',
+    path: '/twilio',
+    reason: 'faster_than_realtime',
+    code: 1008,
+    message: /ahead of real time/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-fast'));
+      for (let i = 0; i < 100; i++) ws.send(media(frame(i), i + 1));
+    },
+  },
+  {
+    name: 'client that starts and then sends nothing (no stop)',
+    path: '/twilio',
+    reason: 'idle_timeout',
+    code: 1008,
+    message: /nothing received for 1000 ms/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-idle'));
+      ws.send(media(frame(0), 1));
+    },
+  },
+  { name: 'client that never sends start', path: '/jambonz', reason: 'start_timeout', code: 1008, message: /no start\/metadata within 600 ms/, act: () => undefined },
+];
+
+t.test('bad inputs close only their own stream, with the right code, while a good stream continues', async (t) => {
+  const goodSid = 'CAgood000000000000000000000000000';
+  const good = await openClient(h.url('/twilio'), { token: TOKEN_B });
+  const goodClosed = closed(good);
+  const goodRun = streamTwilio(good, [{ track: 'inbound', bytes: mulaw }], { callSid: goodSid });
+
+  await sleep(300);
+  const before = { ...h.media.counters.closed };
+  const expectedCounts = new Map<WsCloseReason, number>();
+  for (const c of cases) {
+    const ws = await openClient(h.url(c.path), c.protocol ? { protocol: c.protocol } : {});
+    const done = closed(ws);
+    await c.act(ws);
+    const got = await done;
+    t.equal(got.code, c.code, `${c.name}: close code ${c.code}`);
+    if (c.reason !== 'message_too_large') t.match(got.reason, c.message, `${c.name}: reason "${got.reason}"`);
+    expectedCounts.set(c.reason, (expectedCounts.get(c.reason) ?? 0) + 1);
+  }
+  for (const [reason, n] of expectedCounts) {
+    t.equal(h.media.counters.closed[reason] - before[reason], n, `counter closed.${reason} += ${n}`);
+  }
+  t.equal(good.readyState, good.OPEN, 'the good stream is still open after all the bad ones');
+
+  const { frames } = await goodRun;
+  t.equal((await goodClosed).code, 1000, 'good stream ends normally');
+  await h.sink.until(() => h.sink.byCall(goodSid).get('inbound')?.endReason !== undefined);
+  const s = h.sink.byCall(goodSid).get('inbound')!;
+  t.equal(s.endReason, 'bye');
+  t.equal(s.windows.length, Math.floor(((frames * 20) / 1000 - 1) / 0.25) + 1, 'good stream: every window');
+  t.ok(s.windows.every((w) => w.lostRatio === 0), 'good stream: nothing lost');
+  const a = alignAndCompare(s.audio, ref, coveredSamples(s));
+  t.ok(a.corr > 0.95, `good stream: audio intact (corr ${a.corr.toFixed(4)})`);
+
+  // Legs opened by bad clients were ended as errors / timeouts, not left dangling.
+  const ends = new Map<string, string | undefined>();
+  for (const st of h.sink.streams.values()) ends.set(st.descriptor.callId, st.endReason);
+  t.equal(ends.get('CA-fast'), 'error', 'faster-than-real-time leg ended with error');
+  t.equal(ends.get('CA-idle'), 'timeout', 'idle leg ended with timeout');
+  t.equal(ends.get('fork-big'), 'error');
+  t.equal(h.media.counters.activeConnections, 0, 'no connection left open');
+  t.equal(h.media.counters.activeLegs, 0, 'no leg left open');
+});
