@@ -1,0 +1,195 @@
+/**
+ * Bad input over real UDP: truncated, bad version, oversized, unknown payload type,
+ * RTP from the wrong source, a packet far ahead, SSRC change, RTCP on either port, a
+ * burst far ahead in sequence/time, and the stream timeout. Each is counted (and logged
+ * once per kind); the process keeps going and a concurrent clean stream is unaffected.
+ */
+import t from 'tap';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { loadConfig } from '../../src/config.js';
+import { MediaSessions } from '../../src/media/media-sessions.js';
+import { readAudioFile } from '../../src/media/audio-file.js';
+import { resampleBuffer } from '../../src/media/resampler.js';
+import { packetize, sendAudio } from '../../src/media/rtp-sender.js';
+import { writeRtpHeader } from '../../src/media/rtp-packet.js';
+import type { PayloadFormat } from '../../src/media/types.js';
+import { RecordingSink, align, descriptor, memoryLogger, until, SPEECH_16K } from './helpers.js';
+
+const cfg = loadConfig({ env: {} });
+const PCMU: PayloadFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 };
+const src = await readAudioFile(SPEECH_16K);
+const phoneRef = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
+
+async function udpSocket(): Promise<Socket> {
+  const s = createSocket('udp4');
+  s.bind(0, '127.0.0.1');
+  await once(s, 'listening');
+  return s;
+}
+function sendTo(sock: Socket, data: Uint8Array, port: number): Promise<void> {
+  return new Promise((res, rej) => sock.send(data, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+}
+function rtp(seq: number, ts: number, ssrc: number, pt: number, payloadBytes: number): Buffer {
+  const b = Buffer.alloc(12 + payloadBytes, 0xff);
+  writeRtpHeader(b, { marker: false, payloadType: pt, sequence: seq, timestamp: ts, ssrc });
+  return b;
+}
+
+t.test('malformed and hostile packets are counted, logged once per kind, and do not disturb another stream', async (t) => {
+  const sink = new RecordingSink();
+  const { log, records } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42400, rtpPortMax: 42499 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const victim = await sessions.allocate({ descriptor: descriptor('victim'), formats: [PCMU] });
+  const control = await sessions.allocate({ descriptor: descriptor('control'), formats: [PCMU] });
+  const sock = await udpSocket();
+  const intruder = await udpSocket();
+  t.teardown(() => {
+    sock.close();
+    intruder.close();
+  });
+
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 100, startTs: 5000, ssrc: 0xaaaa0001 });
+  const switchAt = Math.floor((packets.length * 2) / 3);
+  const tsJumpAt = 60;
+  // The clean control stream runs concurrently from its own socket.
+  const controlDone = sendAudio(src.samples, src.sampleRate, { to: { address: '127.0.0.1', port: control.port }, codec: 'PCMU', realtime: false });
+
+  let expectedLost = 0;
+  for (let i = 0; i < packets.length; i++) {
+    let data: Buffer = packets[i]!.data;
+    if (i >= switchAt) {
+      // SSRC change mid-stream (new source, new random sequence and timestamp bases).
+      const j = i - switchAt;
+      const b = Buffer.from(data);
+      writeRtpHeader(b, { marker: j === 0, payloadType: 0, sequence: (40000 + j) & 0xffff, timestamp: (900000 + j * 160) >>> 0, ssrc: 0xbbbb0002 });
+      data = b;
+    }
+    if (i === tsJumpAt) {
+      // Right sequence number, timestamp one hour ahead: suspect, dropped (its slot is lost audio).
+      const b = Buffer.from(data);
+      writeRtpHeader(b, { marker: false, payloadType: 0, sequence: packets[i]!.sequence, timestamp: (packets[i]!.timestamp + 8000 * 3600) >>> 0, ssrc: 0xaaaa0001 });
+      data = b;
+      expectedLost++;
+    }
+    await sendTo(sock, data, victim.port);
+    switch (i) {
+      case 10: // truncated header x3
+        for (let k = 0; k < 3; k++) await sendTo(sock, Buffer.from([0x80, 0, 0, 1, 0]), victim.port);
+        break;
+      case 20: // bad version x2
+        for (let k = 0; k < 2; k++) await sendTo(sock, Buffer.from([0x40, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 1, 5, 5]), victim.port);
+        break;
+      case 30: // oversized x2 (valid header, 2000 bytes > media.maxPacketBytes 1500)
+        for (let k = 0; k < 2; k++) await sendTo(sock, rtp(packets[i]!.sequence, packets[i]!.timestamp, 0xaaaa0001, 0, 1988), victim.port);
+        break;
+      case 40: // unknown payload type x3
+        for (let k = 0; k < 3; k++) await sendTo(sock, rtp(packets[i]!.sequence, packets[i]!.timestamp, 0xaaaa0001, 99, 160), victim.port);
+        break;
+      case 50: // wrong source x4 (after the remote was learned)
+        for (let k = 0; k < 4; k++) await sendTo(intruder, rtp(packets[i + 1]!.sequence, packets[i + 1]!.timestamp, 0xaaaa0001, 0, 160), victim.port);
+        break;
+      case 70: // one packet far ahead in sequence: suspect, dropped, no loss counted
+        await sendTo(sock, rtp((packets[i]!.sequence + 20000) & 0xffff, packets[i]!.timestamp + 160, 0xaaaa0001, 0, 160), victim.port);
+        break;
+      case 80: // RTCP multiplexed on the RTP port, and RTCP on port+1
+        await sendTo(sock, Buffer.from([0x80, 200, 0, 6, 0xaa, 0xaa, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), victim.port);
+        await sendTo(sock, Buffer.from([0x80, 200, 0, 6, 0xaa, 0xaa, 0, 1]), victim.port + 1);
+        break;
+    }
+    if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const controlStats = await controlDone;
+  await until(() => victim.counters.packetsReceived >= packets.length - 1 && control.counters.packetsReceived >= controlStats.sent, 10000, 'packets delivered');
+  sessions.release('victim');
+  sessions.release('control');
+  await sink.waitFor(() => sink.ended.size === 2);
+
+  const v = victim.counters;
+  t.equal(v.packetsMalformed, 3 + 2 + 2, 'truncated + bad version + oversized');
+  t.equal(v.packetsUnknownPayload, 3);
+  t.equal(v.packetsWrongSource, 4);
+  t.equal(v.ssrcChanges, 1);
+  t.equal(victim.rtp.jumpPacketsDropped, 2, 'the far-ahead packet and the hour-ahead timestamp');
+  t.equal(victim.rtp.sequenceJumps, 0, 'no re-sync on a single suspect packet');
+  t.equal(victim.rtp.rtcpPackets, 2);
+  t.equal(v.packetsLost, expectedLost);
+  t.equal(v.packetsReceived, packets.length - 1);
+  for (const kind of ['truncated_header', 'bad_version', 'oversized', 'unknown_payload_type', 'wrong_source', 'ssrc_change', 'sequence_jump']) {
+    t.equal(records.filter((r) => r.kind === kind && r.streamId === 'victim').length, 1, `"${kind}" logged once`);
+  }
+  // The victim's audio is still right, SSRC change included (continues in place).
+  const audio = sink.timeline('victim');
+  const ref = Float32Array.from(phoneRef);
+  ref.fill(0, tsJumpAt * 320, (tsJumpAt + 1) * 320);
+  const rv = align(ref, audio, 100, 800, audio.length - 800);
+  t.equal(rv.lag, 0, 'victim audio in place');
+  t.ok(rv.snrDb > 25, `victim SNR ${rv.snrDb.toFixed(1)} dB`);
+  t.ok(audio.length < 16000 * 5, 'no hour of silence inserted');
+
+  // The control stream saw none of it.
+  const c = control.counters;
+  t.same(
+    [c.packetsMalformed, c.packetsUnknownPayload, c.packetsWrongSource, c.ssrcChanges, c.packetsLost, c.packetsLate, c.packetsDuplicate],
+    [0, 0, 0, 0, 0, 0, 0],
+  );
+  t.equal(c.packetsReceived, controlStats.sent);
+  const rc = align(phoneRef, sink.timeline('control'), 100, 800, sink.timeline('control').length - 800);
+  t.equal(rc.lag, 0);
+  t.ok(rc.snrDb > 30, `control SNR ${rc.snrDb.toFixed(1)} dB`);
+});
+
+t.test('a confirmed burst far ahead re-bases the stream instead of inserting a gap', async (t) => {
+  const sink = new RecordingSink();
+  const { log } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42500, rtpPortMax: 42549 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({ descriptor: descriptor('burst'), formats: [PCMU] });
+  const sock = await udpSocket();
+  t.teardown(() => sock.close());
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 10, startTs: 0 });
+  for (let i = 0; i < packets.length; i++) {
+    let data = packets[i]!.data;
+    if (i >= 100 && i < 110) {
+      // ten packets 30000 sequence numbers and 10 minutes ahead
+      data = Buffer.from(data);
+      writeRtpHeader(data, { marker: false, payloadType: 0, sequence: packets[i]!.sequence + 30000, timestamp: packets[i]!.timestamp + 8000 * 600, ssrc: 0x1234abcd });
+    }
+    await sendTo(sock, data, s.port);
+    if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await until(() => s.counters.packetsReceived >= packets.length - 2, 10000, 'packets delivered');
+  sessions.release('burst');
+  await sink.waitFor(() => sink.ended.has('burst'));
+  t.equal(s.rtp.sequenceJumps, 2, 'into the burst and back');
+  t.equal(s.rtp.jumpPacketsDropped, 2, 'one probe packet each way');
+  t.equal(s.counters.packetsLost, 0);
+  const ws = sink.windows.get('burst')!;
+  t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows stay on the grid');
+  t.ok(ws.at(-1)!.mediaEndSec <= (packets.length * 0.02), `media time stays ~ the audio sent (${ws.at(-1)!.mediaEndSec} s)`);
+});
+
+t.test('a stream that stops sending ends itself with reason timeout, logs it and frees its port', async (t) => {
+  const sink = new RecordingSink();
+  const { log, records } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42550, rtpPortMax: 42553, streamTimeoutMs: 300 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({ descriptor: descriptor('quiet'), formats: [PCMU] });
+  const other = await sessions.allocate({ descriptor: descriptor('other'), formats: [PCMU] });
+  const clip = src.samples.subarray(0, 16000 * 1.5);
+  await sendAudio(clip, 16000, { to: { address: '127.0.0.1', port: s.port }, codec: 'PCMU', realtime: false });
+  await sink.waitFor(() => sink.ended.has('quiet'), 5000);
+  t.equal(sink.ended.get('quiet'), 'timeout');
+  t.ok(s.ended);
+  t.ok(records.some((r) => r.msg === 'RTP stream timed out' && r.streamId === 'quiet' && r.reason === 'timeout'), 'timeout logged with the stream id');
+  t.equal(sink.windows.get('quiet')!.length, 2, 'windows up to the end of the audio');
+  // The range holds two port pairs; both were used. After the timeout one is free again.
+  await until(() => sessions.size === 0 || !sessions.get('quiet'), 2000);
+  t.equal(sink.ended.get('other'), 'timeout', 'a stream that never sent anything times out too');
+  await new Promise((r) => setTimeout(r, 50));
+  const again = await sessions.allocate({ descriptor: descriptor('again'), formats: [PCMU] });
+  t.ok([s.port, other.port].includes(again.port), `port ${again.port} reused after release`);
+  await t.rejects(sessions.allocate({ descriptor: descriptor('again'), formats: [PCMU] }), { name: 'SessionStateError' });
+  await t.rejects(sessions.allocate({ descriptor: descriptor('dtmf-only'), formats: [{ payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 }] }), { name: 'UnsupportedCodecError' });
+});
