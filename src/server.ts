@@ -27,6 +27,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -76,6 +77,8 @@ export class DevoxServer {
   readonly pipeline: VerdictPipeline;
   readonly media: MediaSessions;
   readonly http: HttpServer;
+  /** WebSocket media streams (Twilio, Telnyx, audio_fork, jambonz); undefined when websocket.enabled is false. */
+  readonly websocket: MediaStreamServer | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -86,6 +89,7 @@ export class DevoxServer {
     pipeline: VerdictPipeline;
     media: MediaSessions;
     http: HttpServer;
+    websocket: MediaStreamServer | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -94,6 +98,7 @@ export class DevoxServer {
     this.pipeline = parts.pipeline;
     this.media = parts.media;
     this.http = parts.http;
+    this.websocket = parts.websocket;
   }
 
   /**
@@ -121,6 +126,18 @@ export class DevoxServer {
       });
       cleanup.push(() => media.closeAll());
       metrics.addCounterSource(() => media.streams());
+      let websocket: MediaStreamServer | undefined;
+      if (config.websocket.enabled) {
+        const ws = new MediaStreamServer({
+          websocket: config.websocket,
+          window: config.window,
+          outputRate: pipeline.sampleRate,
+          sink: pipeline,
+          log: log.child({ component: 'websocket' }),
+        });
+        cleanup.push(() => ws.close());
+        websocket = ws;
+      }
       let server: DevoxServer | undefined;
       const http = new HttpServer({
         host: config.http.host,
@@ -136,7 +153,11 @@ export class DevoxServer {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http });
+      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket });
+      if (websocket) {
+        const ws = websocket;
+        http.onUpgrade(config.websocket.pathPrefix, (req, socket, head) => ws.handleUpgrade(req, socket, head));
+      }
       server.#routes();
       await http.listen();
       log.info(
@@ -238,6 +259,7 @@ export class DevoxServer {
           log.error({ err, step: what }, 'shutdown step failed; continuing');
         }
       };
+      await step('websocket', async () => this.websocket?.close());
       await step('media', () => this.media.closeAll());
       await step('pipeline', () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());

@@ -91,6 +91,7 @@ export class MediaStreamServer {
         return want !== undefined && offered.has(want) ? want : false;
       },
     });
+    opts.log.info({ paths: this.paths }, 'WebSocket media stream endpoints');
     if (!this.#auth.enabled) {
       opts.log.warn('websocket.tokens and websocket.signingSecret are both empty: every media stream upgrade will be refused');
     }
