@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { readAudioFile } from '../media/audio-file.js';
 import { parseCodecName } from '../media/codecs.js';
+import { UnsupportedCodecError } from '../media/errors.js';
 import { sendAudio } from '../media/rtp-sender.js';
 
 const USAGE = `usage: devox send <audio file> --to HOST:PORT [options]
@@ -113,7 +114,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof UnsupportedCodecError) {
       process.stderr.write(`devox send: ${err.message}\n${USAGE}`);
       return 2;
     }
