@@ -11,14 +11,12 @@ import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 import { GENUINE_FILE, SYNTHETIC_FILE, metricValue, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';
 
-if (!natsServerAvailable()) {
-  t.skip('nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the event tests need a real NATS');
-  process.exit(0);
-}
+/** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
+const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the event tests need a real NATS' };
 
 const validate = eventValidator();
 
-t.test('two-leg RTP call → started/window/verdict/ended on JetStream', async (t) => {
+t.test('two-leg RTP call → started/window/verdict/ended on JetStream', needsNats, async (t) => {
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
   const server = await startTestServer({ nats: { servers: [nats.url] } });

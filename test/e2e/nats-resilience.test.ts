@@ -20,14 +20,12 @@ import {
   GENUINE_FILE, SYNTHETIC_FILE, TINY_MODEL_DIR, metricValue, scrape, sendFile, startTestServer, testModelDir, waitFor,
 } from '../helpers/devox-server.js';
 
-if (!natsServerAvailable()) {
-  t.skip('nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the NATS tests need a real server');
-  process.exit(0);
-}
+/** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
+const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the NATS tests need a real server' };
 
 const validate = eventValidator();
 
-t.test('durable consumer replays the events it missed while offline', async (t) => {
+t.test('durable consumer replays the events it missed while offline', needsNats, async (t) => {
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
   const server = await startTestServer({ nats: { servers: [nats.url] } });
@@ -86,7 +84,7 @@ t.test('durable consumer replays the events it missed while offline', async (t) 
   t.same(all.map((s) => s.event.callId), ['replay-1', 'replay-2']);
 });
 
-t.test('NATS killed and restarted mid-call: no verdict lost, every window delivered', async (t) => {
+t.test('NATS killed and restarted mid-call: no verdict lost, every window delivered', needsNats, async (t) => {
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
   const seen: Array<{ streamId: string; label: VerdictLabel }> = [];
@@ -146,7 +144,7 @@ t.test('NATS killed and restarted mid-call: no verdict lost, every window delive
   }
 });
 
-t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)', async (t) => {
+t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)', needsNats, async (t) => {
   const nats = await NatsServer.start({ user: 'devox', pass: 'right-pass' });
   t.teardown(() => nats.close());
   const err = await startTestServer({ nats: { servers: [nats.url], user: 'devox', pass: 'wrong-pass' } }).then(
@@ -169,7 +167,7 @@ t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)
   t.notMatch(stderr, /DEVOX_NATS_PASS=wrong-pass|wrong-pass/, 'the password is not printed');
 });
 
-t.test('model swap under load drops no window', async (t) => {
+t.test('model swap under load drops no window', needsNats, async (t) => {
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
   // A second version of the tiny model: same network, different card version.

@@ -15,10 +15,8 @@ import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 
-if (!natsServerAvailable()) {
-  t.skip('nats-server not installed (/usr/sbin/nats-server) (apt-get install nats-server): cannot test against a real NATS');
-  process.exit(0);
-}
+/** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
+const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server) (apt-get install nats-server): cannot test against a real NATS' };
 
 const log = createLogger('silent');
 const validate = eventValidator();
@@ -92,7 +90,7 @@ t.test('stdout publisher writes one JSON line per event', async (t) => {
   await p.close();
 });
 
-t.test('JetStream: stream created, events stored once per msgID, metrics counted', async (t) => {
+t.test('JetStream: stream created, events stored once per msgID, metrics counted', needsNats, async (t) => {
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
@@ -122,7 +120,7 @@ t.test('JetStream: stream created, events stored once per msgID, metrics counted
   t.match(text, /devox_nats_connected 0/, 'disconnected after close');
 });
 
-t.test('NATS killed mid-stream: events buffer and flush in order on restart, none lost', async (t) => {
+t.test('NATS killed mid-stream: events buffer and flush in order on restart, none lost', needsNats, async (t) => {
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
@@ -150,7 +148,7 @@ t.test('NATS killed mid-stream: events buffer and flush in order on restart, non
   t.match(text, /devox_nats_reconnects_total [1-9]/);
 });
 
-t.test('bounded buffer: window events are dropped first and counted, verdicts kept', async (t) => {
+t.test('bounded buffer: window events are dropped first and counted, verdicts kept', needsNats, async (t) => {
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
@@ -171,7 +169,7 @@ t.test('bounded buffer: window events are dropped first and counted, verdicts ke
   t.match(await metrics.text(), /devox_events_dropped_total\{reason="buffer_full"\} 8/);
 });
 
-t.test('auth: wrong credentials are a clear start-up error; right ones work', async (t) => {
+t.test('auth: wrong credentials are a clear start-up error; right ones work', needsNats, async (t) => {
   const srv = await NatsServer.start({ user: 'devox', pass: 's3cret' });
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
@@ -193,7 +191,7 @@ t.test('auth: wrong credentials are a clear start-up error; right ones work', as
   await none.close();
 });
 
-t.test('unreachable server is a clear start-up error', async (t) => {
+t.test('unreachable server is a clear start-up error', needsNats, async (t) => {
   const srv = await NatsServer.start();
   const url = srv.url;
   await srv.close();
