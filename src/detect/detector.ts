@@ -304,6 +304,11 @@ export class Detector implements WindowSink {
     return this.#batcher.flush();
   }
 
+  /** The batcher can take a window now without shedding one. */
+  get hasRoom(): boolean {
+    return this.#batcher.hasRoom;
+  }
+
   /** Resolves when the batcher can take a window without shedding (offline feeders: analyze, eval, bench). */
   whenRoom(): Promise<void> {
     return this.#batcher.whenRoom();

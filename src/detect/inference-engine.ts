@@ -35,11 +35,19 @@ export interface EngineOptions {
   log: Logger;
 }
 
-/** Built JS next to this file, or the TS source when running under tsx (tests, `npx tsx`). */
-function workerUrl(): URL {
+/**
+ * The built JS next to this file; or, when running from TS sources (tests, `npx tsx`), a tiny
+ * bootstrap that registers tsx in the worker first: tsx's CLI loader does not carry over into
+ * worker threads.
+ */
+function spawnWorker(init: WorkerInit): Worker {
+  const opts = { workerData: init, name: 'devox-inference' };
   const js = new URL('./inference-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return js;
-  return new URL('./inference-worker.ts', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, opts);
+  const ts = new URL('./inference-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`;
+  return new Worker(boot, { ...opts, eval: true });
 }
 
 interface PendingRun {
@@ -79,7 +87,7 @@ export class InferenceEngine {
       executionProviders: [...opts.executionProviders],
       intraOpThreads: opts.intraOpThreads,
     };
-    const worker = new Worker(workerUrl(), { workerData: init, name: 'devox-inference' });
+    const worker = spawnWorker(init);
     const log = opts.log;
     const first = await new Promise<FromWorker>((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {

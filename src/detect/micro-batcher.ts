@@ -160,6 +160,11 @@ export class MicroBatcher {
     return this.#filling.count;
   }
 
+  /** The filling batch can take a window without evicting one. */
+  get hasRoom(): boolean {
+    return this.#filling.count < this.#max;
+  }
+
   get inFlight(): number {
     return this.#inFlight?.count ?? 0;
   }

@@ -1,0 +1,157 @@
+/**
+ * devox analyze <file> — scores one audio file through the live path (file-scorer.ts) and prints a
+ * per-window timeline and the final stream verdict; --json prints one JSON document instead.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ModelLoadError } from '../detect/errors.js';
+import { AudioFileError } from '../media/errors.js';
+import { createLogger } from '../observability/logger.js';
+import { FileScorer, parseChannel, UsageError, type Channel, type FileResult } from './file-scorer.js';
+
+const USAGE = `usage: devox analyze <file> [options]
+
+Scores an audio file (wav, flac, mp3, ogg...) through the same codec, window and model path as a
+live call, and prints each window (media time, score, speech ratio, verdict label) and the verdict.
+
+  --model DIR             model directory (default: detect.modelDir, models/devox-phone)
+  --channel CH            none | g711u | g711a | opus: run the audio through that codec at its
+                          native rate (8 kHz G.711, 48 kHz Opus) first, as a phone call would
+  --json                  print one JSON document instead of the timeline
+  --config FILE           operator config merged over config/default.json (or DEVOX_CONFIG)
+  --log-level LEVEL       logs on stderr (default warn)
+  -h, --help
+`;
+
+export interface CommonArgs {
+  config: Readonly<Config>;
+  modelDir: string;
+  channel: Channel;
+  json: boolean;
+  positionals: string[];
+}
+
+/** Shared by analyze and eval: parses flags and loads the config; returns an exit code on a usage error. */
+export function parseCommon(name: string, usage: string, argv: string[]): CommonArgs | number {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        channel: { type: 'string' },
+        json: { type: 'boolean' },
+        config: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    process.stderr.write(`devox ${name}: ${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const v = args.values;
+  if (v.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    process.stderr.write(`devox ${name}: expected exactly one ${name === 'eval' ? 'manifest' : 'file'}\n\n${usage}`);
+    return 2;
+  }
+  let channel: Channel;
+  try {
+    channel = parseChannel(v.channel ?? 'none');
+  } catch (err) {
+    process.stderr.write(`devox ${name}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig({ file: v.config, overrides: { log: { level: v['log-level'] ?? 'warn' } } });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`devox ${name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  return { config, modelDir: v.model ?? config.detect.modelDir, channel, json: v.json ?? false, positionals: args.positionals };
+}
+
+/** Errors the user can fix get one line and exit 1; anything else is rethrown (a bug). */
+export function reportError(name: string, err: unknown): number {
+  if (err instanceof ModelLoadError || err instanceof AudioFileError || err instanceof UsageError) {
+    process.stderr.write(`devox ${name}: ${err.message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+  throw err;
+}
+
+const f = (x: number, d: number): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+
+function printTimeline(r: FileResult, model: { name: string; version: string; ep: string }): void {
+  const out: string[] = [];
+  out.push(`file     ${r.path}`);
+  out.push(`audio    ${f(r.durationSec, 2)} s at ${r.sampleRate} Hz, channel ${r.channel}`);
+  out.push(`model    ${model.name} ${model.version} (${model.ep})`);
+  out.push('');
+  out.push('  seq   media time (s)   score   speech  label');
+  for (const w of r.windows) {
+    out.push(
+      `${String(w.seq).padStart(5)}   ${f(w.mediaStartSec, 2).padStart(6)}–${f(w.mediaEndSec, 2).padEnd(6)}  ${f(w.score, 3)}   ${f(w.speechRatio, 2)}${w.speech ? ' ' : '*'}  ${w.label}`,
+    );
+  }
+  out.push('  (* = not enough speech to count as evidence)');
+  out.push('');
+  const e = r.verdict.evidence;
+  out.push(
+    `verdict  ${r.verdict.label}  (evidence score ${f(e.score, 3)}, speech ${f(e.speechSec, 1)} s, ${e.speechWindows}/${e.windows} speech windows` +
+      `${r.shed > 0 ? `, ${r.shed} windows shed` : ''})`,
+  );
+  out.push(`file score (mean of speech-window scores) ${f(r.fileScore, 3)}`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function fileResultJson(r: FileResult): Record<string, unknown> {
+  const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  return {
+    file: r.path,
+    durationSec: r.durationSec,
+    sampleRate: r.sampleRate,
+    channel: r.channel,
+    verdict: { label: r.verdict.label, score: r.verdict.evidence.score, evidence: r.verdict.evidence },
+    fileScore: num(r.fileScore),
+    speechWindows: r.speechWindows,
+    shed: r.shed,
+    windows: r.windows,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseCommon('analyze', USAGE, argv);
+  if (typeof a === 'number') return a;
+  const log = createLogger(a.config.log.level);
+  let scorer: FileScorer | undefined;
+  try {
+    scorer = await FileScorer.create({ config: a.config, modelDir: a.modelDir, log });
+    const r = await scorer.scoreFile(a.positionals[0]!, a.channel);
+    const card = scorer.card;
+    if (a.json) {
+      const doc = {
+        ...fileResultJson(r),
+        model: { name: card.name, version: card.version, executionProvider: scorer.executionProvider },
+      };
+      process.stdout.write(JSON.stringify(doc) + '\n');
+    } else {
+      printTimeline(r, { name: card.name, version: card.version, ep: scorer.executionProvider });
+    }
+    return 0;
+  } catch (err) {
+    return reportError('analyze', err);
+  } finally {
+    await scorer?.close();
+  }
+}

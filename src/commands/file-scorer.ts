@@ -1,0 +1,248 @@
+/**
+ * Scores audio files through exactly the live path, for `devox analyze` and `devox eval`:
+ *
+ *   readAudioFile → [channel: resample to the codec's native rate, encode + decode packet by
+ *   packet with the media codecs] → AudioStream (20 ms packets at the decoder's rate: the same
+ *   resampler, windowing and speech measure as RTP) → Detector (same micro-batcher and worker) →
+ *   StreamVerdict (same verdict policy).
+ *
+ * Differences from live, on purpose: files are fed as fast as the detector takes them (the feeder
+ * waits for batch room instead of being shed), and maxQueueDelayMs is lifted, because offline
+ * there is no real time to keep up with and a shed window would only lose evidence.
+ */
+import { basename } from 'node:path';
+import type { Config } from '../config.js';
+import { Detector } from '../detect/detector.js';
+import type { ModelCard, WindowScore } from '../detect/types.js';
+import { floatToInt16, readAudioFile } from '../media/audio-file.js';
+import { AudioStream } from '../media/audio-stream.js';
+import { nowMs } from '../media/clock.js';
+import { createDecoder, createEncoder, MAX_DECODED_SAMPLES, type AudioDecoder, type AudioEncoder } from '../media/codecs.js';
+import { resampleBuffer } from '../media/resampler.js';
+import type { StreamDescriptor } from '../media/types.js';
+import type { Logger } from '../observability/logger.js';
+import { StreamVerdict } from '../verdicts/verdict-policy.js';
+import type { Evidence, VerdictLabel } from '../verdicts/types.js';
+
+export type Channel = 'none' | 'g711u' | 'g711a' | 'opus';
+export const CHANNELS: readonly Channel[] = ['none', 'g711u', 'g711a', 'opus'];
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function parseChannel(s: string): Channel {
+  if ((CHANNELS as readonly string[]).includes(s)) return s as Channel;
+  throw new UsageError(`--channel must be one of ${CHANNELS.join('|')}, got ${JSON.stringify(s)}`);
+}
+
+export interface WindowResult {
+  seq: number;
+  mediaStartSec: number;
+  mediaEndSec: number;
+  score: number;
+  speechRatio: number;
+  rmsDbfs: number;
+  lostRatio: number;
+  /** Counted as speech evidence (speechRatio ≥ verdict.minWindowSpeechRatio). */
+  speech: boolean;
+  /** Stream verdict label after this window. */
+  label: VerdictLabel;
+  modelVersion: string;
+}
+
+export interface FileResult {
+  path: string;
+  channel: Channel;
+  sampleRate: number;
+  durationSec: number;
+  windows: WindowResult[];
+  verdict: { label: VerdictLabel; evidence: Evidence };
+  /** Mean score over speech windows (all windows when none has speech); NaN without windows. */
+  fileScore: number;
+  speechWindows: number;
+  shed: number;
+}
+
+interface Run {
+  verdict: StreamVerdict;
+  windows: WindowResult[];
+  shed: number;
+  drained: () => void;
+}
+
+/** The packet source of one channel: int16 packets at `sampleRate`, as a transport would deliver them. */
+interface PacketPath {
+  sampleRate: number;
+  /** Calls `deliver` for each decoded packet, in order. */
+  run(deliver: (pcm: Int16Array, count: number) => Promise<void>): Promise<void>;
+}
+
+function channelPath(samples: Float32Array, sampleRate: number, channel: Channel): PacketPath {
+  if (channel === 'none') {
+    const pcm = floatToInt16(samples);
+    const packet = Math.max(1, Math.round(sampleRate / 50));
+    return {
+      sampleRate,
+      async run(deliver) {
+        for (let i = 0; i < pcm.length; i += packet) await deliver(pcm.subarray(i, Math.min(pcm.length, i + packet)), Math.min(packet, pcm.length - i));
+      },
+    };
+  }
+  const encoding = channel === 'g711u' ? 'PCMU' : channel === 'g711a' ? 'PCMA' : 'opus';
+  const encoder: AudioEncoder = createEncoder(encoding);
+  const decoder: AudioDecoder = createDecoder({ encoding, clockRate: encoder.sampleRate, channels: encoding === 'opus' ? 2 : 1 });
+  const native = encoder.sampleRate;
+  const pcm = floatToInt16(resampleBuffer(samples, sampleRate, native));
+  const packet = native / 50; // 20 ms
+  return {
+    sampleRate: decoder.sampleRate,
+    async run(deliver) {
+      const frame = new Int16Array(packet);
+      const payload = new Uint8Array(4000);
+      const out = new Int16Array(MAX_DECODED_SAMPLES);
+      try {
+        for (let i = 0; i < pcm.length; i += packet) {
+          const n = Math.min(packet, pcm.length - i);
+          // Codecs take whole frames: the last partial one is padded with silence.
+          frame.fill(0);
+          frame.set(pcm.subarray(i, i + n));
+          const bytes = encoder.encode(frame, 0, packet, payload);
+          const got = decoder.decode(payload.subarray(0, bytes), out);
+          await deliver(out, got);
+        }
+      } finally {
+        encoder.close();
+        decoder.close();
+      }
+    },
+  };
+}
+
+export interface FileScorerOptions {
+  config: Readonly<Config>;
+  modelDir: string;
+  log: Logger;
+}
+
+/** One Detector shared by every file scored (files are separate streams; several may run at once). */
+export class FileScorer {
+  readonly #config: Readonly<Config>;
+  readonly #log: Logger;
+  readonly #detector: Detector;
+  readonly #runs = new Map<string, Run>();
+  #next = 0;
+
+  private constructor(config: Readonly<Config>, log: Logger, detector: Detector) {
+    this.#config = config;
+    this.#log = log;
+    this.#detector = detector;
+  }
+
+  static async create(opts: FileScorerOptions): Promise<FileScorer> {
+    let self: FileScorer | undefined;
+    const detector = await Detector.create({
+      detect: { ...opts.config.detect, maxQueueDelayMs: 24 * 3600 * 1000 },
+      modelDir: opts.modelDir,
+      log: opts.log,
+      onScore: (s) => self!.#onScore(s),
+      onShed: (stream) => {
+        const r = self!.#runs.get(stream.streamId);
+        if (r) r.shed++;
+      },
+      onStreamDrained: (stream) => self!.#runs.get(stream.streamId)?.drained(),
+    });
+    const card = detector.card;
+    if (Math.abs(card.input.windowSec - opts.config.window.lengthSec) > 1e-9) {
+      await detector.close();
+      throw new UsageError(
+        `config window.lengthSec (${opts.config.window.lengthSec}) differs from the model card's input.windowSec (${card.input.windowSec})`,
+      );
+    }
+    self = new FileScorer(opts.config, opts.log, detector);
+    return self;
+  }
+
+  get card(): Readonly<ModelCard> {
+    return this.#detector.card;
+  }
+
+  get executionProvider(): string {
+    return this.#detector.executionProvider;
+  }
+
+  #onScore(s: WindowScore): void {
+    const r = this.#runs.get(s.stream.streamId);
+    if (!r) return;
+    const u = r.verdict.update(s);
+    r.windows.push({
+      seq: s.seq,
+      mediaStartSec: s.mediaStartSec,
+      mediaEndSec: s.mediaEndSec,
+      score: s.score,
+      speechRatio: s.speechRatio,
+      rmsDbfs: s.rmsDbfs,
+      lostRatio: s.lostRatio,
+      speech: s.speechRatio >= this.#config.verdict.minWindowSpeechRatio,
+      label: u.label,
+      modelVersion: s.modelVersion,
+    });
+  }
+
+  async scoreFile(path: string, channel: Channel): Promise<FileResult> {
+    const { samples, sampleRate } = await readAudioFile(path);
+    const card = this.#detector.card;
+    const id = `file-${this.#next++}`;
+    const descriptor: StreamDescriptor = { streamId: id, callId: basename(path), leg: 'file', transport: 'file' };
+    let drained!: () => void;
+    const done = new Promise<void>((resolve) => (drained = resolve));
+    const run: Run = { verdict: new StreamVerdict(this.#config.verdict, card.thresholds), windows: [], shed: 0, drained };
+    this.#runs.set(id, run);
+    const detector = this.#detector;
+    try {
+      const packets = channelPath(samples, sampleRate, channel);
+      const stream = new AudioStream({
+        descriptor,
+        inputRate: packets.sampleRate,
+        outputRate: card.input.sampleRate,
+        windowSec: card.input.windowSec,
+        hopMs: this.#config.window.hopMs,
+        speechThresholdDbfs: this.#config.window.speechThresholdDbfs,
+        sink: detector,
+        log: this.#log,
+      });
+      let pos = 0;
+      await packets.run(async (pcm, count) => {
+        // Offline: wait for batch room rather than be shed (at most one window is cut per 20 ms packet).
+        while (!detector.hasRoom) await detector.whenRoom();
+        stream.write(pcm, 0, count, pos, nowMs());
+        pos += count;
+      });
+      stream.end('eof');
+      await done;
+    } finally {
+      this.#runs.delete(id);
+    }
+    const speech = run.windows.filter((w) => w.speech);
+    const basis = speech.length > 0 ? speech : run.windows;
+    const fileScore = basis.length > 0 ? basis.reduce((a, w) => a + w.score, 0) / basis.length : NaN;
+    return {
+      path,
+      channel,
+      sampleRate,
+      durationSec: samples.length / sampleRate,
+      windows: run.windows,
+      verdict: { label: run.verdict.label, evidence: run.verdict.evidence },
+      fileScore,
+      speechWindows: speech.length,
+      shed: run.shed,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.#detector.close();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * `devox analyze` and `devox eval` as a user runs them (the real CLI in a child process) on real
+ * speech from ../shared/data/speech with the tiny ONNX model: sane timelines, valid JSON with the
+ * documented keys, consistent numbers, clear errors.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import t from 'tap';
+import { projectRoot } from '../../src/config.js';
+import { computeEer } from '../../src/detect/eer.js';
+import { SPEECH_DIR, SPEECH_FILES, TINY_MODEL } from './support.js';
+
+function devox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'src/cli.ts'), ...args],
+      { cwd: projectRoot, maxBuffer: 32 << 20, env: { ...process.env, DEVOX_CONFIG: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const GENUINE = join(SPEECH_DIR, SPEECH_FILES.genuine[0]!);
+
+interface WindowJson {
+  seq: number;
+  mediaStartSec: number;
+  mediaEndSec: number;
+  score: number;
+  speechRatio: number;
+  speech: boolean;
+  label: string;
+  modelVersion: string;
+}
+
+t.test('analyze --json: one window per hop over the file, verdict and model', async (t) => {
+  const r = await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as Record<string, any>;
+  for (const k of ['file', 'durationSec', 'sampleRate', 'channel', 'verdict', 'fileScore', 'speechWindows', 'shed', 'windows', 'model']) {
+    t.ok(k in doc, `key ${k}`);
+  }
+  t.equal(doc.channel, 'none');
+  t.equal(doc.sampleRate, 16000);
+  t.same(doc.model, { name: 'devox-tiny', version: 'tiny-1', executionProvider: 'cpu' });
+  const w = doc.windows as WindowJson[];
+  t.equal(w.length, Math.floor((doc.durationSec - 1) / 0.25) + 1, 'one window per 250 ms hop once the first second is in');
+  w.forEach((x, i) => {
+    t.equal(x.seq, i);
+    t.ok(Math.abs(x.mediaStartSec - i * 0.25) < 1e-6 && Math.abs(x.mediaEndSec - x.mediaStartSec - 1) < 1e-6, `window ${i} media times`);
+    t.ok(x.score > 0 && x.score < 1);
+    t.ok(x.speechRatio >= 0 && x.speechRatio <= 1);
+  });
+  t.ok(new Set(w.map((x) => x.score.toFixed(3))).size > 3, 'scores vary along the file');
+  t.equal(doc.shed, 0);
+  t.match(doc.verdict.label, /^(genuine|suspicious|synthetic|insufficient_speech|listening)$/);
+  t.equal(doc.verdict.evidence.windows, w.length);
+  const speech = w.filter((x) => x.speech);
+  t.equal(doc.speechWindows, speech.length);
+  t.ok(Math.abs(doc.fileScore - speech.reduce((a, x) => a + x.score, 0) / speech.length) < 1e-9, 'file score = mean of speech-window scores');
+  t.equal(w[w.length - 1]!.label, doc.verdict.label, 'last timeline label is the verdict');
+});
+
+t.test('analyze timeline (text) and the phone channels', async (t) => {
+  const text = await devox(['analyze', GENUINE, '--model', TINY_MODEL]);
+  t.equal(text.code, 0, text.stderr);
+  t.match(text.stdout, /model {4}devox-tiny tiny-1 \(cpu\)/);
+  t.match(text.stdout, /^ +0 +0\.00–1\.00 +0\.\d{3} +[01]\.\d\d[ *] +\w+$/m, 'a timeline row: seq, media time, score, speech, label');
+  t.match(text.stdout, /^verdict {2}(genuine|suspicious|synthetic|insufficient_speech|listening) {2}\(evidence score/m);
+
+  const none = JSON.parse((await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json'])).stdout) as { windows: WindowJson[] };
+  for (const ch of ['g711u', 'g711a', 'opus']) {
+    const r = await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json', '--channel', ch]);
+    t.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { channel: string; windows: WindowJson[] };
+    t.equal(doc.channel, ch);
+    t.ok(Math.abs(doc.windows.length - none.windows.length) <= 1, `${ch}: same number of windows (±1 for codec framing)`);
+    const diff = doc.windows.slice(0, 8).reduce((a, w, i) => a + Math.abs(w.score - none.windows[i]!.score), 0);
+    t.ok(diff > 1e-3, `${ch}: the codec changed the audio the model saw (Σ|Δscore| ${diff.toFixed(3)})`);
+  }
+});
+
+t.test('analyze: clear errors', async (t) => {
+  const missing = await devox(['analyze', '/nonexistent.wav', '--model', TINY_MODEL]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /devox analyze: cannot read audio file \/nonexistent\.wav/);
+  const badModel = await devox(['analyze', GENUINE, '--model', '/nonexistent/model']);
+  t.equal(badModel.code, 1);
+  t.match(badModel.stderr, /devox analyze: model \/nonexistent\/model: cannot read card\.json/);
+  const badChannel = await devox(['analyze', GENUINE, '--channel', 'gsm']);
+  t.equal(badChannel.code, 2);
+  t.match(badChannel.stderr, /--channel must be one of none\|g711u\|g711a\|opus, got "gsm"/);
+  const noFile = await devox(['analyze']);
+  t.equal(noFile.code, 2);
+  t.match(noFile.stderr, /expected exactly one file/);
+});
+
+t.test('eval: per-file lines and a final JSON line with EERs and counts', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'devox-eval-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = [
+    ...SPEECH_FILES.genuine.map((p) => [p, 'genuine'] as const),
+    ...SPEECH_FILES.synthetic.map((p) => [p, 'synthetic'] as const),
+  ];
+  const manifest = join(dir, 'manifest.csv');
+  await writeFile(manifest, 'path,label\n' + files.map(([p, l]) => `${relative(dir, join(SPEECH_DIR, p))},${l}`).join('\n') + '\n');
+
+  const r = await devox(['eval', manifest, '--model', TINY_MODEL]);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const fileLines = lines.filter((l) => /^(genuine|synthetic) +score /.test(l));
+  t.equal(fileLines.length, files.length, 'one line per file');
+  const summary = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
+  for (const k of ['eer_window', 'eer_file', 'threshold', 'threshold_window', 'counts']) t.ok(k in summary, `key ${k}`);
+  for (const k of ['eer_window', 'eer_file']) t.ok(summary[k] >= 0 && summary[k] <= 1, `${k} = ${summary[k]}`);
+  t.equal(summary.counts.files, 4);
+  t.equal(summary.counts.files_genuine, 2);
+  t.equal(summary.counts.files_synthetic, 2);
+  t.ok(summary.counts.windows_genuine > 20 && summary.counts.windows_synthetic > 20, 'speech windows counted');
+  t.equal(summary.counts.windows_shed, 0);
+  t.equal(summary.file_score, 'mean of speech-window scores');
+
+  // --json: the per-file scores reproduce eer_file; analyze agrees with eval on the same file.
+  const j = await devox(['eval', manifest, '--model', TINY_MODEL, '--json']);
+  t.equal(j.code, 0, j.stderr);
+  const doc = JSON.parse(j.stdout) as { eer_file: number; files: Array<{ label: string; fileScore: number; path: string }> };
+  t.equal(doc.files.length, 4);
+  const eer = computeEer(
+    doc.files.filter((f) => f.label === 'genuine').map((f) => f.fileScore),
+    doc.files.filter((f) => f.label === 'synthetic').map((f) => f.fileScore),
+  );
+  t.equal(doc.eer_file, Math.round(eer.eer * 1e4) / 1e4, 'eer_file recomputed from per-file scores');
+  const a = JSON.parse((await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json'])).stdout) as { fileScore: number };
+  const sameFile = doc.files.find((f) => GENUINE.endsWith(f.path.replace(/^(\.\.\/)+/, '')))!;
+  t.ok(Math.abs(sameFile.fileScore - a.fileScore) < 1e-6, 'analyze and eval score a file the same (one path)');
+
+  // A missing file is reported and counted; the run still summarises the rest.
+  await writeFile(manifest, `path,label\n${relative(dir, GENUINE)},genuine\nmissing.flac,synthetic\n`);
+  const bad = await devox(['eval', manifest, '--model', TINY_MODEL]);
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, /^ERROR +synthetic +missing\.flac: cannot read audio file/m);
+  const s2 = JSON.parse(bad.stdout.trim().split('\n').pop()!) as Record<string, any>;
+  t.equal(s2.counts.failed, 1);
+  t.equal(s2.eer_file, null, 'no EER without both classes');
+
+  await writeFile(manifest, 'path,label\nx.flac,maybe\n');
+  const badManifest = await devox(['eval', manifest, '--model', TINY_MODEL]);
+  t.equal(badManifest.code, 2);
+  t.match(badManifest.stderr, /manifest\.csv:2: label must be genuine or synthetic/);
+});
