@@ -24,6 +24,8 @@ import type { CallVerdictSummary, Evidence, VerdictLabel } from './types.js';
 import { CallVerdict, StreamVerdict } from './verdict-policy.js';
 
 export interface VerdictListener {
+  /** Every scored window after its event was handed to the publisher (benchmarks, tests). Keep it cheap. */
+  onWindow?(s: WindowScore, label: VerdictLabel, publishedMs: number): void;
   /** A stream's label changed (the same facts as the verdict.changed event). */
   onVerdict?(stream: StreamDescriptor, label: VerdictLabel, previous: VerdictLabel, evidence: Evidence, call: CallVerdictSummary): void;
   /** A stream ended; `call` is final when `lastLeg`. */
@@ -237,6 +239,14 @@ export class VerdictPipeline implements WindowSink {
       rec.call.verdict.set(s.stream.streamId, s.stream.leg, u.label, u.evidence.score);
     }
     m.windowToVerdict.observe((publishedMs - s.readyMs) / 1000);
+    const listener = this.#opts.listener;
+    if (listener?.onWindow) {
+      try {
+        listener.onWindow(s, u.label, publishedMs);
+      } catch (err) {
+        this.#log.error({ err, listener: 'onWindow' }, 'verdict listener threw; continuing');
+      }
+    }
   }
 
   #onShed(stream: StreamDescriptor): void {
