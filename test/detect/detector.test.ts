@@ -285,8 +285,10 @@ t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
     { name: 'ModelLoadError', code: 'missing_file' },
   );
   const cudaOnly = captureLog();
+  const detect = detectConfig({}, { DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu' });
+  t.same(detect.executionProviders, ['cuda', 'cpu'], 'DEVOX_EXECUTION_PROVIDERS selects cuda first');
   const d = await Detector.create({
-    detect: detectConfig({ executionProviders: ['cuda', 'cpu'] }),
+    detect,
     modelDir: TINY_MODEL,
     log: cudaOnly.log,
     onScore: () => undefined,

@@ -28,8 +28,8 @@ export const SPEECH_FILES = {
   ],
 };
 
-export function detectConfig(over: Partial<Config['detect']> = {}): Config['detect'] {
-  const c = loadConfig({ env: {} });
+export function detectConfig(over: Partial<Config['detect']> = {}, env: Record<string, string> = {}): Config['detect'] {
+  const c = loadConfig({ env });
   return { ...c.detect, modelDir: TINY_MODEL, ...over };
 }
 
