@@ -21,7 +21,7 @@ function listeningPort(stderr: string): number {
     if (!line.startsWith('{')) continue;
     try {
       const o = JSON.parse(line) as { msg?: string; port?: number };
-      if (o.msg === 'HTTP server listening' && o.port) return o.port;
+      if (o.msg?.startsWith('HTTP server listening') && o.port) return o.port;
     } catch {
       // a partial line: read again on the next poll
     }
