@@ -13,7 +13,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
-import { RESAMPLER_MAX_CHUNK, StreamResampler } from './resampler.js';
+import { StreamResampler } from './resampler.js';
 import { RingWindowView } from './window-view.js';
 import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
@@ -46,7 +46,14 @@ export function newStreamCounters(): StreamCounters {
   };
 }
 
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
 const FRAME_SEC = 0.02;
+/** Input samples resampled per step: small, so per-stream scratch stays small (a 20 ms Opus packet is 2 steps). */
+const CHUNK = 512;
 const SILENCE_FLOOR_DBFS = -120;
 
 export class AudioStream {
@@ -59,7 +66,17 @@ export class AudioStream {
   readonly #log: Logger | undefined;
   readonly #resampler: StreamResampler;
   readonly #ring: Float32Array;
-  readonly #lost: Uint8Array;
+  /**
+   * Per-block level and loss, filled as samples land, so cutting a window reads ~100
+   * blocks instead of every sample. Block length divides the hop, the window and the
+   * 20 ms speech frame (10 ms with the defaults), so windows and frames start on blocks.
+   */
+  readonly #blockLen: number;
+  readonly #blockSq: Float64Array;
+  readonly #blockLost: Int32Array;
+  #accSq = 0;
+  #accLost = 0;
+  #accN = 0;
   readonly #out: Float32Array;
   readonly #view: RingWindowView;
   readonly #windowLen: number;
@@ -90,10 +107,12 @@ export class AudioStream {
     this.#frameLen = Math.max(1, Math.round(FRAME_SEC * opts.outputRate));
     this.#speechFrameSumSq = 10 ** (opts.speechThresholdDbfs / 10) * this.#frameLen;
     this.#maxGap = Math.round((opts.maxGapSec ?? 10) * opts.inputRate);
-    this.#resampler = new StreamResampler(opts.inputRate, opts.outputRate);
+    this.#resampler = new StreamResampler(opts.inputRate, opts.outputRate, CHUNK);
     this.#ring = new Float32Array(this.#windowLen);
-    this.#lost = new Uint8Array(this.#windowLen);
-    this.#out = new Float32Array(this.#resampler.maxOutput(RESAMPLER_MAX_CHUNK));
+    this.#blockLen = gcd(gcd(this.#hop, this.#windowLen), this.#frameLen);
+    this.#blockSq = new Float64Array(this.#windowLen / this.#blockLen);
+    this.#blockLost = new Int32Array(this.#windowLen / this.#blockLen);
+    this.#out = new Float32Array(this.#resampler.maxOutput(CHUNK));
     this.#view = new RingWindowView(opts.descriptor, opts.outputRate, this.#ring);
     this.#nextCut = this.#windowLen;
     this.#safeCall('onStreamStart');
@@ -134,7 +153,7 @@ export class AudioStream {
     this.#fillGap(pos, true);
     let done = 0;
     while (done < count) {
-      const n = Math.min(RESAMPLER_MAX_CHUNK, count - done);
+      const n = Math.min(CHUNK, count - done);
       this.#resampler.pushInt16(pcm, offset + done, n);
       this.#drain(0);
       done += n;
@@ -174,7 +193,7 @@ export class AudioStream {
   #silence(count: number, lost: number): void {
     let done = 0;
     while (done < count) {
-      const n = Math.min(RESAMPLER_MAX_CHUNK, count - done);
+      const n = Math.min(CHUNK, count - done);
       this.#resampler.pushSilence(n);
       this.#drain(lost);
       done += n;
@@ -186,17 +205,33 @@ export class AudioStream {
     const out = this.#out;
     const n = this.#resampler.pull(out, 0);
     const ring = this.#ring;
-    const lostMask = this.#lost;
     const len = this.#windowLen;
+    const blockLen = this.#blockLen;
     let i = 0;
     while (i < n) {
       const m = Math.min(n - i, this.#nextCut - this.#outPos);
       let idx = this.#outPos % len;
+      let accSq = this.#accSq;
+      let accN = this.#accN;
+      let accLost = this.#accLost;
       for (let k = 0; k < m; k++) {
-        ring[idx] = out[i + k]!;
-        lostMask[idx] = lost;
+        const v = out[i + k]!;
+        ring[idx] = v;
+        accSq += v * v;
+        accLost += lost;
+        if (++accN === blockLen) {
+          const b = (idx + 1) / blockLen - 1; // idx is the block's last sample
+          this.#blockSq[b] = accSq;
+          this.#blockLost[b] = accLost;
+          accSq = 0;
+          accLost = 0;
+          accN = 0;
+        }
         if (++idx === len) idx = 0;
       }
+      this.#accSq = accSq;
+      this.#accN = accN;
+      this.#accLost = accLost;
       i += m;
       this.#outPos += m;
       if (this.#outPos === this.#nextCut) this.#cut();
@@ -204,33 +239,33 @@ export class AudioStream {
   }
 
   #cut(): void {
-    const ring = this.#ring;
-    const lostMask = this.#lost;
     const len = this.#windowLen;
-    const frameLen = this.#frameLen;
-    const start = this.#outPos % len;
-    let idx = start;
+    const blockSq = this.#blockSq;
+    const blockLost = this.#blockLost;
+    const blocks = blockSq.length;
+    const perFrame = this.#frameLen / this.#blockLen;
+    const start = this.#outPos % len; // a block boundary: the oldest sample of the window
+    let b = start / this.#blockLen;
     let total = 0;
     let frameSum = 0;
     let inFrame = 0;
     let frames = 0;
     let speechFrames = 0;
     let lostCount = 0;
-    for (let k = 0; k < len; k++) {
-      const v = ring[idx]!;
-      const sq = v * v;
+    for (let k = 0; k < blocks; k++) {
+      const sq = blockSq[b]!;
+      total += sq;
+      lostCount += blockLost[b]!;
       frameSum += sq;
-      lostCount += lostMask[idx]!;
-      if (++inFrame === frameLen) {
-        total += frameSum;
+      if (++inFrame === perFrame) {
         frames++;
         if (frameSum > this.#speechFrameSumSq) speechFrames++;
         frameSum = 0;
         inFrame = 0;
       }
-      if (++idx === len) idx = 0;
+      if (++b === blocks) b = 0;
     }
-    total += frameSum; // a trailing partial frame counts for the level, not the speech ratio
+    // A trailing partial frame counts for the level, not the speech ratio.
     const view = this.#view;
     view.seq = this.counters.windowsEmitted;
     view.start = start;

@@ -7,6 +7,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
+import { MAX_DECODED_SAMPLES } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
 import type { PayloadFormat, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
@@ -32,6 +33,8 @@ export class MediaSessions {
   readonly #portsInUse = new Set<number>();
   readonly #timer: NodeJS.Timeout;
   readonly #reorderMaxWaitMs: number;
+  /** One decode buffer for all streams (decoding and windowing are synchronous per packet). */
+  readonly #scratch = new Int16Array(MAX_DECODED_SAMPLES);
   #nextPort: number;
   #closed = false;
 
@@ -89,6 +92,7 @@ export class MediaSessions {
           maxSequenceJump: media.maxSequenceJump,
           maxPacketBytes: media.maxPacketBytes,
           sink,
+          scratch: this.#scratch,
           log: log.child({ streamId: descriptor.streamId, callId: descriptor.callId }),
         });
         if (this.#closed || this.#sessions.has(descriptor.streamId)) {

@@ -28,10 +28,12 @@ export interface ResamplerDesign {
   /** Half-width in input samples: each output uses inputs q-R .. q+R. */
   readonly reach: number;
   /** L phases x (2R+1) coefficients, row-major. */
-  readonly coeffs: Float32Array;
+  readonly coeffs: Float64Array;
   /** Per phase, first non-zero coefficient and count (zero taps trimmed). */
   readonly tapStart: Int32Array;
   readonly tapCount: Int32Array;
+  /** 1 where a phase's trimmed taps are symmetric (the sum is folded: half the multiplies). */
+  readonly symmetric: Uint8Array;
 }
 
 function gcd(a: number, b: number): number {
@@ -60,7 +62,7 @@ export function designResampler(inRate: number, outRate: number): ResamplerDesig
   const L = outRate / g;
   const M = inRate / g;
   if (L === M) {
-    return { inRate, outRate, up: 1, down: 1, reach: 0, coeffs: Float32Array.of(1), tapStart: Int32Array.of(0), tapCount: Int32Array.of(1) };
+    return { inRate, outRate, up: 1, down: 1, reach: 0, coeffs: Float64Array.of(1), tapStart: Int32Array.of(0), tapCount: Int32Array.of(1), symmetric: Uint8Array.of(0) };
   }
   const fsProto = L * inRate;
   let fc: number;
@@ -82,7 +84,7 @@ export function designResampler(inRate: number, outRate: number): ResamplerDesig
   const half = taps / 2; // in prototype samples
   const R = Math.ceil(half / L);
   const width = 2 * R + 1;
-  const coeffs = new Float32Array(L * width);
+  const coeffs = new Float64Array(L * width);
   const tapStart = new Int32Array(L);
   const tapCount = new Int32Array(L);
   const fcn = fc / fsProto;
@@ -115,7 +117,19 @@ export function designResampler(inRate: number, outRate: number): ResamplerDesig
     tapStart[ph] = first;
     tapCount[ph] = last - first + 1;
   }
-  return { inRate, outRate, up: L, down: M, reach: R, coeffs, tapStart, tapCount };
+  const symmetric = new Uint8Array(L);
+  for (let ph = 0; ph < L; ph++) {
+    const a = ph * width + tapStart[ph]!;
+    const n = tapCount[ph]!;
+    let sym = n > 1;
+    for (let j = 0; j < n >> 1 && sym; j++) sym = Math.abs(coeffs[a + j]! - coeffs[a + n - 1 - j]!) < 1e-12;
+    if (sym) {
+      // Make the halves bit-identical so the folded sum equals the plain one.
+      for (let j = 0; j < n >> 1; j++) coeffs[a + n - 1 - j] = coeffs[a + j]!;
+      symmetric[ph] = 1;
+    }
+  }
+  return { inRate, outRate, up: L, down: M, reach: R, coeffs, tapStart, tapCount, symmetric };
 }
 
 /**
@@ -138,7 +152,7 @@ export const RESAMPLER_MAX_CHUNK = 2048;
 
 export class StreamResampler {
   readonly design: ResamplerDesign;
-  readonly #hist: Float32Array;
+  readonly #hist: Float64Array;
   /** Absolute input index of hist[0]; may be negative (leading zeros). */
   #histStart: number;
   #histLen: number;
@@ -146,10 +160,14 @@ export class StreamResampler {
   #q = 0;
   #phase = 0;
 
-  constructor(inRate: number, outRate: number) {
+  readonly maxChunk: number;
+
+  /** maxChunk: largest push() between pulls (smaller = less memory per stream). */
+  constructor(inRate: number, outRate: number, maxChunk = RESAMPLER_MAX_CHUNK) {
     this.design = resamplerDesign(inRate, outRate);
+    this.maxChunk = maxChunk;
     const R = this.design.reach;
-    this.#hist = new Float32Array(4 * R + 4 + RESAMPLER_MAX_CHUNK);
+    this.#hist = new Float64Array(4 * R + 4 + maxChunk);
     this.#histStart = -R;
     this.#histLen = R; // R zeros before the first input sample
   }
@@ -159,7 +177,7 @@ export class StreamResampler {
     return Math.ceil(((count + this.design.reach + 1) * this.design.up) / this.design.down) + 2;
   }
 
-  /** Appends int16 samples (scaled to [-1, 1)); count <= RESAMPLER_MAX_CHUNK. */
+  /** Appends int16 samples (scaled to [-1, 1)); count <= maxChunk. */
   pushInt16(src: Int16Array, offset: number, count: number): void {
     this.#reserve(count);
     const h = this.#hist;
@@ -176,7 +194,7 @@ export class StreamResampler {
     this.#histLen = w;
   }
 
-  /** Appends `count` zero samples; count <= RESAMPLER_MAX_CHUNK. */
+  /** Appends `count` zero samples; count <= maxChunk. */
   pushSilence(count: number): void {
     this.#reserve(count);
     this.#hist.fill(0, this.#histLen, this.#histLen + count);
@@ -185,7 +203,7 @@ export class StreamResampler {
 
   /** Writes every output whose inputs are available into out (from outOffset); returns the count. */
   pull(out: Float32Array, outOffset = 0): number {
-    const { up: L, down: M, reach: R, coeffs, tapStart, tapCount } = this.design;
+    const { up: L, down: M, reach: R, coeffs, tapStart, tapCount, symmetric } = this.design;
     const width = 2 * R + 1;
     const h = this.#hist;
     const end = this.#histStart + this.#histLen; // absolute index one past the last input
@@ -193,13 +211,21 @@ export class StreamResampler {
     let ph = this.#phase;
     let k = outOffset;
     const cap = out.length;
+    const histStart = this.#histStart;
     while (q + R < end && k < cap) {
-      const base = q - R - this.#histStart;
-      const row = ph * width;
       const s = tapStart[ph]!;
       const n = tapCount[ph]!;
+      const c0 = ph * width + s;
+      const h0 = q - R - histStart + s;
       let acc = 0;
-      for (let j = 0; j < n; j++) acc += coeffs[row + s + j]! * h[base + s + j]!;
+      if (symmetric[ph] === 1) {
+        const half = n >> 1;
+        const last = h0 + n - 1;
+        for (let j = 0; j < half; j++) acc += coeffs[c0 + j]! * (h[h0 + j]! + h[last - j]!);
+        if (n & 1) acc += coeffs[c0 + half]! * h[h0 + half]!;
+      } else {
+        for (let j = 0; j < n; j++) acc += coeffs[c0 + j]! * h[h0 + j]!;
+      }
       out[k++] = acc;
       ph += M;
       while (ph >= L) {
@@ -231,8 +257,8 @@ export class StreamResampler {
   }
 
   #reserve(count: number): void {
-    if (count > RESAMPLER_MAX_CHUNK || this.#histLen + count > this.#hist.length) {
-      throw new RangeError(`resampler chunk too large (${count} > ${RESAMPLER_MAX_CHUNK} or not pulled)`);
+    if (count > this.maxChunk || this.#histLen + count > this.#hist.length) {
+      throw new RangeError(`resampler chunk too large (${count} > ${this.maxChunk} or not pulled)`);
     }
   }
 }

@@ -33,6 +33,11 @@ export interface RtpReceiverOptions {
   formats: readonly PayloadFormat[];
   reorderDepthPackets: number;
   maxSequenceJump: number;
+  /**
+   * Decode scratch (>= MAX_DECODED_SAMPLES) shared by the streams of one MediaSessions:
+   * decode -> write is synchronous, so one buffer serves all and saves ~11 KiB per stream.
+   */
+  scratch?: Int16Array;
   /** Largest timestamp jump (seconds) still treated as loss; defaults to 10. */
   maxTimestampJumpSec?: number;
   log?: Logger;
@@ -56,7 +61,7 @@ export class RtpReceiver implements ReorderTarget {
   readonly #decoders: Array<AudioDecoder | undefined> = new Array(128);
   readonly #clockRate: number;
   readonly #reorder: ReorderBuffer;
-  readonly #pcm = new Int16Array(MAX_DECODED_SAMPLES);
+  readonly #pcm: Int16Array;
   readonly #maxSeqJump: number;
   readonly #maxTsJump: number;
   readonly #logged = new Set<string>();
@@ -84,6 +89,7 @@ export class RtpReceiver implements ReorderTarget {
     this.counters = opts.audio.counters;
     this.#log = opts.log;
     this.#clockRate = opts.audio.inputRate;
+    this.#pcm = opts.scratch && opts.scratch.length >= MAX_DECODED_SAMPLES ? opts.scratch : new Int16Array(MAX_DECODED_SAMPLES);
     this.#maxSeqJump = opts.maxSequenceJump;
     this.#maxTsJump = Math.round((opts.maxTimestampJumpSec ?? 10) * this.#clockRate);
     this.#reorder = new ReorderBuffer(opts.reorderDepthPackets, this);

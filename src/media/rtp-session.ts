@@ -35,6 +35,8 @@ export interface RtpSessionOptions {
   maxPacketBytes: number;
   sink: WindowSink;
   log: Logger;
+  /** Decode scratch shared by the sessions of one MediaSessions (see RtpReceiverOptions.scratch). */
+  scratch?: Int16Array;
 }
 
 function bindSocket(sock: Socket, port: number, address: string): Promise<void> {
@@ -111,6 +113,7 @@ export class RtpSessionImpl implements RtpSession {
       formats: opts.formats,
       reorderDepthPackets: opts.reorderDepthPackets,
       maxSequenceJump: opts.maxSequenceJump,
+      scratch: opts.scratch,
       log: opts.log,
     });
     this.#lastActivityMs = nowMs();
