@@ -159,9 +159,12 @@ export class HttpServer {
     Promise.resolve()
       .then(() => handler(req, res, url))
       .catch((err: unknown) => {
-        this.#opts.log.error({ err, route: key }, 'HTTP route failed');
-        if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }) + '\n');
-        else res.destroy();
+        // Bad request bodies (readJsonBody) are the client's fault; anything else is ours.
+        const bad = err instanceof HttpServerError;
+        if (!bad) this.#opts.log.error({ err, route: key }, 'HTTP route failed');
+        if (!res.headersSent) {
+          send(res, bad ? 400 : 500, 'application/json', JSON.stringify({ error: bad ? err.message : 'internal error' }) + '\n');
+        } else res.destroy();
       });
   }
 
