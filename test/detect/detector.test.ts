@@ -9,7 +9,7 @@ import { Detector, type BatchInfo, type ShedReason } from '../../src/detect/dete
 import { loadModel } from '../../src/detect/model-registry.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
-import { captureLog, detectConfig, modelVariant, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
+import { captureLog, detectConfig, modelVariant, RUNTIME_ERROR_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
 
 interface Recorder {
   scores: WindowScore[];
@@ -296,4 +296,43 @@ t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
   t.equal(d.executionProvider, 'cpu', 'cuda configured, not present: cpu');
   t.ok(cudaOnly.lines.some((l) => /CUDA execution provider configured but not available/.test(String(l.msg))), 'worker log forwarded');
   await d.close();
+});
+
+t.test('inference errors: the batch is reported shed (never scored), loudly; a swap to a good model recovers', async (t) => {
+  const rec = recorder();
+  const errors: string[] = [];
+  const { log, lines } = captureLog('info');
+  const detector = await Detector.create({
+    detect: detectConfig({ maxBatchSize: 3, maxBatchWaitMs: 1 }),
+    modelDir: RUNTIME_ERROR_MODEL,
+    log,
+    onScore: (s) => rec.scores.push(s),
+    onStreamDrained: (s) => rec.drained.push(s.streamId),
+    observer: {
+      shed: (stream, seq, reason, waitMs) => rec.shed.push({ stream, seq, reason, waitMs }),
+      inferenceError: (err) => errors.push(err.message),
+    },
+  });
+  t.teardown(() => detector.close());
+  const src = new WindowSource(stream('a'), await speech());
+  // A full batch of 3 runs but yields 1 output row; a batch of 2 is refused by onnxruntime.
+  for (let i = 0; i < 3; i++) detector.onWindow(src.next());
+  await detector.flush();
+  for (let i = 0; i < 2; i++) detector.onWindow(src.next());
+  await detector.flush();
+  t.equal(rec.scores.length, 0, 'no score from a failing model');
+  t.same(rec.shed.map((s) => [s.seq, s.reason]), [0, 1, 2, 3, 4].map((q) => [q, 'inference_error']), 'every window reported shed, in order');
+  t.equal(errors.length, 2, 'observer told of both failed batches');
+  const logged = lines.filter((l) => l.msg === 'inference failed: batch reported as shed');
+  t.equal(logged.length, 2, 'each failure logged at error level');
+  t.equal(logged[0]?.level, 50);
+  t.match(JSON.stringify(logged), /has 1 values for 3 rows/, 'the cause (wrong number of output rows) is in the log');
+  t.match(JSON.stringify(logged), /Reshape|reshape/, "onnxruntime's own error is in the log");
+
+  await detector.swapModel(TINY_MODEL);
+  for (let i = 0; i < 3; i++) detector.onWindow(src.next());
+  detector.onStreamEnd(src.stream, 'eof');
+  await detector.flush();
+  t.same(rec.scores.map((s) => s.seq), [5, 6, 7], 'scoring resumes on the good model');
+  t.same(rec.drained, ['a']);
 });

@@ -14,6 +14,8 @@ import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export const TINY_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model');
 export const TINY_LOGIT_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-logit');
+/** Passes every load-time check, fails at run time (batch not a multiple of 3 / wrong output rows). */
+export const RUNTIME_ERROR_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-runtime-error');
 export const SPEECH_DIR = resolve(projectRoot, '../shared/data/speech');
 
 /** A few real files (genuine and synthetic) from the shared speech manifest. */
