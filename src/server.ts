@@ -136,6 +136,7 @@ export class DevoxServer {
           log: log.child({ component: 'websocket' }),
         });
         cleanup.push(() => ws.close());
+        metrics.addWebSocketCounters(() => ws.counters);
         websocket = ws;
       }
       let server: DevoxServer | undefined;

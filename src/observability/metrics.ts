@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamCounters } from '../media/types.js';
+import type { WsMediaCounters } from '../signaling/websocket/types.js';
 import type { EventType, VerdictLabel } from '../verdicts/types.js';
 
 /** Seconds: 0.1 ms … 5 s, denser where real-time operation lives (1–50 ms). */
@@ -262,6 +263,47 @@ export class Metrics {
     this.eventsDropped.inc({ reason: 'rejected' }, 0);
     this.activeStreams.set({ transport: 'rtp' }, 0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'devox_' });
+  }
+
+  /** WebSocket media stream counters (MediaStreamServer.counters), read at scrape time. */
+  addWebSocketCounters(read: () => Readonly<WsMediaCounters>): void {
+    const r = this.registry;
+    const labelled = (name: string, help: string, label: string, pick: (c: Readonly<WsMediaCounters>) => Record<string, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const [k, v] of Object.entries(pick(read()))) this.inc({ [label]: k }, v);
+        },
+      });
+    labelled('devox_ws_connections_total', 'WebSocket media connections accepted, by protocol', 'protocol', (c) => c.connections);
+    labelled('devox_ws_refused_total', 'WebSocket media upgrades refused, by cause', 'cause', (c) => c.refused);
+    labelled('devox_ws_closed_total', 'WebSocket media connections ended, by reason', 'reason', (c) => c.closed);
+    const plain = (name: string, help: string, pick: (c: Readonly<WsMediaCounters>) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.reset();
+          this.inc(pick(read()));
+        },
+      });
+    plain('devox_ws_messages_total', 'WebSocket messages received on media connections', (c) => c.messages);
+    plain('devox_ws_bytes_total', 'Bytes of WebSocket media messages', (c) => c.bytes);
+    plain('devox_ws_frames_total', 'Audio frames written into streams from WebSockets', (c) => c.frames);
+    plain('devox_ws_frames_dropped_total', "Audio frames timed before their leg's first frame (dropped)", (c) => c.dropped);
+    new Gauge({
+      name: 'devox_ws_active_connections',
+      help: 'Open WebSocket media connections',
+      registers: [r],
+      collect() {
+        this.set(read().activeConnections);
+      },
+    });
   }
 
   /** Register a live source of per-stream RTP counters (read at scrape time). */
