@@ -1,0 +1,85 @@
+/**
+ * telephone-event (RFC 4733) and comfort noise / DTX (RFC 3389) over real UDP:
+ * recognised, not decoded, the time they cover is silence (not loss), timing unchanged.
+ */
+import t from 'tap';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { loadConfig } from '../../src/config.js';
+import { MediaSessions } from '../../src/media/media-sessions.js';
+import { readAudioFile } from '../../src/media/audio-file.js';
+import { resampleBuffer } from '../../src/media/resampler.js';
+import { packetize } from '../../src/media/rtp-sender.js';
+import { writeRtpHeader } from '../../src/media/rtp-packet.js';
+import { RecordingSink, align, descriptor, memoryLogger, rms, until, SPEECH_16K } from './helpers.js';
+
+t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async (t) => {
+  const cfg = loadConfig({ env: {} });
+  const sink = new RecordingSink();
+  const { log } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({
+    descriptor: descriptor('dtmf-cn'),
+    formats: [
+      { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 },
+      { payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 },
+      { payloadType: 13, encoding: 'CN', clockRate: 8000, channels: 1 },
+    ],
+  });
+  const src = await readAudioFile(SPEECH_16K);
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 5000, startTs: 777 });
+  const sock = createSocket('udp4');
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  t.teardown(() => sock.close());
+  const send = (b: Buffer): Promise<void> => new Promise((res, rej) => sock.send(b, s.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+
+  const DTMF = [50, 60]; // packets 50..59 replaced by one DTMF event (digit 5), RFC 4733 style
+  const CN_AT = 100;
+  const DTX_END = 130; // packets 101..129 not sent at all (DTX); sequence numbers stay contiguous
+  for (let i = 0; i < packets.length; i++) {
+    const p = packets[i]!;
+    const seq = i > CN_AT ? (i < DTX_END ? -1 : p.sequence - (DTX_END - CN_AT - 1)) : p.sequence;
+    if (seq < 0) continue;
+    let data: Buffer;
+    if (i >= DTMF[0]! && i < DTMF[1]!) {
+      data = Buffer.alloc(16);
+      const duration = (i - DTMF[0]! + 1) * 160;
+      writeRtpHeader(data, { marker: i === DTMF[0], payloadType: 101, sequence: seq, timestamp: packets[DTMF[0]!]!.timestamp, ssrc: 0x1234abcd });
+      data.set([5, i === DTMF[1]! - 1 ? 0x8a : 0x0a, duration >> 8, duration & 0xff], 12);
+    } else if (i === CN_AT) {
+      data = Buffer.alloc(13);
+      writeRtpHeader(data, { marker: false, payloadType: 13, sequence: seq, timestamp: p.timestamp, ssrc: 0x1234abcd });
+      data[12] = 60; // noise level -60 dBov
+    } else {
+      data = Buffer.from(p.data);
+      writeRtpHeader(data, { marker: i === DTX_END, payloadType: 0, sequence: seq & 0xffff, timestamp: p.timestamp, ssrc: 0x1234abcd });
+    }
+    await send(data);
+    if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const sent = packets.length - (DTX_END - CN_AT - 1);
+  await until(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
+  sessions.release('dtmf-cn');
+  await sink.waitFor(() => sink.ended.has('dtmf-cn'));
+
+  t.equal(s.rtp.telephoneEvents, 10);
+  t.equal(s.rtp.comfortNoise, 1);
+  t.equal(s.counters.packetsLost, 0);
+  t.equal(s.counters.packetsUnknownPayload, 0);
+  t.equal(s.counters.packetsMalformed, 0);
+  t.equal(s.rtp.sequenceJumps, 0);
+  const audio = sink.timeline('dtmf-cn');
+  t.ok(rms(audio, DTMF[0]! * 320 + 12, DTMF[1]! * 320 - 12) < 1e-4, 'DTMF span is silent (tones are not decoded as speech)');
+  t.ok(rms(audio, CN_AT * 320 + 12, DTX_END * 320 - 12) < 1e-4, 'CN/DTX pause is silent');
+  const ws = sink.windows.get('dtmf-cn')!;
+  t.ok(ws.every((w) => w.lostRatio === 0), 'no window reports loss');
+  t.ok(ws.every((w, i) => Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows on the hop grid');
+  const ref = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
+  ref.fill(0, DTMF[0]! * 320, DTMF[1]! * 320);
+  ref.fill(0, CN_AT * 320, DTX_END * 320);
+  const r = align(ref, audio, 100, 800, audio.length - 800);
+  t.equal(r.lag, 0, 'audio after the pause is at its own time');
+  t.ok(r.snrDb > 25, `SNR ${r.snrDb.toFixed(1)} dB`);
+});
