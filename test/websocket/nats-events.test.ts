@@ -12,14 +12,12 @@ import { eventValidator, readStoredEvents } from '../helpers/events.js';
 import { startTestServer, waitFor } from '../helpers/devox-server.js';
 import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio } from './helpers.js';
 
-if (!natsServerAvailable()) {
-  t.skip('nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the event tests need a real NATS');
-  process.exit(0);
-}
-
+const skip = natsServerAvailable()
+  ? false
+  : 'nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the event tests need a real NATS';
 const validate = eventValidator();
 
-t.test('Twilio and jambonz streams → events on JetStream carry the stream identity', async (t) => {
+t.test('Twilio and jambonz streams → events on JetStream carry the stream identity', { skip }, async (t) => {
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
   const server = await startTestServer({ nats: { servers: [nats.url] }, websocket: { tokens: [TOKEN] } });

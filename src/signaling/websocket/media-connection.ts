@@ -88,6 +88,8 @@ export class MediaConnection implements ConnectionContext {
   readonly #legs: MediaLeg[] = [];
   readonly #idleTimer: NodeJS.Timeout;
   #startTimer: NodeJS.Timeout | undefined;
+  /** When the connection was accepted (wall clock, ms). */
+  readonly #acceptedMs = nowMs();
   #ended = false;
   #closeReason: WsCloseReason | undefined;
 
@@ -145,6 +147,7 @@ export class MediaConnection implements ConnectionContext {
       window: this.#opts.window,
       sink: this.#opts.sink,
       realtimeSlackMs: this.#opts.websocket.realtimeSlackMs,
+      wallAnchorMs: this.#acceptedMs,
       reorderFrames: this.protocol === 'twilio' || this.protocol === 'telnyx' ? this.#opts.websocket.reorderFrames : 0,
       maxFrameSamples: Math.ceil((this.maxFrameMs * inputRate) / 1000) + 2,
       log: this.log.child({ leg, callId }),

@@ -22,6 +22,13 @@ export interface MediaLegOptions {
   sink: WindowSink;
   /** How far media time may run ahead of wall-clock time (ms). */
   realtimeSlackMs: number;
+  /**
+   * Wall clock (ms) the pacing check counts from at the latest: when the connection was accepted.
+   * Arrival times are when DevoX processed a frame; if DevoX itself stalls as a leg starts, the
+   * frames buffered meanwhile arrive together and would look like a burst. Counting from the
+   * accept time forgives that (and at most one start-up's worth of burst from a client).
+   */
+  wallAnchorMs: number;
   /** Frames held to undo reordering (0: none). */
   reorderFrames: number;
   /** Largest frame in samples (sizes the reorder slots). */
@@ -58,6 +65,7 @@ export class MediaLeg {
   /** Timestamp (ms) of the leg's first frame: media position 0. */
   #originMs = -1;
   #firstArrivalMs = -1;
+  readonly #wallAnchorMs: number;
   #lastChunk = -1;
   /** Media position just past the frame with the highest chunk so far. */
   #lastEnd = 0;
@@ -73,6 +81,7 @@ export class MediaLeg {
     this.descriptor = opts.descriptor;
     this.inputRate = opts.inputRate;
     this.#slackMs = opts.realtimeSlackMs;
+    this.#wallAnchorMs = opts.wallAnchorMs;
     this.#samplesPerMs = opts.inputRate / 1000;
     this.#snapSamples = Math.ceil(SNAP_MS * this.#samplesPerMs);
     this.#held = [];
@@ -177,7 +186,7 @@ export class MediaLeg {
       if (h.arrivalMs < first) first = h.arrivalMs;
     }
     this.#originMs = origin;
-    this.#firstArrivalMs = first;
+    this.#firstArrivalMs = Math.min(first, this.#wallAnchorMs);
     for (const h of this.#held) {
       if (!h.used) continue;
       h.pos = Math.round((h.timestampMs - origin) * this.#samplesPerMs);
@@ -220,7 +229,7 @@ export class MediaLeg {
   /** Place `count` samples of `pcm` (from `offset`) right after the previous appended frame. */
   append(pcm: Int16Array, offset: number, count: number, arrivalMs: number): void {
     if (this.#ended) return;
-    if (this.#firstArrivalMs < 0) this.#firstArrivalMs = arrivalMs;
+    if (this.#firstArrivalMs < 0) this.#firstArrivalMs = Math.min(arrivalMs, this.#wallAnchorMs);
     const pos = this.#appendPos;
     this.#checkPace(pos, arrivalMs);
     this.#appendPos = pos + count;
