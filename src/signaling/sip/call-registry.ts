@@ -69,6 +69,13 @@ export class CallRegistry {
     return this.#calls.values();
   }
 
+  /** Counts a request refused before the registry saw it (403 source network, 401 digest). */
+  refused(counter: 'rejected_forbidden' | 'rejected_unauthorized', callId: string, why: string): void {
+    this.#counters.invites++;
+    this.#counters[counter]++;
+    this.#opts.log.info({ event: 'sip_rejected', during: 'invite', callId, counter, problem: why }, 'SIP request rejected');
+  }
+
   /** A dialog-creating INVITE. Never throws: every failure is a response plan. */
   async invite(req: SipRequestView): Promise<InviteOutcome> {
     this.#counters.invites++;

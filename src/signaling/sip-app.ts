@@ -1,0 +1,316 @@
+/**
+ * The SIP front door: a drachtio-srf application connected to drachtio-server. It checks
+ * the source network (403) and optional digest credentials (401), answers OPTIONS pings,
+ * and hands every INVITE, re-INVITE, UPDATE, CANCEL and BYE to the SIP-free CallRegistry
+ * (signaling/sip/), which decides the response and owns the media sessions. Session timers
+ * (RFC 4028) are run here because ending or refreshing a dialog needs the SIP stack.
+ *
+ * drachtio-srf reconnects to drachtio-server by itself with exponential backoff (150 ms
+ * x 1.7 per attempt, capped at sip.reconnectMaxMs); `ready` is true only while connected
+ * and authenticated, so /readyz reflects it.
+ */
+import Srf from 'drachtio-srf';
+import { ConfigError, type Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import { CallRegistry } from './sip/call-registry.js';
+import { DigestAuthenticator } from './sip/digest-auth.js';
+import { NetworkAcl, NetworkAclError } from './sip/network-acl.js';
+import { refreshDelayMs, type SessionTimer } from './sip/session-timer.js';
+import type { MediaAllocator, SipCounters, SipRequestView, SipResponsePlan } from './sip/types.js';
+
+export interface StartSipOptions {
+  config: Readonly<Config>;
+  /** The process's MediaSessions. */
+  media: MediaAllocator;
+  log: Logger;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE';
+const SUPPORTED = 'timer, siprec';
+const ACCEPT = 'application/sdp, multipart/mixed, application/rs-metadata+xml';
+
+/** Adapts a drachtio request to what the plain module reads. */
+function view(req: Srf.SrfRequest): SipRequestView {
+  return {
+    method: req.method,
+    callId: req.get('Call-ID') ?? '',
+    header: (name: string) => (req.has(name) ? req.get(name) : undefined),
+    body: req.body ?? '',
+    sourceAddress: req.source_address,
+  };
+}
+
+function send(res: Srf.SrfResponse, plan: SipResponsePlan, extra: Record<string, string> = {}): void {
+  const headers: Record<string, string> = { ...plan.headers, ...extra };
+  if (plan.sdp !== undefined) headers['Content-Type'] = 'application/sdp';
+  res.send(plan.status, plan.reason, { headers, ...(plan.sdp !== undefined ? { body: plan.sdp } : {}) });
+}
+
+interface DialogState {
+  dialog: Srf.Dialog;
+  refreshTimer?: NodeJS.Timeout;
+}
+
+export class SipApp {
+  readonly registry: CallRegistry;
+  readonly #srf: Srf;
+  readonly #log: Logger;
+  readonly #acl: NetworkAcl;
+  readonly #auth: DigestAuthenticator | undefined;
+  readonly #dialogs = new Map<string, DialogState>();
+  #ready = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(opts: StartSipOptions) {
+    const { config } = opts;
+    const sip = config.sip;
+    this.#log = opts.log.child({ component: 'sip' });
+    try {
+      this.#acl = new NetworkAcl(sip.allowedNetworks);
+    } catch (err) {
+      if (err instanceof NetworkAclError) throw new ConfigError('sip.allowedNetworks', err.message, { cause: err });
+      throw err;
+    }
+    if (sip.allowedNetworks.length === 0) this.#log.warn('sip.allowedNetworks is empty: every INVITE will get 403');
+    this.#auth = sip.digestUsername
+      ? new DigestAuthenticator({ realm: sip.digestRealm, username: sip.digestUsername, password: sip.digestPassword })
+      : undefined;
+    this.registry = new CallRegistry({
+      media: opts.media,
+      policy: sip,
+      address: config.media.announceAddress || config.media.bindAddress,
+      log: this.#log,
+      onSessionExpired: (call) => this.#hangUp(call.callId, 'SIP;cause=408;text="Session timer expired"'),
+    });
+    this.#srf = new Srf();
+    this.#wire();
+    this.#srf.connect({
+      host: sip.drachtioHost,
+      port: sip.drachtioPort,
+      secret: sip.drachtioSecret,
+      // Passed through to drachtio-srf's wire protocol (not in its .d.ts).
+      reconnect: { retryMaxDelay: sip.reconnectMaxMs },
+    } as Srf.SrfConfig);
+  }
+
+  /** Starts connecting (does not wait for drachtio-server; see `ready` / waitReady()). */
+  static start(opts: StartSipOptions): SipApp {
+    return new SipApp(opts);
+  }
+
+  /** Connected to drachtio-server and authenticated. */
+  get ready(): boolean {
+    return this.#ready && this.#closing === undefined;
+  }
+  /** For /readyz: true, or why not. */
+  readiness(): true | string {
+    return this.ready ? true : 'not connected to drachtio-server';
+  }
+  get counters(): Readonly<SipCounters> {
+    return this.registry.counters;
+  }
+
+  /** Resolves once connected (or rejects after timeoutMs). */
+  waitReady(timeoutMs: number): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#srf.off('connect', onConnect);
+        reject(new Error(`drachtio-server not connected after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onConnect = (err: Error | null): void => {
+        if (err) return;
+        clearTimeout(timer);
+        this.#srf.off('connect', onConnect);
+        resolve();
+      };
+      this.#srf.on('connect', onConnect);
+    });
+  }
+
+  #wire(): void {
+    const srf = this.#srf;
+    srf.on('connect', (err: Error | null, hostport: string) => {
+      if (err) {
+        this.#ready = false;
+        this.#log.error({ event: 'drachtio_auth_failed', err }, 'drachtio-server refused the connection (check sip.drachtioSecret)');
+        return;
+      }
+      this.#ready = true;
+      this.#log.info({ event: 'drachtio_connected', hostport }, 'connected to drachtio-server');
+    });
+    // An 'error' without a listener would throw; drachtio-srf reconnects after it.
+    srf.on('error', (err: Error) => {
+      this.#ready = false;
+      this.#log.warn({ event: 'drachtio_error', err: err.message }, 'drachtio-server connection error');
+    });
+    (srf as unknown as NodeJS.EventEmitter).on('reconnecting', (r: { delay: number; attempt: number }) => {
+      this.#ready = false;
+      this.#log.info({ event: 'drachtio_reconnecting', delayMs: r.delay, attempt: r.attempt }, 'reconnecting to drachtio-server');
+    });
+    (srf as unknown as NodeJS.EventEmitter).on('close', () => {
+      if (this.#ready) this.#log.warn({ event: 'drachtio_disconnected' }, 'lost connection to drachtio-server');
+      this.#ready = false;
+    });
+
+    const app = srf as unknown as {
+      options(h: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void;
+      invite(h: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void;
+    };
+    app.options((req, res) => {
+      if (!this.#acl.allows(req.source_address)) return res.send(403);
+      res.send(200, { headers: { Allow: ALLOW, Supported: SUPPORTED, Accept: ACCEPT } });
+    });
+    app.invite((req, res) => {
+      this.#onInvite(req, res).catch((err: unknown) => {
+        this.#log.error({ event: 'sip_internal_error', err }, 'INVITE handler failed');
+        if (!res.finalResponseSent) res.send(500);
+      });
+    });
+  }
+
+  async #onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+    const r = view(req);
+    if (!this.#acl.allows(r.sourceAddress)) {
+      this.registry.refused('rejected_forbidden', r.callId, `source ${r.sourceAddress} not in sip.allowedNetworks`);
+      return res.send(403);
+    }
+    if (this.#auth) {
+      const auth = this.#auth.verify(r.method, r.header('authorization'));
+      if (!auth.ok) {
+        this.registry.refused('rejected_unauthorized', r.callId, auth.why);
+        return res.send(401, { headers: { 'WWW-Authenticate': auth.challenge } });
+      }
+    }
+    let canceled = false;
+    req.on('cancel', () => {
+      canceled = true;
+      this.registry.cancel(r.callId);
+    });
+    const out = await this.registry.invite(r);
+    if (out.status !== 200 || out.call === undefined) {
+      if (!canceled && !res.finalResponseSent) send(res, out);
+      return;
+    }
+    if (canceled) {
+      // CANCEL raced the last allocation: drachtio-server already answered 487.
+      this.registry.bye(r.callId, 'released');
+      return;
+    }
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await this.#srf.createUAS(req, res, {
+        localSdp: out.sdp!,
+        headers: { ...out.headers, 'Content-Type': 'application/sdp', Allow: ALLOW, Supported: SUPPORTED },
+      });
+    } catch (err) {
+      this.#log.warn({ event: 'sip_uas_failed', callId: r.callId, err }, 'could not confirm the dialog: releasing the call');
+      this.registry.bye(r.callId, 'error');
+      return;
+    }
+    const state: DialogState = { dialog };
+    this.#dialogs.set(r.callId, state);
+    dialog.on('destroy', () => {
+      this.#forget(r.callId);
+      this.registry.bye(r.callId, 'bye');
+    });
+    const onModify = (mreq: Srf.SrfRequest, mres: Srf.SrfResponse): void => {
+      this.registry
+        .modify(view(mreq))
+        .then((plan) => {
+          send(mres, plan, plan.status === 200 ? { Contact: (dialog as unknown as { local: { contact: string } }).local.contact } : {});
+          if (plan.status === 200) this.#scheduleRefresh(r.callId, plan.timer);
+        })
+        .catch((err: unknown) => {
+          this.#log.error({ event: 'sip_internal_error', callId: r.callId, err }, 're-offer handler failed');
+          mres.send(500);
+        });
+    };
+    dialog.on('modify', onModify);
+    dialog.on('update', onModify);
+    this.#scheduleRefresh(r.callId, out.timer);
+  }
+
+  /** refresher=uas: we send the refresh (a re-INVITE with our current SDP) at half the interval. */
+  #scheduleRefresh(callId: string, timer: SessionTimer | undefined): void {
+    const state = this.#dialogs.get(callId);
+    if (state === undefined) return;
+    if (state.refreshTimer) clearTimeout(state.refreshTimer);
+    delete state.refreshTimer;
+    if (timer === undefined || timer.refresher !== 'uas') return;
+    state.refreshTimer = setTimeout(() => {
+      const call = this.registry.get(callId);
+      if (call === undefined) return;
+      state.dialog
+        .modify(call.localSdp)
+        .then(() => {
+          this.registry.refreshed(callId, timer);
+          this.#scheduleRefresh(callId, timer);
+        })
+        .catch((err: unknown) => {
+          this.#log.warn({ event: 'sip_refresh_failed', callId, err }, 'session refresh failed: ending the call');
+          this.#hangUp(callId, 'SIP;cause=408;text="Session refresh failed"');
+          this.registry.bye(callId, 'error');
+        });
+    }, refreshDelayMs(timer));
+    state.refreshTimer.unref();
+  }
+
+  #forget(callId: string): void {
+    const state = this.#dialogs.get(callId);
+    if (state?.refreshTimer) clearTimeout(state.refreshTimer);
+    this.#dialogs.delete(callId);
+  }
+
+  /** Sends BYE for a dialog we end ourselves. */
+  #hangUp(callId: string, reason: string): void {
+    const state = this.#dialogs.get(callId);
+    if (state === undefined) return;
+    this.#forget(callId);
+    state.dialog.destroy({ headers: { Reason: reason } }, (err: unknown) => {
+      if (err) this.#log.warn({ event: 'sip_bye_failed', callId, err }, 'BYE failed');
+    });
+  }
+
+  /**
+   * drachtio-srf's disconnect() does not cancel a reconnect already scheduled (and throws
+   * when no socket is up), so a closed app could connect again and take calls. Reach into
+   * its wire protocol (srf.app.client.wp in lib/proto.js, lib/drachtio-agent.js, lib/wire-protocol.js:
+   * closing, reconnectVars.retryTimer) to stop it.
+   */
+  #stopReconnecting(): void {
+    const wp = (this.#srf as unknown as { app?: { client?: { wp?: { closing?: boolean;
+      reconnectVars?: { retryTimer?: NodeJS.Timeout | null } } } } }).app?.client?.wp;
+    if (wp === undefined) return;
+    wp.closing = true;
+    if (wp.reconnectVars?.retryTimer) {
+      clearTimeout(wp.reconnectVars.retryTimer);
+      wp.reconnectVars.retryTimer = null;
+    }
+  }
+
+  /** BYE to every call, release every port, disconnect. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const callId of [...this.#dialogs.keys()]) this.#hangUp(callId, 'SIP;cause=503;text="Recorder shutting down"');
+      this.registry.close();
+      // Let the BYEs reach drachtio-server before the socket closes.
+      await new Promise((r) => setTimeout(r, 100));
+      this.#stopReconnecting();
+      try {
+        this.#srf.disconnect();
+      } catch {
+        // not connected right now: nothing to end
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * What the server calls when sip.enabled: starts connecting to drachtio-server and returns
+ * at once (readiness follows the connection). Rejects with ConfigError on a bad sip.* value.
+ */
+export async function startSip(opts: StartSipOptions): Promise<SipApp> {
+  return SipApp.start(opts);
+}

@@ -1,0 +1,118 @@
+/**
+ * The drachtio-facing app without drachtio-server: source-network ACL, digest auth
+ * (response computed independently per RFC 2617), and connection handling: readiness
+ * stays false and drachtio-srf keeps retrying with backoff while the TCP peer refuses or
+ * drops the connection; close() is idempotent. The full SIP path is in siprec-e2e.test.ts.
+ */
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.js';
+import { MediaSessions } from '../../src/media/media-sessions.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { NetworkAcl, NetworkAclError } from '../../src/signaling/sip/network-acl.js';
+import { DigestAuthenticator, parseDigestParams } from '../../src/signaling/sip/digest-auth.js';
+import { startSip } from '../../src/signaling/sip-app.js';
+import { RecordingSink } from './sip-fixtures.js';
+
+t.test('network ACL: CIDRs and addresses, v4 and v6, mapped v4, empty list refuses all', async (t) => {
+  const acl = new NetworkAcl(['127.0.0.0/8', '10.20.0.0/16', '192.0.2.7', '2001:db8::/32']);
+  t.ok(acl.allows('127.0.0.1'));
+  t.ok(acl.allows('10.20.255.1'));
+  t.notOk(acl.allows('10.21.0.1'));
+  t.ok(acl.allows('192.0.2.7'));
+  t.notOk(acl.allows('192.0.2.8'));
+  t.ok(acl.allows('2001:db8::1'));
+  t.notOk(acl.allows('2001:db9::1'));
+  t.ok(acl.allows('::ffff:127.0.0.1'));
+  t.notOk(acl.allows('not-an-ip'));
+  t.notOk(new NetworkAcl([]).allows('127.0.0.1'));
+  t.ok(new NetworkAcl(['0.0.0.0/0']).allows('203.0.113.9'));
+  for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0.0/8/1', '::1/129', '10.0.0.0/x']) {
+    t.throws(() => new NetworkAcl([bad]), NetworkAclError, bad);
+  }
+});
+
+t.test('digest auth: challenge, valid response (qop=auth and RFC 2069), wrong password, stale and forged nonces', async (t) => {
+  const creds = { realm: 'devox', username: 'sbc1', password: 's3cret' };
+  const auth = new DigestAuthenticator(creds, 60_000);
+  const none = auth.verify('INVITE', undefined);
+  t.equal(none.ok, false);
+  const ch = parseDigestParams(none.ok ? '' : none.challenge)!;
+  t.equal(ch.realm, 'devox');
+  t.equal(ch.qop, 'auth');
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  const uri = 'sip:srs@127.0.0.1';
+  const respond = (password: string, nonce: string, qop = true) => {
+    const ha1 = md5(`sbc1:devox:${password}`);
+    const ha2 = md5(`INVITE:${uri}`);
+    const response = qop ? md5(`${ha1}:${nonce}:00000001:abcdef:auth:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`);
+    return `Digest username="sbc1", realm="devox", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5` +
+      (qop ? ', qop=auth, nc=00000001, cnonce="abcdef"' : '');
+  };
+  t.same(auth.verify('INVITE', respond('s3cret', ch.nonce!)), { ok: true });
+  t.same(auth.verify('INVITE', respond('s3cret', ch.nonce!, false)), { ok: true });
+  t.match(auth.verify('INVITE', respond('wrong', ch.nonce!)), { ok: false, why: 'wrong response' });
+  t.match(auth.verify('INVITE', respond('s3cret', `${Date.now()}.deadbeef`)), { ok: false, why: 'unknown nonce' });
+  const stale = auth.verify('INVITE', respond('s3cret', ch.nonce!), Date.now() + 120_000);
+  t.match(stale, { ok: false, why: 'stale nonce' });
+  t.match(stale.ok ? '' : stale.challenge, /stale=true/);
+  t.match(auth.verify('INVITE', 'Basic Zm9vOmJhcg=='), { ok: false, why: 'malformed Authorization' });
+});
+
+class Lines extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
+    for (const l of chunk.toString().split('\n')) if (l) this.lines.push(JSON.parse(l) as Record<string, unknown>);
+    cb();
+  }
+}
+
+t.test('drachtio connection: not ready while the peer drops us, retries with backoff, close() idempotent', async (t) => {
+  // A real TCP listener that accepts and immediately closes (a drachtio-server restarting).
+  const accepted: number[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    accepted.push(Date.now());
+    sockets.add(s);
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+
+  const out = new Lines();
+  const log = createLogger('info', out);
+  const config = loadConfig({ env: {}, overrides: { sip: { enabled: true, drachtioPort: port, reconnectMaxMs: 400 },
+    media: { rtpPortMin: 47400, rtpPortMax: 47409 } } });
+  const media = new MediaSessions({ media: config.media, window: config.window, outputRate: 16000, sink: new RecordingSink(), log });
+  t.teardown(() => media.closeAll());
+  const app = await startSip({ config, media, log });
+  t.equal(app.ready, false);
+  t.equal(app.readiness(), 'not connected to drachtio-server');
+  await t.rejects(app.waitReady(300), /not connected after 300 ms/);
+  for (let i = 0; i < 100 && accepted.length < 4; i++) await sleep(50);
+  t.ok(accepted.length >= 4, `reconnected ${accepted.length} times`);
+  t.equal(app.ready, false, 'never ready: the peer never authenticated us');
+  const reconnecting = out.lines.filter((l) => l.event === 'drachtio_reconnecting');
+  t.ok(reconnecting.length >= 3, 'reconnect attempts are logged');
+  const delays = reconnecting.map((l) => l.delayMs as number);
+  t.ok(delays.every((d) => d <= 400), 'backoff capped at sip.reconnectMaxMs');
+  t.ok(delays[1]! >= delays[0]!, 'backoff grows');
+  await app.close();
+  await app.close();
+  const n = accepted.length;
+  await sleep(600);
+  t.equal(accepted.length, n, 'no reconnects after close()');
+  t.equal(media.size, 0);
+});
+
+t.test('bad sip.allowedNetworks fails start with a ConfigError naming the key', async (t) => {
+  const config = loadConfig({ env: {}, overrides: { sip: { allowedNetworks: ['10.0.0.0/99'] } } });
+  const log = createLogger('silent');
+  const media = new MediaSessions({ media: config.media, window: config.window, outputRate: 16000, sink: new RecordingSink(), log });
+  t.teardown(() => media.closeAll());
+  await t.rejects(startSip({ config, media, log }), { name: 'ConfigError', key: 'sip.allowedNetworks' });
+});
