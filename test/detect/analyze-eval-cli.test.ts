@@ -64,6 +64,32 @@ t.test('analyze --json: one window per hop over the file, verdict and model', as
   t.equal(w[w.length - 1]!.label, doc.verdict.label, 'last timeline label is the verdict');
 });
 
+t.test('analyze matches an independent reference: Python onnxruntime on the same 1-s windows every 250 ms', async (t) => {
+  const r = await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { windows: WindowJson[] };
+  const py = `
+import json, sys, numpy as np, soundfile as sf, onnxruntime as ort
+x, sr = sf.read(sys.argv[1], dtype='float32')
+assert sr == 16000
+starts = range(0, len(x) - 16000 + 1, 4000)
+w = np.stack([x[s:s + 16000] for s in starts]).astype(np.float32)
+p = ort.InferenceSession(sys.argv[2] + '/model.onnx').run(None, {'audio': w})[0]
+print(json.dumps([float(v) for v in p]))
+`;
+  const ref = await new Promise<number[] | null>((resolve) => {
+    execFile('python3', ['-c', py, GENUINE, TINY_MODEL], (err, stdout) => resolve(err ? null : (JSON.parse(stdout) as number[])));
+  });
+  if (!ref) {
+    t.skip('python3 with numpy/soundfile/onnxruntime not available (pip install -r training/requirements.txt)');
+    return;
+  }
+  t.equal(doc.windows.length, ref.length, 'same windows');
+  const maxDiff = Math.max(...ref.map((p, i) => Math.abs(p - doc.windows[i]!.score)));
+  // The live path carries int16 samples (as RTP does): at most ~1 LSB of difference in the input.
+  t.ok(maxDiff < 1e-3, `max |devox - python| = ${maxDiff.toExponential(2)}`);
+});
+
 t.test('analyze timeline (text) and the phone channels', async (t) => {
   const text = await devox(['analyze', GENUINE, '--model', TINY_MODEL]);
   t.equal(text.code, 0, text.stderr);
