@@ -76,6 +76,8 @@ export function eventIdFor(callId: string, streamId: string, type: EventType, wi
   return windowSeq === null ? `${callId}|${streamId}|${type}` : `${callId}|${streamId}|${type}|${windowSeq}`;
 }
 
+const NO_IDENTITY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function base(stream: StreamDescriptor, seq: number, wallTimeMs: number, modelVersion: string) {
   return {
     schemaVersion: EVENT_SCHEMA_VERSION,
@@ -83,7 +85,8 @@ function base(stream: StreamDescriptor, seq: number, wallTimeMs: number, modelVe
     streamId: stream.streamId,
     leg: stream.leg,
     transport: stream.transport,
-    identity: stream.identity ? { ...stream.identity } : {},
+    // Shared, read-only: events are serialised as they are published, never mutated.
+    identity: (stream.identity ?? NO_IDENTITY) as Record<string, string>,
     seq,
     wallTime: new Date(wallTimeMs).toISOString(),
     wallTimeMs,

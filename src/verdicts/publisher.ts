@@ -32,7 +32,8 @@ import {
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { subjectFor } from './events.js';
+import { callIdToToken } from './events.js';
+import { SUBJECT_TOKEN } from './types.js';
 import type { DevoxEvent, EventType } from './types.js';
 
 export interface EventPublisher {
@@ -73,16 +74,41 @@ export function createPublisher(opts: {
   return new NatsPublisher(opts.nats, opts.metrics, opts.log);
 }
 
+/**
+ * Subjects per call, built once per call instead of escaping the call id for every event;
+ * an entry goes when the call's last leg ends (and the cache is bounded regardless).
+ */
+class SubjectCache {
+  readonly #prefix: string;
+  readonly #calls = new Map<string, Record<string, string>>();
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+  subject(event: DevoxEvent): string {
+    let subjects = this.#calls.get(event.callId);
+    if (!subjects) {
+      if (this.#calls.size >= 10_000) this.#calls.clear();
+      const base = `${this.#prefix}.call.${callIdToToken(event.callId)}.`;
+      subjects = {};
+      for (const [type, token] of Object.entries(SUBJECT_TOKEN)) subjects[type] = base + token;
+      this.#calls.set(event.callId, subjects);
+    }
+    const subject = subjects[event.type]!;
+    if (event.type === 'call.ended' && event.lastLeg) this.#calls.delete(event.callId);
+    return subject;
+  }
+}
+
 /** JSON lines on stdout: `{"subject": "...", "event": {...}}`. */
 export class StdoutPublisher implements EventPublisher {
   readonly kind = 'stdout';
-  readonly #prefix: string;
+  readonly #subjects: SubjectCache;
   readonly #metrics: Metrics;
   readonly #out: NodeJS.WritableStream;
   #closed = false;
 
   constructor(prefix: string, metrics: Metrics, out: NodeJS.WritableStream = process.stdout) {
-    this.#prefix = prefix;
+    this.#subjects = new SubjectCache(prefix);
     this.#metrics = metrics;
     this.#out = out;
   }
@@ -102,7 +128,7 @@ export class StdoutPublisher implements EventPublisher {
       this.#metrics.eventsDropped.inc({ reason: 'closed' });
       return;
     }
-    const line = JSON.stringify({ subject: subjectFor(this.#prefix, event.callId, event.type), event }) + '\n';
+    const line = JSON.stringify({ subject: this.#subjects.subject(event), event }) + '\n';
     this.#out.write(line);
     this.#metrics.eventsPublished.inc({ type: event.type });
   }
@@ -140,6 +166,7 @@ export class NatsPublisher implements EventPublisher {
   readonly #cfg: Config['nats'];
   readonly #metrics: Metrics;
   readonly #log: Logger;
+  readonly #subjects: SubjectCache;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #connected = false;
@@ -167,6 +194,7 @@ export class NatsPublisher implements EventPublisher {
     this.#cfg = cfg;
     this.#metrics = metrics;
     this.#log = log.child({ component: 'nats' });
+    this.#subjects = new SubjectCache(cfg.subjectPrefix);
   }
 
   get connected(): boolean {
@@ -354,7 +382,7 @@ export class NatsPublisher implements EventPublisher {
     }
     const entry: Entry = {
       pos: this.#nextPos++,
-      subject: subjectFor(this.#cfg.subjectPrefix, event.callId, event.type),
+      subject: this.#subjects.subject(event),
       data: JSON.stringify(event),
       msgId: event.eventId,
       type: event.type,
