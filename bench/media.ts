@@ -12,7 +12,7 @@ import { fork } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import { MediaSessions, type RtpSession } from '../src/media/media-sessions.js';
@@ -164,9 +164,11 @@ async function runLevel(n: number): Promise<Row> {
   };
   // windows/s measured until now is diluted by the tail; use the measured window count instead
   row.windowsPerSec = windows / ((sink.lateCount > 0 ? (m1 - sink.measureFrom) : 1) / 1000);
-  // Kept up with real time: nothing dropped, every window emitted, and no window later than
-  // one hop (250 ms) after its last packet was due.
-  row.keptUp = row.lossPct < 0.1 && lost / Math.max(1, received) < 0.001 && row.windowsPerSec > 0.98 * row.expectedWindowsPerSec && row.lateP99 < 250;
+  // Kept up with real time: nothing dropped by the kernel, every window emitted, and the
+  // median window no later than 100 ms after its last packet was due (falling behind makes
+  // lateness grow without bound; p99 is printed too but on a shared box it mostly shows the
+  // process being descheduled, see the load average).
+  row.keptUp = row.lossPct < 0.1 && lost / Math.max(1, received) < 0.001 && row.windowsPerSec > 0.98 * row.expectedWindowsPerSec && row.lateP50 < 100;
   return row;
 }
 
@@ -175,8 +177,10 @@ console.log(`media ingest benchmark: PCMU 20 ms real-time streams over loopback,
 console.log(`host: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; the sender process runs on the same host`);
 console.log('streams  pkt/s    win/s(exp)        ingestCPU%  RSS/stream  loss%  late p50/p99/max ms  evloop p99 ms  senderCPU% (late p99 ms)  kept up');
 for (const n of levels) {
+  const load = loadavg()[0]!;
   const r = await runLevel(n);
   rows.push(r);
+  process.stdout.write(`(load average before this level: ${load.toFixed(1)})\n`);
   console.log(
     `${String(r.streams).padStart(7)}  ${r.pktPerSec.toFixed(0).padStart(6)}  ${r.windowsPerSec.toFixed(0).padStart(6)} (${r.expectedWindowsPerSec})`.padEnd(34) +
       `  ${r.cpuPct.toFixed(1).padStart(9)}  ${r.rssPerStreamKiB.toFixed(0).padStart(7)} KiB  ${r.lossPct.toFixed(2).padStart(5)}  ` +
