@@ -1,13 +1,14 @@
 /**
  * Streaming rational resampler: polyphase, Kaiser-windowed sinc FIR.
  *
- * Hand-written rather than @alexanderolsen/libsamplerate-js because (evaluated):
- *   - its `full()`/`simple()` copy every call's input into the wasm heap and return a
- *     freshly allocated Float32Array; the per-packet path must allocate nothing;
- *   - one converter per stream holds a private wasm state and heap; thousands of
- *     concurrent streams is our normal case;
- *   - our ratios are fixed and rational (8k->16k, 48k->16k, file rates), which a
- *     polyphase FIR handles exactly, with a filter we can size to the job.
+ * Hand-written rather than @alexanderolsen/libsamplerate-js because (evaluated against its
+ * source): every converter is its own wasm module instance, created asynchronously, whose C
+ * side holds a single global SRC_STATE plus two static transfer buffers of 1,008,000 floats
+ * (~8 MB per converter), and each call copies the input through those buffers (`simple()`
+ * also returns a fresh array). With one converter per stream and thousands of concurrent
+ * streams that is gigabytes of heap and a copy per packet. Our ratios are fixed rationals
+ * (8k->16k, 48k->16k, file rates) that a polyphase FIR handles exactly with a small,
+ * shared coefficient table and a few KiB of state per stream.
  *
  * Filter design (Kaiser window, "Kaiser's formula" for the length):
  *   downsampling: stopband edge at the OUTPUT Nyquist (true anti-aliasing), transition
