@@ -1,0 +1,104 @@
+/**
+ * Each phone-channel augmentation changes the signal the way it claims, measured on real signals
+ * (speech from ../shared/data/speech when present, white noise, noise bursts) by training/checks.py.
+ * G.711 tables are compared code for code with alawmulaw, the reference the runtime decodes with.
+ */
+import alawmulaw from 'alawmulaw';
+import t from 'tap';
+import { check } from './python.js';
+
+interface Aug {
+  bandlimit: { above_3400_before: number; above_4000_after: number; below_200_after: number; in_band_after: number; same_length: boolean };
+  g711: { ulaw_snr_db: number; alaw_snr_db: number; ulaw_channel_snr_db_vs_resampled_ref: number; channel_same_length: boolean; ulaw_levels: number };
+  packet_loss: {
+    runs: Array<[number, number]>; all_runs_multiple_of_320: boolean; all_runs_aligned: boolean; lost_fraction: number;
+    lost_samples_all_zero: boolean; kept_samples_unchanged: boolean; repeat_mode_lost_packets: number; repeat_mode_fills_half_previous: boolean;
+  };
+  gain: { plus6_rms_delta_db: number; minus10_rms_delta_db: number };
+  noise: Record<string, { snr_db: number; low_to_high_psd_db: number }>;
+  reverb: { rt60_s: number; decay30_dry_s: number; decay30_wet_s: number; same_length: boolean; rms_ratio_db: number };
+  loudness: { target_dbfs: number; active_level_after_dbfs: number };
+  opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
+}
+
+t.test('augmentations do what they claim', async (t) => {
+  const a = await check<Aug>(['augment']);
+
+  t.test('band-limit 300-3400 Hz removes the energy above 3.4 kHz', async (t) => {
+    t.ok(a.bandlimit.above_3400_before > 0.5, `white noise has ${a.bandlimit.above_3400_before.toFixed(3)} of its energy above 3.4 kHz`);
+    t.ok(a.bandlimit.above_4000_after < 0.005, `after: ${a.bandlimit.above_4000_after.toExponential(2)} above 4 kHz`);
+    t.ok(a.bandlimit.below_200_after < 0.005, 'and below 200 Hz');
+    t.ok(a.bandlimit.in_band_after > 0.8, 'the band itself is kept');
+    t.ok(a.bandlimit.same_length);
+  });
+
+  t.test('G.711 quantisation SNR is in the expected range (~30-40 dB on speech)', async (t) => {
+    for (const k of ['ulaw_snr_db', 'alaw_snr_db', 'ulaw_channel_snr_db_vs_resampled_ref'] as const) {
+      t.ok(a.g711[k] > 28 && a.g711[k] < 42, `${k} = ${a.g711[k].toFixed(1)} dB`);
+    }
+    t.ok(a.g711.ulaw_levels <= 256 && a.g711.ulaw_levels > 100, `${a.g711.ulaw_levels} distinct 8-bit codes used`);
+    t.ok(a.g711.channel_same_length, '8 kHz round trip keeps the length');
+  });
+
+  t.test('packet loss zeros whole 20-ms packets and nothing else', async (t) => {
+    const p = a.packet_loss;
+    t.ok(p.runs.length > 5, `${p.runs.length} gaps`);
+    t.ok(p.all_runs_multiple_of_320 && p.all_runs_aligned, 'gaps are whole 320-sample (20 ms) packets on the packet grid');
+    t.ok(p.lost_fraction > 0.1 && p.lost_fraction < 0.3, `lost ${p.lost_fraction} at rate 0.2`);
+    t.ok(p.lost_samples_all_zero, 'lost samples are zero');
+    t.ok(p.kept_samples_unchanged, 'other samples untouched');
+    t.ok(p.repeat_mode_lost_packets > 0 && p.repeat_mode_fills_half_previous, 'repeat mode fills with the previous packet at half amplitude');
+  });
+
+  t.test('gain changes RMS by the stated dB', async (t) => {
+    t.ok(Math.abs(a.gain.plus6_rms_delta_db - 6) < 0.01, `+6 dB -> ${a.gain.plus6_rms_delta_db.toFixed(4)}`);
+    t.ok(Math.abs(a.gain.minus10_rms_delta_db + 10) < 0.01, `-10 dB -> ${a.gain.minus10_rms_delta_db.toFixed(4)}`);
+  });
+
+  t.test('loudness normalisation reaches the target active level', async (t) => {
+    t.ok(Math.abs(a.loudness.active_level_after_dbfs - a.loudness.target_dbfs) < 0.1, `${a.loudness.active_level_after_dbfs.toFixed(2)} dBFS`);
+  });
+
+  t.test('noise is added at the stated SNR, with the stated colour', async (t) => {
+    for (const alpha of ['0.0', '1.0', '2.0']) t.ok(Math.abs(a.noise[alpha]!.snr_db - 10) < 0.01, `alpha ${alpha}: SNR ${a.noise[alpha]!.snr_db.toFixed(3)} dB`);
+    // PSD ~ 1/f^alpha: 100-400 Hz vs 3-6 kHz band means differ by ~ 10*alpha*log10(4500/250) ~ 12.6*alpha dB
+    t.ok(Math.abs(a.noise['0.0']!.low_to_high_psd_db) < 2, 'white is flat');
+    t.ok(a.noise['1.0']!.low_to_high_psd_db > 9 && a.noise['1.0']!.low_to_high_psd_db < 16, 'pink tilts ~12 dB');
+    t.ok(a.noise['2.0']!.low_to_high_psd_db > 20 && a.noise['2.0']!.low_to_high_psd_db < 32, 'brown tilts ~25 dB');
+  });
+
+  t.test('reverb lengthens the decay after a burst', async (t) => {
+    t.equal(a.reverb.decay30_dry_s, 0, 'dry burst stops at once');
+    t.ok(a.reverb.decay30_wet_s > 0.1, `wet: ${a.reverb.decay30_wet_s} s to fall 30 dB (RT60 ${a.reverb.rt60_s} s)`);
+    t.ok(a.reverb.same_length && Math.abs(a.reverb.rms_ratio_db) < 0.01, 'same length and RMS');
+  });
+
+  t.test('Opus round trip via ffmpeg is aligned; 8 kbps is narrowband', async (t) => {
+    for (const br of ['8', '16', '24']) {
+      t.ok(a.opus[br]!.same_length, `${br} kbps same length`);
+      t.ok(Math.abs(a.opus[br]!.lag_samples) <= 3, `${br} kbps lag ${a.opus[br]!.lag_samples} samples`);
+    }
+    t.ok(a.opus['8']!.energy_above_4k_fraction < 0.002, '8 kbps removes the band above 4 kHz');
+  });
+});
+
+interface G711 { samples: number[]; ulaw_encode: number[]; alaw_encode: number[]; ulaw_decode: number[]; alaw_decode: number[] }
+
+t.test('G.711 encode/decode match alawmulaw (what the runtime uses) for every 16-bit input', async (t) => {
+  const g = await check<G711>(['g711']);
+  let ue = 0, ae = 0;
+  g.samples.forEach((s, i) => {
+    // alawmulaw returns mu-law codes unmasked (~x as a JS int): compare the low 8 bits
+    if ((alawmulaw.mulaw.encodeSample(s) & 0xff) !== g.ulaw_encode[i]) ue++;
+    if ((alawmulaw.alaw.encodeSample(s) & 0xff) !== g.alaw_encode[i]) ae++;
+  });
+  t.equal(ue, 0, `mu-law encode agrees on all ${g.samples.length} samples`);
+  t.equal(ae, 0, `A-law encode agrees on all ${g.samples.length} samples`);
+  let ud = 0, ad = 0;
+  for (let c = 0; c < 256; c++) {
+    if (alawmulaw.mulaw.decodeSample(c) !== g.ulaw_decode[c]) ud++;
+    if (alawmulaw.alaw.decodeSample(c) !== g.alaw_decode[c]) ad++;
+  }
+  t.equal(ud, 0, 'mu-law decode table agrees');
+  t.equal(ad, 0, 'A-law decode table agrees');
+});

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Measurements behind test/training/*.test.ts. Each sub-command prints one JSON object; the tap tests assert on it.
+
+    python3 training/checks.py readers TMPDIR     # writes tiny wav/flac fixtures + protocol/meta/folders, reads them
+    python3 training/checks.py splits             # split properties on the shared manifest and a hash-mode corpus
+    python3 training/checks.py augment            # what each augmentation does to a signal, measured
+    python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
+    python3 training/checks.py parity [MODEL_DIR] # PyTorch vs onnxruntime on the same windows
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from devoxtrain import augment, channel  # noqa: E402
+from devoxtrain.data import CorpusError, Item, read_corpus, read_folders, read_manifest, read_meta_csv, read_protocol  # noqa: E402
+from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits  # noqa: E402
+from devoxtrain.systems import system_key  # noqa: E402
+
+SR = 16000
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MANIFEST = (REPO / '..' / 'shared' / 'data' / 'speech' / 'manifest.csv').resolve()
+
+
+def _tone(sec=0.5, f=440.0, amp=0.3):
+    t = np.arange(int(sec * SR)) / SR
+    return (amp * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def _brief(items: list[Item]) -> list[dict]:
+    return [{'id': it.id, 'label': it.label, 'speaker': it.speaker, 'generator': it.generator, 'source': it.source,
+             'exists': os.path.isfile(it.path)} for it in items]
+
+
+def _error(fn) -> str | None:
+    try:
+        fn()
+    except CorpusError as e:
+        return f'CorpusError: {e}'
+    return None
+
+
+def cmd_readers(tmp: str) -> dict:
+    d = Path(tmp)
+    (d / 'flac').mkdir(parents=True, exist_ok=True)
+    for name in ('LA_T_0001', 'LA_T_0002', 'LA_E_0003'):
+        sf.write(d / 'flac' / f'{name}.flac', _tone(), SR)
+    (d / 'proto.txt').write_text('LA_0079 LA_T_0001 - - bonafide\n'
+                                 'LA_0080 LA_T_0002 - A07 spoof\n'
+                                 '\n'
+                                 'LA_0009 LA_E_0003 alaw ita_tx A13 spoof notrim eval\n')
+    (d / 'itw').mkdir(exist_ok=True)
+    for name in ('0.wav', '1.wav', '2.wav'):
+        sf.write(d / 'itw' / name, _tone(f=300), SR)
+    (d / 'itw' / 'meta.csv').write_text('file,speaker,label\n0.wav,Alec Guinness,spoof\n1.wav,Alec Guinness,bona-fide\n'
+                                        '2.wav,Barack Obama,bona-fide\n')
+    for rel in ('folders/bonafide/spk1_a.wav', 'folders/spoof/genA/spk1_b.wav', 'folders/spoof/genB/spk2_c.flac',
+                'folders/notes/ignored.wav'):
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(p, _tone(f=500), SR)
+    (d / 'man').mkdir(exist_ok=True)
+    sf.write(d / 'man' / 'g.flac', _tone(), SR)
+    sf.write(d / 'man' / 's.flac', _tone(), SR)
+    (d / 'man' / 'manifest.csv').write_text('path,label,generator,speaker,source\ng.flac,genuine,,s1,x\n'
+                                            's.flac,synthetic,VALL-E X,s1,x\n')
+    (d / 'bad').mkdir(exist_ok=True)
+    (d / 'bad' / 'meta.csv').write_text('file,speaker,label\n0.wav,A,maybe\n')
+    (d / 'bad' / 'missing.csv').write_text('file,speaker,label\nnope.wav,A,spoof\n')
+    (d / 'bad' / 'proto.txt').write_text('LA_0079 LA_T_0001 - -\n')
+    return {
+        'protocol': _brief(read_protocol(d / 'proto.txt', d)),
+        'meta': _brief(read_meta_csv(d / 'itw' / 'meta.csv')),
+        'folders': _brief(read_folders(d / 'folders')),
+        'manifest': _brief(read_manifest(d / 'man' / 'manifest.csv')),
+        'auto': {'folders': len(read_corpus(str(d / 'folders'))), 'meta': len(read_corpus(str(d / 'itw' / 'meta.csv'))),
+                 'protocol': len(read_corpus(f'protocol:{d / "proto.txt"}:{d}'))},
+        'errors': {
+            'bad_label': _error(lambda: read_meta_csv(d / 'bad' / 'meta.csv', d / 'itw')),
+            'missing_file': _error(lambda: read_meta_csv(d / 'bad' / 'missing.csv')),
+            'bad_protocol_line': _error(lambda: read_protocol(d / 'bad' / 'proto.txt', d)),
+            'no_labels_folder': _error(lambda: read_folders(d / 'itw')),
+            'unknown_spec': _error(lambda: read_corpus(str(d / 'proto.txt'))),
+        },
+    }
+
+
+def _leaks(items: list[Item], res) -> dict:
+    spk, sys_ = {}, {}
+    for it in items:
+        s = res.split.get(it.id)
+        if s is None:
+            continue
+        spk.setdefault(it.speaker, set()).add(s)
+        if it.label == 'synthetic':
+            sys_.setdefault(system_key(it.generator), set()).add(s)
+    return {'speakers_in_two_splits': sorted(k for k, v in spk.items() if len(v) > 1),
+            'systems_in_two_splits': sorted(k for k, v in sys_.items() if len(v) > 1)}
+
+
+def cmd_splits() -> dict:
+    out: dict = {}
+    if SHARED_MANIFEST.exists():
+        items = read_manifest(SHARED_MANIFEST)
+        res = assign_splits(items, SHARED_DEFAULT)
+        res2 = assign_splits(items, SHARED_DEFAULT)
+        by = {s: res.items(items, s) for s in ('train', 'dev', 'test')}
+        out['shared'] = {
+            **_leaks(items, res),
+            'deterministic': res.split == res2.split,
+            'counts': {s: len(v) for s, v in by.items()},
+            'labels': {s: sorted({i.label for i in v}) for s, v in by.items()},
+            'partial_edits_kept': sum(1 for it in items if res.split.get(it.id) and 'edit(partial)' in it.generator),
+            'dropped': len(res.dropped),
+            'files_in_two_splits': 0,
+        }
+    # a synthetic hash-mode corpus: 40 speakers, 12 systems, including a partial edit system
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(400):
+        spk = f'spk{int(rng.integers(40))}'
+        if rng.random() < 0.4:
+            items.append(Item(id=f'g{i}', path='', label='genuine', speaker=spk))
+        else:
+            gen = ['A01', 'A02', 'A03', 'A04', 'A05', 'A06', 'A07', 'A08', 'A09', 'A10', 'A11',
+                   'VoiceCraft-edit(partial)'][int(rng.integers(12))]
+            items.append(Item(id=f's{i}', path='', label='synthetic', speaker=spk, generator=gen))
+    res = assign_splits(items, SplitConfig(seed=7))
+    out['hash_mode'] = {**_leaks(items, res),
+                        'counts': {s: len(res.items(items, s)) for s in ('train', 'dev', 'test')},
+                        'partial_edits_kept': sum(1 for it in items if res.split.get(it.id) and 'partial' in it.generator),
+                        'dropped': {r: list(res.dropped.values()).count(r) for r in set(res.dropped.values())}}
+    return out
+
+
+def _band_energy_fraction(x: np.ndarray, lo: float, hi: float = SR / 2) -> float:
+    p = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return float(p[(f >= lo) & (f < hi)].sum() / p.sum())
+
+
+def _speechlike(rng: np.random.Generator, sec: float = 2.0) -> np.ndarray:
+    """Real speech from the shared data if present, else a harmonic signal with a syllable envelope."""
+    if SHARED_MANIFEST.exists():
+        p = SHARED_MANIFEST.parent / 'audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac'
+        if p.exists():
+            x, _ = sf.read(p, dtype='float32')
+            return x[SR:SR + int(sec * SR)]
+    t = np.arange(int(sec * SR)) / SR
+    x = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 25))
+    return (0.1 * x * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)) + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _snr(ref: np.ndarray, test: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - test).astype(np.float64) ** 2)))
+
+
+def _decay_time_s(x: np.ndarray, start: int, drop_db: float = 30.0) -> float:
+    """Time after `start` until the 10-ms energy envelope stays `drop_db` below its level just before `start`."""
+    fr = 160
+    e = np.array([np.mean(x[i:i + fr] ** 2) for i in range(0, len(x) - fr, fr)]) + 1e-20
+    ref = e[start // fr - 5:start // fr].mean()
+    after = e[start // fr:]
+    above = np.flatnonzero(10 * np.log10(after / ref) > -drop_db)
+    return float((above[-1] + 1) * fr / SR) if len(above) else 0.0
+
+
+def cmd_augment() -> dict:
+    rng = np.random.default_rng(1)
+    white = (0.1 * rng.standard_normal(SR)).astype(np.float32)
+    bl = channel.bandlimit(white)
+    speech = _speechlike(rng)
+    x8 = augment.normalize_loudness(speech, -20.0)
+    # mu-law / A-law quantisation alone (at 8 kHz, so the resampler is not counted as codec noise)
+    from scipy.signal import resample_poly
+    s8 = resample_poly(x8.astype(np.float64), 1, 2).astype(np.float32)
+    ulaw = channel.g711_decode(channel.g711_encode(s8, 'ulaw'), 'ulaw')
+    alaw = channel.g711_decode(channel.g711_encode(s8, 'alaw'), 'alaw')
+    chan = channel.g711_channel(x8, 'ulaw')
+    ref_chan = resample_poly(resample_poly(x8.astype(np.float64), 1, 2), 2, 1)[:len(x8)].astype(np.float32)
+    # packet loss
+    sig = (0.2 + 0.1 * rng.random(SR)).astype(np.float32)             # never zero, so zeros = lost
+    y, mask = augment.packet_loss(sig, np.random.default_rng(3), rate=0.2, frame=320, mode='zero')
+    runs, i = [], 0
+    while i < len(mask):
+        if mask[i]:
+            j = i
+            while j < len(mask) and mask[j]:
+                j += 1
+            runs.append((i, j - i))
+            i = j
+        else:
+            i += 1
+    yr, maskr = augment.packet_loss(sig, np.random.default_rng(3), rate=0.2, frame=320, mode='repeat')
+    # gain
+    g6 = augment.gain_db(x8, 6.0)
+    gm10 = augment.gain_db(x8, -10.0)
+    # noise at SNR
+    noise_meas = {}
+    for alpha in (0.0, 1.0, 2.0):
+        n = augment.colored_noise(len(x8), alpha, rng)
+        yy = augment.add_at_snr(x8, n, 10.0)
+        spec = np.abs(np.fft.rfft(n)) ** 2
+        f = np.fft.rfftfreq(len(n), 1 / SR)
+        lo, hi = spec[(f > 100) & (f < 400)].mean(), spec[(f > 3000) & (f < 6000)].mean()
+        noise_meas[str(alpha)] = {'snr_db': _snr(x8, yy), 'low_to_high_psd_db': float(10 * np.log10(lo / hi))}
+    # reverb: a 300-ms noise burst then silence; decay time after the burst, dry vs reverberant
+    burst = np.zeros(SR, np.float32)
+    burst[1600:1600 + 4800] = 0.3 * rng.standard_normal(4800)
+    rir = augment.synthetic_rir(0.6, np.random.default_rng(5))
+    wet = augment.reverb(burst, rir)
+    loud = augment.normalize_loudness(0.1 * speech, -26.0)
+    # opus (ffmpeg): same length, aligned, 8 kbps is narrowband
+    op = {}
+    for br in (8, 16, 24):
+        o = channel.opus_channel(speech, br)
+        c = np.correlate(o[4000:20000], speech[4000:20000], 'full')
+        op[str(br)] = {'same_length': len(o) == len(speech), 'lag_samples': int(np.argmax(c) - 15999),
+                       'energy_above_4k_fraction': _band_energy_fraction(o, 4000)}
+    return {
+        'bandlimit': {'above_3400_before': _band_energy_fraction(white, 3400), 'above_4000_after': _band_energy_fraction(bl, 4000),
+                      'below_200_after': _band_energy_fraction(bl, 0, 200), 'in_band_after': _band_energy_fraction(bl, 400, 3200),
+                      'same_length': len(bl) == len(white)},
+        'g711': {'ulaw_snr_db': _snr(s8, ulaw), 'alaw_snr_db': _snr(s8, alaw),
+                 'ulaw_channel_snr_db_vs_resampled_ref': _snr(ref_chan, chan), 'channel_same_length': len(chan) == len(x8),
+                 'ulaw_levels': int(len(np.unique(channel.g711_encode(s8, 'ulaw'))))},
+        'packet_loss': {'runs': runs, 'all_runs_multiple_of_320': all(n % 320 == 0 for _, n in runs),
+                        'all_runs_aligned': all(s % 320 == 0 for s, _ in runs), 'lost_fraction': float(mask.mean()),
+                        'lost_samples_all_zero': bool(np.all(y[mask] == 0)), 'kept_samples_unchanged': bool(np.all(y[~mask] == sig[~mask])),
+                        'repeat_mode_lost_packets': int(maskr.sum() // 320),
+                        'repeat_mode_fills_half_previous': bool(all(
+                            np.allclose(yr[i:i + 320], 0.5 * yr[i - 320:i]) if i > 0 else np.all(yr[i:i + 320] == 0)
+                            for i in range(0, len(maskr), 320) if maskr[i]))},
+        'gain': {'plus6_rms_delta_db': augment.rms_dbfs(g6) - augment.rms_dbfs(x8),
+                 'minus10_rms_delta_db': augment.rms_dbfs(gm10) - augment.rms_dbfs(x8)},
+        'noise': noise_meas,
+        'reverb': {'rt60_s': 0.6, 'decay30_dry_s': _decay_time_s(burst, 6400), 'decay30_wet_s': _decay_time_s(wet, 6400),
+                   'same_length': len(wet) == len(burst), 'rms_ratio_db': augment.rms_dbfs(wet) - augment.rms_dbfs(burst)},
+        'loudness': {'target_dbfs': -26.0, 'active_level_after_dbfs': augment.active_rms_dbfs(loud)},
+        'opus': op,
+    }
+
+
+def cmd_g711() -> dict:
+    vals = np.arange(-32768, 32768).astype(np.int16)
+    x = vals.astype(np.float32) / 32768.0
+    return {'samples': vals.tolist(),
+            'ulaw_encode': channel.g711_encode(x, 'ulaw').tolist(), 'alaw_encode': channel.g711_encode(x, 'alaw').tolist(),
+            'ulaw_decode': (channel.g711_decode(np.arange(256, dtype=np.uint8), 'ulaw') * 32768).astype(int).tolist(),
+            'alaw_decode': (channel.g711_decode(np.arange(256, dtype=np.uint8), 'alaw') * 32768).astype(int).tolist()}
+
+
+def cmd_parity(model_dir: str | None) -> dict:
+    import torch
+    from devoxtrain import onnx_io
+    from devoxtrain.model import DevoxNet
+    torch.manual_seed(0)
+    net = DevoxNet()
+    with tempfile.TemporaryDirectory() as tmp:
+        if model_dir:
+            net.load_state_dict(torch.load(Path(model_dir) / 'model.pt', map_location='cpu', weights_only=True))
+            onnx_path = str(Path(model_dir) / 'model.onnx')
+        else:
+            net.eval()
+            # give BatchNorm non-trivial statistics so the check is not of an identity-ish network
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d) or isinstance(m, torch.nn.BatchNorm1d):
+                    m.running_mean.uniform_(-0.2, 0.2)
+                    m.running_var.uniform_(0.5, 2.0)
+            onnx_path = os.path.join(tmp, 'model.onnx')
+            onnx_io.export(net, onnx_path)
+        net.eval()
+        rng = np.random.default_rng(2)
+        speech = _speechlike(rng, 2.0)
+        wins = [0.3 * rng.standard_normal(SR), 0.001 * rng.standard_normal(SR), np.zeros(SR), speech[:SR],
+                speech[SR // 2:SR // 2 + SR], channel.g711_channel(speech[:SR], 'ulaw'), np.clip(3 * speech[:SR], -1, 1)]
+        x = np.stack(wins).astype(np.float32)
+        sess = onnx_io.session(onnx_path)
+        p_ort, e_ort = onnx_io.score(sess, x)
+        p_one = np.concatenate([onnx_io.score(sess, x[i:i + 1])[0] for i in range(len(x))])
+        with torch.no_grad():
+            logit, e_pt = net(torch.from_numpy(x))
+        p_pt = torch.sigmoid(logit).numpy()
+        ins = [(i.name, [d if isinstance(d, int) else str(d) for d in
+                         [s.dim_value or s.dim_param for s in i.type.tensor_type.shape.dim]]) for i in
+               __import__('onnx').load(onnx_path).graph.input]
+        return {'model': onnx_path if model_dir else 'random-init export', 'windows': len(x),
+                'max_abs_prob': float(np.max(np.abs(p_pt - p_ort))), 'max_abs_embedding': float(np.max(np.abs(e_pt.numpy() - e_ort))),
+                'max_abs_batch1_vs_batch': float(np.max(np.abs(p_one - p_ort))),
+                'probs_torch': p_pt.tolist(), 'probs_onnx': p_ort.tolist(),
+                'inputs': ins, 'outputs': [o.name for o in sess.get_outputs()],
+                'output_shapes': [list(map(str, o.shape)) for o in sess.get_outputs()]}
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd = argv[0]
+    if cmd == 'readers':
+        out = cmd_readers(argv[1] if len(argv) > 1 else tempfile.mkdtemp())
+    elif cmd == 'splits':
+        out = cmd_splits()
+    elif cmd == 'augment':
+        out = cmd_augment()
+    elif cmd == 'g711':
+        out = cmd_g711()
+    elif cmd == 'parity':
+        out = cmd_parity(argv[1] if len(argv) > 1 else None)
+    else:
+        print(f'unknown check {cmd!r}\n{__doc__}', file=sys.stderr)
+        return 2
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,167 @@
+"""On-the-fly augmentations for 1-s crops (float32, 16 kHz, [-1, 1]), applied to BOTH classes alike.
+
+Each primitive is a plain function with explicit parameters, so tests can check that it does what it says
+(test/training/augment.test.ts via training/checks.py). `Augmenter` draws the random parameters and composes them
+in the order a call does it: room (reverb) -> noise / babble -> talker level -> codec / phone band -> packet loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from . import channel
+
+SR = 16000
+EPS = 1e-12
+
+
+def rms_dbfs(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(np.square(x, dtype=np.float64)) + EPS))
+
+
+def gain_db(x: np.ndarray, db: float) -> np.ndarray:
+    """Scale by `db` decibels (RMS changes by exactly `db` unless the caller clips)."""
+    return (x * np.float32(10 ** (db / 20))).astype(np.float32)
+
+
+def active_rms_dbfs(x: np.ndarray, frame: int = 320, rel_db: float = -40.0) -> float:
+    """RMS over the 20-ms frames within `rel_db` of the loudest frame (a crude ITU P.56 active level)."""
+    n = len(x) // frame
+    if n == 0:
+        return rms_dbfs(x)
+    e = np.mean(np.square(x[:n * frame].reshape(n, frame), dtype=np.float64), axis=1)
+    active = e[10 * np.log10(e + EPS) >= 10 * np.log10(e.max() + EPS) + rel_db]
+    return float(10 * np.log10(np.mean(active) + EPS))
+
+
+def normalize_loudness(x: np.ndarray, target_dbfs: float = -26.0, max_gain_db: float = 40.0) -> np.ndarray:
+    """Bring the active speech level to `target_dbfs` (removes per-source loudness differences)."""
+    level = active_rms_dbfs(x)
+    if level < -100:
+        return x.astype(np.float32)
+    return gain_db(x, float(np.clip(target_dbfs - level, -max_gain_db, max_gain_db)))
+
+
+def colored_noise(n: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise with power spectral density ~ 1/f**alpha (0 white, 1 pink, 2 brown), unit RMS."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / SR)
+    f[0] = f[1]
+    spec *= f ** (-alpha / 2)
+    spec[0] = 0
+    y = np.fft.irfft(spec, n)
+    return (y / (np.sqrt(np.mean(y ** 2)) + EPS)).astype(np.float32)
+
+
+def add_at_snr(x: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """x + noise scaled so that 10*log10(P_x / P_noise) == snr_db (P over the whole crop)."""
+    px = np.mean(np.square(x, dtype=np.float64))
+    pn = np.mean(np.square(noise, dtype=np.float64))
+    if px < EPS or pn < EPS:
+        return x.astype(np.float32)
+    scale = np.sqrt(px / (pn * 10 ** (snr_db / 10)))
+    return (x + scale * noise).astype(np.float32)
+
+
+def packet_loss(x: np.ndarray, rng: np.random.Generator, rate: float, frame: int = 320,
+                mode: str = 'zero') -> tuple[np.ndarray, np.ndarray]:
+    """Drop 20-ms packets (frame=320 at 16 kHz) independently with probability `rate`.
+
+    mode 'zero' leaves silence (what a jitter buffer without PLC plays), 'repeat' repeats the previous packet at
+    half amplitude (a crude concealment). Returns (signal, boolean mask of lost samples)."""
+    y = x.astype(np.float32).copy()
+    mask = np.zeros(len(x), dtype=bool)
+    n = len(x) // frame
+    lost = rng.random(n) < rate
+    for i in np.flatnonzero(lost):
+        s = slice(i * frame, (i + 1) * frame)
+        if mode == 'repeat' and i > 0:
+            y[s] = 0.5 * y[(i - 1) * frame:i * frame]
+        else:
+            y[s] = 0.0
+        mask[s] = True
+    return y, mask
+
+
+def synthetic_rir(rt60: float, rng: np.random.Generator, length_s: float | None = None) -> np.ndarray:
+    """Exponentially decaying Gaussian noise tail (60 dB down after rt60 seconds) behind a unit direct path."""
+    length_s = length_s if length_s is not None else min(1.2 * rt60, 0.9)
+    n = max(2, int(length_s * SR))
+    t = np.arange(n) / SR
+    h = rng.standard_normal(n) * np.exp(-6.9078 * t / rt60)        # ln(1000) = 6.9078: -60 dB at rt60
+    h[:int(0.002 * SR)] = 0.0                                        # 2 ms before the first reflection
+    h *= 0.3 / (np.sqrt(np.sum(h ** 2)) + EPS)                        # tail energy relative to the direct path
+    h[0] = 1.0
+    return h.astype(np.float32)
+
+
+def reverb(x: np.ndarray, rir: np.ndarray, keep_tail: bool = False) -> np.ndarray:
+    """Convolve with `rir`; same length as x (or with the tail if keep_tail), RMS preserved over len(x)."""
+    y = fftconvolve(x.astype(np.float64), rir.astype(np.float64))
+    if not keep_tail:
+        y = y[:len(x)]
+    r_in = np.sqrt(np.mean(np.square(x, dtype=np.float64)))
+    r_out = np.sqrt(np.mean(np.square(y[:len(x)])))
+    if r_out > EPS:
+        y *= r_in / r_out
+    return y.astype(np.float32)
+
+
+def bandlimit(x: np.ndarray) -> np.ndarray:
+    return channel.bandlimit(x)
+
+
+# ------------------------------------------------------------------ random composition
+@dataclass
+class AugConfig:
+    p_reverb: float = 0.3
+    p_noise: float = 0.3
+    p_babble: float = 0.15
+    p_packet_loss: float = 0.2
+    # channel probabilities (the rest: wideband, untouched)
+    p_bandlimit: float = 0.15
+    p_ulaw: float = 0.2
+    p_alaw: float = 0.1
+    p_opus: float = 0.25          # one of the precomputed Opus copies (8/16/24 kbps)
+    gain_range_db: tuple[float, float] = (-20.0, 6.0)
+
+
+CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus')
+
+
+class Augmenter:
+    """Random phone-channel augmentation. `babble` draws a genuine 1-s crop from other training speech."""
+
+    def __init__(self, cfg: AugConfig, babble: Callable[[np.random.Generator], np.ndarray] | None):
+        self.cfg = cfg
+        self.babble = babble
+        c = cfg
+        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus])
+        self.channel_p = np.concatenate([[max(0.0, 1 - p.sum())], p])
+
+    def pick_channel(self, rng: np.random.Generator) -> str:
+        return CHANNELS[int(rng.choice(len(CHANNELS), p=self.channel_p))]
+
+    def __call__(self, x: np.ndarray, channel_name: str, rng: np.random.Generator) -> np.ndarray:
+        """x: clean crop (or an Opus-decoded crop when channel_name == 'opus', since Opus is precomputed)."""
+        c = self.cfg
+        y = normalize_loudness(x)
+        if rng.random() < c.p_reverb:
+            y = reverb(y, synthetic_rir(float(rng.uniform(0.15, 0.8)), rng))
+        if rng.random() < c.p_noise:
+            y = add_at_snr(y, colored_noise(len(y), float(rng.choice([0.0, 1.0, 2.0])), rng),
+                           float(rng.uniform(5, 35)))
+        if self.babble is not None and rng.random() < c.p_babble:
+            talkers = sum(self.babble(rng) for _ in range(int(rng.integers(3, 7))))
+            y = add_at_snr(y, talkers, float(rng.uniform(8, 25)))
+        y = gain_db(y, float(rng.uniform(*c.gain_range_db)))
+        if channel_name == 'bandlimit':
+            y = channel.bandlimit(y)
+        elif channel_name in ('ulaw', 'alaw'):
+            y = channel.g711_channel(np.clip(y, -1, 1), channel_name)
+        if rng.random() < c.p_packet_loss:
+            y, _ = packet_loss(y, rng, float(rng.uniform(0.02, 0.1)), mode='zero' if rng.random() < 0.5 else 'repeat')
+        return np.clip(y, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,113 @@
+"""Decode every file once to 16 kHz int16 and precompute the Opus copies of the training audio.
+
+Layout under training/cache/<key>/ (gitignored): `<split>_clean.npy` (all files of the split concatenated),
+`train_opus{8,16,24}.npy` (the same samples through libopus), `index.json` (id -> split, offset, length).
+The key hashes the file list, the caps and the code version, so a changed corpus rebuilds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from . import channel
+from .data import Item
+
+SR = 16000
+CACHE_VERSION = 2
+OPUS_BITRATES = (8, 16, 24)
+
+
+def load_audio(path: str, max_sec: float | None = None) -> np.ndarray:
+    """Mono float32 at 16 kHz (resampled with a polyphase filter when the file is at another rate)."""
+    info = sf.info(path)
+    frames = -1 if max_sec is None else int(max_sec * info.samplerate)
+    x, sr = sf.read(path, frames=frames, dtype='float32', always_2d=True)
+    x = x.mean(axis=1)
+    if sr != SR:
+        g = gcd(sr, SR)
+        x = resample_poly(x, SR // g, sr // g).astype(np.float32)
+        if max_sec is not None:
+            x = x[:int(max_sec * SR)]
+    return x
+
+
+@dataclass
+class Store:
+    """Concatenated audio of one split: `arrays[name]` int16, `index[id] = (offset, length)`."""
+    arrays: dict[str, np.ndarray]
+    index: dict[str, tuple[int, int]]
+
+    def get(self, iid: str, name: str = 'clean') -> np.ndarray:
+        off, n = self.index[iid]
+        return self.arrays[name][off:off + n]
+
+
+def _key(items_by_split: dict[str, list[Item]], caps: dict[str, float], opus: bool) -> str:
+    h = hashlib.sha256(f'v{CACHE_VERSION}:{caps}:{opus}'.encode())
+    for split in sorted(items_by_split):
+        for it in items_by_split[split]:
+            st = os.stat(it.path)
+            h.update(f'{split}|{it.id}|{it.path}|{st.st_size}|{int(st.st_mtime)}\n'.encode())
+    return h.hexdigest()[:16]
+
+
+def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, caps: dict[str, float],
+          opus_for: tuple[str, ...] = ('train',), log=print) -> dict[str, Store]:
+    key = _key(items_by_split, caps, bool(opus_for))
+    root = Path(cache_dir) / key
+    done = root / 'index.json'
+    if not done.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        index: dict[str, dict[str, tuple[int, int]]] = {}
+        for split, items in items_by_split.items():
+            # resumable: a split whose clean audio / Opus copy is already on disk is not recomputed
+            t0 = time.time()
+            idx_file, clean_file = root / f'{split}_index.json', root / f'{split}_clean.npy'
+            if idx_file.exists() and clean_file.exists():
+                idx = {k: tuple(v) for k, v in json.loads(idx_file.read_text()).items()}
+                clean = np.load(clean_file)
+            else:
+                chunks, idx, off = [], {}, 0
+                for it in items:
+                    q = channel.to_int16(load_audio(it.path, caps.get(split)))
+                    chunks.append(q)
+                    idx[it.id] = (off, len(q))
+                    off += len(q)
+                clean = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+                np.save(clean_file, clean)
+                idx_file.write_text(json.dumps(idx))
+                log(f'cache: {split}: {len(items)} files, {off / SR / 60:.1f} min decoded in {time.time() - t0:.0f}s')
+            index[split] = idx
+            if split in opus_for:
+                for br in OPUS_BITRATES:
+                    t0 = time.time()
+                    target = root / f'{split}_opus{br}.npy'
+                    if target.exists():
+                        continue
+                    out = np.empty_like(clean)
+                    step = SR * 600                                          # 10-min pieces through ffmpeg
+                    for s in range(0, len(clean), step):
+                        piece = clean[s:s + step].astype(np.float32) / 32768.0
+                        out[s:s + step] = channel.to_int16(channel.opus_channel(piece, br))
+                    np.save(root / f'{split}_opus{br}.tmp.npy', out)
+                    (root / f'{split}_opus{br}.tmp.npy').rename(target)
+                    log(f'cache: {split}: opus {br} kbps in {time.time() - t0:.0f}s')
+        done.write_text(json.dumps(index))
+    index = json.loads(done.read_text())
+    stores: dict[str, Store] = {}
+    for split, idx in index.items():
+        arrays = {'clean': np.load(root / f'{split}_clean.npy', mmap_mode='r')}
+        if split in opus_for:
+            for br in OPUS_BITRATES:
+                arrays[f'opus{br}'] = np.load(root / f'{split}_opus{br}.npy', mmap_mode='r')
+        stores[split] = Store(arrays=arrays, index={k: (int(v[0]), int(v[1])) for k, v in idx.items()})
+    return stores

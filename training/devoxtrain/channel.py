@@ -1,0 +1,132 @@
+"""Phone-channel simulation: 8 kHz band-limit, G.711 mu-law / A-law at 8 kHz, Opus via the ffmpeg CLI.
+
+All functions take and return float32 mono at 16 kHz in [-1, 1] with the same length, so a degraded copy lines up
+sample for sample with the clean one.
+
+G.711 is hand-written (lookup tables built once from the G.711 segment rules) because it is 40 lines, needs no
+dependency, and must match code for code what the runtime uses (alawmulaw; test/training/augment.test.ts compares
+all 65,536 inputs and 256 codes).
+"""
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+
+import numpy as np
+from scipy.signal import butter, resample_poly, sosfilt
+
+SR = 16000
+
+
+class ChannelError(RuntimeError):
+    """A channel simulation that could not run (e.g. ffmpeg missing or failing)."""
+
+
+# ---------------------------------------------------------------- G.711
+def _ulaw_compress(x: int) -> int:
+    """mu-law encode of one 16-bit sample: sign-magnitude with bias 0x84 and clip 32635, exactly as alawmulaw
+    (Reese/Sun style; ITU-T G.191 rounds a handful of negative boundary values the other way)."""
+    sign = (x >> 8) & 0x80
+    if sign:
+        x = -x
+    x = min(x + 0x84, 32635)
+    exponent = max(0, ((x >> 7) & 0xFF).bit_length() - 1)
+    mantissa = (x >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+def _alaw_compress(x: int) -> int:
+    """A-law encode of one 16-bit sample, exactly as alawmulaw."""
+    x = -32767 if x == -32768 else x
+    sign = ((~x) >> 8) & 0x80
+    if not sign:
+        x = -x
+    x = min(x, 32635)
+    if x >= 256:
+        exponent = max(1, ((x >> 8) & 0x7F).bit_length())
+        v = (exponent << 4) | ((x >> (exponent + 3)) & 0x0F)
+    else:
+        v = x >> 4
+    return (v ^ (sign ^ 0x55)) & 0xFF
+
+
+@functools.cache
+def _ulaw_tables() -> tuple[np.ndarray, np.ndarray]:
+    enc = np.array([_ulaw_compress(v) for v in range(-32768, 32768)], dtype=np.uint8)
+    u = (~np.arange(256)) & 0xFF
+    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+    dec = np.where(u & 0x80, 0x84 - t, t - 0x84).astype(np.int16)
+    return enc, dec
+
+
+@functools.cache
+def _alaw_tables() -> tuple[np.ndarray, np.ndarray]:
+    enc = np.array([_alaw_compress(v) for v in range(-32768, 32768)], dtype=np.uint8)
+    a = np.arange(256) ^ 0x55
+    t = (a & 0x0F) << 4
+    sg = (a & 0x70) >> 4
+    t = np.where(sg == 0, t + 8, np.where(sg == 1, t + 0x108, (t + 0x108) << np.maximum(sg - 1, 0)))
+    dec = np.where(a & 0x80, t, -t).astype(np.int16)
+    return enc, dec
+
+
+def to_int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def g711_encode(x: np.ndarray, law: str = 'ulaw') -> np.ndarray:
+    enc, _ = _ulaw_tables() if law == 'ulaw' else _alaw_tables()
+    return enc[to_int16(x).astype(np.int32) + 32768]
+
+
+def g711_decode(codes: np.ndarray, law: str = 'ulaw') -> np.ndarray:
+    _, dec = _ulaw_tables() if law == 'ulaw' else _alaw_tables()
+    return dec[codes].astype(np.float32) / 32768.0
+
+
+def g711_channel(x: np.ndarray, law: str = 'ulaw') -> np.ndarray:
+    """16 kHz -> 8 kHz (anti-aliased polyphase) -> G.711 encode/decode -> back to 16 kHz, same length."""
+    n = len(x)
+    x8 = resample_poly(x.astype(np.float64), 1, 2)
+    y8 = g711_decode(g711_encode(x8, law), law)
+    y = resample_poly(y8.astype(np.float64), 2, 1)[:n]
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    return y.astype(np.float32)
+
+
+# ---------------------------------------------------------------- band limit
+@functools.cache
+def _phone_sos(lo: float, hi: float, order: int) -> np.ndarray:
+    return butter(order, [lo, hi], btype='bandpass', fs=SR, output='sos')
+
+
+def bandlimit(x: np.ndarray, lo: float = 300.0, hi: float = 3400.0, order: int = 8) -> np.ndarray:
+    """Causal Butterworth band-pass: the 300-3400 Hz telephone band."""
+    return sosfilt(_phone_sos(lo, hi, order), x.astype(np.float64)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- Opus (ffmpeg CLI with libopus)
+def opus_channel(x: np.ndarray, bitrate_kbps: int) -> np.ndarray:
+    """Encode with libopus (VoIP mode) at `bitrate_kbps`, decode back to 16 kHz; same length as input.
+
+    ffmpeg honours the Ogg pre-skip, so the output is aligned with the input to within a few samples.
+    """
+    if shutil.which('ffmpeg') is None:
+        raise ChannelError('ffmpeg is not installed (apt-get install ffmpeg): needed for the Opus channel')
+    pcm = to_int16(x).tobytes()
+    enc = subprocess.run(
+        ['ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', str(SR), '-ac', '1',
+         '-i', 'pipe:0', '-c:a', 'libopus', '-b:a', f'{bitrate_kbps}k', '-application', 'voip',
+         '-frame_duration', '20', '-f', 'ogg', 'pipe:1'], input=pcm, capture_output=True)
+    if enc.returncode != 0:
+        raise ChannelError(f'ffmpeg opus encode failed: {enc.stderr.decode(errors="replace")[-400:]}')
+    dec = subprocess.run(
+        ['ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-f', 's16le', '-ar', str(SR),
+         '-ac', '1', 'pipe:1'], input=enc.stdout, capture_output=True)
+    if dec.returncode != 0:
+        raise ChannelError(f'ffmpeg opus decode failed: {dec.stderr.decode(errors="replace")[-400:]}')
+    y = np.frombuffer(dec.stdout, dtype=np.int16).astype(np.float32) / 32768.0
+    n = len(x)
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))

@@ -1,0 +1,170 @@
+"""The DevoX phone model: raw 16 kHz waveform [B, 16000] -> prob_synthetic [B] (+ embedding [B, D]).
+
+The feature front-end lives inside the graph, so the runtime hands over samples and nothing else:
+DC removal -> pre-emphasis -> STFT as a fixed Conv1d (20-ms Hann window, 10-ms hop; ONNX's STFT op measured ~4x
+slower in onnxruntime CPU than the equivalent GEMM) -> power -> 48 Slaney-mel bands -> log with a floor 50 dB
+below the window's mean band energy (exactly gain-invariant) -> per-band mean removal over the window (removes a
+static channel/recording colour, the "source" cue) -> division by the window's std.
+Back-end: a small residual depthwise-separable CNN with mean+std pooling over time.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+SR = 16000
+WINDOW = 16000
+
+
+def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(f >= 1000.0, log, lin)
+
+
+def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((m - 15.0) * np.log(6.4) / 27.0), m * 200.0 / 3)
+
+
+def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR / 2) -> np.ndarray:
+    """Triangular filters (peak 1) on the Slaney mel scale (linear below 1 kHz): [n_mels, n_fft//2+1]."""
+    freqs = np.linspace(0, SR / 2, n_fft // 2 + 1)
+    edges = _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n_mels + 2))
+    fb = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
+        up = (freqs - lo) / max(c - lo, 1e-9)
+        down = (hi - freqs) / max(hi - c, 1e-9)
+        fb[i] = np.maximum(0, np.minimum(up, down))
+        if fb[i].sum() == 0:                       # narrower than a bin: take the nearest bin
+            fb[i, int(np.argmin(np.abs(freqs - c)))] = 1.0
+    return fb.astype(np.float32)
+
+
+class FrontEnd(nn.Module):
+    def __init__(self, n_fft: int = 320, hop: int = 160, n_mels: int = 48, preemph: float = 0.97,
+                 floor_db: float = -50.0):
+        super().__init__()
+        self.n_fft, self.hop, self.preemph = n_fft, hop, preemph
+        self.n_bins = n_fft // 2 + 1
+        k = np.arange(self.n_bins)[:, None]
+        t = np.arange(n_fft)[None, :]
+        win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)       # periodic Hann
+        scale = 2.0 / win.sum()                                               # full-scale sine -> |X| = 1
+        basis = np.concatenate([np.cos(2 * np.pi * k * t / n_fft) * win, -np.sin(2 * np.pi * k * t / n_fft) * win]) * scale
+        self.register_buffer('basis', torch.tensor(basis, dtype=torch.float32)[:, None, :])
+        self.register_buffer('fb', torch.tensor(mel_filterbank(n_fft, n_mels)))
+        self.floor = float(10 ** (floor_db / 10))
+        self.n_frames = (WINDOW - n_fft) // hop + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:                      # [B, N] -> [B, 1, M, T]
+        x = x - x.mean(dim=1, keepdim=True)
+        x = torch.cat([x[:, :1], x[:, 1:] - self.preemph * x[:, :-1]], dim=1)
+        y = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop)            # [B, 2K, T]
+        re, im = y[:, :self.n_bins], y[:, self.n_bins:]
+        p = re * re + im * im
+        mel = torch.matmul(self.fb, p)                                       # [B, M, T]
+        floor = self.floor * mel.mean(dim=(1, 2), keepdim=True) + 1e-10
+        lm = torch.log(mel + floor)
+        lm = lm - lm.mean(dim=2, keepdim=True)
+        lm = lm / (lm.std(dim=(1, 2), keepdim=True) + 1e-3)
+        return lm.unsqueeze(1)
+
+
+class DSBlock(nn.Module):
+    """Residual depthwise-separable block: dw3x3(stride) -> pw -> dw3x3 -> pw, with a 1x1 shortcut when shapes change."""
+
+    def __init__(self, cin: int, cout: int, stride: tuple[int, int]):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, groups=cout, bias=False), nn.BatchNorm2d(cout),
+            nn.Conv2d(cout, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.short = (nn.Identity() if cin == cout and stride == (1, 1) else
+                      nn.Sequential(nn.AvgPool2d(stride, stride, ceil_mode=True) if stride != (1, 1) else nn.Identity(),
+                                    nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.short(x))
+
+
+class DevoxNet(nn.Module):
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
+                 dropout: float = 0.2):
+        super().__init__()
+        self.front = FrontEnd(n_mels=n_mels)
+        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
+                                  nn.ReLU(inplace=True))
+        strides = [(2, 2), (2, 2), (2, 2), (2, 1)]
+        self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i]) for i in range(len(widths) - 1)])
+        c = widths[-1]
+        self.emb = nn.Sequential(nn.Linear(2 * c, emb_dim), nn.BatchNorm1d(emb_dim), nn.ReLU(inplace=True))
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(emb_dim, 1)
+        self.emb_dim = emb_dim
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        z = self.blocks(self.stem(self.front(audio)))                        # [B, C, F', T']
+        z = z.mean(dim=2)                                                    # [B, C, T']
+        stats = torch.cat([z.mean(dim=2), torch.sqrt(z.var(dim=2, unbiased=False) + 1e-5)], dim=1)
+        return self.emb(stats)
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (logit [B], embedding [B, D])."""
+        e = self.features(audio)
+        return self.head(self.drop(e)).squeeze(1), e
+
+
+class ExportWrapper(nn.Module):
+    """What goes into ONNX: audio -> (prob_synthetic, embedding)."""
+
+    def __init__(self, net: DevoxNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logit, emb = self.net(audio)
+        return torch.sigmoid(logit), emb
+
+
+def count_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def count_macs(net: DevoxNet) -> dict:
+    """Multiply-accumulates per 1-s window, by hooks on Conv/Linear plus the front-end matmul; FLOPs = 2 x MACs."""
+    macs = {'frontend': 0, 'network': 0}
+
+    def conv_hook(mod, inp, out):
+        k = int(np.prod(mod.kernel_size)) * (mod.in_channels // mod.groups)
+        part = 'frontend' if mod is None else 'network'
+        macs[part] += int(out[0].numel()) * k
+
+    def lin_hook(mod, inp, out):
+        macs['network'] += mod.in_features * mod.out_features
+
+    hooks = []
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(lin_hook))
+    fe = net.front
+    macs['frontend'] = fe.basis.shape[0] * fe.n_fft * fe.n_frames + fe.fb.numel() * fe.n_frames
+    was = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, WINDOW))
+    net.train(was)
+    for h in hooks:
+        h.remove()
+    total = macs['frontend'] + macs['network']
+    return {'macs': total, 'flops': 2 * total, 'frontend_macs': macs['frontend'], 'network_macs': macs['network'],
+            'mflops': round(2 * total / 1e6, 2)}

@@ -1,0 +1,227 @@
+"""Final step of a training run: evaluate on test, time inference, write card.json, evaluation.json, README.md."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import onnx_io
+from .cache import load_audio
+from .evaluation import evaluate, score_partial_edits
+from .metrics import SPEECH_DBFS, cut_windows, window_dbfs
+from .splits import summarize
+
+
+def file_score(sess, x: np.ndarray) -> tuple[float, int]:
+    w = cut_windows(x)
+    p, _ = onnx_io.score(sess, w)
+    sp = window_dbfs(w) >= SPEECH_DBFS
+    return (float(p[sp].mean()) if sp.any() else float(p.mean())), int(len(p))
+
+
+def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_split, stores, thresholds, params, macs,
+                     parity, train_info, corpora, demo_ids, t_start, git_commit, smoke, log) -> dict:
+    import time
+    test_items = by_split['test']
+    store = stores['test']
+    t0 = time.time()
+    ev = evaluate(sess, test_items, lambda it: store.get(it.id).astype(np.float32) / 32768.0, thresholds['eer'], log=log)
+    partial = {}
+    if not smoke:
+        pe = [it for it in items if split.dropped.get(it.id) == 'partial_edit']
+        partial = score_partial_edits(sess, pe, lambda it: load_audio(it.path, 60.0), thresholds['eer'])
+    demo = {}
+    by_id = {it.id: it for it in items}
+    for iid in demo_ids:
+        it = by_id[iid]
+        for cond in ('wideband', 'g711_ulaw'):
+            x = load_audio(it.path)
+            if cond == 'g711_ulaw':
+                from .channel import g711_channel
+                x = g711_channel(x, 'ulaw')
+            s, n = file_score(sess, x)
+            demo.setdefault(iid, {'label': it.label, 'split': split.split.get(iid, split.dropped.get(iid))})[cond] = {
+                'file_score': round(s, 4), 'windows': n,
+                'correct_at_eer_threshold': bool((s >= thresholds['eer']) == (it.label == 'synthetic'))}
+    t_eval = time.time() - t0
+    timing = onnx_io.time_inference(str(out / 'model.onnx'), reps=10 if smoke else 50)
+    log(f'inference: batch1 {timing["batch1"]["ms_per_window"]} ms/window, batch64 {timing["batch64"]["ms_per_window"]} '
+        f'ms/window (onnxruntime CPU, 1 thread)')
+    train_info = dict(train_info)
+    train_info['wall_time_s']['evaluation'] = round(t_eval, 1)
+    train_info['wall_time_s']['total'] = round(time.time() - t_start, 1)
+
+    def strip(rep: dict) -> dict:
+        return {k: v for k, v in rep.items() if k != 'file_scores'}
+
+    data_summary = summarize(items, split)
+    card = {
+        'name': name,
+        'version': version,
+        'sha256': onnx_io.sha256(str(out / 'model.onnx')),
+        'file': 'model.onnx',
+        'input': {'name': 'audio', 'sampleRate': 16000, 'windowSec': 1, 'shape': ['batch', 16000]},
+        'output': {'name': 'prob_synthetic', 'meaning': 'probability_synthetic'},
+        'embedding': {'name': 'embedding', 'dim': int(net.emb_dim)},
+        'thresholds': {k: thresholds[k] for k in ('eer', 'suspicious', 'synthetic')},
+        'calibration': {
+            'split': 'dev', 'dev_window_eer_pct': round(100 * thresholds['dev_eer'], 2),
+            'windows': '1-s dev windows every 1 s with speech (>= -45 dBFS), wideband and G.711 mu-law pooled',
+            'eer': 'threshold where dev false-accept (genuine >= t) equals dev miss (synthetic < t)',
+            'suspicious': 'threshold where min(2 x dev EER, 25%) of dev genuine windows score at or above it (<= eer)',
+            'synthetic': 'threshold where 1% of dev genuine windows score at or above it (>= eer)'},
+        'frontend': 'inside the graph: DC removal, pre-emphasis 0.97, 20-ms Hann STFT (fixed Conv1d, 10-ms hop), '
+                    '48 Slaney-mel bands, log with a floor 50 dB below the window mean, per-band mean removal and '
+                    'std normalisation over the window',
+        'architecture': 'residual depthwise-separable CNN (16-32-64-96-128 channels) + mean/std pooling + 64-d embedding',
+        'params': int(params),
+        'flops': {'per_window_flops': int(macs['flops']), 'per_window_mflops': macs['mflops'],
+                  'macs': int(macs['macs']), 'frontend_macs': int(macs['frontend_macs']),
+                  'network_macs': int(macs['network_macs']), 'note': 'FLOPs = 2 x multiply-accumulates'},
+        'inference': timing,
+        'data': {'corpora': [str(c) for c in corpora], 'files': len(items), 'summary': data_summary},
+        'splits': {'method': 'whole sources for test/dev (shared manifest) or seeded hash of system/speaker; then '
+                             'strict speaker and generator-system hold-out (training/devoxtrain/splits.py)',
+                   'seed': split.config.seed, 'test_sources': list(split.config.test_sources),
+                   'dev_sources': list(split.config.dev_sources),
+                   'speaker_split_sources': list(split.config.speaker_split_sources),
+                   'excluded_from_training': list(demo_ids), 'dropped': data_summary['dropped']},
+        'metrics': {'test': {cond: strip(rep) for cond, rep in ev.items()}, 'partial_edits': partial,
+                    'demo_samples': demo, 'export_parity_max_abs': parity},
+        'training': train_info,
+        'created': datetime.now(timezone.utc).isoformat(timespec='seconds'),
+        'git_commit': git_commit,
+        'license_note': 'Demonstration default trained on research material (see ../shared/data/README.md); retrain '
+                        'on your own licensed data with training/train.py --corpus ...',
+    }
+    (out / 'card.json').write_text(json.dumps(card, indent=2) + '\n')
+    (out / 'file_scores.json').write_text(json.dumps({c: r['file_scores'] for c, r in ev.items()}) + '\n')
+    (out / 'README.md').write_text(render_readme(card))
+    log(f'wrote {out / "card.json"} and README.md')
+    return card
+
+
+def _row(cols) -> str:
+    return '| ' + ' | '.join('' if c is None else str(c) for c in cols) + ' |'
+
+
+def eval_table(card: dict) -> str:
+    t = card['metrics']['test']
+    wb, g = t['wideband']['overall'], t['g711_ulaw']['overall']
+    lines = ['| test split (unseen generators and speakers) | window EER | file EER | aim |',
+             '| --- | ---: | ---: | --- |',
+             _row(['wideband 16 kHz', f'{wb["window_eer_pct"]}%', f'{wb["file_eer_pct"]}%',
+                   'window ≤ 5%, file ≤ 2%']),
+             _row(['G.711 µ-law 8 kHz → 16 kHz', f'{g["window_eer_pct"]}%', f'{g["file_eer_pct"]}%',
+                   'window ≤ 8%']),
+             '', f'{wb["genuine_files"]} genuine and {wb["synthetic_files"]} synthetic files, {wb["windows"]} speech '
+                 'windows (1 s, hop 250 ms, ≥ −45 dBFS). File score = mean window probability.', '',
+             '| generator family (test) | window EER wb | file EER wb | window EER G.711 | file EER G.711 | files |',
+             '| --- | ---: | ---: | ---: | ---: | ---: |']
+    for fam, r in t['wideband']['per_family'].items():
+        r2 = t['g711_ulaw']['per_family'][fam]
+        lines.append(_row([fam, f'{r["window_eer_pct"]}%', f'{r["file_eer_pct"]}%', f'{r2["window_eer_pct"]}%',
+                           f'{r2["file_eer_pct"]}%', r['synthetic_files']]))
+    lines += ['', 'Family rows: that family\'s synthetic files against all test genuine files.', '',
+              '| source (test) | window EER wb | file EER wb | window EER G.711 | file EER G.711 | genuine / synthetic files |',
+              '| --- | ---: | ---: | ---: | ---: | ---: |']
+    for s, r in t['wideband']['per_source'].items():
+        r2 = t['g711_ulaw']['per_source'][s]
+        lines.append(_row([s, f'{r["window_eer_pct"]}%', f'{r["file_eer_pct"]}%', f'{r2["window_eer_pct"]}%',
+                           f'{r2["file_eer_pct"]}%', f'{r["genuine_files"]} / {r["synthetic_files"]}']))
+    return '\n'.join(lines)
+
+
+def source_table(card: dict) -> str:
+    t = card['metrics']['test']['wideband']
+    lines = ['| genuine source (test) | files | median window score | windows ≥ eer threshold | files ≥ eer threshold |',
+             '| --- | ---: | ---: | ---: | ---: |']
+    for s, r in t['genuine_by_source'].items():
+        lines.append(_row([s, r['files'], r['median_window_score'], f'{r["window_fpr_at_eer_threshold_pct"]}%',
+                           f'{r["file_fpr_at_eer_threshold_pct"]}%']))
+    p = t.get('source_probe', {})
+    if 'embedding_probe_balanced_accuracy' in p:
+        lines += ['', f'Source probe (logistic regression, 5-fold grouped by file, genuine test windows of '
+                      f'{len(p["sources"])} sources): balanced accuracy {p["embedding_probe_balanced_accuracy"]} from '
+                      f'the 64-d embedding, {p["score_only_probe_balanced_accuracy"]} from the score alone; chance '
+                      f'{p["chance_balanced_accuracy"]}.']
+    return '\n'.join(lines)
+
+
+def render_readme(card: dict) -> str:
+    inf = card['inference']
+    th = card['thresholds']
+    tr = card['training']
+    sp = card['data']['summary']['splits']
+    pe = card['metrics'].get('partial_edits') or {}
+    demo = card['metrics'].get('demo_samples') or {}
+    demo_lines = [f'- `{k}` ({v["label"]}): file score {v["wideband"]["file_score"]} wideband, '
+                  f'{v["g711_ulaw"]["file_score"]} G.711 — '
+                  f'{"correct" if v["wideband"]["correct_at_eer_threshold"] and v["g711_ulaw"]["correct_at_eer_threshold"] else "NOT correct in both"}'
+                  for k, v in demo.items()]
+    return f"""# {card['name']} {card['version']} — model card
+
+Detector of synthetic speech for live phone and WebRTC calls. One input, `audio`: float32 `[batch, 16000]`, a
+1-s window of 16 kHz mono in [-1, 1]. Outputs `prob_synthetic` `[batch]` (probability that the window is synthetic)
+and `embedding` `[batch, {card['embedding']['dim']}]`. The feature front-end is inside the graph, so a runtime hands
+over samples and nothing else. Written by `npm run train` (`{tr['command'].strip()}`), seed {tr['seed']},
+commit `{card['git_commit']}`, {card['created']}.
+
+**This is a demonstration default.** It was trained on ~2 hours of research demo-page audio
+(`../shared/data/speech`, many sources without a licence); retrain on your own licensed corpora with
+`python3 training/train.py --corpus ...` (manifest, ASVspoof protocol, In-the-Wild meta.csv, or a folder per label).
+
+## Model
+
+- Front-end: {card['frontend']}.
+- Network: {card['architecture']}.
+- {card['params']:,} parameters; {card['flops']['per_window_mflops']} MFLOPs per 1-s window
+  ({card['flops']['frontend_macs'] / 1e6:.1f} M MACs front-end, {card['flops']['network_macs'] / 1e6:.1f} M MACs network).
+- onnxruntime {inf['onnxruntime']} CPU, 1 intra-op thread, this 2-core shared machine: batch 1
+  {inf['batch1']['ms_per_window']} ms per window, batch 64 {inf['batch64']['ms_per_window']} ms per window
+  ({inf['batch64']['windows_per_s']} windows/s).
+- PyTorch vs onnxruntime on {tr.get('steps')} -step model, dev windows: max |Δ| = {card['metrics']['export_parity_max_abs']:.1e}.
+
+## Data and splits
+
+Test and dev hold out whole generators AND whole speakers: five whole demo pages for test
+({', '.join(card['splits']['test_sources'])}), seven for dev ({', '.join(card['splits']['dev_sources'])}), the
+genuine-only LibriSpeech source split by speaker; then any speaker or generator system (spellings of one system
+collapsed, e.g. all EnCodec variants) that reaches a higher split pulls genuine files up and drops synthetic ones
+(`training/devoxtrain/splits.py`, seed {card['splits']['seed']}). Partial edits (real speech with one regenerated
+span) are dropped: their windows are mostly genuine. Dropped files: {card['splits']['dropped']}.
+
+| split | genuine files | synthetic files | genuine min | synthetic min | speakers | generator systems |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+""" + '\n'.join(_row([s, v['files']['genuine'], v['files']['synthetic'], v['minutes']['genuine'],
+                      v['minutes']['synthetic'], v['speakers'], len(v['systems'])]) for s, v in sp.items()) + f"""
+
+Training: random 1-s crops, balanced by class (then by source), with the same augmentation for both classes:
+active-level normalisation to −26 dBFS, reverb (synthetic exponential RIR, RT60 0.15–0.8 s), coloured noise
+(white/pink/brown, 5–35 dB SNR), babble of 3–6 other genuine training talkers (8–25 dB SNR), gain −20…+6 dB, then one
+channel — wideband, 300–3400 Hz band-limit, G.711 µ-law or A-law at 8 kHz, or Opus 8/16/24 kbps (libopus via ffmpeg,
+precomputed) — then 20-ms packet loss (2–10%, silence or repeated packet). {tr['steps']} steps of {tr['batch']},
+best dev step {tr['best_step']}. Wall time: cache {tr['wall_time_s']['cache']} s, training {tr['wall_time_s']['train']} s,
+evaluation {tr['wall_time_s'].get('evaluation')} s, total {tr['wall_time_s'].get('total')} s.
+
+## Thresholds (calibrated on dev, written to card.json)
+
+`eer` {th['eer']} (dev window EER {card['calibration']['dev_window_eer_pct']}%), `suspicious` {th['suspicious']}
+({card['calibration']['suspicious']}), `synthetic` {th['synthetic']} ({card['calibration']['synthetic']}).
+
+## Evaluation (held-out test split)
+
+{eval_table(card)}
+
+## Is it recognising sources?
+
+{source_table(card)}
+
+Partial edits (not in training or EERs): {pe.get('files', 0)} files; flagged at the eer threshold by the file mean in
+{pe.get('file_mean_flagged_pct')}% and by the maximum window in {pe.get('file_max_window_flagged_pct')}% of files.
+
+## Demo samples (held out of training)
+
+""" + '\n'.join(demo_lines) + '\n'

@@ -1,0 +1,78 @@
+"""Endless stream of augmented, class-balanced 1-s training batches (runs in a DataLoader worker)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from .augment import AugConfig, Augmenter, rms_dbfs
+from .cache import OPUS_BITRATES, Store
+from .data import Item
+
+WINDOW = 16000
+
+
+class CropStream(IterableDataset):
+    """Each sample: label 50/50, then a source of that label (weight ~ sqrt(minutes), so big demo pages do not
+    drown small ones), then a file, then a random 1-s crop (re-drawn up to 3 times if below -45 dBFS, zero-padded
+    at a random offset if the file is shorter), then the same random phone-channel augmentation for either class."""
+
+    def __init__(self, items: list[Item], store: Store, aug: AugConfig, batch: int, seed: int):
+        self.store, self.aug_cfg, self.batch, self.seed = store, aug, batch, seed
+        self.groups: dict[int, list[tuple[list[str], float]]] = {}
+        by = defaultdict(list)
+        for it in items:
+            by[(it.y, it.source)].append(it.id)
+        for y in (0, 1):
+            g = [(ids, float(np.sqrt(sum(store.index[i][1] for i in ids) / 16000 / 60)))
+                 for (yy, _), ids in sorted(by.items()) if yy == y]
+            if not g:
+                raise ValueError(f'no training files with label {"synthetic" if y else "genuine"}')
+            self.groups[y] = g
+        self.genuine_ids = [it.id for it in items if it.y == 0]
+
+    def _crop(self, rng: np.random.Generator, iid: str, name: str) -> np.ndarray:
+        off, n = self.store.index[iid]
+        clean = self.store.arrays['clean']
+        arr = self.store.arrays[name]
+        if n <= WINDOW:
+            out = np.zeros(WINDOW, np.float32)
+            s = int(rng.integers(0, WINDOW - n + 1))
+            out[s:s + n] = arr[off:off + n] / 32768.0
+            return out
+        for _ in range(3):
+            s = int(rng.integers(0, n - WINDOW + 1))
+            if rms_dbfs(clean[off + s:off + s + WINDOW] / 32768.0) >= -45:
+                break
+        return (arr[off + s:off + s + WINDOW] / 32768.0).astype(np.float32)
+
+    def _babble(self, rng: np.random.Generator) -> np.ndarray:
+        iid = self.genuine_ids[int(rng.integers(len(self.genuine_ids)))]
+        return self._crop(rng, iid, 'clean')
+
+    def _pick(self, rng: np.random.Generator, y: int) -> str:
+        g = self.groups[y]
+        w = np.array([x[1] for x in g])
+        ids = g[int(rng.choice(len(g), p=w / w.sum()))][0]
+        return ids[int(rng.integers(len(ids)))]
+
+    def __iter__(self):
+        info = get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
+        aug = Augmenter(self.aug_cfg, self._babble)
+        has_opus = all(f'opus{b}' in self.store.arrays for b in OPUS_BITRATES)
+        while True:
+            x = np.empty((self.batch, WINDOW), np.float32)
+            y = np.empty(self.batch, np.float32)
+            for i in range(self.batch):
+                lab = int(rng.random() < 0.5)
+                iid = self._pick(rng, lab)
+                ch = aug.pick_channel(rng)
+                if ch == 'opus' and not has_opus:
+                    ch = 'ulaw'
+                name = f'opus{int(rng.choice(OPUS_BITRATES))}' if ch == 'opus' else 'clean'
+                x[i] = aug(self._crop(rng, iid, name), ch, rng)
+                y[i] = lab
+            yield torch.from_numpy(x), torch.from_numpy(y)

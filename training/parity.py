@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Per-window scores of one audio file, with the runtime's exact windowing, for comparison with `devox analyze`.
+
+    python3 training/parity.py samples/genuine-librispeech.flac [--model models/devox-phone] [--channel ulaw]
+
+Windowing: 1-s windows (16000 samples at 16 kHz) every 250 ms, the first window covering [0.0, 1.0) s, the last one
+the final full second that starts on the 250-ms grid; no window for a file shorter than 1 s. Audio at another rate
+is resampled to 16 kHz with scipy's polyphase filter (the runtime's resampler may differ slightly, so compare
+16-kHz files for a tight check). `--channel ulaw|alaw` passes the file through G.711 at 8 kHz first.
+Prints one JSON object: windows[{index, startSec, endSec, rmsDbfs, speech, score}], fileScore (mean over speech
+windows), model sha256 and version.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from devoxtrain import channel, onnx_io  # noqa: E402
+from devoxtrain.cache import load_audio  # noqa: E402
+from devoxtrain.metrics import HOP, SPEECH_DBFS, WINDOW, window_dbfs  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('file')
+    ap.add_argument('--model', default=os.path.join(REPO, 'models', 'devox-phone'))
+    ap.add_argument('--channel', choices=('none', 'ulaw', 'alaw'), default='none')
+    args = ap.parse_args(argv)
+    with open(os.path.join(args.model, 'card.json')) as fh:
+        card = json.load(fh)
+    onnx_path = os.path.join(args.model, card['file'])
+    if onnx_io.sha256(onnx_path) != card['sha256']:
+        print(f'error: {onnx_path} does not match the sha256 in card.json', file=sys.stderr)
+        return 1
+    x = load_audio(args.file)
+    if args.channel != 'none':
+        x = channel.g711_channel(x, args.channel)
+    starts = np.arange(0, len(x) - WINDOW + 1, HOP) if len(x) >= WINDOW else np.zeros(0, dtype=int)
+    wins = np.stack([x[s:s + WINDOW] for s in starts]).astype(np.float32) if len(starts) else np.zeros((0, WINDOW), np.float32)
+    probs, _ = onnx_io.score(onnx_io.session(onnx_path), wins, batch=64) if len(wins) else (np.zeros(0), None)
+    db = window_dbfs(wins) if len(wins) else np.zeros(0)
+    speech = db >= SPEECH_DBFS
+    out = {
+        'file': args.file, 'model': card['name'], 'version': card['version'], 'sha256': card['sha256'],
+        'sampleRate': 16000, 'windowSec': 1.0, 'hopSec': HOP / 16000, 'channel': args.channel,
+        'durationSec': round(len(x) / 16000, 4),
+        'windows': [{'index': i, 'startSec': round(s / 16000, 4), 'endSec': round((s + WINDOW) / 16000, 4),
+                     'rmsDbfs': round(float(d), 2), 'speech': bool(sp), 'score': float(p)}
+                    for i, (s, d, sp, p) in enumerate(zip(starts, db, speech, probs))],
+        'fileScore': float(np.mean(probs[speech])) if speech.any() else (float(np.mean(probs)) if len(probs) else None),
+        'thresholds': card['thresholds'],
+    }
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Train the DevoX phone model and write models/<name>/{model.onnx, card.json, README.md, evaluation.json}.
+
+    python3 training/train.py                      # the shipped model (npm run train), seed 1337
+    python3 training/train.py --corpus protocol:ASVspoof2019.LA.cm.train.trn.txt:LA/ASVspoof2019_LA_train/flac \
+        --corpus meta:release_in_the_wild/meta.csv --out models/my-model   # your own corpora
+    python3 training/train.py --smoke --out /tmp/x # a few steps on a tiny subset (CI)
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from devoxtrain import cache as cachemod  # noqa: E402
+from devoxtrain import channel  # noqa: E402
+from devoxtrain.augment import AugConfig  # noqa: E402
+from devoxtrain.data import Item, read_corpus  # noqa: E402
+from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs  # noqa: E402
+from devoxtrain.model import DevoxNet, count_macs, count_params  # noqa: E402
+from devoxtrain.sampler import CropStream  # noqa: E402
+from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits, summarize  # noqa: E402
+from devoxtrain import onnx_io  # noqa: E402
+from devoxtrain.report import finish_model_dir  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MANIFEST = (REPO / '..' / 'shared' / 'data' / 'speech' / 'manifest.csv').resolve()
+# Demo samples shipped in samples/ (see samples/ATTRIBUTION.md): never trained on; their speakers are in test.
+DEMO_IDS = ('audio/resemblyzer/genuine/bonafide/libri-1355_1af50ad62c.flac',
+            'audio/espnet_tts_sample/synthetic/espnet-tacotron2-v3-wnv-kan-bayashi-wavenet-vocoder/lj_5f25325bad.flac')
+DEMO_SPEAKERS = ('libri_1355', 'LJ')
+CAPS = {'train': 30.0, 'dev': 30.0, 'test': 60.0}    # seconds per file kept in the cache
+
+
+def log(msg: str) -> None:
+    print(f'[{datetime.now().strftime("%H:%M:%S")}] {msg}', flush=True)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--corpus', action='append', help='manifest:CSV | protocol:TXT:AUDIO_DIR | meta:CSV[:AUDIO_DIR] | '
+                    'folders:DIR (repeatable; default: the shared manifest)')
+    ap.add_argument('--out', default=str(REPO / 'models' / 'devox-phone'))
+    ap.add_argument('--name', default='devox-phone')
+    ap.add_argument('--version', default='1.0.0')
+    ap.add_argument('--seed', type=int, default=1337)
+    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--eval-every', type=int, default=250)
+    ap.add_argument('--cache-dir', default=str(REPO / 'training' / 'cache'))
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
+    return ap.parse_args(argv)
+
+
+def dev_windows(items: list[Item], store: cachemod.Store, per_file: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dev windows every 1 s (at most `per_file` per file, speech only): all wideband windows first, then the same
+    files through G.711 mu-law. Returns (windows, labels, number of wideband windows)."""
+    blocks = []
+    for cond in ('wideband', 'ulaw'):
+        xs, ys = [], []
+        for it in items:
+            x = store.get(it.id).astype(np.float32) / 32768.0
+            z = x if cond == 'wideband' else channel.g711_channel(x, 'ulaw')
+            if len(z) < 16000:
+                z = np.pad(z, (0, 16000 - len(z)))
+            starts = np.arange(0, len(z) - 16000 + 1, 16000)[:per_file]
+            w = np.stack([z[s:s + 16000] for s in starts])
+            keep = window_dbfs(w) >= SPEECH_DBFS
+            if not keep.any():
+                keep[0] = True
+            xs.append(w[keep])
+            ys.append(np.full(int(keep.sum()), it.y))
+        blocks.append((np.concatenate(xs), np.concatenate(ys)))
+    return (np.concatenate([blocks[0][0], blocks[1][0]]).astype(np.float32),
+            np.concatenate([blocks[0][1], blocks[1][1]]), len(blocks[0][1]))
+
+
+def dev_eer(net: DevoxNet, xw: np.ndarray, yw: np.ndarray, n_half: int) -> tuple[float, float, float]:
+    """(mean, wideband, ulaw) window EER; xw holds the wideband windows first, then the ulaw ones."""
+    p = onnx_io.torch_score(net, xw)
+    cond = np.zeros(len(yw), bool)
+    cond[n_half:] = True
+    e_wb, _ = eer(yw[~cond], p[~cond])
+    e_ul, _ = eer(yw[cond], p[cond])
+    return (e_wb + e_ul) / 2, e_wb, e_ul
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'training'], cwd=REPO, capture_output=True,
+                               text=True).stdout.strip()
+        return sha + ('+dirty(training/)' if dirty else '')
+    except OSError:
+        return 'unknown'
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t_start = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    specs = args.corpus or [f'manifest:{SHARED_MANIFEST}']
+    items: list[Item] = []
+    for spec in specs:
+        items += read_corpus(spec)
+    shared = specs == [f'manifest:{SHARED_MANIFEST}']
+    if shared:
+        cfg = copy.deepcopy(SHARED_DEFAULT)
+        cfg.seed = args.seed
+        cfg.exclude_ids = DEMO_IDS
+        cfg.test_speakers = DEMO_SPEAKERS
+    else:
+        cfg = SplitConfig(seed=args.seed)
+    split = assign_splits(items, cfg)
+    by_split = {s: split.items(items, s) for s in ('train', 'dev', 'test')}
+    caps = dict(CAPS)
+    steps, batch, eval_every, per_file = args.steps, args.batch, args.eval_every, 10
+    if args.smoke:
+        rng = np.random.default_rng(args.seed)
+        for s in by_split:
+            keep = []
+            for lab in ('genuine', 'synthetic'):
+                pool = [it for it in by_split[s] if it.label == lab]
+                keep += [pool[i] for i in sorted(rng.choice(len(pool), min(4, len(pool)), replace=False))]
+            by_split[s] = keep
+        caps = {'train': 4.0, 'dev': 4.0, 'test': 4.0}
+        steps, batch, eval_every, per_file = min(steps, 12), min(batch, 16), 6, 3
+    for s in ('train', 'dev', 'test'):
+        labs = {it.label for it in by_split[s]}
+        if labs != {'genuine', 'synthetic'}:
+            raise SystemExit(f'split {s!r} needs both genuine and synthetic files, has {sorted(labs)}: '
+                             'add data or use corpora with more speakers/generators')
+    summary = summarize(items, split)
+    log(f'splits: ' + ', '.join(f'{s} {v["files"]}' for s, v in summary['splits'].items())
+        + f'; dropped {summary["dropped"]}')
+
+    stores = cachemod.build(by_split, args.cache_dir, caps, log=log)
+    t_cache = time.time() - t_start
+
+    xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
+    log(f'dev: {n_half} windows per condition (wideband, G.711 mu-law)')
+
+    net = DevoxNet()
+    params, macs = count_params(net), count_macs(net)
+    log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
+    aug = AugConfig()
+    stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed)
+    loader = DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
+    lossf = torch.nn.BCEWithLogitsLoss()
+    best = {'eer': 2.0, 'step': 0, 'state': copy.deepcopy(net.state_dict())}
+    history = []
+    t_train = time.time()
+    run_loss = 0.0
+    it_loader = iter(loader)
+    for step in range(1, steps + 1):
+        x, y = next(it_loader)
+        net.train()
+        logit, _ = net(x)
+        loss = lossf(logit, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        run_loss += loss.item()
+        if step % eval_every == 0 or step == steps:
+            e, e_wb, e_ul = dev_eer(net, xdev, ydev, n_half)
+            history.append({'step': step, 'loss': round(run_loss / eval_every, 4), 'dev_eer_wideband': round(e_wb, 4),
+                            'dev_eer_ulaw': round(e_ul, 4), 'elapsed_s': round(time.time() - t_train, 1)})
+            log(f'step {step}/{steps} loss {run_loss / eval_every:.4f} dev EER wb {100 * e_wb:.2f}% '
+                f'ulaw {100 * e_ul:.2f}% ({(time.time() - t_train) / step:.2f}s/step)')
+            run_loss = 0.0
+            if e < best['eer']:
+                best = {'eer': e, 'step': step, 'state': copy.deepcopy(net.state_dict())}
+    del it_loader, loader
+    t_train = time.time() - t_train
+    net.load_state_dict(best['state'])
+    net.eval()
+    log(f'best dev step {best["step"]} (mean window EER {100 * best["eer"]:.2f}%)')
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / 'model.onnx'
+    onnx_io.export(net, str(onnx_path))
+    torch.save(net.state_dict(), out / 'model.pt')      # for the export-parity test (training/checks.py parity)
+    sess = onnx_io.session(str(onnx_path), threads=args.threads)
+    p_ort, _ = onnx_io.score(sess, xdev)
+    p_pt = onnx_io.torch_score(net, xdev)
+    parity = float(np.max(np.abs(p_ort - p_pt)))
+    log(f'export parity on {len(xdev)} dev windows: max |torch - onnxruntime| = {parity:.2e}')
+    thresholds = calibrate(ydev, p_ort)
+    log(f'thresholds (dev): {thresholds}')
+
+    train_info = {
+        'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+        'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
+        'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
+        'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
+        'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
+    }
+    finish_model_dir(out=out, name=args.name, version=args.version, net=net, sess=sess, items=items, split=split,
+                     by_split=by_split, stores=stores, thresholds=thresholds, params=params, macs=macs,
+                     parity=parity, train_info=train_info, corpora=specs, demo_ids=DEMO_IDS if shared else (),
+                     t_start=t_start, git_commit=git_commit(), smoke=args.smoke, log=log)
+    log(f'done in {time.time() - t_start:.0f}s -> {out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
