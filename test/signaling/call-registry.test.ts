@@ -63,6 +63,8 @@ const vendorFixtures = [
   'ribbon-sbc-siprec-invite.sip',
   'opensips-siprec-invite.sip',
   'plain-fork-invite.sip',
+  // What test/sipp/siprec-uac.xml sends (captured from sipp), so the e2e body is covered without drachtio.
+  'sipp-e2e-invite.sip',
 ];
 
 t.test('every stored SBC INVITE is answered 200 on real ports; RTP arrives; BYE frees every port', async (t) => {

@@ -1,0 +1,175 @@
+/**
+ * SIPREC end to end through a REAL drachtio-server: sipp (test/sipp/siprec-uac.xml) is the
+ * SBC; it pings OPTIONS, sends a two-stream SIPREC INVITE to drachtio-server, which hands it
+ * to DevoX's drachtio-srf app; the test streams real speech as RTP (genuine on label 1,
+ * synthetic on label 2) to the two ports of the 200 OK; sipp hangs up with BYE. Asserted:
+ * per-leg events (call.started, window.scored, verdict.changed, call.ended) on a real
+ * nats-server carrying the SIP identity, and every RTP port freed after BYE.
+ *
+ * drachtio-server cannot be installed from this machine's registries: the test runs when
+ * DRACHTIO_BIN (or `drachtio` on PATH) is present and otherwise skips, saying so.
+ */
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import sdpTransform from 'sdp-transform';
+import { projectRoot } from '../../src/config.js';
+import { sendAudio } from '../../src/media/rtp-sender.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startSip, type SipApp } from '../../src/signaling/sip-app.js';
+import type { DevoxEvent } from '../../src/verdicts/types.js';
+import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { readStoredEvents } from '../helpers/events.js';
+import { NatsServer, freePort } from '../helpers/nats-server.js';
+
+export const DRACHTIO_SKIP_REASON = 'drachtio-server not found: set DRACHTIO_BIN or put drachtio on PATH';
+
+export function findDrachtio(): string | undefined {
+  const fromEnv = process.env.DRACHTIO_BIN;
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const p = join(dir, 'drachtio');
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const drachtioBin = findDrachtio();
+const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
+
+/** drachtio-server config: admin (app) port on loopback, SIP over UDP on loopback. */
+export function drachtioConfig(adminPort: number, sipPort: number, secret: string): string {
+  return `<drachtio>
+  <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
+  <sip>
+    <contacts>
+      <contact>sip:127.0.0.1:${sipPort};transport=udp</contact>
+    </contacts>
+  </sip>
+  <logging>
+    <console/>
+    <loglevel>info</loglevel>
+    <sofia-loglevel>3</sofia-loglevel>
+  </logging>
+</drachtio>
+`;
+}
+
+function exited(p: ChildProcess): Promise<number | null> {
+  return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (code) => r(code)));
+}
+
+/** The SDP of the 200 OK to sipp's INVITE, from sipp's -trace_msg message file. */
+function answerFromSippLog(text: string): string | undefined {
+  for (const block of text.split(/^-{10,}.*$/m)) {
+    const start = block.indexOf('SIP/2.0 200 OK');
+    if (start < 0 || !/CSeq:\s*2 INVITE/i.test(block)) continue;
+    const msg = block.slice(start);
+    const split = /\r?\n\r?\n/.exec(msg);
+    if (split) return msg.slice(split.index + split[0].length).trim();
+  }
+  return undefined;
+}
+
+t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on NATS, BYE frees every port',
+  { skip: drachtioBin ? false : DRACHTIO_SKIP_REASON }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'devox-siprec-e2e-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const nats = await NatsServer.start();
+    t.teardown(() => nats.close());
+
+    const adminPort = await freePort();
+    const sipPort = await freePort();
+    const secret = 'devox-e2e';
+    writeFileSync(join(dir, 'drachtio.conf.xml'), drachtioConfig(adminPort, sipPort, secret));
+    let drachtioLog = '';
+    const drachtio = spawn(drachtioBin!, ['-f', join(dir, 'drachtio.conf.xml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    drachtio.stdout!.on('data', (d: Buffer) => (drachtioLog += d.toString()));
+    drachtio.stderr!.on('data', (d: Buffer) => (drachtioLog += d.toString()));
+    t.teardown(async () => {
+      if (drachtio.exitCode === null) {
+        drachtio.kill('SIGTERM');
+        await exited(drachtio);
+      }
+    });
+
+    const server = await startTestServer({
+      nats: { servers: [nats.url] },
+      sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: adminPort, drachtioSecret: secret,
+        allowedNetworks: ['127.0.0.0/8'], reconnectMaxMs: 500 },
+    });
+    t.teardown(() => server.close());
+    const log = createLogger(server.config.log.level);
+    const sip: SipApp = await startSip({ config: server.config, media: server.media, log });
+    t.teardown(() => sip.close());
+    try {
+      await sip.waitReady(15_000);
+    } catch (err) {
+      t.fail(`DevoX did not connect to drachtio-server: ${(err as Error).message}\n${drachtioLog}`);
+      return;
+    }
+    t.equal(sip.readiness(), true, 'ready once connected to drachtio-server');
+
+    const messages = join(dir, 'sipp-messages.log');
+    const sippPort = await freePort();
+    const sipp = spawn('sipp', [
+      `127.0.0.1:${sipPort}`, '-sf', SCENARIO, '-m', '1', '-i', '127.0.0.1', '-p', String(sippPort),
+      '-mp', String(await freePort()), '-nostdin', '-trace_msg', '-message_file', messages,
+      '-timeout', '60s', '-timeout_error', '-set', 'pause_ms', '9000',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let sippErr = '';
+    sipp.stderr!.on('data', (d: Buffer) => (sippErr += d.toString()));
+    t.teardown(() => {
+      if (sipp.exitCode === null) sipp.kill('SIGKILL');
+    });
+
+    let answer: string | undefined;
+    await waitFor(() => {
+      answer = existsSync(messages) ? answerFromSippLog(readFileSync(messages, 'utf8')) : undefined;
+      return answer !== undefined;
+    }, 15_000, 'the 200 OK to the SIPREC INVITE');
+    const sdp = sdpTransform.parse(answer!);
+    t.same(sdp.media.map((m) => [String(m.label), m.direction]), [['1', 'recvonly'], ['2', 'recvonly']]);
+    t.equal(server.media.size, 2, 'one media session per SIPREC stream');
+    const ports = sdp.media.map((m) => m.port);
+    const address = sdp.connection!.ip;
+
+    const genuine = await loadAudio(GENUINE_FILE, 6);
+    const synthetic = await loadAudio(SYNTHETIC_FILE, 6);
+    const sent = await Promise.all([
+      sendAudio(genuine.samples, genuine.sampleRate, { codec: 'PCMU', payloadType: 0, to: { address, port: ports[0]! } }),
+      sendAudio(synthetic.samples, synthetic.sampleRate, { codec: 'PCMU', payloadType: 0, to: { address, port: ports[1]! } }),
+    ]);
+    t.ok(sent.every((s) => s.sent > 100), 'real speech sent as RTP to both legs');
+
+    const code = await exited(sipp);
+    t.equal(code, 0, `sipp completed the call (OPTIONS, INVITE, ACK, BYE)\n${sippErr}`);
+    await waitFor(() => server.media.size === 0 && sip.registry.size === 0, 5_000, 'every port released after BYE');
+    t.equal(sip.counters.accepted, 1);
+    t.equal(sip.counters.byes, 1);
+
+    let events: DevoxEvent[] = [];
+    await waitFor(async () => {
+      events = (await readStoredEvents(nats.url, server.config.nats.stream)).map((e) => e.event);
+      return events.filter((e) => e.type === 'call.ended').length >= 2;
+    }, 15_000, 'call.ended for both legs on NATS');
+    for (const [leg, aor, name] of [['1', 'sip:+15550100@carrier.example.com', 'Caller'], ['2', 'sip:agent42@callcenter.example.com', 'Agent 42']]) {
+      const mine = events.filter((e) => e.leg === leg);
+      const types = new Set(mine.map((e) => e.type));
+      t.ok(types.has('call.started') && types.has('window.scored') && types.has('verdict.changed') && types.has('call.ended'),
+        `leg ${leg}: started, scored, verdict, ended (${[...types].join(', ')})`);
+      const id = mine[0]!.identity;
+      t.equal(id.participantAor, aor, `leg ${leg} participant`);
+      t.equal(id.participantName, name);
+      t.equal(id.siprecSessionId, 'ZGV2b3gtZTJlLXNlc3Npb24=');
+      t.match(id.sipCallId, /@127\.0\.0\.1$/);
+      t.match(id['X-Original-Call-ID'], /^orig-/);
+    }
+  });
