@@ -28,6 +28,7 @@ import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
+import { startSip, type SipApp } from './signaling/sip-app.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -79,6 +80,8 @@ export class DevoxServer {
   readonly http: HttpServer;
   /** WebSocket media streams (Twilio, Telnyx, audio_fork, jambonz); undefined when websocket.enabled is false. */
   readonly websocket: MediaStreamServer | undefined;
+  /** SIP/SIPREC signaling through drachtio-server; undefined when sip.enabled is false. */
+  readonly sip: SipApp | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -90,6 +93,7 @@ export class DevoxServer {
     media: MediaSessions;
     http: HttpServer;
     websocket: MediaStreamServer | undefined;
+    sip: SipApp | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -99,6 +103,7 @@ export class DevoxServer {
     this.media = parts.media;
     this.http = parts.http;
     this.websocket = parts.websocket;
+    this.sip = parts.sip;
   }
 
   /**
@@ -139,6 +144,14 @@ export class DevoxServer {
         metrics.addWebSocketCounters(() => ws.counters);
         websocket = ws;
       }
+      let sip: SipApp | undefined;
+      if (config.sip.enabled) {
+        // Returns at once; readiness follows the drachtio connection.
+        const app = await startSip({ config, media, log: log.child({ component: 'sip' }) });
+        cleanup.push(() => app.close());
+        metrics.addSipCounters(() => app.counters, () => app.ready);
+        sip = app;
+      }
       let server: DevoxServer | undefined;
       const http = new HttpServer({
         host: config.http.host,
@@ -149,12 +162,13 @@ export class DevoxServer {
           const checks: Record<string, true | string> = {
             model: true,
             nats: publisher.kind === 'stdout' ? true : publisher.connected ? true : 'NATS not connected',
+            sip: !sip || sip.ready ? true : 'not connected to drachtio-server',
             accepting: server && !server.#closing ? true : 'shutting down',
           };
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket });
+      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket, sip });
       if (websocket) {
         const ws = websocket;
         http.onUpgrade(config.websocket.pathPrefix, (req, socket, head) => ws.handleUpgrade(req, socket, head));
@@ -260,6 +274,7 @@ export class DevoxServer {
           log.error({ err, step: what }, 'shutdown step failed; continuing');
         }
       };
+      await step('sip', async () => this.sip?.close());
       await step('websocket', async () => this.websocket?.close());
       await step('media', () => this.media.closeAll());
       await step('pipeline', () => this.pipeline.close());

@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamCounters } from '../media/types.js';
+import type { SipCounters } from '../signaling/sip/types.js';
 import type { WsMediaCounters } from '../signaling/websocket/types.js';
 import type { EventType, VerdictLabel } from '../verdicts/types.js';
 
@@ -263,6 +264,28 @@ export class Metrics {
     this.eventsDropped.inc({ reason: 'rejected' }, 0);
     this.activeStreams.set({ transport: 'rtp' }, 0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'devox_' });
+  }
+
+  /** SIP signaling counters (SipApp.counters) and readiness, read at scrape time. */
+  addSipCounters(read: () => Readonly<SipCounters>, ready: () => boolean): void {
+    new Counter({
+      name: 'devox_sip_events_total',
+      help: 'SIP signaling events: INVITEs, answers, rejections by cause, re-INVITEs, metadata problems...',
+      labelNames: ['event'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [event, v] of Object.entries(read())) this.inc({ event }, v);
+      },
+    });
+    new Gauge({
+      name: 'devox_sip_connected',
+      help: '1 when connected to drachtio-server',
+      registers: [this.registry],
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
   }
 
   /** WebSocket media stream counters (MediaStreamServer.counters), read at scrape time. */
