@@ -64,7 +64,12 @@ async function main(): Promise<void> {
 
   for (const B of batchSizes) {
     // 1. Engine: back-to-back batches on the worker.
-    const engine = await InferenceEngine.start(modelDir, { executionProviders: config.detect.executionProviders, intraOpThreads: config.detect.intraOpThreads, log });
+    const engine = await InferenceEngine.start(modelDir, {
+      executionProviders: config.detect.executionProviders,
+      intraOpThreads: config.detect.intraOpThreads,
+      inferenceTimeoutMs: 60_000,
+      log,
+    });
     let buffer = new ArrayBuffer(B * len * 4);
     {
       const v = new Float32Array(buffer);

@@ -92,6 +92,7 @@ export class Detector implements WindowSink {
     const engine = await InferenceEngine.start(opts.modelDir, {
       executionProviders: opts.detect.executionProviders,
       intraOpThreads: opts.detect.intraOpThreads,
+      inferenceTimeoutMs: opts.detect.inferenceTimeoutMs,
       log: opts.log,
     });
     const d = new Detector(opts, engine);
@@ -246,6 +247,7 @@ export class Detector implements WindowSink {
         const engine = await InferenceEngine.start(dead.modelDir, {
           executionProviders: this.#opts.detect.executionProviders,
           intraOpThreads: this.#opts.detect.intraOpThreads,
+          inferenceTimeoutMs: this.#opts.detect.inferenceTimeoutMs,
           log: this.#log,
         });
         if (this.#engine === dead) this.#engine = engine;
@@ -276,6 +278,7 @@ export class Detector implements WindowSink {
     const next = await InferenceEngine.start(dir, {
       executionProviders: this.#opts.detect.executionProviders,
       intraOpThreads: this.#opts.detect.intraOpThreads,
+      inferenceTimeoutMs: this.#opts.detect.inferenceTimeoutMs,
       log: this.#log,
     });
     const cur = this.#engine.card;

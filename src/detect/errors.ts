@@ -49,6 +49,17 @@ export class InferenceError extends Error {
   }
 }
 
+/** A batch ran longer than detect.inferenceTimeoutMs: its worker is abandoned and replaced. */
+export class InferenceTimeoutError extends InferenceError {
+  readonly timeoutMs: number;
+  constructor(modelVersion: string, batchSize: number, timeoutMs: number) {
+    super(modelVersion, batchSize);
+    this.name = 'InferenceTimeoutError';
+    this.message = `inference timed out after ${timeoutMs} ms (model ${modelVersion}, batch of ${batchSize})`;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** The detector was used after close(). */
 export class DetectorClosedError extends Error {
   constructor() {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { InferenceError, ModelLoadError } from './errors.js';
+import { InferenceError, InferenceTimeoutError, ModelLoadError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './inference-worker.js';
 import type { ExecutionProviderName } from './model-registry.js';
 import type { ModelCard } from './types.js';
@@ -32,6 +32,8 @@ export type BatchOutcome =
 export interface EngineOptions {
   executionProviders: readonly ExecutionProviderName[];
   intraOpThreads: number;
+  /** A run still going after this long is abandoned and the worker terminated (the engine is then dead). */
+  inferenceTimeoutMs: number;
   log: Logger;
 }
 
@@ -54,6 +56,7 @@ interface PendingRun {
   id: number;
   resolve(r: BatchOutcome): void;
   rows: number;
+  timer: NodeJS.Timeout;
 }
 
 export class InferenceEngine {
@@ -66,8 +69,11 @@ export class InferenceEngine {
   #nextId = 1;
   #closed: Promise<void> | null = null;
   #dead: Error | null = null;
+  readonly #timeoutMs: number;
 
-  private constructor(worker: Worker, modelDir: string, card: ModelCard, ep: ExecutionProviderName, log: Logger) {
+  private constructor(worker: Worker, modelDir: string, card: ModelCard, ep: ExecutionProviderName, opts: EngineOptions) {
+    const log = opts.log;
+    this.#timeoutMs = opts.inferenceTimeoutMs;
     this.#worker = worker;
     this.modelDir = modelDir;
     this.card = card;
@@ -123,7 +129,7 @@ export class InferenceEngine {
       }
       throw new ModelLoadError('onnx_load_failed', modelDir, `unexpected first message from inference worker: ${first.type}`);
     }
-    return new InferenceEngine(worker, modelDir, first.card, first.executionProvider, log);
+    return new InferenceEngine(worker, modelDir, first.card, first.executionProvider, opts);
   }
 
   get modelVersion(): string {
@@ -148,7 +154,8 @@ export class InferenceEngine {
     if (this.#pending) return refuse(new Error('a batch is already in flight on this engine'));
     const id = this.#nextId++;
     return new Promise<BatchOutcome>((resolve) => {
-      this.#pending = { id, resolve, rows };
+      const timer = setTimeout(() => this.#timedOut(id), this.#timeoutMs);
+      this.#pending = { id, resolve, rows, timer };
       const msg: ToWorker = { type: 'run', id, buffer, rows };
       this.#worker.postMessage(msg, [buffer]);
     });
@@ -167,6 +174,7 @@ export class InferenceEngine {
           return;
         }
         this.#pending = null;
+        clearTimeout(p.timer);
         if (m.type === 'done') p.resolve({ ok: true, buffer: m.buffer, scores: m.scores, inferenceMs: m.inferenceMs });
         else {
           const error = new InferenceError(this.modelVersion, p.rows, { cause: new Error(m.message) });
@@ -179,12 +187,28 @@ export class InferenceEngine {
     }
   }
 
+  /**
+   * A wedged or pathologically slow batch: give up on this worker (the native call cannot be
+   * interrupted; terminate() ends the thread once it returns) so the detector can start another.
+   */
+  #timedOut(id: number): void {
+    const p = this.#pending;
+    if (!p || p.id !== id || this.#dead) return;
+    const err = new InferenceTimeoutError(this.modelVersion, p.rows, this.#timeoutMs);
+    this.#pending = null;
+    this.#dead = err;
+    this.#log.error({ modelVersion: this.modelVersion, modelDir: this.modelDir, rows: p.rows, timeoutMs: this.#timeoutMs }, 'inference timed out: abandoning the worker');
+    p.resolve({ ok: false, error: err, buffer: null });
+    void this.#worker.terminate();
+  }
+
   #die(err: Error): void {
     if (this.#dead) return;
     this.#dead = err;
     this.#log.error({ modelVersion: this.modelVersion, modelDir: this.modelDir, err }, 'inference worker died');
     const p = this.#pending;
     this.#pending = null;
+    if (p) clearTimeout(p.timer);
     p?.resolve({ ok: false, error: new InferenceError(this.modelVersion, p.rows, { cause: err }), buffer: null });
   }
 

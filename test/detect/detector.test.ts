@@ -9,7 +9,7 @@ import { Detector, type BatchInfo, type ShedReason } from '../../src/detect/dete
 import { loadModel } from '../../src/detect/model-registry.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
-import { captureLog, detectConfig, modelVariant, RUNTIME_ERROR_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
+import { captureLog, detectConfig, modelVariant, RUNTIME_ERROR_MODEL, SLOW_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
 
 interface Recorder {
   scores: WindowScore[];
@@ -335,4 +335,62 @@ t.test('inference errors: the batch is reported shed (never scored), loudly; a s
   await detector.flush();
   t.same(rec.scores.map((s) => s.seq), [5, 6, 7], 'scoring resumes on the good model');
   t.same(rec.drained, ['a']);
+});
+
+t.test('a batch outliving inferenceTimeoutMs is abandoned: its windows shed, a new worker takes the next batch', async (t) => {
+  const rec = recorder();
+  const errors: Error[] = [];
+  const { log, lines } = captureLog('info');
+  const detector = await Detector.create({
+    detect: detectConfig({ maxBatchSize: 2, maxBatchWaitMs: 1, inferenceTimeoutMs: 300 }),
+    modelDir: SLOW_MODEL,
+    log,
+    onScore: (s) => rec.scores.push(s),
+    observer: {
+      shed: (stream, seq, reason, waitMs) => rec.shed.push({ stream, seq, reason, waitMs }),
+      inferenceError: (err) => errors.push(err),
+    },
+  });
+  t.teardown(() => detector.close());
+  const loud = new WindowSource(stream('loud'), new Float32Array(48000).fill(0.9)); // ~2 s of spinning
+  const quiet = new WindowSource(stream('quiet'), new Float32Array(48000)); // instant
+  detector.onWindow(loud.next());
+  detector.onWindow(loud.next());
+  await detector.flush();
+  t.same(rec.shed.map((s) => [s.stream.streamId, s.seq, s.reason]), [['loud', 0, 'inference_error'], ['loud', 1, 'inference_error']]);
+  t.equal(errors[0]?.name, 'InferenceTimeoutError');
+  t.match(errors[0]?.message ?? '', /timed out after 300 ms/);
+  t.ok(lines.some((l) => l.msg === 'inference timed out: abandoning the worker' && l.level === 50), 'logged at error level');
+
+  detector.onWindow(quiet.next());
+  detector.onWindow(quiet.next());
+  await detector.flush();
+  t.ok(lines.some((l) => l.msg === 'restarting inference worker'), 'a new worker was started');
+  t.same(rec.scores.map((s) => [s.stream.streamId, s.seq]), [['quiet', 0], ['quiet', 1]], 'the next batch is scored');
+  t.ok(rec.scores.every((s) => Math.abs(s.score - 0.5) < 1e-6), 'sigmoid(mean(silence)) = 0.5');
+});
+
+t.test('slow model, steady arrivals faster than it can score: shedding keeps queue wait within budget', async (t) => {
+  const rec = recorder();
+  const maxQueueDelayMs = 100;
+  const { detector } = await makeDetector(rec, { maxBatchSize: 4, maxBatchWaitMs: 2, maxQueueDelayMs }, SLOW_MODEL);
+  t.teardown(() => detector.close());
+  // Peak 0.05 → ~100k loop iterations per batch (tens of ms); 8 streams every 10 ms far exceed 4 rows per batch.
+  const srcs = Array.from({ length: 8 }, (_, i) => new WindowSource(stream(`s${i}`), new Float32Array(48000).fill(0.05)));
+  let pushed = 0;
+  const until = performance.now() + 1000;
+  while (performance.now() < until) {
+    for (const s of srcs) (detector.onWindow(s.next()), pushed++);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await detector.flush();
+  t.equal(rec.scores.length + rec.shed.length, pushed, `all ${pushed} windows accounted for`);
+  t.ok(rec.shed.length > pushed / 2, `most shed (${rec.shed.length}), since the model is far slower than arrivals`);
+  t.ok(rec.scores.length > 0, `some scored (${rec.scores.length})`);
+  t.ok(rec.shed.every((s) => s.reason === 'buffer_full' || s.reason === 'queue_delay'), 'shed for overload only');
+  for (const b of rec.batches) t.ok(b.queueWaitMs <= maxQueueDelayMs, `batch queue wait ${b.queueWaitMs.toFixed(1)} ms within the budget`);
+  for (const s of srcs) {
+    const seqs = rec.scores.filter((x) => x.stream.streamId === s.stream.streamId).map((x) => x.seq);
+    t.same(seqs, [...seqs].sort((a, b) => a - b), `${s.stream.streamId}: scored windows in order`);
+  }
 });
