@@ -9,7 +9,9 @@
  * A separate child process plays N Twilio clients, each sending real speech (LibriSpeech,
  * µ-law by ffmpeg) as one 20 ms media frame per track every 20 ms.
  *
- * Per level it prints the server's CPU % (of one core), its event-loop delay p99, RSS growth per
+ * Per level it prints the server's CPU % (of one core), CPU ms per stream per second of audio and
+ * the streams one core would carry at that cost (independent of what else loads the machine),
+ * its event-loop delay p99, RSS growth per
  * stream, window lateness (window ready time vs. the stream's own best pace), the client's send
  * lag, and whether the level was sustained: ≥ 99 % of the expected windows per second, server
  * event-loop delay p99 < 100 ms, lateness p99 < 1 s, no stream closed abnormally.
@@ -224,7 +226,7 @@ async function main(): Promise<number> {
     `# WebSocket media streams bench: Twilio protocol, µ-law 8 kHz, ${tracks} track(s)/stream, 20 ms frames, ${seconds} s per level; ` +
       `node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}`,
   );
-  console.log('streams  legs  sustained  server_cpu%  loop_p99_ms  rss_MB  rss_KB/stream  windows/s  late_p50_ms  late_p99_ms  client_lag_p99_ms  abnormal_closes  loadavg1');
+  console.log('streams  legs  sustained  server_cpu%  cpu_ms/stream/s  streams/core  loop_p99_ms  rss_MB  rss_KB/stream  windows/s  late_p50_ms  late_p99_ms  client_lag_p99_ms  abnormal_closes  loadavg1');
   let best = 0;
   for (const n of levels) {
     sink.windows = 0;
@@ -264,6 +266,8 @@ async function main(): Promise<number> {
         String(legs).padStart(5),
         (sustained ? 'yes' : 'NO').padStart(10),
         cpuPct.toFixed(1).padStart(12),
+        (cpuPct * 10 / n).toFixed(3).padStart(16),
+        (100 / (cpuPct / n)).toFixed(0).padStart(13),
         loopP99.toFixed(1).padStart(12),
         (rssPeak / 2 ** 20).toFixed(0).padStart(7),
         (((rssPeak - rssBefore) / 1024 / n) || 0).toFixed(0).padStart(14),
