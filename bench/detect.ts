@@ -2,7 +2,7 @@
  * Detector inference benchmark: windows/s at batch 1 / 8 / 32 / 64 with the shipped model
  * (models/devox-phone) if present, else the tiny test model.
  *
- *   npm run bench:detect [-- --model DIR] [-- --seconds S]
+ *   npm run bench:detect [-- --model DIR --seconds S --batches 1,8,32,64 --streams 100,200,400]
  *
  * For each batch size it measures, on real speech windows:
  *  - engine:   back-to-back batches on the inference worker (the model's own throughput);
@@ -11,6 +11,8 @@
  *              utilisation: the feeding loop + copy + scores, inference excluded) and event-loop
  *              delay p99/max (includes this bench's own bursts of B synchronous windows);
  *  - in-thread: for contrast, session.run() on the main thread, and the event-loop stall it causes.
+ * Then N streams at real-time pace (a window per stream every hop) through a Detector with the
+ * default detect config: window ready → scored latency p50/p99/max, shed windows, batch sizes.
  * Prints figures; asserts nothing. Figures on a shared machine vary with its load.
  */
 import { existsSync } from 'node:fs';
@@ -28,12 +30,13 @@ import { RingWindowView } from '../src/media/window-view.js';
 import { createLogger } from '../src/observability/logger.js';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, seconds: { type: 'string' }, batches: { type: 'string' } },
+  options: { model: { type: 'string' }, seconds: { type: 'string' }, batches: { type: 'string' }, streams: { type: 'string' } },
 });
 const shipped = resolve(projectRoot, 'models/devox-phone');
 const modelDir = values.model ?? (existsSync(join(shipped, 'card.json')) ? shipped : resolve(projectRoot, 'test/fixtures/tiny-model'));
 const seconds = Number(values.seconds ?? '3');
 const batchSizes = (values.batches ?? '1,8,32,64').split(',').map(Number);
+const streamCounts = (values.streams ?? '100,200,400').split(',').map(Number);
 const config = loadConfig({ env: {} });
 const log = createLogger('warn');
 
@@ -47,7 +50,6 @@ async function main(): Promise<void> {
   const card = (await loadModel(modelDir)).card;
   const len = card.input.shape[1];
   const { samples } = await readAudioFile(resolve(projectRoot, '../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-3005_5fa74c6f91.flac'));
-  const maxB = Math.max(...batchSizes);
   // Real speech windows, hop 250 ms, cycled.
   const nWin = Math.floor((samples.length - len) / (len / 4)) + 1;
   const windowAt = (i: number): Float32Array => {
@@ -158,6 +160,52 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nReal time = 4 windows/s per stream (hop ${config.window.hopMs} ms): streams sustainable ≈ detector win/s ÷ 4.\n`,
   );
+
+  // 4. Real-time load: N streams, each cutting a window every hop (phases spread over the hop),
+  //    default detect config; window ready → scored latency as the detector adds it.
+  const hopMs = config.window.hopMs;
+  process.stdout.write(
+    `\nReal-time load, detect defaults (maxBatchSize ${config.detect.maxBatchSize}, maxBatchWaitMs ${config.detect.maxBatchWaitMs}), ${seconds}s per point\n\n` +
+      'streams | windows/s | scored | shed | ready→scored ms p50 / p99 / max | batch size mean / max\n' +
+      '------- | --------- | ------ | ---- | ------------------------------- | ---------------------\n',
+  );
+  for (const N of streamCounts) {
+    const lat: number[] = [];
+    const sizes: number[] = [];
+    let shed = 0;
+    const detector = await Detector.create({
+      detect: config.detect,
+      modelDir,
+      log,
+      onScore: (s) => lat.push(s.scoredMs - s.readyMs),
+      onShed: () => void shed++,
+      observer: { batch: (b) => void sizes.push(b.size) },
+    });
+    const ring = new Float32Array(len);
+    const views = Array.from({ length: N }, (_, i) => new RingWindowView({ streamId: `s${i}`, callId: `c${i}`, leg: 'caller', transport: 'file' }, card.input.sampleRate, ring));
+    const start = performance.now();
+    let next = 0; // windows cut so far across all streams; stream i cuts at start + (k + i/N) * hop
+    let pushed = 0;
+    while (performance.now() - start < seconds * 1000) {
+      const due = Math.floor(((performance.now() - start) / hopMs) * N);
+      for (; next < due; next++) {
+        const v = views[next % N]!;
+        ring.set(windowAt(next));
+        v.seq = Math.floor(next / N);
+        v.readyMs = performance.timeOrigin + performance.now();
+        detector.onWindow(v);
+        pushed++;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await detector.flush();
+    await detector.close();
+    const mean = sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
+    process.stdout.write(
+      `${String(N).padStart(7)} | ${f1(pushed / seconds).padStart(9)} | ${String(lat.length).padStart(6)} | ${String(shed).padStart(4)} | ` +
+        `${(f1(pct(lat, 50)) + ' / ' + f1(pct(lat, 99)) + ' / ' + f1(Math.max(...lat))).padStart(31)} | ${(f1(mean) + ' / ' + Math.max(...sizes)).padStart(21)}\n`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {
