@@ -154,11 +154,32 @@ const ConfigSchema = z
         startTimeoutMs: z.number().int().min(100),
       })
       .strict(),
+    webrtc: z
+      .object({
+        /** Serve /webrtc (page + signaling) when mediasoup and its worker are present; DevoX starts without it otherwise. */
+        enabled: z.boolean(),
+        /** mediasoup workers; 0 = one per CPU core. */
+        workers: z.number().int().min(0).max(256),
+        /** Address the WebRTC (ICE/DTLS) sockets bind to. */
+        listenIp: z.string().min(1),
+        /** Address announced in ICE candidates (defaults to listenIp when empty). */
+        announcedAddress: z.string(),
+        rtcMinPort: port,
+        rtcMaxPort: port,
+        /** Page at <path>, signaling WebSocket at <path>/signal (same auth as media streams). */
+        path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*[^/]$/, 'must start with / and not end with /'),
+        /** Concurrent browser sessions. */
+        maxSessions: z.number().int().min(1),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.media.rtpPortMin > c.media.rtpPortMax) {
       ctx.addIssue({ code: 'custom', path: ['media', 'rtpPortMin'], message: 'must be <= media.rtpPortMax' });
+    }
+    if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
+      ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });
     }
     if (c.window.hopMs > c.window.lengthSec * 1000) {
       ctx.addIssue({ code: 'custom', path: ['window', 'hopMs'], message: 'must be <= window.lengthSec * 1000' });
