@@ -25,6 +25,13 @@ function devox(args: string[]): Promise<{ code: number; stdout: string; stderr: 
 
 const GENUINE = join(SPEECH_DIR, SPEECH_FILES.genuine[0]!);
 
+// Each case spawns the CLI (a few seconds each on a busy 2-core machine).
+t.setTimeout(300_000);
+
+/** `devox analyze GENUINE --json` with the tiny model, run once and shared by the cases below. */
+let analyzed: ReturnType<typeof devox> | undefined;
+const analyzeGenuineJson = (): ReturnType<typeof devox> => (analyzed ??= devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json']));
+
 interface WindowJson {
   seq: number;
   mediaStartSec: number;
@@ -37,7 +44,7 @@ interface WindowJson {
 }
 
 t.test('analyze --json: one window per hop over the file, verdict and model', async (t) => {
-  const r = await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json']);
+  const r = await analyzeGenuineJson();
   t.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as Record<string, any>;
   for (const k of ['file', 'durationSec', 'sampleRate', 'channel', 'verdict', 'fileScore', 'speechWindows', 'shed', 'windows', 'model']) {
@@ -65,7 +72,7 @@ t.test('analyze --json: one window per hop over the file, verdict and model', as
 });
 
 t.test('analyze matches an independent reference: Python onnxruntime on the same 1-s windows every 250 ms', async (t) => {
-  const r = await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json']);
+  const r = await analyzeGenuineJson();
   t.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as { windows: WindowJson[] };
   const py = `
@@ -97,7 +104,7 @@ t.test('analyze timeline (text) and the phone channels', async (t) => {
   t.match(text.stdout, /^ +0 +0\.00–1\.00 +0\.\d{3} +[01]\.\d\d[ *] +\w+$/m, 'a timeline row: seq, media time, score, speech, label');
   t.match(text.stdout, /^verdict {2}(genuine|suspicious|synthetic|insufficient_speech|listening) {2}\(evidence score/m);
 
-  const none = JSON.parse((await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json'])).stdout) as { windows: WindowJson[] };
+  const none = JSON.parse((await analyzeGenuineJson()).stdout) as { windows: WindowJson[] };
   for (const ch of ['g711u', 'g711a', 'opus']) {
     const r = await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json', '--channel', ch]);
     t.equal(r.code, 0, r.stderr);
@@ -159,7 +166,7 @@ t.test('eval: per-file lines and a final JSON line with EERs and counts', async 
     doc.files.filter((f) => f.label === 'synthetic').map((f) => f.fileScore),
   );
   t.equal(doc.eer_file, Math.round(eer.eer * 1e4) / 1e4, 'eer_file recomputed from per-file scores');
-  const a = JSON.parse((await devox(['analyze', GENUINE, '--model', TINY_MODEL, '--json'])).stdout) as { fileScore: number };
+  const a = JSON.parse((await analyzeGenuineJson()).stdout) as { fileScore: number };
   const sameFile = doc.files.find((f) => GENUINE.endsWith(f.path.replace(/^(\.\.\/)+/, '')))!;
   t.ok(Math.abs(sameFile.fileScore - a.fileScore) < 1e-6, 'analyze and eval score a file the same (one path)');
 
