@@ -11,9 +11,9 @@
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import sdpTransform from 'sdp-transform';
 import { projectRoot } from '../../src/config.js';
 import { sendAudio } from '../../src/media/rtp-sender.js';
@@ -23,44 +23,10 @@ import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, startTestServer, waitFor } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';
 import { NatsServer, freePort } from '../helpers/nats-server.js';
-
-export const DRACHTIO_SKIP_REASON = 'drachtio-server not found: set DRACHTIO_BIN or put drachtio on PATH';
-
-export function findDrachtio(): string | undefined {
-  const fromEnv = process.env.DRACHTIO_BIN;
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const p = join(dir, 'drachtio');
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../sipp/drachtio-server.js';
 
 const drachtioBin = findDrachtio();
 const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
-
-/** drachtio-server config: admin (app) port on loopback, SIP over UDP on loopback. */
-export function drachtioConfig(adminPort: number, sipPort: number, secret: string): string {
-  return `<drachtio>
-  <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
-  <sip>
-    <contacts>
-      <contact>sip:127.0.0.1:${sipPort};transport=udp</contact>
-    </contacts>
-  </sip>
-  <logging>
-    <console/>
-    <loglevel>info</loglevel>
-    <sofia-loglevel>3</sofia-loglevel>
-  </logging>
-</drachtio>
-`;
-}
 
 function exited(p: ChildProcess): Promise<number | null> {
   return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (code) => r(code)));
@@ -85,24 +51,12 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     const nats = await NatsServer.start();
     t.teardown(() => nats.close());
 
-    const adminPort = await freePort();
-    const sipPort = await freePort();
-    const secret = 'devox-e2e';
-    writeFileSync(join(dir, 'drachtio.conf.xml'), drachtioConfig(adminPort, sipPort, secret));
-    let drachtioLog = '';
-    const drachtio = spawn(drachtioBin!, ['-f', join(dir, 'drachtio.conf.xml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    drachtio.stdout!.on('data', (d: Buffer) => (drachtioLog += d.toString()));
-    drachtio.stderr!.on('data', (d: Buffer) => (drachtioLog += d.toString()));
-    t.teardown(async () => {
-      if (drachtio.exitCode === null) {
-        drachtio.kill('SIGTERM');
-        await exited(drachtio);
-      }
-    });
+    const drachtio = await DrachtioServer.start(drachtioBin!, await freePort(), await freePort());
+    t.teardown(() => drachtio.close());
 
     const server = await startTestServer({
       nats: { servers: [nats.url] },
-      sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: adminPort, drachtioSecret: secret,
+      sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
         allowedNetworks: ['127.0.0.0/8'], reconnectMaxMs: 500 },
     });
     t.teardown(() => server.close());
@@ -112,7 +66,7 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     try {
       await sip.waitReady(15_000);
     } catch (err) {
-      t.fail(`DevoX did not connect to drachtio-server: ${(err as Error).message}\n${drachtioLog}`);
+      t.fail(`DevoX did not connect to drachtio-server: ${(err as Error).message}\n${drachtio.log}`);
       return;
     }
     t.equal(sip.readiness(), true, 'ready once connected to drachtio-server');
@@ -120,7 +74,7 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     const messages = join(dir, 'sipp-messages.log');
     const sippPort = await freePort();
     const sipp = spawn('sipp', [
-      `127.0.0.1:${sipPort}`, '-sf', SCENARIO, '-m', '1', '-i', '127.0.0.1', '-p', String(sippPort),
+      `127.0.0.1:${drachtio.sipPort}`, '-sf', SCENARIO, '-m', '1', '-i', '127.0.0.1', '-p', String(sippPort),
       '-mp', String(await freePort()), '-nostdin', '-trace_msg', '-message_file', messages,
       '-timeout', '60s', '-timeout_error', '-set', 'pause_ms', '9000',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });

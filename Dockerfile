@@ -1,0 +1,34 @@
+# DevoX: real-time synthetic-speech detector for live calls.
+# Build:  docker build -t devox .
+# Models are not baked in: mount models/ (see docker-compose.yml) or set DEVOX_MODEL_DIR.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# onnxruntime-node ships the CPU runtime in the package; skip its optional CUDA download.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` (tsc) needs the sources, which come next.
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production \
+    DEVOX_HTTP_HOST=0.0.0.0 \
+    DEVOX_BIND_ADDRESS=0.0.0.0
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY config ./config
+COPY schema ./schema
+RUN mkdir -p models && chown node:node models
+USER node
+# /metrics /healthz /readyz and WebSocket media; RTP (UDP) range from media.rtpPortMin..rtpPortMax.
+EXPOSE 9464/tcp
+EXPOSE 40000-40199/udp
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.DEVOX_HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve"]

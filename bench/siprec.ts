@@ -1,0 +1,157 @@
+/**
+ * SIPREC bench through a REAL drachtio-server: sipp (test/sipp/siprec-uac.xml, two PCMU
+ * streams per call) is the SBC; DevoX runs in this process (DevoxServer: real media
+ * sessions, model, verdict pipeline; events to a discarded stdout) with the SIP app.
+ *
+ *  1. Setup rate: for each --rates R, sipp places --calls calls at R calls/s (OPTIONS,
+ *     INVITE, ACK, BYE, no hold). Prints calls accepted per second of wall time, failures,
+ *     503s, the max port occupancy, and whether every port came back.
+ *  2. Concurrency: for each --concurrent K, sipp opens K calls and holds them; while all K
+ *     are up, a separate process (bench/rtp-load-sender.ts) streams real speech PCMU to all
+ *     2K answered ports for --hold seconds. Prints whether all 2K legs were allocated, windows
+ *     emitted vs expected (4/s per leg), packets lost, and ports free after BYE.
+ *
+ * Refuses to run without drachtio-server (DRACHTIO_BIN or `drachtio` on PATH).
+ *
+ *   DRACHTIO_BIN=/usr/local/bin/drachtio npm run bench:siprec -- --rates 10,25,50 --concurrent 25,50,100
+ */
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { loadConfig, projectRoot } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { DevoxServer } from '../src/server.js';
+import { startSip, type SipApp } from '../src/signaling/sip-app.js';
+import { freePort } from '../test/helpers/nats-server.js';
+import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/sipp/drachtio-server.js';
+
+const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
+const SPEECH = resolve(projectRoot, '../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac');
+
+const { values: args } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '10,25,50,100' },
+    calls: { type: 'string', default: '200' },
+    concurrent: { type: 'string', default: '25,50,100' },
+    hold: { type: 'string', default: '10' },
+  },
+});
+
+function list(s: string): number[] {
+  return s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n > 0);
+}
+
+class Discard extends Writable {
+  override _write(_c: Buffer, _e: BufferEncoding, cb: () => void): void {
+    cb();
+  }
+}
+
+function runSipp(sipPort: number, sipArgs: string[]): Promise<{ code: number | null; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolveRun, reject) => {
+    void freePort().then((p) => {
+      const sipp = spawn('sipp', [`127.0.0.1:${sipPort}`, '-sf', SCENARIO, '-i', '127.0.0.1', '-p', String(p),
+        '-nostdin', '-timeout', '300s', ...sipArgs], { stdio: 'ignore' });
+      sipp.once('error', reject);
+      sipp.once('exit', (code) => resolveRun({ code, ms: performance.now() - t0 }));
+    });
+  });
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+async function main(): Promise<number> {
+  const bin = findDrachtio();
+  if (bin === undefined) {
+    process.stderr.write(`bench/siprec: refusing to run: ${DRACHTIO_SKIP_REASON}\n`);
+    return 2;
+  }
+  const drachtio = await DrachtioServer.start(bin, await freePort(), await freePort());
+  const maxConcurrent = Math.max(...list(args.concurrent), 1);
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      log: { level: 'warn' },
+      http: { host: '127.0.0.1', port: 0 },
+      media: { rtpPortMin: 30000, rtpPortMax: 30000 + 8 * maxConcurrent + 99, streamTimeoutMs: 30_000 },
+      sip: { enabled: true, drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
+        maxConcurrentCalls: 2 * maxConcurrent + 50 },
+    },
+  });
+  const log = createLogger(config.log.level);
+  const server = await DevoxServer.start({ config, log, stdout: new Discard() });
+  let sip: SipApp | undefined;
+  try {
+    sip = await startSip({ config, media: server.media, log });
+    await sip.waitReady(15_000);
+    const sipRef = sip;
+
+    console.log('\n## SIPREC call setup rate (2 streams per call, OPTIONS+INVITE+ACK+BYE)\n');
+    console.log('| offered calls/s | calls | accepted | accepted calls/s (wall) | 503 | sipp exit | max legs up | ports free after |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const rate of list(args.rates)) {
+      const calls = Number(args.calls);
+      const before = { ...sipRef.counters };
+      let maxLegs = 0;
+      const sampler = setInterval(() => (maxLegs = Math.max(maxLegs, server.media.size)), 5);
+      const run = await runSipp(drachtio.sipPort, ['-r', String(rate), '-m', String(calls), '-set', 'pause_ms', '0']);
+      clearInterval(sampler);
+      const free = await waitUntil(() => server.media.size === 0, 5_000);
+      const accepted = sipRef.counters.accepted - before.accepted;
+      const busy = sipRef.counters.rejected_over_capacity - before.rejected_over_capacity +
+        sipRef.counters.rejected_media_unavailable - before.rejected_media_unavailable;
+      console.log(`| ${rate} | ${calls} | ${accepted} | ${(accepted / (run.ms / 1000)).toFixed(1)} | ${busy} | ${run.code} | ${maxLegs} | ${free ? 'yes' : `no (${server.media.size})`} |`);
+    }
+
+    const holdSec = Number(args.hold);
+    console.log(`\n## Concurrent SIPREC calls (2 legs each, real speech RTP for ${holdSec} s)\n`);
+    console.log('| calls | legs up | windows/s (expected) | packets lost | 503 | ports free after BYE |');
+    console.log('|---|---|---|---|---|---|');
+    for (const k of list(args.concurrent)) {
+      const before = { ...sipRef.counters };
+      const setupRate = 50;
+      const pauseMs = Math.ceil((k / setupRate) * 1000) + (holdSec + 5) * 1000;
+      const sipp = runSipp(drachtio.sipPort, ['-r', String(setupRate), '-m', String(k), '-l', String(k),
+        '-set', 'pause_ms', String(pauseMs)]);
+      const allUp = await waitUntil(() => server.media.size >= 2 * k, Math.ceil((k / setupRate) * 1000) + 10_000);
+      const sessions = [...server.media.streams()];
+      const w0 = sessions.reduce((a, s) => a + s.counters.windowsEmitted, 0);
+      const t0 = performance.now();
+      const sender = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'bench/rtp-load-sender.ts')], {
+        cwd: projectRoot, stdio: ['pipe', 'ignore', 'inherit'] });
+      sender.stdin.end(JSON.stringify({ address: '127.0.0.1', targets: sessions.map((s) => ({ port: s.port, payloadType: 0 })),
+        files: [SPEECH], codec: 'PCMU', durationSec: holdSec, spreadMs: 250 }) + '\n');
+      await new Promise((r) => sender.once('exit', r));
+      const sec = (performance.now() - t0) / 1000;
+      const windows = sessions.reduce((a, s) => a + s.counters.windowsEmitted, 0) - w0;
+      const lost = sessions.reduce((a, s) => a + s.counters.packetsLost, 0);
+      await sipp;
+      const free = await waitUntil(() => server.media.size === 0, 10_000);
+      const busy = sipRef.counters.rejected_over_capacity - before.rejected_over_capacity +
+        sipRef.counters.rejected_media_unavailable - before.rejected_media_unavailable;
+      console.log(`| ${k} | ${allUp ? 2 * k : sessions.length} | ${(windows / sec).toFixed(0)} (${4 * sessions.length}) | ${lost} | ${busy} | ${free ? 'yes' : 'no'} |`);
+    }
+    return 0;
+  } finally {
+    await sip?.close();
+    await server.close();
+    await drachtio.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
