@@ -12,6 +12,8 @@ import { callStarted, callEnded, verdictChanged, windowScored, subjectFor, callI
 import { NatsPublisher, NatsPublisherError, StdoutPublisher } from '../../src/verdicts/publisher.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 
@@ -146,6 +148,48 @@ t.test('NATS killed mid-stream: events buffer and flush in order on restart, non
   t.match(text, /devox_events_dropped_total\{reason="buffer_full"\} 0/);
   t.match(text, /devox_nats_disconnects_total [1-9]/);
   t.match(text, /devox_nats_reconnects_total [1-9]/);
+});
+
+t.test('lost acks (server frozen) are re-sent and de-duplicated: each event stored once', needsNats, async (t) => {
+  const srv = await NatsServer.start();
+  t.teardown(() => {
+    srv.resume();
+    return srv.close();
+  });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  await p.start();
+  const events = sampleEvents(30);
+  for (const e of events.slice(0, 10)) p.publish(e);
+  t.equal(await p.flush(5000), true);
+  srv.pause(); // acks stop; the TCP connection stays up
+  for (const e of events.slice(10)) p.publish(e);
+  await new Promise((r) => setTimeout(r, 2600)); // past the 2 s ack timeout: re-sends queued
+  t.ok(p.pending > 0, 'still pending while the server is frozen');
+  srv.resume();
+  t.equal(await p.flush(15_000), true, 'delivered once the server answers again');
+  await p.close();
+  const stored = await readStoredEvents(srv.url, 'DEVOX');
+  t.same(stored.map((s) => s.event.eventId), events.map((e) => e.eventId), 'stored exactly once each, in order');
+});
+
+t.test('stream deleted under us: re-created, events keep flowing', needsNats, async (t) => {
+  const srv = await NatsServer.start();
+  t.teardown(() => srv.close());
+  const metrics = new Metrics({ defaultMetrics: false });
+  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  await p.start();
+  const events = sampleEvents(10);
+  for (const e of events.slice(0, 5)) p.publish(e);
+  t.equal(await p.flush(5000), true);
+  const nc = await connect({ servers: srv.url });
+  await (await jetstreamManager(nc)).streams.delete('DEVOX');
+  await nc.close();
+  for (const e of events.slice(5)) p.publish(e);
+  t.equal(await p.flush(10_000), true);
+  await p.close();
+  const stored = await readStoredEvents(srv.url, 'DEVOX');
+  t.same(stored.map((s) => s.event.eventId), events.slice(5).map((e) => e.eventId), 'events after the deletion are in the re-created stream');
 });
 
 t.test('bounded buffer: window events are dropped first and counted, verdicts kept', needsNats, async (t) => {
