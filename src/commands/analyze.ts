@@ -104,7 +104,8 @@ function printTimeline(r: FileResult, model: { name: string; version: string; ep
       `${String(w.seq).padStart(5)}   ${f(w.mediaStartSec, 2).padStart(6)}–${f(w.mediaEndSec, 2).padEnd(6)}  ${f(w.score, 3)}   ${f(w.speechRatio, 2)}${w.speech ? ' ' : '*'}  ${w.label}`,
     );
   }
-  out.push('  (* = not enough speech to count as evidence)');
+  if (r.windows.length === 0) out.push(`  (no window: the file is shorter than one ${f(r.windowSec, 2)}-s window)`);
+  else out.push('  (* = not enough speech to count as evidence)');
   out.push('');
   const e = r.verdict.evidence;
   out.push(

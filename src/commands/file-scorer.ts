@@ -59,6 +59,8 @@ export interface FileResult {
   channel: Channel;
   sampleRate: number;
   durationSec: number;
+  /** The model's window length. */
+  windowSec: number;
   windows: WindowResult[];
   verdict: { label: VerdictLabel; evidence: Evidence };
   /** Mean score over speech windows (all windows when none has speech); NaN without windows. */
@@ -234,6 +236,7 @@ export class FileScorer {
       channel,
       sampleRate,
       durationSec: samples.length / sampleRate,
+      windowSec: card.input.windowSec,
       windows: run.windows,
       verdict: { label: run.verdict.label, evidence: run.verdict.evidence },
       fileScore,
