@@ -6,8 +6,11 @@
  *
  *  - a gap in positions becomes silence in place, flagged as lost (lostRatio);
  *  - writeSilence() fills a gap that is known silence (comfort noise / DTX), not lost;
- *  - samples behind the write head are late: counted, never inserted (reordering is the
- *    transport's job, e.g. the RTP reorder buffer);
+ *  - samples behind the write head that fall in a lost gap not yet inside any cut window
+ *    are inserted in place (the resampler is linear: their contribution is added to what
+ *    the gap's zeros produced); anything else behind the write head, or behind the last
+ *    cut window, is late: counted, never inserted. Reordering within a few packets is the
+ *    transport's job (the RTP reorder buffer);
  *  - a gap longer than maxGapSec is a discontinuity: media time continues without
  *    inserting minutes of silence (logged once).
  */
@@ -52,6 +55,8 @@ function gcd(a: number, b: number): number {
 }
 
 const FRAME_SEC = 0.02;
+/** Lost gaps (input ranges) remembered for late insertion; older ones are forgotten. */
+const MAX_GAPS = 32;
 /** Input samples resampled per step: small, so per-stream scratch stays small (a 20 ms Opus packet is 2 steps). */
 const CHUNK = 512;
 const SILENCE_FLOOR_DBFS = -120;
@@ -92,6 +97,16 @@ export class AudioStream {
   #nextCut: number;
   #arrivalMs = 0;
   #ended = false;
+  /** Output position where the last cut window ended (nothing before it changes). */
+  #lastCutOut = 0;
+  /** Input positions skipped by discontinuities (input position - resampler index). */
+  #inShift = 0;
+  /** Lost gaps [start, end) in input positions, oldest first. */
+  readonly #gaps = new Float64Array(2 * MAX_GAPS);
+  #gapCount = 0;
+  #lateOut: Float32Array | undefined;
+  /** Next output position where the lost/not-lost status may change (see #lostAt). */
+  #lostBoundary = Infinity;
 
   constructor(opts: AudioStreamOptions) {
     this.descriptor = opts.descriptor;
@@ -135,14 +150,15 @@ export class AudioStream {
   /**
    * Place `count` mono int16 samples at media position `pos` (input-rate samples since the
    * stream's first sample). Gaps become silence (counted as lost); samples behind the write
-   * head are counted late and dropped.
+   * head fill a lost gap if no cut window holds it yet, otherwise they are counted late.
    */
   write(pcm: Int16Array, offset: number, count: number, pos: number, arrivalMs: number): void {
     if (this.#ended || count <= 0) return;
     if (pos < this.#writePos) {
-      const behind = this.#writePos - pos;
-      if (behind >= count) {
-        this.counters.packetsLate++;
+      const behind = Math.min(count, this.#writePos - pos);
+      const inserted = this.insertLate(pcm, offset, behind, pos);
+      if (behind === count) {
+        if (inserted === 0) this.counters.packetsLate++;
         return;
       }
       offset += behind;
@@ -155,19 +171,44 @@ export class AudioStream {
     while (done < count) {
       const n = Math.min(CHUNK, count - done);
       this.#resampler.pushInt16(pcm, offset + done, n);
-      this.#drain(0);
+      this.#drain();
       done += n;
     }
     this.#writePos = pos + count;
   }
 
+  /**
+   * Samples behind the write head: the parts that fall in a lost gap not yet inside a cut
+   * window are put in place; returns how many samples were inserted (0: all too late, or
+   * not a gap). Does not count anything; write() and transports decide what "late" means.
+   */
+  insertLate(pcm: Int16Array, offset: number, count: number, pos: number): number {
+    if (this.#ended || count <= 0 || this.#gapCount === 0) return 0;
+    const { up: L, down: M } = this.#resampler.design;
+    const minPos = Math.ceil((this.#lastCutOut * M) / L) + this.#inShift;
+    const end = Math.min(pos + count, this.#writePos);
+    const gaps = this.#gaps;
+    let inserted = 0;
+    // Newest first, so splitting a gap (inserting after it) never disturbs unvisited entries.
+    for (let g = this.#gapCount - 1; g >= 0; g--) {
+      const gs = gaps[2 * g]!;
+      const ge = gaps[2 * g + 1]!;
+      const a = Math.max(pos, gs, minPos);
+      const b = Math.min(end, ge);
+      if (a >= b) continue;
+      for (let c = a; c < b; c += CHUNK) this.#superpose(pcm, offset + (c - pos), Math.min(CHUNK, b - c), c);
+      inserted += b - a;
+      this.#removeGapPart(g, a, b);
+    }
+    return inserted;
+  }
   /** Known silence (comfort noise, DTX) of `count` samples at `pos`: filled, not counted lost. */
   writeSilence(count: number, pos: number, arrivalMs: number): void {
     if (this.#ended || count <= 0 || pos + count <= this.#writePos) return;
     this.#arrivalMs = arrivalMs;
     this.#fillGap(pos, true);
     const from = Math.max(pos, this.#writePos);
-    this.#silence(pos + count - from, 0);
+    this.#silence(pos + count - from);
     this.#writePos = pos + count;
   }
 
@@ -183,25 +224,125 @@ export class AudioStream {
     if (gap <= 0) return;
     if (gap > this.#maxGap) {
       this.#logOnce('discontinuity', { gapSamples: gap }, 'media gap too long to fill; continuing without it');
+      this.#inShift += gap;
+      this.#gapCount = 0;
       this.#writePos = pos;
       return;
     }
-    this.#silence(gap, lost ? 1 : 0);
+    if (lost) this.#addGap(this.#writePos, pos);
+    this.#silence(gap);
     this.#writePos = pos;
   }
 
-  #silence(count: number, lost: number): void {
+  #addGap(start: number, end: number): void {
+    const gaps = this.#gaps;
+    if (this.#gapCount === MAX_GAPS) {
+      gaps.copyWithin(0, 2); // forget the oldest
+      this.#gapCount--;
+    }
+    gaps[2 * this.#gapCount] = start;
+    gaps[2 * this.#gapCount + 1] = end;
+    this.#gapCount++;
+  }
+
+  /** Drops gaps that now lie entirely inside cut windows. */
+  #pruneGaps(): void {
+    if (this.#gapCount === 0) return;
+    const { up: L, down: M } = this.#resampler.design;
+    const minPos = Math.ceil((this.#lastCutOut * M) / L) + this.#inShift;
+    let drop = 0;
+    while (drop < this.#gapCount && this.#gaps[2 * drop + 1]! <= minPos) drop++;
+    if (drop > 0) {
+      this.#gaps.copyWithin(0, 2 * drop, 2 * this.#gapCount);
+      this.#gapCount -= drop;
+    }
+  }
+
+  #removeGapPart(g: number, a: number, b: number): void {
+    const gaps = this.#gaps;
+    const gs = gaps[2 * g]!;
+    const ge = gaps[2 * g + 1]!;
+    if (a <= gs && b >= ge) {
+      gaps.copyWithin(2 * g, 2 * g + 2, 2 * this.#gapCount);
+      this.#gapCount--;
+    } else if (a <= gs) {
+      gaps[2 * g] = b;
+    } else if (b >= ge) {
+      gaps[2 * g + 1] = a;
+    } else {
+      gaps[2 * g + 1] = a;
+      if (this.#gapCount < MAX_GAPS) {
+        gaps.copyWithin(2 * g + 4, 2 * g + 2, 2 * this.#gapCount);
+        gaps[2 * g + 2] = b;
+        gaps[2 * g + 3] = ge;
+        this.#gapCount++;
+      }
+    }
+  }
+
+  /** Adds a late block's resampled contribution into the ring and fixes the block stats. */
+  #superpose(pcm: Int16Array, offset: number, count: number, pos: number): void {
+    const rs = this.#resampler;
+    const { up: L, down: M } = rs.design;
+    this.#lateOut ??= new Float32Array(rs.maxLateOutput(CHUNK)); // once per stream, on first use
+    const out = this.#lateOut;
+    const at = pos - this.#inShift;
+    const k = rs.addLate(pcm, offset, count, at, this.#lastCutOut, out);
+    const first = rs.lateFirst;
+    const ring = this.#ring;
+    const len = this.#windowLen;
+    let idx = first % len;
+    for (let i = 0; i < k; i++) {
+      ring[idx]! += out[i]!;
+      if (++idx === len) idx = 0;
+    }
+    // Loss no longer covers the block's own output span.
+    const x0 = Math.max(Math.ceil((at * L) / M), this.#lastCutOut);
+    const x1 = Math.min(Math.ceil(((at + count) * L) / M), this.#outPos);
+    this.#restat(Math.min(first, x0), Math.max(first + k, x1), x0, x1);
+  }
+
+  /** Recomputes block level for outputs [from, to) and removes loss for [lost0, lost1). */
+  #restat(from: number, to: number, lost0: number, lost1: number): void {
+    if (to <= from) return;
+    const bl = this.#blockLen;
+    const blocks = this.#blockSq.length;
+    const ring = this.#ring;
+    const len = this.#windowLen;
+    const partialStart = this.#outPos - this.#accN;
+    for (let b = Math.floor(from / bl); b * bl < to; b++) {
+      const s0 = b * bl;
+      const s1 = Math.min(s0 + bl, this.#outPos);
+      let sq = 0;
+      for (let i = s0; i < s1; i++) {
+        const v = ring[i % len]!;
+        sq += v * v;
+      }
+      const overlap = Math.max(0, Math.min(s1, lost1) - Math.max(s0, lost0));
+      if (s0 >= partialStart) {
+        this.#accSq = sq;
+        this.#accLost = Math.max(0, this.#accLost - overlap);
+      } else {
+        const r = b % blocks;
+        this.#blockSq[r] = sq;
+        this.#blockLost[r] = Math.max(0, this.#blockLost[r]! - overlap);
+      }
+    }
+  }
+
+  /** Zeros through the resampler; whether they count as lost is decided by the gap list. */
+  #silence(count: number): void {
     let done = 0;
     while (done < count) {
       const n = Math.min(CHUNK, count - done);
       this.#resampler.pushSilence(n);
-      this.#drain(lost);
+      this.#drain();
       done += n;
     }
   }
 
   /** Moves resampled output into the ring, cutting a window each time one is complete. */
-  #drain(lost: number): void {
+  #drain(): void {
     const out = this.#out;
     const n = this.#resampler.pull(out, 0);
     const ring = this.#ring;
@@ -211,10 +352,13 @@ export class AudioStream {
     while (i < n) {
       const m = Math.min(n - i, this.#nextCut - this.#outPos);
       let idx = this.#outPos % len;
+      let p = this.#outPos;
       let accSq = this.#accSq;
       let accN = this.#accN;
       let accLost = this.#accLost;
-      for (let k = 0; k < m; k++) {
+      let lost = this.#lostAt(p);
+      for (let k = 0; k < m; k++, p++) {
+        if (p === this.#lostBoundary) lost = this.#lostAt(p);
         const v = out[i + k]!;
         ring[idx] = v;
         accSq += v * v;
@@ -236,6 +380,30 @@ export class AudioStream {
       this.#outPos += m;
       if (this.#outPos === this.#nextCut) this.#cut();
     }
+  }
+
+  /**
+   * 1 if output position p lies in a lost gap (mapped to output positions), else 0; sets
+   * #lostBoundary to the next position where that may change (Infinity when no gaps).
+   */
+  #lostAt(p: number): number {
+    this.#lostBoundary = Infinity;
+    const n = this.#gapCount;
+    if (n === 0) return 0;
+    const { up: L, down: M } = this.#resampler.design;
+    const gaps = this.#gaps;
+    let lost = 0;
+    for (let g = 0; g < n; g++) {
+      const os = Math.ceil(((gaps[2 * g]! - this.#inShift) * L) / M);
+      const oe = Math.ceil(((gaps[2 * g + 1]! - this.#inShift) * L) / M);
+      if (p >= os && p < oe) {
+        lost = 1;
+        if (oe < this.#lostBoundary) this.#lostBoundary = oe;
+      } else if (os > p && os < this.#lostBoundary) {
+        this.#lostBoundary = os;
+      }
+    }
+    return lost;
   }
 
   #cut(): void {
@@ -276,6 +444,8 @@ export class AudioStream {
     view.speechRatio = frames > 0 ? speechFrames / frames : 0;
     view.rmsDbfs = total > 0 ? Math.max(SILENCE_FLOOR_DBFS, 10 * Math.log10(total / len)) : SILENCE_FLOOR_DBFS;
     view.lostRatio = lostCount / len;
+    this.#lastCutOut = this.#outPos;
+    this.#pruneGaps();
     this.counters.windowsEmitted++;
     this.#nextCut += this.#hop;
     this.#safeCall('onWindow');

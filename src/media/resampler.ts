@@ -160,6 +160,10 @@ export class StreamResampler {
   /** Next output: input base index q and phase (output n = (q*L + phase)/M... tracked incrementally). */
   #q = 0;
   #phase = 0;
+  /** Outputs pulled so far (the absolute index of the next output). */
+  #nOut = 0;
+  /** Output index of the first value written by the last addLate() call. */
+  lateFirst = 0;
 
   readonly maxChunk: number;
 
@@ -236,6 +240,7 @@ export class StreamResampler {
     }
     this.#q = q;
     this.#phase = ph;
+    this.#nOut += k - outOffset;
     // Keep only what the next output still needs (inputs from q-R on).
     const drop = q - R - this.#histStart;
     if (drop > 0) {
@@ -255,6 +260,51 @@ export class StreamResampler {
     this.#histLen = R;
     this.#q = 0;
     this.#phase = 0;
+    this.#nOut = 0;
+  }
+
+  /** Outputs pulled so far. */
+  get outputCount(): number {
+    return this.#nOut;
+  }
+
+  /** Upper bound on the outputs addLate() writes for a block of `count` inputs. */
+  maxLateOutput(count: number): number {
+    return Math.ceil(((count + 2 * this.design.reach + 2) * this.design.up) / this.design.down) + 2;
+  }
+
+  /**
+   * Late samples for a span that went in as zeros (a gap): by linearity, the output with the
+   * block present = the output computed with zeros + the block's own contribution. Writes the
+   * contribution to outputs already pulled (from index max(minOut, ...)) into out, setting
+   * lateFirst to the index of out[0]; patches the history so outputs not yet pulled include
+   * the block. `at` is the absolute input index of src[off]; returns the outputs written.
+   */
+  addLate(src: Int16Array, off: number, count: number, at: number, minOut: number, out: Float32Array): number {
+    const { up: L, down: M, reach: R, coeffs, tapStart, tapCount } = this.design;
+    const width = 2 * R + 1;
+    let n = Math.max(minOut, Math.ceil(((at - R) * L) / M));
+    this.lateFirst = n;
+    let k = 0;
+    for (; n < this.#nOut && k < out.length; n++) {
+      const q = Math.floor((n * M) / L);
+      if (q - R > at + count - 1) break;
+      const ph = n * M - q * L;
+      const s = tapStart[ph]!;
+      const i0 = q - R + s; // absolute input index under the phase's first tap
+      const jFrom = Math.max(0, at - i0);
+      const jTo = Math.min(tapCount[ph]!, at + count - i0);
+      const c0 = ph * width + s;
+      let acc = 0;
+      for (let j = jFrom; j < jTo; j++) acc += coeffs[c0 + j]! * src[off + i0 + j - at]!;
+      out[k++] = acc * (1 / 32768);
+    }
+    const h = this.#hist;
+    const hs = this.#histStart;
+    const from = Math.max(at, hs);
+    const to = Math.min(at + count, hs + this.#histLen);
+    for (let i = from; i < to; i++) h[i - hs]! += src[off + i - at]! * (1 / 32768);
+    return k;
   }
 
   #reserve(count: number): void {

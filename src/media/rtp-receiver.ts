@@ -26,6 +26,8 @@ export interface RtpExtraCounters {
   /** Suspect far-off packets dropped without confirmation. */
   jumpPacketsDropped: number;
   decodeErrors: number;
+  /** Packets that arrived after the reorder buffer gave up but before their window was cut: put in place. */
+  lateRecovered: number;
 }
 
 export interface RtpReceiverOptions {
@@ -52,7 +54,7 @@ const KIND_CN = 3;
 export class RtpReceiver implements ReorderTarget {
   readonly counters: StreamCounters;
   readonly extra: RtpExtraCounters = {
-    telephoneEvents: 0, comfortNoise: 0, rtcpPackets: 0, sequenceJumps: 0, jumpPacketsDropped: 0, decodeErrors: 0,
+    telephoneEvents: 0, comfortNoise: 0, rtcpPackets: 0, sequenceJumps: 0, jumpPacketsDropped: 0, decodeErrors: 0, lateRecovered: 0,
   };
   readonly #audio: AudioStream;
   readonly #log: Logger | undefined;
@@ -165,9 +167,10 @@ export class RtpReceiver implements ReorderTarget {
       this.#maxTsRel = tsRel;
     }
     if (kind !== KIND_DTMF) this.#updateJitter(arrivalMs, tsRel);
-    const r = this.#reorder.insert(ext, buf, h.payloadOffset, h.payloadLength, h.payloadType, this.#segmentBase + tsRel, arrivalMs);
+    const pos = this.#segmentBase + tsRel;
+    const r = this.#reorder.insert(ext, buf, h.payloadOffset, h.payloadLength, h.payloadType, pos, arrivalMs);
     if (r === 'duplicate') c.packetsDuplicate++;
-    else if (r === 'late') c.packetsLate++;
+    else if (r === 'late') this.#late(buf, h.payloadOffset, h.payloadLength, h.payloadType, pos);
     this.#syncLost();
   }
 
@@ -216,6 +219,27 @@ export class RtpReceiver implements ReorderTarget {
       if (pos > from) this.#audio.writeSilence(pos - from, from, arrivalMs);
     }
     this.#audio.write(this.#pcm, 0, n, pos, arrivalMs);
+  }
+
+  /**
+   * A packet the reorder buffer already gave up on (counted lost): if its audio still fits
+   * a gap no cut window holds yet, it goes in place and is no longer lost; otherwise late.
+   */
+  #late(buf: Uint8Array, offset: number, length: number, payloadType: number, pos: number): void {
+    if (this.#kind[payloadType] === KIND_AUDIO) {
+      let n = 0;
+      try {
+        n = this.#decoders[payloadType]!.decode(buf.subarray(offset, offset + length), this.#pcm);
+      } catch {
+        n = 0;
+      }
+      if (n > 0 && this.#audio.insertLate(this.#pcm, 0, n, pos) > 0) {
+        this.counters.packetsLost--;
+        this.extra.lateRecovered++;
+        return;
+      }
+    }
+    this.counters.packetsLate++;
   }
 
   #startSegment(h: RtpHeader): void {

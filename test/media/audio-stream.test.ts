@@ -133,3 +133,45 @@ t.test('a gap longer than maxGapSec is a discontinuity, not minutes of silence',
   t.equal(sink.windows.get('s1')!.length, 5, 'media time continued without a gap');
   t.equal(records.filter((r) => r.kind === 'discontinuity').length, 1);
 });
+
+t.test('samples for a lost gap that arrive before any window holds it are put in place exactly', async (t) => {
+  const pcm = toneInt16(700, 8000, 12000, 9000);
+  const ref = new RecordingSink();
+  const refStream = stream(ref);
+  refStream.write(pcm, 0, 12000, 0, 1);
+  const sink = new RecordingSink();
+  const s = stream(sink);
+  s.write(pcm, 0, 4000, 0, 1);
+  s.write(pcm, 4800, 2200, 4800, 2); // 4000..4800 lost for now (no window cut yet: first cut at input 8000)
+  t.equal(s.insertLate(pcm, 4000, 800, 4000), 800);
+  s.write(pcm, 7000, 5000, 7000, 3);
+  const a = ref.timeline('s1');
+  const b = sink.timeline('s1');
+  t.equal(b.length, a.length);
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+  t.ok(maxDiff < 1e-5, `identical to the uninterrupted stream (max diff ${maxDiff})`);
+  t.ok(sink.windows.get('s1')!.every((w) => w.lostRatio === 0), 'no loss reported');
+  const wa = ref.windows.get('s1')!;
+  const wb = sink.windows.get('s1')!;
+  t.ok(wb.every((w, i) => Math.abs(w.rmsDbfs - wa[i]!.rmsDbfs) < 1e-6 && w.speechRatio === wa[i]!.speechRatio), 'same level and speech stats');
+  t.equal(s.counters.packetsLate, 0);
+});
+
+t.test('partly filled gap keeps the rest as loss; a gap inside a cut window stays silent', async (t) => {
+  const pcm = toneInt16(700, 8000, 12000, 9000);
+  const sink = new RecordingSink();
+  const s = stream(sink, { outputRate: 8000 });
+  s.write(pcm, 0, 1000, 0, 1);
+  s.write(pcm, 1800, 2200, 1800, 2); // gap 1000..1800
+  t.equal(s.insertLate(pcm, 1160, 160, 1160), 160, 'middle of the gap');
+  s.write(pcm, 4000, 4100, 4000, 3); // first window (0..8000) cut
+  const w0 = sink.windows.get('s1')![0]!;
+  t.ok(Math.abs(w0.lostRatio - 640 / 8000) < 1e-9, `lostRatio ${w0.lostRatio}`);
+  t.ok(Math.abs(w0.audio[1200]! - pcm[1200]! / 32768) < 1e-6, 'inserted samples in place');
+  t.ok(rms(w0.audio, 1010, 1150) < 1e-6 && rms(w0.audio, 1330, 1790) < 1e-6, 'rest of the gap silent');
+  // The remaining gap parts are inside the cut window now: too late.
+  s.write(pcm, 1000, 160, 1000, 4);
+  t.equal(s.counters.packetsLate, 1);
+  t.equal(s.insertLate(pcm, 1500, 160, 1500), 0);
+});

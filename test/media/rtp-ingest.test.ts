@@ -166,3 +166,14 @@ t.test('real-time pacing with jitter: windows arrive in order, stamped with arri
   t.ok(ws.every((w) => w.readyMs >= w.arrivalMs), 'cut after the last sample arrived');
   t.ok(stats.durationMs > 0);
 });
+
+t.test('packets later than the reorder depth but before their window is cut are put in place', async (t) => {
+  const { session, audio } = await run('PCMU', speech16, { jitterMs: 140, seed: 9 });
+  const k = session.counters;
+  t.ok(session.rtp.lateRecovered > 0, `${session.rtp.lateRecovered} late packets recovered`);
+  t.equal(k.packetsLost, k.packetsLate, 'every packet arrived: what is still lost is exactly what came after its window');
+  t.ok(k.packetsLate < session.rtp.lateRecovered, `few truly late (${k.packetsLate})`);
+  const r = align(phoneRef16, audio, 100, 800, audio.length - 800);
+  t.equal(r.lag, 0);
+  t.ok(r.corr > 0.98, `corr ${r.corr.toFixed(4)} SNR ${r.snrDb.toFixed(1)} dB`);
+});
