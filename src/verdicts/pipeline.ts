@@ -267,7 +267,9 @@ export class VerdictPipeline implements WindowSink {
     const call = rec.call;
     call.live--;
     const lastLeg = call.live === 0;
-    const label = rec.verdict.label;
+    const before = rec.verdict.label;
+    const label = rec.verdict.finish();
+    if (label !== before) this.#metrics.insufficientSpeech.inc();
     const evidence = rec.verdict.evidence;
     call.verdict.set(stream.streamId, stream.leg, label, evidence.score);
     const summary = call.verdict.summary();

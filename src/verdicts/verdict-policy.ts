@@ -115,6 +115,15 @@ export class StreamVerdict {
     return { label: this.#label, changed: this.#label !== prev, evidence: this.evidence };
   }
 
+  /**
+   * The stream ended: a stream still listening never got enough speech, so its final label is
+   * insufficient_speech; other labels stay. Returns the final label (idempotent).
+   */
+  finish(): VerdictLabel {
+    if (this.#label === 'listening') this.#label = 'insufficient_speech';
+    return this.#label;
+  }
+
   #next(prev: VerdictLabel, mediaTimeSec: number): VerdictLabel {
     const cfg = this.#cfg;
     if (this.#speechSec < cfg.minSpeechSec || this.#speechWindows === 0) {

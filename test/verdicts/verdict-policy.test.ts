@@ -74,6 +74,17 @@ t.test('insufficient speech after the configured media time, recoverable by late
   t.equal(u.changed, true);
 });
 
+t.test('a stream that ends while listening ends insufficient_speech; decided labels stay', async (t) => {
+  const v = new StreamVerdict(cfg, thresholds);
+  run(v, [0.9, 0.9], 0.2);
+  t.equal(v.label, 'listening');
+  t.equal(v.finish(), 'insufficient_speech');
+  t.equal(v.finish(), 'insufficient_speech', 'idempotent');
+  const w = new StreamVerdict(cfg, thresholds);
+  run(w, [0.95, 0.95]);
+  t.equal(w.finish(), 'synthetic');
+});
+
 t.test('genuine stream stays genuine despite isolated high windows', async (t) => {
   const v = new StreamVerdict(cfg, thresholds);
   const scores = [0.1, 0.15, 0.1, 0.9, 0.1, 0.2, 0.95, 0.1, 0.1, 0.15, 0.1, 0.2];
