@@ -180,10 +180,10 @@ export class RtpSessionImpl implements RtpSession {
           return;
         }
         this.#remote = { address: rinfo.address, port: rinfo.port };
-        this.#log.info({ streamId: this.descriptor.streamId, remoteAddress: rinfo.address, remotePort: rinfo.port }, 'RTP remote learned');
+        this.#log.info({ streamId: this.descriptor.streamId, pii: { remoteAddress: rinfo.address, remotePort: rinfo.port } }, 'RTP remote learned');
       } else if (rinfo.port !== remote.port || rinfo.address !== remote.address) {
         this.counters.packetsWrongSource++;
-        this.#logOnce('wrong_source', { address: rinfo.address, port: rinfo.port }, 'RTP from an unexpected source dropped');
+        this.#logOnce('wrong_source', { pii: { address: rinfo.address, port: rinfo.port } }, 'RTP from an unexpected source dropped');
         return;
       }
       this.#lastActivityMs = arrival;
