@@ -218,7 +218,9 @@ export class SipApp {
       this.registry
         .modify(view(mreq))
         .then((plan) => {
-          send(mres, plan, plan.status === 200 ? { Contact: (dialog as unknown as { local: { contact: string } }).local.contact } : {});
+          // A 2xx to a re-INVITE must carry Contact (RFC 3261 12.2.2, target refresh).
+          const contact = (dialog as unknown as { local?: { contact?: unknown } }).local?.contact;
+          send(mres, plan, plan.status === 200 && typeof contact === 'string' ? { Contact: contact } : {});
           if (plan.status === 200) this.#scheduleRefresh(r.callId, plan.timer);
         })
         .catch((err: unknown) => {

@@ -250,3 +250,20 @@ t.test('hostile and huge XML is refused before parsing', async (t) => {
   const md = parseRecordingMetadata('<recording xmlns="urn:ietf:params:xml:ns:recording:1"/>', 1024);
   t.same(md.participants, []);
 });
+
+t.test('64-bit o= values and long numeric labels keep every digit; declined streams echo the offered format', async (t) => {
+  const text = (version: string) =>
+    `v=0\r\no=- 9223372036854775001 ${version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n` +
+    'm=audio 4000 RTP/AVP 0\r\na=label:123456789012345678901\r\na=sendonly\r\n' +
+    'm=application 9 UDP/BFCP *\r\na=label:floor\r\n';
+  const a = parseSdpOffer(text('9223372036854775806'));
+  const b = parseSdpOffer(text('9223372036854775807'));
+  t.equal(a.originSessionId, '9223372036854775001');
+  t.not(a.originVersion, b.originVersion, 'a version bump by one is seen');
+  t.equal(a.streams[0]!.label, '123456789012345678901');
+  const answer = sdpTransform.parse(buildAnswer({ address: '127.0.0.1', sessionId: '1', version: 1, streams: [
+    { offered: a.streams[0]!, accepted: null },
+    { offered: a.streams[1]!, accepted: null },
+  ] }));
+  t.same(answer.media.map((m) => `${m.type} ${m.port} ${m.protocol} ${m.payloads}`), ['audio 0 RTP/AVP 0', 'application 0 UDP/BFCP *']);
+});

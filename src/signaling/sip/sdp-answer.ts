@@ -28,7 +28,7 @@ export function buildAnswer(opts: AnswerOptions): string {
   const media: sdpTransform.MediaDescription[] = opts.streams.map(({ offered, accepted }) => {
     if (accepted === null) {
       // A declined stream repeats the offered type, protocol and at least one format (RFC 3264 6).
-      const payloads = offered.formats.length > 0 ? String(offered.formats[0]!.payloadType) : '0';
+      const payloads = offered.fmt.split(/\s+/)[0] || '0';
       return {
         type: offered.mediaType,
         port: 0,

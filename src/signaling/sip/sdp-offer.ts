@@ -58,6 +58,14 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
   if (session.media.length !== mCount) {
     throw new SdpOfferError(`SDP has ${mCount} m= lines but only ${session.media.length} are well-formed`);
   }
+  // Read from the text, not from sdp-transform: it turns numeric-looking values into JS numbers,
+  // and 64-bit o= ids/versions or long numeric labels would lose digits (a re-offer whose
+  // version grew by one could then look unchanged).
+  const origin = /^o=\S+ (\S+) (\S+) /m.exec(trimmed);
+  if (!origin) throw new SdpOfferError('SDP has no valid o= line');
+  const sections = trimmed.split(/\r?\n(?=m=)/).slice(1);
+  const rawLabels = sections.map((sec) => /^a=label:(.+?)\s*$/m.exec(sec)?.[1]);
+  const rawFormats = sections.map((sec) => /^m=\S+ \S+ \S+ ?(.*?)\s*$/m.exec(sec)?.[1] ?? '');
   const sessionDirection = session.direction as StreamDirection | undefined;
   const sessionAddress = session.connection?.ip;
 
@@ -72,7 +80,8 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
     if (m.port !== 0 && (address === undefined || address.length === 0)) {
       throw new SdpOfferError(`m= line ${index} has no c= line (neither media nor session level)`);
     }
-    const payloadTypes = String(m.payloads ?? '')
+    const fmt = rawFormats[index] ?? '';
+    const payloadTypes = fmt
       .split(/\s+/)
       .filter((p) => p.length > 0);
     const formats: OfferedFormat[] = [];
@@ -100,13 +109,14 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
         if (st) formats.push({ payloadType: pt, ...st, ...(fmtp !== undefined ? { fmtp } : {}) });
       }
     }
-    const label = m.label === undefined ? undefined : String(m.label);
+    const label = rawLabels[index];
     return {
       index,
       mediaType: m.type,
       port: m.port,
       protocol: m.protocol,
       address: address ?? '',
+      fmt,
       ...(label !== undefined ? { label } : {}),
       direction: (m.direction as StreamDirection | undefined) ?? sessionDirection ?? 'sendrecv',
       formats,
@@ -122,8 +132,8 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
   }
   return {
     streams,
-    originSessionId: String(session.origin.sessionId),
-    originVersion: String(session.origin.sessionVersion),
+    originSessionId: origin[1]!,
+    originVersion: origin[2]!,
   };
 }
 

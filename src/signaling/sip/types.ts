@@ -53,6 +53,8 @@ export interface OfferedStream {
   protocol: string;
   /** Connection address (media level, else session level). */
   address: string;
+  /** The m= line's format list as written (payload types for RTP). */
+  fmt: string;
   /** a=label (RFC 4574), the SIPREC stream key; undefined when absent. */
   label?: string;
   direction: StreamDirection;

@@ -1,0 +1,141 @@
+/**
+ * Plain WebRTC on the page, mediasoup on the server: the browser sends a standard SDP offer
+ * (one audio m-line, microphone, Opus) and gets an SDP answer; this module translates between
+ * SDP and mediasoup's parameter objects, so the page needs no mediasoup-client bundle.
+ *
+ *   offer  → remote DTLS fingerprint (for transport.connect) + RtpParameters (for transport.produce)
+ *   answer ← transport.iceParameters / iceCandidates / dtlsParameters + the negotiated codec
+ *
+ * mediasoup is ICE-lite and DTLS server here (answer `a=setup:passive`); the browser is ICE
+ * controlling and DTLS client. SDP parsing/writing uses sdp-transform (the library mediasoup's
+ * own client uses for this).
+ */
+import sdpTransform from 'sdp-transform';
+import {
+  SdpOfferError,
+  type MsDtlsParameters,
+  type MsIceCandidate,
+  type MsIceParameters,
+  type MsRtpHeaderExtensionParameters,
+  type MsRtpParameters,
+} from './types.js';
+
+/** Header extensions DevoX negotiates for audio (all understood by mediasoup). */
+const AUDIO_EXTENSIONS = new Set([
+  'urn:ietf:params:rtp-hdrext:sdes:mid',
+  'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+  'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+  'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+]);
+
+export interface BrowserOffer {
+  mid: string;
+  /** The browser's DTLS fingerprint(s); it will be DTLS client. */
+  dtlsParameters: MsDtlsParameters;
+  /** What the browser will send, for transport.produce({ kind: 'audio', rtpParameters }). */
+  rtpParameters: MsRtpParameters;
+  /** Negotiated header extensions, echoed in the answer. */
+  extensions: MsRtpHeaderExtensionParameters[];
+  /** Opus fmtp line as offered (echoed in the answer). */
+  opusFmtp: string;
+}
+
+export function parseBrowserOffer(sdp: string): BrowserOffer {
+  let session: sdpTransform.SessionDescription;
+  try {
+    session = sdpTransform.parse(sdp);
+  } catch (err) {
+    throw new SdpOfferError('offer is not parseable SDP', { cause: err });
+  }
+  const audio = session.media.filter((m) => m.type === 'audio' && m.port !== 0);
+  if (audio.length !== 1) throw new SdpOfferError(`offer must have exactly one active audio m-line (has ${audio.length})`);
+  const m = audio[0]!;
+  if (m.direction === 'recvonly' || m.direction === 'inactive') throw new SdpOfferError(`audio m-line is ${m.direction}: nothing to receive`);
+  if (!/UDP\/TLS\/RTP\/SAVPF|TCP\/TLS\/RTP\/SAVPF/.test(m.protocol)) throw new SdpOfferError(`unsupported transport ${m.protocol}`);
+  const mid = m.mid ?? '0';
+  const fp = m.fingerprint ?? session.fingerprint;
+  if (!fp) throw new SdpOfferError('offer has no DTLS fingerprint');
+  const opus = m.rtp.find((r) => r.codec.toLowerCase() === 'opus' && r.rate === 48000);
+  if (!opus) throw new SdpOfferError('offer has no opus/48000 codec');
+  const pt = opus.payload;
+  const opusFmtp = m.fmtp.find((f) => f.payload === pt)?.config ?? '';
+  const parameters: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(sdpTransform.parseParams(opusFmtp))) if (v !== undefined) parameters[k] = v;
+  const rtcpFeedback = (m.rtcpFb ?? [])
+    .filter((f) => f.payload === pt || f.payload === '*')
+    .map((f) => (f.subtype ? { type: f.type, parameter: f.subtype } : { type: f.type }));
+  const extensions = (m.ext ?? []).filter((e) => AUDIO_EXTENSIONS.has(e.uri)).map((e) => ({ uri: e.uri, id: e.value }));
+  const ssrcLine = (m.ssrcs ?? []).find((s) => s.attribute === 'cname') ?? m.ssrcs?.[0];
+  const ssrc = ssrcLine ? Number(ssrcLine.id) : undefined;
+  const cname = (m.ssrcs ?? []).find((s) => s.attribute === 'cname')?.value;
+  return {
+    mid,
+    dtlsParameters: { role: 'client', fingerprints: [{ algorithm: fp.type.toLowerCase(), value: fp.hash }] },
+    rtpParameters: {
+      mid,
+      codecs: [{ mimeType: 'audio/opus', payloadType: pt, clockRate: 48000, channels: 2, parameters, rtcpFeedback }],
+      headerExtensions: extensions,
+      // Without an a=ssrc line mediasoup matches the stream by MID.
+      encodings: ssrc !== undefined && Number.isFinite(ssrc) ? [{ ssrc }] : [{}],
+      rtcp: { ...(cname ? { cname } : {}), reducedSize: true },
+    },
+    extensions,
+    opusFmtp,
+  };
+}
+
+export interface LocalTransport {
+  iceParameters: MsIceParameters;
+  iceCandidates: MsIceCandidate[];
+  dtlsParameters: MsDtlsParameters;
+}
+
+/** The SDP answer for `offer` from a mediasoup WebRtcTransport. */
+export function buildAnswer(offer: BrowserOffer, local: LocalTransport, sessionId: number = Date.now()): string {
+  const fp = local.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256') ?? local.dtlsParameters.fingerprints[0];
+  if (!fp) throw new SdpOfferError('transport has no DTLS fingerprint');
+  const first = local.iceCandidates[0];
+  const addr = (c: MsIceCandidate): string => c.address ?? c.ip ?? '0.0.0.0';
+  const pt = offer.rtpParameters.codecs[0]!.payloadType;
+  const feedback = offer.rtpParameters.codecs[0]!.rtcpFeedback ?? [];
+  const media: sdpTransform.MediaDescription = {
+    type: 'audio',
+    port: first?.port ?? 7,
+    protocol: 'UDP/TLS/RTP/SAVPF',
+    payloads: String(pt),
+    connection: { version: 4, ip: first ? addr(first) : '127.0.0.1' },
+    rtp: [{ payload: pt, codec: 'opus', rate: 48000, encoding: 2 }],
+    fmtp: offer.opusFmtp ? [{ payload: pt, config: offer.opusFmtp }] : [],
+    rtcpFb: feedback.map((f) => ({ payload: pt, type: f.type, ...(f.parameter ? { subtype: f.parameter } : {}) })),
+    ext: offer.extensions.map((e) => ({ value: e.id, uri: e.uri })),
+    mid: offer.mid,
+    direction: 'recvonly',
+    rtcpMux: 'rtcp-mux',
+    iceUfrag: local.iceParameters.usernameFragment,
+    icePwd: local.iceParameters.password,
+    setup: 'passive',
+    fingerprint: { type: fp.algorithm, hash: fp.value },
+    candidates: local.iceCandidates.map((c) => ({
+      foundation: c.foundation,
+      component: 1,
+      transport: c.protocol,
+      priority: c.priority,
+      ip: addr(c),
+      port: c.port,
+      type: c.type,
+      ...(c.tcpType ? { tcptype: c.tcpType } : {}),
+    })),
+    endOfCandidates: 'end-of-candidates',
+  };
+  const answer: sdpTransform.SessionDescription = {
+    version: 0,
+    origin: { username: 'devox', sessionId, sessionVersion: 1, netType: 'IN', ipVer: 4, address: '0.0.0.0' },
+    name: '-',
+    timing: { start: 0, stop: 0 },
+    icelite: 'ice-lite',
+    groups: [{ type: 'BUNDLE', mids: offer.mid }],
+    msidSemantic: { semantic: 'WMS', token: '*' },
+    media: [media],
+  };
+  return sdpTransform.write(answer);
+}

@@ -1,0 +1,132 @@
+/**
+ * What other folders may import from signaling/webrtc/, and the slice of mediasoup's API this
+ * module uses. mediasoup is an optional dependency (its install builds or downloads a native
+ * worker), so it is loaded at run time and typed here structurally — these interfaces mirror
+ * mediasoup v3's own (node/lib/*Types.d.ts) for the members we call, nothing more.
+ */
+import type { EventEmitter } from 'node:events';
+
+export type MsMediaKind = 'audio' | 'video';
+
+export interface MsRtpCodecParameters {
+  mimeType: string;
+  payloadType: number;
+  clockRate: number;
+  channels?: number;
+  parameters?: Record<string, unknown>;
+  rtcpFeedback?: Array<{ type: string; parameter?: string }>;
+}
+
+export interface MsRtpHeaderExtensionParameters {
+  uri: string;
+  id: number;
+  encrypt?: boolean;
+  parameters?: Record<string, unknown>;
+}
+
+export interface MsRtpParameters {
+  mid?: string;
+  codecs: MsRtpCodecParameters[];
+  headerExtensions?: MsRtpHeaderExtensionParameters[];
+  encodings?: Array<{ ssrc?: number; dtx?: boolean }>;
+  rtcp?: { cname?: string; reducedSize?: boolean };
+}
+
+export interface MsRtpCapabilities {
+  codecs?: Array<{ kind: MsMediaKind; mimeType: string; preferredPayloadType?: number; clockRate: number; channels?: number }>;
+  headerExtensions?: unknown[];
+}
+
+export interface MsIceParameters {
+  usernameFragment: string;
+  password: string;
+  iceLite?: boolean;
+}
+
+export interface MsIceCandidate {
+  foundation: string;
+  priority: number;
+  /** mediasoup ≥ 3.13 names it `address`; older versions `ip`. */
+  address?: string;
+  ip?: string;
+  protocol: 'udp' | 'tcp';
+  port: number;
+  type: 'host';
+  tcpType?: 'passive';
+}
+
+export interface MsDtlsParameters {
+  role?: 'auto' | 'client' | 'server';
+  fingerprints: Array<{ algorithm: string; value: string }>;
+}
+
+interface MsClosable extends EventEmitter {
+  readonly id: string;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface MsProducer extends MsClosable {
+  readonly kind: MsMediaKind;
+}
+
+export interface MsConsumer extends MsClosable {
+  readonly rtpParameters: MsRtpParameters;
+  resume(): Promise<void>;
+}
+
+export interface MsWebRtcTransport extends MsClosable {
+  readonly iceParameters: MsIceParameters;
+  readonly iceCandidates: MsIceCandidate[];
+  readonly dtlsParameters: MsDtlsParameters;
+  connect(params: { dtlsParameters: MsDtlsParameters }): Promise<void>;
+  produce(params: { kind: MsMediaKind; rtpParameters: MsRtpParameters; appData?: Record<string, unknown> }): Promise<MsProducer>;
+}
+
+export interface MsDirectTransport extends MsClosable {
+  consume(params: { producerId: string; rtpCapabilities: MsRtpCapabilities; paused?: boolean }): Promise<MsConsumer>;
+}
+
+export interface MsRouter extends MsClosable {
+  readonly rtpCapabilities: MsRtpCapabilities;
+  createWebRtcTransport(opts: {
+    listenInfos: Array<{ protocol: 'udp' | 'tcp'; ip: string; announcedAddress?: string; portRange?: { min: number; max: number } }>;
+    enableUdp?: boolean;
+    enableTcp?: boolean;
+    preferUdp?: boolean;
+  }): Promise<MsWebRtcTransport>;
+  createDirectTransport(opts?: { maxMessageSize?: number }): Promise<MsDirectTransport>;
+}
+
+export interface MsWorker extends MsClosable {
+  readonly pid: number;
+  createRouter(opts: { mediaCodecs: Array<{ kind: MsMediaKind; mimeType: string; clockRate: number; channels?: number; parameters?: Record<string, unknown> }> }): Promise<MsRouter>;
+}
+
+export interface MediasoupModule {
+  readonly version: string;
+  createWorker(opts?: { logLevel?: 'debug' | 'warn' | 'error' | 'none'; rtcMinPort?: number; rtcMaxPort?: number }): Promise<MsWorker>;
+}
+
+/** Why WebRTC is not available; DevoX starts without it and logs this. */
+export type WebRtcUnavailableReason = 'not_installed' | 'worker_missing' | 'worker_failed';
+
+export class WebRtcUnavailableError extends Error {
+  readonly reason: WebRtcUnavailableReason;
+  constructor(reason: WebRtcUnavailableReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WebRtcUnavailableError';
+    this.reason = reason;
+  }
+}
+
+/** A browser's offer that DevoX cannot answer (no audio, no Opus, no DTLS fingerprint...). */
+export class SdpOfferError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SdpOfferError';
+  }
+}
+
+/** The exact reason the WebRTC test (and DevoX's start-up log) gives when no worker is found. */
+export const WORKER_MISSING_MESSAGE = 'mediasoup worker not found: set MEDIASOUP_WORKER_BIN';

@@ -1,0 +1,155 @@
+/**
+ * WebRTC ingest with mediasoup: workers (webrtc.workers, 0 = one per core) each with one audio
+ * router; a page at webrtc.path and a signaling WebSocket at <path>/signal, authenticated like
+ * the media stream paths (bearer token or a URL signed for <path>/signal). Each browser session
+ * is spread over the routers round-robin; a worker that dies is dropped from the pool and its
+ * sessions end.
+ *
+ * start() throws WebRtcUnavailableError when mediasoup or its worker is missing: the server
+ * then runs without WebRTC and logs why.
+ */
+import type { IncomingMessage } from 'node:http';
+import { availableParallelism } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { WindowSink } from '../../media/types.js';
+import { Authenticator } from '../websocket/auth.js';
+import { AuthError } from '../websocket/errors.js';
+import { loadMediasoup } from './mediasoup-loader.js';
+import { WebRtcUnavailableError, type MediasoupModule, type MsRouter, type MsWorker } from './types.js';
+import { WebRtcSession, type StreamStatus } from './webrtc-session.js';
+import { webrtcPage } from './webrtc-page.js';
+
+export interface WebRtcIngestOptions {
+  webrtc: Config['webrtc'];
+  /** Tokens / signing secret are shared with the media stream paths. */
+  websocket: Config['websocket'];
+  media: Config['media'];
+  window: Config['window'];
+  outputRate: number;
+  sink: WindowSink;
+  log: Logger;
+  status(streamId: string): StreamStatus;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Slot {
+  worker: MsWorker;
+  router: MsRouter;
+}
+
+const OPUS = { kind: 'audio' as const, mimeType: 'audio/opus', clockRate: 48000, channels: 2 };
+
+export class WebRtcIngest {
+  readonly pagePath: string;
+  readonly signalPath: string;
+  readonly mediasoupVersion: string;
+  readonly #o: WebRtcIngestOptions;
+  readonly #slots: Slot[];
+  readonly #auth: Authenticator;
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Set<WebRtcSession>();
+  #next = 0;
+  #closed = false;
+
+  private constructor(o: WebRtcIngestOptions, mediasoup: MediasoupModule, slots: Slot[]) {
+    this.#o = o;
+    this.#slots = slots;
+    this.mediasoupVersion = mediasoup.version;
+    this.pagePath = o.webrtc.path;
+    this.signalPath = `${o.webrtc.path}/signal`;
+    this.#auth = new Authenticator(o.websocket);
+    this.#wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: 64 * 1024 });
+    for (const slot of slots) {
+      slot.worker.on('died', (err: unknown) => {
+        o.log.error({ err, pid: slot.worker.pid }, 'mediasoup worker died; its sessions end');
+        const i = this.#slots.indexOf(slot);
+        if (i >= 0) this.#slots.splice(i, 1);
+      });
+    }
+  }
+
+  /** @throws WebRtcUnavailableError when mediasoup or its worker is missing or does not start. */
+  static async start(o: WebRtcIngestOptions): Promise<WebRtcIngest> {
+    const { mediasoup, workerBin } = await loadMediasoup(o.env);
+    const n = o.webrtc.workers > 0 ? o.webrtc.workers : availableParallelism();
+    const span = o.webrtc.rtcMaxPort - o.webrtc.rtcMinPort + 1;
+    const per = Math.floor(span / n);
+    if (per < 2) throw new WebRtcUnavailableError('worker_failed', `webrtc port range ${span} is too small for ${n} workers`);
+    const slots: Slot[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        // Each worker gets its own slice of the port range.
+        const worker = await mediasoup.createWorker({
+          logLevel: 'warn',
+          rtcMinPort: o.webrtc.rtcMinPort + i * per,
+          rtcMaxPort: o.webrtc.rtcMinPort + (i + 1) * per - 1,
+        });
+        const router = await worker.createRouter({ mediaCodecs: [OPUS] });
+        slots.push({ worker, router });
+      }
+    } catch (err) {
+      for (const s of slots) s.worker.close();
+      throw new WebRtcUnavailableError('worker_failed', `mediasoup worker ${workerBin} did not start: ${(err as Error).message}`, { cause: err });
+    }
+    o.log.info({ workers: n, mediasoup: mediasoup.version, workerBin, page: o.webrtc.path }, 'WebRTC ingest ready');
+    return new WebRtcIngest(o, mediasoup, slots);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** The /webrtc page. */
+  page(): string {
+    return webrtcPage(this.signalPath);
+  }
+
+  /** Upgrade on <path>/signal (401 without credentials, 404 elsewhere). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://devox.invalid');
+    const refuse = (status: number, text: string, body: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    if (this.#closed || url.pathname !== this.signalPath) return refuse(404, 'Not Found', 'no WebRTC signaling endpoint at this path\n');
+    try {
+      this.#auth.authenticate(this.signalPath, req.headers.authorization, url.searchParams.get('auth') ?? undefined, Math.floor(Date.now() / 1000));
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      return refuse(401, 'Unauthorized', `${err.message}\n`);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const slot = this.#slots[this.#next++ % Math.max(1, this.#slots.length)];
+      if (!slot || this.#sessions.size >= this.#o.webrtc.maxSessions) {
+        ws.close(1013, slot ? `at most ${this.#o.webrtc.maxSessions} WebRTC sessions` : 'no mediasoup worker alive');
+        return;
+      }
+      const session: WebRtcSession = new WebRtcSession({
+        ws,
+        router: slot.router,
+        webrtc: this.#o.webrtc,
+        media: this.#o.media,
+        window: this.#o.window,
+        outputRate: this.#o.outputRate,
+        sink: this.#o.sink,
+        log: this.#o.log,
+        status: this.#o.status,
+        onClosed: () => this.#sessions.delete(session),
+      });
+      this.#sessions.add(session);
+      slot.worker.once('died', () => session.close('error', 1011, 'media worker died'));
+    });
+  }
+
+  /** Ends every session, closes the workers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of [...this.#sessions]) s.close('released', 1001, 'server shutting down');
+    for (const slot of this.#slots) slot.worker.close();
+    this.#wss.close();
+  }
+}
