@@ -136,7 +136,8 @@ t.test('codec order: Opus > L16 (wideband) > PCMU > PCMA, L16/8000 below wideban
   t.equal(pick('8 0', ''), 'PCMU/8000');
   t.equal(pick('8', ''), 'PCMA/8000');
   t.equal(pick('8 96', 'a=rtpmap:96 L16/8000\r\n'), 'L16/8000');
-  t.equal(pick('96 8', 'a=rtpmap:96 L16/16000/2\r\n'), 'PCMA/8000', 'stereo L16 is not decoded');
+  t.equal(pick('96 8', 'a=rtpmap:96 L16/16000/2\r\n'), 'L16/16000', 'stereo L16 is taken (media downmixes it)');
+  t.equal(pick('96 8', 'a=rtpmap:96 L16/96000\r\n'), 'PCMA/8000', 'L16 above 48 kHz is not');
   t.match(pick('18 9', ''), /none: no supported audio codec \(offered: G729\/8000 G722\/8000\)/);
   const savp = parseSdpOffer(sdp('0', '').replace('RTP/AVP', 'RTP/SAVP')).streams[0]!;
   t.match(chooseCodec(savp), { ok: false, reason: /RTP\/SAVP not supported/ });

@@ -27,7 +27,8 @@ function codecOf(f: OfferedFormat): CodecName | undefined {
   if (n === 'opus' && f.clockRate === 48000) return 'opus';
   if (n === 'pcmu' && f.clockRate === 8000 && f.channels === 1) return 'PCMU';
   if (n === 'pcma' && f.clockRate === 8000 && f.channels === 1) return 'PCMA';
-  if (n === 'l16' && f.channels === 1 && f.clockRate >= 8000 && f.clockRate <= 48000) return 'L16';
+  // media's L16 decoder takes any rate and downmixes stereo to mono.
+  if (n === 'l16' && (f.channels === 1 || f.channels === 2) && f.clockRate >= 8000 && f.clockRate <= 48000) return 'L16';
   return undefined;
 }
 
@@ -69,8 +70,8 @@ export function chooseCodec(stream: OfferedStream): CodecDecision {
     payloadType: best.f.payloadType,
     encoding: best.codec,
     clockRate: best.f.clockRate,
-    // Opus is always signalled opus/48000/2 (RFC 7587) but decoded mono here.
-    channels: best.codec === 'opus' ? 2 : 1,
+    // Opus is always signalled opus/48000/2 (RFC 7587) and decoded to mono; L16 keeps its channel count.
+    channels: best.codec === 'opus' ? 2 : best.codec === 'L16' ? best.f.channels : 1,
   };
   const formats: PayloadFormat[] = [audio];
   const fmtp = new Map<number, string>();

@@ -49,7 +49,7 @@ export function buildAnswer(opts: AnswerOptions): string {
         payload: f.payloadType,
         codec: offered.formats.find((o) => o.payloadType === f.payloadType)?.name ?? f.encoding,
         rate: f.clockRate,
-        ...(f.encoding === 'opus' ? { encoding: 2 } : {}),
+        ...(f.channels > 1 ? { encoding: f.channels } : {}),
       })),
       fmtp: [...chosen.fmtp].map(([payload, config]) => ({ payload, config })),
       ...(chosen.ptime !== undefined ? { ptime: chosen.ptime } : {}),

@@ -50,7 +50,8 @@ export class WebRtcIngest {
   readonly #slots: Slot[];
   readonly #auth: Authenticator;
   readonly #wss: WebSocketServer;
-  readonly #sessions = new Set<WebRtcSession>();
+  /** Live sessions and the worker slot each runs on. */
+  readonly #sessions = new Map<WebRtcSession, Slot>();
   #next = 0;
   #closed = false;
 
@@ -67,6 +68,7 @@ export class WebRtcIngest {
         o.log.error({ err, pid: slot.worker.pid }, 'mediasoup worker died; its sessions end');
         const i = this.#slots.indexOf(slot);
         if (i >= 0) this.#slots.splice(i, 1);
+        for (const [session, s] of this.#sessions) if (s === slot) session.close('error', 1011, 'media worker died');
       });
     }
   }
@@ -139,8 +141,7 @@ export class WebRtcIngest {
         status: this.#o.status,
         onClosed: () => this.#sessions.delete(session),
       });
-      this.#sessions.add(session);
-      slot.worker.once('died', () => session.close('error', 1011, 'media worker died'));
+      this.#sessions.set(session, slot);
     });
   }
 
@@ -148,7 +149,7 @@ export class WebRtcIngest {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of [...this.#sessions]) s.close('released', 1001, 'server shutting down');
+    for (const s of [...this.#sessions.keys()]) s.close('released', 1001, 'server shutting down');
     for (const slot of this.#slots) slot.worker.close();
     this.#wss.close();
   }
