@@ -82,6 +82,8 @@ export class VerdictPipeline implements WindowSink {
   /** Last batch's timing, to attribute queue wait to the windows it scored. */
   #lastBatchStartedMs = 0;
   #lastBatchScoredMs = -1;
+  /** Calls with at least one live stream. */
+  #liveCalls = 0;
   #windowsIn = 0;
   #scored = 0;
   #shed = 0;
@@ -167,7 +169,7 @@ export class VerdictPipeline implements WindowSink {
       call = { callId: stream.callId, verdict: new CallVerdict(), live: 0 };
       this.#calls.set(stream.callId, call);
     }
-    call.live++;
+    if (call.live++ === 0) this.#liveCalls++;
     const rec: StreamRecord = {
       stream,
       verdict: new StreamVerdict(this.#opts.config.verdict, this.#detector.card.thresholds),
@@ -184,7 +186,7 @@ export class VerdictPipeline implements WindowSink {
     call.verdict.set(stream.streamId, stream.leg, 'listening', 0);
     this.#metrics.streamsStarted.inc({ transport: stream.transport });
     this.#metrics.activeStreams.inc({ transport: stream.transport });
-    this.#metrics.activeCalls.set(this.#liveCalls());
+    this.#metrics.activeCalls.set(this.#liveCalls);
     this.#log.info({ callId: stream.callId, streamId: stream.streamId, leg: stream.leg, transport: stream.transport }, 'stream started');
     this.#publisher.publish(callStarted(stream, rec.seq++, nowMs(), this.#detector.modelVersion));
     this.#detector.onStreamStart(stream);
@@ -267,6 +269,7 @@ export class VerdictPipeline implements WindowSink {
     const call = rec.call;
     call.live--;
     const lastLeg = call.live === 0;
+    if (lastLeg) this.#liveCalls--;
     const before = rec.verdict.label;
     const label = rec.verdict.finish();
     if (label !== before) this.#metrics.insufficientSpeech.inc();
@@ -288,19 +291,13 @@ export class VerdictPipeline implements WindowSink {
     this.#streams.delete(stream.streamId);
     if (lastLeg) this.#calls.delete(call.callId);
     this.#metrics.activeStreams.dec({ transport: stream.transport });
-    this.#metrics.activeCalls.set(this.#liveCalls());
+    this.#metrics.activeCalls.set(this.#liveCalls);
     this.#metrics.retireStream(stream.streamId);
     this.#log.info(
       { callId: stream.callId, streamId: stream.streamId, leg: stream.leg, reason, label, score: evidence.score, speechSec: evidence.speechSec, windows: rec.windowsIn, scored: rec.scored, shed: rec.shed, callLabel: summary.label, suspectLeg: summary.suspectLeg, lastLeg },
       'stream ended',
     );
     this.#notify('onStreamEnded', () => this.#opts.listener?.onStreamEnded?.(stream, label, evidence, summary, lastLeg));
-  }
-
-  #liveCalls(): number {
-    let n = 0;
-    for (const c of this.#calls.values()) if (c.live > 0) n++;
-    return n;
   }
 
   #notify(what: string, fn: () => void): void {
