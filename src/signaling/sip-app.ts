@@ -30,7 +30,7 @@ const SUPPORTED = 'timer, siprec';
 const ACCEPT = 'application/sdp, multipart/mixed, application/rs-metadata+xml';
 
 /** Adapts a drachtio request to what the plain module reads. */
-function view(req: Srf.SrfRequest): SipRequestView {
+export function requestView(req: Srf.SrfRequest): SipRequestView {
   return {
     method: req.method,
     callId: req.get('Call-ID') ?? '',
@@ -170,7 +170,7 @@ export class SipApp {
   }
 
   async #onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
-    const r = view(req);
+    const r = requestView(req);
     if (!this.#acl.allows(r.sourceAddress)) {
       this.registry.refused('rejected_forbidden', r.callId, `source ${r.sourceAddress} not in sip.allowedNetworks`);
       return res.send(403);
@@ -216,7 +216,7 @@ export class SipApp {
     });
     const onModify = (mreq: Srf.SrfRequest, mres: Srf.SrfResponse): void => {
       this.registry
-        .modify(view(mreq))
+        .modify(requestView(mreq))
         .then((plan) => {
           // A 2xx to a re-INVITE must carry Contact (RFC 3261 12.2.2, target refresh).
           const contact = (dialog as unknown as { local?: { contact?: unknown } }).local?.contact;

@@ -116,3 +116,32 @@ t.test('bad sip.allowedNetworks fails start with a ConfigError naming the key', 
   t.teardown(() => media.closeAll());
   await t.rejects(startSip({ config, media, log }), { name: 'ConfigError', key: 'sip.allowedNetworks' });
 });
+
+t.test('drachtio-srf parses every stored INVITE into the same view the plain module reads', async (t) => {
+  const Srf = (await import('drachtio-srf')).default;
+  const { requestView } = await import('../../src/signaling/sip-app.js');
+  const { loadSipFixture } = await import('./sip-fixtures.js');
+  const { readFileSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const { sipFixtureDir } = await import('./sip-fixtures.js');
+  const { readOffer } = await import('../../src/signaling/sip/recording-offer.js');
+  const limits = { maxBodyBytes: 256 * 1024, maxMetadataBytes: 64 * 1024 };
+  for (const name of ['rfc7866-siprec-invite.sip', 'cisco-cube-siprec-invite.sip', 'ribbon-sbc-siprec-invite.sip',
+    'opensips-siprec-invite.sip', 'plain-fork-invite.sip', 'sipp-e2e-invite.sip']) {
+    const raw = readFileSync(resolve(sipFixtureDir, name), 'utf8').replace(/\r?\n/g, '\r\n');
+    const mine = loadSipFixture(name);
+    const msg = new Srf.SipMessage(raw.replace('Content-Length: [length]', `Content-Length: ${Buffer.byteLength(mine.body)}`));
+    const req = new Srf.SipRequest(msg, { source: 'network', address: '10.1.2.3', port: '5060', protocol: 'udp' });
+    const v = requestView(req as unknown as Parameters<typeof requestView>[0]);
+    t.equal(v.method, 'INVITE', name);
+    t.equal(v.callId, mine.callId, name);
+    t.equal(v.sourceAddress, '10.1.2.3', name);
+    t.equal(v.header('content-type'), mine.header('content-type'), name);
+    t.equal(v.header('X-Original-Call-ID'), mine.header('x-original-call-id'), name);
+    t.equal(v.header('p-asserted-identity'), mine.header('p-asserted-identity'), name);
+    t.equal(v.header('no-such-header'), undefined, name);
+    const a = readOffer(v, limits);
+    const b = readOffer(mine, limits);
+    t.same([a.mode, a.metadataStatus, a.streams.map((s) => s.label)], [b.mode, b.metadataStatus, b.streams.map((s) => s.label)], name);
+  }
+});
