@@ -66,7 +66,7 @@ export function createPublisher(opts: {
   log: Logger;
   stdout?: NodeJS.WritableStream;
 }): EventPublisher {
-  if (opts.nats.servers.length === 0) return new StdoutPublisher(opts.nats.subjectPrefix, opts.metrics, opts.stdout);
+  if (opts.nats.servers.length === 0) return new StdoutPublisher(opts.nats.subjectPrefix, opts.metrics, opts.stdout, opts.log);
   return new NatsPublisher(opts.nats, opts.metrics, opts.log);
 }
 
@@ -102,17 +102,24 @@ export class StdoutPublisher implements EventPublisher {
   readonly #metrics: Metrics;
   readonly #out: NodeJS.WritableStream;
   #closed = false;
+  #broken = false;
 
-  constructor(prefix: string, metrics: Metrics, out: NodeJS.WritableStream = process.stdout) {
+  constructor(prefix: string, metrics: Metrics, out: NodeJS.WritableStream = process.stdout, log?: Logger) {
     this.#subjects = new SubjectCache(prefix);
     this.#metrics = metrics;
     this.#out = out;
+    // A reader that goes away (EPIPE on `devox serve | head`) must not crash the server.
+    out.on('error', (err: Error) => {
+      if (this.#broken) return;
+      this.#broken = true;
+      log?.error({ err }, 'event output (stdout) failed: events are dropped from now on');
+    });
   }
 
   async start(): Promise<void> {}
 
   get connected(): boolean {
-    return !this.#closed;
+    return !this.#closed && !this.#broken;
   }
 
   get pending(): number {
@@ -120,8 +127,8 @@ export class StdoutPublisher implements EventPublisher {
   }
 
   publish(event: DevoxEvent): void {
-    if (this.#closed) {
-      this.#metrics.eventsDropped.inc({ reason: 'closed' });
+    if (this.#closed || this.#broken) {
+      this.#metrics.eventsDropped.inc({ reason: this.#closed ? 'closed' : 'rejected' });
       return;
     }
     const line = JSON.stringify({ subject: this.#subjects.subject(event), event }) + '\n';

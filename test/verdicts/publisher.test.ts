@@ -92,6 +92,19 @@ t.test('stdout publisher writes one JSON line per event', async (t) => {
   await p.close();
 });
 
+t.test('stdout publisher survives a reader that goes away (EPIPE)', async (t) => {
+  const out = new Writable({ write(_chunk, _enc, cb) { cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })); } });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const p = new StdoutPublisher('devox', metrics, out, log);
+  const events = sampleEvents(3);
+  p.publish(events[0]!);
+  await new Promise((r) => setImmediate(r));
+  t.equal(p.connected, false, 'marked broken');
+  for (const e of events.slice(1)) p.publish(e); // no throw
+  t.match(await metrics.text(), /devox_events_dropped_total\{reason="rejected"\} 5/);
+  await p.close();
+});
+
 t.test('JetStream: stream created, events stored once per msgID, metrics counted', needsNats, async (t) => {
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
