@@ -28,6 +28,8 @@ import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
+import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
+import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
 import { startSip, type SipApp } from './signaling/sip-app.js';
 
 export interface ServerOptions {
@@ -82,6 +84,8 @@ export class DevoxServer {
   readonly websocket: MediaStreamServer | undefined;
   /** SIP/SIPREC signaling through drachtio-server; undefined when sip.enabled is false. */
   readonly sip: SipApp | undefined;
+  /** Browser microphones over WebRTC (mediasoup); undefined when disabled or mediasoup / its worker is missing. */
+  readonly webrtc: WebRtcIngest | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -94,6 +98,7 @@ export class DevoxServer {
     http: HttpServer;
     websocket: MediaStreamServer | undefined;
     sip: SipApp | undefined;
+    webrtc: WebRtcIngest | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -104,6 +109,7 @@ export class DevoxServer {
     this.http = parts.http;
     this.websocket = parts.websocket;
     this.sip = parts.sip;
+    this.webrtc = parts.webrtc;
   }
 
   /**
@@ -144,6 +150,29 @@ export class DevoxServer {
         metrics.addWebSocketCounters(() => ws.counters);
         websocket = ws;
       }
+      let webrtc: WebRtcIngest | undefined;
+      let webrtcUnavailable = 'disabled (webrtc.enabled is false)';
+      if (config.webrtc.enabled) {
+        try {
+          const w = await WebRtcIngest.start({
+            webrtc: config.webrtc,
+            websocket: config.websocket,
+            media: config.media,
+            window: config.window,
+            outputRate: pipeline.sampleRate,
+            sink: pipeline,
+            log: log.child({ component: 'webrtc' }),
+            status: (streamId) => ({ label: pipeline.label(streamId) }),
+          });
+          cleanup.push(() => w.close());
+          webrtc = w;
+        } catch (err) {
+          if (!(err instanceof WebRtcUnavailableError)) throw err;
+          // mediasoup is optional: DevoX runs without WebRTC and says why.
+          webrtcUnavailable = err.message;
+          log.warn({ reason: err.reason, detail: err.message }, 'WebRTC ingest unavailable; starting without it');
+        }
+      }
       let sip: SipApp | undefined;
       if (config.sip.enabled) {
         // Returns at once; readiness follows the drachtio connection.
@@ -168,7 +197,17 @@ export class DevoxServer {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket, sip });
+      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket, sip, webrtc });
+      if (webrtc) {
+        const w = webrtc;
+        http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
+        http.route('GET', config.webrtc.path, (_req, res) => {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(w.page());
+        });
+      } else {
+        http.route('GET', config.webrtc.path, (_req, res) => sendJson(res, 503, { error: `WebRTC unavailable: ${webrtcUnavailable}` }));
+      }
       if (websocket) {
         const ws = websocket;
         http.onUpgrade(config.websocket.pathPrefix, (req, socket, head) => ws.handleUpgrade(req, socket, head));
@@ -276,6 +315,7 @@ export class DevoxServer {
       };
       await step('sip', async () => this.sip?.close());
       await step('websocket', async () => this.websocket?.close());
+      await step('webrtc', async () => this.webrtc?.close());
       await step('media', () => this.media.closeAll());
       await step('pipeline', () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
