@@ -14,8 +14,12 @@ import { MediaSessions } from '../../src/media/media-sessions.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { NetworkAcl, NetworkAclError } from '../../src/signaling/sip/network-acl.js';
 import { DigestAuthenticator, parseDigestParams } from '../../src/signaling/sip/digest-auth.js';
-import { startSip } from '../../src/signaling/sip-app.js';
-import { RecordingSink } from './sip-fixtures.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Srf from 'drachtio-srf';
+import { requestView, startSip } from '../../src/signaling/sip-app.js';
+import { readOffer } from '../../src/signaling/sip/recording-offer.js';
+import { loadSipFixture, RecordingSink, sipFixtureDir } from './sip-fixtures.js';
 
 t.test('network ACL: CIDRs and addresses, v4 and v6, mapped v4, empty list refuses all', async (t) => {
   const acl = new NetworkAcl(['127.0.0.0/8', '10.20.0.0/16', '192.0.2.7', '2001:db8::/32']);
@@ -118,21 +122,19 @@ t.test('bad sip.allowedNetworks fails start with a ConfigError naming the key', 
 });
 
 t.test('drachtio-srf parses every stored INVITE into the same view the plain module reads', async (t) => {
-  const Srf = (await import('drachtio-srf')).default;
-  const { requestView } = await import('../../src/signaling/sip-app.js');
-  const { loadSipFixture } = await import('./sip-fixtures.js');
-  const { readFileSync } = await import('node:fs');
-  const { resolve } = await import('node:path');
-  const { sipFixtureDir } = await import('./sip-fixtures.js');
-  const { readOffer } = await import('../../src/signaling/sip/recording-offer.js');
+  // drachtio-srf's message classes (static getters, not in its .d.ts): the parser it runs on every request.
+  const parserClasses = Srf as unknown as {
+    SipMessage: new (raw: string) => unknown;
+    SipRequest: new (msg: unknown, meta: Record<string, string>) => Parameters<typeof requestView>[0];
+  };
   const limits = { maxBodyBytes: 256 * 1024, maxMetadataBytes: 64 * 1024 };
   for (const name of ['rfc7866-siprec-invite.sip', 'cisco-cube-siprec-invite.sip', 'ribbon-sbc-siprec-invite.sip',
     'opensips-siprec-invite.sip', 'plain-fork-invite.sip', 'sipp-e2e-invite.sip']) {
     const raw = readFileSync(resolve(sipFixtureDir, name), 'utf8').replace(/\r?\n/g, '\r\n');
     const mine = loadSipFixture(name);
-    const msg = new Srf.SipMessage(raw.replace('Content-Length: [length]', `Content-Length: ${Buffer.byteLength(mine.body)}`));
-    const req = new Srf.SipRequest(msg, { source: 'network', address: '10.1.2.3', port: '5060', protocol: 'udp' });
-    const v = requestView(req as unknown as Parameters<typeof requestView>[0]);
+    const msg = new parserClasses.SipMessage(raw.replace('Content-Length: [length]', `Content-Length: ${Buffer.byteLength(mine.body)}`));
+    const req = new parserClasses.SipRequest(msg, { source: 'network', address: '10.1.2.3', port: '5060', protocol: 'udp' });
+    const v = requestView(req);
     t.equal(v.method, 'INVITE', name);
     t.equal(v.callId, mine.callId, name);
     t.equal(v.sourceAddress, '10.1.2.3', name);
