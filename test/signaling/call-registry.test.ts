@@ -13,7 +13,10 @@ import { loadConfig } from '../../src/config.js';
 import { MediaSessions } from '../../src/media/media-sessions.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CallRegistry, type SipCallPolicy } from '../../src/signaling/sip/call-registry.js';
-import { loadSipFixture, RecordingSink, variant, type StoredRequest } from './sip-fixtures.js';
+import { readAudioFile } from '../../src/media/audio-file.js';
+import { sendAudio } from '../../src/media/rtp-sender.js';
+import type { CodecName } from '../../src/media/types.js';
+import { loadSipFixture, RecordingSink, repoRoot, variant, type StoredRequest } from './sip-fixtures.js';
 
 const log = createLogger('silent');
 
@@ -105,6 +108,38 @@ t.test('every stored SBC INVITE is answered 200 on real ports; RTP arrives; BYE 
   ]);
   t.equal(opensips[0]!.identity?.siprecSessionId, 'l5Ox1ajNRSmpwW2Y7m4tNQ==');
   t.ok(sink.ended.filter((e) => e.stream.callId === 'B2B.314.8861211.1716976413').every((e) => e.reason === 'bye'));
+});
+
+t.test('the negotiated codec decodes: real speech RTP to each answered port becomes windows (Opus, PCMU, PCMA)', async (t) => {
+  const { media, sink, registry } = setup(47100, 47199);
+  t.teardown(() => media.closeAll());
+  const speech = await readAudioFile(`${repoRoot}/../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac`);
+  const twoSec = speech.samples.subarray(0, 2 * speech.sampleRate);
+  for (const [name, codec] of [['opensips-siprec-invite.sip', 'opus'], ['cisco-cube-siprec-invite.sip', 'PCMU'],
+    ['bad/labels-mismatch.sip', 'PCMU']] as const) {
+    const req = loadSipFixture(name);
+    const out = await registry.invite(req);
+    t.equal(out.status, 200, name);
+    for (const s of out.call!.streams()) {
+      t.equal(s.audio.encoding, codec, `${name} leg ${s.leg}`);
+      await sendAudio(twoSec, speech.sampleRate, { codec: s.audio.encoding as CodecName, payloadType: s.audio.payloadType,
+        to: { address: '127.0.0.1', port: s.session.port }, realtime: false });
+    }
+    const ids = out.call!.streams().map((s) => s.session.descriptor.streamId);
+    for (let i = 0; i < 100 && !ids.every((id) => (sink.windowsByStream.get(id) ?? 0) >= 4); i++) await sleep(20);
+    for (const id of ids) t.ok((sink.windowsByStream.get(id) ?? 0) >= 4, `${name}: windows cut from the ${codec} leg`);
+    registry.bye(req.callId);
+  }
+  // PCMA: the AudioCodes offer restricted to PCMA.
+  const ac = loadSipFixture('audiocodes-siprec-invite.sip');
+  const pcma = await registry.invite(variant(ac, { body: ac.body.replaceAll('RTP/AVP 8 0 18 101', 'RTP/AVP 8 101') }));
+  const leg = pcma.call!.streams()[0]!;
+  t.equal(leg.audio.encoding, 'PCMA');
+  await sendAudio(twoSec, speech.sampleRate, { codec: 'PCMA', payloadType: 8, to: { address: '127.0.0.1', port: leg.session.port }, realtime: false });
+  for (let i = 0; i < 100 && (sink.windowsByStream.get(leg.session.descriptor.streamId) ?? 0) < 4; i++) await sleep(20);
+  t.ok((sink.windowsByStream.get(leg.session.descriptor.streamId) ?? 0) >= 4, 'windows cut from the PCMA leg');
+  registry.bye(ac.callId);
+  t.equal(media.size, 0);
 });
 
 t.test('bad inputs: SIP status, counter, one rejection each, nothing allocated', async (t) => {

@@ -72,11 +72,14 @@ export class RecordingSink implements WindowSink {
   readonly started: StreamDescriptor[] = [];
   readonly ended: { stream: StreamDescriptor; reason: StreamEndReason }[] = [];
   windows = 0;
+  /** streamId -> windows received. */
+  readonly windowsByStream = new Map<string, number>();
   onStreamStart(stream: StreamDescriptor): void {
     this.started.push(stream);
   }
-  onWindow(_w: WindowView): void {
+  onWindow(w: WindowView): void {
     this.windows++;
+    this.windowsByStream.set(w.stream.streamId, (this.windowsByStream.get(w.stream.streamId) ?? 0) + 1);
   }
   onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
     this.ended.push({ stream, reason });
