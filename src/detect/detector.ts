@@ -60,6 +60,8 @@ export class Detector implements WindowSink {
   readonly #streams = new Map<string, StreamState>();
   #engine: InferenceEngine;
   #restarting: Promise<InferenceEngine> | null = null;
+  /** Engines being let go (after a swap or a timeout): close() waits for their workers to exit. */
+  readonly #retiring = new Set<Promise<void>>();
   #swapping: Promise<void> = Promise.resolve();
   #closed: Promise<void> | null = null;
   #scored = 0;
@@ -252,13 +254,18 @@ export class Detector implements WindowSink {
         });
         if (this.#engine === dead) this.#engine = engine;
         else await engine.close(); // a swap happened meanwhile
-        void dead.close();
+        this.#retire(dead);
         return this.#engine;
       } finally {
         this.#restarting = null;
       }
     })();
     return this.#restarting;
+  }
+
+  #retire(engine: InferenceEngine): void {
+    const p = engine.close().finally(() => this.#retiring.delete(p));
+    this.#retiring.add(p);
   }
 
   /**
@@ -299,7 +306,8 @@ export class Detector implements WindowSink {
     this.#engine = next;
     this.#log.info({ from: old.modelVersion, to: next.modelVersion, modelDir: next.modelDir }, 'model swapped');
     this.#announce(next);
-    await old.close(); // after its batch in flight, if any
+    this.#retire(old); // closes after its batch in flight, if any
+    await Promise.all(this.#retiring);
   }
 
   /** Scores everything queued now without waiting for maxBatchWaitMs; resolves when idle. */
@@ -324,6 +332,7 @@ export class Detector implements WindowSink {
       await this.#batcher.close();
       await this.#restarting?.catch(() => undefined);
       await this.#engine.close();
+      await Promise.all(this.#retiring);
     })();
     return this.#closed;
   }

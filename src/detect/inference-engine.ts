@@ -70,6 +70,11 @@ export class InferenceEngine {
   #closed: Promise<void> | null = null;
   #dead: Error | null = null;
   readonly #timeoutMs: number;
+  /** Id of a run given up on after a timeout (its late answer is ignored). */
+  #abandonedRun = -1;
+  #closeSent = false;
+  #hasExited = false;
+  readonly #exited: Promise<void>;
 
   private constructor(worker: Worker, modelDir: string, card: ModelCard, ep: ExecutionProviderName, opts: EngineOptions) {
     const log = opts.log;
@@ -81,8 +86,12 @@ export class InferenceEngine {
     this.#log = log;
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
     worker.on('error', (err) => this.#die(err));
-    worker.on('exit', (code) => {
-      if (!this.#closed) this.#die(new Error(`inference worker exited (code ${code})`));
+    this.#exited = new Promise((resolve) => {
+      worker.once('exit', (code) => {
+        this.#hasExited = true;
+        if (!this.#closeSent || this.#pending) this.#die(new Error(`inference worker exited (code ${code})`));
+        resolve();
+      });
     });
   }
 
@@ -168,6 +177,10 @@ export class InferenceEngine {
         return;
       case 'done':
       case 'failed': {
+        if (m.id === this.#abandonedRun) {
+          this.#log.warn({ modelVersion: this.modelVersion, runId: m.id }, 'abandoned batch finished; its worker now exits');
+          return;
+        }
         const p = this.#pending;
         if (!p || p.id !== m.id) {
           this.#log.error({ modelVersion: this.modelVersion, runId: m.id }, 'inference worker answered an unknown batch');
@@ -188,8 +201,10 @@ export class InferenceEngine {
   }
 
   /**
-   * A wedged or pathologically slow batch: give up on this worker (the native call cannot be
-   * interrupted; terminate() ends the thread once it returns) so the detector can start another.
+   * A wedged or pathologically slow batch: give up on it so the detector can start another worker.
+   * The worker is NOT terminated: a native onnxruntime call cannot be interrupted, and tearing the
+   * thread down under it makes the addon abort the whole process when the call returns. Instead the
+   * worker is asked to close, which it does once the call returns; its late answer is ignored.
    */
   #timedOut(id: number): void {
     const p = this.#pending;
@@ -197,9 +212,13 @@ export class InferenceEngine {
     const err = new InferenceTimeoutError(this.modelVersion, p.rows, this.#timeoutMs);
     this.#pending = null;
     this.#dead = err;
-    this.#log.error({ modelVersion: this.modelVersion, modelDir: this.modelDir, rows: p.rows, timeoutMs: this.#timeoutMs }, 'inference timed out: abandoning the worker');
+    this.#abandonedRun = id;
+    this.#log.error(
+      { modelVersion: this.modelVersion, modelDir: this.modelDir, rows: p.rows, timeoutMs: this.#timeoutMs },
+      'inference timed out: abandoning the worker',
+    );
     p.resolve({ ok: false, error: err, buffer: null });
-    void this.#worker.terminate();
+    this.#askToClose();
   }
 
   #die(err: Error): void {
@@ -212,23 +231,31 @@ export class InferenceEngine {
     p?.resolve({ ok: false, error: new InferenceError(this.modelVersion, p.rows, { cause: err }), buffer: null });
   }
 
-  /** Waits for the batch in flight, releases the session, ends the worker. Idempotent. */
-  close(): Promise<void> {
+  #askToClose(): void {
+    if (this.#closeSent || this.#hasExited) return;
+    this.#closeSent = true;
+    const msg: ToWorker = { type: 'close' };
+    this.#worker.postMessage(msg);
+  }
+
+  /**
+   * Lets the batch in flight finish, releases the session and waits for the worker to exit by
+   * itself. Only a worker still busy after `graceMs` is terminated (last resort, see #timedOut).
+   * Idempotent.
+   */
+  close(graceMs = Math.max(10_000, 2 * this.#timeoutMs)): Promise<void> {
     this.#closed ??= (async () => {
-      if (!this.#dead) {
-        const closed = new Promise<void>((resolve) => {
-          const onMsg = (m: FromWorker): void => {
-            if (m.type === 'closed') resolve();
-          };
-          this.#worker.on('message', onMsg);
-          this.#worker.once('exit', () => resolve());
-        });
-        const msg: ToWorker = { type: 'close' };
-        this.#worker.postMessage(msg);
-        // The worker answers after its queued batch; do not wait forever on a wedged native call.
-        await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      this.#askToClose();
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = await Promise.race([
+        this.#exited.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (gaveUp) {
+        this.#log.error({ modelVersion: this.modelVersion, modelDir: this.modelDir, graceMs }, 'inference worker did not exit: terminating it');
+        await this.#worker.terminate();
       }
-      await this.#worker.terminate();
     })();
     return this.#closed;
   }

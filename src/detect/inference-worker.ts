@@ -51,7 +51,8 @@ async function runBatch(model: LoadedModel, id: number, buffer: ArrayBuffer, row
   try {
     const input = new ort.Tensor('float32', new Float32Array(buffer, 0, rows * len), [rows, len]);
     const t0 = performance.now();
-    const out = await model.session.run({ [model.card.input.name]: input });
+    // Fetch only the score: an embedding output, if the model has one, is not copied out.
+    const out = await model.session.run({ [model.card.input.name]: input }, [model.card.output.name]);
     const inferenceMs = performance.now() - t0;
     const tensor = out[model.card.output.name];
     if (!tensor || !(tensor.data instanceof Float32Array) || tensor.data.length !== rows) {

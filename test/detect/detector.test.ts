@@ -9,7 +9,7 @@ import { Detector, type BatchInfo, type ShedReason } from '../../src/detect/dete
 import { loadModel } from '../../src/detect/model-registry.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
-import { captureLog, detectConfig, modelVariant, RUNTIME_ERROR_MODEL, SLOW_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
+import { captureLog, detectConfig, EMBEDDING_MODEL, modelVariant, RUNTIME_ERROR_MODEL, SLOW_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
 
 interface Recorder {
   scores: WindowScore[];
@@ -107,6 +107,7 @@ t.test('batched scores equal batch-1 scores and a direct onnxruntime run', async
   const b8 = await run(8);
   const b32 = await run(32);
   const logit = await run(32, TINY_LOGIT_MODEL);
+  const withEmbedding = await run(8, EMBEDDING_MODEL);
   // Direct reference: the same windows, one at a time, through onnxruntime in this thread.
   const m = await loadModel(TINY_MODEL);
   const ref = new Float32Array(n);
@@ -118,7 +119,7 @@ t.test('batched scores equal batch-1 scores and a direct onnxruntime run', async
   await m.release();
   let maxDiff = 0;
   for (let i = 0; i < n; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(b1[i]! - ref[i]!), Math.abs(b8[i]! - ref[i]!), Math.abs(b32[i]! - ref[i]!), Math.abs(logit[i]! - ref[i]!));
+    maxDiff = Math.max(maxDiff, Math.abs(b1[i]! - ref[i]!), Math.abs(b8[i]! - ref[i]!), Math.abs(b32[i]! - ref[i]!), Math.abs(logit[i]! - ref[i]!), Math.abs(withEmbedding[i]! - ref[i]!));
   }
   t.ok(maxDiff < 1e-5, `max |batched - batch-1 reference| = ${maxDiff}`);
   t.ok(new Set(Array.from(ref, (v) => v.toFixed(4))).size > 10, 'scores vary across windows');

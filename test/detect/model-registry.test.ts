@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import t, { type Test } from 'tap';
 import { ModelLoadError } from '../../src/detect/errors.js';
 import { loadModel, readModelCard } from '../../src/detect/model-registry.js';
-import { captureLog, modelVariant, speech, TINY_LOGIT_MODEL, TINY_MODEL } from './support.js';
+import { captureLog, EMBEDDING_MODEL, modelVariant, speech, TINY_LOGIT_MODEL, TINY_MODEL } from './support.js';
 
 async function refusal(t: Test, dir: string, code: string, field: RegExp | undefined, message: RegExp): Promise<void> {
   try {
@@ -151,6 +151,11 @@ t.test('refusals', async (t) => {
     await refusal(t, d, 'card_mismatch', /^output\.name$/, /graph has no output "scores" \(outputs: prob_synthetic\)/);
   });
 
+  await t.test('embedding dimension differs from the card', async (t) => {
+    const d = await variant((c) => (c.embedding.dim = 128), { from: EMBEDDING_MODEL });
+    await refusal(t, d, 'card_mismatch', /^embedding$/, /graph output "embedding" has shape \["batch", 2\], expected \[batch, 128\]/);
+  });
+
   await t.test('declared embedding missing from the graph', async (t) => {
     const d = await variant((c) => (c.embedding = { name: 'embedding', dim: 128 }));
     await refusal(t, d, 'card_mismatch', /^embedding$/, /graph has no output "embedding"/);
@@ -177,6 +182,20 @@ t.test('execution providers: cuda configured on a machine without it falls back 
     message: /with execution providers \[cuda\]/,
   });
   t.ok(only.lines.some((l) => l.msg === 'CUDA execution provider configured but not available and no fallback configured'));
+});
+
+t.test('a model with an embedding output loads; its score output is the same as without', async (t) => {
+  const plain = await loadModel(TINY_MODEL);
+  const emb = await loadModel(EMBEDDING_MODEL);
+  t.same(emb.card.embedding, { name: 'embedding', dim: 2 });
+  const x = (await speech()).slice(0, 3 * 16000);
+  const feed = { audio: new ort.Tensor('float32', x, [3, 16000]) };
+  const a = (await plain.session.run(feed)).prob_synthetic!.data as Float32Array;
+  const out = await emb.session.run(feed);
+  t.same(Array.from(out.prob_synthetic!.data as Float32Array), Array.from(a));
+  t.same(out.embedding!.dims, [3, 2]);
+  await plain.release();
+  await emb.release();
 });
 
 t.test('readModelCard keeps extra card fields', async (t) => {

@@ -16,6 +16,8 @@ export const TINY_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model');
 export const TINY_LOGIT_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-logit');
 /** Passes every load-time check, fails at run time (batch not a multiple of 3 / wrong output rows). */
 export const RUNTIME_ERROR_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-runtime-error');
+/** tiny-model plus an "embedding" output [batch, 2], declared in its card like the trained model's. */
+export const EMBEDDING_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-embedding');
 /** Run time ∝ the batch's peak amplitude: silence is instant, a 0.9 peak takes about a second or two. */
 export const SLOW_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-slow');
 export const SPEECH_DIR = resolve(projectRoot, '../shared/data/speech');
