@@ -75,7 +75,10 @@ t.test('G.711 tables match the alawmulaw reference exactly', async (t) => {
     const enc = createEncoder(codec);
     const bytes = new Uint8Array(65536);
     t.equal(enc.encode(pcm, 0, 65536, bytes), 65536);
-    t.same(bytes, ref.encode(pcm), `${codec} encode`);
+    const expected = ref.encode(pcm);
+    let mismatches = 0;
+    for (let i = 0; i < 65536; i++) if (bytes[i] !== expected[i]) mismatches++;
+    t.equal(mismatches, 0, `${codec} encode: all 65536 int16 values`);
     const dec = createDecoder({ encoding: codec, clockRate: 8000, channels: 1 });
     const all = Uint8Array.from({ length: 256 }, (_, i) => i);
     const out = new Int16Array(256);
@@ -111,7 +114,7 @@ t.test('Opus round trip on real speech (libopus via opusscript), many instances'
   for (let off = 0; off + 960 <= x48.length; off += 960) {
     const len = enc.encode(x48, off, 960, pkt);
     const n = dec.decode(pkt.subarray(0, len), pcm);
-    t.equal(n, 960);
+    if (n !== 960) t.fail(`decoded ${n} samples`);
     for (let i = 0; i < n; i++) decoded[off + i] = pcm[i]! / 32768;
   }
   const ref = Float32Array.from(x48, (v) => v / 32768);
