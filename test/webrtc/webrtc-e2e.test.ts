@@ -1,0 +1,86 @@
+/**
+ * WebRTC end to end: headless Chromium opens DevoX's /webrtc page with a fake microphone fed
+ * from a WAV of real speech, publishes it over WebRTC to mediasoup, and DevoX scores it: the test
+ * sees windows and a verdict for that stream, and the page shows the label.
+ *
+ * mediasoup's worker cannot be downloaded or built on this machine: this test runs when
+ * MEDIASOUP_WORKER_BIN points at a worker (or an installed mediasoup built one) and otherwise
+ * skips with that exact reason. Without a worker, DevoX must still start and say why.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { StreamDescriptor } from '../../src/media/types.js';
+import { findWorkerBin } from '../../src/signaling/webrtc/mediasoup-loader.js';
+import { WORKER_MISSING_MESSAGE } from '../../src/signaling/webrtc/types.js';
+import { signMediaPath } from '../../src/signaling/websocket/auth.js';
+import type { VerdictLabel } from '../../src/verdicts/types.js';
+import { startTestServer, waitFor } from '../helpers/devox-server.js';
+import { CLIP_A, SECRET, TOKEN } from '../websocket/helpers.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
+
+const workerBin = findWorkerBin();
+
+t.test('browser microphone → /webrtc → mediasoup → windows and a verdict', { skip: !workerBin ? WORKER_MISSING_MESSAGE : !CHROMIUM_BIN ? CHROMIUM_MISSING : false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'devox-webrtc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wav = join(dir, 'speech.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-i', CLIP_A, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', wav]);
+
+  const verdicts: Array<{ stream: StreamDescriptor; label: VerdictLabel }> = [];
+  const ended: StreamDescriptor[] = [];
+  const server = await startTestServer(
+    { websocket: { tokens: [TOKEN], signingSecret: SECRET }, webrtc: { enabled: true, workers: 1 } },
+    {
+      listener: {
+        onVerdict: (stream, label) => void verdicts.push({ stream, label }),
+        onStreamEnded: (stream) => void ended.push(stream),
+      },
+    },
+  );
+  t.teardown(() => server.close());
+  t.ok(server.webrtc, `WebRTC ingest started (mediasoup ${server.webrtc?.mediasoupVersion}, worker ${workerBin})`);
+
+  const auth = signMediaPath(`${server.config.webrtc.path}/signal`, SECRET, Math.floor(Date.now() / 1000) + 300);
+  const browser = await launchChromium(wav);
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${server.http.url}${server.config.webrtc.path}?auth=${auth}`);
+  await page.click('#start');
+  await page.waitForFunction(
+    () => {
+      const l = document.getElementById('label')!.dataset.label;
+      return l !== undefined && l !== '' && l !== 'listening';
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+  const shown = await page.$eval('#label', (e) => (e as HTMLElement).dataset.label);
+  const streamId = await page.$eval('#stream', (e) => e.textContent);
+  t.ok(shown, `the page shows the live label: ${shown}`);
+  const v = verdicts.filter((x) => x.stream.streamId === streamId);
+  t.ok(v.length >= 1, 'a verdict was reached for the browser stream');
+  t.equal(v[0]!.stream.transport, 'webrtc');
+  t.equal(v[0]!.stream.leg, 'microphone');
+  t.equal(v.at(-1)!.label, shown, 'page label = latest verdict');
+  t.ok(server.pipeline.stats.windowsIn >= 5, `windows were cut from the browser audio (${server.pipeline.stats.windowsIn})`);
+
+  await page.click('#stop');
+  await waitFor(() => ended.some((s) => s.streamId === streamId), 10_000, 'the browser stream to end');
+  t.equal(server.webrtc!.size, 0, 'session closed with the page');
+});
+
+t.test('without a mediasoup worker DevoX starts without WebRTC and says why', { skip: workerBin ? `a worker is present (${workerBin})` : false }, async (t) => {
+  const server = await startTestServer({ websocket: { tokens: [TOKEN] }, webrtc: { enabled: true } });
+  t.teardown(() => server.close());
+  t.equal(server.webrtc, undefined, 'no WebRTC ingest');
+  t.ok(server.websocket, 'WebSocket media streams still served');
+  const res = await fetch(`${server.http.url}${server.config.webrtc.path}`);
+  t.equal(res.status, 503);
+  const body = (await res.json()) as { error: string };
+  t.match(body.error, WORKER_MISSING_MESSAGE, `GET /webrtc says why: ${body.error}`);
+  const ready = await fetch(`${server.http.url}/readyz`);
+  t.equal(ready.status, 200, 'the rest of DevoX is ready');
+});
