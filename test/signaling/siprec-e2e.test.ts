@@ -56,7 +56,8 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
 
     const server = await startTestServer({
       nats: { servers: [nats.url] },
-      sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
+      // enabled: false so a server that starts its own SIP app never competes with the one started below.
+      sip: { enabled: false, drachtioHost: '127.0.0.1', drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
         allowedNetworks: ['127.0.0.0/8'], reconnectMaxMs: 500 },
     });
     t.teardown(() => server.close());
