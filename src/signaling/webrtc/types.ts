@@ -61,21 +61,24 @@ export interface MsDtlsParameters {
 }
 
 interface MsClosable extends EventEmitter {
-  readonly id: string;
   readonly closed: boolean;
   close(): void;
 }
 
-export interface MsProducer extends MsClosable {
+interface MsIdentified extends MsClosable {
+  readonly id: string;
+}
+
+export interface MsProducer extends MsIdentified {
   readonly kind: MsMediaKind;
 }
 
-export interface MsConsumer extends MsClosable {
+export interface MsConsumer extends MsIdentified {
   readonly rtpParameters: MsRtpParameters;
   resume(): Promise<void>;
 }
 
-export interface MsWebRtcTransport extends MsClosable {
+export interface MsWebRtcTransport extends MsIdentified {
   readonly iceParameters: MsIceParameters;
   readonly iceCandidates: MsIceCandidate[];
   readonly dtlsParameters: MsDtlsParameters;
@@ -83,11 +86,11 @@ export interface MsWebRtcTransport extends MsClosable {
   produce(params: { kind: MsMediaKind; rtpParameters: MsRtpParameters; appData?: Record<string, unknown> }): Promise<MsProducer>;
 }
 
-export interface MsDirectTransport extends MsClosable {
+export interface MsDirectTransport extends MsIdentified {
   consume(params: { producerId: string; rtpCapabilities: MsRtpCapabilities; paused?: boolean }): Promise<MsConsumer>;
 }
 
-export interface MsRouter extends MsClosable {
+export interface MsRouter extends MsIdentified {
   readonly rtpCapabilities: MsRtpCapabilities;
   createWebRtcTransport(opts: {
     listenInfos: Array<{ protocol: 'udp' | 'tcp'; ip: string; announcedAddress?: string; portRange?: { min: number; max: number } }>;
