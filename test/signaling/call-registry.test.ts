@@ -31,8 +31,10 @@ const policy: SipCallPolicy = {
   minSessionExpiresSec: 90,
 };
 
-function setup(portMin: number, portMax: number, over: Partial<SipCallPolicy> = {}, onSessionExpired?: () => void) {
-  const cfg = loadConfig({ env: {}, overrides: { media: { bindAddress: '127.0.0.1', rtpPortMin: portMin, rtpPortMax: portMax } } });
+function setup(portMin: number, portMax: number, over: Partial<SipCallPolicy> = {}, onSessionExpired?: () => void,
+  streamTimeoutMs = 5000) {
+  const cfg = loadConfig({ env: {}, overrides: { media: { bindAddress: '127.0.0.1', rtpPortMin: portMin, rtpPortMax: portMax,
+    streamTimeoutMs } } });
   const sink = new RecordingSink();
   const media = new MediaSessions({ media: cfg.media, window: cfg.window, outputRate: 16000, sink, log });
   const registry = new CallRegistry({ media, policy: { ...policy, ...over }, address: '127.0.0.1', log,
@@ -284,6 +286,27 @@ t.test('re-INVITE / UPDATE: hold, resume, codec change, added and removed stream
   registry.bye(req.callId);
   t.equal(media.size, 0, 'BYE after re-offers frees every port');
   t.equal(registry.counters.streams_allocated, registry.counters.streams_released);
+});
+
+t.test('a hold longer than media.streamTimeoutMs: resume allocates fresh sessions for the timed-out legs', async (t) => {
+  const { media, sink, registry } = setup(47100, 47199, {}, undefined, 300);
+  t.teardown(() => media.closeAll());
+  const req = loadSipFixture('cisco-cube-siprec-invite.sip');
+  const first = await registry.invite(req);
+  const ids0 = first.call!.streams().map((s) => s.session.descriptor.streamId);
+  const hold = await registry.modify(variant(req, { body: req.body.replaceAll('a=sendonly', 'a=inactive').replace('1247 9367', '1247 9368') }));
+  t.equal(hold.status, 200);
+  for (let i = 0; i < 100 && media.size > 0; i++) await sleep(20);
+  t.equal(media.size, 0, 'media timed the silent legs out');
+  t.same(sink.ended.filter((e) => ids0.includes(e.stream.streamId)).map((e) => e.reason), ['timeout', 'timeout']);
+  const resume = await registry.modify(variant(req, { body: req.body.replace('1247 9367', '1247 9369') }));
+  t.equal(resume.status, 200);
+  t.equal(media.size, 2, 'both legs recording again');
+  const ids1 = first.call!.streams().map((s) => s.session.descriptor.streamId);
+  t.ok(ids1.every((id) => !ids0.includes(id)), 'new media sessions');
+  t.same(answerPorts(resume.sdp), first.call!.streams().map((s) => s.session.port));
+  registry.bye(req.callId);
+  t.equal(media.size, 0);
 });
 
 t.test('CANCEL while ports are being allocated -> 487 and nothing stays allocated', async (t) => {

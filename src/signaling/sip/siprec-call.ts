@@ -115,8 +115,10 @@ export class SiprecCall {
       for (const p of plans) {
         if (p.chosen === null) continue;
         const old = this.#streams.get(streamKey(p));
-        if (old !== undefined && sameAudio(old.audio, p.chosen.audio)) keep.set(old.key, old);
-        else toAllocate.push(p); // new stream, or codec change: a decoder is fixed at allocation
+        // Kept when the codec is unchanged and media has not timed the session out (a long hold
+        // sends no RTP); otherwise a new session: a decoder is fixed at allocation.
+        if (old !== undefined && old.session.ended !== true && sameAudio(old.audio, p.chosen.audio)) keep.set(old.key, old);
+        else toAllocate.push(p);
       }
       const fresh = await this.#allocateAll(toAllocate);
       if (this.#state !== 'active') {

@@ -18,6 +18,8 @@ export interface AllocatedMedia {
   readonly port: number;
   readonly address: string;
   readonly counters?: StreamCounters;
+  /** True once media ended the session on its own (e.g. no RTP for media.streamTimeoutMs while on hold). */
+  readonly ended?: boolean;
 }
 
 /** A SIP request as the plain module sees it (an INVITE, re-INVITE or UPDATE). */
