@@ -17,10 +17,9 @@ import { join, resolve } from 'node:path';
 import sdpTransform from 'sdp-transform';
 import { projectRoot } from '../../src/config.js';
 import { sendAudio } from '../../src/media/rtp-sender.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { startSip, type SipApp } from '../../src/signaling/sip-app.js';
+import type { SipApp } from '../../src/signaling/sip-app.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
-import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';
 import { NatsServer, freePort } from '../helpers/nats-server.js';
 import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../sipp/drachtio-server.js';
@@ -54,16 +53,15 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     const drachtio = await DrachtioServer.start(drachtioBin!, await freePort(), await freePort());
     t.teardown(() => drachtio.close());
 
+    // The server's own wiring (src/server.ts) starts the SIP app because sip.enabled is true.
     const server = await startTestServer({
       nats: { servers: [nats.url] },
-      // enabled: false so a server that starts its own SIP app never competes with the one started below.
-      sip: { enabled: false, drachtioHost: '127.0.0.1', drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
+      sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
         allowedNetworks: ['127.0.0.0/8'], reconnectMaxMs: 500 },
     });
     t.teardown(() => server.close());
-    const log = createLogger(server.config.log.level);
-    const sip: SipApp = await startSip({ config: server.config, media: server.media, log });
-    t.teardown(() => sip.close());
+    const sip: SipApp = server.sip!;
+    t.ok(sip, 'sip.enabled starts the SIP app');
     try {
       await sip.waitReady(15_000);
     } catch (err) {
@@ -71,6 +69,8 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
       return;
     }
     t.equal(sip.readiness(), true, 'ready once connected to drachtio-server');
+    const readyz = (await (await fetch(`${server.http.url}/readyz`)).json()) as { checks: Record<string, unknown> };
+    t.equal(readyz.checks.sip, true, '/readyz reports the drachtio connection');
 
     const messages = join(dir, 'sipp-messages.log');
     const sippPort = await freePort();
@@ -109,6 +109,9 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     await waitFor(() => server.media.size === 0 && sip.registry.size === 0, 5_000, 'every port released after BYE');
     t.equal(sip.counters.accepted, 1);
     t.equal(sip.counters.byes, 1);
+    const metrics = await scrape(server);
+    t.equal(metricValue(metrics, 'devox_sip_events_total', 'event="accepted"'), 1, 'SIP counters exported');
+    t.equal(metricValue(metrics, 'devox_sip_connected'), 1);
 
     let events: DevoxEvent[] = [];
     await waitFor(async () => {
