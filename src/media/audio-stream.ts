@@ -105,6 +105,8 @@ export class AudioStream {
   readonly #gaps = new Float64Array(2 * MAX_GAPS);
   #gapCount = 0;
   #lateOut: Float32Array | undefined;
+  /** Provisional outputs for an early cut (only the look-ahead is missing). */
+  readonly #peekBuf: Float32Array;
   /** Next output position where the lost/not-lost status may change (see #lostAt). */
   #lostBoundary = Infinity;
 
@@ -129,6 +131,8 @@ export class AudioStream {
     this.#blockLost = new Int32Array(this.#windowLen / this.#blockLen);
     this.#out = new Float32Array(this.#resampler.maxOutput(CHUNK));
     this.#view = new RingWindowView(opts.descriptor, opts.outputRate, this.#ring);
+    const d = this.#resampler.design;
+    this.#peekBuf = new Float32Array(Math.ceil(((d.reach + 2) * d.up) / d.down) + 2);
     this.#nextCut = this.#windowLen;
     this.#safeCall('onStreamStart');
   }
@@ -175,6 +179,7 @@ export class AudioStream {
       done += n;
     }
     this.#writePos = pos + count;
+    this.#cutEarly();
   }
 
   /**
@@ -210,6 +215,7 @@ export class AudioStream {
     const from = Math.max(pos, this.#writePos);
     this.#silence(pos + count - from);
     this.#writePos = pos + count;
+    this.#cutEarly();
   }
 
   /** Idempotent; flushes nothing partial; calls sink.onStreamEnd once. */
@@ -378,8 +384,48 @@ export class AudioStream {
       this.#accLost = accLost;
       i += m;
       this.#outPos += m;
-      if (this.#outPos === this.#nextCut) this.#cut();
+      if (this.#outPos === this.#nextCut) this.#cut(this.#outPos);
     }
+  }
+
+  /**
+   * Cuts the next window as soon as its last sample's input has arrived, instead of waiting
+   * for the resampler's look-ahead (R input samples: with 20 ms packets, the next packet).
+   * The few samples at the window's very end (1.25 ms for 8k->16k) are computed as if the
+   * input stopped there; the ring gets the exact values when the next packet comes, so later
+   * windows hold exact audio.
+   */
+  #cutEarly(): void {
+    const need = this.#nextCut - this.#outPos;
+    if (need <= 0 || need > this.#peekBuf.length || !this.#resampler.canPeek(need)) return;
+    const prov = this.#peekBuf;
+    this.#resampler.peek(prov, need);
+    const ring = this.#ring;
+    const len = this.#windowLen;
+    const blockLen = this.#blockLen;
+    // Provisional block stats: the persistent accumulators stay as they are.
+    let accSq = this.#accSq;
+    let accLost = this.#accLost;
+    let accN = this.#accN;
+    let p = this.#outPos;
+    let lost = this.#lostAt(p);
+    for (let k = 0; k < need; k++, p++) {
+      if (p === this.#lostBoundary) lost = this.#lostAt(p);
+      const v = prov[k]!;
+      const idx = p % len;
+      ring[idx] = v;
+      accSq += v * v;
+      accLost += lost;
+      if (++accN === blockLen) {
+        const b = (idx + 1) / blockLen - 1;
+        this.#blockSq[b] = accSq;
+        this.#blockLost[b] = accLost;
+        accSq = 0;
+        accLost = 0;
+        accN = 0;
+      }
+    }
+    this.#cut(this.#nextCut);
   }
 
   /**
@@ -406,13 +452,14 @@ export class AudioStream {
     return lost;
   }
 
-  #cut(): void {
+  /** Emits the window ending at output position `end` (== nextCut). */
+  #cut(end: number): void {
     const len = this.#windowLen;
     const blockSq = this.#blockSq;
     const blockLost = this.#blockLost;
     const blocks = blockSq.length;
     const perFrame = this.#frameLen / this.#blockLen;
-    const start = this.#outPos % len; // a block boundary: the oldest sample of the window
+    const start = end % len; // a block boundary: the oldest sample of the window
     let b = start / this.#blockLen;
     let total = 0;
     let frameSum = 0;
@@ -437,14 +484,14 @@ export class AudioStream {
     const view = this.#view;
     view.seq = this.counters.windowsEmitted;
     view.start = start;
-    view.mediaEndSec = this.#outPos / this.outputRate;
-    view.mediaStartSec = (this.#outPos - len) / this.outputRate;
+    view.mediaEndSec = end / this.outputRate;
+    view.mediaStartSec = (end - len) / this.outputRate;
     view.arrivalMs = this.#arrivalMs;
     view.readyMs = nowMs();
     view.speechRatio = frames > 0 ? speechFrames / frames : 0;
     view.rmsDbfs = total > 0 ? Math.max(SILENCE_FLOOR_DBFS, 10 * Math.log10(total / len)) : SILENCE_FLOOR_DBFS;
     view.lostRatio = lostCount / len;
-    this.#lastCutOut = this.#outPos;
+    this.#lastCutOut = end;
     this.#pruneGaps();
     this.counters.windowsEmitted++;
     this.#nextCut += this.#hop;

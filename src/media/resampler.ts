@@ -263,6 +263,44 @@ export class StreamResampler {
     this.#nOut = 0;
   }
 
+  /**
+   * True when the next `count` outputs have their centre input sample available, so only
+   * the filter's look-ahead (R inputs) is missing and peek() can approximate them.
+   */
+  canPeek(count: number): boolean {
+    const { up: L, down: M } = this.design;
+    const q = Math.floor(((this.#nOut + count - 1) * M) / L);
+    return q < this.#histStart + this.#histLen;
+  }
+
+  /**
+   * The next `count` outputs computed as if the input stopped here (zeros beyond it), without
+   * consuming anything: pull() later produces the exact values once the input arrives.
+   */
+  peek(out: Float32Array, count: number): void {
+    const { up: L, down: M, reach: R, coeffs, tapStart, tapCount } = this.design;
+    const width = 2 * R + 1;
+    const h = this.#hist;
+    const hs = this.#histStart;
+    const end = hs + this.#histLen;
+    let q = this.#q;
+    let ph = this.#phase;
+    for (let k = 0; k < count; k++) {
+      const s = tapStart[ph]!;
+      const i0 = q - R + s;
+      const n = Math.min(tapCount[ph]!, end - i0);
+      const c0 = ph * width + s;
+      let acc = 0;
+      for (let j = 0; j < n; j++) acc += coeffs[c0 + j]! * h[i0 - hs + j]!;
+      out[k] = acc;
+      ph += M;
+      while (ph >= L) {
+        ph -= L;
+        q++;
+      }
+    }
+  }
+
   /** Outputs pulled so far. */
   get outputCount(): number {
     return this.#nOut;
