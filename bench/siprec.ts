@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { loadConfig, projectRoot } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { DevoxServer } from '../src/server.js';
-import { startSip, type SipApp } from '../src/signaling/sip-app.js';
+import type { SipApp } from '../src/signaling/sip-app.js';
 import { freePort } from '../test/helpers/nats-server.js';
 import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/sipp/drachtio-server.js';
 
@@ -89,11 +89,10 @@ async function main(): Promise<number> {
   });
   const log = createLogger(config.log.level);
   const server = await DevoxServer.start({ config, log, stdout: new Discard() });
-  let sip: SipApp | undefined;
   try {
-    sip = await startSip({ config, media: server.media, log });
-    await sip.waitReady(15_000);
-    const sipRef = sip;
+    // src/server.ts starts the SIP app because sip.enabled is true.
+    const sipRef: SipApp = server.sip!;
+    await sipRef.waitReady(15_000);
 
     console.log('\n## SIPREC call setup rate (2 streams per call, OPTIONS+INVITE+ACK+BYE)\n');
     console.log('| offered calls/s | calls | accepted | accepted calls/s (wall) | 503 | sipp exit | max legs up | ports free after |');
@@ -142,7 +141,6 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await sip?.close();
     await server.close();
     await drachtio.close();
   }
