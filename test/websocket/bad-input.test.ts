@@ -78,6 +78,17 @@ const cases: BadCase[] = [
     },
   },
   {
+    name: 'negative media timestamp',
+    path: '/twilio',
+    reason: 'schema',
+    code: 1007,
+    message: /media\.timestamp/,
+    act: (ws) => {
+      ws.send(twilioStart('CA-neg-ts'));
+      ws.send(JSON.stringify({ event: 'media', media: { track: 'inbound', chunk: '1', timestamp: '-20', payload: frame(0) } }));
+    },
+  },
+  {
     name: 'payload with characters outside base64',
     path: '/twilio',
     reason: 'bad_base64',

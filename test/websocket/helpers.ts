@@ -287,6 +287,8 @@ export interface TwilioStreamOptions {
   order?: (n: number) => number[];
   /** Send `stop` at the end (default true). */
   stop?: boolean;
+  /** Added to frame i's timestamp (ms), to imitate whole-ms timestamp jitter. */
+  timestampJitterMs?: (i: number) => number;
 }
 
 /**
@@ -344,7 +346,8 @@ export async function streamTwilio(ws: WebSocket, tracks: TwilioTrack[], opts: T
     const i = order[k]!;
     for (const t of tracks) {
       const payload = t.bytes.subarray(i * frameBytes, (i + 1) * frameBytes).toString('base64');
-      const media = { track: t.track, chunk: String(i + 1), timestamp: String(i * frameMs), payload };
+      const ts = i * frameMs + (opts.timestampJitterMs ? opts.timestampJitterMs(i) : 0);
+      const media = { track: t.track, chunk: String(i + 1), timestamp: String(ts), payload };
       ws.send(
         JSON.stringify(
           variant === 'twilio'

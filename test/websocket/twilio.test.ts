@@ -95,7 +95,7 @@ t.test('Twilio: inbound + outbound tracks become two legs of one call, audio mat
   t.ok(cross.corr < 0.3, `inbound leg is not clip B (corr ${cross.corr.toFixed(3)})`);
 });
 
-t.test('Twilio: frames sent out of order are placed by timestamp', async (t) => {
+t.test('Twilio: frames sent out of order, or with jittery timestamps, are placed exactly', async (t) => {
   const inOrderSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1';
   const shuffledSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2';
   // Swap neighbours, and hold every 10th frame back by 3 frames (within websocket.reorderFrames = 5).
@@ -108,25 +108,31 @@ t.test('Twilio: frames sent out of order are placed by timestamp', async (t) => 
     }
     return o;
   };
+  const jitteredSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb3';
   const ws1 = await openClient(h.url('/twilio'));
   const ws2 = await openClient(h.url('/twilio'));
-  const d1 = closed(ws1);
-  const d2 = closed(ws2);
+  const ws3 = await openClient(h.url('/twilio'));
+  const done = [ws1, ws2, ws3].map(closed);
   await Promise.all([
     streamTwilio(ws1, [{ track: 'inbound', bytes: mulawA }], { callSid: inOrderSid }),
     streamTwilio(ws2, [{ track: 'inbound', bytes: mulawA }], { callSid: shuffledSid, order }),
+    // Whole-ms timestamps that wobble by up to 2 ms off the 20 ms grid.
+    streamTwilio(ws3, [{ track: 'inbound', bytes: mulawA }], { callSid: jitteredSid, timestampJitterMs: (i) => i % 3 }),
   ]);
-  t.equal((await d1).code, 1000);
-  t.equal((await d2).code, 1000);
-  await h.sink.until(() => h.sink.byCall(shuffledSid).get('inbound')?.endReason !== undefined && h.sink.byCall(inOrderSid).get('inbound')?.endReason !== undefined);
+  for (const d of done) t.equal((await d).code, 1000);
+  const ended = (sid: string) => h.sink.byCall(sid).get('inbound')?.endReason !== undefined;
+  await h.sink.until(() => ended(inOrderSid) && ended(shuffledSid) && ended(jitteredSid));
   const ref = h.sink.byCall(inOrderSid).get('inbound')!;
-  const got = h.sink.byCall(shuffledSid).get('inbound')!;
-  t.equal(got.windows.length, ref.windows.length, 'same windows as the in-order stream');
-  t.ok(got.windows.every((w) => w.lostRatio === 0), 'no gap was counted as lost');
   const n = coveredSamples(ref);
-  let maxDiff = 0;
-  for (let i = 0; i < n; i++) maxDiff = Math.max(maxDiff, Math.abs(got.audio[i]! - ref.audio[i]!));
-  t.equal(maxDiff, 0, 'reordered stream decodes to exactly the in-order audio');
+  for (const [name, sid] of [['reordered', shuffledSid], ['jittered-timestamp', jitteredSid]] as const) {
+    const got = h.sink.byCall(sid).get('inbound')!;
+    t.equal(got.windows.length, ref.windows.length, `${name}: same windows as the in-order stream`);
+    t.ok(got.windows.every((w) => w.lostRatio === 0), `${name}: no gap was counted as lost`);
+    let maxDiff = 0;
+    for (let i = 0; i < n; i++) maxDiff = Math.max(maxDiff, Math.abs(got.audio[i]! - ref.audio[i]!));
+    t.equal(maxDiff, 0, `${name} stream decodes to exactly the in-order audio`);
+  }
+  const got = h.sink.byCall(shuffledSid).get('inbound')!;
   const a = alignAndCompare(got.audio, refA, n);
   t.ok(a.corr > 0.95 && Math.abs(a.lag) <= 2, `matches the source (corr ${a.corr.toFixed(4)})`);
 });

@@ -37,9 +37,10 @@ export interface MediaLegOptions {
 }
 
 /**
- * Consecutive chunks whose timestamps disagree with the previous frame's end by at most this
- * much are placed end to end: timestamps are whole ms, 20 ms of 8 kHz audio is exact but
- * e.g. 44.1 kHz is not, and a 1-sample gap must not count as loss.
+ * A frame whose timestamp puts it within this much of the end of the latest frame is placed
+ * end to end with it: timestamps are whole ms (and may jitter by one), 20 ms of 8 kHz audio is
+ * exact but e.g. 44.1 kHz is not, and a 1-sample gap or overlap must not count as loss.
+ * Chunk numbers are not relied on for this (vendors differ on whether they count per track).
  */
 const SNAP_MS = 2;
 
@@ -48,7 +49,6 @@ interface HeldFrame {
   count: number;
   pos: number;
   timestampMs: number;
-  chunk: number;
   arrivalMs: number;
   used: boolean;
 }
@@ -62,12 +62,12 @@ export class MediaLeg {
   readonly #snapSamples: number;
   readonly #held: HeldFrame[];
   #heldCount = 0;
-  /** Timestamp (ms) of the leg's first frame: media position 0. */
-  #originMs = -1;
+  /** Timestamp (ms) of the leg's first frame: media position 0 (NaN until known). */
+  #originMs = Number.NaN;
   #firstArrivalMs = -1;
   readonly #wallAnchorMs: number;
-  #lastChunk = -1;
-  /** Media position just past the frame with the highest chunk so far. */
+  /** Start and end (media positions) of the latest frame placed so far. */
+  #lastStart = -1;
   #lastEnd = 0;
   /** Position where the next appended frame starts. */
   #appendPos = 0;
@@ -86,7 +86,7 @@ export class MediaLeg {
     this.#snapSamples = Math.ceil(SNAP_MS * this.#samplesPerMs);
     this.#held = [];
     for (let i = 0; i < opts.reorderFrames; i++) {
-      this.#held.push({ pcm: new Int16Array(opts.maxFrameSamples), count: 0, pos: 0, timestampMs: 0, chunk: 0, arrivalMs: 0, used: false });
+      this.#held.push({ pcm: new Int16Array(opts.maxFrameSamples), count: 0, pos: 0, timestampMs: 0, arrivalMs: 0, used: false });
     }
     this.#stream = new AudioStream({
       descriptor: opts.descriptor,
@@ -121,12 +121,12 @@ export class MediaLeg {
    */
   writeTimed(pcm: Int16Array, count: number, timestampMs: number, chunk: number, arrivalMs: number): boolean {
     if (this.#ended) return true;
-    if (this.#originMs < 0) {
+    if (Number.isNaN(this.#originMs)) {
       // The leg starts at its first frame. Chunks count from 1, so a first arrival with a
       // higher chunk means earlier frames may still come: hold frames until chunk 1 shows up
       // or the hold is full, then start at the earliest timestamp seen.
       if (chunk > 1 && this.#heldCount < this.#held.length) {
-        this.#hold(pcm, count, -1, timestampMs, chunk, arrivalMs);
+        this.#hold(pcm, count, -1, timestampMs, arrivalMs);
         if (this.#heldCount === this.#held.length) this.#fixOrigin(Infinity, Infinity);
         return true;
       }
@@ -137,12 +137,10 @@ export class MediaLeg {
       this.#early++;
       return false;
     }
-    if (chunk >= 0 && chunk === this.#lastChunk + 1 && Math.abs(pos - this.#lastEnd) <= this.#snapSamples) {
-      pos = this.#lastEnd;
-    }
+    if (Math.abs(pos - this.#lastEnd) <= this.#snapSamples) pos = this.#lastEnd;
     this.#checkPace(pos, arrivalMs);
-    if (chunk > this.#lastChunk || chunk < 0) {
-      this.#lastChunk = chunk;
+    if (pos > this.#lastStart) {
+      this.#lastStart = pos;
       this.#lastEnd = pos + count;
     }
     this.#counters.packetsReceived++;
@@ -155,13 +153,13 @@ export class MediaLeg {
     }
     // Ahead of a gap: hold it; when the hold is full, give up on the oldest gap.
     if (this.#heldCount === this.#held.length) this.#releaseEarliest();
-    this.#hold(pcm, count, pos, timestampMs, chunk, arrivalMs);
+    this.#hold(pcm, count, pos, timestampMs, arrivalMs);
     this.#drainHeld(false);
     return true;
   }
 
   /** Copies a frame into a free hold slot (pos -1: not known until the origin is). */
-  #hold(pcm: Int16Array, count: number, pos: number, timestampMs: number, chunk: number, arrivalMs: number): void {
+  #hold(pcm: Int16Array, count: number, pos: number, timestampMs: number, arrivalMs: number): void {
     let slot = this.#held[0]!;
     for (const h of this.#held) if (!h.used) slot = h;
     const dst = slot.pcm;
@@ -169,7 +167,6 @@ export class MediaLeg {
     slot.count = count;
     slot.pos = pos;
     slot.timestampMs = timestampMs;
-    slot.chunk = chunk;
     slot.arrivalMs = arrivalMs;
     slot.used = true;
     this.#heldCount++;
@@ -191,8 +188,8 @@ export class MediaLeg {
       if (!h.used) continue;
       h.pos = Math.round((h.timestampMs - origin) * this.#samplesPerMs);
       this.#counters.packetsReceived++;
-      if (h.chunk > this.#lastChunk) {
-        this.#lastChunk = h.chunk;
+      if (h.pos > this.#lastStart) {
+        this.#lastStart = h.pos;
         this.#lastEnd = h.pos + h.count;
       }
     }
@@ -255,7 +252,7 @@ export class MediaLeg {
   end(reason: StreamEndReason): void {
     if (this.#ended) return;
     if (reason !== 'error') {
-      if (this.#originMs < 0 && this.#heldCount > 0) this.#fixOrigin(Infinity, Infinity);
+      if (Number.isNaN(this.#originMs) && this.#heldCount > 0) this.#fixOrigin(Infinity, Infinity);
       this.#drainHeld(true);
     }
     this.#ended = true;

@@ -10,6 +10,8 @@ import { StreamPolicyError } from './errors.js';
 import { flattenIdentity } from './identity.js';
 
 const Num = z.union([z.number().finite(), z.string().regex(/^-?\d+(\.\d+)?$/)]).transform(Number);
+/** Chunk numbers and timestamps: non-negative. */
+const Count = Num.pipe(z.number().nonnegative());
 const Id = z.string().min(1).max(256);
 const Params = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
@@ -41,8 +43,8 @@ const MediaMessage = z.looseObject({
   event: z.literal('media'),
   media: z.looseObject({
     track: z.enum(['inbound', 'outbound', 'inbound_track', 'outbound_track']).optional(),
-    chunk: Num.optional(),
-    timestamp: Num,
+    chunk: Count.optional(),
+    timestamp: Count,
     payload: z.string(),
   }),
 });
