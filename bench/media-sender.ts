@@ -20,7 +20,7 @@ interface Start {
 }
 
 /** Buffers per stream in rotation: a queued send keeps its buffer until libuv has sent it. */
-const RING = 8;
+const RING = 64;
 
 // Protocol: parent sends Setup; we prepare and answer 'ready'; parent sends Start (t0 in the future).
 process.once('message', (setup: Setup) => {
