@@ -88,6 +88,8 @@ export class MediaConnection implements ConnectionContext {
   readonly #legs: MediaLeg[] = [];
   readonly #idleTimer: NodeJS.Timeout;
   #startTimer: NodeJS.Timeout | undefined;
+  /** Cuts off a client that does not answer our close frame. */
+  #terminateTimer: NodeJS.Timeout | undefined;
   /** When the connection was accepted (wall clock, ms). */
   readonly #acceptedMs = nowMs();
   #ended = false;
@@ -121,8 +123,6 @@ export class MediaConnection implements ConnectionContext {
       clearTimeout(this.#terminateTimer);
     });
   }
-
-  #terminateTimer: NodeJS.Timeout | undefined;
 
   get ended(): boolean {
     return this.#ended;

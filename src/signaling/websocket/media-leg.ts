@@ -143,7 +143,7 @@ export class MediaLeg {
       this.#lastStart = pos;
       this.#lastEnd = pos + count;
     }
-    this.#counters.packetsReceived++;
+    this.#stream.counters.packetsReceived++;
     const next = this.#stream.writePosition;
     if (pos <= next || this.#held.length === 0) {
       // In order (or late: AudioStream counts it). Anything held may now be contiguous.
@@ -187,17 +187,13 @@ export class MediaLeg {
     for (const h of this.#held) {
       if (!h.used) continue;
       h.pos = Math.round((h.timestampMs - origin) * this.#samplesPerMs);
-      this.#counters.packetsReceived++;
+      this.#stream.counters.packetsReceived++;
       if (h.pos > this.#lastStart) {
         this.#lastStart = h.pos;
         this.#lastEnd = h.pos + h.count;
       }
     }
     if (this.#heldCount > 0) this.#drainHeld(false);
-  }
-
-  get #counters(): StreamCounters {
-    return this.#stream.counters;
   }
 
   /** Writes held frames that are now contiguous with the write head (all of them when `all`). */
@@ -230,7 +226,7 @@ export class MediaLeg {
     const pos = this.#appendPos;
     this.#checkPace(pos, arrivalMs);
     this.#appendPos = pos + count;
-    this.#counters.packetsReceived++;
+    this.#stream.counters.packetsReceived++;
     this.#stream.write(pcm, offset, count, pos, arrivalMs);
   }
 
