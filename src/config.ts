@@ -55,6 +55,8 @@ const ConfigSchema = z
         maxBatchWaitMs: z.number().min(0).max(1000),
         /** Windows waiting longer than this are shed (oldest first). */
         maxQueueDelayMs: z.number().int().min(1),
+        /** Full batches that may wait behind the one in flight (memory cap: (1 + this) × maxBatchSize windows). */
+        maxQueuedBatches: z.number().int().min(1).max(256),
         /** A batch still running after this long is abandoned: its worker is replaced, its windows shed. */
         inferenceTimeoutMs: z.number().int().min(1),
         intraOpThreads: z.number().int().min(0),

@@ -77,6 +77,7 @@ export class Detector implements WindowSink {
       maxBatchSize: d.maxBatchSize,
       maxBatchWaitMs: d.maxBatchWaitMs,
       maxQueueDelayMs: d.maxQueueDelayMs,
+      maxQueuedBatches: d.maxQueuedBatches,
       now: nowMs,
       run: (buffer, rows) => this.#run(buffer, rows),
       onScored: (w, score, b) => this.#emitScore(w, score, b),

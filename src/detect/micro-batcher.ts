@@ -1,17 +1,24 @@
 /**
- * Gathers ready windows from every stream into one preallocated batch and runs it when it is
+ * Gathers ready windows from every stream into preallocated batches and runs one when it is
  * full or when its first window has waited maxBatchWaitMs, whichever comes first (Triton's
  * dynamic batcher, nats.js's flush-on-size-or-time).
  *
- * Double buffering: two batch buffers of maxBatchSize rows. One is "filling" (windows are
- * copied straight into it with WindowView.copyInto), the other is "in flight" (lent to the
- * inference worker, zero-copy transfer). Exactly one batch is in flight at a time; when it
- * returns, the filling buffer is launched if it is due. So at most 2 × maxBatchSize windows are
- * ever held, and latency cannot grow without bound:
- *  - a window that would overflow the full filling buffer evicts the oldest queued window of the
- *    stream with the most queued windows (so streams lose their own oldest first) — `buffer_full`;
+ * Buffering: batch buffers of maxBatchSize rows, allocated once and reused. Windows are copied
+ * straight into the tail "filling" batch with WindowView.copyInto. Exactly one batch is in
+ * flight (lent to the inference worker, zero-copy transfer); behind it wait up to
+ * maxQueuedBatches batches (1 = classic double buffering). So at most
+ * (1 + maxQueuedBatches) × maxBatchSize windows are ever held, and latency cannot grow without
+ * bound:
+ *  - a window arriving when every waiting batch is full evicts the oldest queued window of the
+ *    stream with the most windows in the detector (so streams lose their own oldest first) —
+ *    `buffer_full`;
  *  - at launch, windows that waited longer than maxQueueDelayMs are dropped — `queue_delay`.
  * Every window pushed is either scored or reported shed (with its reason); none vanish.
+ *
+ * Order: every window of a waiting batch is older than every window of the batches behind it,
+ * and scores are emitted in push order within a batch, so each stream's scores come in window
+ * order. An eviction keeps that true by pulling the oldest window of each later batch one batch
+ * forward (one row copy per batch) and writing the new window in the tail.
  *
  * Per-window metadata lives in preallocated slot objects, reused batch after batch.
  * Knows nothing of onnxruntime: `run` is the inference (see detector.ts).
@@ -66,6 +73,8 @@ export interface MicroBatcherOptions {
   maxBatchSize: number;
   maxBatchWaitMs: number;
   maxQueueDelayMs: number;
+  /** Batches that may wait behind the one in flight (>= 1). */
+  maxQueuedBatches: number;
   /** Runs `rows` windows at the start of `buffer` (ownership passes to it until it settles). Never rejects. */
   run(buffer: ArrayBuffer, rows: number): Promise<RunOutcome>;
   onScored(w: QueuedWindow, score: number, batch: BatchInfo): void;
@@ -110,8 +119,11 @@ export class MicroBatcher {
   readonly #o: MicroBatcherOptions;
   readonly #len: number;
   readonly #max: number;
-  #filling: Batch;
-  #spare: Batch | null;
+  readonly #depth: number;
+  /** Waiting batches, oldest first; the last one is filling. Never empty. */
+  readonly #waiting: Batch[] = [];
+  /** Batches not in use (allocated lazily, at most 1 + maxQueuedBatches in all). */
+  readonly #free: Batch[] = [];
   #inFlight: Batch | null = null;
   #timeout: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
@@ -135,11 +147,13 @@ export class MicroBatcher {
   constructor(opts: MicroBatcherOptions) {
     if (!Number.isInteger(opts.maxBatchSize) || opts.maxBatchSize < 1) throw new RangeError('maxBatchSize must be >= 1');
     if (!Number.isInteger(opts.windowLength) || opts.windowLength < 1) throw new RangeError('windowLength must be >= 1');
+    if (!Number.isInteger(opts.maxQueuedBatches) || opts.maxQueuedBatches < 1) throw new RangeError('maxQueuedBatches must be >= 1');
     this.#o = opts;
     this.#len = opts.windowLength;
     this.#max = opts.maxBatchSize;
-    this.#filling = this.#newBatch();
-    this.#spare = this.#newBatch();
+    this.#depth = opts.maxQueuedBatches;
+    this.#waiting.push(this.#newBatch());
+    this.#free.push(this.#newBatch());
   }
 
   #newBatch(): Batch {
@@ -155,14 +169,20 @@ export class MicroBatcher {
     };
   }
 
-  /** Windows pushed and not yet handed to inference. */
-  get queued(): number {
-    return this.#filling.count;
+  #tail(): Batch {
+    return this.#waiting[this.#waiting.length - 1]!;
   }
 
-  /** The filling batch can take a window without evicting one. */
+  /** Windows pushed and not yet handed to inference. */
+  get queued(): number {
+    let n = 0;
+    for (const b of this.#waiting) n += b.count;
+    return n;
+  }
+
+  /** A window can be taken without evicting one. */
   get hasRoom(): boolean {
-    return this.#filling.count < this.#max;
+    return this.#tail().count < this.#max || this.#waiting.length < this.#depth;
   }
 
   get inFlight(): number {
@@ -172,29 +192,29 @@ export class MicroBatcher {
   /** Copies the window into the filling batch (the view is not kept). */
   push(w: WindowView, owner: StreamQueue): void {
     const now = this.#o.now();
-    const f = this.#filling;
-    let row: number;
     if (this.#closed) {
-      const s = this.#fill(this.#scratch, w, owner, now, false);
-      this.#o.onShed(s, 'closed', 0);
+      this.#o.onShed(this.#fill(this.#scratch, w, owner, now, false), 'closed', 0);
       return;
     }
-    if (f.count < this.#max) {
-      row = f.count++;
-      if (row === 0) f.firstEnqueuedMs = now;
-    } else {
-      row = this.#victim(f, owner);
-      const v = f.slots[row]!;
-      v.owner.queued--;
-      this.#o.onShed(v, 'buffer_full', now - v.enqueuedMs);
-      f.reordered = true;
+    let tail = this.#tail();
+    if (tail.count >= this.#max && this.#waiting.length < this.#depth) {
+      tail = this.#free.pop() ?? this.#newBatch();
+      this.#waiting.push(tail);
     }
-    w.copyInto(f.input, row * this.#len);
-    this.#fill(f.slots[row]!, w, owner, now, true);
+    let row: number;
+    if (tail.count < this.#max) {
+      row = tail.count++;
+      if (row === 0) tail.firstEnqueuedMs = now;
+    } else {
+      row = this.#evict(owner, now);
+    }
+    w.copyInto(tail.input, row * this.#len);
+    this.#fill(tail.slots[row]!, w, owner, now, true);
     owner.queued++;
     if (this.#inFlight) return;
-    if (f.count >= this.#max || this.#flushing) this.#launch();
-    else if (f.count === 1) this.#arm(this.#o.maxBatchWaitMs);
+    const head = this.#waiting[0]!;
+    if (head.count >= this.#max || this.#flushing) this.#launch();
+    else if (head.count > 0) this.#arm(this.#o.maxBatchWaitMs);
   }
 
   #fill(s: QueuedWindow, w: WindowView, owner: StreamQueue, now: number, count: boolean): QueuedWindow {
@@ -213,21 +233,49 @@ export class MicroBatcher {
     return s;
   }
 
-  /** Row to evict: the oldest window of the stream holding most rows (the incoming window counts for its stream). */
-  #victim(b: Batch, incoming: StreamQueue): number {
-    let best = 0;
+  /**
+   * Every waiting batch is full: sheds the oldest window of the stream holding most windows (the
+   * incoming one counts for its stream), then moves the hole to the tail batch, keeping batches in
+   * age order. Returns the tail row the incoming window goes to.
+   */
+  #evict(incoming: StreamQueue, now: number): number {
+    const waiting = this.#waiting;
+    let vb = 0;
+    let vr = 0;
     let bestQueued = -1;
     let bestOrder = Infinity;
-    for (let i = 0; i < b.count; i++) {
-      const s = b.slots[i]!;
-      const q = s.owner.queued + (s.owner === incoming ? 1 : 0);
-      if (q > bestQueued || (q === bestQueued && s.order < bestOrder)) {
-        best = i;
-        bestQueued = q;
-        bestOrder = s.order;
+    for (let b = 0; b < waiting.length; b++) {
+      const batch = waiting[b]!;
+      for (let i = 0; i < batch.count; i++) {
+        const s = batch.slots[i]!;
+        const q = s.owner.queued + (s.owner === incoming ? 1 : 0);
+        if (q > bestQueued || (q === bestQueued && s.order < bestOrder)) {
+          vb = b;
+          vr = i;
+          bestQueued = q;
+          bestOrder = s.order;
+        }
       }
     }
-    return best;
+    const victim = waiting[vb]!.slots[vr]!;
+    victim.owner.queued--;
+    this.#o.onShed(victim, 'buffer_full', now - victim.enqueuedMs);
+    let hole = vr;
+    waiting[vb]!.reordered = true;
+    for (let b = vb + 1; b < waiting.length; b++) {
+      const from = waiting[b]!;
+      const to = waiting[b - 1]!;
+      let m = 0;
+      for (let i = 1; i < from.count; i++) if (from.slots[i]!.order < from.slots[m]!.order) m = i;
+      // Hand-rolled move: set() from a subarray (one view object) then swap the slot objects.
+      to.input.set(from.input.subarray(m * this.#len, (m + 1) * this.#len), hole * this.#len);
+      const t = to.slots[hole]!;
+      to.slots[hole] = from.slots[m]!;
+      from.slots[m] = t;
+      from.reordered = true;
+      hole = m;
+    }
+    return hole;
   }
 
   readonly #fire = (): void => {
@@ -253,49 +301,53 @@ export class MicroBatcher {
   #launch(): void {
     this.#disarm();
     if (this.#inFlight) return;
-    const b = this.#filling;
-    if (b.count === 0) {
-      this.#settleWaiters();
-      return;
-    }
     const now = this.#o.now();
-    // Shed what already waited past the budget; compact the survivors to the front.
-    let kept = 0;
-    let waitSum = 0;
-    let waitMax = 0;
-    const slots = b.slots;
-    for (let r = 0; r < b.count; r++) {
-      const s = slots[r]!;
-      const wait = now - s.enqueuedMs;
-      if (wait > this.#o.maxQueueDelayMs) {
-        s.owner.queued--;
-        this.#o.onShed(s, 'queue_delay', wait);
+    for (;;) {
+      const b = this.#waiting[0]!;
+      if (b.count === 0) {
+        if (this.#waiting.length === 1) {
+          this.#settleWaiters();
+          return;
+        }
+        this.#free.push(this.#waiting.shift()!);
         continue;
       }
-      if (kept !== r) {
-        b.input.copyWithin(kept * this.#len, r * this.#len, (r + 1) * this.#len);
-        slots[r] = slots[kept]!;
-        slots[kept] = s;
+      // Shed what already waited past the budget; compact the survivors to the front.
+      let kept = 0;
+      let waitSum = 0;
+      let waitMax = 0;
+      const slots = b.slots;
+      for (let r = 0; r < b.count; r++) {
+        const s = slots[r]!;
+        const wait = now - s.enqueuedMs;
+        if (wait > this.#o.maxQueueDelayMs) {
+          s.owner.queued--;
+          this.#o.onShed(s, 'queue_delay', wait);
+          continue;
+        }
+        if (kept !== r) {
+          b.input.copyWithin(kept * this.#len, r * this.#len, (r + 1) * this.#len);
+          slots[r] = slots[kept]!;
+          slots[kept] = s;
+        }
+        waitSum += wait;
+        if (wait > waitMax) waitMax = wait;
+        kept++;
       }
-      waitSum += wait;
-      if (wait > waitMax) waitMax = wait;
-      kept++;
-    }
-    b.count = kept;
-    if (kept === 0) {
-      b.reordered = false;
-      this.#settleWaiters();
+      b.count = kept;
+      if (kept === 0) {
+        b.reordered = false;
+        continue; // the next waiting batch, if any
+      }
+      this.#waiting.shift();
+      if (this.#waiting.length === 0) this.#waiting.push(this.#free.pop() ?? this.#newBatch());
+      this.#inFlight = b;
+      const buffer = b.buffer!;
+      b.buffer = null;
+      void this.#o.run(buffer, kept).then((out) => this.#finish(b, out, now, waitMax, waitSum / kept));
+      this.#settleRoom();
       return;
     }
-    const next = this.#spare ?? this.#newBatch();
-    this.#spare = null;
-    this.#filling = next;
-    this.#inFlight = b;
-    const buffer = b.buffer!;
-    b.buffer = null;
-    void this.#o.run(buffer, kept).then((out) => this.#finish(b, out, now, waitMax, waitSum / kept));
-    // Room appeared in the (new) filling buffer.
-    this.#settleRoom();
   }
 
   #finish(b: Batch, out: RunOutcome, startedMs: number, waitMax: number, waitMean: number): void {
@@ -341,12 +393,13 @@ export class MicroBatcher {
     b.count = 0;
     b.reordered = false;
     this.#inFlight = null;
-    this.#spare = b;
+    this.#free.push(b);
 
-    const f = this.#filling;
-    if (f.count > 0) {
-      const waited = this.#o.now() - f.firstEnqueuedMs;
-      if (f.count >= this.#max || this.#flushing || this.#closed || waited >= this.#o.maxBatchWaitMs) this.#launch();
+    const head = this.#waiting[0]!;
+    if (head.count > 0) {
+      const waited = this.#o.now() - head.firstEnqueuedMs;
+      const due = head.count >= this.#max || this.#waiting.length > 1 || this.#flushing || this.#closed;
+      if (due || waited >= this.#o.maxBatchWaitMs) this.#launch();
       else this.#arm(this.#o.maxBatchWaitMs - waited);
     } else {
       this.#settleWaiters();
@@ -354,7 +407,7 @@ export class MicroBatcher {
   }
 
   #settleRoom(): void {
-    if (this.#filling.count >= this.#max || this.#roomWaiters.length === 0) return;
+    if (!this.hasRoom || this.#roomWaiters.length === 0) return;
     const w = this.#roomWaiters;
     this.#roomWaiters = [];
     for (const r of w) r();
@@ -362,22 +415,22 @@ export class MicroBatcher {
 
   #settleWaiters(): void {
     this.#settleRoom();
-    if (this.#inFlight || this.#filling.count > 0) return;
+    if (this.#inFlight || this.queued > 0) return;
     this.#flushing = false;
     const w = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const r of w) r();
   }
 
-  /** Resolves when the filling batch has room (offline feeders use it instead of being shed). */
+  /** Resolves when a window can be taken without evicting one (offline feeders use it instead of being shed). */
   whenRoom(): Promise<void> {
-    if (this.#filling.count < this.#max) return Promise.resolve();
+    if (this.hasRoom) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
   /** Runs what is queued now, without waiting for maxBatchWaitMs; resolves when nothing is queued or in flight. */
   flush(): Promise<void> {
-    if (!this.#inFlight && this.#filling.count === 0) return Promise.resolve();
+    if (!this.#inFlight && this.queued === 0) return Promise.resolve();
     this.#flushing = true;
     const p = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     if (!this.#inFlight) this.#launch();
