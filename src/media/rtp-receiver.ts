@@ -13,22 +13,9 @@ import type { AudioStream } from './audio-stream.js';
 import { createDecoder, MAX_DECODED_SAMPLES, type AudioDecoder } from './codecs.js';
 import { newRtpHeader, parseRtpPacket, seqDelta, tsDelta, type RtpHeader } from './rtp-packet.js';
 import { ReorderBuffer, type ReorderTarget } from './reorder-buffer.js';
-import type { PayloadFormat, StreamCounters } from './types.js';
+import type { PayloadFormat, RtpExtraCounters, StreamCounters } from './types.js';
 
-/** RTP-specific counters beyond StreamCounters. */
-export interface RtpExtraCounters {
-  telephoneEvents: number;
-  comfortNoise: number;
-  /** RTCP seen on the RTP port (rtcp-mux) or packets on the RTCP port: ignored. */
-  rtcpPackets: number;
-  /** Confirmed jumps far ahead/behind in sequence or timestamp (stream re-based). */
-  sequenceJumps: number;
-  /** Suspect far-off packets dropped without confirmation. */
-  jumpPacketsDropped: number;
-  decodeErrors: number;
-  /** Packets that arrived after the reorder buffer gave up but before their window was cut: put in place. */
-  lateRecovered: number;
-}
+export type { RtpExtraCounters } from './types.js';
 
 export interface RtpReceiverOptions {
   audio: AudioStream;

@@ -8,21 +8,10 @@ import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
 import { AudioStream } from './audio-stream.js';
 import { PortAllocationError } from './errors.js';
-import { RtpReceiver, type RtpExtraCounters } from './rtp-receiver.js';
-import type { PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
+import { RtpReceiver } from './rtp-receiver.js';
+import type { PayloadFormat, RtpExtraCounters, RtpSession, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
-export interface RtpSession {
-  readonly descriptor: StreamDescriptor;
-  readonly port: number;
-  readonly address: string;
-  readonly counters: StreamCounters;
-  /** RTP-specific counters (telephone-event, CN, RTCP, sequence jumps). */
-  readonly rtp: Readonly<RtpExtraCounters>;
-  /** The learned remote (first packet), or null before any. */
-  readonly remote: { readonly address: string; readonly port: number } | null;
-  readonly ended: boolean;
-  /* RTCP on port+1 is ignored safely */
-}
+export type { RtpSession } from './types.js';
 
 export interface RtpSessionOptions {
   descriptor: StreamDescriptor;

@@ -80,3 +80,31 @@ export interface StreamCounters {
   jitterSec: number;
   windowsEmitted: number;
 }
+
+/** RTP-specific counters of one stream, beyond StreamCounters. */
+export interface RtpExtraCounters {
+  telephoneEvents: number;
+  comfortNoise: number;
+  /** RTCP seen on the RTP port (rtcp-mux) or packets on the RTCP port: ignored. */
+  rtcpPackets: number;
+  /** Confirmed jumps far ahead/behind in sequence or timestamp (stream re-based). */
+  sequenceJumps: number;
+  /** Suspect far-off packets dropped without confirmation. */
+  jumpPacketsDropped: number;
+  decodeErrors: number;
+  /** Packets that arrived after the reorder buffer gave up but before their window was cut: put in place. */
+  lateRecovered: number;
+}
+
+/** One allocated RTP stream (MediaSessions.allocate). RTCP on port+1 is bound and ignored. */
+export interface RtpSession {
+  readonly descriptor: StreamDescriptor;
+  readonly port: number;
+  readonly address: string;
+  readonly counters: StreamCounters;
+  /** RTP-specific counters (telephone-event, CN, RTCP, sequence jumps, late packets recovered). */
+  readonly rtp: Readonly<RtpExtraCounters>;
+  /** The learned remote (first packet, symmetric RTP / comedia), or null before any. */
+  readonly remote: { readonly address: string; readonly port: number } | null;
+  readonly ended: boolean;
+}
