@@ -9,8 +9,8 @@ import { callIdToToken } from '../../src/verdicts/events.js';
 import type { CallEndedEvent, DevoxEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
-import { startTestServer, waitFor } from '../helpers/devox-server.js';
-import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio } from './helpers.js';
+import { metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio, upgradeStatus } from './helpers.js';
 
 const skip = natsServerAvailable()
   ? false
@@ -80,4 +80,15 @@ t.test('Twilio and jambonz streams → events on JetStream carry the stream iden
   t.match(jevs[0]!.identity, { protocol: 'jambonz', callSid: jambonzSid, from: '+15551110000', to: '+15552220000', direction: 'inbound' });
   t.equal((jevs.at(-1) as CallEndedEvent).reason, 'transport_closed', 'jambonz: ended by the client closing');
   t.ok(jevs.some((e) => e.type === 'verdict.changed'), 'jambonz leg reached a verdict');
+
+  // The same facts on /metrics (an unauthenticated attempt included).
+  t.equal((await upgradeStatus(`${base}/twilio`)).status, 401);
+  const m = await scrape(server);
+  t.equal(metricValue(m, 'devox_ws_connections_total', 'protocol="twilio"'), 1, 'metrics: one Twilio connection');
+  t.equal(metricValue(m, 'devox_ws_connections_total', 'protocol="jambonz"'), 1, 'metrics: one jambonz connection');
+  t.equal(metricValue(m, 'devox_ws_closed_total', 'reason="stop"'), 1, 'metrics: Twilio ended by stop');
+  t.equal(metricValue(m, 'devox_ws_closed_total', 'reason="client_closed"'), 1, 'metrics: jambonz closed by the client');
+  t.equal(metricValue(m, 'devox_ws_refused_total', 'cause="unauthorized"'), 1, 'metrics: the 401 counted');
+  t.ok(metricValue(m, 'devox_ws_frames_total') >= 3 * 150, 'metrics: audio frames counted');
+  t.equal(metricValue(m, 'devox_ws_active_connections'), 0);
 });
