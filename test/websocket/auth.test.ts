@@ -52,6 +52,8 @@ t.test('unknown paths are 404', async (t) => {
   t.equal(r.status, 404);
   const r2 = await upgradeStatus(h.url('/twilio/extra'), { authorization: `Bearer ${TOKEN}` });
   t.equal(r2.status, 404, 'no sub-paths other than /auth/<token>');
+  const r3 = await upgradeStatus(h.url('/twilio/auth/%E0%A4%A'), { authorization: `Bearer ${TOKEN}` });
+  t.equal(r3.status, 404, 'a malformed %-escape in the path is a 404, not a crash');
 });
 
 t.test('websocket.maxStreamsPerToken: the next stream is closed with 1013, others unaffected', async (t) => {

@@ -127,7 +127,13 @@ export class MediaStreamServer {
     const base = pathname.slice(0, i);
     const protocol = this.#routes.get(base);
     if (protocol === undefined) return undefined;
-    return { protocol, path: base, pathToken: decodeURIComponent(pathname.slice(i + 6)) };
+    let pathToken: string;
+    try {
+      pathToken = decodeURIComponent(pathname.slice(i + 6));
+    } catch {
+      return undefined; // malformed %-escape: no such endpoint
+    }
+    return { protocol, path: base, pathToken };
   }
 
   /** Handle one HTTP upgrade request aimed at a media path (404 for other paths). */
