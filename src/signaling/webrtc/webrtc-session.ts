@@ -47,6 +47,8 @@ export class WebRtcSession {
   #leg: RtpLeg | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #windows = 0;
+  /** Set when the first offer is taken (before any await), so a second one is refused. */
+  #offered = false;
   #closed = false;
 
   constructor(opts: WebRtcSessionOptions) {
@@ -74,7 +76,8 @@ export class WebRtcSession {
     }
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) throw new SdpOfferError(`signaling message: ${parsed.error.issues[0]!.message}`);
-    if (this.#transport) throw new SdpOfferError('one offer per session');
+    if (this.#offered) throw new SdpOfferError('one offer per session');
+    this.#offered = true;
     const offer = parseBrowserOffer(parsed.data.sdp);
     const { router, webrtc } = this.#o;
     const transport = await router.createWebRtcTransport({
