@@ -15,7 +15,9 @@ import { parseArgs } from 'node:util';
 import { cpus, loadavg } from 'node:os';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { MediaSessions, type RtpSession } from '../src/media/media-sessions.js';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { MediaSessions } from '../src/media/media-sessions.js';
 import { nowMs } from '../src/media/clock.js';
 import type { StreamDescriptor, WindowSink, WindowView } from '../src/media/types.js';
 
@@ -28,8 +30,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '12' },
     warmup: { type: 'string', default: '4' },
     'port-min': { type: 'string', default: '20000' },
+    /** Sockets only (count datagrams, nothing else): Node's UDP receive floor for comparison. */
+    bare: { type: 'boolean', default: false },
   },
 });
+const bare = values.bare;
 const levels = values.streams.split(',').map(Number);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
@@ -97,8 +102,19 @@ async function runLevel(n: number): Promise<Row> {
     sink,
     log,
   });
-  const list: RtpSession[] = [];
+  const list: Array<{ port: number; counters: { packetsReceived: number; packetsLost: number } }> = [];
+  const bareSockets: Socket[] = [];
   for (let i = 0; i < n; i++) {
+    if (bare) {
+      const sock = createSocket('udp4');
+      const counters = { packetsReceived: 0, packetsLost: 0 };
+      sock.on('message', () => void counters.packetsReceived++);
+      sock.bind(portMin + 2 * i, '127.0.0.1');
+      await once(sock, 'listening');
+      bareSockets.push(sock);
+      list.push({ port: portMin + 2 * i, counters });
+      continue;
+    }
     const s = await sessions.allocate({ descriptor: { streamId: `b${i}`, callId: `c${i}`, leg: 'caller', transport: 'rtp' }, formats: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 }] });
     sink.index.set(`b${i}`, i);
     list.push(s);
@@ -147,6 +163,7 @@ async function runLevel(n: number): Promise<Row> {
   const received = list.reduce((s, x) => s + x.counters.packetsReceived, 0);
   const lost = list.reduce((s, x) => s + x.counters.packetsLost, 0);
   await sessions.closeAll();
+  for (const sock of bareSockets) sock.close();
   const elapsed = (m1 - m0) / 1000;
   const row: Row = {
     streams: n,
@@ -176,7 +193,9 @@ async function runLevel(n: number): Promise<Row> {
 }
 
 const rows: Row[] = [];
-console.log(`media ingest benchmark: PCMU 20 ms real-time streams over loopback, window 1 s / hop 250 ms, output 16 kHz`);
+console.log(bare
+  ? 'BARE mode: sockets that only count datagrams (Node UDP receive floor); no media path, no windows'
+  : `media ingest benchmark: PCMU 20 ms real-time streams over loopback, window 1 s / hop 250 ms, output 16 kHz`);
 console.log(`host: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; the sender process runs on the same host`);
 console.log('streams  pkt/s    win/s(exp)        ingestCPU%  RSS/stream  loss% (seq)   late p50/p99/max ms  evloop p99 ms  senderCPU% (late p99 ms)  kept up');
 for (const n of levels) {
@@ -190,7 +209,7 @@ for (const n of levels) {
       `${r.lateP50.toFixed(1)}/${r.lateP99.toFixed(1)}/${r.lateMax.toFixed(1)}`.padStart(19) +
       `  ${r.elDelayP99.toFixed(1).padStart(12)}  ${r.senderCpuPct.toFixed(1).padStart(10)} (${r.senderBehindP99.toFixed(1)})  ${r.keptUp ? 'yes' : 'NO'}`,
   );
-  if (!r.keptUp) break;
+  if (!r.keptUp && !bare) break;
 }
 const best = rows.filter((r) => r.keptUp).at(-1);
 if (best) {

@@ -363,16 +363,22 @@ export class AudioStream {
       let accN = this.#accN;
       let accLost = this.#accLost;
       let lost = this.#lostAt(p);
+      let boundary = this.#lostBoundary;
+      const blockSq = this.#blockSq;
+      const blockLost = this.#blockLost;
       for (let k = 0; k < m; k++, p++) {
-        if (p === this.#lostBoundary) lost = this.#lostAt(p);
+        if (p === boundary) {
+          lost = this.#lostAt(p);
+          boundary = this.#lostBoundary;
+        }
         const v = out[i + k]!;
         ring[idx] = v;
         accSq += v * v;
         accLost += lost;
         if (++accN === blockLen) {
           const b = (idx + 1) / blockLen - 1; // idx is the block's last sample
-          this.#blockSq[b] = accSq;
-          this.#blockLost[b] = accLost;
+          blockSq[b] = accSq;
+          blockLost[b] = accLost;
           accSq = 0;
           accLost = 0;
           accN = 0;

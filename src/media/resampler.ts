@@ -164,6 +164,11 @@ export class StreamResampler {
   #nOut = 0;
   /** Output index of the first value written by the last addLate() call. */
   lateFirst = 0;
+  /**
+   * 2x half-band fast path (8k->16k, the phone case): even outputs are the input samples,
+   * odd ones a folded symmetric FIR; null for other designs.
+   */
+  readonly #fold: Float64Array | null;
 
   readonly maxChunk: number;
 
@@ -175,6 +180,11 @@ export class StreamResampler {
     this.#hist = new Float64Array(4 * R + 4 + maxChunk);
     this.#histStart = -R;
     this.#histLen = R; // R zeros before the first input sample
+    const d = this.design;
+    const width = 2 * R + 1;
+    const halfBand =
+      d.up === 2 && d.down === 1 && d.tapCount[0] === 1 && d.tapStart[0] === R && d.coeffs[R] === 1 && d.symmetric[1] === 1 && d.tapCount[1]! % 2 === 0;
+    this.#fold = halfBand ? d.coeffs.slice(width + d.tapStart[1]!, width + d.tapStart[1]! + d.tapCount[1]! / 2) : null;
   }
 
   /** Upper bound on outputs produced by pull() after pushing `count` inputs. */
@@ -217,6 +227,25 @@ export class StreamResampler {
     let k = outOffset;
     const cap = out.length;
     const histStart = this.#histStart;
+    const fold = this.#fold;
+    if (fold !== null) {
+      const half = fold.length;
+      const s1 = tapStart[1]!;
+      while (q + R < end && k < cap) {
+        if (ph === 0) {
+          out[k++] = h[q - histStart]!;
+          ph = 1;
+          continue;
+        }
+        const h0 = q - R - histStart + s1;
+        const last = h0 + 2 * half - 1;
+        let acc = 0;
+        for (let j = 0; j < half; j++) acc += fold[j]! * (h[h0 + j]! + h[last - j]!);
+        out[k++] = acc;
+        ph = 0;
+        q++;
+      }
+    }
     while (q + R < end && k < cap) {
       const s = tapStart[ph]!;
       const n = tapCount[ph]!;
