@@ -1,8 +1,8 @@
 /**
- * Detector inference benchmark: windows/s at batch 1 / 8 / 32 / 64 with the shipped model
+ * Detector inference benchmark: windows/s at batch 1 / 8 / 16 / 32 / 64 with the shipped model
  * (models/devox-phone) if present, else the tiny test model.
  *
- *   npm run bench:detect [-- --model DIR --seconds S --batches 1,8,32,64 --streams 100,200,400]
+ *   npm run bench:detect [-- --model DIR --seconds S --batches 1,8,16,32,64 --streams 100,200,400]
  *
  * For each batch size it measures, on real speech windows:
  *  - engine:   back-to-back batches on the inference worker (the model's own throughput);
@@ -16,7 +16,7 @@
  * Prints figures; asserts nothing. Figures on a shared machine vary with its load.
  */
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -35,9 +35,10 @@ const { values } = parseArgs({
 const shipped = resolve(projectRoot, 'models/devox-phone');
 const modelDir = values.model ?? (existsSync(join(shipped, 'card.json')) ? shipped : resolve(projectRoot, 'test/fixtures/tiny-model'));
 const seconds = Number(values.seconds ?? '3');
-const batchSizes = (values.batches ?? '1,8,32,64').split(',').map(Number);
+const batchSizes = (values.batches ?? '1,8,16,32,64').split(',').map(Number);
 const streamCounts = (values.streams ?? '100,200,400').split(',').map(Number);
-const config = loadConfig({ env: {} });
+// DEVOX_* overrides apply (e.g. DEVOX_MAX_BATCH_SIZE=16 npm run bench:detect).
+const config = loadConfig();
 const log = createLogger('warn');
 
 const pct = (xs: number[], p: number): number => {
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
 
   process.stdout.write(
     `Detector inference bench — model ${card.name} ${card.version} (${modelDir.replace(projectRoot + '/', '')}), ` +
-      `cpu ${cpus()[0]?.model ?? '?'} × ${cpus().length}, intraOpThreads ${config.detect.intraOpThreads}, ${seconds}s per point\n\n`,
+      `cpu ${cpus()[0]?.model ?? '?'} × ${cpus().length} (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}), ` +
+      `intraOpThreads ${config.detect.intraOpThreads}, ${seconds}s per point\n\n`,
   );
   process.stdout.write('batch | engine win/s | batch ms p50 / p99 | detector win/s | main-thread µs/window | loop delay p99 / max ms | in-thread win/s | in-thread stall ms p50\n');
   process.stdout.write('----- | ------------ | ------------------ | -------------- | --------------------- | ----------------------- | --------------- | ---------------------\n');
@@ -165,7 +167,8 @@ async function main(): Promise<void> {
   //    default detect config; window ready → scored latency as the detector adds it.
   const hopMs = config.window.hopMs;
   process.stdout.write(
-    `\nReal-time load, detect defaults (maxBatchSize ${config.detect.maxBatchSize}, maxBatchWaitMs ${config.detect.maxBatchWaitMs}), ${seconds}s per point\n\n` +
+    `\nReal-time load, detect config (maxBatchSize ${config.detect.maxBatchSize}, maxQueuedBatches ${config.detect.maxQueuedBatches}, ` +
+      `maxBatchWaitMs ${config.detect.maxBatchWaitMs}), ${seconds}s per point, load average ${loadavg()[0]!.toFixed(1)}\n\n` +
       'streams | windows/s | scored | shed | ready→scored ms p50 / p99 / max | batch size mean / max\n' +
       '------- | --------- | ------ | ---- | ------------------------------- | ---------------------\n',
   );
