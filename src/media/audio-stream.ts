@@ -18,6 +18,7 @@ import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
 import { StreamResampler } from './resampler.js';
 import { RingWindowView } from './window-view.js';
+import { LostGaps } from './lost-gaps.js';
 import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export interface AudioStreamOptions {
@@ -55,8 +56,6 @@ function gcd(a: number, b: number): number {
 }
 
 const FRAME_SEC = 0.02;
-/** Lost gaps (input ranges) remembered for late insertion; older ones are forgotten. */
-const MAX_GAPS = 32;
 /** Input samples resampled per step: small, so per-stream scratch stays small (a 20 ms Opus packet is 2 steps). */
 const CHUNK = 512;
 const SILENCE_FLOOR_DBFS = -120;
@@ -101,14 +100,11 @@ export class AudioStream {
   #lastCutOut = 0;
   /** Input positions skipped by discontinuities (input position - resampler index). */
   #inShift = 0;
-  /** Lost gaps [start, end) in input positions, oldest first. */
-  readonly #gaps = new Float64Array(2 * MAX_GAPS);
-  #gapCount = 0;
+  /** Lost gaps not yet inside a cut window (input positions). */
+  readonly #gaps = new LostGaps();
   #lateOut: Float32Array | undefined;
   /** Provisional outputs for an early cut (only the look-ahead is missing). */
   readonly #peekBuf: Float32Array;
-  /** Next output position where the lost/not-lost status may change (see #lostAt). */
-  #lostBoundary = Infinity;
 
   constructor(opts: AudioStreamOptions) {
     this.descriptor = opts.descriptor;
@@ -188,22 +184,20 @@ export class AudioStream {
    * not a gap). Does not count anything; write() and transports decide what "late" means.
    */
   insertLate(pcm: Int16Array, offset: number, count: number, pos: number): number {
-    if (this.#ended || count <= 0 || this.#gapCount === 0) return 0;
+    if (this.#ended || count <= 0 || this.#gaps.count === 0) return 0;
     const { up: L, down: M } = this.#resampler.design;
     const minPos = Math.ceil((this.#lastCutOut * M) / L) + this.#inShift;
     const end = Math.min(pos + count, this.#writePos);
     const gaps = this.#gaps;
     let inserted = 0;
     // Newest first, so splitting a gap (inserting after it) never disturbs unvisited entries.
-    for (let g = this.#gapCount - 1; g >= 0; g--) {
-      const gs = gaps[2 * g]!;
-      const ge = gaps[2 * g + 1]!;
-      const a = Math.max(pos, gs, minPos);
-      const b = Math.min(end, ge);
+    for (let g = gaps.count - 1; g >= 0; g--) {
+      const a = Math.max(pos, gaps.start(g), minPos);
+      const b = Math.min(end, gaps.end(g));
       if (a >= b) continue;
       for (let c = a; c < b; c += CHUNK) this.#superpose(pcm, offset + (c - pos), Math.min(CHUNK, b - c), c);
       inserted += b - a;
-      this.#removeGapPart(g, a, b);
+      gaps.remove(g, a, b);
     }
     return inserted;
   }
@@ -231,59 +225,13 @@ export class AudioStream {
     if (gap > this.#maxGap) {
       this.#logOnce('discontinuity', { gapSamples: gap }, 'media gap too long to fill; continuing without it');
       this.#inShift += gap;
-      this.#gapCount = 0;
+      this.#gaps.clear();
       this.#writePos = pos;
       return;
     }
-    if (lost) this.#addGap(this.#writePos, pos);
+    if (lost) this.#gaps.add(this.#writePos, pos);
     this.#silence(gap);
     this.#writePos = pos;
-  }
-
-  #addGap(start: number, end: number): void {
-    const gaps = this.#gaps;
-    if (this.#gapCount === MAX_GAPS) {
-      gaps.copyWithin(0, 2); // forget the oldest
-      this.#gapCount--;
-    }
-    gaps[2 * this.#gapCount] = start;
-    gaps[2 * this.#gapCount + 1] = end;
-    this.#gapCount++;
-  }
-
-  /** Drops gaps that now lie entirely inside cut windows. */
-  #pruneGaps(): void {
-    if (this.#gapCount === 0) return;
-    const { up: L, down: M } = this.#resampler.design;
-    const minPos = Math.ceil((this.#lastCutOut * M) / L) + this.#inShift;
-    let drop = 0;
-    while (drop < this.#gapCount && this.#gaps[2 * drop + 1]! <= minPos) drop++;
-    if (drop > 0) {
-      this.#gaps.copyWithin(0, 2 * drop, 2 * this.#gapCount);
-      this.#gapCount -= drop;
-    }
-  }
-
-  #removeGapPart(g: number, a: number, b: number): void {
-    const gaps = this.#gaps;
-    const gs = gaps[2 * g]!;
-    const ge = gaps[2 * g + 1]!;
-    if (a <= gs && b >= ge) {
-      gaps.copyWithin(2 * g, 2 * g + 2, 2 * this.#gapCount);
-      this.#gapCount--;
-    } else if (a <= gs) {
-      gaps[2 * g] = b;
-    } else if (b >= ge) {
-      gaps[2 * g + 1] = a;
-    } else {
-      gaps[2 * g + 1] = a;
-      if (this.#gapCount < MAX_GAPS) {
-        gaps.copyWithin(2 * g + 4, 2 * g + 2, 2 * this.#gapCount);
-        gaps[2 * g + 2] = b;
-        gaps[2 * g + 3] = ge;
-        this.#gapCount++;
-      }
-    }
   }
 
   /** Adds a late block's resampled contribution into the ring and fixes the block stats. */
@@ -363,13 +311,13 @@ export class AudioStream {
       let accN = this.#accN;
       let accLost = this.#accLost;
       let lost = this.#lostAt(p);
-      let boundary = this.#lostBoundary;
+      let boundary = this.#gaps.boundary;
       const blockSq = this.#blockSq;
       const blockLost = this.#blockLost;
       for (let k = 0; k < m; k++, p++) {
         if (p === boundary) {
           lost = this.#lostAt(p);
-          boundary = this.#lostBoundary;
+          boundary = this.#gaps.boundary;
         }
         const v = out[i + k]!;
         ring[idx] = v;
@@ -416,7 +364,7 @@ export class AudioStream {
     let p = this.#outPos;
     let lost = this.#lostAt(p);
     for (let k = 0; k < need; k++, p++) {
-      if (p === this.#lostBoundary) lost = this.#lostAt(p);
+      if (p === this.#gaps.boundary) lost = this.#lostAt(p);
       const v = prov[k]!;
       const idx = p % len;
       ring[idx] = v;
@@ -434,28 +382,10 @@ export class AudioStream {
     this.#cut(this.#nextCut);
   }
 
-  /**
-   * 1 if output position p lies in a lost gap (mapped to output positions), else 0; sets
-   * #lostBoundary to the next position where that may change (Infinity when no gaps).
-   */
+  /** 1 if output position p is in a lost gap; the gap list's `boundary` says until where. */
   #lostAt(p: number): number {
-    this.#lostBoundary = Infinity;
-    const n = this.#gapCount;
-    if (n === 0) return 0;
-    const { up: L, down: M } = this.#resampler.design;
-    const gaps = this.#gaps;
-    let lost = 0;
-    for (let g = 0; g < n; g++) {
-      const os = Math.ceil(((gaps[2 * g]! - this.#inShift) * L) / M);
-      const oe = Math.ceil(((gaps[2 * g + 1]! - this.#inShift) * L) / M);
-      if (p >= os && p < oe) {
-        lost = 1;
-        if (oe < this.#lostBoundary) this.#lostBoundary = oe;
-      } else if (os > p && os < this.#lostBoundary) {
-        this.#lostBoundary = os;
-      }
-    }
-    return lost;
+    const d = this.#resampler.design;
+    return this.#gaps.statusAt(p, d.up, d.down, this.#inShift);
   }
 
   /** Emits the window ending at output position `end` (== nextCut). */
@@ -498,7 +428,7 @@ export class AudioStream {
     view.rmsDbfs = total > 0 ? Math.max(SILENCE_FLOOR_DBFS, 10 * Math.log10(total / len)) : SILENCE_FLOOR_DBFS;
     view.lostRatio = lostCount / len;
     this.#lastCutOut = end;
-    this.#pruneGaps();
+    this.#gaps.pruneBefore(Math.ceil((end * this.#resampler.design.down) / this.#resampler.design.up) + this.#inShift);
     this.counters.windowsEmitted++;
     this.#nextCut += this.#hop;
     this.#safeCall('onWindow');

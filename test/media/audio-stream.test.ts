@@ -179,3 +179,25 @@ t.test('partly filled gap keeps the rest as loss; a gap inside a cut window stay
   t.equal(s.counters.packetsLate, 1);
   t.equal(s.insertLate(pcm, 1500, 160, 1500), 0);
 });
+
+t.test('LostGaps: split, shrink, prune, bounded, output mapping', async (t) => {
+  const { LostGaps } = await import('../../src/media/lost-gaps.js');
+  const g = new LostGaps(3);
+  g.add(100, 200);
+  g.remove(0, 120, 140); // split
+  t.same([g.count, g.start(0), g.end(0), g.start(1), g.end(1)], [2, 100, 120, 140, 200]);
+  g.remove(1, 140, 150); // shrink from the start
+  g.remove(0, 110, 130); // shrink from the end
+  t.same([g.start(0), g.end(0), g.start(1), g.end(1)], [100, 110, 150, 200]);
+  t.equal(g.statusAt(105 * 2, 2, 1, 0), 1, 'input 105 -> output 210 is lost');
+  t.equal(g.boundary, 220);
+  t.equal(g.statusAt(230, 2, 1, 0), 0);
+  t.equal(g.boundary, 300, 'next gap starts at output 300');
+  g.add(300, 310);
+  g.add(400, 410); // capacity 3: the oldest is forgotten
+  t.same([g.count, g.start(0)], [3, 150]);
+  g.pruneBefore(310);
+  t.same([g.count, g.start(0)], [1, 400]);
+  g.remove(0, 0, 1000);
+  t.equal(g.count, 0);
+});
