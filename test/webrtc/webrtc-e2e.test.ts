@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { StreamDescriptor } from '../../src/media/types.js';
-import { findWorkerBin } from '../../src/signaling/webrtc/mediasoup-loader.js';
+import { findWorkerBin, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
 import { WORKER_MISSING_MESSAGE } from '../../src/signaling/webrtc/types.js';
 import { signMediaPath } from '../../src/signaling/websocket/auth.js';
 import type { VerdictLabel } from '../../src/verdicts/types.js';
@@ -22,8 +22,15 @@ import { CLIP_A, SECRET, TOKEN } from '../websocket/helpers.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
 
 const workerBin = findWorkerBin();
+const skipE2e = !workerBin
+  ? WORKER_MISSING_MESSAGE
+  : !mediasoupInstalled()
+    ? 'mediasoup not installed: npm install mediasoup (MEDIASOUP_WORKER_BIN is set)'
+    : !CHROMIUM_BIN
+      ? CHROMIUM_MISSING
+      : false;
 
-t.test('browser microphone → /webrtc → mediasoup → windows and a verdict', { skip: !workerBin ? WORKER_MISSING_MESSAGE : !CHROMIUM_BIN ? CHROMIUM_MISSING : false }, async (t) => {
+t.test('browser microphone → /webrtc → mediasoup → windows and a verdict', { skip: skipE2e }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'devox-webrtc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const wav = join(dir, 'speech.wav');
@@ -72,7 +79,8 @@ t.test('browser microphone → /webrtc → mediasoup → windows and a verdict',
   t.equal(server.webrtc!.size, 0, 'session closed with the page');
 });
 
-t.test('without a mediasoup worker DevoX starts without WebRTC and says why', { skip: workerBin ? `a worker is present (${workerBin})` : false }, async (t) => {
+const webrtcPossible = workerBin !== null && mediasoupInstalled();
+t.test('without mediasoup or its worker DevoX starts without WebRTC and says why', { skip: webrtcPossible ? `mediasoup and a worker are present (${workerBin})` : false }, async (t) => {
   const server = await startTestServer({ websocket: { tokens: [TOKEN] }, webrtc: { enabled: true } });
   t.teardown(() => server.close());
   t.equal(server.webrtc, undefined, 'no WebRTC ingest');
@@ -80,7 +88,7 @@ t.test('without a mediasoup worker DevoX starts without WebRTC and says why', { 
   const res = await fetch(`${server.http.url}${server.config.webrtc.path}`);
   t.equal(res.status, 503);
   const body = (await res.json()) as { error: string };
-  t.match(body.error, WORKER_MISSING_MESSAGE, `GET /webrtc says why: ${body.error}`);
+  t.match(body.error, workerBin ? /mediasoup not installed/ : WORKER_MISSING_MESSAGE, `GET /webrtc says why: ${body.error}`);
   const ready = await fetch(`${server.http.url}/readyz`);
   t.equal(ready.status, 200, 'the rest of DevoX is ready');
 });

@@ -28,6 +28,11 @@ function mediasoupPackageDir(): string | null {
   }
 }
 
+/** Whether the mediasoup package can be resolved from DevoX. */
+export function mediasoupInstalled(): boolean {
+  return mediasoupPackageDir() !== null;
+}
+
 /**
  * The worker binary mediasoup would spawn: MEDIASOUP_WORKER_BIN when set (it must be
  * executable), else the one an install built into the package; null when there is none.
