@@ -193,3 +193,45 @@ t.test('a stream that stops sending ends itself with reason timeout, logs it and
   await t.rejects(sessions.allocate({ descriptor: descriptor('again'), formats: [PCMU] }), { name: 'SessionStateError' });
   await t.rejects(sessions.allocate({ descriptor: descriptor('dtmf-only'), formats: [{ payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 }] }), { name: 'UnsupportedCodecError' });
 });
+
+t.test('fuzz: thousands of random datagrams never throw and never touch a concurrent stream', async (t) => {
+  const sink = new RecordingSink();
+  const { log } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42560, rtpPortMax: 42579 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const fuzzed = await sessions.allocate({ descriptor: descriptor('fuzzed'), formats: [PCMU, { payloadType: 111, encoding: 'opus', clockRate: 48000, channels: 2 }, { payloadType: 13, encoding: 'CN', clockRate: 8000, channels: 1 }] });
+  const control = await sessions.allocate({ descriptor: descriptor('control2'), formats: [PCMU] });
+  const sock = await udpSocket();
+  t.teardown(() => sock.close());
+  const controlDone = sendAudio(src.samples, src.sampleRate, { to: { address: '127.0.0.1', port: control.port }, codec: 'PCMU', realtime: false });
+  let seed = 12345;
+  const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const N = 3000;
+  for (let i = 0; i < N; i++) {
+    const len = Math.floor(rand() * 1600);
+    const b = Buffer.alloc(len);
+    for (let k = 0; k < len; k++) b[k] = Math.floor(rand() * 256);
+    if (len >= 12 && rand() < 0.7) {
+      // Mostly plausible headers: version 2, a negotiated payload type, random everything else.
+      b[0] = 0x80 | (b[0]! & 0x3f);
+      b[1] = (b[1]! & 0x80) | [0, 111, 13, 0][Math.floor(rand() * 4)]!;
+    }
+    await sendTo(sock, b, fuzzed.port);
+    if (i % 32 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const controlStats = await controlDone;
+  await until(() => control.counters.packetsReceived >= controlStats.sent, 10000, 'control packets');
+  await new Promise((r) => setTimeout(r, 100));
+  const f = fuzzed.counters;
+  const accounted = f.packetsReceived + f.packetsMalformed + f.packetsUnknownPayload + fuzzed.rtp.rtcpPackets + fuzzed.rtp.jumpPacketsDropped;
+  t.ok(accounted >= N * 0.95, `every datagram accounted for (${accounted} of ${N}; loopback may drop a few)`);
+  t.ok(f.packetsMalformed > 0 && f.packetsReceived > 0);
+  sessions.release('fuzzed');
+  sessions.release('control2');
+  await sink.waitFor(() => sink.ended.size === 2);
+  const c = control.counters;
+  t.same([c.packetsMalformed, c.packetsUnknownPayload, c.packetsWrongSource, c.ssrcChanges, c.packetsLost], [0, 0, 0, 0, 0]);
+  const rc = align(phoneRef, sink.timeline('control2'), 100, 800, sink.timeline('control2').length - 800);
+  t.equal(rc.lag, 0);
+  t.ok(rc.snrDb > 30, `control SNR ${rc.snrDb.toFixed(1)} dB`);
+});
