@@ -11,6 +11,9 @@ import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import { captureLog, detectConfig, EMBEDDING_MODEL, modelVariant, RUNTIME_ERROR_MODEL, SLOW_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
 
+// Every case starts real inference workers (about a second each on a busy 2-core machine).
+t.setTimeout(300_000);
+
 interface Recorder {
   scores: WindowScore[];
   shed: Array<{ stream: StreamDescriptor; seq: number; reason: ShedReason; waitMs: number }>;
