@@ -201,6 +201,7 @@ export class AudioStream {
     }
     return inserted;
   }
+
   /** Known silence (comfort noise, DTX) of `count` samples at `pos`: filled, not counted lost. */
   writeSilence(count: number, pos: number, arrivalMs: number): void {
     if (this.#ended || count <= 0 || pos + count <= this.#writePos) return;
