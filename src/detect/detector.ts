@@ -11,7 +11,8 @@
  * - swapModel(dir) loads and verifies the new version in a new worker while the old one keeps
  *   scoring, switches between batches, then releases the old; each WindowScore names the
  *   version that scored it.
- * - A dead worker is restarted on the next batch (that batch is reported shed as inference_error).
+ * - A worker that dies or overruns detect.inferenceTimeoutMs is replaced on the next batch (its
+ *   batch is reported shed as inference_error).
  * - Callbacks that throw are logged and do not stop the detector.
  */
 import type { Logger } from 'pino';
