@@ -126,7 +126,21 @@ export class DevoxServer {
       await publisher.start();
       cleanup.push(() => publisher.close());
       if (publisher.kind === 'stdout') log.warn('nats.servers is empty: events go to stdout as JSON lines');
-      const pipeline = await VerdictPipeline.create({ config, log, metrics, publisher, listener: opts.listener });
+      // The /webrtc page shows its stream's latest window score: with WebRTC on, the pipeline's
+      // listener also hands WebRTC window scores to the ingest (set once it has started).
+      let webrtcScores: WebRtcIngest | undefined;
+      const user = opts.listener;
+      const listener: VerdictListener | undefined = config.webrtc.enabled
+        ? {
+            onWindow: (s, label, publishedMs) => {
+              user?.onWindow?.(s, label, publishedMs);
+              if (s.stream.transport === 'webrtc') webrtcScores?.noteWindowScore(s.stream.streamId, s.score);
+            },
+            ...(user?.onVerdict ? { onVerdict: user.onVerdict.bind(user) } : {}),
+            ...(user?.onStreamEnded ? { onStreamEnded: user.onStreamEnded.bind(user) } : {}),
+          }
+        : user;
+      const pipeline = await VerdictPipeline.create({ config, log, metrics, publisher, listener });
       cleanup.push(() => pipeline.close());
       const media = new MediaSessions({
         media: config.media,
@@ -166,6 +180,7 @@ export class DevoxServer {
           });
           cleanup.push(() => w.close());
           webrtc = w;
+          webrtcScores = w;
         } catch (err) {
           if (!(err instanceof WebRtcUnavailableError)) throw err;
           // mediasoup is optional: DevoX runs without WebRTC and says why.

@@ -67,6 +67,9 @@ t.test('browser microphone → /webrtc → mediasoup → windows and a verdict',
   const shown = await page.$eval('#label', (e) => (e as HTMLElement).dataset.label);
   const streamId = await page.$eval('#stream', (e) => e.textContent);
   t.ok(shown, `the page shows the live label: ${shown}`);
+  await page.waitForFunction(() => document.getElementById('score')!.dataset.score !== '', undefined, { timeout: 10_000 });
+  const score = Number(await page.$eval('#score', (e) => (e as HTMLElement).dataset.score));
+  t.ok(score >= 0 && score <= 1, `the page shows the latest window score (${score})`);
   const v = verdicts.filter((x) => x.stream.streamId === streamId);
   t.ok(v.length >= 1, 'a verdict was reached for the browser stream');
   t.equal(v[0]!.stream.transport, 'webrtc');

@@ -52,6 +52,8 @@ export class WebRtcIngest {
   readonly #wss: WebSocketServer;
   /** Live sessions and the worker slot each runs on. */
   readonly #sessions = new Map<WebRtcSession, Slot>();
+  /** Sessions by their stream id, to route window scores to the page. */
+  readonly #byStream = new Map<string, WebRtcSession>();
   #next = 0;
   #closed = false;
 
@@ -104,6 +106,11 @@ export class WebRtcIngest {
     return this.#sessions.size;
   }
 
+  /** A window of a WebRTC stream was scored: its page shows the latest score. Cheap; call per window. */
+  noteWindowScore(streamId: string, score: number): void {
+    this.#byStream.get(streamId)?.noteScore(score);
+  }
+
   /** The /webrtc page. */
   page(): string {
     return webrtcPage(this.signalPath);
@@ -139,7 +146,11 @@ export class WebRtcIngest {
         sink: this.#o.sink,
         log: this.#o.log,
         status: this.#o.status,
-        onClosed: () => this.#sessions.delete(session),
+        onStream: (streamId) => this.#byStream.set(streamId, session),
+        onClosed: () => {
+          this.#sessions.delete(session);
+          if (session.streamId !== undefined) this.#byStream.delete(session.streamId);
+        },
       });
       this.#sessions.set(session, slot);
     });

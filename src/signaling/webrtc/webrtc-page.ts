@@ -27,7 +27,8 @@ export function webrtcPage(signalPath: string): string {
 <div id="label" class="listening" data-label="">—</div>
 <dl>
   <dt>state</dt><dd id="state">idle</dd>
-  <dt>windows scored</dt><dd id="windows">0</dd>
+  <dt>latest window</dt><dd id="score" data-score="">—</dd>
+  <dt>windows cut</dt><dd id="windows">0</dd>
   <dt>audio received</dt><dd id="media">0.0 s</dd>
   <dt>stream</dt><dd id="stream">—</dd>
 </dl>
@@ -53,6 +54,10 @@ async function start() {
       $('label').className = label;
       $('label').dataset.label = label;
       $('windows').textContent = String(msg.windows);
+      if (typeof msg.score === 'number') {
+        $('score').textContent = (100 * msg.score).toFixed(0) + ' % synthetic';
+        $('score').dataset.score = String(msg.score);
+      }
       $('media').textContent = msg.mediaSec.toFixed(1) + ' s';
     } else if (msg.type === 'error') {
       setState('error: ' + msg.message);

@@ -33,6 +33,8 @@ export interface WebRtcSessionOptions {
   log: Logger;
   /** Live label of a stream (from the verdict pipeline), pushed to the page. */
   status(streamId: string): StreamStatus;
+  /** The session's stream exists (its window scores can now be routed to it). */
+  onStream(streamId: string): void;
   onClosed(): void;
 }
 
@@ -47,6 +49,8 @@ export class WebRtcSession {
   #leg: RtpLeg | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #windows = 0;
+  /** Latest window score (probability of synthetic speech), from the detector. */
+  #score: number | undefined;
   /** Set when the first offer is taken (before any await), so a second one is refused. */
   #offered = false;
   #closed = false;
@@ -115,6 +119,7 @@ export class WebRtcSession {
       log: this.#log,
     });
     this.#leg = leg;
+    this.#o.onStream(leg.descriptor.streamId);
     consumer.on('rtp', (packet: Buffer) => {
       try {
         leg.onRtp(packet);
@@ -133,7 +138,23 @@ export class WebRtcSession {
     if (!leg) return;
     this.#windows = leg.counters.windowsEmitted;
     const st = this.#o.status(leg.descriptor.streamId);
-    this.#send({ type: 'status', label: st.label ?? 'listening', windows: this.#windows, mediaSec: this.#windows > 0 ? 1 + (this.#windows - 1) * (this.#o.window.hopMs / 1000) : 0 });
+    this.#send({
+      type: 'status',
+      label: st.label ?? 'listening',
+      score: this.#score ?? null,
+      windows: this.#windows,
+      mediaSec: this.#windows > 0 ? this.#o.window.lengthSec + (this.#windows - 1) * (this.#o.window.hopMs / 1000) : 0,
+    });
+  }
+
+  /** The detector scored one of this session's windows. */
+  noteScore(score: number): void {
+    this.#score = score;
+  }
+
+  /** The browser stream's id, once the offer has been answered. */
+  get streamId(): string | undefined {
+    return this.#leg?.descriptor.streamId;
   }
 
   #send(msg: Record<string, unknown>): void {
