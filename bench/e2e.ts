@@ -23,7 +23,7 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { loadConfig, projectRoot } from '../src/config.js';
+import { loadConfig, mergeConfig, projectRoot } from '../src/config.js';
 import type { WindowScore } from '../src/detect/types.js';
 import { nowMs } from '../src/media/clock.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -83,8 +83,26 @@ async function main(): Promise<number> {
       nats: { type: 'boolean', default: true },
       'no-nats': { type: 'boolean', default: false },
       'max-streams': { type: 'string', default: '1600' },
+      /** Config overrides, e.g. --set detect.intraOpThreads=2 --set detect.maxBatchSize=32 (value parsed as JSON when it can be). */
+      set: { type: 'string', multiple: true },
     },
   });
+  const extra: Record<string, unknown> = {};
+  for (const kv of v.set ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--set: expected key.path=value, got ${JSON.stringify(kv)}`);
+    const raw = kv.slice(i + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    let cur = extra;
+    const keys = kv.slice(0, i).split('.');
+    for (const k of keys.slice(0, -1)) cur = (cur[k] ??= {}) as Record<string, unknown>;
+    cur[keys.at(-1)!] = value;
+  }
   const durationSec = Number(v.duration);
   const warmupSec = Number(v.warmup);
   const shipped = resolve(projectRoot, 'models/devox-phone');
@@ -95,14 +113,18 @@ async function main(): Promise<number> {
   let nats: NatsServer | undefined;
   if (useNats) nats = await NatsServer.start();
   const config = loadConfig({
-    overrides: {
-      log: { level: process.env.DEVOX_BENCH_LOG ?? 'error' },
-      http: { port: 0 },
-      detect: { modelDir },
-      media: { streamTimeoutMs: 5000 },
-      nats: { servers: nats ? [nats.url] : [], maxBufferedEvents: 100000 },
-      websocket: { enabled: false },
-    },
+    overrides: mergeConfig(
+      {
+        log: { level: process.env.DEVOX_BENCH_LOG ?? 'error' },
+        http: { port: 0 },
+        detect: { modelDir },
+        media: { streamTimeoutMs: 5000 },
+        nats: { servers: nats ? [nats.url] : [], maxBufferedEvents: 100000 },
+        websocket: { enabled: false },
+        webrtc: { enabled: false },
+      },
+      extra,
+    ),
   });
 
   // Per-window facts recorded by the pipeline's listener (preallocated, reset per trial).
@@ -138,7 +160,7 @@ async function main(): Promise<number> {
   const header =
     `devox end-to-end bench: model ${server.pipeline.card.name} ${server.pipeline.card.version} (${modelDir.replace(projectRoot + '/', '')}), ` +
     `EP ${server.pipeline.detector.executionProvider}, events → ${useNats ? 'NATS JetStream (real nats-server)' : 'stdout (discarded)'}, ` +
-    `maxBatch ${config.detect.maxBatchSize}, maxWait ${config.detect.maxBatchWaitMs} ms, hop ${config.window.hopMs} ms, ` +
+    `maxBatch ${config.detect.maxBatchSize}, maxWait ${config.detect.maxBatchWaitMs} ms, intraOpThreads ${config.detect.intraOpThreads}, hop ${config.window.hopMs} ms, ` +
     `${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(1)).join('/')}, files ${files.length}`;
   console.log(header);
 
