@@ -11,7 +11,7 @@ import { AudioStream } from '../src/media/audio-stream.js';
 import { RtpReceiver } from '../src/media/rtp-receiver.js';
 import { packetize } from '../src/media/rtp-sender.js';
 import { readAudioFile } from '../src/media/audio-file.js';
-import { defaultPayloadFormat, parseCodecName } from '../src/media/codecs.js';
+import { defaultPayloadFormat, opusDecodeRate, parseCodecName } from '../src/media/codecs.js';
 import type { WindowSink, WindowView } from '../src/media/types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +26,7 @@ let windows = 0;
 const sink: WindowSink = { onStreamStart() {}, onStreamEnd() {}, onWindow(w: WindowView) { w.copyInto(row, 0); windows++; } };
 const scratch = new Int16Array(5760);
 const receivers = Array.from({ length: N }, (_, i) => new RtpReceiver({
-  audio: new AudioStream({ descriptor: { streamId: `s${i}`, callId: 'c', leg: 'caller', transport: 'rtp' }, inputRate: format.clockRate, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink }),
+  audio: new AudioStream({ descriptor: { streamId: `s${i}`, callId: 'c', leg: 'caller', transport: 'rtp' }, inputRate: codec === 'opus' ? opusDecodeRate(16000) : format.clockRate, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink }),
   formats: [format], reorderDepthPackets: 3, maxSequenceJump: 3000, scratch,
 }));
 const total = SECONDS * 50;

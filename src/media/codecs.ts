@@ -87,9 +87,19 @@ class L16Decoder implements AudioDecoder {
   close(): void {}
 }
 
+/** Rates libopus decodes to natively (it band-limits internally). */
+export const OPUS_DECODE_RATES: readonly number[] = [8000, 12000, 16000, 24000, 48000];
+
+/** The lowest Opus decode rate that still covers `outputRate` (no resampling when they match). */
+export function opusDecodeRate(outputRate: number): number {
+  return OPUS_DECODE_RATES.find((r) => r >= outputRate) ?? 48000;
+}
+
 class OpusPayloadDecoder implements AudioDecoder {
-  readonly sampleRate = 48000;
-  readonly #dec = new OpusDecoder(48000);
+  readonly #dec: OpusDecoder;
+  constructor(readonly sampleRate: number) {
+    this.#dec = new OpusDecoder(sampleRate);
+  }
   decode(payload: Uint8Array, out: Int16Array): number {
     return this.#dec.decode(payload, out, 0);
   }
@@ -98,7 +108,11 @@ class OpusPayloadDecoder implements AudioDecoder {
   }
 }
 
-export function createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder {
+/**
+ * opts.sampleRate: Opus only — decode straight to 8/12/16/24 kHz instead of 48 kHz (libopus
+ * does the band-limiting; the RTP clock stays 48 kHz). Other codecs decode at their clock rate.
+ */
+export function createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>, opts: { sampleRate?: number } = {}): AudioDecoder {
   switch (format.encoding) {
     case 'PCMU':
       return new G711Decoder(MULAW_DECODE);
@@ -109,8 +123,11 @@ export function createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRat
         throw new UnsupportedCodecError('L16', `L16 clock rate ${format.clockRate} is out of range`);
       }
       return new L16Decoder(format.clockRate, Math.max(1, format.channels));
-    case 'opus':
-      return new OpusPayloadDecoder();
+    case 'opus': {
+      const rate = opts.sampleRate ?? 48000;
+      if (!OPUS_DECODE_RATES.includes(rate)) throw new UnsupportedCodecError('opus', `opus cannot decode to ${rate} Hz (${OPUS_DECODE_RATES.join('/')})`);
+      return new OpusPayloadDecoder(rate);
+    }
     default:
       throw new UnsupportedCodecError(format.encoding, `${format.encoding} carries no audio to decode`);
   }

@@ -7,7 +7,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
-import { MAX_DECODED_SAMPLES } from './codecs.js';
+import { MAX_DECODED_SAMPLES, opusDecodeRate } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
 import type { PayloadFormat, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
@@ -85,7 +85,8 @@ export class MediaSessions {
         const session = await RtpSessionImpl.open(port, media.bindAddress, {
           descriptor,
           formats,
-          inputRate: audio.clockRate,
+          // Opus decodes straight to the detector's rate (libopus band-limits); others at their clock.
+          inputRate: audio.encoding === 'opus' ? opusDecodeRate(outputRate) : audio.clockRate,
           outputRate,
           window,
           reorderDepthPackets: media.reorderDepthPackets,

@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { AudioStream } from './audio-stream.js';
-import { createDecoder, MAX_DECODED_SAMPLES, type AudioDecoder } from './codecs.js';
+import { createDecoder, MAX_DECODED_SAMPLES, OPUS_DECODE_RATES, type AudioDecoder } from './codecs.js';
 import { newRtpHeader, parseRtpPacket, seqDelta, tsDelta, type RtpHeader } from './rtp-packet.js';
 import { ReorderBuffer, type ReorderTarget } from './reorder-buffer.js';
 import type { PayloadFormat, RtpExtraCounters, StreamCounters } from './types.js';
@@ -48,7 +48,10 @@ export class RtpReceiver implements ReorderTarget {
   readonly #hdr: RtpHeader = newRtpHeader();
   readonly #kind = new Uint8Array(128);
   readonly #decoders: Array<AudioDecoder | undefined> = new Array(128);
+  /** RTP clock of the stream's audio (timestamps, jitter). */
   readonly #clockRate: number;
+  /** AudioStream input samples per RTP timestamp unit (1, or e.g. 1/3 for Opus decoded at 16 kHz). */
+  readonly #posScale: number;
   readonly #reorder: ReorderBuffer;
   readonly #pcm: Int16Array;
   readonly #maxSeqJump: number;
@@ -77,7 +80,10 @@ export class RtpReceiver implements ReorderTarget {
     this.#audio = opts.audio;
     this.counters = opts.audio.counters;
     this.#log = opts.log;
-    this.#clockRate = opts.audio.inputRate;
+    const inputRate = opts.audio.inputRate;
+    const first = opts.formats.find((f) => f.encoding !== 'telephone-event' && f.encoding !== 'CN');
+    this.#clockRate = first?.clockRate ?? inputRate;
+    this.#posScale = inputRate / this.#clockRate;
     this.#pcm = opts.scratch && opts.scratch.length >= MAX_DECODED_SAMPLES ? opts.scratch : new Int16Array(MAX_DECODED_SAMPLES);
     this.#maxSeqJump = opts.maxSequenceJump;
     this.#maxTsJump = Math.round((opts.maxTimestampJumpSec ?? 10) * this.#clockRate);
@@ -87,11 +93,17 @@ export class RtpReceiver implements ReorderTarget {
       if (f.encoding === 'telephone-event') this.#kind[f.payloadType] = KIND_DTMF;
       else if (f.encoding === 'CN') this.#kind[f.payloadType] = KIND_CN;
       else if (f.clockRate !== this.#clockRate) {
-        // One stream, one input rate: a second audio codec at another rate is not decoded.
+        // One stream, one RTP clock: a second audio codec at another clock rate is not decoded.
         this.#logOnce('payload_rate_mismatch', { payloadType: f.payloadType, clockRate: f.clockRate }, 'payload type ignored: clock rate differs from the stream');
-      } else {
+      } else if (f.clockRate === inputRate) {
         this.#decoders[f.payloadType] = createDecoder(f);
         this.#kind[f.payloadType] = KIND_AUDIO;
+      } else if (f.encoding === 'opus' && OPUS_DECODE_RATES.includes(inputRate)) {
+        // Opus straight to the stream's input rate (e.g. 16 kHz): libopus band-limits, no resampling.
+        this.#decoders[f.payloadType] = createDecoder(f, { sampleRate: inputRate });
+        this.#kind[f.payloadType] = KIND_AUDIO;
+      } else {
+        this.#logOnce('payload_rate_mismatch', { payloadType: f.payloadType, clockRate: f.clockRate, inputRate }, 'payload type ignored: cannot decode at the stream input rate');
       }
     }
   }
@@ -154,7 +166,7 @@ export class RtpReceiver implements ReorderTarget {
       this.#maxTsRel = tsRel;
     }
     if (kind !== KIND_DTMF) this.#updateJitter(arrivalMs, tsRel);
-    const pos = this.#segmentBase + tsRel;
+    const pos = this.#segmentBase + (this.#posScale === 1 ? tsRel : Math.round(tsRel * this.#posScale));
     const r = this.#reorder.insert(ext, buf, h.payloadOffset, h.payloadLength, h.payloadType, pos, arrivalMs);
     if (r === 'duplicate') c.packetsDuplicate++;
     else if (r === 'late') this.#late(buf, h.payloadOffset, h.payloadLength, h.payloadType, pos);

@@ -126,6 +126,28 @@ t.test('Opus round trip on real speech (libopus via opusscript), many instances'
   dec.close(); // idempotent
 });
 
+t.test('Opus decodes straight to 16 kHz (libopus band-limits) when asked', async (t) => {
+  const src = await readAudioFile(SPEECH_16K);
+  const x48 = floatToInt16(resampleBuffer(src.samples, src.sampleRate, 48000));
+  const enc = createEncoder('opus');
+  const dec = createDecoder({ encoding: 'opus', clockRate: 48000, channels: 2 }, { sampleRate: 16000 });
+  t.equal(dec.sampleRate, 16000);
+  const out = new Float32Array(Math.floor(x48.length / 3));
+  const pkt = new Uint8Array(4000);
+  const pcm = new Int16Array(5760);
+  let k = 0;
+  for (let off = 0; off + 960 <= x48.length; off += 960) {
+    const n = dec.decode(pkt.subarray(0, enc.encode(x48, off, 960, pkt)), pcm);
+    if (n !== 320) t.fail(`decoded ${n} samples at 16 kHz`);
+    for (let i = 0; i < n; i++) out[k++] = pcm[i]! / 32768;
+  }
+  const r = align(src.samples, out, 300, 1600, k - 1600);
+  t.ok(r.corr > 0.9, `corr ${r.corr.toFixed(3)} against the 16 kHz source (lag ${r.lag})`);
+  t.throws(() => createDecoder({ encoding: 'opus', clockRate: 48000, channels: 2 }, { sampleRate: 44100 }), UnsupportedCodecError);
+  enc.close();
+  dec.close();
+});
+
 t.test('unsupported codecs are named errors', async (t) => {
   t.throws(() => parseCodecName('g729'), UnsupportedCodecError);
   t.throws(() => createDecoder({ encoding: 'telephone-event', clockRate: 8000, channels: 1 }), UnsupportedCodecError);
