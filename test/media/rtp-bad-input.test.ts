@@ -235,3 +235,29 @@ t.test('fuzz: thousands of random datagrams never throw and never touch a concur
   t.equal(rc.lag, 0);
   t.ok(rc.snrDb > 30, `control SNR ${rc.snrDb.toFixed(1)} dB`);
 });
+
+t.test('port allocation: skips ports another process holds, names the range when exhausted, reuses released pairs', async (t) => {
+  const sink = new RecordingSink();
+  const { log } = memoryLogger();
+  const squatter = createSocket('udp4');
+  squatter.bind(42580, '127.0.0.1');
+  await once(squatter, 'listening');
+  t.teardown(() => squatter.close());
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42580, rtpPortMax: 42583 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const a = await sessions.allocate({ descriptor: descriptor('pa'), formats: [PCMU] });
+  t.equal(a.port, 42582, 'the pair whose RTP port is taken by another socket is skipped');
+  await t.rejects(sessions.allocate({ descriptor: descriptor('pb'), formats: [PCMU] }), { name: 'PortAllocationError', message: /42580-42583/ });
+  sessions.release('pa');
+  sessions.release('pa'); // idempotent
+  await sink.waitFor(() => sink.ended.get('pa') === 'released');
+  await until(() => sessions.size === 0, 2000);
+  // The pair returns to the pool once both sockets have closed (asynchronous).
+  let b: Awaited<ReturnType<typeof sessions.allocate>> | undefined;
+  for (let i = 0; i < 100 && !b; i++) {
+    b = await sessions.allocate({ descriptor: descriptor('pb'), formats: [PCMU] }).catch(() => undefined);
+    if (!b) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!b) throw new Error('released pair never came back');
+  t.equal(b.port, 42582, 'released pair reused');
+});
