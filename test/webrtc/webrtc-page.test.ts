@@ -63,6 +63,6 @@ t.test('the /webrtc page speaks the signaling protocol and shows label and score
   t.equal(await page.$eval('#label', (e) => e.className), 'genuine');
   t.same(errors, [], 'no script errors on the page');
   await page.click('#stop');
-  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 200 && seen.closed === undefined; i++) await new Promise((r) => setTimeout(r, 25));
   t.equal(seen.closed, 1000, 'Stop closes the signaling socket normally');
 });

@@ -77,13 +77,16 @@ t.test('websocket.maxStreamsPerToken: the next stream is closed with 1013, other
   t.equal(a2.readyState, a2.OPEN);
   a1.close(1000);
   await closed(a1);
-  await new Promise((r) => setTimeout(r, 50));
+  // The server frees the slot when it sees the close (a2 and b1 remain): wait for that, not a fixed time.
+  while (h.media.size > 2) await new Promise((r) => setTimeout(r, 10));
   const a4 = await openClient(h.url('/twilio'));
+  const a4closed = closed(a4);
   a4.send(start('CA-limit-4'));
-  await new Promise((r) => setTimeout(r, 100));
+  a4.send(JSON.stringify({ event: 'media', media: { track: 'inbound', chunk: '1', timestamp: '0', payload: Buffer.alloc(160, 0xff).toString('base64') } }));
+  await h.sink.until(() => h.sink.byCall('CA-limit-4').has('inbound'));
   t.equal(a4.readyState, a4.OPEN, 'a slot freed by a closed stream is reused');
   for (const ws of [a2, a4, b1]) ws.close(1000);
-  await Promise.all([a2, a4, b1].map(closed));
+  await Promise.all([closed(a2), a4closed, closed(b1)]);
 });
 
 t.test('Authenticator unit behaviour', async (t) => {

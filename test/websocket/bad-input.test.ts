@@ -16,7 +16,6 @@ import {
   sleep,
   sourceClip,
   startHarness,
-  streamTwilio,
 } from './helpers.js';
 import type { WsCloseReason } from '../../src/signaling/websocket/types.js';
 
@@ -218,7 +217,23 @@ t.test('bad inputs close only their own stream, with the right code, while a goo
   const goodSid = 'CAgood000000000000000000000000000';
   const good = await openClient(h.url('/twilio'), { token: TOKEN_B });
   const goodClosed = closed(good);
-  const goodRun = streamTwilio(good, [{ track: 'inbound', bytes: mulaw }], { callSid: goodSid });
+  // The good stream plays the clip (looping) at real time until every bad case is done, so it is
+  // live throughout however long they take on a busy machine.
+  let badDone = false;
+  const clipFrames = Math.floor(mulaw.length / 160);
+  const goodRun = (async () => {
+    good.send(twilioStart(goodSid));
+    const t0 = performance.now();
+    let i = 0;
+    while (!badDone || i < clipFrames) {
+      const wait = t0 + i * 20 - performance.now();
+      if (wait > 1) await sleep(wait);
+      good.send(media(frame(i % clipFrames), i + 1));
+      i++;
+    }
+    good.send(JSON.stringify({ event: 'stop', stop: { callSid: goodSid } }));
+    return { frames: i };
+  })();
 
   await sleep(300);
   const before = { ...h.media.counters.closed };
@@ -236,6 +251,7 @@ t.test('bad inputs close only their own stream, with the right code, while a goo
     t.equal(h.media.counters.closed[reason] - before[reason], n, `counter closed.${reason} += ${n}`);
   }
   t.equal(good.readyState, good.OPEN, 'the good stream is still open after all the bad ones');
+  badDone = true;
 
   const { frames } = await goodRun;
   t.equal((await goodClosed).code, 1000, 'good stream ends normally');
@@ -244,7 +260,7 @@ t.test('bad inputs close only their own stream, with the right code, while a goo
   t.equal(s.endReason, 'bye');
   t.equal(s.windows.length, Math.floor(((frames * 20) / 1000 - 1) / 0.25) + 1, 'good stream: every window');
   t.ok(s.windows.every((w) => w.lostRatio === 0), 'good stream: nothing lost');
-  const a = alignAndCompare(s.audio, ref, coveredSamples(s));
+  const a = alignAndCompare(s.audio, ref, Math.min(coveredSamples(s), ref.length));
   t.ok(a.corr > 0.95, `good stream: audio intact (corr ${a.corr.toFixed(4)})`);
 
   // Legs opened by bad clients were ended as errors / timeouts, not left dangling.

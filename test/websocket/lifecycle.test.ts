@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import type { StreamDescriptor, WindowView } from '../../src/media/types.js';
-import { CLIP_A, RecordingSink, closed, ffmpegRaw, openClient, sleep, startHarness, streamTwilio } from './helpers.js';
+import { CLIP_A, RecordingSink, closed, ffmpegRaw, openClient, startHarness, streamTwilio } from './helpers.js';
 
 const mulaw = ffmpegRaw(CLIP_A, 8000, 'mulaw', 2.1);
 
@@ -47,7 +47,7 @@ t.test('server shutdown closes live streams with 1001 and ends their legs as rel
   const sending = streamTwilio(a, [{ track: 'inbound', bytes: mulaw }], { callSid: 'CA-shutdown', stop: false }).catch(() => undefined);
   b.send(JSON.stringify({ sampleRate: 8000, uuid: 'fork-shutdown' }));
   b.send(Buffer.alloc(320));
-  await sleep(500);
+  await rec.until(() => rec.byCall('CA-shutdown').has('inbound') && rec.byCall('fork-shutdown').has('caller'));
   await h.close();
   await h.close();
   t.same(await ca, { code: 1001, reason: 'server shutting down' });
