@@ -140,6 +140,17 @@ const cases: BadCase[] = [
     act: (ws) => ws.send(JSON.stringify({ event: 'start', stream_id: 's1', start: { call_control_id: 'v3:x', media_format: { encoding: 'G722', sample_rate: 16000, channels: 1 } } })),
   },
   {
+    name: 'Telnyx OPUS payload that is not an Opus packet',
+    path: '/telnyx',
+    reason: 'undecodable_audio',
+    code: 1007,
+    message: /not a valid opus packet/,
+    act: (ws) => {
+      ws.send(JSON.stringify({ event: 'start', stream_id: 's2', start: { call_control_id: 'v3:opus-bad', media_format: { encoding: 'OPUS', sample_rate: 16000, channels: 1 } } }));
+      ws.send(JSON.stringify({ event: 'media', media: { track: 'inbound', chunk: '1', timestamp: '0', payload: Buffer.from([0x03, 0x00]).toString('base64') } }));
+    },
+  },
+  {
     name: 'Twilio frame of 200 ms (over maxFrameMs 100)',
     path: '/twilio',
     reason: 'frame_too_large',

@@ -270,8 +270,10 @@ export async function paced(count: number, intervalMs: number, send: (i: number)
 
 export interface TwilioTrack {
   track: 'inbound' | 'outbound';
-  /** Wire payload bytes (µ-law, or whatever the start message announces). */
-  bytes: Buffer;
+  /** Wire payload bytes (µ-law, or whatever the start message announces), cut into frameMs frames. */
+  bytes?: Buffer;
+  /** Or one payload per frame (compressed codecs such as Opus). */
+  packets?: Buffer[];
 }
 
 export interface TwilioStreamOptions {
@@ -339,13 +341,13 @@ export async function streamTwilio(ws: WebSocket, tracks: TwilioTrack[], opts: T
       }),
     );
   }
-  const nFrames = Math.min(...tracks.map((t) => Math.floor(t.bytes.length / frameBytes)));
+  const nFrames = Math.min(...tracks.map((t) => (t.packets ? t.packets.length : Math.floor(t.bytes!.length / frameBytes))));
   const order = opts.order ? opts.order(nFrames) : [...Array(nFrames).keys()];
   let seq = 2;
   await paced(order.length, frameMs, (k) => {
     const i = order[k]!;
     for (const t of tracks) {
-      const payload = t.bytes.subarray(i * frameBytes, (i + 1) * frameBytes).toString('base64');
+      const payload = (t.packets ? t.packets[i]! : t.bytes!.subarray(i * frameBytes, (i + 1) * frameBytes)).toString('base64');
       const ts = i * frameMs + (opts.timestampJitterMs ? opts.timestampJitterMs(i) : 0);
       const media = { track: t.track, chunk: String(i + 1), timestamp: String(ts), payload };
       ws.send(

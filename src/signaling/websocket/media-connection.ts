@@ -58,6 +58,7 @@ const END_REASON: Readonly<Record<WsCloseReason, StreamEndReason>> = {
   schema: 'error',
   bad_base64: 'error',
   partial_sample: 'error',
+  undecodable_audio: 'error',
   unexpected_binary: 'error',
   unsupported_format: 'error',
   frame_too_large: 'error',

@@ -114,7 +114,8 @@ export interface StreamStart {
   identity: Record<string, string>;
 }
 
-const TELNYX_ENCODINGS: Readonly<Record<string, PayloadFormat['encoding']>> = { PCMU: 'PCMU', PCMA: 'PCMA', L16: 'L16' };
+/** Telnyx stream codecs DevoX decodes; an OPUS payload is one Opus packet (decoded at 48 kHz). */
+const TELNYX_ENCODINGS: Readonly<Record<string, PayloadFormat['encoding']>> = { PCMU: 'PCMU', PCMA: 'PCMA', L16: 'L16', OPUS: 'opus' };
 
 export function describeStart(msg: Extract<MediaStreamMessage, { event: 'start' }>): StreamStart {
   const body = msg.start;
@@ -140,7 +141,7 @@ export function describeStart(msg: Extract<MediaStreamMessage, { event: 'start' 
   const f = b.media_format;
   const encoding = TELNYX_ENCODINGS[f.encoding.toUpperCase()];
   if (encoding === undefined) {
-    throw new StreamPolicyError('unsupported_format', `media_format.encoding ${f.encoding.slice(0, 40)} (supported: PCMU, PCMA, L16)`);
+    throw new StreamPolicyError('unsupported_format', `media_format.encoding ${f.encoding.slice(0, 40)} (supported: PCMU, PCMA, L16, OPUS)`);
   }
   if (f.channels !== 1) throw new StreamPolicyError('unsupported_format', `media_format.channels ${f.channels} (supported: 1)`);
   if (!Number.isInteger(f.sample_rate) || f.sample_rate < 8000 || f.sample_rate > 48000) {
@@ -156,9 +157,9 @@ export function describeStart(msg: Extract<MediaStreamMessage, { event: 'start' 
     callId,
     tracks: null,
     format: {
-      payloadType: encoding === 'PCMU' ? 0 : encoding === 'PCMA' ? 8 : 96,
+      payloadType: encoding === 'PCMU' ? 0 : encoding === 'PCMA' ? 8 : encoding === 'opus' ? 111 : 96,
       encoding,
-      clockRate: f.sample_rate,
+      clockRate: encoding === 'opus' ? 48000 : f.sample_rate,
       channels: 1,
     },
     identity,

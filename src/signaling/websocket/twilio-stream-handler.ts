@@ -7,7 +7,7 @@
  * payload is decoded into a Buffer reused for the connection's life, G.711/L16 decoded into a
  * reused Int16Array, and written into the leg's AudioStream.
  */
-import { createDecoder, type AudioDecoder } from '../../media/codecs.js';
+import { MAX_DECODED_SAMPLES, createDecoder, type AudioDecoder } from '../../media/codecs.js';
 import { StreamPolicyError } from './errors.js';
 import type { ConnectionContext, ProtocolHandler } from './media-connection.js';
 import type { MediaLeg } from './media-leg.js';
@@ -26,6 +26,8 @@ interface Started {
   decoder: AudioDecoder;
   inputRate: number;
   bytesPerSample: number;
+  /** Most samples one frame may hold (websocket.maxFrameMs at the input rate). */
+  maxSamples: number;
   /** Longest accepted payload, in base64 characters. */
   maxBase64: number;
   bytes: Buffer;
@@ -94,18 +96,22 @@ export class TwilioStreamHandler implements ProtocolHandler {
       });
     }
     const inputRate = decoder.sampleRate;
+    const compressed = start.format.encoding === 'opus';
     const bytesPerSample = start.format.encoding === 'L16' ? 2 : 1;
     const maxSamples = Math.ceil((this.#ctx.maxFrameMs * inputRate) / 1000);
-    const maxBytes = maxSamples * bytesPerSample;
+    // An Opus packet is at most 1275 bytes per frame, up to 6 frames (RFC 6716 §3.2.5).
+    const maxBytes = compressed ? 1275 * 6 : maxSamples * bytesPerSample;
     this.#ctx.log.info({ callId: start.callId, variant: start.variant, encoding: start.format.encoding, inputRate }, 'media stream started');
     return {
       start,
       decoder,
       inputRate,
       bytesPerSample,
+      maxSamples,
       maxBase64: Math.ceil(maxBytes / 3) * 4,
       bytes: Buffer.allocUnsafe(maxBytes + 3),
-      pcm: new Int16Array(maxSamples + 2),
+      // Opus may decode up to 120 ms; longer-than-allowed frames are refused after decoding.
+      pcm: new Int16Array(compressed ? Math.max(MAX_DECODED_SAMPLES, maxSamples) : maxSamples + 2),
       inbound: null,
       outbound: null,
     };
@@ -140,7 +146,13 @@ export class TwilioStreamHandler implements ProtocolHandler {
     if (n % s.bytesPerSample !== 0) throw new StreamPolicyError('partial_sample', 'media.payload is not whole 16-bit samples');
     const leg = this.#leg(s, frame.track);
     if (n === 0) return;
-    const count = s.decoder.decode(s.bytes.subarray(0, n), s.pcm);
+    let count: number;
+    try {
+      count = s.decoder.decode(s.bytes.subarray(0, n), s.pcm);
+    } catch (err) {
+      throw new StreamPolicyError('undecodable_audio', `media.payload is not a valid ${s.start.format.encoding} packet`, { cause: err });
+    }
+    if (count > s.maxSamples) throw new StreamPolicyError('frame_too_large', `media payload over ${this.#ctx.maxFrameMs} ms of audio`);
     if (!leg.writeTimed(s.pcm, count, frame.timestamp, frame.chunk ?? -1, arrivalMs)) this.#ctx.counters.dropped++;
     else this.#ctx.counters.frames++;
   }

@@ -58,6 +58,8 @@ export type WsCloseReason =
   | 'bad_base64'
   /** Audio that is not a whole number of samples (odd byte count, half a stereo frame). */
   | 'partial_sample'
+  /** A compressed payload (Opus) the decoder rejects. */
+  | 'undecodable_audio'
   /** A binary frame before the metadata text frame, or any binary frame on a JSON protocol. */
   | 'unexpected_binary'
   /** A media format DevoX cannot decode (e.g. G.722, Opus over Telnyx, 3 channels). */
@@ -88,6 +90,7 @@ export const WS_CLOSE_REASONS: readonly WsCloseReason[] = [
   'schema',
   'bad_base64',
   'partial_sample',
+  'undecodable_audio',
   'unexpected_binary',
   'unsupported_format',
   'frame_too_large',
@@ -108,6 +111,7 @@ export const CLOSE_CODE_OF: Readonly<Record<WsCloseReason, number>> = {
   schema: CloseCode.invalidPayload,
   bad_base64: CloseCode.invalidPayload,
   partial_sample: CloseCode.invalidPayload,
+  undecodable_audio: CloseCode.invalidPayload,
   unexpected_binary: CloseCode.unsupportedData,
   unsupported_format: CloseCode.unsupportedData,
   frame_too_large: CloseCode.messageTooBig,
