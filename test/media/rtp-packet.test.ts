@@ -87,3 +87,27 @@ t.test('reorder buffer releases in order, counts loss, duplicates and late packe
   t.same(released.slice(-1), [1000]);
   t.equal(rb.held, 0);
 });
+
+t.test('RFC 3550 interarrival jitter (A.8) from controlled arrival times', async (t) => {
+  const { AudioStream } = await import('../../src/media/audio-stream.js');
+  const { RtpReceiver } = await import('../../src/media/rtp-receiver.js');
+  const sink = { onStreamStart() {}, onWindow() {}, onStreamEnd() {} };
+  const make = () => {
+    const audio = new AudioStream({ descriptor: { streamId: 'j', callId: 'c', leg: 'l', transport: 'rtp' }, inputRate: 8000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink });
+    return new RtpReceiver({ audio, formats: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 }], reorderDepthPackets: 3, maxSequenceJump: 3000 });
+  };
+  const pkt = (i: number): Uint8Array => {
+    const b = new Uint8Array(12 + 160).fill(0xff);
+    writeRtpHeader(b, { marker: false, payloadType: 0, sequence: (65000 + i) & 0xffff, timestamp: (4294960000 + i * 160) >>> 0, ssrc: 7 });
+    return b;
+  };
+  const steady = make();
+  for (let i = 0; i < 200; i++) steady.onPacket(pkt(i), 172, 1000 + i * 20);
+  t.ok(steady.counters.jitterSec < 1e-9, 'perfectly paced: zero jitter');
+  const alternating = make();
+  for (let i = 0; i < 400; i++) alternating.onPacket(pkt(i), 172, 1000 + i * 20 + (i % 2) * 10);
+  // |D| = 10 ms for every pair, so J converges to 10 ms.
+  t.ok(Math.abs(alternating.counters.jitterSec - 0.01) < 1e-4, `J = ${alternating.counters.jitterSec}`);
+  t.equal(alternating.counters.packetsLost, 0, 'sequence and timestamp wrapped without loss');
+  t.equal(alternating.counters.windowsEmitted, 29, '8 s of audio across both wraps: windows end at 1.0, 1.25 ... 8.0 s');
+});
