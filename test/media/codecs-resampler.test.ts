@@ -152,3 +152,41 @@ t.test('unsupported codecs are named errors', async (t) => {
   t.throws(() => parseCodecName('g729'), UnsupportedCodecError);
   t.throws(() => createDecoder({ encoding: 'telephone-event', clockRate: 8000, channels: 1 }), UnsupportedCodecError);
 });
+
+t.test('readAudioFile: a stereo 16-bit wav is downmixed to mono; bad files are named errors', async (t) => {
+  const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'devox-media-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const rate = 22050;
+  const frames = 2205;
+  const data = Buffer.alloc(frames * 4);
+  for (let i = 0; i < frames; i++) {
+    data.writeInt16LE(10000, 4 * i); // left
+    data.writeInt16LE(-2000, 4 * i + 2); // right
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(2, 22); // stereo
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 4, 28);
+  header.writeUInt16LE(4, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  const wav = join(dir, 'stereo.wav');
+  await writeFile(wav, Buffer.concat([header, data]));
+  const r = await readAudioFile(wav);
+  t.equal(r.sampleRate, rate);
+  t.equal(r.samples.length, frames);
+  t.ok(Math.abs(r.samples[100]! - (10000 - 2000) / 2 / 32768) < 1e-4, `mono = mean of channels (${r.samples[100]})`);
+  await t.rejects(readAudioFile(join(dir, 'missing.wav')), { name: 'AudioFileError', message: /cannot read/ });
+  const junk = join(dir, 'junk.wav');
+  await writeFile(junk, 'not audio at all');
+  await t.rejects(readAudioFile(junk), { name: 'AudioFileError', message: /cannot decode/ });
+});
