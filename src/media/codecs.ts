@@ -14,6 +14,8 @@ export interface AudioDecoder {
   readonly sampleRate: number;
   /** Decodes one payload, returns samples written (mono int16). Throws on an undecodable payload. */
   decode(payload: Uint8Array, out: Int16Array): number;
+  /** Same, for the payload at buf[offset, offset + length): no subarray object per packet. */
+  decodeRange(buf: Uint8Array, offset: number, length: number, out: Int16Array): number;
   close(): void;
 }
 
@@ -57,9 +59,12 @@ class G711Decoder implements AudioDecoder {
   readonly sampleRate = 8000;
   constructor(private readonly table: Readonly<Int16Array>) {}
   decode(payload: Uint8Array, out: Int16Array): number {
-    const n = Math.min(payload.length, out.length);
+    return this.decodeRange(payload, 0, payload.length, out);
+  }
+  decodeRange(buf: Uint8Array, offset: number, length: number, out: Int16Array): number {
+    const n = Math.min(length, out.length);
     const t = this.table;
-    for (let i = 0; i < n; i++) out[i] = t[payload[i]!]!;
+    for (let i = 0; i < n; i++) out[i] = t[buf[offset + i]!]!;
     return n;
   }
   close(): void {}
@@ -68,16 +73,19 @@ class G711Decoder implements AudioDecoder {
 class L16Decoder implements AudioDecoder {
   constructor(readonly sampleRate: number, private readonly channels: number) {}
   decode(payload: Uint8Array, out: Int16Array): number {
+    return this.decodeRange(payload, 0, payload.length, out);
+  }
+  decodeRange(payload: Uint8Array, offset: number, length: number, out: Int16Array): number {
     const ch = this.channels;
-    const frames = Math.min(Math.floor(payload.length / (2 * ch)), out.length);
+    const frames = Math.min(Math.floor(length / (2 * ch)), out.length);
     if (ch === 1) {
-      for (let i = 0; i < frames; i++) out[i] = ((payload[2 * i]! << 24) | (payload[2 * i + 1]! << 16)) >> 16;
+      for (let i = 0; i < frames; i++) out[i] = ((payload[offset + 2 * i]! << 24) | (payload[offset + 2 * i + 1]! << 16)) >> 16;
       return frames;
     }
     for (let i = 0; i < frames; i++) {
       let sum = 0;
       for (let c = 0; c < ch; c++) {
-        const b = 2 * (i * ch + c);
+        const b = offset + 2 * (i * ch + c);
         sum += ((payload[b]! << 24) | (payload[b + 1]! << 16)) >> 16;
       }
       out[i] = Math.round(sum / ch);
@@ -101,7 +109,10 @@ class OpusPayloadDecoder implements AudioDecoder {
     this.#dec = new OpusDecoder(sampleRate);
   }
   decode(payload: Uint8Array, out: Int16Array): number {
-    return this.#dec.decode(payload, out, 0);
+    return this.#dec.decode(payload, 0, payload.length, out);
+  }
+  decodeRange(buf: Uint8Array, offset: number, length: number, out: Int16Array): number {
+    return this.#dec.decode(buf, offset, length, out);
   }
   close(): void {
     this.#dec.close();

@@ -91,18 +91,20 @@ export class OpusDecoder extends OpusBase {
   constructor(sampleRate = 48000) {
     super(sampleRate, false);
   }
-  /** Decodes one packet into out (int16); returns samples written. Throws OpusCodecError on a bad packet. */
-  decode(payload: Uint8Array, out: Int16Array, outOffset = 0): number {
-    if (payload.length > MAX_PACKET_BYTES) throw new OpusCodecError('decode', -4);
-    this.n.HEAPU8.set(payload, this.bytesPtr);
-    const got = this.handler._decode(this.bytesPtr, payload.length, this.pcmPtr);
+  /** Decodes the packet at buf[offset, offset + length) into out; returns samples written. Throws OpusCodecError on a bad packet. */
+  decode(buf: Uint8Array, offset: number, length: number, out: Int16Array): number {
+    if (length > MAX_PACKET_BYTES) throw new OpusCodecError('decode', -4);
+    const heap = this.n.HEAPU8;
+    const dst = this.bytesPtr;
+    for (let i = 0; i < length; i++) heap[dst + i] = buf[offset + i]!;
+    const got = this.handler._decode(this.bytesPtr, length, this.pcmPtr);
     if (got < 0) throw new OpusCodecError('decode', got);
     const u16 = this.n.HEAPU16;
     const base = this.pcmPtr >> 1;
-    const n = Math.min(got, out.length - outOffset);
+    const n = Math.min(got, out.length);
     for (let i = 0; i < n; i++) {
       const v = (u16[base + 2 * i]! & 0xff) | ((u16[base + 2 * i + 1]! & 0xff) << 8);
-      out[outOffset + i] = (v << 16) >> 16;
+      out[i] = (v << 16) >> 16;
     }
     return n;
   }

@@ -205,7 +205,7 @@ export class RtpReceiver implements ReorderTarget {
     const dec = this.#decoders[payloadType]!;
     let n: number;
     try {
-      n = dec.decode(buf.subarray(offset, offset + length), this.#pcm);
+      n = dec.decodeRange(buf, offset, length, this.#pcm);
     } catch (err) {
       this.extra.decodeErrors++;
       this.counters.packetsMalformed++;
@@ -228,7 +228,7 @@ export class RtpReceiver implements ReorderTarget {
     if (this.#kind[payloadType] === KIND_AUDIO) {
       let n = 0;
       try {
-        n = this.#decoders[payloadType]!.decode(buf.subarray(offset, offset + length), this.#pcm);
+        n = this.#decoders[payloadType]!.decodeRange(buf, offset, length, this.#pcm);
       } catch {
         n = 0;
       }
