@@ -3,7 +3,7 @@
  * resampled audio checked against the source; window timing; loss, reordering,
  * duplicates and sequence/timestamp wrap-around.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { MediaSessions, type RtpSession } from '../../src/media/media-sessions.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
@@ -43,7 +43,7 @@ async function run(codec: CodecName, src: { samples: Float32Array; sampleRate: n
   return { session, stats, audio: sink.timeline(id) };
 }
 
-function checkWindows(t: Tap.Test, id: string, expectedSec: number): void {
+function checkWindows(t: Test, id: string, expectedSec: number): void {
   const ws = sink.windows.get(id)!;
   t.ok(ws.length >= Math.floor((expectedSec - 1) / 0.25) - 1, `windows cover the stream (${ws.length})`);
   ws.forEach((w, i) => {
