@@ -11,10 +11,10 @@
  *
  * Per level it prints the server's CPU % (of one core), CPU ms per stream per second of audio and
  * the streams one core would carry at that cost (independent of what else loads the machine),
- * its event-loop delay p99, RSS growth per
- * stream, window lateness (window ready time vs. the stream's own best pace), the client's send
- * lag, and whether the level was sustained: ≥ 99 % of the expected windows per second, server
- * event-loop delay p99 < 100 ms, lateness p99 < 1 s, no stream closed abnormally.
+ * its event-loop delay p99, RSS growth per stream, window lateness (window ready time vs. the
+ * stream's own best pace), the client's send lag, and whether the level was sustained: ≥ 97 % of
+ * the expected windows per second (the measuring interval cuts ~1 window per stream at its
+ * edges), server event-loop delay p99 < 100 ms, lateness p99 < 1 s, no stream closed abnormally.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -258,7 +258,7 @@ async function main(): Promise<number> {
     // The client shares this machine: its send lag shows in lateness but is not held against the
     // server; the server must keep up with every frame (windows/s), keep its event loop
     // responsive, and not let lateness grow without bound.
-    const sustained = winRate >= 0.99 * expectedRate && loopP99 < 100 && p99 < 1000 && report.closedAbnormally === 0;
+    const sustained = winRate >= 0.97 * expectedRate && loopP99 < 100 && p99 < 1000 && report.closedAbnormally === 0;
     if (sustained) best = n;
     console.log(
       [
