@@ -63,6 +63,14 @@ const cases: BadCase[] = [
     message: /start/,
     act: (ws) => ws.send(JSON.stringify({ event: 'start', start: { mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } })),
   },
+  {
+    name: 'text frame that is not UTF-8 (refused by ws)',
+    path: '/twilio',
+    reason: 'protocol_error',
+    code: 1007,
+    message: /^$/,
+    act: (ws) => ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false }),
+  },
   { name: 'message without event', path: '/twilio', reason: 'schema', code: 1007, message: /no "event"/, act: (ws) => ws.send('{"hello":1}') },
   { name: 'media before start', path: '/twilio', reason: 'schema', code: 1007, message: /media before start/, act: (ws) => ws.send(media(frame(0), 1)) },
   {
@@ -179,7 +187,7 @@ const cases: BadCase[] = [
     protocol: 'audio.drachtio.org',
     reason: 'message_too_large',
     code: 1009,
-    message: /Max payload size exceeded|/,
+    message: /^$/,
     act: (ws) => {
       ws.send(JSON.stringify({ sampleRate: 8000, uuid: 'fork-huge' }));
       ws.send(Buffer.alloc(20000));
@@ -256,7 +264,8 @@ t.test('bad inputs close only their own stream, with the right code, while a goo
     await c.act(ws);
     const got = await done;
     t.equal(got.code, c.code, `${c.name}: close code ${c.code}`);
-    if (c.reason !== 'message_too_large') t.match(got.reason, c.message, `${c.name}: reason "${got.reason}"`);
+    // ws itself closes on these two (before DevoX sees a message): the code is its, no reason text.
+    if (c.reason !== 'message_too_large' && c.reason !== 'protocol_error') t.match(got.reason, c.message, `${c.name}: reason "${got.reason}"`);
     expectedCounts.set(c.reason, (expectedCounts.get(c.reason) ?? 0) + 1);
   }
   for (const [reason, n] of expectedCounts) {
