@@ -96,3 +96,18 @@ t.test('Authenticator unit behaviour', async (t) => {
   t.throws(() => signMediaPath('/p', '', 10), AuthError, 'cannot sign without a secret');
   t.notOk(new Authenticator({ tokens: [], signingSecret: '', maxSignedUrlTtlSec: 60 }).enabled, 'no credentials configured: disabled');
 });
+
+t.test('identity fields are bounded (a client cannot bloat every event)', async (t) => {
+  const { flattenIdentity } = await import('../../src/signaling/websocket/identity.js');
+  const big: Record<string, unknown> = { long: 'x'.repeat(1000), ['k'.repeat(100)]: 'too long a key', nested: { a: 1, b: true, c: { deep: 'dropped' } }, list: [1, 2] };
+  for (let i = 0; i < 40; i++) big[`f${i}`] = `v${i}`;
+  const id = flattenIdentity(big, ['f0']);
+  t.equal(Object.keys(id).length, 32, 'at most 32 fields');
+  t.equal(id.long!.length, 256, 'values cut at 256 characters');
+  t.notOk('k'.repeat(100) in id, 'over-long keys dropped');
+  t.equal(id['nested.a'], '1');
+  t.equal(id['nested.b'], 'true');
+  t.notOk('nested.c' in id || 'nested.c.deep' in id, 'only one level of nesting');
+  t.notOk('list' in id, 'arrays dropped');
+  t.notOk('f0' in id, 'skipped keys left out');
+});
