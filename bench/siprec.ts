@@ -102,7 +102,7 @@ async function main(): Promise<number> {
       const before = { ...sipRef.counters };
       let maxLegs = 0;
       const sampler = setInterval(() => (maxLegs = Math.max(maxLegs, server.media.size)), 5);
-      const run = await runSipp(drachtio.sipPort, ['-r', String(rate), '-m', String(calls), '-set', 'pause_ms', '0']);
+      const run = await runSipp(drachtio.sipPort, ['-r', String(rate), '-m', String(calls), '-d', '0']);
       clearInterval(sampler);
       const free = await waitUntil(() => server.media.size === 0, 5_000);
       const accepted = sipRef.counters.accepted - before.accepted;
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
       const setupRate = 50;
       const pauseMs = Math.ceil((k / setupRate) * 1000) + (holdSec + 5) * 1000;
       const sipp = runSipp(drachtio.sipPort, ['-r', String(setupRate), '-m', String(k), '-l', String(k),
-        '-set', 'pause_ms', String(pauseMs)]);
+        '-d', String(pauseMs)]);
       const allUp = await waitUntil(() => server.media.size >= 2 * k, Math.ceil((k / setupRate) * 1000) + 10_000);
       const sessions = [...server.media.streams()];
       const w0 = sessions.reduce((a, s) => a + s.counters.windowsEmitted, 0);

@@ -51,7 +51,11 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     t.teardown(() => nats.close());
 
     const drachtio = await DrachtioServer.start(drachtioBin!, await freePort(), await freePort());
-    t.teardown(() => drachtio.close());
+    t.teardown(async () => {
+      await drachtio.close();
+      // What the real server saw is the first thing to read when this test fails.
+      if (!t.passing()) t.comment(`drachtio-server log:\n${drachtio.log}`);
+    });
 
     // The server's own wiring (src/server.ts) starts the SIP app because sip.enabled is true.
     const server = await startTestServer({
@@ -77,7 +81,7 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     const sipp = spawn('sipp', [
       `127.0.0.1:${drachtio.sipPort}`, '-sf', SCENARIO, '-m', '1', '-i', '127.0.0.1', '-p', String(sippPort),
       '-mp', String(await freePort()), '-nostdin', '-trace_msg', '-message_file', messages,
-      '-timeout', '60s', '-timeout_error', '-set', 'pause_ms', '9000',
+      '-timeout', '60s', '-timeout_error', '-d', '9000',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let sippErr = '';
     sipp.stderr!.on('data', (d: Buffer) => (sippErr += d.toString()));
