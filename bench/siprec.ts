@@ -16,6 +16,7 @@
  *   DRACHTIO_BIN=/usr/local/bin/drachtio npm run bench:siprec -- --rates 10,25,50 --concurrent 25,50,100
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     calls: { type: 'string', default: '200' },
     concurrent: { type: 'string', default: '25,50,100' },
     hold: { type: 'string', default: '10' },
+    model: { type: 'string' },
   },
 });
 
@@ -75,6 +77,10 @@ async function main(): Promise<number> {
     process.stderr.write(`bench/siprec: refusing to run: ${DRACHTIO_SKIP_REASON}\n`);
     return 2;
   }
+  // The shipped model once it has landed (card.json next to model.onnx), else the tiny real fixture model.
+  const shipped = resolve(projectRoot, 'models/devox-phone');
+  const modelDir = args.model ? resolve(args.model)
+    : existsSync(resolve(shipped, 'card.json')) ? shipped : resolve(projectRoot, 'test/fixtures/tiny-model');
   const drachtio = await DrachtioServer.start(bin, await freePort(), await freePort());
   const maxConcurrent = Math.max(...list(args.concurrent), 1);
   const config = loadConfig({
@@ -82,17 +88,22 @@ async function main(): Promise<number> {
     overrides: {
       log: { level: 'warn' },
       http: { host: '127.0.0.1', port: 0 },
+      detect: { modelDir },
       media: { rtpPortMin: 30000, rtpPortMax: 30000 + 8 * maxConcurrent + 99, streamTimeoutMs: 30_000 },
       sip: { enabled: true, drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
         maxConcurrentCalls: 2 * maxConcurrent + 50 },
     },
   });
   const log = createLogger(config.log.level);
-  const server = await DevoxServer.start({ config, log, stdout: new Discard() });
+  let started: DevoxServer | undefined;
   try {
+    const server = await DevoxServer.start({ config, log, stdout: new Discard() });
+    started = server;
     // src/server.ts starts the SIP app because sip.enabled is true.
     const sipRef: SipApp = server.sip!;
     await sipRef.waitReady(15_000);
+    console.log(`SIPREC bench: drachtio-server ${bin}, model ${server.pipeline.card.name} ${server.pipeline.card.version} ` +
+      `(${modelDir.replace(projectRoot + '/', '')}), EP ${server.pipeline.detector.executionProvider}, events → stdout (discarded)`);
 
     console.log('\n## SIPREC call setup rate (2 streams per call, OPTIONS+INVITE+ACK+BYE)\n');
     console.log('| offered calls/s | calls | accepted | accepted calls/s (wall) | 503 | sipp exit | max legs up | ports free after |');
@@ -141,7 +152,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await server.close();
+    await started?.close();
     await drachtio.close();
   }
 }
