@@ -1,0 +1,60 @@
+/**
+ * Smoke train: `python3 training/train.py --smoke` runs the whole pipeline (readers -> splits -> cache with
+ * Opus via ffmpeg -> augmented training -> ONNX export -> evaluation -> card) on a tiny subset of the shared data
+ * into a temp dir, and the card it writes is the runtime contract (src/detect/types.ts ModelCard) for the model
+ * next to it, loaded with onnxruntime-node.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import t from 'tap';
+import type { ModelCard } from '../../src/detect/types.js';
+import { projectRoot, python } from './python.js';
+
+const MANIFEST = join(projectRoot, '../shared/data/speech/manifest.csv');
+// ~1 min on an idle 2-core machine; several times that while other jobs share the CPU
+t.setTimeout(600_000);
+
+const skip = existsSync(MANIFEST) ? false : `shared speech data not found at ${MANIFEST}: the smoke train needs it`;
+
+t.test('smoke train writes a loadable model and a card matching ModelCard', { timeout: 600_000, skip }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'devox-smoke-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const out = join(dir, 'model');
+  const r = await python([join(projectRoot, 'training/train.py'), '--smoke', '--out', out, '--cache-dir', join(dir, 'cache')], 580_000);
+  t.equal(r.code, 0, `train.py --smoke exits 0 ${r.code ? r.stderr.slice(-3000) : ''}`);
+  t.match(r.stdout, /export parity on \d+ dev windows: max \|torch - onnxruntime\| = /);
+
+  const card = JSON.parse(await readFile(join(out, 'card.json'), 'utf8')) as ModelCard & Record<string, any>;
+  const onnx = await readFile(join(out, card.file));
+  t.equal(card.sha256, createHash('sha256').update(onnx).digest('hex'), 'sha256 is that of model.onnx');
+  t.equal(card.file, 'model.onnx');
+  t.same(card.input, { name: 'audio', sampleRate: 16000, windowSec: 1, shape: ['batch', 16000] });
+  t.same(card.output, { name: 'prob_synthetic', meaning: 'probability_synthetic' });
+  t.same(card.embedding, { name: 'embedding', dim: 64 });
+  const th = card.thresholds;
+  t.ok(th.suspicious < th.eer && th.eer < th.synthetic, `thresholds ordered ${JSON.stringify(th)}`);
+  t.ok(th.suspicious >= 0 && th.synthetic <= 1);
+  t.ok(card.params > 1000 && card.params < 1_000_000, `${card.params} parameters (budget 1 M)`);
+  t.ok(card.flops.per_window_mflops > 1 && card.flops.per_window_mflops <= 50, `${card.flops.per_window_mflops} MFLOPs (budget 50)`);
+  t.ok(card.inference.batch1.ms_per_window > 0 && card.inference.batch64.ms_per_window > 0, 'inference timing in the card');
+  t.type(card.git_commit, 'string');
+  t.type(card.created, 'string');
+  for (const cond of ['wideband', 'g711_ulaw']) t.type(card.metrics.test[cond].overall.window_eer_pct, 'number', `${cond} EER computed`);
+  t.ok(card.training.smoke, 'card says it is a smoke model');
+  t.ok(existsSync(join(out, 'README.md')), 'model card README written');
+
+  const session = await ort.InferenceSession.create(join(out, 'model.onnx'), { executionProviders: ['cpu'] });
+  t.teardown(() => session.release());
+  t.same(session.inputNames, ['audio']);
+  t.same(session.outputNames, ['prob_synthetic', 'embedding']);
+  const x = new Float32Array(3 * 16000);
+  for (let i = 0; i < x.length; i++) x[i] = 0.1 * Math.sin(i * 0.05 * (1 + Math.floor(i / 16000)));
+  const res = await session.run({ audio: new ort.Tensor('float32', x, [3, 16000]) });
+  t.same([...res.prob_synthetic!.dims], [3], 'dynamic batch of 3 -> [3]');
+  t.same([...res.embedding!.dims], [3, 64]);
+  for (const v of res.prob_synthetic!.data as Float32Array) t.ok(v >= 0 && v <= 1, `probability ${v}`);
+});
