@@ -86,7 +86,7 @@ async function main(): Promise<number> {
   const config = loadConfig({
     env: {},
     overrides: {
-      log: { level: 'warn' },
+      log: { level: process.env.DEVOX_BENCH_LOG ?? 'warn' },
       http: { host: '127.0.0.1', port: 0 },
       detect: { modelDir },
       media: { rtpPortMin: 30000, rtpPortMax: 30000 + 8 * maxConcurrent + 99, streamTimeoutMs: 30_000 },

@@ -46,6 +46,25 @@ function send(res: Srf.SrfResponse, plan: SipResponsePlan, extra: Record<string,
   res.send(plan.status, plan.reason, { headers, ...(plan.sdp !== undefined ? { body: plan.sdp } : {}) });
 }
 
+/**
+ * srf.createUAS through its callback form. drachtio-srf's wire protocol dispatches every
+ * message of one TCP read in a synchronous loop, and the callback runs inside that loop (as
+ * drachtio-server's "200 sent" reply is handled), so `onDialog` attaches the dialog's listeners
+ * before the next message is dispatched. With the promise form they were attached one
+ * microtask too late: a BYE that arrived in the same read (a short call, a busy server) was
+ * answered 200 by drachtio-srf but its 'destroy' went unheard, and the call kept its ports.
+ */
+function createUas(srf: Srf, req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions,
+  onDialog: (dialog: Srf.Dialog) => void): Promise<Srf.Dialog> {
+  return new Promise((resolve, reject) => {
+    srf.createUAS(req, res, opts, (err: unknown, dialog: Srf.Dialog) => {
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+      onDialog(dialog);
+      resolve(dialog);
+    });
+  });
+}
+
 interface DialogState {
   dialog: Srf.Dialog;
   refreshTimer?: NodeJS.Timeout;
@@ -197,22 +216,24 @@ export class SipApp {
       this.registry.bye(r.callId, 'released');
       return;
     }
-    let dialog: Srf.Dialog;
     try {
-      dialog = await this.#srf.createUAS(req, res, {
+      await createUas(this.#srf, req, res, {
         localSdp: out.sdp!,
         headers: { ...out.headers, 'Content-Type': 'application/sdp', Allow: ALLOW, Supported: SUPPORTED },
-      });
+      }, (dialog) => this.#track(r.callId, dialog, out.timer));
     } catch (err) {
       this.#log.warn({ event: 'sip_uas_failed', callId: r.callId, err }, 'could not confirm the dialog: releasing the call');
       this.registry.bye(r.callId, 'error');
-      return;
     }
+  }
+
+  /** Runs synchronously when the dialog exists (see createUas): BYE, re-INVITE, UPDATE, refresh. */
+  #track(callId: string, dialog: Srf.Dialog, timer: SessionTimer | undefined): void {
     const state: DialogState = { dialog };
-    this.#dialogs.set(r.callId, state);
+    this.#dialogs.set(callId, state);
     dialog.on('destroy', () => {
-      this.#forget(r.callId);
-      this.registry.bye(r.callId, 'bye');
+      this.#forget(callId);
+      this.registry.bye(callId, 'bye');
     });
     const onModify = (mreq: Srf.SrfRequest, mres: Srf.SrfResponse): void => {
       this.registry
@@ -221,16 +242,16 @@ export class SipApp {
           // A 2xx to a re-INVITE must carry Contact (RFC 3261 12.2.2, target refresh).
           const contact = (dialog as unknown as { local?: { contact?: unknown } }).local?.contact;
           send(mres, plan, plan.status === 200 && typeof contact === 'string' ? { Contact: contact } : {});
-          if (plan.status === 200) this.#scheduleRefresh(r.callId, plan.timer);
+          if (plan.status === 200) this.#scheduleRefresh(callId, plan.timer);
         })
         .catch((err: unknown) => {
-          this.#log.error({ event: 'sip_internal_error', callId: r.callId, err }, 're-offer handler failed');
+          this.#log.error({ event: 'sip_internal_error', callId, err }, 're-offer handler failed');
           mres.send(500);
         });
     };
     dialog.on('modify', onModify);
     dialog.on('update', onModify);
-    this.#scheduleRefresh(r.callId, out.timer);
+    this.#scheduleRefresh(callId, timer);
   }
 
   /** refresher=uas: we send the refresh (a re-INVITE with our current SDP) at half the interval. */

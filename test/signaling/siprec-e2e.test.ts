@@ -135,3 +135,42 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
       t.match(id['X-Original-Call-ID'], /^orig-/);
     }
   });
+
+t.test('short SIPREC calls in a burst (BYE right behind ACK): every call ends and frees its ports',
+  { skip: drachtioBin ? false : DRACHTIO_SKIP_REASON }, async (t) => {
+    // Regression: drachtio-srf dispatches all messages of one TCP read synchronously, so a BYE
+    // read together with the "200 sent" reply reached the dialog before listeners attached
+    // after `await createUAS()` existed; drachtio-srf answered 200, but the call kept its ports.
+    const drachtio = await DrachtioServer.start(drachtioBin!, await freePort(), await freePort());
+    t.teardown(async () => {
+      await drachtio.close();
+      if (!t.passing()) t.comment(`drachtio-server log (tail):\n${drachtio.log.slice(-20_000)}`);
+    });
+    const server = await startTestServer({
+      sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: drachtio.adminPort, drachtioSecret: drachtio.secret,
+        allowedNetworks: ['127.0.0.0/8'], reconnectMaxMs: 500 },
+      media: { streamTimeoutMs: 60_000 }, // only BYE may release these ports within the test
+    });
+    t.teardown(() => server.close());
+    const sip: SipApp = server.sip!;
+    await sip.waitReady(15_000);
+
+    const calls = 200;
+    const sipp = spawn('sipp', [
+      `127.0.0.1:${drachtio.sipPort}`, '-sf', SCENARIO, '-r', '100', '-m', String(calls), '-d', '0',
+      '-i', '127.0.0.1', '-p', String(await freePort()), '-nostdin', '-timeout', '60s', '-timeout_error',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let sippErr = '';
+    sipp.stderr!.on('data', (d: Buffer) => (sippErr += d.toString()));
+    t.teardown(() => {
+      if (sipp.exitCode === null) sipp.kill('SIGKILL');
+    });
+    t.equal(await exited(sipp), 0, `sipp completed ${calls} calls, each BYE answered 200\n${sippErr}`);
+    await waitFor(() => sip.registry.size === 0 && server.media.size === 0, 5_000, 'every call ended by its BYE')
+      .catch(() => undefined);
+    t.equal(sip.registry.size, 0, 'no call left in the registry');
+    t.equal(server.media.size, 0, 'no RTP port left allocated');
+    t.equal(sip.counters.accepted, calls);
+    t.equal(sip.counters.byes, calls, 'every BYE reached the call');
+    t.equal(sip.counters.streams_released, sip.counters.streams_allocated);
+  });
