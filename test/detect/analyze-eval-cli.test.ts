@@ -4,7 +4,8 @@
  * documented keys, consistent numbers, clear errors.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import t from 'tap';
@@ -114,6 +115,21 @@ t.test('analyze timeline (text) and the phone channels', async (t) => {
     const diff = doc.windows.slice(0, 8).reduce((a, w, i) => a + Math.abs(w.score - none.windows[i]!.score), 0);
     t.ok(diff > 1e-3, `${ch}: the codec changed the audio the model saw (Σ|Δscore| ${diff.toFixed(3)})`);
   }
+});
+
+t.test('analyze with the shipped model (default detect.modelDir) over a G.711 channel', async (t) => {
+  const shipped = join(projectRoot, 'models/devox-phone');
+  if (!existsSync(join(shipped, 'card.json'))) {
+    t.pass('shipped model', { skip: `no trained model at ${shipped} yet (training/train.py writes it)` });
+    return;
+  }
+  const card = JSON.parse(await readFile(join(shipped, 'card.json'), 'utf8')) as { name: string; version: string };
+  const r = await devox(['analyze', GENUINE, '--json', '--channel', 'g711u']);
+  t.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { model: { name: string; version: string }; windows: WindowJson[]; verdict: { label: string } };
+  t.same([doc.model.name, doc.model.version], [card.name, card.version], 'scored by the shipped model');
+  t.ok(doc.windows.length > 10 && doc.windows.every((w) => w.score >= 0 && w.score <= 1 && w.modelVersion === card.version));
+  t.match(doc.verdict.label, /^(genuine|suspicious|synthetic|insufficient_speech|listening)$/);
 });
 
 t.test('analyze: clear errors', async (t) => {
