@@ -229,6 +229,7 @@ export class VerdictPipeline implements WindowSink {
       rec.call.verdict.set(s.stream.streamId, s.stream.leg, u.label, u.evidence.score);
       const call = rec.call.verdict.summary();
       m.verdicts.inc({ label: u.label });
+      if (prev === 'listening') m.firstVerdict.observe(s.mediaEndSec);
       if (u.label === 'insufficient_speech') m.insufficientSpeech.inc();
       publishedMs = nowMs();
       this.#publisher.publish(verdictChanged(s, rec.seq++, u.label, prev, u.evidence, call, publishedMs));
