@@ -24,14 +24,12 @@ export function testModelDir(): string {
     : TINY_MODEL_DIR;
 }
 
-export const SPEECH_DIR = resolve(projectRoot, '../shared/data/speech');
-/** LibriSpeech (CC BY 4.0) read speech, ~14.6 s. */
-export const GENUINE_FILE = resolve(SPEECH_DIR, 'audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac');
-/** ESPnet FastSpeech + WaveNet vocoder (LJSpeech voice), ~5 s. */
-export const SYNTHETIC_FILE = resolve(
-  SPEECH_DIR,
-  'audio/espnet_tts_sample/synthetic/espnet-fastspeech-v1-wnv-kan-bayashi-wavenet-vocoder/lj_9a19a4cbc6.flac',
-);
+/** The demo sample calls shipped in samples/ (see samples/ATTRIBUTION.md). */
+export const SAMPLES_DIR = resolve(projectRoot, 'samples');
+/** LibriSpeech (CC BY 4.0) read speech, 11.3 s. */
+export const GENUINE_FILE = resolve(SAMPLES_DIR, 'genuine-librispeech.flac');
+/** ESPnet Tacotron 2 + WaveNet vocoder (LJSpeech voice), 7.6 s. */
+export const SYNTHETIC_FILE = resolve(SAMPLES_DIR, 'synthetic-ljspeech-espnet.flac');
 
 /** A port range of 200 pairs that other tests running at the same time are unlikely to use. */
 function rtpRange(): { rtpPortMin: number; rtpPortMax: number } {
