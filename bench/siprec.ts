@@ -8,8 +8,9 @@
  *     503s, the max port occupancy, and whether every port came back.
  *  2. Concurrency: for each --concurrent K, sipp opens K calls and holds them; while all K
  *     are up, a separate process (bench/rtp-load-sender.ts) streams real speech PCMU to all
- *     2K answered ports for --hold seconds. Prints whether all 2K legs were allocated, windows
- *     emitted vs expected (4/s per leg), packets lost, and ports free after BYE.
+ *     2K answered ports. Over --hold seconds (after sender start-up and the first 1-s window)
+ *     it prints whether all 2K legs were allocated, windows cut vs expected (4/s per leg),
+ *     windows scored and shed, packets lost, the sender's lateness, and ports free after BYE.
  *
  * Refuses to run without drachtio-server (DRACHTIO_BIN or `drachtio` on PATH).
  *
@@ -123,32 +124,47 @@ async function main(): Promise<number> {
     }
 
     const holdSec = Number(args.hold);
-    console.log(`\n## Concurrent SIPREC calls (2 legs each, real speech RTP for ${holdSec} s)\n`);
-    console.log('| calls | legs up | windows/s (expected) | packets lost | 503 | ports free after BYE |');
-    console.log('|---|---|---|---|---|---|');
+    // As bench/e2e.ts: the sender (a tsx process) needs ~1.5 s to start and every leg needs 1 s
+    // of audio before its first window, so windows are counted over a fixed `holdSec` wall-clock
+    // window that opens STARTUP_SEC after the sender is spawned.
+    const STARTUP_SEC = 2.5;
+    console.log(`\n## Concurrent SIPREC calls (2 legs each, real speech RTP; windows counted over ${holdSec} s)\n`);
+    console.log('| calls | legs up | windows/s cut (expected) | scored/s | shed | packets lost | sender late p99 ms | 503 | ports free after BYE |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const k of list(args.concurrent)) {
       const before = { ...sipRef.counters };
       const setupRate = 50;
-      const pauseMs = Math.ceil((k / setupRate) * 1000) + (holdSec + 5) * 1000;
+      const pauseMs = Math.ceil((k / setupRate) * 1000) + (holdSec + STARTUP_SEC + 5) * 1000;
       const sipp = runSipp(drachtio.sipPort, ['-r', String(setupRate), '-m', String(k), '-l', String(k),
         '-d', String(pauseMs)]);
       const allUp = await waitUntil(() => server.media.size >= 2 * k, Math.ceil((k / setupRate) * 1000) + 10_000);
       const sessions = [...server.media.streams()];
-      const w0 = sessions.reduce((a, s) => a + s.counters.windowsEmitted, 0);
-      const t0 = performance.now();
+      const cut = (): number => sessions.reduce((a, s) => a + s.counters.windowsEmitted, 0);
       const sender = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'bench/rtp-load-sender.ts')], {
-        cwd: projectRoot, stdio: ['pipe', 'ignore', 'inherit'] });
+        cwd: projectRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      sender.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const senderExit = new Promise((r) => sender.once('exit', r));
       sender.stdin.end(JSON.stringify({ address: '127.0.0.1', targets: sessions.map((s) => ({ port: s.port, payloadType: 0 })),
-        files: [SPEECH], codec: 'PCMU', durationSec: holdSec, spreadMs: 250 }) + '\n');
-      await new Promise((r) => sender.once('exit', r));
+        files: [SPEECH], codec: 'PCMU', durationSec: STARTUP_SEC + holdSec + 0.5, spreadMs: 250 }) + '\n');
+      await new Promise((r) => setTimeout(r, STARTUP_SEC * 1000));
+      const w0 = cut();
+      const p0 = server.pipeline.stats;
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, holdSec * 1000));
       const sec = (performance.now() - t0) / 1000;
-      const windows = sessions.reduce((a, s) => a + s.counters.windowsEmitted, 0) - w0;
+      const windows = cut() - w0;
+      const p1 = server.pipeline.stats;
+      await senderExit;
+      const sent = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { latenessMs?: { p99: number } };
       const lost = sessions.reduce((a, s) => a + s.counters.packetsLost, 0);
       await sipp;
       const free = await waitUntil(() => server.media.size === 0, 10_000);
       const busy = sipRef.counters.rejected_over_capacity - before.rejected_over_capacity +
         sipRef.counters.rejected_media_unavailable - before.rejected_media_unavailable;
-      console.log(`| ${k} | ${allUp ? 2 * k : sessions.length} | ${(windows / sec).toFixed(0)} (${4 * sessions.length}) | ${lost} | ${busy} | ${free ? 'yes' : 'no'} |`);
+      console.log(`| ${k} | ${allUp ? 2 * k : sessions.length} | ${(windows / sec).toFixed(0)} (${4 * sessions.length}) | ` +
+        `${((p1.scored - p0.scored) / sec).toFixed(0)} | ${p1.shed - p0.shed} | ${lost} | ${sent.latenessMs?.p99.toFixed(1) ?? '?'} | ` +
+        `${busy} | ${free ? 'yes' : `no (${server.media.size})`} |`);
     }
     return 0;
   } finally {
