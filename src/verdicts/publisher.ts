@@ -336,8 +336,10 @@ export class NatsPublisher implements EventPublisher {
           if (this.#nc === nc && !nc.isClosed()) this.#setConnected(true);
         },
         (err: unknown) => {
-          this.#log.error({ err }, 'cannot ensure JetStream stream after reconnect; retrying');
-          this.#scheduleRetry();
+          this.#log.error({ err }, 'cannot ensure the JetStream stream after reconnect; retrying in 1 s (degraded)');
+          setTimeout(() => {
+            if (this.#nc === nc && !this.#closing && !nc.isClosed()) this.#ensureThenResume(nc);
+          }, RECONNECT_DELAY_MS).unref();
         },
       )
       .finally(() => {
