@@ -2,8 +2,15 @@
  * The SIP front door: a drachtio-srf application connected to drachtio-server. It checks
  * the source network (403) and optional digest credentials (401), answers OPTIONS pings,
  * and hands every INVITE, re-INVITE, UPDATE, CANCEL and BYE to the SIP-free CallRegistry
- * (signaling/sip/), which decides the response and owns the media sessions. Session timers
- * (RFC 4028) are run here because ending or refreshing a dialog needs the SIP stack.
+ * (signaling/sip/), which decides the response and owns the media sessions.
+ *
+ * Session timers (RFC 4028): drachtio-server runs them from the Session-Expires of our 2xx.
+ * Where we are the refresher (refresher=uas) it sends the refreshing re-INVITE with our last
+ * SDP at half the interval and, when that fails, sends BYE and reports the dialog ended, so
+ * this app sends no refreshes of its own (a second re-INVITE per interval could glare with
+ * drachtio-server's, and a 491 on either ends the call). When the SBC is the refresher, the
+ * CallRegistry ends an unrefreshed call (BYE via onSessionExpired) before drachtio-server
+ * would, min(32 s, interval/3) early as RFC 4028 section 10 asks.
  *
  * drachtio-srf reconnects to drachtio-server by itself with exponential backoff (150 ms
  * x 1.7 per attempt, capped at sip.reconnectMaxMs); `ready` is true only while connected
@@ -15,7 +22,6 @@ import type { Logger } from '../observability/logger.js';
 import { CallRegistry } from './sip/call-registry.js';
 import { DigestAuthenticator } from './sip/digest-auth.js';
 import { NetworkAcl, NetworkAclError } from './sip/network-acl.js';
-import { refreshDelayMs, type SessionTimer } from './sip/session-timer.js';
 import type { MediaAllocator, SipCounters, SipRequestView, SipResponsePlan } from './sip/types.js';
 
 export interface StartSipOptions {
@@ -67,7 +73,6 @@ function createUas(srf: Srf, req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Sr
 
 interface DialogState {
   dialog: Srf.Dialog;
-  refreshTimer?: NodeJS.Timeout;
 }
 
 export class SipApp {
@@ -100,6 +105,7 @@ export class SipApp {
       address: config.media.announceAddress || config.media.bindAddress,
       log: this.#log,
       onSessionExpired: (call) => this.#hangUp(call.callId, 'SIP;cause=408;text="Session timer expired"'),
+      stackRefreshes: true,
     });
     this.#srf = new Srf();
     this.#wire();
@@ -220,15 +226,15 @@ export class SipApp {
       await createUas(this.#srf, req, res, {
         localSdp: out.sdp!,
         headers: { ...out.headers, 'Content-Type': 'application/sdp', Allow: ALLOW, Supported: SUPPORTED },
-      }, (dialog) => this.#track(r.callId, dialog, out.timer));
+      }, (dialog) => this.#track(r.callId, dialog));
     } catch (err) {
       this.#log.warn({ event: 'sip_uas_failed', callId: r.callId, err }, 'could not confirm the dialog: releasing the call');
       this.registry.bye(r.callId, 'error');
     }
   }
 
-  /** Runs synchronously when the dialog exists (see createUas): BYE, re-INVITE, UPDATE, refresh. */
-  #track(callId: string, dialog: Srf.Dialog, timer: SessionTimer | undefined): void {
+  /** Runs synchronously when the dialog exists (see createUas): BYE, re-INVITE, UPDATE. */
+  #track(callId: string, dialog: Srf.Dialog): void {
     const state: DialogState = { dialog };
     this.#dialogs.set(callId, state);
     dialog.on('destroy', () => {
@@ -242,7 +248,6 @@ export class SipApp {
           // A 2xx to a re-INVITE must carry Contact (RFC 3261 12.2.2, target refresh).
           const contact = (dialog as unknown as { local?: { contact?: unknown } }).local?.contact;
           send(mres, plan, plan.status === 200 && typeof contact === 'string' ? { Contact: contact } : {});
-          if (plan.status === 200) this.#scheduleRefresh(callId, plan.timer);
         })
         .catch((err: unknown) => {
           this.#log.error({ event: 'sip_internal_error', callId, err }, 're-offer handler failed');
@@ -251,37 +256,9 @@ export class SipApp {
     };
     dialog.on('modify', onModify);
     dialog.on('update', onModify);
-    this.#scheduleRefresh(callId, timer);
-  }
-
-  /** refresher=uas: we send the refresh (a re-INVITE with our current SDP) at half the interval. */
-  #scheduleRefresh(callId: string, timer: SessionTimer | undefined): void {
-    const state = this.#dialogs.get(callId);
-    if (state === undefined) return;
-    if (state.refreshTimer) clearTimeout(state.refreshTimer);
-    delete state.refreshTimer;
-    if (timer === undefined || timer.refresher !== 'uas') return;
-    state.refreshTimer = setTimeout(() => {
-      const call = this.registry.get(callId);
-      if (call === undefined) return;
-      state.dialog
-        .modify(call.localSdp)
-        .then(() => {
-          this.registry.refreshed(callId, timer);
-          this.#scheduleRefresh(callId, timer);
-        })
-        .catch((err: unknown) => {
-          this.#log.warn({ event: 'sip_refresh_failed', callId, err }, 'session refresh failed: ending the call');
-          this.#hangUp(callId, 'SIP;cause=408;text="Session refresh failed"');
-          this.registry.bye(callId, 'error');
-        });
-    }, refreshDelayMs(timer));
-    state.refreshTimer.unref();
   }
 
   #forget(callId: string): void {
-    const state = this.#dialogs.get(callId);
-    if (state?.refreshTimer) clearTimeout(state.refreshTimer);
     this.#dialogs.delete(callId);
   }
 

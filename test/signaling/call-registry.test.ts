@@ -32,13 +32,13 @@ const policy: SipCallPolicy = {
 };
 
 function setup(portMin: number, portMax: number, over: Partial<SipCallPolicy> = {}, onSessionExpired?: () => void,
-  streamTimeoutMs = 5000) {
+  streamTimeoutMs = 5000, stackRefreshes = false) {
   const cfg = loadConfig({ env: {}, overrides: { media: { bindAddress: '127.0.0.1', rtpPortMin: portMin, rtpPortMax: portMax,
     streamTimeoutMs } } });
   const sink = new RecordingSink();
   const media = new MediaSessions({ media: cfg.media, window: cfg.window, outputRate: 16000, sink, log });
   const registry = new CallRegistry({ media, policy: { ...policy, ...over }, address: '127.0.0.1', log,
-    ...(onSessionExpired ? { onSessionExpired } : {}) });
+    ...(onSessionExpired ? { onSessionExpired } : {}), stackRefreshes });
   return { media, sink, registry };
 }
 
@@ -361,6 +361,26 @@ t.test('INVITE flood against a tiny port range: 200 or 503, never a leak', async
   const next = await Promise.all([registry.invite(variant(base, { callId: 'after-1' }))]);
   t.equal(next[0]!.status, 200, 'ports are usable again after the flood');
   registry.bye('after-1');
+  t.equal(media.size, 0);
+});
+
+t.test('session timer with stackRefreshes: calls we refresh (uas) are left to the SIP stack, calls the UAC refreshes still expire', async (t) => {
+  const expired: string[] = [];
+  const { media, registry } = setup(47200, 47299, { minSessionExpiresSec: 1 }, () => expired.push('x'), 5000, true);
+  t.teardown(() => media.closeAll());
+  const base = loadSipFixture('ribbon-sbc-siprec-invite.sip');
+  const ours = await registry.invite(variant(base, { callId: 'we-refresh', headers: { 'session-expires': '2;refresher=uas', 'min-se': undefined } }));
+  const theirs = await registry.invite(variant(base, { callId: 'they-refresh', headers: { 'session-expires': '2;refresher=uac', 'min-se': undefined } }));
+  t.same(ours.timer, { intervalSec: 2, refresher: 'uas' });
+  t.equal(ours.headers['Session-Expires'], '2;refresher=uas', 'the 2xx still announces the timer (the stack refreshes from it)');
+  t.same(theirs.timer, { intervalSec: 2, refresher: 'uac' });
+  for (let i = 0; i < 150 && registry.get('they-refresh') !== undefined; i++) await sleep(20);
+  t.equal(registry.get('they-refresh'), undefined, 'unrefreshed UAC-refreshed call ended');
+  t.equal(expired.length, 1, 'BYE asked for once');
+  await sleep(1200); // past the 2 s interval of the uas call
+  t.equal(registry.get('we-refresh')?.state, 'active', 'uas call not ended by the registry');
+  t.equal(media.size, 2, 'its two ports still up');
+  registry.bye('we-refresh');
   t.equal(media.size, 0);
 });
 

@@ -33,6 +33,13 @@ export interface CallRegistryOptions {
   log: Logger;
   /** A session timer ran out (the call is already ended): the transport sends BYE. */
   onSessionExpired?: (call: SiprecCall) => void;
+  /**
+   * The SIP stack itself refreshes sessions where we are the refresher (refresher=uas) and
+   * ends the dialog when a refresh fails, as drachtio-server does from the Session-Expires of
+   * our 2xx. Those refreshes are not seen here, so no expiry is armed for such calls (it would
+   * end a healthy call); calls the UAC refreshes are still timed here.
+   */
+  stackRefreshes?: boolean;
 }
 
 /** Option tags we implement; a Require with anything else gets 420 (RFC 3261 8.2.2.3). */
@@ -155,12 +162,6 @@ export class CallRegistry {
     }
   }
 
-  /** We refreshed the session ourselves (refresher=uas): restart the expiry. */
-  refreshed(callId: string, timer: SessionTimer): void {
-    const call = this.#calls.get(callId);
-    if (call !== undefined && call.state === 'active') this.#armTimer(call, timer);
-  }
-
   /** BYE (or the dialog was destroyed): releases every port of the call. False when unknown. */
   bye(callId: string, reason: StreamEndReason = 'bye'): boolean {
     const call = this.#calls.get(callId);
@@ -204,6 +205,7 @@ export class CallRegistry {
 
   #armTimer(call: SiprecCall, timer: SessionTimer): void {
     this.#disarmTimer(call.callId);
+    if (timer.refresher === 'uas' && this.#opts.stackRefreshes === true) return;
     const t = setTimeout(() => {
       this.#timers.delete(call.callId);
       if (call.state !== 'active') return;

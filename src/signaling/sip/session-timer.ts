@@ -62,8 +62,3 @@ export function negotiateSessionTimer(req: SipRequestView, policy: SessionTimerP
 export function expiryDelayMs(timer: SessionTimer): number {
   return Math.max(1, timer.intervalSec - Math.min(32, timer.intervalSec / 3)) * 1000;
 }
-
-/** When the refresher (us, refresher=uas) sends its refresh: half the interval (RFC 4028 10). */
-export function refreshDelayMs(timer: SessionTimer): number {
-  return (timer.intervalSec * 1000) / 2;
-}
