@@ -208,6 +208,12 @@ export class Metrics {
     help: 'Calls with at least one live stream',
     registers: [this.registry],
   });
+  readonly liveStreamsByLabel = new Gauge({
+    name: 'devox_live_streams_by_label',
+    help: 'Live streams by their current verdict label',
+    labelNames: ['label'] as const,
+    registers: [this.registry],
+  });
   readonly activeStreams = new Gauge({
     name: 'devox_active_streams',
     help: 'Live media streams',
@@ -263,6 +269,9 @@ export class Metrics {
     });
     for (const label of ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic'] satisfies VerdictLabel[]) {
       this.verdicts.inc({ label }, 0);
+    }
+    for (const label of ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic'] satisfies VerdictLabel[]) {
+      this.liveStreamsByLabel.set({ label }, 0);
     }
     for (const type of ['call.started', 'window.scored', 'verdict.changed', 'call.ended'] satisfies EventType[]) {
       this.eventsPublished.inc({ type }, 0);

@@ -184,6 +184,7 @@ export class VerdictPipeline implements WindowSink {
     };
     this.#streams.set(stream.streamId, rec);
     call.verdict.set(stream.streamId, stream.leg, 'listening', 0);
+    this.#metrics.liveStreamsByLabel.inc({ label: 'listening' });
     this.#metrics.streamsStarted.inc({ transport: stream.transport });
     this.#metrics.activeStreams.inc({ transport: stream.transport });
     this.#metrics.activeCalls.set(this.#liveCalls);
@@ -229,6 +230,8 @@ export class VerdictPipeline implements WindowSink {
       rec.call.verdict.set(s.stream.streamId, s.stream.leg, u.label, u.evidence.score);
       const call = rec.call.verdict.summary();
       m.verdicts.inc({ label: u.label });
+      m.liveStreamsByLabel.dec({ label: prev });
+      m.liveStreamsByLabel.inc({ label: u.label });
       if (prev === 'listening') m.firstVerdict.observe(s.mediaEndSec);
       if (u.label === 'insufficient_speech') m.insufficientSpeech.inc();
       publishedMs = nowMs();
@@ -273,6 +276,7 @@ export class VerdictPipeline implements WindowSink {
     if (lastLeg) this.#liveCalls--;
     const before = rec.verdict.label;
     const label = rec.verdict.finish();
+    this.#metrics.liveStreamsByLabel.dec({ label: before });
     if (label !== before) this.#metrics.insufficientSpeech.inc();
     const evidence = rec.verdict.evidence;
     call.verdict.set(stream.streamId, stream.leg, label, evidence.score);

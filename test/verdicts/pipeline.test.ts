@@ -67,6 +67,13 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
   a.end('eof');
   c.end('eof');
   await waitFor(() => pipeline.stats.streams === 1, 10_000, 'legs a and c finished');
+  const mid = await metrics.text();
+  const live = ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic'].reduce(
+    (n, label) => n + metricValue(mid, 'devox_live_streams_by_label', `label="${label}"`),
+    0,
+  );
+  t.equal(live, 1, 'one live stream counted under its current label');
+  t.equal(metricValue(mid, 'devox_live_streams_by_label', `label="${pipeline.label('leg-b')}"`), 1);
   t.equal(pipeline.label('leg-b') !== undefined, true, 'leg b still live');
   await pipeline.close(); // leg b is still open: it ends with reason "shutdown"
   await pipeline.close(); // idempotent
@@ -99,4 +106,7 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
   t.equal(metricValue(text, 'devox_insufficient_speech_total'), 1);
   t.equal(metricValue(text, 'devox_active_calls'), 0);
   t.equal(metricValue(text, 'devox_events_published_total', 'type="call.ended"'), 3);
+  for (const label of ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic']) {
+    t.equal(metricValue(text, 'devox_live_streams_by_label', `label="${label}"`), 0, `no live ${label} stream left`);
+  }
 });
