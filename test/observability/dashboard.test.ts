@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { projectRoot } from '../../src/config.js';
 import { GENUINE_FILE, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { freePort } from '../helpers/nats-server.js';
 
 interface Selector {
   metric: string;
@@ -76,7 +77,9 @@ t.test('the PromQL helper finds selectors and refuses bad syntax', async (t) => 
 });
 
 t.test('every metric the dashboards query is exported by /metrics', async (t) => {
-  const server = await startTestServer();
+  // SIP on (its metrics are exported from start-up; no drachtio-server is needed for that:
+  // the app keeps trying to connect to a closed port).
+  const server = await startTestServer({ sip: { enabled: true, drachtioHost: '127.0.0.1', drachtioPort: await freePort() } });
   t.teardown(() => server.close());
   // One short real call so that labelled series (verdict labels, RTP) exist.
   const s = await server.openStream({ callId: 'dashboard-check', leg: 'caller' });
