@@ -7,6 +7,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   serve: { summary: 'run the server: RTP/WebSocket ingest, detector, events, metrics', load: () => import('./commands/serve.js') },
   send: { summary: 'stream an audio file as real-time RTP (pcmu|pcma|opus|l16)', load: () => import('./commands/send.js') },
   analyze: { summary: 'score an audio file through the live window/decoder/model path', load: () => import('./commands/analyze.js') },
+  demo: { summary: 'start the server and stream the sample calls over real RTP; prints the verdicts', load: () => import('./commands/demo.js') },
   eval: { summary: 'EER of the model over a manifest.csv (path,label)', load: () => import('./commands/eval.js') },
 };
 

@@ -238,7 +238,8 @@ export class FileScorer {
       durationSec: samples.length / sampleRate,
       windowSec: card.input.windowSec,
       windows: run.windows,
-      verdict: { label: run.verdict.label, evidence: run.verdict.evidence },
+      // Same end-of-stream rule as the server: a file that never had enough speech ends insufficient_speech.
+      verdict: { label: run.verdict.finish(), evidence: run.verdict.evidence },
       fileScore,
       speechWindows: speech.length,
       shed: run.shed,
