@@ -5,7 +5,7 @@
     python3 training/checks.py splits             # split properties on the shared manifest and a hash-mode corpus
     python3 training/checks.py augment            # what each augmentation does to a signal, measured
     python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
-    python3 training/checks.py parity [MODEL_DIR] # PyTorch vs onnxruntime on the same windows
+    python3 training/checks.py parity [MODEL_DIR] [--dump F32] # PyTorch vs onnxruntime on the same windows
 """
 from __future__ import annotations
 
@@ -258,7 +258,7 @@ def cmd_g711() -> dict:
             'alaw_decode': (channel.g711_decode(np.arange(256, dtype=np.uint8), 'alaw') * 32768).astype(int).tolist()}
 
 
-def cmd_parity(model_dir: str | None) -> dict:
+def cmd_parity(model_dir: str | None, dump: str | None = None) -> dict:
     import torch
     from devoxtrain import onnx_io
     from devoxtrain.model import DevoxNet
@@ -266,7 +266,13 @@ def cmd_parity(model_dir: str | None) -> dict:
     net = DevoxNet()
     with tempfile.TemporaryDirectory() as tmp:
         if model_dir:
-            net.load_state_dict(torch.load(Path(model_dir) / 'model.pt', map_location='cpu', weights_only=True))
+            from devoxtrain.model import build
+            saved = torch.load(Path(model_dir) / 'model.pt', map_location='cpu', weights_only=True)
+            if 'state_dict' in saved:
+                net = build(saved['config'])
+                net.load_state_dict(saved['state_dict'])
+            else:                                   # plain state dict of the default configuration
+                net.load_state_dict(saved)
             onnx_path = str(Path(model_dir) / 'model.onnx')
         else:
             net.eval()
@@ -283,6 +289,8 @@ def cmd_parity(model_dir: str | None) -> dict:
         wins = [0.3 * rng.standard_normal(SR), 0.001 * rng.standard_normal(SR), np.zeros(SR), speech[:SR],
                 speech[SR // 2:SR // 2 + SR], channel.g711_channel(speech[:SR], 'ulaw'), np.clip(3 * speech[:SR], -1, 1)]
         x = np.stack(wins).astype(np.float32)
+        if dump:
+            x.tofile(dump)                      # raw float32 [n, 16000], for onnxruntime-node in the TS test
         sess = onnx_io.session(onnx_path)
         p_ort, e_ort = onnx_io.score(sess, x)
         p_one = np.concatenate([onnx_io.score(sess, x[i:i + 1])[0] for i in range(len(x))])
@@ -314,7 +322,13 @@ def main(argv: list[str]) -> int:
     elif cmd == 'g711':
         out = cmd_g711()
     elif cmd == 'parity':
-        out = cmd_parity(argv[1] if len(argv) > 1 else None)
+        rest = argv[1:]
+        dump = None
+        if '--dump' in rest:
+            i = rest.index('--dump')
+            dump = rest[i + 1]
+            rest = rest[:i] + rest[i + 2:]
+        out = cmd_parity(rest[0] if rest else None, dump)
     else:
         print(f'unknown check {cmd!r}\n{__doc__}', file=sys.stderr)
         return 2

@@ -57,12 +57,20 @@ def parse_args(argv=None):
     ap.add_argument('--name', default='devox-phone')
     ap.add_argument('--version', default='1.0.0')
     ap.add_argument('--seed', type=int, default=1337)
-    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--steps', type=int, default=1200)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=3e-3)
-    ap.add_argument('--eval-every', type=int, default=250)
+    ap.add_argument('--eval-every', type=int, default=200)
     ap.add_argument('--cache-dir', default=str(REPO / 'training' / 'cache'))
-    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--threads', type=int, default=1,
+                    help='torch threads; 1 is fastest on a shared, oversubscribed CPU (OpenMP spin-waits otherwise)')
+    ap.add_argument('--norm', choices=('band', 'global'), default='band',
+                    help='front-end mean removal over the window: per mel band, or one global mean')
+    ap.add_argument('--floor-db', type=float, default=-50.0, help='log floor relative to the window mean band energy')
+    ap.add_argument('--fbank', choices=('mel', 'linear'), default='mel', help='filterbank spacing')
+    ap.add_argument('--bands', type=int, default=48, help='filterbank bands')
+    ap.add_argument('--balance', choices=('label', 'source'), default='label',
+                    help='label: 50/50 classes; source: 50/50 within each source that has both (anti source-confound)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     return ap.parse_args(argv)
 
@@ -141,7 +149,7 @@ def main(argv=None) -> int:
                 keep += [pool[i] for i in sorted(rng.choice(len(pool), min(4, len(pool)), replace=False))]
             by_split[s] = keep
         caps = {'train': 4.0, 'dev': 4.0, 'test': 4.0}
-        steps, batch, eval_every, per_file = min(steps, 12), min(batch, 16), 6, 3
+        steps, batch, eval_every, per_file = min(steps, 6), min(batch, 8), 3, 2
     for s in ('train', 'dev', 'test'):
         labs = {it.label for it in by_split[s]}
         if labs != {'genuine', 'synthetic'}:
@@ -157,11 +165,11 @@ def main(argv=None) -> int:
     xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
     log(f'dev: {n_half} windows per condition (wideband, G.711 mu-law)')
 
-    net = DevoxNet()
+    net = DevoxNet(norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig()
-    stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed)
+    stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance)
     loader = DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
@@ -200,7 +208,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / 'model.onnx'
     onnx_io.export(net, str(onnx_path))
-    torch.save(net.state_dict(), out / 'model.pt')      # for the export-parity test (training/checks.py parity)
+    torch.save({'config': net.config, 'state_dict': net.state_dict()}, out / 'model.pt')  # for checks.py parity
     sess = onnx_io.session(str(onnx_path), threads=args.threads)
     p_ort, _ = onnx_io.score(sess, xdev)
     p_pt = onnx_io.torch_score(net, xdev)
@@ -213,7 +221,7 @@ def main(argv=None) -> int:
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
         'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
-        'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'balance': args.balance, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }

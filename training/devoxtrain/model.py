@@ -2,9 +2,10 @@
 
 The feature front-end lives inside the graph, so the runtime hands over samples and nothing else:
 DC removal -> pre-emphasis -> STFT as a fixed Conv1d (20-ms Hann window, 10-ms hop; ONNX's STFT op measured ~4x
-slower in onnxruntime CPU than the equivalent GEMM) -> power -> 48 Slaney-mel bands -> log with a floor 50 dB
-below the window's mean band energy (exactly gain-invariant) -> per-band mean removal over the window (removes a
-static channel/recording colour, the "source" cue) -> division by the window's std.
+slower in onnxruntime CPU than the equivalent GEMM) -> power -> 48 Slaney-mel bands -> log with a floor (default 50 dB)
+below the window's mean band energy (exactly gain-invariant) -> mean removal over the window, either per band
+(`norm='band'`: also removes a static channel/recording colour) or global (`norm='global'`: gain only, keeps the
+spectral envelope) -> division by the window's std.
 Back-end: a small residual depthwise-separable CNN with mean+std pooling over time.
 """
 from __future__ import annotations
@@ -32,10 +33,14 @@ def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
     return np.where(m >= 15.0, 1000.0 * np.exp((m - 15.0) * np.log(6.4) / 27.0), m * 200.0 / 3)
 
 
-def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR / 2) -> np.ndarray:
-    """Triangular filters (peak 1) on the Slaney mel scale (linear below 1 kHz): [n_mels, n_fft//2+1]."""
+def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR / 2, scale: str = 'mel') -> np.ndarray:
+    """Triangular filters (peak 1) on the Slaney mel scale (linear below 1 kHz), or linearly spaced
+    (scale='linear', as LFCC front-ends in anti-spoofing use: equal resolution at high frequencies): [n, n_fft//2+1]."""
     freqs = np.linspace(0, SR / 2, n_fft // 2 + 1)
-    edges = _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n_mels + 2))
+    if scale == 'linear':
+        edges = np.linspace(fmin, fmax, n_mels + 2)
+    else:
+        edges = _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n_mels + 2))
     fb = np.zeros((n_mels, len(freqs)))
     for i in range(n_mels):
         lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
@@ -49,8 +54,11 @@ def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR 
 
 class FrontEnd(nn.Module):
     def __init__(self, n_fft: int = 320, hop: int = 160, n_mels: int = 48, preemph: float = 0.97,
-                 floor_db: float = -50.0):
+                 floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel'):
         super().__init__()
+        if norm not in ('band', 'global'):
+            raise ValueError(f'norm must be band or global, not {norm!r}')
+        self.norm = norm
         self.n_fft, self.hop, self.preemph = n_fft, hop, preemph
         self.n_bins = n_fft // 2 + 1
         k = np.arange(self.n_bins)[:, None]
@@ -59,7 +67,7 @@ class FrontEnd(nn.Module):
         scale = 2.0 / win.sum()                                               # full-scale sine -> |X| = 1
         basis = np.concatenate([np.cos(2 * np.pi * k * t / n_fft) * win, -np.sin(2 * np.pi * k * t / n_fft) * win]) * scale
         self.register_buffer('basis', torch.tensor(basis, dtype=torch.float32)[:, None, :])
-        self.register_buffer('fb', torch.tensor(mel_filterbank(n_fft, n_mels)))
+        self.register_buffer('fb', torch.tensor(mel_filterbank(n_fft, n_mels, scale=scale)))
         self.floor = float(10 ** (floor_db / 10))
         self.n_frames = (WINDOW - n_fft) // hop + 1
 
@@ -70,10 +78,15 @@ class FrontEnd(nn.Module):
         re, im = y[:, :self.n_bins], y[:, self.n_bins:]
         p = re * re + im * im
         mel = torch.matmul(self.fb, p)                                       # [B, M, T]
-        floor = self.floor * mel.mean(dim=(1, 2), keepdim=True) + 1e-10
+        # relative floor (gain-invariant) plus an absolute one ~ -80 dB re a full-scale sine, so that digital
+        # silence gives constant features instead of amplified rounding noise
+        floor = self.floor * mel.mean(dim=(1, 2), keepdim=True) + 1e-8
         lm = torch.log(mel + floor)
-        lm = lm - lm.mean(dim=2, keepdim=True)
-        lm = lm / (lm.std(dim=(1, 2), keepdim=True) + 1e-3)
+        if self.norm == 'band':
+            lm = lm - lm.mean(dim=2, keepdim=True)          # per-band: removes a static channel colour
+        else:
+            lm = lm - lm.mean(dim=(1, 2), keepdim=True)     # global: gain only, keeps the spectral envelope
+        lm = lm / torch.clamp(lm.std(dim=(1, 2), keepdim=True), min=0.1)   # speech: std ~1-3; silence: ~0
         return lm.unsqueeze(1)
 
 
@@ -97,9 +110,11 @@ class DSBlock(nn.Module):
 
 class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
-                 dropout: float = 0.2):
+                 dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel'):
         super().__init__()
-        self.front = FrontEnd(n_mels=n_mels)
+        self.config = {'widths': list(widths), 'emb_dim': emb_dim, 'n_mels': n_mels, 'dropout': dropout,
+                       'norm': norm, 'floor_db': floor_db, 'scale': scale}
+        self.front = FrontEnd(n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale)
         self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
         strides = [(2, 2), (2, 2), (2, 2), (2, 1)]
@@ -132,6 +147,12 @@ class ExportWrapper(nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logit, emb = self.net(audio)
         return torch.sigmoid(logit), emb
+
+
+def build(config: dict) -> DevoxNet:
+    c = dict(config)
+    c['widths'] = tuple(c['widths'])
+    return DevoxNet(**c)
 
 
 def count_params(net: nn.Module) -> int:

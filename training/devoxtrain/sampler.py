@@ -15,12 +15,21 @@ WINDOW = 16000
 
 
 class CropStream(IterableDataset):
-    """Each sample: label 50/50, then a source of that label (weight ~ sqrt(minutes), so big demo pages do not
-    drown small ones), then a file, then a random 1-s crop (re-drawn up to 3 times if below -45 dBFS, zero-padded
-    at a random offset if the file is shorter), then the same random phone-channel augmentation for either class."""
+    """Each sample: a label and a source, then a file, then a random 1-s crop (re-drawn up to 3 times if below
+    -45 dBFS, zero-padded at a random offset if the file is shorter), then the same random phone-channel
+    augmentation for either class.
 
-    def __init__(self, items: list[Item], store: Store, aug: AugConfig, batch: int, seed: int):
-        self.store, self.aug_cfg, self.batch, self.seed = store, aug, batch, seed
+    balance='label': label 50/50, then a source of that label (weight ~ sqrt(minutes)).
+    balance='source': a source uniformly among those with BOTH labels, then label 50/50 within it. Every source is
+    then exactly half genuine, half synthetic, so recognising the source (room, microphone, original sample rate,
+    loudness of a demo page) says nothing about the label; genuine-only or synthetic-only sources serve only as
+    babble. This is the main defence against the source confound in this data."""
+
+    def __init__(self, items: list[Item], store: Store, aug: AugConfig, batch: int, seed: int,
+                 balance: str = 'label'):
+        if balance not in ('label', 'source'):
+            raise ValueError(f'balance must be label or source, not {balance!r}')
+        self.store, self.aug_cfg, self.batch, self.seed, self.balance = store, aug, batch, seed, balance
         self.groups: dict[int, list[tuple[list[str], float]]] = {}
         by = defaultdict(list)
         for it in items:
@@ -32,6 +41,10 @@ class CropStream(IterableDataset):
                 raise ValueError(f'no training files with label {"synthetic" if y else "genuine"}')
             self.groups[y] = g
         self.genuine_ids = [it.id for it in items if it.y == 0]
+        self.mixed = [(by[(0, src)], by[(1, src)]) for src in sorted({s for _, s in by})
+                      if (0, src) in by and (1, src) in by]
+        if balance == 'source' and not self.mixed:
+            raise ValueError('balance=source needs at least one source with both genuine and synthetic files')
 
     def _crop(self, rng: np.random.Generator, iid: str, name: str) -> np.ndarray:
         off, n = self.store.index[iid]
@@ -53,6 +66,9 @@ class CropStream(IterableDataset):
         return self._crop(rng, iid, 'clean')
 
     def _pick(self, rng: np.random.Generator, y: int) -> str:
+        if self.balance == 'source':
+            ids = self.mixed[int(rng.integers(len(self.mixed)))][y]
+            return ids[int(rng.integers(len(ids)))]
         g = self.groups[y]
         w = np.array([x[1] for x in g])
         ids = g[int(rng.choice(len(g), p=w / w.sum()))][0]
