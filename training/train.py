@@ -108,6 +108,24 @@ def dev_eer(net: DevoxNet, xw: np.ndarray, yw: np.ndarray, n_half: int) -> tuple
     return (e_wb + e_ul) / 2, e_wb, e_ul
 
 
+def dev_file_scores(sess, items: list[Item], store: cachemod.Store) -> tuple[np.ndarray, np.ndarray]:
+    """Per dev file and condition (wideband, G.711 mu-law): sigmoid of the mean window log-odds over speech windows
+    (runtime windowing, 1 s every 250 ms), as the verdict engine aggregates a call."""
+    from devoxtrain.evaluation import score_files
+    ys, ss = [], []
+    for cond in ('wideband', 'g711_ulaw'):
+        res = score_files(sess, items, lambda it: store.get(it.id).astype(np.float32) / 32768.0, cond)
+        p = np.clip(res['w_score'].astype(np.float64), 1e-6, 1 - 1e-6)
+        lo = np.log(p / (1 - p))
+        for i, it in enumerate(items):
+            m = res['w_file'] == i
+            sp = m & res['w_speech']
+            sel = sp if sp.any() else m
+            ss.append(1 / (1 + np.exp(-lo[sel].mean())))
+            ys.append(it.y)
+    return np.array(ys), np.array(ss)
+
+
 def git_commit() -> str:
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -214,8 +232,12 @@ def main(argv=None) -> int:
     p_pt = onnx_io.torch_score(net, xdev)
     parity = float(np.max(np.abs(p_ort - p_pt)))
     log(f'export parity on {len(xdev)} dev windows: max |torch - onnxruntime| = {parity:.2e}')
-    thresholds = calibrate(ydev, p_ort)
-    log(f'thresholds (dev): {thresholds}')
+    window_thresholds = calibrate(ydev, p_ort)
+    # The verdict engine compares thresholds with a smoothed score (mean window log-odds over the speech of a call,
+    # docs/events.md), much narrower than single windows: calibrate on the same aggregation, per dev file.
+    thresholds = calibrate(*dev_file_scores(sess, by_split['dev'], stores['dev']))
+    thresholds['window_level'] = window_thresholds
+    log(f'thresholds (dev files, mean log-odds): {thresholds}')
 
     train_info = {
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),

@@ -73,11 +73,14 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
         'embedding': {'name': 'embedding', 'dim': int(net.emb_dim)},
         'thresholds': {k: thresholds[k] for k in ('eer', 'suspicious', 'synthetic')},
         'calibration': {
-            'split': 'dev', 'dev_window_eer_pct': round(100 * thresholds['dev_eer'], 2),
-            'windows': '1-s dev windows every 1 s with speech (>= -45 dBFS), wideband and G.711 mu-law pooled',
+            'split': 'dev', 'dev_file_eer_pct': round(100 * thresholds['dev_eer'], 2),
+            'dev_window_eer_pct': round(100 * thresholds['window_level']['dev_eer'], 2) if 'window_level' in thresholds else None,
+            'aggregation': 'per dev file and condition (wideband, G.711 mu-law pooled): sigmoid of the mean log-odds '
+                           'of its speech windows (1 s every 250 ms), the aggregation the verdict engine applies',
+            'window_level_thresholds': thresholds.get('window_level'),
             'eer': 'threshold where dev false-accept (genuine >= t) equals dev miss (synthetic < t)',
-            'suspicious': 'threshold below which only dev EER / 2 of dev synthetic windows score (<= eer)',
-            'synthetic': 'threshold where 1% of dev genuine windows score at or above it (>= eer)'},
+            'suspicious': 'threshold below which only dev EER / 2 of dev synthetic files score (<= eer)',
+            'synthetic': 'threshold where 1% of dev genuine files score at or above it (>= eer)'},
         'frontend': 'inside the graph: DC removal, pre-emphasis 0.97, 20-ms Hann STFT (fixed Conv1d, 10-ms hop), '
                     + (f'{net.config["n_mels"]} Slaney-mel' if net.config.get('scale', 'mel') == 'mel' else
                        f'{net.config["n_mels"]} linearly spaced') + f' bands, log with a floor {-net.config["floor_db"]:g} dB below the window mean, '
@@ -236,8 +239,10 @@ evaluation {tr['wall_time_s'].get('evaluation')} s, total {tr['wall_time_s'].get
 
 ## Thresholds (calibrated on dev, written to card.json)
 
-`eer` {th['eer']} (dev window EER {card['calibration']['dev_window_eer_pct']}%), `suspicious` {th['suspicious']}
+Calibrated on the aggregation the verdict engine uses ({card['calibration'].get('aggregation', 'dev windows')}):
+`eer` {th['eer']} (dev file EER {card['calibration'].get('dev_file_eer_pct')}%), `suspicious` {th['suspicious']}
 ({card['calibration']['suspicious']}), `synthetic` {th['synthetic']} ({card['calibration']['synthetic']}).
+Window-level thresholds for reference (dev window EER {card['calibration'].get('dev_window_eer_pct')}%): {card['calibration'].get('window_level_thresholds')}.
 
 ## Evaluation (held-out test split)
 
