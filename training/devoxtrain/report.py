@@ -242,7 +242,7 @@ evaluation {tr['wall_time_s'].get('evaluation')} s, total {tr['wall_time_s'].get
 Calibrated on the aggregation the verdict engine uses ({card['calibration'].get('aggregation', 'dev windows')}):
 `eer` {th['eer']} (dev file EER {card['calibration'].get('dev_file_eer_pct')}%), `suspicious` {th['suspicious']}
 ({card['calibration']['suspicious']}), `synthetic` {th['synthetic']} ({card['calibration']['synthetic']}).
-Window-level thresholds for reference (dev window EER {card['calibration'].get('dev_window_eer_pct')}%): {card['calibration'].get('window_level_thresholds')}.
+Window-level thresholds for reference (dev window EER {card['calibration'].get('dev_window_eer_pct')}%): {', '.join(f'{k} {v}' for k, v in (card['calibration'].get('window_level_thresholds') or {}).items() if k != 'dev_eer')}.
 
 ## Evaluation (held-out test split)
 
@@ -259,6 +259,8 @@ Window-level thresholds for reference (dev window EER {card['calibration'].get('
 Partial edits (not in training or EERs): {pe.get('files', 0)} files; flagged at the eer threshold by the file mean in
 {pe.get('file_mean_flagged_pct')}% and by the maximum window in {pe.get('file_max_window_flagged_pct')}% of files.
 
-## Demo samples (held out of training)
+## Demo samples (`samples/genuine-librispeech.flac`, `samples/synthetic-ljspeech-espnet.flac`; held out of training)
+
+Correct = on the right side of the `eer` threshold (file score = mean window probability over speech windows).
 
 """ + '\n'.join(demo_lines) + '\n'
