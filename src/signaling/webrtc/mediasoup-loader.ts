@@ -67,5 +67,14 @@ export async function loadMediasoup(env: NodeJS.ProcessEnv = process.env): Promi
   if (!mediasoup || typeof mediasoup.createWorker !== 'function') {
     throw new WebRtcUnavailableError('not_installed', 'the installed mediasoup package has no createWorker()');
   }
+  // mediasoup reads MEDIASOUP_WORKER_BIN from process.env once, when it is first imported, and
+  // createWorker() takes no binary: an `env` other than process.env cannot redirect it. Say so
+  // rather than start a worker other than the one that was checked.
+  if (typeof mediasoup.workerBin === 'string' && resolve(mediasoup.workerBin) !== resolve(workerBin)) {
+    throw new WebRtcUnavailableError(
+      'worker_failed',
+      `mediasoup will spawn ${mediasoup.workerBin}, not ${workerBin}: set MEDIASOUP_WORKER_BIN in the process environment before DevoX starts`,
+    );
+  }
   return { mediasoup, workerBin };
 }

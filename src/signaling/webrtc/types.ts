@@ -108,6 +108,8 @@ export interface MsWorker extends MsClosable {
 
 export interface MediasoupModule {
   readonly version: string;
+  /** The binary mediasoup will spawn: its MEDIASOUP_WORKER_BIN as read from process.env when it was imported, else its own build. */
+  readonly workerBin?: string;
   createWorker(opts?: { logLevel?: 'debug' | 'warn' | 'error' | 'none'; rtcMinPort?: number; rtcMaxPort?: number }): Promise<MsWorker>;
 }
 
