@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { StreamDescriptor } from '../../src/media/types.js';
-import { findWorkerBin, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
-import { WORKER_MISSING_MESSAGE } from '../../src/signaling/webrtc/types.js';
+import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
+import { WORKER_MISSING_MESSAGE, WebRtcUnavailableError } from '../../src/signaling/webrtc/types.js';
 import { signMediaPath } from '../../src/signaling/websocket/auth.js';
 import type { VerdictLabel } from '../../src/verdicts/types.js';
 import { startTestServer, waitFor } from '../helpers/devox-server.js';
@@ -88,6 +88,20 @@ t.test('browser microphone → /webrtc → mediasoup → windows and a verdict',
 });
 
 const webrtcPossible = workerBin !== null && mediasoupInstalled();
+
+t.test('a worker binary mediasoup would not spawn is refused, not logged as the running one', { skip: webrtcPossible ? false : (workerBin ? 'mediasoup not installed' : WORKER_MISSING_MESSAGE) }, async (t) => {
+  // mediasoup takes its binary from process.env at import; an env naming another one cannot apply.
+  const other = process.execPath; // an executable file that is not the worker
+  const err = await loadMediasoup({ ...process.env, MEDIASOUP_WORKER_BIN: other }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof WebRtcUnavailableError, 'refused with WebRtcUnavailableError');
+  t.equal((err as WebRtcUnavailableError).reason, 'worker_failed');
+  t.match((err as Error).message, `not ${other}`, `says which binary would run: ${(err as Error).message}`);
+  const ok = await loadMediasoup(process.env);
+  t.equal(ok.workerBin, workerBin, 'the process environment\'s worker loads');
+});
 t.test('without mediasoup or its worker DevoX starts without WebRTC and says why', { skip: webrtcPossible ? `mediasoup and a worker are present (${workerBin})` : false }, async (t) => {
   const server = await startTestServer({ websocket: { tokens: [TOKEN] }, webrtc: { enabled: true } });
   t.teardown(() => server.close());
