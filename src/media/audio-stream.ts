@@ -14,6 +14,7 @@
  *  - a gap longer than maxGapSec is a discontinuity: media time continues without
  *    inserting minutes of silence (logged once).
  */
+import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
 import { StreamResampler } from './resampler.js';
@@ -32,6 +33,11 @@ export interface AudioStreamOptions {
   log?: Logger;
   /** Longest gap (seconds of media) filled with silence; longer ones are discontinuities. Default 10. */
   maxGapSec?: number;
+}
+
+/** The AudioStream options that come from the `window` config section, for every transport alike. */
+export function windowOptions(window: Config['window']): Pick<AudioStreamOptions, 'windowSec' | 'hopMs' | 'speechThresholdDbfs'> {
+  return { windowSec: window.lengthSec, hopMs: window.hopMs, speechThresholdDbfs: window.speechThresholdDbfs };
 }
 
 export function newStreamCounters(): StreamCounters {

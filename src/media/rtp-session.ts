@@ -6,7 +6,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
-import { AudioStream } from './audio-stream.js';
+import { AudioStream, windowOptions } from './audio-stream.js';
 import { PortAllocationError } from './errors.js';
 import { RtpReceiver } from './rtp-receiver.js';
 import type { PayloadFormat, RtpExtraCounters, RtpSession, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
@@ -91,9 +91,7 @@ export class RtpSessionImpl implements RtpSession {
       descriptor: opts.descriptor,
       inputRate: opts.inputRate,
       outputRate: opts.outputRate,
-      windowSec: opts.window.lengthSec,
-      hopMs: opts.window.hopMs,
-      speechThresholdDbfs: opts.window.speechThresholdDbfs,
+      ...windowOptions(opts.window),
       sink: opts.sink,
       log: opts.log,
     });

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { AudioStream } from '../../media/audio-stream.js';
+import { AudioStream, windowOptions } from '../../media/audio-stream.js';
 import { nowMs } from '../../media/clock.js';
 import { RtpReceiver } from '../../media/rtp-receiver.js';
 import type { PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from '../../media/types.js';
@@ -39,9 +39,7 @@ export class RtpLeg {
       descriptor: opts.descriptor,
       inputRate: opts.format.clockRate,
       outputRate: opts.outputRate,
-      windowSec: opts.window.lengthSec,
-      hopMs: opts.window.hopMs,
-      speechThresholdDbfs: opts.window.speechThresholdDbfs,
+      ...windowOptions(opts.window),
       sink: opts.sink,
       ...(opts.log ? { log: opts.log } : {}),
     });

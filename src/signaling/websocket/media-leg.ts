@@ -8,7 +8,7 @@
  *    becomes loss. Telnyx documents that frames can arrive out of order.
  *  - append: frames with no position of their own (audio_fork, jambonz), placed end to end.
  */
-import { AudioStream } from '../../media/audio-stream.js';
+import { AudioStream, windowOptions } from '../../media/audio-stream.js';
 import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from '../../media/types.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -92,9 +92,7 @@ export class MediaLeg {
       descriptor: opts.descriptor,
       inputRate: opts.inputRate,
       outputRate: opts.outputRate,
-      windowSec: opts.window.lengthSec,
-      hopMs: opts.window.hopMs,
-      speechThresholdDbfs: opts.window.speechThresholdDbfs,
+      ...windowOptions(opts.window),
       sink: opts.sink,
       ...(opts.log ? { log: opts.log } : {}),
     });
