@@ -64,8 +64,8 @@ class FrontEnd(nn.Module):
         k = np.arange(self.n_bins)[:, None]
         t = np.arange(n_fft)[None, :]
         win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)       # periodic Hann
-        scale = 2.0 / win.sum()                                               # full-scale sine -> |X| = 1
-        basis = np.concatenate([np.cos(2 * np.pi * k * t / n_fft) * win, -np.sin(2 * np.pi * k * t / n_fft) * win]) * scale
+        amp = 2.0 / win.sum()                                                 # full-scale sine -> |X| = 1
+        basis = np.concatenate([np.cos(2 * np.pi * k * t / n_fft) * win, -np.sin(2 * np.pi * k * t / n_fft) * win]) * amp
         self.register_buffer('basis', torch.tensor(basis, dtype=torch.float32)[:, None, :])
         self.register_buffer('fb', torch.tensor(mel_filterbank(n_fft, n_mels, scale=scale)))
         self.floor = float(10 ** (floor_db / 10))
