@@ -14,7 +14,7 @@ import type { WindowSink, WindowView } from '../src/media/types.js';
 import type { ConnectionContext } from '../src/signaling/websocket/media-connection.js';
 import { MediaLeg } from '../src/signaling/websocket/media-leg.js';
 import { TwilioStreamHandler } from '../src/signaling/websocket/twilio-stream-handler.js';
-import { WS_CLOSE_REASONS, WS_PROTOCOLS, type WsMediaCounters } from '../src/signaling/websocket/types.js';
+import { newCounters } from '../src/signaling/websocket/media-stream-server.js';
 
 const streams = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
@@ -34,18 +34,7 @@ const sink: WindowSink = {
   },
   onStreamEnd() {},
 };
-const counters = {
-  connections: Object.fromEntries(WS_PROTOCOLS.map((p) => [p, 0])),
-  refused: { unauthorized: 0, not_found: 0 },
-  closed: Object.fromEntries(WS_CLOSE_REASONS.map((r) => [r, 0])),
-  messages: 0,
-  bytes: 0,
-  frames: 0,
-  ignored: 0,
-  dropped: 0,
-  activeConnections: 0,
-  activeLegs: 0,
-} as WsMediaCounters;
+const counters = newCounters();
 const log = pino({ level: 'silent' });
 
 // The same handler + leg classes the server uses; only the socket is left out.

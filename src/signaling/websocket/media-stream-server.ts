@@ -35,7 +35,8 @@ interface Route {
   pathToken: string | undefined;
 }
 
-function newCounters(): WsMediaCounters {
+/** Zeroed counters for every protocol and close reason (also used by bench/websocket-handler.ts). */
+export function newCounters(): WsMediaCounters {
   const closed = {} as Record<WsCloseReason, number>;
   for (const r of WS_CLOSE_REASONS) closed[r] = 0;
   const connections = {} as Record<WsProtocol, number>;
