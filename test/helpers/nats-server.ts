@@ -108,15 +108,6 @@ export class NatsServer {
     }
   }
 
-  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
-  pause(): void {
-    this.#proc?.kill('SIGSTOP');
-  }
-
-  resume(): void {
-    this.#proc?.kill('SIGCONT');
-  }
-
   async restart(): Promise<void> {
     await this.stop();
     await this.#spawn();

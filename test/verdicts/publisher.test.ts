@@ -15,6 +15,7 @@ import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
@@ -165,25 +166,29 @@ t.test('NATS killed mid-stream: events buffer and flush in order on restart, non
 
 t.test('lost acks (server frozen) are re-sent and de-duplicated: each event stored once', needsNats, async (t) => {
   const srv = await NatsServer.start();
-  t.teardown(() => {
-    srv.resume();
-    return srv.close();
+  const relay = await TcpRelay.start(srv.port); // the publisher talks to NATS through a relay we can freeze
+  t.teardown(async () => {
+    await relay.close();
+    await srv.close();
   });
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(relay.url), metrics, log);
   await p.start();
   const events = sampleEvents(30);
   for (const e of events.slice(0, 10)) p.publish(e);
   t.equal(await p.flush(5000), true);
-  srv.pause(); // acks stop; the TCP connection stays up
+  relay.freeze(); // acks stop; the TCP connection stays up
   for (const e of events.slice(10)) p.publish(e);
   await new Promise((r) => setTimeout(r, 2600)); // past the 2 s ack timeout: re-sends queued
   t.ok(p.pending > 0, 'still pending while the server is frozen');
-  srv.resume();
+  t.equal(p.connected, true, 'the connection is still up');
+  relay.thaw();
   t.equal(await p.flush(15_000), true, 'delivered once the server answers again');
   await p.close();
   const stored = await readStoredEvents(srv.url, 'DEVOX');
   t.same(stored.map((s) => s.event.eventId), events.map((e) => e.eventId), 'stored exactly once each, in order');
+  const published = [...(await metrics.text()).matchAll(/^devox_events_published_total\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  t.equal(published, events.length, 'each event counted as published once');
 });
 
 t.test('stream deleted under us: re-created, events keep flowing', needsNats, async (t) => {
