@@ -5,6 +5,7 @@
     python3 training/checks.py splits             # split properties on the shared manifest and a hash-mode corpus
     python3 training/checks.py augment            # what each augmentation does to a signal, measured
     python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
+    python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
     python3 training/checks.py parity [MODEL_DIR] [--dump F32] # PyTorch vs onnxruntime on the same windows
 """
 from __future__ import annotations
@@ -249,6 +250,47 @@ def cmd_augment() -> dict:
     }
 
 
+def cmd_pairs() -> dict:
+    """CropStream(pairs=1.0) on a store where each pair's genuine and synthetic audio are the same samples: if the
+    pair is cropped at the same offset and augmented with identical draws, the two rows come out bit-identical.
+    Group A and group B hold different audio, and an unpaired file holds a third; pairs never mix groups."""
+    from devoxtrain.augment import AugConfig
+    from devoxtrain.cache import OPUS_BITRATES, Store
+    from devoxtrain.sampler import CropStream
+    rng = np.random.default_rng(11)
+    sigs = {k: channel.to_int16(augment.normalize_loudness(_speechlike(rng, 3.0 + i))) for i, k in enumerate('ABU')}
+    items, parts, index, off = [], [], {}, 0
+    for iid, key, lab in (('a-gen', 'A', 'genuine'), ('a-syn', 'A', 'synthetic'), ('b-gen', 'B', 'genuine'),
+                          ('b-syn', 'B', 'synthetic'), ('u-syn', 'U', 'synthetic')):
+        extra = {'pair_key': key} if key != 'U' else {}
+        items.append(Item(id=iid, path=iid, label=lab, speaker=key, source='src', extra=extra))
+        parts.append(sigs[key])
+        index[iid] = (off, len(sigs[key]))
+        off += len(sigs[key])
+    clean = np.concatenate(parts)
+    arrays = {'clean': clean, **{f'opus{b}': clean for b in OPUS_BITRATES}}
+    stream = CropStream(items, Store(arrays=arrays, index=index), AugConfig(), batch=8, seed=5, pairs=1.0)
+    it = iter(stream)
+    rows, labels, identical, distinct_pairs = 0, [], 0, 0
+    for _ in range(6):
+        x, y = next(it)
+        x, y = x.numpy(), y.numpy()
+        labels.append(y.tolist())
+        for i in range(0, len(x), 2):
+            rows += 1
+            identical += int(np.array_equal(x[i], x[i + 1]))
+            if i >= 2 and not np.array_equal(x[i], x[i - 2]):
+                distinct_pairs += 1
+    try:
+        CropStream([it for it in items if 'pair_key' not in it.extra] + [items[0]], Store(arrays=arrays, index=index),
+                   AugConfig(), batch=8, seed=5, pairs=0.5)
+        no_pairs_error = None
+    except ValueError as e:
+        no_pairs_error = str(e)
+    return {'pairs': rows, 'identical_pairs': identical, 'distinct_consecutive_pairs': distinct_pairs,
+            'labels': labels, 'groups': len(stream.pair_groups), 'no_pairs_error': no_pairs_error}
+
+
 def cmd_g711() -> dict:
     vals = np.arange(-32768, 32768).astype(np.int16)
     x = vals.astype(np.float32) / 32768.0
@@ -321,6 +363,8 @@ def main(argv: list[str]) -> int:
         out = cmd_augment()
     elif cmd == 'g711':
         out = cmd_g711()
+    elif cmd == 'pairs':
+        out = cmd_pairs()
     elif cmd == 'parity':
         rest = argv[1:]
         dump = None

@@ -30,7 +30,7 @@ from devoxtrain import channel  # noqa: E402
 from devoxtrain.augment import AugConfig  # noqa: E402
 from devoxtrain.data import Item, read_corpus  # noqa: E402
 from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs  # noqa: E402
-from devoxtrain.model import DevoxNet, count_macs, count_params  # noqa: E402
+from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss  # noqa: E402
 from devoxtrain.sampler import CropStream  # noqa: E402
 from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits, summarize  # noqa: E402
 from devoxtrain import onnx_io  # noqa: E402
@@ -55,9 +55,9 @@ def parse_args(argv=None):
                     'folders:DIR (repeatable; default: the shared manifest)')
     ap.add_argument('--out', default=str(REPO / 'models' / 'devox-phone'))
     ap.add_argument('--name', default='devox-phone')
-    ap.add_argument('--version', default='1.0.0')
+    ap.add_argument('--version', default='1.1.0')
     ap.add_argument('--seed', type=int, default=1337)
-    ap.add_argument('--steps', type=int, default=1200)
+    ap.add_argument('--steps', type=int, default=2400)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--eval-every', type=int, default=200)
@@ -67,8 +67,16 @@ def parse_args(argv=None):
     ap.add_argument('--norm', choices=('band', 'global'), default='band',
                     help='front-end mean removal over the window: per mel band, or one global mean')
     ap.add_argument('--floor-db', type=float, default=-50.0, help='log floor relative to the window mean band energy')
-    ap.add_argument('--fbank', choices=('mel', 'linear'), default='mel', help='filterbank spacing')
-    ap.add_argument('--bands', type=int, default=48, help='filterbank bands')
+    ap.add_argument('--fbank', choices=('mel', 'linear'), default='linear', help='filterbank spacing')
+    ap.add_argument('--bands', type=int, default=60, help='filterbank bands')
+    ap.add_argument('--pairs', type=float, default=0.0,
+                    help='fraction of each batch drawn as matched genuine/synthetic pairs (same pair_key, same offset, '
+                         'identical augmentation)')
+    ap.add_argument('--n-fft', type=int, default=256, help='STFT window in samples (10-ms hop)')
+    ap.add_argument('--stem-stride', type=int, default=2, help='stride of the first conv (1 = full resolution)')
+    ap.add_argument('--shortcut', choices=('conv', 'pool'), default='conv', help='downsampling shortcut of the blocks')
+    ap.add_argument('--head', choices=('linear', 'oc'), default='linear',
+                    help='linear + BCE, or one-class softmax (cosine to a genuine direction)')
     ap.add_argument('--balance', choices=('label', 'source'), default='label',
                     help='label: 50/50 classes; source: 50/50 within each source that has both (anti source-confound)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
@@ -183,15 +191,17 @@ def main(argv=None) -> int:
     xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
     log(f'dev: {n_half} windows per condition (wideband, G.711 mu-law)')
 
-    net = DevoxNet(norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands)
+    net = DevoxNet(norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
+                   stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig()
-    stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance)
+    stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,
+                        pairs=args.pairs)
     loader = DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
-    lossf = torch.nn.BCEWithLogitsLoss()
+    lossf = oc_softmax_loss if args.head == 'oc' else torch.nn.BCEWithLogitsLoss()
     best = {'eer': 2.0, 'step': 0, 'state': copy.deepcopy(net.state_dict())}
     history = []
     t_train = time.time()
@@ -243,7 +253,7 @@ def main(argv=None) -> int:
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
         'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
-        'balance': args.balance, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'balance': args.balance, 'pairs': args.pairs, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }

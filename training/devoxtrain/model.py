@@ -1,12 +1,15 @@
 """The DevoX phone model: raw 16 kHz waveform [B, 16000] -> prob_synthetic [B] (+ embedding [B, D]).
 
 The feature front-end lives inside the graph, so the runtime hands over samples and nothing else:
-DC removal -> pre-emphasis -> STFT as a fixed Conv1d (20-ms Hann window, 10-ms hop; ONNX's STFT op measured ~4x
-slower in onnxruntime CPU than the equivalent GEMM) -> power -> 48 Slaney-mel bands -> log with a floor (default 50 dB)
+DC removal -> pre-emphasis -> STFT as a fixed Conv1d (Hann window of n_fft samples: 20 ms in 1.0, 16 ms in 1.1;
+10-ms hop; ONNX's STFT op measured ~4x slower in onnxruntime CPU than the equivalent GEMM) -> power -> triangular
+filterbank (48 Slaney-mel bands in 1.0, 60 linearly spaced bands in 1.1) -> log with a floor (default 50 dB)
 below the window's mean band energy (exactly gain-invariant) -> mean removal over the window, either per band
 (`norm='band'`: also removes a static channel/recording colour) or global (`norm='global'`: gain only, keeps the
 spectral envelope) -> division by the window's std.
-Back-end: a small residual depthwise-separable CNN with mean+std pooling over time.
+Back-end: a small residual depthwise-separable CNN with mean+std pooling over time (1.1: the stem conv strides 2x2
+and the blocks' shortcuts are strided 1x1 convs, ~3x less onnxruntime CPU per window than 1.0).
+Head: linear + BCE, or optionally one-class softmax (`head='oc'`).
 """
 from __future__ import annotations
 
@@ -93,16 +96,20 @@ class FrontEnd(nn.Module):
 class DSBlock(nn.Module):
     """Residual depthwise-separable block: dw3x3(stride) -> pw -> dw3x3 -> pw, with a 1x1 shortcut when shapes change."""
 
-    def __init__(self, cin: int, cout: int, stride: tuple[int, int]):
+    def __init__(self, cin: int, cout: int, stride: tuple[int, int], shortcut: str = 'pool'):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
             nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
             nn.Conv2d(cout, cout, 3, 1, 1, groups=cout, bias=False), nn.BatchNorm2d(cout),
             nn.Conv2d(cout, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        self.short = (nn.Identity() if cin == cout and stride == (1, 1) else
-                      nn.Sequential(nn.AvgPool2d(stride, stride, ceil_mode=True) if stride != (1, 1) else nn.Identity(),
-                                    nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)))
+        if cin == cout and stride == (1, 1):
+            self.short = nn.Identity()
+        elif shortcut == 'conv':   # strided 1x1 conv: onnxruntime CPU runs AvgPool(ceil_mode) + its layout reorders slowly
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        else:
+            self.short = nn.Sequential(nn.AvgPool2d(stride, stride, ceil_mode=True) if stride != (1, 1) else nn.Identity(),
+                                       nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.body(x) + self.short(x))
@@ -110,19 +117,34 @@ class DSBlock(nn.Module):
 
 class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
-                 dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel'):
+                 dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
+                 n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear'):
+        """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
+        strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
+        if shortcut not in ('pool', 'conv'):
+            raise ValueError(f'shortcut must be pool or conv, not {shortcut!r}')
+        if head not in ('linear', 'oc'):
+            raise ValueError(f'head must be linear or oc, not {head!r}')
         self.config = {'widths': list(widths), 'emb_dim': emb_dim, 'n_mels': n_mels, 'dropout': dropout,
-                       'norm': norm, 'floor_db': floor_db, 'scale': scale}
-        self.front = FrontEnd(n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale)
-        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
+                       'norm': norm, 'floor_db': floor_db, 'scale': scale, 'n_fft': n_fft, 'stem_stride': stem_stride,
+                       'shortcut': shortcut, 'head': head}
+        self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale)
+        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
         strides = [(2, 2), (2, 2), (2, 2), (2, 1)]
-        self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i]) for i in range(len(widths) - 1)])
+        self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i], shortcut)
+                                      for i in range(len(widths) - 1)])
         c = widths[-1]
         self.emb = nn.Sequential(nn.Linear(2 * c, emb_dim), nn.BatchNorm1d(emb_dim), nn.ReLU(inplace=True))
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(emb_dim, 1)
+        self.head_type = head
+        if head == 'oc':
+            # One-class softmax (Zhang et al., 2021): genuine embeddings gather around one direction w, synthetic ones
+            # are only pushed away from it; logit = alpha * (mid - cos(e, w)), see oc_softmax_loss().
+            self.w = nn.Parameter(torch.randn(emb_dim) / math.sqrt(emb_dim))
+        else:
+            self.head = nn.Linear(emb_dim, 1)
         self.emb_dim = emb_dim
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
@@ -134,7 +156,24 @@ class DevoxNet(nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (logit [B], embedding [B, D])."""
         e = self.features(audio)
+        if self.head_type == 'oc':
+            cos = (F.normalize(self.drop(e), dim=1) * F.normalize(self.w, dim=0)).sum(dim=1)
+            return OC_SCORE_GAIN * (0.5 * (OC_M_GENUINE + OC_M_SYNTHETIC) - cos), e
         return self.head(self.drop(e)).squeeze(1), e
+
+
+# OC-softmax scale and margins as in the paper. The model's logit is OC_SCORE_GAIN * (mid - cos) in [-2.3, 2.8]:
+# a gentler scale than alpha, so that the exported sigmoid does not saturate in float32 and the verdict engine's
+# mean of window log-odds is not dominated by its clamp; only the loss uses alpha.
+OC_ALPHA, OC_M_GENUINE, OC_M_SYNTHETIC, OC_SCORE_GAIN = 20.0, 0.9, 0.2, 5.0
+
+
+def oc_softmax_loss(logit: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """OC-softmax: genuine (y=0) is penalised unless cos > m_genuine, synthetic unless cos < m_synthetic, each
+    through softplus(alpha * violation). With z = alpha * (mid - cos) that is softplus(+-z + margin)."""
+    z = logit * (OC_ALPHA / OC_SCORE_GAIN)
+    margin = OC_ALPHA * (OC_M_GENUINE - OC_M_SYNTHETIC) / 2
+    return F.softplus(torch.where(y > 0.5, -z, z) + margin).mean()
 
 
 class ExportWrapper(nn.Module):

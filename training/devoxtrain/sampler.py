@@ -23,12 +23,20 @@ class CropStream(IterableDataset):
     balance='source': a source uniformly among those with BOTH labels, then label 50/50 within it. Every source is
     then exactly half genuine, half synthetic, so recognising the source (room, microphone, original sample rate,
     loudness of a demo page) says nothing about the label; genuine-only or synthetic-only sources serve only as
-    babble. This is the main defence against the source confound in this data."""
+    babble. This is the main defence against the source confound in this data.
+
+    pairs=P: a fraction P of each batch is drawn as matched pairs instead: a genuine file and a synthetic file with
+    the same `pair_key` (the same utterance: a vocoder/codec copy-synthesis of the recording, or the same text and
+    target speaker through a TTS), cropped at the same offset and put through the *identical* augmentation (same
+    random draws: reverb, noise, babble, gain, channel, packet loss). Within a pair the speaker, text, source page,
+    recording chain and channel are shared, so the only thing that tells the two apart is how the audio was made."""
 
     def __init__(self, items: list[Item], store: Store, aug: AugConfig, batch: int, seed: int,
-                 balance: str = 'label'):
+                 balance: str = 'label', pairs: float = 0.0):
         if balance not in ('label', 'source'):
             raise ValueError(f'balance must be label or source, not {balance!r}')
+        if not 0.0 <= pairs <= 1.0:
+            raise ValueError(f'pairs must be a fraction in [0, 1], not {pairs!r}')
         self.store, self.aug_cfg, self.batch, self.seed, self.balance = store, aug, batch, seed, balance
         self.groups: dict[int, list[tuple[list[str], float]]] = {}
         by = defaultdict(list)
@@ -45,8 +53,18 @@ class CropStream(IterableDataset):
                       if (0, src) in by and (1, src) in by]
         if balance == 'source' and not self.mixed:
             raise ValueError('balance=source needs at least one source with both genuine and synthetic files')
+        by_pair: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+        for it in items:
+            key = (it.extra or {}).get('pair_key')
+            if key:
+                by_pair[f'{it.source}|{key}'][it.y].append(it.id)
+        self.pair_groups = [g for _, g in sorted(by_pair.items()) if g[0] and g[1]]
+        if pairs > 0 and not self.pair_groups:
+            raise ValueError('pairs > 0 needs files that share a pair_key across genuine and synthetic')
+        self.n_pairs = int(round(pairs * batch / 2)) if self.pair_groups else 0
 
-    def _crop(self, rng: np.random.Generator, iid: str, name: str) -> np.ndarray:
+    def _crop(self, rng: np.random.Generator, iid: str, name: str, at: int | None = None) -> np.ndarray:
+        """A random 1-s crop of a file (re-drawn if near-silent), or the crop starting at `at` when given."""
         off, n = self.store.index[iid]
         clean = self.store.arrays['clean']
         arr = self.store.arrays[name]
@@ -55,6 +73,9 @@ class CropStream(IterableDataset):
             s = int(rng.integers(0, WINDOW - n + 1))
             out[s:s + n] = arr[off:off + n] / 32768.0
             return out
+        if at is not None:
+            s = min(at, n - WINDOW)
+            return (arr[off + s:off + s + WINDOW] / 32768.0).astype(np.float32)
         for _ in range(3):
             s = int(rng.integers(0, n - WINDOW + 1))
             if rms_dbfs(clean[off + s:off + s + WINDOW] / 32768.0) >= -45:
@@ -82,7 +103,10 @@ class CropStream(IterableDataset):
         while True:
             x = np.empty((self.batch, WINDOW), np.float32)
             y = np.empty(self.batch, np.float32)
-            for i in range(self.batch):
+            for i in range(0, 2 * self.n_pairs, 2):
+                x[i], x[i + 1] = self._pair(rng, aug, has_opus)
+                y[i], y[i + 1] = 0, 1
+            for i in range(2 * self.n_pairs, self.batch):
                 lab = int(rng.random() < 0.5)
                 iid = self._pick(rng, lab)
                 ch = aug.pick_channel(rng)
@@ -92,3 +116,24 @@ class CropStream(IterableDataset):
                 x[i] = aug(self._crop(rng, iid, name), ch, rng)
                 y[i] = lab
             yield torch.from_numpy(x), torch.from_numpy(y)
+
+    def _pair(self, rng: np.random.Generator, aug: Augmenter, has_opus: bool) -> tuple[np.ndarray, np.ndarray]:
+        gen_ids, syn_ids = self.pair_groups[int(rng.integers(len(self.pair_groups)))]
+        g = gen_ids[int(rng.integers(len(gen_ids)))]
+        sy = syn_ids[int(rng.integers(len(syn_ids)))]
+        n = min(self.store.index[g][1], self.store.index[sy][1])
+        ch = aug.pick_channel(rng)
+        if ch == 'opus' and not has_opus:
+            ch = 'ulaw'
+        name = f'opus{int(rng.choice(OPUS_BITRATES))}' if ch == 'opus' else 'clean'
+        clean = self.store.arrays['clean']
+        at = 0
+        for _ in range(3):   # an offset where the genuine side has speech
+            at = int(rng.integers(0, max(1, n - WINDOW + 1)))
+            off = self.store.index[g][0]
+            if rms_dbfs(clean[off + at:off + at + WINDOW] / 32768.0) >= -45:
+                break
+        seed = int(rng.integers(2 ** 63))
+        xg = aug(self._crop(rng, g, name, at), ch, np.random.default_rng(seed))
+        xs = aug(self._crop(rng, sy, name, at), ch, np.random.default_rng(seed))
+        return xg, xs
