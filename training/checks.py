@@ -6,7 +6,7 @@
     python3 training/checks.py augment            # what each augmentation does to a signal, measured
     python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
     python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
-    python3 training/checks.py parity [MODEL_DIR] [--dump F32] # PyTorch vs onnxruntime on the same windows
+    python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--head linear|oc]  # PyTorch vs onnxruntime
 """
 from __future__ import annotations
 
@@ -300,12 +300,13 @@ def cmd_g711() -> dict:
             'alaw_decode': (channel.g711_decode(np.arange(256, dtype=np.uint8), 'alaw') * 32768).astype(int).tolist()}
 
 
-def cmd_parity(model_dir: str | None, dump: str | None = None) -> dict:
+def cmd_parity(model_dir: str | None, dump: str | None = None, head: str = 'linear') -> dict:
     import torch
     from devoxtrain import onnx_io
     from devoxtrain.model import DevoxNet
     torch.manual_seed(0)
-    net = DevoxNet()
+    # random init: the graph train.py builds by default (1.1), with the chosen head
+    net = DevoxNet(n_mels=60, scale='linear', n_fft=256, stem_stride=2, shortcut='conv', head=head)
     with tempfile.TemporaryDirectory() as tmp:
         if model_dir:
             from devoxtrain.model import build
@@ -367,12 +368,13 @@ def main(argv: list[str]) -> int:
         out = cmd_pairs()
     elif cmd == 'parity':
         rest = argv[1:]
-        dump = None
-        if '--dump' in rest:
-            i = rest.index('--dump')
-            dump = rest[i + 1]
-            rest = rest[:i] + rest[i + 2:]
-        out = cmd_parity(rest[0] if rest else None, dump)
+        opts = {}
+        for flag in ('--dump', '--head'):
+            if flag in rest:
+                i = rest.index(flag)
+                opts[flag[2:]] = rest[i + 1]
+                rest = rest[:i] + rest[i + 2:]
+        out = cmd_parity(rest[0] if rest else None, opts.get('dump'), opts.get('head', 'linear'))
     else:
         print(f'unknown check {cmd!r}\n{__doc__}', file=sys.stderr)
         return 2

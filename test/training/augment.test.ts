@@ -102,3 +102,18 @@ t.test('G.711 encode/decode match alawmulaw (what the runtime uses) for every 16
   t.equal(ud, 0, 'mu-law decode table agrees');
   t.equal(ad, 0, 'A-law decode table agrees');
 });
+
+t.test('matched pairs: same utterance, same offset, identical augmentation, never across pair keys', async (t) => {
+  const p = await check<{
+    pairs: number; identical_pairs: number; distinct_consecutive_pairs: number; labels: number[][]; groups: number;
+    no_pairs_error: string | null;
+  }>(['pairs']);
+  t.equal(p.groups, 2, 'two pair groups found (the unpaired file is not one)');
+  t.equal(p.pairs, 24);
+  // genuine and synthetic hold the same samples in each group, so a pair is bit-identical only if it was cropped at
+  // the same offset from the same group and augmented with the same random draws (noise, reverb, gain, channel...)
+  t.equal(p.identical_pairs, p.pairs, 'every pair bit-identical');
+  t.ok(p.distinct_consecutive_pairs >= 12, `pairs differ from one another (${p.distinct_consecutive_pairs} of 18)`);
+  for (const row of p.labels) t.same(row, [0, 1, 0, 1, 0, 1, 0, 1], 'genuine, synthetic, ... within a batch');
+  t.match(p.no_pairs_error, /share a pair_key/, 'asking for pairs with no pair keys is a clear error');
+});
