@@ -57,7 +57,7 @@ def parse_args(argv=None):
     ap.add_argument('--name', default='devox-phone')
     ap.add_argument('--version', default='1.1.0')
     ap.add_argument('--seed', type=int, default=1337)
-    ap.add_argument('--steps', type=int, default=2400)
+    ap.add_argument('--steps', type=int, default=3600)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--eval-every', type=int, default=200)
