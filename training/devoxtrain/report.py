@@ -81,13 +81,19 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
             'eer': 'threshold where dev false-accept (genuine >= t) equals dev miss (synthetic < t)',
             'suspicious': 'threshold below which only dev EER / 2 of dev synthetic files score (<= eer)',
             'synthetic': 'threshold where 1% of dev genuine files score at or above it (>= eer)'},
-        'frontend': 'inside the graph: DC removal, pre-emphasis 0.97, 20-ms Hann STFT (fixed Conv1d, 10-ms hop), '
+        'frontend': f'inside the graph: DC removal, pre-emphasis 0.97, {net.config.get("n_fft", 320) / 16:g}-ms Hann STFT '
+                    '(fixed Conv1d, 10-ms hop), '
                     + (f'{net.config["n_mels"]} Slaney-mel' if net.config.get('scale', 'mel') == 'mel' else
                        f'{net.config["n_mels"]} linearly spaced') + f' bands, log with a floor {-net.config["floor_db"]:g} dB below the window mean, '
                     + ('per-band' if net.config['norm'] == 'band' else 'global') + ' mean removal and '
                     'std normalisation over the window',
         'model_config': net.config,
-        'architecture': 'residual depthwise-separable CNN (16-32-64-96-128 channels) + mean/std pooling + 64-d embedding',
+        'architecture': 'residual depthwise-separable CNN ('
+                        + '-'.join(str(w) for w in net.config['widths']) + ' channels'
+                        + (', stem stride 2' if net.config.get('stem_stride', 1) == 2 else '')
+                        + (', strided 1x1-conv shortcuts' if net.config.get('shortcut', 'pool') == 'conv' else '')
+                        + f') + mean/std pooling + {net.config["emb_dim"]}-d embedding'
+                        + (', one-class softmax head' if net.config.get('head', 'linear') == 'oc' else ''),
         'params': int(params),
         'flops': {'per_window_flops': int(macs['flops']), 'per_window_mflops': macs['mflops'],
                   'macs': int(macs['macs']), 'frontend_macs': int(macs['frontend_macs']),
