@@ -6,7 +6,7 @@
     python3 training/checks.py augment            # what each augmentation does to a signal, measured
     python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
     python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
-    python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--head linear|oc]  # PyTorch vs onnxruntime
+    python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
 """
 from __future__ import annotations
 
@@ -300,13 +300,21 @@ def cmd_g711() -> dict:
             'alaw_decode': (channel.g711_decode(np.arange(256, dtype=np.uint8), 'alaw') * 32768).astype(int).tolist()}
 
 
-def cmd_parity(model_dir: str | None, dump: str | None = None, head: str = 'linear') -> dict:
+VARIANTS = {  # random-init graphs for the parity check: train.py's default (1.1) and its options
+    'default': {},
+    'oc': {'head': 'oc'},
+    'narrowband': {'n_mels': 40, 'fmax': 4000.0},
+}
+
+
+def cmd_parity(model_dir: str | None, dump: str | None = None, variant: str = 'default') -> dict:
     import torch
     from devoxtrain import onnx_io
     from devoxtrain.model import DevoxNet
     torch.manual_seed(0)
-    # random init: the graph train.py builds by default (1.1), with the chosen head
-    net = DevoxNet(n_mels=60, scale='linear', n_fft=256, stem_stride=2, shortcut='conv', head=head)
+    # random init: the graph train.py builds by default (1.1), or one of its options
+    net = DevoxNet(**{'n_mels': 60, 'scale': 'linear', 'n_fft': 256, 'stem_stride': 2, 'shortcut': 'conv',
+                      **VARIANTS[variant]})
     with tempfile.TemporaryDirectory() as tmp:
         if model_dir:
             from devoxtrain.model import build
@@ -369,12 +377,12 @@ def main(argv: list[str]) -> int:
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}
-        for flag in ('--dump', '--head'):
+        for flag in ('--dump', '--variant'):
             if flag in rest:
                 i = rest.index(flag)
                 opts[flag[2:]] = rest[i + 1]
                 rest = rest[:i] + rest[i + 2:]
-        out = cmd_parity(rest[0] if rest else None, opts.get('dump'), opts.get('head', 'linear'))
+        out = cmd_parity(rest[0] if rest else None, opts.get('dump'), opts.get('variant', 'default'))
     else:
         print(f'unknown check {cmd!r}\n{__doc__}', file=sys.stderr)
         return 2

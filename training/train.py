@@ -69,6 +69,8 @@ def parse_args(argv=None):
     ap.add_argument('--floor-db', type=float, default=-50.0, help='log floor relative to the window mean band energy')
     ap.add_argument('--fbank', choices=('mel', 'linear'), default='linear', help='filterbank spacing')
     ap.add_argument('--bands', type=int, default=60, help='filterbank bands')
+    ap.add_argument('--fmax', type=float, default=8000.0,
+                    help='top of the filterbank in Hz (4000: the model sees only the telephone band, 0-4 kHz)')
     ap.add_argument('--pairs', type=float, default=0.0,
                     help='fraction of each batch drawn as matched genuine/synthetic pairs (same pair_key, same offset, '
                          'identical augmentation)')
@@ -192,7 +194,8 @@ def main(argv=None) -> int:
     log(f'dev: {n_half} windows per condition (wideband, G.711 mu-law)')
 
     net = DevoxNet(norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
-                   stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head)
+                   stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
+                   fmax=args.fmax)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig()

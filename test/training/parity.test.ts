@@ -39,11 +39,11 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-for (const head of ['linear', 'oc']) t.test(`random-init export (${head} head): PyTorch = onnxruntime (Python)`, async (t) => {
+for (const variant of ['default', 'oc', 'narrowband']) t.test(`random-init export (${variant} graph): PyTorch = onnxruntime (Python)`, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'devox-parity-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const f32 = join(dir, 'windows.f32');
-  const p = await check<Parity>(['parity', '--dump', f32, '--head', head]);
+  const p = await check<Parity>(['parity', '--dump', f32, '--variant', variant]);
   t.same(p.inputs, [['audio', ['batch', 16000]]], 'input "audio" [batch, 16000], dynamic batch');
   t.same(p.outputs, ['prob_synthetic', 'embedding']);
   t.ok(p.max_abs_prob < TOL, `max |torch - ort| prob ${p.max_abs_prob.toExponential(2)}`);

@@ -57,20 +57,23 @@ def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR 
 
 class FrontEnd(nn.Module):
     def __init__(self, n_fft: int = 320, hop: int = 160, n_mels: int = 48, preemph: float = 0.97,
-                 floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel'):
+                 floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel', fmax: float = SR / 2):
         super().__init__()
         if norm not in ('band', 'global'):
             raise ValueError(f'norm must be band or global, not {norm!r}')
         self.norm = norm
         self.n_fft, self.hop, self.preemph = n_fft, hop, preemph
-        self.n_bins = n_fft // 2 + 1
+        fb = mel_filterbank(n_fft, n_mels, fmax=fmax, scale=scale)
+        # only the STFT bins the filterbank reads are computed (fmax 4 kHz: half the front-end's multiply-adds)
+        self.n_bins = n_fft // 2 + 1 if fmax >= SR / 2 else int(np.nonzero(fb.any(axis=0))[0].max()) + 1
+        fb = fb[:, :self.n_bins]
         k = np.arange(self.n_bins)[:, None]
         t = np.arange(n_fft)[None, :]
         win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)       # periodic Hann
         amp = 2.0 / win.sum()                                                 # full-scale sine -> |X| = 1
         basis = np.concatenate([np.cos(2 * np.pi * k * t / n_fft) * win, -np.sin(2 * np.pi * k * t / n_fft) * win]) * amp
         self.register_buffer('basis', torch.tensor(basis, dtype=torch.float32)[:, None, :])
-        self.register_buffer('fb', torch.tensor(mel_filterbank(n_fft, n_mels, scale=scale)))
+        self.register_buffer('fb', torch.tensor(fb))
         self.floor = float(10 ** (floor_db / 10))
         self.n_frames = (WINDOW - n_fft) // hop + 1
 
@@ -118,7 +121,8 @@ class DSBlock(nn.Module):
 class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
                  dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
-                 n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear'):
+                 n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear',
+                 fmax: float = SR / 2):
         """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
         strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
@@ -128,8 +132,8 @@ class DevoxNet(nn.Module):
             raise ValueError(f'head must be linear or oc, not {head!r}')
         self.config = {'widths': list(widths), 'emb_dim': emb_dim, 'n_mels': n_mels, 'dropout': dropout,
                        'norm': norm, 'floor_db': floor_db, 'scale': scale, 'n_fft': n_fft, 'stem_stride': stem_stride,
-                       'shortcut': shortcut, 'head': head}
-        self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale)
+                       'shortcut': shortcut, 'head': head, 'fmax': fmax}
+        self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax)
         self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
         strides = [(2, 2), (2, 2), (2, 2), (2, 1)]

@@ -84,7 +84,7 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
         'frontend': f'inside the graph: DC removal, pre-emphasis 0.97, {net.config.get("n_fft", 320) / 16:g}-ms Hann STFT '
                     '(fixed Conv1d, 10-ms hop), '
                     + (f'{net.config["n_mels"]} Slaney-mel' if net.config.get('scale', 'mel') == 'mel' else
-                       f'{net.config["n_mels"]} linearly spaced') + f' bands, log with a floor {-net.config["floor_db"]:g} dB below the window mean, '
+                       f'{net.config["n_mels"]} linearly spaced') + f' bands up to {net.config.get("fmax", 8000) / 1000:g} kHz, log with a floor {-net.config["floor_db"]:g} dB below the window mean, '
                     + ('per-band' if net.config['norm'] == 'band' else 'global') + ' mean removal and '
                     'std normalisation over the window',
         'model_config': net.config,
