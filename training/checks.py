@@ -270,10 +270,10 @@ def cmd_pairs() -> dict:
     clean = np.concatenate(parts)
     arrays = {'clean': clean, **{f'opus{b}': clean for b in OPUS_BITRATES}}
     stream = CropStream(items, Store(arrays=arrays, index=index), AugConfig(), batch=8, seed=5, pairs=1.0)
-    it = iter(stream)
+    batches = iter(stream)
     rows, labels, identical, distinct_pairs = 0, [], 0, 0
     for _ in range(6):
-        x, y = next(it)
+        x, y = next(batches)
         x, y = x.numpy(), y.numpy()
         labels.append(y.tolist())
         for i in range(0, len(x), 2):
