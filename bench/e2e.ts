@@ -118,7 +118,8 @@ async function main(): Promise<number> {
         log: { level: process.env.DEVOX_BENCH_LOG ?? 'error' },
         http: { port: 0 },
         detect: { modelDir },
-        media: { streamTimeoutMs: 5000 },
+        // The search looks for the detector's limit, so the admission cap (media.maxStreams) must not find it first.
+        media: { streamTimeoutMs: 5000, maxStreams: Number(v['max-streams']) },
         nats: { servers: nats ? [nats.url] : [], maxBufferedEvents: 100000 },
         websocket: { enabled: false },
         webrtc: { enabled: false },

@@ -33,6 +33,12 @@ const ConfigSchema = z
         maxSequenceJump: z.number().int().min(10),
         /** Largest accepted UDP datagram. */
         maxPacketBytes: z.number().int().min(64).max(65535),
+        /**
+         * Live streams across every ingress (RTP, WebSocket legs, WebRTC); the next one is refused
+         * (SIP 503, WebSocket/WebRTC close 1013, HTTP 503). Size it from `npm run bench` on the
+         * target machine (docs/benchmarks.md: ~425 real-time streams on 2 cores).
+         */
+        maxStreams: z.number().int().min(1),
       })
       .strict(),
     window: z
@@ -221,6 +227,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DEVOX_NATS_USER', 'nats.user', 'string'],
   ['DEVOX_NATS_PASS', 'nats.pass', 'string'],
   ['DEVOX_NATS_TOKEN', 'nats.token', 'string'],
+  ['DEVOX_MAX_STREAMS', 'media.maxStreams', 'int'],
   ['DEVOX_HTTP_HOST', 'http.host', 'string'],
   ['DEVOX_HTTP_PORT', 'http.port', 'int'],
   ['DEVOX_SIP_ENABLED', 'sip.enabled', 'bool'],

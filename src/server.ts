@@ -21,6 +21,7 @@ import { z } from 'zod';
 import type { Config } from './config.js';
 import { defaultPayloadFormat } from './media/codecs.js';
 import { MediaSessions, type RtpSession } from './media/media-sessions.js';
+import { StreamCapacity, StreamCapacityError } from './media/stream-capacity.js';
 import type { CodecName, StreamDescriptor } from './media/types.js';
 import { HttpServer, readJsonBody, sendJson, HttpServerError } from './observability/http-server.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -142,7 +143,11 @@ export class DevoxServer {
         : user;
       const pipeline = await VerdictPipeline.create({ config, log, metrics, publisher, listener });
       cleanup.push(() => pipeline.close());
+      // One cap on live streams shared by every ingress (media.maxStreams).
+      const capacity = new StreamCapacity(config.media.maxStreams);
+      metrics.addStreamCapacity(capacity);
       const media = new MediaSessions({
+        capacity,
         media: config.media,
         window: config.window,
         outputRate: pipeline.sampleRate,
@@ -154,6 +159,7 @@ export class DevoxServer {
       let websocket: MediaStreamServer | undefined;
       if (config.websocket.enabled) {
         const ws = new MediaStreamServer({
+          capacity,
           websocket: config.websocket,
           window: config.window,
           outputRate: pipeline.sampleRate,
@@ -169,6 +175,7 @@ export class DevoxServer {
       if (config.webrtc.enabled) {
         try {
           const w = await WebRtcIngest.start({
+            capacity,
             webrtc: config.webrtc,
             websocket: config.websocket,
             media: config.media,
@@ -291,7 +298,12 @@ export class DevoxServer {
         sendJson(res, 201, await this.openStream(body as OpenStreamRequest));
       } catch (err) {
         if (err instanceof StreamRequestError) return sendJson(res, this.#closing ? 503 : 400, { error: err.message });
-        this.log.error({ err }, 'cannot open stream');
+        if (err instanceof StreamCapacityError) {
+          this.log.warn({ limit: err.limit }, 'stream refused: at media.maxStreams');
+          res.setHeader('retry-after', String(this.config.sip.retryAfterSec));
+        } else {
+          this.log.error({ err }, 'cannot open stream');
+        }
         sendJson(res, 503, { error: (err as Error).message });
       }
     });

@@ -1,7 +1,8 @@
 /**
  * MediaSessions: what signaling calls. allocate() binds an RTP/RTCP port pair from
  * media.rtpPortMin..rtpPortMax for one stream and its negotiated payload formats;
- * release() ends it; one timer ends streams silent for media.streamTimeoutMs (reason
+ * release() ends it; with a StreamCapacity, allocate() first takes one of its slots
+ * (StreamCapacityError when none is left) and the stream's end gives it back; one timer ends streams silent for media.streamTimeoutMs (reason
  * 'timeout', logged) and releases reordered packets that waited too long.
  */
 import type { Config } from '../config.js';
@@ -10,6 +11,7 @@ import { nowMs } from './clock.js';
 import { MAX_DECODED_SAMPLES, opusDecodeRate } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
+import type { ReleaseSlot, StreamCapacity } from './stream-capacity.js';
 import type { PayloadFormat, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export type { RtpSession } from './rtp-session.js';
@@ -21,6 +23,8 @@ export interface MediaSessionsOptions {
   outputRate: number;
   sink: WindowSink;
   log: Logger;
+  /** The cap on live streams shared with the other ingresses; none: only the port range limits. */
+  capacity?: StreamCapacity;
 }
 
 const AUDIO_ENCODINGS = new Set(['PCMU', 'PCMA', 'L16', 'opus']);
@@ -31,6 +35,7 @@ export class MediaSessions {
   readonly #opts: MediaSessionsOptions;
   readonly #sessions = new Map<string, RtpSessionImpl>();
   readonly #portsInUse = new Set<number>();
+  readonly #slots = new Map<string, ReleaseSlot>();
   readonly #timer: NodeJS.Timeout;
   readonly #reorderMaxWaitMs: number;
   /** One decode buffer for all streams (decoding and windowing are synchronous per packet). */
@@ -71,6 +76,17 @@ export class MediaSessions {
     if (!audio) {
       throw new UnsupportedCodecError(formats.map((f) => f.encoding).join(',') || '(none)', 'no decodable audio payload format offered');
     }
+    const slot = this.#opts.capacity?.take('rtp');
+    try {
+      return await this.#bind(descriptor, formats, audio, slot);
+    } catch (err) {
+      slot?.();
+      throw err;
+    }
+  }
+
+  async #bind(descriptor: StreamDescriptor, formats: PayloadFormat[], audio: PayloadFormat,
+    slot: ReleaseSlot | undefined): Promise<RtpSessionImpl> {
     const { media, window, outputRate, sink, log } = this.#opts;
     const min = media.rtpPortMin + (media.rtpPortMin % 2);
     // Even RTP ports p with p + 1 (RTCP) still inside the range.
@@ -103,6 +119,7 @@ export class MediaSessions {
           throw new SessionStateError(descriptor.streamId, 'media sessions closed or stream allocated during allocation');
         }
         this.#sessions.set(descriptor.streamId, session);
+        if (slot) this.#slots.set(descriptor.streamId, slot);
         log.debug({ streamId: descriptor.streamId, port, encoding: audio.encoding }, 'RTP session allocated');
         return session;
       } catch (err) {
@@ -129,6 +146,8 @@ export class MediaSessions {
     const s = this.#sessions.get(streamId);
     if (!s) return Promise.resolve();
     this.#sessions.delete(streamId);
+    this.#slots.get(streamId)?.();
+    this.#slots.delete(streamId);
     const done = s.end(reason);
     return done.then(() => {
       this.#portsInUse.delete(s.port);

@@ -5,6 +5,9 @@
 
 export type CodecName = 'PCMU' | 'PCMA' | 'L16' | 'opus';
 
+/** How a stream's audio arrives. */
+export type TransportKind = 'rtp' | 'websocket' | 'webrtc' | 'file';
+
 /** One negotiated payload type of an RTP stream (from SDP or a transport's metadata). */
 export interface PayloadFormat {
   payloadType: number;
@@ -22,7 +25,7 @@ export interface StreamDescriptor {
   callId: string;
   /** Leg name within the call, e.g. "caller" / "callee", "inbound" / "outbound", or a SIPREC label. */
   leg: string;
-  transport: 'rtp' | 'websocket' | 'webrtc' | 'file';
+  transport: TransportKind;
   /** Pass-through identity (SIP Call-ID, SIPREC session id, callSid, custom parameters...). */
   identity?: Readonly<Record<string, string>>;
 }

@@ -10,6 +10,7 @@ import type { StreamCounters } from '../media/types.js';
 import type { SipCounters } from '../signaling/sip/types.js';
 import type { WsMediaCounters } from '../signaling/websocket/types.js';
 import type { EventType, VerdictLabel } from '../verdicts/types.js';
+import type { StreamCapacity } from '../media/stream-capacity.js';
 
 /** Seconds: 0.1 ms … 5 s, denser where real-time operation lives (1–50 ms). */
 export const LATENCY_BUCKETS_SEC: readonly number[] = [
@@ -341,6 +342,37 @@ export class Metrics {
       registers: [r],
       collect() {
         this.set(read().activeConnections);
+      },
+    });
+  }
+
+  /** The shared cap on live streams (media.maxStreams): its limit, slots in use, refusals by transport. */
+  addStreamCapacity(capacity: StreamCapacity): void {
+    const r = this.registry;
+    new Gauge({
+      name: 'devox_stream_capacity',
+      help: 'Live streams DevoX admits across all ingresses (media.maxStreams)',
+      registers: [r],
+      collect() {
+        this.set(capacity.limit);
+      },
+    });
+    new Gauge({
+      name: 'devox_stream_slots_in_use',
+      help: 'Live streams holding a capacity slot (RTP, WebSocket legs, WebRTC sessions)',
+      registers: [r],
+      collect() {
+        this.set(capacity.active);
+      },
+    });
+    new Counter({
+      name: 'devox_streams_refused_total',
+      help: 'Streams refused because media.maxStreams were live, by transport',
+      labelNames: ['transport'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [transport, n] of Object.entries(capacity.refused)) this.inc({ transport }, n);
       },
     });
   }

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sdpTransform from 'sdp-transform';
 import { loadConfig } from '../../src/config.js';
 import { MediaSessions } from '../../src/media/media-sessions.js';
+import { StreamCapacity } from '../../src/media/stream-capacity.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CallRegistry, type SipCallPolicy } from '../../src/signaling/sip/call-registry.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
@@ -339,6 +340,34 @@ t.test('max concurrent calls: 503 with Retry-After, nothing half set up', async 
   t.equal(media.size, 0);
   const after = await registry.invite(variant(base, { callId: 'cap-6' }));
   t.equal(after.status, 503, 'closed registry refuses');
+});
+
+t.test('media.maxStreams shared with other ingresses: 503 rejected_over_capacity, slots given back', async (t) => {
+  // Ports for many calls, but 3 stream slots: one 2-stream call fits; the next gets one slot and gives it back.
+  const cfg = loadConfig({ env: {}, overrides: { media: { bindAddress: '127.0.0.1', rtpPortMin: 47400, rtpPortMax: 47499 } } });
+  const capacity = new StreamCapacity(3);
+  const media = new MediaSessions({ media: cfg.media, window: cfg.window, outputRate: 16000, sink: new RecordingSink(), log, capacity });
+  const registry = new CallRegistry({ media, policy, address: '127.0.0.1', log });
+  t.teardown(() => media.closeAll());
+  const base = loadSipFixture('opensips-siprec-invite.sip');
+  const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => registry.invite(variant(base, { callId: `slots-${i}` }))));
+  const statuses = outs.map((o) => o.status);
+  t.equal(statuses.filter((s) => s === 200).length, 1, 'one 2-stream call fits in 3 slots');
+  t.equal(statuses.filter((s) => s === 503).length, 5);
+  t.ok(outs.filter((o) => o.status === 503).every((o) => o.headers['Retry-After'] === '7'), 'Retry-After on each 503');
+  t.equal(registry.counters.rejected_over_capacity, 5, 'counted as over capacity, not as missing ports');
+  t.equal(registry.counters.rejected_media_unavailable, 0);
+  t.equal(capacity.active, 2, 'only the admitted call holds slots');
+  t.equal(media.size, 2);
+  // Offers are set up concurrently: a refused call had one or both of its streams refused.
+  t.ok(capacity.refused.rtp >= 5 && capacity.refused.rtp <= 10, `refused streams counted (${capacity.refused.rtp})`);
+  const ok = outs.findIndex((o) => o.status === 200);
+  registry.bye(`slots-${ok}`);
+  await sleep(50);
+  t.equal(capacity.active, 0, 'BYE gives the slots back');
+  t.equal((await registry.invite(variant(base, { callId: 'slots-again' }))).status, 200, 'admitted again');
+  registry.close();
+  t.equal(capacity.active, 0);
 });
 
 t.test('INVITE flood against a tiny port range: 200 or 503, never a leak', async (t) => {

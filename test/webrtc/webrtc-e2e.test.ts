@@ -116,3 +116,39 @@ t.test('without mediasoup or its worker DevoX starts without WebRTC and says why
   const ready = await fetch(`${server.http.url}/readyz`);
   t.equal(ready.status, 200, 'the rest of DevoX is ready');
 });
+
+t.test('media.maxStreams: a WebRTC session over the shared cap is closed with 1013', { skip: webrtcPossible ? false : (workerBin ? 'mediasoup not installed' : WORKER_MISSING_MESSAGE) }, async (t) => {
+  const { WebSocket } = await import('ws');
+  const server = await startTestServer({ media: { maxStreams: 1 }, websocket: { tokens: [TOKEN] }, webrtc: { enabled: true, workers: 1 } });
+  t.teardown(() => server.close());
+  const signal = `${server.http.url.replace(/^http/, 'ws')}${server.config.webrtc.path}/signal`;
+  const connect = async () => {
+    const ws = new WebSocket(signal, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    await new Promise<void>((res, rej) => {
+      ws.once('open', () => res());
+      ws.once('error', rej);
+    });
+    return { ws, closed };
+  };
+  const rtp = await server.openStream({ callId: 'holds-the-slot' });
+  const refused = await connect();
+  const r = await refused.closed;
+  t.equal(r.code, 1013, 'closed with 1013 (try again later)');
+  t.match(r.reason, /limit of 1 live streams/, 'says why');
+  t.equal(server.webrtc!.size, 0, 'no session was created');
+  server.releaseStream(rtp.streamId);
+  await waitFor(async () => {
+    const m = await (await fetch(`${server.http.url}/metrics`)).text();
+    return /^devox_stream_slots_in_use 0$/m.test(m);
+  }, 5000, 'the RTP slot to be given back');
+  const admitted = await connect();
+  await waitFor(() => server.webrtc!.size === 1, 5000, 'a WebRTC session');
+  t.equal(server.webrtc!.size, 1, 'admitted once a slot is free');
+  admitted.ws.close(1000);
+  await admitted.closed;
+  await waitFor(() => server.webrtc!.size === 0, 5000, 'the session to close');
+  const m = await (await fetch(`${server.http.url}/metrics`)).text();
+  t.match(m, /^devox_stream_slots_in_use 0$/m, 'its slot is given back');
+  t.match(m, /^devox_streams_refused_total\{transport="webrtc"\} 1$/m, 'the refusal is counted');
+});

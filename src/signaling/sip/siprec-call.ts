@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PayloadFormat, StreamDescriptor, StreamEndReason } from '../../media/types.js';
 import { sameAudio } from './codec-choice.js';
+import { StreamCapacityError } from '../../media/stream-capacity.js';
 import { CapacityError, NoCommonCodecError, SipError, TooManyStreamsError } from './errors.js';
 import { planStreams } from './recording-offer.js';
 import { buildAnswer } from './sdp-answer.js';
@@ -217,6 +218,9 @@ export class SiprecCall {
     }
     if (failure !== undefined) {
       this.#releaseAll(ok.values(), 'released');
+      if (failure instanceof StreamCapacityError) {
+        throw new CapacityError('rejected_over_capacity', this.#opts.retryAfterSec, failure.message, { cause: failure });
+      }
       throw new CapacityError('rejected_media_unavailable', this.#opts.retryAfterSec,
         'no RTP port available for every stream', { cause: failure });
     }

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
+import { StreamCapacityError, type ReleaseSlot, type StreamCapacity } from '../../media/stream-capacity.js';
 import type { WindowSink } from '../../media/types.js';
 import { Authenticator } from '../websocket/auth.js';
 import { AuthError } from '../websocket/errors.js';
@@ -33,6 +34,8 @@ export interface WebRtcIngestOptions {
   log: Logger;
   status(streamId: string): StreamStatus;
   env?: NodeJS.ProcessEnv;
+  /** The cap on live streams shared with the other ingresses: each session takes one slot. */
+  capacity?: StreamCapacity;
 }
 
 interface Slot {
@@ -136,6 +139,15 @@ export class WebRtcIngest {
         ws.close(1013, slot ? `at most ${this.#o.webrtc.maxSessions} WebRTC sessions` : 'no mediasoup worker alive');
         return;
       }
+      let release: ReleaseSlot | undefined;
+      try {
+        release = this.#o.capacity?.take('webrtc');
+      } catch (err) {
+        if (!(err instanceof StreamCapacityError)) throw err;
+        this.#o.log.warn({ limit: err.limit }, 'WebRTC session refused: at media.maxStreams');
+        ws.close(1013, `DevoX is at its limit of ${err.limit} live streams; retry later`);
+        return;
+      }
       const session: WebRtcSession = new WebRtcSession({
         ws,
         router: slot.router,
@@ -148,6 +160,7 @@ export class WebRtcIngest {
         status: this.#o.status,
         onStream: (streamId) => this.#byStream.set(streamId, session),
         onClosed: () => {
+          release?.();
           this.#sessions.delete(session);
           if (session.streamId !== undefined) this.#byStream.delete(session.streamId);
         },

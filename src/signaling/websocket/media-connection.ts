@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { nowMs } from '../../media/clock.js';
+import { StreamCapacityError, type ReleaseSlot, type StreamCapacity } from '../../media/stream-capacity.js';
 import type { StreamEndReason, WindowSink } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import { MediaLeg } from './media-leg.js';
@@ -43,6 +44,8 @@ export interface MediaConnectionOptions {
   sink: WindowSink;
   log: Logger;
   counters: WsMediaCounters;
+  /** Each leg takes a slot (StreamCapacityError closes the connection with over_capacity). */
+  capacity?: StreamCapacity;
   createHandler(ctx: ConnectionContext): ProtocolHandler;
   /** Called once when the connection has ended (after its legs). */
   onEnded(): void;
@@ -65,6 +68,7 @@ const END_REASON: Readonly<Record<WsCloseReason, StreamEndReason>> = {
   message_too_large: 'error',
   faster_than_realtime: 'error',
   too_many_streams: 'error',
+  over_capacity: 'released',
   protocol_error: 'error',
   internal_error: 'error',
 };
@@ -87,6 +91,7 @@ export class MediaConnection implements ConnectionContext {
   readonly #opts: MediaConnectionOptions;
   readonly #handler: ProtocolHandler;
   readonly #legs: MediaLeg[] = [];
+  readonly #slots: ReleaseSlot[] = [];
   readonly #idleTimer: NodeJS.Timeout;
   #startTimer: NodeJS.Timeout | undefined;
   /** Cuts off a client that does not answer our close frame. */
@@ -135,6 +140,14 @@ export class MediaConnection implements ConnectionContext {
   }
 
   openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): MediaLeg {
+    let slot: ReleaseSlot | undefined;
+    try {
+      slot = this.#opts.capacity?.take('websocket');
+    } catch (err) {
+      if (!(err instanceof StreamCapacityError)) throw err;
+      throw new StreamPolicyError('over_capacity', `DevoX is at its limit of ${err.limit} live streams; retry later`);
+    }
+    if (slot) this.#slots.push(slot);
     const m = new MediaLeg({
       descriptor: {
         streamId: `${this.connId}:${leg}`,
@@ -214,6 +227,7 @@ export class MediaConnection implements ConnectionContext {
       }
       this.counters.activeLegs--;
     }
+    for (const release of this.#slots) release();
     try {
       this.#handler.close();
     } catch (err) {

@@ -192,6 +192,7 @@ export class MediaStreamServer {
         sink: this.#opts.sink,
         log,
         counters: this.#counters,
+        ...(this.#opts.capacity ? { capacity: this.#opts.capacity } : {}),
         createHandler: (ctx: ConnectionContext): ProtocolHandler =>
           route.protocol === 'twilio' || route.protocol === 'telnyx' ? new TwilioStreamHandler(ctx) : new PcmForkHandler(ctx),
         onEnded: () => {

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
+import type { StreamCapacity } from '../../media/stream-capacity.js';
 import type { WindowSink } from '../../media/types.js';
 
 /**
@@ -76,6 +77,8 @@ export type WsCloseReason =
   | 'start_timeout'
   /** The token already holds websocket.maxStreamsPerToken connections. */
   | 'too_many_streams'
+  /** DevoX holds media.maxStreams live streams (all ingresses together). */
+  | 'over_capacity'
   /** A WebSocket protocol error detected by ws (bad UTF-8, bad framing). */
   | 'protocol_error'
   /** A bug or a failing sink; the connection is closed, the process keeps running. */
@@ -99,6 +102,7 @@ export const WS_CLOSE_REASONS: readonly WsCloseReason[] = [
   'idle_timeout',
   'start_timeout',
   'too_many_streams',
+  'over_capacity',
   'protocol_error',
   'internal_error',
   'server_shutdown',
@@ -120,6 +124,7 @@ export const CLOSE_CODE_OF: Readonly<Record<WsCloseReason, number>> = {
   idle_timeout: CloseCode.policyViolation,
   start_timeout: CloseCode.policyViolation,
   too_many_streams: CloseCode.tryAgainLater,
+  over_capacity: CloseCode.tryAgainLater,
   protocol_error: CloseCode.invalidPayload,
   internal_error: CloseCode.internalError,
   server_shutdown: CloseCode.goingAway,
@@ -159,4 +164,6 @@ export interface MediaStreamServerOptions {
   outputRate: number;
   sink: WindowSink;
   log: Logger;
+  /** The cap on live streams shared with the other ingresses: each leg takes one slot. */
+  capacity?: StreamCapacity;
 }
