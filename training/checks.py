@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from devoxtrain import augment, channel  # noqa: E402
+from devoxtrain import cache as cachemod  # noqa: E402
 from devoxtrain.data import CorpusError, Item, read_corpus, read_folders, read_manifest, read_meta_csv, read_protocol  # noqa: E402
 from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits  # noqa: E402
 from devoxtrain.systems import system_key  # noqa: E402
@@ -226,7 +227,22 @@ def cmd_augment() -> dict:
         c = np.correlate(o[4000:20000], speech[4000:20000], 'full')
         op[str(br)] = {'same_length': len(o) == len(speech), 'lag_samples': int(np.argmax(c) - 15999),
                        'energy_above_4k_fraction': _band_energy_fraction(o, 4000)}
+    # MP3 / AAC source copies (ffmpeg): same length, aligned, lossy (SNR well below G.711), MP3 24 kbps low-passes
+    src = {}
+    for name, codec, kbps in cachemod.SOURCE_COPIES:
+        o = channel.source_codec(speech, codec, kbps)
+        c = np.correlate(o[4000:20000], speech[4000:20000], 'full')
+        src[name] = {'same_length': len(o) == len(speech), 'lag_samples': int(np.argmax(c) - 15999), 'snr_db': _snr(speech, o),
+                     'energy_above_6k_db_change': float(10 * np.log10((_band_energy_fraction(o, 6000) + 1e-12)
+                                                                      / (_band_energy_fraction(speech, 6000) + 1e-12)))}
+    # random equaliser: the band gains it was asked for (white noise in, RMS kept)
+    eq_in = rng.standard_normal(4 * SR).astype(np.float32) * 0.1
+    eq_out = augment.equalize(eq_in, np.array([500.0, 2000.0]), np.array([-12.0, 12.0]))
+    band_db = lambda lo, hi: float(10 * np.log10(_band_energy_fraction(eq_out, lo, hi) / _band_energy_fraction(eq_in, lo, hi)))
     return {
+        'source_codecs': src,
+        'equalize': {'low_minus_high_db': band_db(100, 400) - band_db(2500, 7000), 'same_length': len(eq_out) == len(eq_in),
+                     'rms_ratio_db': augment.rms_dbfs(eq_out) - augment.rms_dbfs(eq_in)},
         'bandlimit': {'above_3400_before': _band_energy_fraction(white, 3400), 'above_4000_after': _band_energy_fraction(bl, 4000),
                       'below_200_after': _band_energy_fraction(bl, 0, 200), 'in_band_after': _band_energy_fraction(bl, 400, 3200),
                       'same_length': len(bl) == len(white)},

@@ -81,6 +81,14 @@ def parse_args(argv=None):
                     help='linear + BCE, or one-class softmax (cosine to a genuine direction)')
     ap.add_argument('--balance', choices=('label', 'source'), default='label',
                     help='label: 50/50 classes; source: 50/50 within each source that has both (anti source-confound)')
+    ap.add_argument('--source-codec', type=float, default=0.0,
+                    help='probability that a training crop comes from an MP3/AAC copy of its file (both classes alike)')
+    ap.add_argument('--eq', type=float, default=0.0,
+                    help='probability of a random recording-chain equaliser (+-8 dB, 6 points) on a training crop')
+    ap.add_argument('--freq-mask', type=int, default=0,
+                    help='training only: blank one random span of up to N bands per crop (SpecAugment-style)')
+    ap.add_argument('--ema', type=float, default=0.0,
+                    help='evaluate, select and export an exponential moving average of the weights (e.g. 0.998)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     return ap.parse_args(argv)
 
@@ -134,6 +142,27 @@ def dev_file_scores(sess, items: list[Item], store: cachemod.Store) -> tuple[np.
             ss.append(1 / (1 + np.exp(-lo[sel].mean())))
             ys.append(it.y)
     return np.array(ys), np.array(ss)
+
+
+class EmaWeights:
+    """An exponential moving average of the weights (BatchNorm statistics copied), kept in a second network."""
+
+    def __init__(self, net: DevoxNet, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise SystemExit(f'--ema must be in (0, 1), not {decay}')
+        self.decay = decay
+        self.net = copy.deepcopy(net)
+        self.net.freq_mask = 0
+        self.net.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: DevoxNet) -> None:
+        for e, p in zip(self.net.parameters(), net.parameters()):
+            e.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
+        for e, b in zip(self.net.buffers(), net.buffers()):
+            e.copy_(b)
 
 
 def git_commit() -> str:
@@ -198,7 +227,9 @@ def main(argv=None) -> int:
                    fmax=args.fmax)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
-    aug = AugConfig()
+    aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec)
+    net.freq_mask = args.freq_mask
+    ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,
                         pairs=args.pairs)
     loader = DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
@@ -219,19 +250,23 @@ def main(argv=None) -> int:
         loss.backward()
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update(net)
         run_loss += loss.item()
         if step % eval_every == 0 or step == steps:
-            e, e_wb, e_ul = dev_eer(net, xdev, ydev, n_half)
+            e, e_wb, e_ul = dev_eer(ema.net if ema is not None else net, xdev, ydev, n_half)
             history.append({'step': step, 'loss': round(run_loss / eval_every, 4), 'dev_eer_wideband': round(e_wb, 4),
                             'dev_eer_ulaw': round(e_ul, 4), 'elapsed_s': round(time.time() - t_train, 1)})
             log(f'step {step}/{steps} loss {run_loss / eval_every:.4f} dev EER wb {100 * e_wb:.2f}% '
                 f'ulaw {100 * e_ul:.2f}% ({(time.time() - t_train) / step:.2f}s/step)')
             run_loss = 0.0
             if e < best['eer']:
-                best = {'eer': e, 'step': step, 'state': copy.deepcopy(net.state_dict())}
+                best = {'eer': e, 'step': step,
+                        'state': copy.deepcopy((ema.net if ema is not None else net).state_dict())}
     del it_loader, loader
     t_train = time.time() - t_train
     net.load_state_dict(best['state'])
+    net.freq_mask = 0
     net.eval()
     log(f'best dev step {best["step"]} (mean window EER {100 * best["eer"]:.2f}%)')
 
@@ -256,7 +291,7 @@ def main(argv=None) -> int:
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
         'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
-        'balance': args.balance, 'pairs': args.pairs, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'balance': args.balance, 'pairs': args.pairs, 'freq_mask': args.freq_mask, 'ema': args.ema, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }

@@ -19,6 +19,8 @@ interface Aug {
   reverb: { rt60_s: number; decay30_dry_s: number; decay30_wet_s: number; same_length: boolean; rms_ratio_db: number };
   loudness: { target_dbfs: number; active_level_after_dbfs: number };
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
+  source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
+  equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
 }
 
 t.test('augmentations do what they claim', async (t) => {
@@ -79,6 +81,21 @@ t.test('augmentations do what they claim', async (t) => {
       t.ok(Math.abs(a.opus[br]!.lag_samples) <= 3, `${br} kbps lag ${a.opus[br]!.lag_samples} samples`);
     }
     t.ok(a.opus['8']!.energy_above_4k_fraction < 0.002, '8 kbps removes the band above 4 kHz');
+  });
+
+  t.test('MP3 / AAC source copies are aligned and lossy; MP3 24 kbps low-passes', async (t) => {
+    t.same(Object.keys(a.source_codecs).sort(), ['aac_32', 'mp3_24', 'mp3_48']);
+    for (const [name, c] of Object.entries(a.source_codecs)) {
+      t.ok(c.same_length, `${name} same length`);
+      t.ok(Math.abs(c.lag_samples) <= 3, `${name} lag ${c.lag_samples} samples (encoder delay removed)`);
+      t.ok(c.snr_db > 8 && c.snr_db < 30, `${name} is lossy: SNR ${c.snr_db.toFixed(1)} dB`);
+    }
+    t.ok(a.source_codecs['mp3_24']!.energy_above_6k_db_change < -20, `MP3 24 kbps: ${a.source_codecs['mp3_24']!.energy_above_6k_db_change.toFixed(1)} dB above 6 kHz`);
+  });
+
+  t.test('the random equaliser applies the band gains it is given', async (t) => {
+    t.ok(Math.abs(a.equalize.low_minus_high_db - -24) < 2, `-12 dB at 500 Hz vs +12 dB at 2 kHz: ${a.equalize.low_minus_high_db.toFixed(1)} dB apart`);
+    t.ok(a.equalize.same_length && Math.abs(a.equalize.rms_ratio_db) < 0.01, 'same length and RMS');
   });
 });
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy.signal import fftconvolve, firwin2
 
 from . import channel
 
@@ -110,6 +110,29 @@ def reverb(x: np.ndarray, rir: np.ndarray, keep_tail: bool = False) -> np.ndarra
     return y.astype(np.float32)
 
 
+def equalize(x: np.ndarray, freqs_hz: np.ndarray, gains_db: np.ndarray, numtaps: int = 129) -> np.ndarray:
+    """Linear-phase FIR equaliser through the points (freqs_hz, gains_db), linear in dB between them and flat
+    beyond the outermost points; RMS preserved. A random draw of it stands for an unknown microphone, handset and
+    recording chain (the convolutive part of RawBoost, Tak et al. 2022): a colour that says nothing about the label."""
+    f = np.concatenate([[0.0], np.asarray(freqs_hz, np.float64), [SR / 2]])
+    g = np.asarray(gains_db, np.float64)
+    g = np.concatenate([[g[0]], g, [g[-1]]])
+    order = np.argsort(f, kind='stable')
+    h = firwin2(numtaps, f[order] / (SR / 2), 10 ** (g[order] / 20))
+    y = fftconvolve(x.astype(np.float64), h)[numtaps // 2:numtaps // 2 + len(x)]
+    r_in = np.sqrt(np.mean(np.square(x, dtype=np.float64)))
+    r_out = np.sqrt(np.mean(np.square(y)))
+    if r_out > EPS:
+        y *= r_in / r_out
+    return y.astype(np.float32)
+
+
+def random_eq_points(rng: np.random.Generator, max_db: float, n: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """n breakpoints at log-uniform frequencies in 100 Hz - 7.5 kHz with gains uniform in +-max_db."""
+    f = np.sort(np.exp(rng.uniform(np.log(100.0), np.log(7500.0), n)))
+    return f, rng.uniform(-max_db, max_db, n)
+
+
 def bandlimit(x: np.ndarray) -> np.ndarray:
     return channel.bandlimit(x)
 
@@ -127,6 +150,9 @@ class AugConfig:
     p_alaw: float = 0.1
     p_opus: float = 0.25          # one of the precomputed Opus copies (8/16/24 kbps)
     gain_range_db: tuple[float, float] = (-20.0, 6.0)
+    p_source_codec: float = 0.0   # crop from a precomputed MP3 / AAC copy (cache.SOURCE_COPIES) unless the channel is Opus
+    p_eq: float = 0.0             # random recording-chain colour (equalize), drawn before the room
+    eq_max_db: float = 8.0
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus')
@@ -149,6 +175,8 @@ class Augmenter:
         """x: clean crop (or an Opus-decoded crop when channel_name == 'opus', since Opus is precomputed)."""
         c = self.cfg
         y = normalize_loudness(x)
+        if c.p_eq > 0 and rng.random() < c.p_eq:
+            y = equalize(y, *random_eq_points(rng, c.eq_max_db))
         if rng.random() < c.p_reverb:
             y = reverb(y, synthetic_rir(float(rng.uniform(0.15, 0.8)), rng))
         if rng.random() < c.p_noise:

@@ -1,8 +1,9 @@
-"""Decode every file once to 16 kHz int16 and precompute the Opus copies of the training audio.
+"""Decode every file once to 16 kHz int16 and precompute the codec copies of the training audio.
 
 Layout under training/cache/<key>/ (gitignored): `<split>_clean.npy` (all files of the split concatenated),
-`train_opus{8,16,24}.npy` (the same samples through libopus), `index.json` (id -> split, offset, length).
-The key hashes the file list, the caps and the code version, so a changed corpus rebuilds.
+`train_opus{8,16,24}.npy` (the same samples through libopus), `train_mp3_{24,48}.npy` / `train_aac_32.npy` (through
+MP3 / AAC), `index.json` (id -> split, offset, length). The key hashes the file list, the caps and the code version,
+so a changed corpus rebuilds; a copy missing from an existing cache is computed on the next run.
 """
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ from .data import Item
 SR = 16000
 CACHE_VERSION = 2
 OPUS_BITRATES = (8, 16, 24)
+# Perceptual-codec copies of the source recording (name, codec, kbps): MP3 and AAC are how audiobooks, podcasts,
+# videos and demo pages store speech, so both classes must carry them alike (LibriSpeech came from MP3 and is
+# genuine-only here: without them the model learns "MP3 artefacts = genuine", measured in docs/model.md).
+SOURCE_COPIES = (('mp3_24', 'mp3', 24), ('mp3_48', 'mp3', 48), ('aac_32', 'aac', 32))
+
+
+def copy_names() -> list[str]:
+    return [f'opus{b}' for b in OPUS_BITRATES] + [n for n, _, _ in SOURCE_COPIES]
+
+
+def _encode(name: str, piece: np.ndarray) -> np.ndarray:
+    if name.startswith('opus'):
+        return channel.opus_channel(piece, int(name[4:]))
+    codec, kbps = next((c, b) for n, c, b in SOURCE_COPIES if n == name)
+    return channel.source_codec(piece, codec, kbps)
 
 
 def load_audio(path: str, max_sec: float | None = None) -> np.ndarray:
@@ -87,27 +103,37 @@ def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, c
                 idx_file.write_text(json.dumps(idx))
                 log(f'cache: {split}: {len(items)} files, {off / SR / 60:.1f} min decoded in {time.time() - t0:.0f}s')
             index[split] = idx
-            if split in opus_for:
-                for br in OPUS_BITRATES:
-                    t0 = time.time()
-                    target = root / f'{split}_opus{br}.npy'
-                    if target.exists():
-                        continue
-                    out = np.empty_like(clean)
-                    step = SR * 600                                          # 10-min pieces through ffmpeg
-                    for s in range(0, len(clean), step):
-                        piece = clean[s:s + step].astype(np.float32) / 32768.0
-                        out[s:s + step] = channel.to_int16(channel.opus_channel(piece, br))
-                    np.save(root / f'{split}_opus{br}.tmp.npy', out)
-                    (root / f'{split}_opus{br}.tmp.npy').rename(target)
-                    log(f'cache: {split}: opus {br} kbps in {time.time() - t0:.0f}s')
         done.write_text(json.dumps(index))
     index = json.loads(done.read_text())
+    for split in opus_for:
+        if split in index:
+            _copies(root, split, log)
     stores: dict[str, Store] = {}
     for split, idx in index.items():
         arrays = {'clean': np.load(root / f'{split}_clean.npy', mmap_mode='r')}
         if split in opus_for:
-            for br in OPUS_BITRATES:
-                arrays[f'opus{br}'] = np.load(root / f'{split}_opus{br}.npy', mmap_mode='r')
+            for name in copy_names():
+                arrays[name] = np.load(root / f'{split}_{name}.npy', mmap_mode='r')
         stores[split] = Store(arrays=arrays, index={k: (int(v[0]), int(v[1])) for k, v in idx.items()})
     return stores
+
+
+def _copies(root: Path, split: str, log) -> None:
+    """The codec copies of a split's clean audio that are not on disk yet (resumable, atomic per copy)."""
+    clean = None
+    for name in copy_names():
+        target = root / f'{split}_{name}.npy'
+        if target.exists():
+            continue
+        t0 = time.time()
+        if clean is None:
+            clean = np.load(root / f'{split}_clean.npy', mmap_mode='r')
+        out = np.empty_like(clean)
+        step = SR * 600                                          # 10-min pieces through ffmpeg
+        for s in range(0, len(clean), step):
+            piece = clean[s:s + step].astype(np.float32) / 32768.0
+            out[s:s + step] = channel.to_int16(_encode(name, piece))
+        tmp = root / f'{split}_{name}.tmp.npy'
+        np.save(tmp, out)
+        tmp.rename(target)
+        log(f'cache: {split}: {name} copy in {time.time() - t0:.0f}s')

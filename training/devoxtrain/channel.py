@@ -10,8 +10,10 @@ all 65,536 inputs and 256 codes).
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+import tempfile
 
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfilt
@@ -127,6 +129,37 @@ def opus_channel(x: np.ndarray, bitrate_kbps: int) -> np.ndarray:
          '-ac', '1', 'pipe:1'], input=enc.stdout, capture_output=True)
     if dec.returncode != 0:
         raise ChannelError(f'ffmpeg opus decode failed: {dec.stderr.decode(errors="replace")[-400:]}')
+    y = np.frombuffer(dec.stdout, dtype=np.int16).astype(np.float32) / 32768.0
+    n = len(x)
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+# ---------------------------------------------------------------- MP3 / AAC (ffmpeg CLI, libmp3lame / native aac)
+SOURCE_CODECS = {'mp3': ('libmp3lame', '.mp3'), 'aac': ('aac', '.m4a')}
+
+
+def source_codec(x: np.ndarray, codec: str, bitrate_kbps: int) -> np.ndarray:
+    """Encode with a perceptual music codec (what audiobooks, podcasts, videos and web demos are stored as) and
+    decode back to 16 kHz; same length as input. Written through a seekable temp file so that ffmpeg records the
+    encoder delay (LAME tag / MP4 edit list) and the decoder removes it: output aligned with the input."""
+    if codec not in SOURCE_CODECS:
+        raise ChannelError(f'unknown source codec {codec!r} (one of {sorted(SOURCE_CODECS)})')
+    if shutil.which('ffmpeg') is None:
+        raise ChannelError(f'ffmpeg is not installed (apt-get install ffmpeg): needed for the {codec} channel')
+    lib, ext = SOURCE_CODECS[codec]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'a' + ext)
+        enc = subprocess.run(
+            ['ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', str(SR), '-ac', '1',
+             '-i', 'pipe:0', '-c:a', lib, '-b:a', f'{bitrate_kbps}k', path], input=to_int16(x).tobytes(),
+            capture_output=True)
+        if enc.returncode != 0:
+            raise ChannelError(f'ffmpeg {codec} encode failed: {enc.stderr.decode(errors="replace")[-400:]}')
+        dec = subprocess.run(
+            ['ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', path, '-f', 's16le', '-ar', str(SR),
+             '-ac', '1', 'pipe:1'], capture_output=True)
+        if dec.returncode != 0:
+            raise ChannelError(f'ffmpeg {codec} decode failed: {dec.stderr.decode(errors="replace")[-400:]}')
     y = np.frombuffer(dec.stdout, dtype=np.int16).astype(np.float32) / 32768.0
     n = len(x)
     return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))

@@ -150,9 +150,21 @@ class DevoxNet(nn.Module):
         else:
             self.head = nn.Linear(emb_dim, 1)
         self.emb_dim = emb_dim
+        self.freq_mask = 0    # training only (never exported): blank a random span of up to this many bands per row
+
+    def _mask_bands(self, f: torch.Tensor) -> torch.Tensor:
+        b, _, m, _ = f.shape
+        width = torch.randint(0, self.freq_mask + 1, (b, 1))
+        start = (torch.rand(b, 1) * (m - width + 1)).long()
+        band = torch.arange(m)[None, :]
+        keep = ~((band >= start) & (band < start + width))
+        return f * keep[:, None, :, None].to(f.dtype)        # 0 = the band's mean after normalisation
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
-        z = self.blocks(self.stem(self.front(audio)))                        # [B, C, F', T']
+        f = self.front(audio)
+        if self.training and self.freq_mask > 0:
+            f = self._mask_bands(f)
+        z = self.blocks(self.stem(f))                                        # [B, C, F', T']
         z = z.mean(dim=2)                                                    # [B, C, T']
         stats = torch.cat([z.mean(dim=2), torch.sqrt(z.var(dim=2, unbiased=False) + 1e-5)], dim=1)
         return self.emb(stats)

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .augment import AugConfig, Augmenter, rms_dbfs
-from .cache import OPUS_BITRATES, Store
+from .cache import OPUS_BITRATES, SOURCE_COPIES, Store
 from .data import Item
 
 WINDOW = 16000
@@ -38,6 +38,7 @@ class CropStream(IterableDataset):
         if not 0.0 <= pairs <= 1.0:
             raise ValueError(f'pairs must be a fraction in [0, 1], not {pairs!r}')
         self.store, self.aug_cfg, self.batch, self.seed, self.balance = store, aug, batch, seed, balance
+        self._sources = [n for n, _, _ in SOURCE_COPIES if n in store.arrays]
         self.groups: dict[int, list[tuple[list[str], float]]] = {}
         by = defaultdict(list)
         for it in items:
@@ -112,10 +113,19 @@ class CropStream(IterableDataset):
                 ch = aug.pick_channel(rng)
                 if ch == 'opus' and not has_opus:
                     ch = 'ulaw'
-                name = f'opus{int(rng.choice(OPUS_BITRATES))}' if ch == 'opus' else 'clean'
-                x[i] = aug(self._crop(rng, iid, name), ch, rng)
+                x[i] = aug(self._crop(rng, iid, self._copy_name(rng, ch)), ch, rng)
                 y[i] = lab
             yield torch.from_numpy(x), torch.from_numpy(y)
+
+    def _copy_name(self, rng: np.random.Generator, ch: str) -> str:
+        """Which stored copy a crop comes from: an Opus copy for the Opus channel; otherwise, with probability
+        p_source_codec, an MP3/AAC copy (the recording was stored that way before the call), else the clean audio."""
+        if ch == 'opus':
+            return f'opus{int(rng.choice(OPUS_BITRATES))}'
+        p = self.aug_cfg.p_source_codec
+        if p > 0 and self._sources and rng.random() < p:      # no draw at p = 0: older runs replay exactly
+            return self._sources[int(rng.integers(len(self._sources)))]
+        return 'clean'
 
     def _pair(self, rng: np.random.Generator, aug: Augmenter, has_opus: bool) -> tuple[np.ndarray, np.ndarray]:
         gen_ids, syn_ids = self.pair_groups[int(rng.integers(len(self.pair_groups)))]
@@ -125,7 +135,7 @@ class CropStream(IterableDataset):
         ch = aug.pick_channel(rng)
         if ch == 'opus' and not has_opus:
             ch = 'ulaw'
-        name = f'opus{int(rng.choice(OPUS_BITRATES))}' if ch == 'opus' else 'clean'
+        name = self._copy_name(rng, ch)
         clean = self.store.arrays['clean']
         at = 0
         for _ in range(3):   # an offset where the genuine side has speech
