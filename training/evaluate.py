@@ -60,18 +60,19 @@ def main(argv=None) -> int:
     test_items = split.items(items, 'test')
     sess = onnx_io.session(onnx_path, threads=args.threads)
     t0 = time.time()
-    ev, partial, demo = run_evaluation(sess, items, split, test_items, lambda it: load_audio(it.path, CAPS['test']),
+    ev, partial, demo, codecs = run_evaluation(sess, items, split, test_items, lambda it: load_audio(it.path, CAPS['test']),
                                        card['thresholds']['eer'], DEMO_IDS if shared else (), False, log)
     timing = onnx_io.time_inference(onnx_path, reps=50)
     new = copy.deepcopy(card)
     new['metrics']['test'] = strip_scores(ev)
     new['metrics']['partial_edits'] = partial
+    new['metrics']['codec_shift'] = codecs
     new['metrics']['demo_samples'] = demo
     new['inference'] = timing
     print(eval_table(new))
     print()
     print(source_table(new))
-    print(json.dumps({'partial_edits': partial, 'demo_samples': demo, 'inference': timing,
+    print(json.dumps({'partial_edits': partial, 'codec_shift': codecs, 'demo_samples': demo, 'inference': timing,
                       'eval_wall_s': round(time.time() - t0, 1)}, indent=1))
     if args.write:
         new['training']['wall_time_s']['evaluation'] = round(time.time() - t0, 1)

@@ -155,3 +155,42 @@ def score_partial_edits(sess, items: list[Item], audio: Callable[[Item], np.ndar
     return {'files': len(items),
             'file_mean_flagged_pct': _pct(float(np.mean(res['f_score'] >= eer_threshold))),
             'file_max_window_flagged_pct': _pct(float(np.mean(mx >= eer_threshold)))}
+
+
+CODEC_CONDITIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    'clean': lambda x: x,
+    'mp3_24': lambda x: channel.source_codec(x, 'mp3', 24),
+    'mp3_48': lambda x: channel.source_codec(x, 'mp3', 48),
+    'aac_32': lambda x: channel.source_codec(x, 'aac', 32),
+    'opus_16': lambda x: channel.opus_channel(x, 16),
+}
+
+
+def codec_shift(sess, items: list[Item], audio: Callable[[Item], np.ndarray], per_label: int = 40,
+                seed: int = 0) -> dict:
+    """Does storing the audio with a lossy codec move the score? Up to `per_label` test files per label (first 20 s),
+    each scored clean and through MP3 / AAC / Opus; the call score is what the verdict engine compares with the
+    thresholds (sigmoid of the mean window log-odds over speech). A detector that learned a source's codec (e.g.
+    "MP3 artefacts = genuine", since LibriSpeech came from MP3) moves BOTH classes the same way here."""
+    rng = np.random.default_rng(seed)
+    pick = []
+    for y in (0, 1):
+        pool = [it for it in items if it.y == y]
+        pick += [pool[i] for i in sorted(rng.choice(len(pool), min(per_label, len(pool)), replace=False))]
+    ys = np.array([it.y for it in pick])
+    out = {'files': {'genuine': int((ys == 0).sum()), 'synthetic': int((ys == 1).sum())}, 'max_sec': 20.0,
+           'conditions': {}}
+    for name, fn in CODEC_CONDITIONS.items():
+        calls = np.empty(len(pick))
+        for i, it in enumerate(pick):
+            z = fn(audio(it)[:20 * 16000])
+            w = cut_windows(z)
+            p, _ = score(sess, w)
+            sp = window_dbfs(w) >= SPEECH_DBFS
+            p = np.clip(p[sp] if sp.any() else p, 1e-6, 1 - 1e-6).astype(np.float64)
+            calls[i] = 1 / (1 + np.exp(-np.log(p / (1 - p)).mean()))
+        e, _ = eer(ys, calls)
+        out['conditions'][name] = {'median_call_score_genuine': round(float(np.median(calls[ys == 0])), 4),
+                                   'median_call_score_synthetic': round(float(np.median(calls[ys == 1])), 4),
+                                   'file_eer_pct': _pct(e)}
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import onnx_io
 from .cache import load_audio
-from .evaluation import evaluate, score_partial_edits
+from .evaluation import codec_shift, evaluate, score_partial_edits
 from .metrics import SPEECH_DBFS, cut_windows, window_dbfs
 from .splits import summarize
 
@@ -22,12 +22,16 @@ def file_score(sess, x: np.ndarray) -> tuple[float, int]:
 
 
 def run_evaluation(sess, items, split, test_items, audio, eer_threshold, demo_ids, smoke, log):
-    """Test-split evaluation (both conditions), partial edits (full runs only) and the demo samples."""
+    """Test-split evaluation (both conditions), partial edits and codec shift (full runs only), the demo samples."""
     ev = evaluate(sess, test_items, audio, eer_threshold, log=log)
-    partial = {}
+    partial, codecs = {}, {}
     if not smoke:
         pe = [it for it in items if split.dropped.get(it.id) == 'partial_edit']
         partial = score_partial_edits(sess, pe, lambda it: load_audio(it.path, 60.0), eer_threshold)
+        codecs = codec_shift(sess, test_items, audio)
+        log('codec shift (median call score genuine / synthetic, file EER): ' + '; '.join(
+            f'{k} {v["median_call_score_genuine"]} / {v["median_call_score_synthetic"]}, {v["file_eer_pct"]}%'
+            for k, v in codecs['conditions'].items()))
     demo = {}
     by_id = {it.id: it for it in items}
     from .channel import g711_channel
@@ -39,7 +43,7 @@ def run_evaluation(sess, items, split, test_items, audio, eer_threshold, demo_id
             demo.setdefault(iid, {'label': it.label, 'split': split.split.get(iid, split.dropped.get(iid))})[cond] = {
                 'file_score': round(s, 4), 'windows': n,
                 'correct_at_eer_threshold': bool((s >= eer_threshold) == (it.label == 'synthetic'))}
-    return ev, partial, demo
+    return ev, partial, demo, codecs
 
 
 def strip_scores(ev: dict) -> dict:
@@ -51,7 +55,7 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
     import time
     t0 = time.time()
     store = stores['test']
-    ev, partial, demo = run_evaluation(sess, items, split, by_split['test'],
+    ev, partial, demo, codecs = run_evaluation(sess, items, split, by_split['test'],
                                        lambda it: store.get(it.id).astype(np.float32) / 32768.0,
                                        thresholds['eer'], demo_ids, smoke, log)
     t_eval = time.time() - t0
@@ -106,7 +110,7 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
                    'dev_sources': list(split.config.dev_sources),
                    'speaker_split_sources': list(split.config.speaker_split_sources),
                    'excluded_from_training': list(demo_ids), 'dropped': data_summary['dropped']},
-        'metrics': {'test': strip_scores(ev), 'partial_edits': partial,
+        'metrics': {'test': strip_scores(ev), 'partial_edits': partial, 'codec_shift': codecs,
                     'demo_samples': demo, 'export_parity_max_abs': parity},
         'training': train_info,
         'created': datetime.now(timezone.utc).isoformat(timespec='seconds'),
@@ -165,6 +169,20 @@ def source_table(card: dict) -> str:
                       f'{len(p["sources"])} sources): balanced accuracy {p["embedding_probe_balanced_accuracy"]} from '
                       f'the 64-d embedding, {p["score_only_probe_balanced_accuracy"]} from the score alone; chance '
                       f'{p["chance_balanced_accuracy"]}.']
+    return '\n'.join(lines)
+
+
+def codec_table(card: dict) -> str:
+    c = card['metrics'].get('codec_shift') or {}
+    if not c.get('conditions'):
+        return '(not measured: smoke run)'
+    lines = [f'{c["files"]["genuine"]} genuine + {c["files"]["synthetic"]} synthetic test files (first {c["max_sec"]:.0f} s), '
+             'each scored clean and stored through a lossy codec; call score = sigmoid of the mean window log-odds, '
+             'what the verdict engine compares with the thresholds.', '',
+             '| stored as | median call score, genuine | median call score, synthetic | file EER |',
+             '| --- | ---: | ---: | ---: |']
+    for k, v in c['conditions'].items():
+        lines.append(_row([k, v['median_call_score_genuine'], v['median_call_score_synthetic'], f'{v["file_eer_pct"]}%']))
     return '\n'.join(lines)
 
 
@@ -261,6 +279,10 @@ Window-level thresholds for reference (dev window EER {card['calibration'].get('
 ## Is it recognising sources?
 
 {source_table(card)}
+
+### Does a lossy codec move the score?
+
+{codec_table(card)}
 
 Partial edits (not in training or EERs): {pe.get('files', 0)} files; flagged at the eer threshold by the file mean in
 {pe.get('file_mean_flagged_pct')}% and by the maximum window in {pe.get('file_max_window_flagged_pct')}% of files.
