@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, mergeConfig, projectRoot } from '../src/config.js';
 import type { WindowScore } from '../src/detect/types.js';
 import { nowMs } from '../src/media/clock.js';
+import { StreamCapacityError } from '../src/media/stream-capacity.js';
 import { createLogger } from '../src/observability/logger.js';
 import { DevoxServer, type OpenedStream } from '../src/server.js';
 import { NatsServer, natsServerAvailable } from '../test/helpers/nats-server.js';
@@ -33,7 +34,10 @@ import { NatsServer, natsServerAvailable } from '../test/helpers/nats-server.js'
 const HOP_MS = 250;
 
 interface TrialResult {
+  /** Streams admitted (offered minus refused at media.maxStreams). */
   streams: number;
+  offered: number;
+  refused: number;
   seconds: number;
   windowsPerSec: number;
   expectedWindowsPerSec: number;
@@ -174,7 +178,16 @@ async function main(): Promise<number> {
     firstVerdict.length = 0;
     const rssBefore = process.memoryUsage().rss;
     const opened: OpenedStream[] = [];
-    for (let i = 0; i < n; i++) opened.push(await server.openStream({ callId: `bench-${trialNo}-${i}`, leg: 'caller', codec: 'PCMU' }));
+    let refused = 0;
+    for (let i = 0; i < n; i++) {
+      try {
+        opened.push(await server.openStream({ callId: `bench-${trialNo}-${i}`, leg: 'caller', codec: 'PCMU' }));
+      } catch (err) {
+        if (!(err instanceof StreamCapacityError)) throw err;
+        refused++; // over media.maxStreams (--set media.maxStreams=N): offered but never admitted
+      }
+    }
+    const admitted = opened.length;
     const shedBefore = server.pipeline.stats.shed;
     const child = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'bench/rtp-load-sender.ts')], {
       cwd: projectRoot,
@@ -220,7 +233,7 @@ async function main(): Promise<number> {
     const fv = Float64Array.from(firstVerdict).sort();
     const batches = h1.count - h0.count;
     const windowsPerSec = windowsInWindow / (durationSec);
-    const expected = (n * 1000) / HOP_MS;
+    const expected = (admitted * 1000) / HOP_MS;
     const p99 = quantile(lat, 0.99);
     const reasons: string[] = [];
     if (shed > 0) reasons.push(`${shed} windows shed`);
@@ -228,7 +241,9 @@ async function main(): Promise<number> {
     if (!(p99 < HOP_MS)) reasons.push(`p99 ${p99.toFixed(1)} ms ≥ one hop`);
     if (sender.latenessMs.p99 > 20) reasons.push(`sender fell behind (p99 late ${sender.latenessMs.p99.toFixed(1)} ms)`);
     return {
-      streams: n,
+      streams: admitted,
+      offered: n,
+      refused,
       seconds: durationSec,
       windowsPerSec,
       expectedWindowsPerSec: expected,
@@ -237,7 +252,7 @@ async function main(): Promise<number> {
       batch: { meanSize: batches > 0 ? (h1.sizeSum - h0.sizeSum) / batches : 0, meanMs: batches > 0 ? ((h1.durSum - h0.durSum) * 1000) / batches : 0, batches },
       cpuPercent: ((cpu1.user + cpu1.system) / 1000 / wallMs) * 100,
       rssMiB: rssPeak / 2 ** 20,
-      rssMiBPerStream: (rssPeak - rssBefore) / 2 ** 20 / n,
+      rssMiBPerStream: (rssPeak - rssBefore) / 2 ** 20 / Math.max(1, admitted),
       firstVerdictMs: { p50: quantile(fv, 0.5), p90: quantile(fv, 0.9), max: fv.length ? fv[fv.length - 1]! : Number.NaN, streams: fv.length },
       sender: { p99LateMs: sender.latenessMs.p99, maxLateMs: sender.latenessMs.max, cpuSec: sender.cpuSec, sent: sender.sent },
       realtime: reasons.length === 0,
@@ -247,7 +262,7 @@ async function main(): Promise<number> {
 
   const print = (r: TrialResult): void => {
     console.log(
-      `N=${String(r.streams).padStart(4)}  windows/s ${r.windowsPerSec.toFixed(0).padStart(5)}/${r.expectedWindowsPerSec}  ` +
+      `N=${String(r.streams).padStart(4)}${r.refused > 0 ? ` (of ${r.offered} offered, ${r.refused} refused at media.maxStreams)` : ''}  windows/s ${r.windowsPerSec.toFixed(0).padStart(5)}/${r.expectedWindowsPerSec}  ` +
         `latency p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms max ${r.latencyMs.max.toFixed(1)} ms  ` +
         `batch ${r.batch.meanSize.toFixed(1)} win / ${r.batch.meanMs.toFixed(2)} ms  CPU ${r.cpuPercent.toFixed(0)}%  ` +
         `RSS ${r.rssMiB.toFixed(0)} MiB (${(r.rssMiBPerStream * 1024).toFixed(0)} KiB/stream)  ` +
