@@ -320,6 +320,7 @@ VARIANTS = {  # random-init graphs for the parity check: train.py's default (1.1
     'default': {},
     'oc': {'head': 'oc'},
     'narrowband': {'n_mels': 40, 'fmax': 4000.0},
+    'phase': {'phase': True},
 }
 
 

@@ -81,6 +81,8 @@ def parse_args(argv=None):
                     help='linear + BCE, or one-class softmax (cosine to a genuine direction)')
     ap.add_argument('--balance', choices=('label', 'source'), default='label',
                     help='label: 50/50 classes; source: 50/50 within each source that has both (anti source-confound)')
+    ap.add_argument('--phase', action='store_true',
+                    help='second input plane: per-band phase coherence from frame to frame (vocoders rebuild phase)')
     ap.add_argument('--source-codec', type=float, default=0.0,
                     help='probability that a training crop comes from an MP3/AAC copy of its file (both classes alike)')
     ap.add_argument('--eq', type=float, default=0.0,
@@ -224,7 +226,7 @@ def main(argv=None) -> int:
 
     net = DevoxNet(norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
                    stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
-                   fmax=args.fmax)
+                   fmax=args.fmax, phase=args.phase)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec)

@@ -57,8 +57,10 @@ def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR 
 
 class FrontEnd(nn.Module):
     def __init__(self, n_fft: int = 320, hop: int = 160, n_mels: int = 48, preemph: float = 0.97,
-                 floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel', fmax: float = SR / 2):
+                 floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel', fmax: float = SR / 2,
+                 phase: bool = False):
         super().__init__()
+        self.phase = phase
         if norm not in ('band', 'global'):
             raise ValueError(f'norm must be band or global, not {norm!r}')
         self.norm = norm
@@ -93,7 +95,22 @@ class FrontEnd(nn.Module):
         else:
             lm = lm - lm.mean(dim=(1, 2), keepdim=True)     # global: gain only, keeps the spectral envelope
         lm = lm / torch.clamp(lm.std(dim=(1, 2), keepdim=True), min=0.1)   # speech: std ~1-3; silence: ~0
-        return lm.unsqueeze(1)
+        if not self.phase:
+            return lm.unsqueeze(1)
+        return torch.stack([lm, self._phase_coherence(re, im, p, floor)], dim=1)
+
+    def _phase_coherence(self, re: torch.Tensor, im: torch.Tensor, p: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+        """Per band and frame, in [-1, 1]: the energy-weighted cosine of each bin's second phase difference over
+        three frames (phi_t - 2 phi_{t-1} + phi_{t-2}, the change of its phase advance). A steady partial scores
+        ~1 whatever its frequency, noise ~0: how coherent the phase of the signal is over time, which the power
+        features cannot see (vocoders and codecs rebuild phase). Only multiplications and sums (no atan2)."""
+        ar = re[:, :, 1:] * re[:, :, :-1] + im[:, :, 1:] * im[:, :, :-1]      # a = X_t conj(X_{t-1})
+        ai = im[:, :, 1:] * re[:, :, :-1] - re[:, :, 1:] * im[:, :, :-1]
+        cr = ar[:, :, 1:] * ar[:, :, :-1] + ai[:, :, 1:] * ai[:, :, :-1]      # a_t conj(a_{t-1})
+        mag = torch.sqrt(p[:, :, 2:] * p[:, :, :-2] + 1e-30) * p[:, :, 1:-1]   # |X_t| |X_{t-1}|^2 |X_{t-2}|
+        coh = torch.matmul(self.fb, cr) / (torch.matmul(self.fb, mag) + floor * floor)
+        z = torch.zeros_like(coh[:, :, :1])
+        return torch.cat([z, z, coh], dim=2)
 
 
 class DSBlock(nn.Module):
@@ -122,7 +139,7 @@ class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
                  dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
                  n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear',
-                 fmax: float = SR / 2):
+                 fmax: float = SR / 2, phase: bool = False):
         """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
         strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
@@ -133,8 +150,12 @@ class DevoxNet(nn.Module):
         self.config = {'widths': list(widths), 'emb_dim': emb_dim, 'n_mels': n_mels, 'dropout': dropout,
                        'norm': norm, 'floor_db': floor_db, 'scale': scale, 'n_fft': n_fft, 'stem_stride': stem_stride,
                        'shortcut': shortcut, 'head': head, 'fmax': fmax}
-        self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax)
-        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(widths[0]),
+        if phase:
+            self.config['phase'] = True           # absent when off: older cards and checkpoints load unchanged
+        self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax,
+                              phase=phase)
+        self.stem = nn.Sequential(nn.Conv2d(2 if phase else 1, widths[0], 3, stem_stride, 1, bias=False),
+                                  nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
         strides = [(2, 2), (2, 2), (2, 2), (2, 1)]
         self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i], shortcut)
