@@ -76,7 +76,7 @@ const ConfigSchema = z
         minWindowSpeechRatio: z.number().min(0).max(1),
         /** Seconds without enough speech after which the stream is insufficient_speech. */
         insufficientSpeechAfterSec: z.number().min(0),
-        /** Exponential smoothing factor for evidence across speech windows. */
+        /** Weight of each new speech window in the evidence (bias-corrected EMA of log-odds); 0.05 ≈ the last ~20 windows (5 s). */
         evidenceAlpha: z.number().gt(0).max(1),
         /** Margin added/subtracted around card thresholds to leave a label (hysteresis). */
         hysteresis: z.number().min(0).max(0.5),

@@ -160,6 +160,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   out(`devox demo: model ${server.pipeline.card.name} ${server.pipeline.card.version}, metrics at ${server.http.url}/metrics`);
+  const th = server.pipeline.card.thresholds;
+  out(`verdict thresholds (model card, calibrated on dev): genuine below ${th.suspicious.toFixed(3)}, synthetic at ${th.synthetic.toFixed(3)} or above, suspicious between (with hysteresis)`);
 
   try {
     const runs = samples.map(async (s, i) => {
