@@ -14,9 +14,10 @@ t.test('embedded defaults validate and are frozen', async (t) => {
 
 t.test('env overrides the deployment knobs', async (t) => {
   const c = loadConfig({
-    env: { DEVOX_NATS_SERVERS: 'nats://a:4222, nats://b:4222', DEVOX_HOP_MS: '100', DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu' },
+    env: { DEVOX_NATS_SERVERS: 'nats://a:4222, nats://b:4222', DEVOX_HOP_MS: '100', DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu', DEVOX_MAX_STREAMS: '120' },
   });
   t.same(c.nats.servers, ['nats://a:4222', 'nats://b:4222']);
+  t.equal(c.media.maxStreams, 120, 'DEVOX_MAX_STREAMS');
   t.equal(c.window.hopMs, 100);
   t.same(c.detect.executionProviders, ['cuda', 'cpu']);
 });
@@ -24,6 +25,7 @@ t.test('env overrides the deployment knobs', async (t) => {
 t.test('bad values name the key', async (t) => {
   t.throws(() => loadConfig({ env: { DEVOX_HOP_MS: 'fast' } }), { name: 'ConfigError', key: 'DEVOX_HOP_MS' });
   t.throws(() => loadConfig({ env: {}, overrides: { window: { hopMs: 5 } } }), { key: 'window.hopMs' });
+  t.throws(() => loadConfig({ env: { DEVOX_MAX_STREAMS: '0' } }), { key: 'media.maxStreams' });
   t.throws(() => loadConfig({ env: {}, overrides: { media: { rtpPortMin: 50000, rtpPortMax: 40000 } } }), {
     key: 'media.rtpPortMin',
   });
