@@ -1,9 +1,10 @@
 /**
  * MediaSessions: what signaling calls. allocate() binds an RTP/RTCP port pair from
  * media.rtpPortMin..rtpPortMax for one stream and its negotiated payload formats;
- * release() ends it; with a StreamCapacity, allocate() first takes one of its slots
- * (StreamCapacityError when none is left) and the stream's end gives it back; one timer ends streams silent for media.streamTimeoutMs (reason
- * 'timeout', logged) and releases reordered packets that waited too long.
+ * release() ends it; one timer ends streams silent for media.streamTimeoutMs (reason
+ * 'timeout', logged) and releases reordered packets that waited too long. With a
+ * StreamCapacity (media.maxStreams), allocate() first takes one of its slots
+ * (StreamCapacityError when none is left) and the stream's end gives it back.
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
