@@ -81,6 +81,9 @@ def parse_args(argv=None):
                     help='linear + BCE, or one-class softmax (cosine to a genuine direction)')
     ap.add_argument('--balance', choices=('label', 'source'), default='label',
                     help='label: 50/50 classes; source: 50/50 within each source that has both (anti source-confound)')
+    ap.add_argument('--drop-train-source', action='append', default=[], metavar='SOURCE',
+                    help='leave this source out of training (dev/test unchanged), e.g. a genuine-only source whose '
+                         'recording chain the model would otherwise learn as "genuine"; repeatable')
     ap.add_argument('--phase', action='store_true',
                     help='second input plane: per-band phase coherence from frame to frame (vocoders rebuild phase)')
     ap.add_argument('--source-codec', type=float, default=0.0,
@@ -209,6 +212,12 @@ def main(argv=None) -> int:
             by_split[s] = keep
         caps = {'train': 4.0, 'dev': 4.0, 'test': 4.0}
         steps, batch, eval_every, per_file = min(steps, 6), min(batch, 8), 3, 2
+    if args.drop_train_source:
+        unknown = set(args.drop_train_source) - {it.source for it in by_split['train']}
+        if unknown:
+            raise SystemExit(f'--drop-train-source: no training files from {sorted(unknown)}')
+        by_split['train'] = [it for it in by_split['train'] if it.source not in args.drop_train_source]
+        log(f'training without {args.drop_train_source}: {len(by_split["train"])} files left')
     for s in ('train', 'dev', 'test'):
         labs = {it.label for it in by_split[s]}
         if labs != {'genuine', 'synthetic'}:
@@ -293,7 +302,7 @@ def main(argv=None) -> int:
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
         'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
-        'balance': args.balance, 'pairs': args.pairs, 'freq_mask': args.freq_mask, 'ema': args.ema, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }
