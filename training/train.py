@@ -216,6 +216,10 @@ def main(argv=None) -> int:
         unknown = set(args.drop_train_source) - {it.source for it in by_split['train']}
         if unknown:
             raise SystemExit(f'--drop-train-source: no training files from {sorted(unknown)}')
+        for it in by_split['train']:
+            if it.source in args.drop_train_source:    # recorded as dropped, so the card's data summary says so
+                del split.split[it.id]
+                split.dropped[it.id] = 'train_source_dropped'
         by_split['train'] = [it for it in by_split['train'] if it.source not in args.drop_train_source]
         log(f'training without {args.drop_train_source}: {len(by_split["train"])} files left')
     for s in ('train', 'dev', 'test'):
