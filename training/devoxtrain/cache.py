@@ -77,8 +77,8 @@ def _key(items_by_split: dict[str, list[Item]], caps: dict[str, float], opus: bo
 
 
 def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, caps: dict[str, float],
-          opus_for: tuple[str, ...] = ('train',), log=print) -> dict[str, Store]:
-    key = _key(items_by_split, caps, bool(opus_for))
+          copies_for: tuple[str, ...] = ('train',), log=print) -> dict[str, Store]:
+    key = _key(items_by_split, caps, bool(copies_for))
     root = Path(cache_dir) / key
     done = root / 'index.json'
     if not done.exists():
@@ -105,13 +105,13 @@ def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, c
             index[split] = idx
         done.write_text(json.dumps(index))
     index = json.loads(done.read_text())
-    for split in opus_for:
+    for split in copies_for:
         if split in index:
             _copies(root, split, log)
     stores: dict[str, Store] = {}
     for split, idx in index.items():
         arrays = {'clean': np.load(root / f'{split}_clean.npy', mmap_mode='r')}
-        if split in opus_for:
+        if split in copies_for:
             for name in copy_names():
                 arrays[name] = np.load(root / f'{split}_{name}.npy', mmap_mode='r')
         stores[split] = Store(arrays=arrays, index={k: (int(v[0]), int(v[1])) for k, v in idx.items()})
