@@ -6,6 +6,8 @@
     python3 training/checks.py augment            # what each augmentation does to a signal, measured
     python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
     python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
+    python3 training/checks.py bootstrap          # file-level bootstrap intervals of the EER
+    python3 training/checks.py adversary          # source adversary: gradient reversal, conditional head, toy DANN
     python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
 """
 from __future__ import annotations
@@ -279,7 +281,7 @@ def cmd_pairs() -> dict:
     for iid, key, lab in (('a-gen', 'A', 'genuine'), ('a-syn', 'A', 'synthetic'), ('b-gen', 'B', 'genuine'),
                           ('b-syn', 'B', 'synthetic'), ('u-syn', 'U', 'synthetic')):
         extra = {'pair_key': key} if key != 'U' else {}
-        items.append(Item(id=iid, path=iid, label=lab, speaker=key, source='src', extra=extra))
+        items.append(Item(id=iid, path=iid, label=lab, speaker=key, source=f'page{key}', extra=extra))
         parts.append(sigs[key])
         index[iid] = (off, len(sigs[key]))
         off += len(sigs[key])
@@ -287,14 +289,16 @@ def cmd_pairs() -> dict:
     arrays = {'clean': clean, **{f'opus{b}': clean for b in OPUS_BITRATES}}
     stream = CropStream(items, Store(arrays=arrays, index=index), AugConfig(), batch=8, seed=5, pairs=1.0)
     batches = iter(stream)
-    rows, labels, identical, distinct_pairs = 0, [], 0, 0
+    rows, labels, identical, distinct_pairs, source_ok = 0, [], 0, 0, 0
     for _ in range(6):
-        x, y = next(batches)
-        x, y = x.numpy(), y.numpy()
+        x, y, src = next(batches)
+        x, y, src = x.numpy(), y.numpy(), src.numpy()
         labels.append(y.tolist())
         for i in range(0, len(x), 2):
             rows += 1
             identical += int(np.array_equal(x[i], x[i + 1]))
+            # both rows of a pair carry the index of their (shared) page; the unpaired page never appears
+            source_ok += int(src[i] == src[i + 1] and stream.sources[src[i]] in ('pageA', 'pageB'))
             if i >= 2 and not np.array_equal(x[i], x[i - 2]):
                 distinct_pairs += 1
     try:
@@ -303,8 +307,57 @@ def cmd_pairs() -> dict:
         no_pairs_error = None
     except ValueError as e:
         no_pairs_error = str(e)
-    return {'pairs': rows, 'identical_pairs': identical, 'distinct_consecutive_pairs': distinct_pairs,
-            'labels': labels, 'groups': len(stream.pair_groups), 'no_pairs_error': no_pairs_error}
+    # unpaired rows: genuine audio only from page A, synthetic only from page U -> the yielded source follows the label
+    one_each = CropStream([items[0], items[4]], Store(arrays=arrays, index=index), AugConfig(), batch=16, seed=5)
+    _, y1, s1 = next(iter(one_each))
+    pages_by_label = sorted({(int(a), one_each.sources[b]) for a, b in zip(y1.numpy(), s1.numpy())})
+    return {'pages_by_label': pages_by_label,'pairs': rows, 'identical_pairs': identical, 'distinct_consecutive_pairs': distinct_pairs,
+            'labels': labels, 'groups': len(stream.pair_groups), 'no_pairs_error': no_pairs_error,
+            'sources': stream.sources, 'pairs_with_their_page': source_ok}
+
+
+def cmd_adversary() -> dict:
+    """The source adversary: gradient reversal is the identity forward and -lambda x the gradient backward; the head
+    is conditional on the label (genuine rows never train the synthetic softmax); lambda ramps from 0 to ~1."""
+    import torch
+    from devoxtrain.adversary import SourceAdversary, dann_lambda, reverse_grad
+    torch.manual_seed(3)
+    e = torch.randn(8, 16, requires_grad=True)
+    w = torch.randn(8, 16)
+    (reverse_grad(e, 0.7) * w).sum().backward()
+    reversal_err = float((e.grad + 0.7 * w).abs().max())
+    forward_err = float((reverse_grad(e, 0.7) - e).detach().abs().max())
+
+    head = SourceAdversary(16, 3)
+    ce, _ = head.loss(e.detach(), torch.zeros(8), torch.randint(0, 3, (8,)), 1.0)
+    ce.backward()
+    last = head.net[-1].weight.grad.view(2, 3, -1)
+    genuine_rows_grad = float(last[0].abs().sum())
+    synthetic_rows_grad = float(last[1].abs().sum())
+
+    return {'reversal_err': reversal_err, 'forward_err': forward_err, 'genuine_rows_grad': genuine_rows_grad,
+            'synthetic_rows_grad': synthetic_rows_grad, 'lambda': [dann_lambda(p) for p in (0.0, 0.5, 1.0)]}
+
+
+def cmd_bootstrap() -> dict:
+    """File-level bootstrap of the EER: resamples keep the label counts, and when the windows of a file share an
+    offset (as real windows of one recording do) the file-level interval is wider than one that treats windows as
+    independent."""
+    from devoxtrain.metrics import eer, eer_ci, file_bootstrap
+    rng = np.random.default_rng(0)
+    n_files, per_file = 300, 20
+    y_f = (np.arange(n_files) % 3 == 0).astype(int)             # 100 synthetic, 200 genuine files
+    y = np.repeat(y_f, per_file)
+    g = np.repeat(np.arange(n_files), per_file)
+    s = 0.6 * y + np.repeat(rng.normal(0, 1, n_files), per_file) + rng.normal(0, 0.5, len(y))
+    counts = set()
+    for idx in file_bootstrap(y, g, 50, seed=1):
+        files = np.unique(g[idx])
+        counts.add((int((y[idx] == 0).sum()), int((y[idx] == 1).sum())))
+        assert len(idx) % per_file == 0 and len(files) <= n_files
+    lo_f, hi_f = eer_ci(y, s, g, n_boot=300)
+    lo_w, hi_w = eer_ci(y, s, None, n_boot=300)
+    return {'eer': eer(y, s)[0], 'file_ci': [lo_f, hi_f], 'window_ci': [lo_w, hi_w], 'row_counts': sorted(counts)}
 
 
 def cmd_g711() -> dict:
@@ -391,6 +444,10 @@ def main(argv: list[str]) -> int:
         out = cmd_g711()
     elif cmd == 'pairs':
         out = cmd_pairs()
+    elif cmd == 'bootstrap':
+        out = cmd_bootstrap()
+    elif cmd == 'adversary':
+        out = cmd_adversary()
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}

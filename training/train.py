@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from devoxtrain import cache as cachemod  # noqa: E402
 from devoxtrain import channel  # noqa: E402
+from devoxtrain.adversary import SourceAdversary, dann_lambda  # noqa: E402
 from devoxtrain.augment import AugConfig  # noqa: E402
 from devoxtrain.data import Item, read_corpus  # noqa: E402
 from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs  # noqa: E402
@@ -94,6 +95,11 @@ def parse_args(argv=None):
                     help='training only: blank one random span of up to N bands per crop (SpecAugment-style)')
     ap.add_argument('--ema', type=float, default=0.0,
                     help='evaluate, select and export an exponential moving average of the weights (e.g. 0.998)')
+    ap.add_argument('--widths', default='16,32,64,96,128',
+                    help='channels of the stem and the four blocks (comma-separated); wider = more capacity and FLOPs')
+    ap.add_argument('--adversary', type=float, default=0.0, metavar='W',
+                    help='weight of a label-conditional source adversary on the embedding, through gradient reversal '
+                         '(training only; 0 = off)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     return ap.parse_args(argv)
 
@@ -237,7 +243,13 @@ def main(argv=None) -> int:
     xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
     log(f'dev: {n_half} windows per condition (wideband, G.711 mu-law)')
 
-    net = DevoxNet(norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
+    try:
+        widths = tuple(int(w) for w in args.widths.split(','))
+    except ValueError:
+        raise SystemExit(f'--widths must be 5 comma-separated integers, not {args.widths!r}')
+    if len(widths) != 5 or min(widths) < 1:
+        raise SystemExit(f'--widths must be 5 positive integers (stem + 4 blocks), not {args.widths!r}')
+    net = DevoxNet(widths=widths, norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
                    stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
                    fmax=args.fmax, phase=args.phase)
     params, macs = count_params(net), count_macs(net)
@@ -248,33 +260,48 @@ def main(argv=None) -> int:
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,
                         pairs=args.pairs)
     loader = DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-2)
+    adversary = SourceAdversary(net.emb_dim, len(stream.sources)) if args.adversary > 0 else None
+    if adversary is not None:
+        log(f'source adversary over {len(stream.sources)} training sources, weight {args.adversary}')
+    opt = torch.optim.AdamW(list(net.parameters()) + (list(adversary.parameters()) if adversary else []),
+                            lr=args.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     lossf = oc_softmax_loss if args.head == 'oc' else torch.nn.BCEWithLogitsLoss()
     best = {'eer': 2.0, 'step': 0, 'state': copy.deepcopy(net.state_dict())}
     history = []
     t_train = time.time()
-    run_loss = 0.0
+    run_loss, run_adv = 0.0, [0.0, 0.0]
     it_loader = iter(loader)
     for step in range(1, steps + 1):
-        x, y = next(it_loader)
+        x, y, src = next(it_loader)
         net.train()
-        logit, _ = net(x)
-        loss = lossf(logit, y)
+        logit, emb = net(x)
+        loss = det_loss = lossf(logit, y)
+        if adversary is not None:
+            adv_ce, adv_acc = adversary.loss(emb, y, src, dann_lambda(step / steps))
+            loss = loss + args.adversary * adv_ce
+            run_adv[0] += adv_ce.item()
+            run_adv[1] += adv_acc
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         if ema is not None:
             ema.update(net)
-        run_loss += loss.item()
+        run_loss += det_loss.item()
         if step % eval_every == 0 or step == steps:
             e, e_wb, e_ul = dev_eer(ema.net if ema is not None else net, xdev, ydev, n_half)
             history.append({'step': step, 'loss': round(run_loss / eval_every, 4), 'dev_eer_wideband': round(e_wb, 4),
                             'dev_eer_ulaw': round(e_ul, 4), 'elapsed_s': round(time.time() - t_train, 1)})
+            adv = ''
+            if adversary is not None:
+                history[-1].update(adversary_ce=round(run_adv[0] / eval_every, 4),
+                                   adversary_acc=round(run_adv[1] / eval_every, 4))
+                adv = f' (source adversary ce {run_adv[0] / eval_every:.3f} acc {run_adv[1] / eval_every:.3f}, ' \
+                      f'chance {1 / len(stream.sources):.3f})'
             log(f'step {step}/{steps} loss {run_loss / eval_every:.4f} dev EER wb {100 * e_wb:.2f}% '
-                f'ulaw {100 * e_ul:.2f}% ({(time.time() - t_train) / step:.2f}s/step)')
-            run_loss = 0.0
+                f'ulaw {100 * e_ul:.2f}% ({(time.time() - t_train) / step:.2f}s/step){adv}')
+            run_loss, run_adv = 0.0, [0.0, 0.0]
             if e < best['eer']:
                 best = {'eer': e, 'step': step,
                         'state': copy.deepcopy((ema.net if ema is not None else net).state_dict())}
@@ -306,7 +333,8 @@ def main(argv=None) -> int:
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
         'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
-        'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema,
+        'adversary': args.adversary, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }

@@ -123,7 +123,7 @@ t.test('G.711 encode/decode match alawmulaw (what the runtime uses) for every 16
 t.test('matched pairs: same utterance, same offset, identical augmentation, never across pair keys', async (t) => {
   const p = await check<{
     pairs: number; identical_pairs: number; distinct_consecutive_pairs: number; labels: number[][]; groups: number;
-    no_pairs_error: string | null;
+    no_pairs_error: string | null; sources: string[]; pairs_with_their_page: number; pages_by_label: [number, string][];
   }>(['pairs']);
   t.equal(p.groups, 2, 'two pair groups found (the unpaired file is not one)');
   t.equal(p.pairs, 24);
@@ -133,4 +133,20 @@ t.test('matched pairs: same utterance, same offset, identical augmentation, neve
   t.ok(p.distinct_consecutive_pairs >= 12, `pairs differ from one another (${p.distinct_consecutive_pairs} of 18)`);
   for (const row of p.labels) t.same(row, [0, 1, 0, 1, 0, 1, 0, 1], 'genuine, synthetic, ... within a batch');
   t.match(p.no_pairs_error, /share a pair_key/, 'asking for pairs with no pair keys is a clear error');
+  // each row is yielded with its source page (the source adversary's target)
+  t.same(p.sources, ['pageA', 'pageB', 'pageU']);
+  t.equal(p.pairs_with_their_page, p.pairs, 'both rows of a pair carry their shared page, never the unpaired one');
+  t.same(p.pages_by_label, [[0, 'pageA'], [1, 'pageU']], 'unpaired rows carry the page of the file they were cut from');
+});
+
+t.test('source adversary: reversed gradients, one softmax per label, ramped weight', async (t) => {
+  const a = await check<{
+    reversal_err: number; forward_err: number; genuine_rows_grad: number; synthetic_rows_grad: number; lambda: number[];
+  }>(['adversary']);
+  t.equal(a.forward_err, 0, 'identity forward');
+  t.ok(a.reversal_err < 1e-6, `backward = -lambda x gradient (max error ${a.reversal_err})`);
+  t.ok(a.genuine_rows_grad > 0, 'genuine rows train the genuine softmax');
+  t.equal(a.synthetic_rows_grad, 0, 'and leave the synthetic one untouched');
+  t.equal(a.lambda[0], 0, 'lambda starts at 0');
+  t.ok(a.lambda[1] > 0.9 && a.lambda[2] <= 1, `and ramps towards 1 (${a.lambda.join(', ')})`);
 });

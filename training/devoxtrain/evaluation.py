@@ -9,7 +9,7 @@ import numpy as np
 
 from . import channel
 from .data import Item
-from .metrics import SPEECH_DBFS, cut_windows, eer, window_dbfs
+from .metrics import SPEECH_DBFS, cut_windows, eer, eer_ci, window_dbfs
 from .onnx_io import score
 from .systems import family
 
@@ -42,11 +42,16 @@ def _pct(v: float) -> float:
     return round(100 * v, 2) if v == v else None
 
 
-def _eer_block(y_w, s_w, y_f, s_f) -> dict:
+def _eer_block(y_w, s_w, y_f, s_f, w_file=None) -> dict:
+    """EERs of one slice; with `w_file` (each window's file) also 95% intervals from a file-level bootstrap."""
     we, _ = eer(y_w, s_w)
     fe, _ = eer(y_f, s_f)
-    return {'window_eer_pct': _pct(we), 'file_eer_pct': _pct(fe), 'windows': int(len(y_w)), 'files': int(len(y_f)),
-            'genuine_files': int((y_f == 0).sum()), 'synthetic_files': int((y_f == 1).sum())}
+    out = {'window_eer_pct': _pct(we), 'file_eer_pct': _pct(fe), 'windows': int(len(y_w)), 'files': int(len(y_f)),
+           'genuine_files': int((y_f == 0).sum()), 'synthetic_files': int((y_f == 1).sum())}
+    if w_file is not None:
+        out['window_eer_ci95_pct'] = [_pct(v) for v in eer_ci(y_w, s_w, w_file)]
+        out['file_eer_ci95_pct'] = [_pct(v) for v in eer_ci(y_f, s_f)]
+    return out
 
 
 def report(items: list[Item], res: dict, eer_threshold: float) -> dict:
@@ -55,7 +60,7 @@ def report(items: list[Item], res: dict, eer_threshold: float) -> dict:
     w_s, w_f = res['w_score'][sp], res['w_file'][sp]
     w_y = y_item[w_f]
     f_s = res['f_score']
-    out = {'overall': _eer_block(w_y, w_s, y_item, f_s)}
+    out = {'overall': _eer_block(w_y, w_s, y_item, f_s, w_f)}
     w_src = np.array([items[i].source for i in w_f])
     f_src = np.array([it.source for it in items])
     w_fam = np.array([family(items[i].generator) for i in w_f])

@@ -25,6 +25,32 @@ def eer(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     return float((fnr[i] + fpr[i]) / 2), float(thr[i])
 
 
+def file_bootstrap(labels: np.ndarray, groups: np.ndarray, n_boot: int, seed: int = 0):
+    """Yields `n_boot` index arrays, each a resample of whole files (groups) with replacement, stratified by label
+    (each resample keeps the number of genuine and synthetic files): the windows of one file are not independent, so
+    resampling windows would understate the uncertainty."""
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(groups, kind='stable')
+    uniq, start, count = np.unique(groups[order], return_index=True, return_counts=True)
+    members = [order[a:a + c] for a, c in zip(start, count)]
+    by_label = [np.nonzero(labels[order[start]] == y)[0] for y in (0, 1)]
+    for _ in range(n_boot):
+        pick = np.concatenate([rng.choice(g, len(g)) for g in by_label if len(g)])
+        yield np.concatenate([members[i] for i in pick])
+
+
+def eer_ci(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray | None = None, n_boot: int = 300,
+           seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the EER over file-level bootstrap resamples (groups = file of each score; None =
+    every score its own file)."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    vals = [eer(labels[i], scores[i])[0] for i in file_bootstrap(labels, groups, n_boot, seed)]
+    lo, hi = np.nanpercentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def threshold_at_fpr(genuine_scores: np.ndarray, fpr: float) -> float:
     """Smallest threshold t with P(genuine score >= t) <= fpr."""
     return float(np.quantile(np.asarray(genuine_scores, dtype=np.float64), 1 - fpr, method='higher'))

@@ -129,17 +129,24 @@ def _row(cols) -> str:
     return '| ' + ' | '.join('' if c is None else str(c) for c in cols) + ' |'
 
 
+def _ci(block: dict, level: str) -> str:
+    ci = block.get(f'{level}_eer_ci95_pct')
+    return f' [{ci[0]}–{ci[1]}]' if ci else ''
+
+
 def eval_table(card: dict) -> str:
     t = card['metrics']['test']
     wb, g = t['wideband']['overall'], t['g711_ulaw']['overall']
     lines = ['| test split (unseen generators and speakers) | window EER | file EER | aim |',
              '| --- | ---: | ---: | --- |',
-             _row(['wideband 16 kHz', f'{wb["window_eer_pct"]}%', f'{wb["file_eer_pct"]}%',
+             _row(['wideband 16 kHz', f'{wb["window_eer_pct"]}%{_ci(wb, "window")}', f'{wb["file_eer_pct"]}%{_ci(wb, "file")}',
                    'window ≤ 5%, file ≤ 2%']),
-             _row(['G.711 µ-law 8 kHz → 16 kHz', f'{g["window_eer_pct"]}%', f'{g["file_eer_pct"]}%',
-                   'window ≤ 8%']),
+             _row(['G.711 µ-law 8 kHz → 16 kHz', f'{g["window_eer_pct"]}%{_ci(g, "window")}',
+                   f'{g["file_eer_pct"]}%{_ci(g, "file")}', 'window ≤ 8%']),
              '', f'{wb["genuine_files"]} genuine and {wb["synthetic_files"]} synthetic files, {wb["windows"]} speech '
-                 'windows (1 s, hop 250 ms, ≥ −45 dBFS). File score = mean window probability.', '',
+                 'windows (1 s, hop 250 ms, ≥ −45 dBFS). File score = mean window probability.'
+                 + (' In brackets: 95% interval over a bootstrap of whole files (stratified by label).'
+                    if 'window_eer_ci95_pct' in wb else ''), '',
              '| generator family (test) | window EER wb | file EER wb | window EER G.711 | file EER G.711 | files |',
              '| --- | ---: | ---: | ---: | ---: | ---: |']
     for fam, r in t['wideband']['per_family'].items():

@@ -29,7 +29,9 @@ class CropStream(IterableDataset):
     the same `pair_key` (the same utterance: a vocoder/codec copy-synthesis of the recording, or the same text and
     target speaker through a TTS), cropped at the same offset and put through the *identical* augmentation (same
     random draws: reverb, noise, babble, gain, channel, packet loss). Within a pair the speaker, text, source page,
-    recording chain and channel are shared, so the only thing that tells the two apart is how the audio was made."""
+    recording chain and channel are shared, so the only thing that tells the two apart is how the audio was made.
+
+    Yields (audio [B, 16000], label [B], source index [B] into `self.sources`: for the source adversary)."""
 
     def __init__(self, items: list[Item], store: Store, aug: AugConfig, batch: int, seed: int,
                  balance: str = 'label', pairs: float = 0.0):
@@ -50,6 +52,8 @@ class CropStream(IterableDataset):
                 raise ValueError(f'no training files with label {"synthetic" if y else "genuine"}')
             self.groups[y] = g
         self.genuine_ids = [it.id for it in items if it.y == 0]
+        self.sources = sorted({it.source for it in items})           # index = the source id each row is yielded with
+        self._source_of = {it.id: self.sources.index(it.source) for it in items}
         self.mixed = [(by[(0, src)], by[(1, src)]) for src in sorted({s for _, s in by})
                       if (0, src) in by and (1, src) in by]
         if balance == 'source' and not self.mixed:
@@ -104,8 +108,9 @@ class CropStream(IterableDataset):
         while True:
             x = np.empty((self.batch, WINDOW), np.float32)
             y = np.empty(self.batch, np.float32)
+            src = np.empty(self.batch, np.int64)
             for i in range(0, 2 * self.n_pairs, 2):
-                x[i], x[i + 1] = self._pair(rng, aug, has_opus)
+                x[i], x[i + 1], src[i], src[i + 1] = self._pair(rng, aug, has_opus)
                 y[i], y[i + 1] = 0, 1
             for i in range(2 * self.n_pairs, self.batch):
                 lab = int(rng.random() < 0.5)
@@ -115,7 +120,8 @@ class CropStream(IterableDataset):
                     ch = 'ulaw'
                 x[i] = aug(self._crop(rng, iid, self._copy_name(rng, ch)), ch, rng)
                 y[i] = lab
-            yield torch.from_numpy(x), torch.from_numpy(y)
+                src[i] = self._source_of[iid]
+            yield torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(src)
 
     def _copy_name(self, rng: np.random.Generator, ch: str) -> str:
         """Which stored copy a crop comes from: an Opus copy for the Opus channel; otherwise, with probability
@@ -127,7 +133,8 @@ class CropStream(IterableDataset):
             return self._sources[int(rng.integers(len(self._sources)))]
         return 'clean'
 
-    def _pair(self, rng: np.random.Generator, aug: Augmenter, has_opus: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _pair(self, rng: np.random.Generator, aug: Augmenter,
+              has_opus: bool) -> tuple[np.ndarray, np.ndarray, int, int]:
         gen_ids, syn_ids = self.pair_groups[int(rng.integers(len(self.pair_groups)))]
         g = gen_ids[int(rng.integers(len(gen_ids)))]
         sy = syn_ids[int(rng.integers(len(syn_ids)))]
@@ -146,4 +153,4 @@ class CropStream(IterableDataset):
         seed = int(rng.integers(2 ** 63))
         xg = aug(self._crop(rng, g, name, at), ch, np.random.default_rng(seed))
         xs = aug(self._crop(rng, sy, name, at), ch, np.random.default_rng(seed))
-        return xg, xs
+        return xg, xs, self._source_of[g], self._source_of[sy]
