@@ -6,6 +6,7 @@
     python3 training/checks.py augment            # what each augmentation does to a signal, measured
     python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
     python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
+    python3 training/checks.py cache-key          # the cache key follows the audio (not mtimes or paths)
     python3 training/checks.py bootstrap          # file-level bootstrap intervals of the EER
     python3 training/checks.py adversary          # source adversary: gradient reversal, conditional head, toy DANN
     python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
@@ -339,6 +340,34 @@ def cmd_adversary() -> dict:
             'synthetic_rows_grad': synthetic_rows_grad, 'lambda': [dann_lambda(p) for p in (0.0, 0.5, 1.0)]}
 
 
+def cmd_cache_key(tmp: str) -> dict:
+    """The cache key follows the audio, not the file system: a touched (or re-mounted, or copied) corpus keeps its key,
+    a changed file anywhere in it (middle bytes excepted: only size and both ends are read) gets a new one."""
+    import shutil
+    from devoxtrain.cache import _key
+    root = Path(tmp) / 'corpus'
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(4)
+    items = []
+    for i in range(3):
+        p = root / f'f{i}.flac'
+        sf.write(p, (rng.normal(0, 0.1, 16000 * (i + 1))).astype(np.float32), SR)
+        items.append(Item(id=f'f{i}.flac', path=str(p), label='genuine', speaker='s', source='x'))
+    caps = {'train': 30.0}
+    k0 = _key({'train': items}, caps, True)
+    os.utime(items[1].path, (1, 1))
+    k_touched = _key({'train': items}, caps, True)
+    moved = Path(tmp) / 'moved'
+    shutil.copytree(root, moved)
+    k_moved = _key({'train': [Item(id=it.id, path=str(moved / it.id), label=it.label, speaker=it.speaker,
+                                   source=it.source) for it in items]}, caps, True)
+    sf.write(items[2].path, (rng.normal(0, 0.1, 16000 * 3)).astype(np.float32), SR)
+    k_changed = _key({'train': items}, caps, True)
+    k_caps = _key({'train': items}, {'train': 20.0}, True)
+    return {'touched_same': k_touched == k0, 'moved_same': k_moved == k0, 'changed_differs': k_changed != k0,
+            'caps_differs': k_caps != k_changed}
+
+
 def cmd_bootstrap() -> dict:
     """File-level bootstrap of the EER: resamples keep the label counts, and when the windows of a file share an
     offset (as real windows of one recording do) the file-level interval is wider than one that treats windows as
@@ -444,6 +473,9 @@ def main(argv: list[str]) -> int:
         out = cmd_g711()
     elif cmd == 'pairs':
         out = cmd_pairs()
+    elif cmd == 'cache-key':
+        with tempfile.TemporaryDirectory() as tmp:
+            out = cmd_cache_key(tmp)
     elif cmd == 'bootstrap':
         out = cmd_bootstrap()
     elif cmd == 'adversary':

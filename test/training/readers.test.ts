@@ -81,3 +81,11 @@ t.test('splits hold out whole speakers and whole generator systems', async (t) =
   t.ok(s.shared.deterministic, 'same seed, same split');
   for (const split of ['train', 'dev', 'test']) t.same(s.shared.labels[split], ['genuine', 'synthetic'], `${split} has both classes`);
 });
+
+t.test('decode cache key: follows the audio, not mtimes or paths', async (t) => {
+  const k = await check<{ touched_same: boolean; moved_same: boolean; changed_differs: boolean; caps_differs: boolean }>(['cache-key']);
+  t.ok(k.touched_same, 'a touched file (e.g. a re-mounted corpus) keeps the cache');
+  t.ok(k.moved_same, 'so does the same corpus copied to another folder');
+  t.ok(k.changed_differs, 'a changed file rebuilds it');
+  t.ok(k.caps_differs, 'so do other per-file caps');
+});

@@ -2,8 +2,10 @@
 
 Layout under training/cache/<key>/ (gitignored): `<split>_clean.npy` (all files of the split concatenated),
 `train_opus{8,16,24}.npy` (the same samples through libopus), `train_mp3_{24,48}.npy` / `train_aac_32.npy` (through
-MP3 / AAC), `index.json` (id -> split, offset, length). The key hashes the file list, the caps and the code version,
-so a changed corpus rebuilds; a copy missing from an existing cache is computed on the next run.
+MP3 / AAC), `index.json` (id -> split, offset, length). The key hashes the file list (each file's size and its first
+and last 64 KiB, not its mtime: a corpus copied or re-mounted elsewhere keeps its cache, and hashing stays cheap for
+corpora of many GB), the caps and the code version, so a changed corpus rebuilds; a copy missing from an existing
+cache is computed on the next run.
 """
 from __future__ import annotations
 
@@ -67,12 +69,26 @@ class Store:
         return self.arrays[name][off:off + n]
 
 
+_EDGE = 64 << 10
+
+
+def _fingerprint(path: str) -> str:
+    """Size and a hash of the first and last 64 KiB of a file: what a changed or re-encoded file changes."""
+    h = hashlib.blake2b(digest_size=12)
+    with open(path, 'rb') as fh:
+        size = os.fstat(fh.fileno()).st_size
+        h.update(fh.read(_EDGE))
+        if size > 2 * _EDGE:
+            fh.seek(size - _EDGE)
+        h.update(fh.read(_EDGE))
+    return f'{size}:{h.hexdigest()}'
+
+
 def _key(items_by_split: dict[str, list[Item]], caps: dict[str, float], opus: bool) -> str:
     h = hashlib.sha256(f'v{CACHE_VERSION}:{caps}:{opus}'.encode())
     for split in sorted(items_by_split):
         for it in items_by_split[split]:
-            st = os.stat(it.path)
-            h.update(f'{split}|{it.id}|{it.path}|{st.st_size}|{int(st.st_mtime)}\n'.encode())
+            h.update(f'{split}|{it.id}|{_fingerprint(it.path)}\n'.encode())
     return h.hexdigest()[:16]
 
 
