@@ -178,6 +178,23 @@ def _decay_time_s(x: np.ndarray, start: int, drop_db: float = 30.0) -> float:
     return float((above[-1] + 1) * fr / SR) if len(above) else 0.0
 
 
+def _plain_crops(speech: np.ndarray) -> dict:
+    """Augmenter(plain=True), the clean-crop path: only loudness and gain, so the output is the loudness-normalised
+    input times one constant (waveform correlation 1, the same band energy above 4 kHz) in the configured gain range."""
+    cfg = augment.AugConfig(p_reverb=1.0, p_noise=1.0, p_packet_loss=1.0)   # would all fire on a non-plain crop
+    aug = augment.Augmenter(cfg, None)
+    ref = augment.normalize_loudness(speech).astype(np.float64)
+    out = []
+    for seed in range(8):
+        y = aug(speech, 'wideband', np.random.default_rng(seed), plain=True).astype(np.float64)
+        out.append({'corr': float(np.dot(y, ref) / np.sqrt(np.dot(y, y) * np.dot(ref, ref))),
+                    'gain_db': augment.rms_dbfs(y) - augment.rms_dbfs(ref),
+                    'hf_fraction_delta': _band_energy_fraction(y, 4000) - _band_energy_fraction(ref, 4000)})
+    noisy = aug(speech, 'wideband', np.random.default_rng(0))
+    return {'crops': out, 'gain_range_db': list(cfg.gain_range_db),
+            'non_plain_corr': float(np.corrcoef(noisy, ref)[0, 1])}
+
+
 def cmd_augment() -> dict:
     rng = np.random.default_rng(1)
     white = (0.1 * rng.standard_normal(SR)).astype(np.float32)
@@ -265,6 +282,7 @@ def cmd_augment() -> dict:
         'reverb': {'rt60_s': 0.6, 'decay30_dry_s': _decay_time_s(burst, 6400), 'decay30_wet_s': _decay_time_s(wet, 6400),
                    'same_length': len(wet) == len(burst), 'rms_ratio_db': augment.rms_dbfs(wet) - augment.rms_dbfs(burst)},
         'loudness': {'target_dbfs': -26.0, 'active_level_after_dbfs': augment.active_rms_dbfs(loud)},
+        'plain': _plain_crops(speech),
         'opus': op,
     }
 

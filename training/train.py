@@ -95,6 +95,9 @@ def parse_args(argv=None):
                     help='training only: blank one random span of up to N bands per crop (SpecAugment-style)')
     ap.add_argument('--ema', type=float, default=0.0,
                     help='evaluate, select and export an exponential moving average of the weights (e.g. 0.998)')
+    ap.add_argument('--clean-crops', type=float, default=0.0, metavar='P',
+                    help='fraction of training crops left clean and wideband (loudness and gain only); 1 = no channel '
+                         'augmentation at all (a diagnostic: what the phone channel costs the model)')
     ap.add_argument('--widths', default='16,32,64,96,128',
                     help='channels of the stem and the four blocks (comma-separated); wider = more capacity and FLOPs')
     ap.add_argument('--adversary', type=float, default=0.0, metavar='W',
@@ -254,7 +257,9 @@ def main(argv=None) -> int:
                    fmax=args.fmax, phase=args.phase)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
-    aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec)
+    if not 0.0 <= args.clean_crops <= 1.0:
+        raise SystemExit(f'--clean-crops must be a fraction in [0, 1], not {args.clean_crops}')
+    aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,

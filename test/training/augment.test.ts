@@ -18,6 +18,7 @@ interface Aug {
   noise: Record<string, { snr_db: number; low_to_high_psd_db: number }>;
   reverb: { rt60_s: number; decay30_dry_s: number; decay30_wet_s: number; same_length: boolean; rms_ratio_db: number };
   loudness: { target_dbfs: number; active_level_after_dbfs: number };
+  plain: { crops: { corr: number; gain_db: number; hf_fraction_delta: number }[]; gain_range_db: [number, number]; non_plain_corr: number };
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
@@ -55,6 +56,17 @@ t.test('augmentations do what they claim', async (t) => {
   t.test('gain changes RMS by the stated dB', async (t) => {
     t.ok(Math.abs(a.gain.plus6_rms_delta_db - 6) < 0.01, `+6 dB -> ${a.gain.plus6_rms_delta_db.toFixed(4)}`);
     t.ok(Math.abs(a.gain.minus10_rms_delta_db + 10) < 0.01, `-10 dB -> ${a.gain.minus10_rms_delta_db.toFixed(4)}`);
+  });
+
+  t.test('clean crops (--clean-crops): loudness and gain only, nothing else touches the signal', async (t) => {
+    const [lo, hi] = a.plain.gain_range_db;
+    for (const c of a.plain.crops) {
+      t.ok(c.corr > 0.99999, `the normalised input times a constant (corr ${c.corr})`);
+      t.ok(c.gain_db >= lo - 0.01 && c.gain_db <= hi + 0.01, `gain ${c.gain_db.toFixed(2)} dB within [${lo}, ${hi}]`);
+      t.ok(Math.abs(c.hf_fraction_delta) < 1e-4, 'the band above 4 kHz keeps its share of the energy');
+    }
+    t.ok(new Set(a.plain.crops.map((c) => c.gain_db.toFixed(3))).size > 4, 'the gain is drawn per crop');
+    t.ok(a.plain.non_plain_corr < 0.99, `the same augmenter without plain adds room, noise and loss (corr ${a.plain.non_plain_corr.toFixed(3)})`);
   });
 
   t.test('loudness normalisation reaches the target active level', async (t) => {

@@ -153,6 +153,7 @@ class AugConfig:
     p_source_codec: float = 0.0   # crop from a precomputed MP3 / AAC copy (cache.SOURCE_COPIES) unless the channel is Opus
     p_eq: float = 0.0             # random recording-chain colour (equalize), drawn before the room
     eq_max_db: float = 8.0
+    p_clean: float = 0.0          # crop left wideband and clean: loudness and gain only (no room, noise, codec, loss)
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus')
@@ -171,10 +172,13 @@ class Augmenter:
     def pick_channel(self, rng: np.random.Generator) -> str:
         return CHANNELS[int(rng.choice(len(CHANNELS), p=self.channel_p))]
 
-    def __call__(self, x: np.ndarray, channel_name: str, rng: np.random.Generator) -> np.ndarray:
-        """x: clean crop (or an Opus-decoded crop when channel_name == 'opus', since Opus is precomputed)."""
+    def __call__(self, x: np.ndarray, channel_name: str, rng: np.random.Generator, plain: bool = False) -> np.ndarray:
+        """x: clean crop (or an Opus-decoded crop when channel_name == 'opus', since Opus is precomputed).
+        plain: loudness normalisation and the random gain only (a clean wideband crop, see AugConfig.p_clean)."""
         c = self.cfg
         y = normalize_loudness(x)
+        if plain:
+            return np.clip(gain_db(y, float(rng.uniform(*c.gain_range_db))), -1.0, 1.0).astype(np.float32)
         if c.p_eq > 0 and rng.random() < c.p_eq:
             y = equalize(y, *random_eq_points(rng, c.eq_max_db))
         if rng.random() < c.p_reverb:

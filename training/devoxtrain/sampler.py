@@ -115,6 +115,11 @@ class CropStream(IterableDataset):
             for i in range(2 * self.n_pairs, self.batch):
                 lab = int(rng.random() < 0.5)
                 iid = self._pick(rng, lab)
+                if self._clean(rng):
+                    x[i] = aug(self._crop(rng, iid, 'clean'), 'wideband', rng, plain=True)
+                    y[i] = lab
+                    src[i] = self._source_of[iid]
+                    continue
                 ch = aug.pick_channel(rng)
                 if ch == 'opus' and not has_opus:
                     ch = 'ulaw'
@@ -122,6 +127,11 @@ class CropStream(IterableDataset):
                 y[i] = lab
                 src[i] = self._source_of[iid]
             yield torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(src)
+
+    def _clean(self, rng: np.random.Generator) -> bool:
+        """Whether this crop stays clean and wideband (AugConfig.p_clean; no draw at 0: older runs replay exactly)."""
+        p = self.aug_cfg.p_clean
+        return p > 0 and rng.random() < p
 
     def _copy_name(self, rng: np.random.Generator, ch: str) -> str:
         """Which stored copy a crop comes from: an Opus copy for the Opus channel; otherwise, with probability
