@@ -23,7 +23,7 @@
  * Per-window metadata lives in preallocated slot objects, reused batch after batch.
  * Knows nothing of onnxruntime: `run` is the inference (see detector.ts).
  */
-import type { StreamDescriptor, WindowView } from '../media/types.js';
+import type { StreamDescriptor, WindowMeasures, WindowView } from '../media/types.js';
 import type { InferenceError } from './errors.js';
 
 export type ShedReason = 'queue_delay' | 'buffer_full' | 'inference_error' | 'closed' | 'invalid_window';
@@ -35,15 +35,10 @@ export interface StreamQueue {
 }
 
 /** A queued window's metadata. Slots are reused: valid only during the callback that receives it. */
-export interface QueuedWindow {
+export interface QueuedWindow extends WindowMeasures {
   stream: StreamDescriptor;
   owner: StreamQueue;
   seq: number;
-  speechRatio: number;
-  rmsDbfs: number;
-  lostRatio: number;
-  mediaStartSec: number;
-  mediaEndSec: number;
   arrivalMs: number;
   readyMs: number;
   /** When the batcher took the window. */

@@ -1,7 +1,7 @@
 /**
  * What other folders may import from detect/: the model contract and scored windows.
  */
-import type { StreamDescriptor } from '../media/types.js';
+import type { StreamDescriptor, WindowMeasures } from '../media/types.js';
 
 /** models/<name>/card.json: the contract between training and runtime. */
 export interface ModelCard {
@@ -20,16 +20,11 @@ export interface ModelCard {
 }
 
 /** One scored window, as the verdict engine sees it. */
-export interface WindowScore {
+export interface WindowScore extends WindowMeasures {
   stream: StreamDescriptor;
   seq: number;
   /** Probability that the window is synthetic, 0..1. */
   score: number;
-  speechRatio: number;
-  rmsDbfs: number;
-  lostRatio: number;
-  mediaStartSec: number;
-  mediaEndSec: number;
   arrivalMs: number;
   readyMs: number;
   scoredMs: number;

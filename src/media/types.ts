@@ -35,26 +35,30 @@ export interface StreamDescriptor {
  * and its audio are reused for the stream's next window (no per-window allocation).
  * Consumers copy what they keep, e.g. `copyInto(batchTensor, row * length)`.
  */
-export interface WindowView {
+/** What media measured on a window; carried unchanged from the window to its score and its `window.scored` event. */
+export interface WindowMeasures {
+  /** Media time of the window's first / last sample, seconds since the stream's first sample. */
+  mediaStartSec: number;
+  mediaEndSec: number;
+  /** Fraction (0..1) of 20 ms frames in the window above the speech threshold. */
+  speechRatio: number;
+  /** RMS level of the whole window, dBFS. */
+  rmsDbfs: number;
+  /** Fraction (0..1) of the window filled with silence because packets were lost. */
+  lostRatio: number;
+}
+
+export interface WindowView extends Readonly<WindowMeasures> {
   readonly stream: StreamDescriptor;
   /** 0, 1, 2, ... per stream. */
   readonly seq: number;
   readonly sampleRate: number;
   /** Samples in the window (lengthSec * sampleRate). */
   readonly length: number;
-  /** Media time of the window's first / last sample, seconds since the stream's first sample. */
-  readonly mediaStartSec: number;
-  readonly mediaEndSec: number;
   /** Wall clock (ms since epoch, sub-ms precision) when the packet holding the last sample arrived. */
   readonly arrivalMs: number;
   /** Wall clock when the window was cut. */
   readonly readyMs: number;
-  /** Fraction (0..1) of 20 ms frames in the window above the speech threshold. */
-  readonly speechRatio: number;
-  /** RMS level of the whole window, dBFS. */
-  readonly rmsDbfs: number;
-  /** Fraction (0..1) of the window filled with silence because packets were lost. */
-  readonly lostRatio: number;
   /** Copies the window as float samples in [-1, 1] into dst starting at offset. */
   copyInto(dst: Float32Array, offset: number): void;
 }

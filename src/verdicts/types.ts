@@ -3,6 +3,7 @@
  * verdict rests on, and the event payloads published on NATS (or stdout).
  * The JSON Schema in schema/events.schema.json describes the same payloads.
  */
+import type { WindowMeasures } from '../media/types.js';
 
 export type VerdictLabel = 'listening' | 'insufficient_speech' | 'genuine' | 'suspicious' | 'synthetic';
 
@@ -82,17 +83,12 @@ export interface CallStartedEvent extends EventBase {
   label: 'listening';
 }
 
-export interface WindowScoredEvent extends EventBase {
+export interface WindowScoredEvent extends EventBase, WindowMeasures {
   type: 'window.scored';
   /** Window sequence number within the stream. */
   windowSeq: number;
   /** This window's probability of "synthetic". */
   score: number;
-  speechRatio: number;
-  rmsDbfs: number;
-  lostRatio: number;
-  mediaStartSec: number;
-  mediaEndSec: number;
   batchSize: number;
   /** Stream label after this window. */
   label: VerdictLabel;
