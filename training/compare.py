@@ -32,8 +32,11 @@ from train import CAPS, DEMO_IDS, DEMO_SPEAKERS, SHARED_MANIFEST, log  # noqa: E
 
 
 def _session(model_dir: str):
-    with open(os.path.join(model_dir, 'card.json')) as fh:
-        card = json.load(fh)
+    try:
+        with open(os.path.join(model_dir, 'card.json')) as fh:
+            card = json.load(fh)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f'{model_dir}: not a model directory with a readable card.json ({e})')
     path = os.path.join(model_dir, card['file'])
     if onnx_io.sha256(path) != card['sha256']:
         raise SystemExit(f'{path} does not match the sha256 in its card')

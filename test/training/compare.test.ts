@@ -50,6 +50,9 @@ t.test('compare.py: bad input is refused with a clear error', async (t) => {
   const tampered = await python([join(projectRoot, 'training/compare.py'), SHIPPED, dir, '--splits', 'dev']);
   t.not(tampered.code, 0);
   t.match(tampered.stderr, /does not match the sha256 in its card/, 'a model file that is not the one its card names');
+  const missing = await python([join(projectRoot, 'training/compare.py'), SHIPPED, join(dir, 'nowhere')]);
+  t.not(missing.code, 0);
+  t.match(missing.stderr, /not a model directory with a readable card\.json/, 'a folder without a card');
   const split = await python([join(projectRoot, 'training/compare.py'), SHIPPED, SHIPPED, '--splits', 'train']);
   t.not(split.code, 0);
   t.match(split.stderr, /--splits: dev and\/or test, not 'train'/, 'never compared on the training split');
