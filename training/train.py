@@ -95,6 +95,9 @@ def parse_args(argv=None):
                     help='training only: blank one random span of up to N bands per crop (SpecAugment-style)')
     ap.add_argument('--ema', type=float, default=0.0,
                     help='evaluate, select and export an exponential moving average of the weights (e.g. 0.998)')
+    ap.add_argument('--select-from', type=float, default=0.25, metavar='F',
+                    help='only checkpoints from this fraction of the steps on are eligible as "best on dev" (an '
+                         'untrained early checkpoint can win on a dev set where every model is near chance)')
     ap.add_argument('--clean-crops', type=float, default=0.0, metavar='P',
                     help='fraction of training crops left clean and wideband (loudness and gain only); 1 = no channel '
                          'augmentation at all (a diagnostic: what the phone channel costs the model)')
@@ -257,6 +260,8 @@ def main(argv=None) -> int:
                    fmax=args.fmax, phase=args.phase)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
+    if not 0.0 <= args.select_from <= 1.0:
+        raise SystemExit(f'--select-from must be a fraction in [0, 1], not {args.select_from}')
     if not 0.0 <= args.clean_crops <= 1.0:
         raise SystemExit(f'--clean-crops must be a fraction in [0, 1], not {args.clean_crops}')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)
@@ -307,7 +312,7 @@ def main(argv=None) -> int:
             log(f'step {step}/{steps} loss {run_loss / eval_every:.4f} dev EER wb {100 * e_wb:.2f}% '
                 f'ulaw {100 * e_ul:.2f}% ({(time.time() - t_train) / step:.2f}s/step){adv}')
             run_loss, run_adv = 0.0, [0.0, 0.0]
-            if e < best['eer']:
+            if e < best['eer'] and step >= args.select_from * steps:
                 best = {'eer': e, 'step': step,
                         'state': copy.deepcopy((ema.net if ema is not None else net).state_dict())}
     del it_loader, loader
@@ -339,7 +344,7 @@ def main(argv=None) -> int:
         'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
         'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema,
-        'adversary': args.adversary, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
+        'adversary': args.adversary, 'select_from': args.select_from, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }

@@ -24,7 +24,8 @@ t.test('smoke train writes a loadable model and a card matching ModelCard', { ti
   const dir = await mkdtemp(join(tmpdir(), 'devox-smoke-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const out = join(dir, 'model');
-  const r = await python([join(projectRoot, 'training/train.py'), '--smoke', '--out', out, '--cache-dir', join(dir, 'cache')], 580_000);
+  const r = await python([join(projectRoot, 'training/train.py'), '--smoke', '--out', out, '--cache-dir', join(dir, 'cache'),
+    '--select-from', '0.75'], 580_000);
   t.equal(r.code, 0, `train.py --smoke exits 0 ${r.code ? r.stderr.slice(-3000) : ''}`);
   t.match(r.stdout, /export parity on \d+ dev windows: max \|torch - onnxruntime\| = /);
 
@@ -45,6 +46,10 @@ t.test('smoke train writes a loadable model and a card matching ModelCard', { ti
   t.type(card.created, 'string');
   for (const cond of ['wideband', 'g711_ulaw']) t.type(card.metrics.test[cond].overall.window_eer_pct, 'number', `${cond} EER computed`);
   t.ok(card.training.smoke, 'card says it is a smoke model');
+  // dev is evaluated at steps 3 and 6; with --select-from 0.75 only step 6 may be chosen, whatever its dev EER
+  t.same(card.training.history.map((h: { step: number }) => h.step), [3, 6]);
+  t.equal(card.training.best_step, 6, 'no checkpoint before 75 % of the steps is selected');
+  t.equal(card.training.select_from, 0.75);
   t.ok(existsSync(join(out, 'README.md')), 'model card README written');
 
   const session = await ort.InferenceSession.create(join(out, 'model.onnx'), { executionProviders: ['cpu'] });
