@@ -107,7 +107,19 @@ def parse_args(argv=None):
                     help='weight of a label-conditional source adversary on the embedding, through gradient reversal '
                          '(training only; 0 = off)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    # checked here, before minutes of decoding, not where they are used
+    raw = args.widths
+    try:
+        args.widths = tuple(int(w) for w in raw.split(','))
+    except ValueError:
+        ap.error(f'--widths must be 5 comma-separated integers, not {raw!r}')
+    if len(args.widths) != 5 or min(args.widths) < 1:
+        ap.error(f'--widths must be 5 positive integers (stem + 4 blocks), not {raw!r}')
+    for name in ('select_from', 'clean_crops'):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
+    return args
 
 
 def dev_windows(items: list[Item], store: cachemod.Store, per_file: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -249,21 +261,11 @@ def main(argv=None) -> int:
     xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
     log(f'dev: {n_half} windows per condition (wideband, G.711 mu-law)')
 
-    try:
-        widths = tuple(int(w) for w in args.widths.split(','))
-    except ValueError:
-        raise SystemExit(f'--widths must be 5 comma-separated integers, not {args.widths!r}')
-    if len(widths) != 5 or min(widths) < 1:
-        raise SystemExit(f'--widths must be 5 positive integers (stem + 4 blocks), not {args.widths!r}')
-    net = DevoxNet(widths=widths, norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
+    net = DevoxNet(widths=args.widths, norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
                    stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
                    fmax=args.fmax, phase=args.phase)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
-    if not 0.0 <= args.select_from <= 1.0:
-        raise SystemExit(f'--select-from must be a fraction in [0, 1], not {args.select_from}')
-    if not 0.0 <= args.clean_crops <= 1.0:
-        raise SystemExit(f'--clean-crops must be a fraction in [0, 1], not {args.clean_crops}')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None

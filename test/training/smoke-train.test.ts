@@ -63,3 +63,18 @@ t.test('smoke train writes a loadable model and a card matching ModelCard', { ti
   t.same([...res.embedding!.dims], [3, 64]);
   for (const v of res.prob_synthetic!.data as Float32Array) t.ok(v >= 0 && v <= 1, `probability ${v}`);
 });
+
+t.test('train.py refuses bad options at once, before decoding anything', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--widths', '16,32'], /--widths must be 5 positive integers \(stem \+ 4 blocks\), not '16,32'/],
+    [['--widths', 'a,b,c,d,e'], /--widths must be 5 comma-separated integers/],
+    [['--clean-crops', '1.5'], /--clean-crops must be a fraction in \[0, 1\], not 1.5/],
+    [['--select-from', '-0.1'], /--select-from must be a fraction in \[0, 1\]/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await python([join(projectRoot, 'training/train.py'), ...args, '--out', join(tmpdir(), 'devox-never-written')], 60_000);
+    t.equal(r.code, 2, `${args.join(' ')}: usage error`);
+    t.match(r.stderr, msg);
+    t.notOk(existsSync(join(tmpdir(), 'devox-never-written')), 'nothing written');
+  }
+});
