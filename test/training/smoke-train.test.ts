@@ -78,3 +78,25 @@ t.test('train.py refuses bad options at once, before decoding anything', async (
     t.notOk(existsSync(join(tmpdir(), 'devox-never-written')), 'nothing written');
   }
 });
+
+t.test('--seed varies training only when --split-seed holds the split', { timeout: 600_000, skip }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'devox-seeds-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const runs = [];
+  for (const seed of ['5', '6']) {
+    const out = join(dir, `s${seed}`);
+    const r = await python([join(projectRoot, 'training/train.py'), '--smoke', '--seed', seed, '--split-seed', '1337',
+      '--out', out, '--cache-dir', join(dir, 'cache')], 580_000);
+    t.equal(r.code, 0, `seed ${seed} ${r.code ? r.stderr.slice(-2000) : ''}`);
+    const card = JSON.parse(await readFile(join(out, 'card.json'), 'utf8')) as Record<string, any>;
+    const scores = JSON.parse(await readFile(join(out, 'file_scores.json'), 'utf8')) as Record<string, Record<string, number>>;
+    runs.push({ card, files: Object.keys(scores.wideband!).sort() });
+  }
+  const [a, b] = runs as [{ card: Record<string, any>; files: string[] }, { card: Record<string, any>; files: string[] }];
+  t.equal(a.card.splits.seed, 1337);
+  t.equal(b.card.splits.seed, 1337);
+  t.same(a.files, b.files, 'the same test files');
+  t.ok(a.files.length > 0);
+  t.same([a.card.training.seed, b.card.training.seed], [5, 6]);
+  t.not(JSON.stringify(a.card.training.history), JSON.stringify(b.card.training.history), 'but a different training run');
+});
