@@ -13,7 +13,6 @@ tell the two models apart. Dev is where models are chosen; test is shown for the
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import sys
@@ -27,8 +26,8 @@ from devoxtrain.cache import load_audio  # noqa: E402
 from devoxtrain.data import read_corpus  # noqa: E402
 from devoxtrain.evaluation import CONDITIONS, score_files  # noqa: E402
 from devoxtrain.metrics import eer, file_bootstrap  # noqa: E402
-from devoxtrain.splits import SHARED_DEFAULT, assign_splits  # noqa: E402
-from train import CAPS, DEMO_IDS, DEMO_SPEAKERS, SHARED_MANIFEST, log  # noqa: E402
+from devoxtrain.splits import assign_splits  # noqa: E402
+from train import CAPS, SHARED_MANIFEST, log, split_config  # noqa: E402
 
 
 def _session(model_dir: str):
@@ -41,6 +40,12 @@ def _session(model_dir: str):
     if onnx_io.sha256(path) != card['sha256']:
         raise SystemExit(f'{path} does not match the sha256 in its card')
     return card, onnx_io.session(path, threads=1)
+
+
+def _split_key(card: dict) -> tuple:
+    """What decides a model's split on the shared data: its seed and the pages held out for dev and test."""
+    s = card.get('splits', {})
+    return int(s.get('seed', 1337)), tuple(s.get('dev_sources', ())), tuple(s.get('test_sources', ()))
 
 
 def paired(y_item: np.ndarray, a: dict, b: dict, n_boot: int, seed: int) -> dict:
@@ -81,11 +86,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     card_a, sess_a = _session(args.a)
     card_b, sess_b = _session(args.b)
+    split_a, split_b = (_split_key(c) for c in (card_a, card_b))
+    if split_a != split_b:
+        raise SystemExit(f'{args.b} was trained on another split than {args.a} ({split_b} vs {split_a}): on '
+                         f"A's dev and test it would score files it trained on")
     items = read_corpus(f'manifest:{SHARED_MANIFEST}')
-    cfg = copy.deepcopy(SHARED_DEFAULT)
-    cfg.seed = int(card_a.get('splits', {}).get('seed', 1337))
-    cfg.exclude_ids, cfg.test_speakers = DEMO_IDS, DEMO_SPEAKERS
-    split = assign_splits(items, cfg)
+    split = assign_splits(items, split_config(True, split_a[0]))
     out = {'a': f'{card_a["name"]} {card_a["version"]} ({args.a})', 'b': f'{card_b["name"]} {card_b["version"]} ({args.b})',
            'boot': args.boot, 'results': {}}
     for s in args.splits.split(','):

@@ -25,8 +25,8 @@ from devoxtrain import onnx_io  # noqa: E402
 from devoxtrain.cache import load_audio  # noqa: E402
 from devoxtrain.data import read_corpus  # noqa: E402
 from devoxtrain.report import eval_table, render_readme, run_evaluation, source_table, strip_scores  # noqa: E402
-from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits  # noqa: E402
-from train import CAPS, DEMO_IDS, DEMO_SPEAKERS, REPO, SHARED_MANIFEST, log  # noqa: E402
+from devoxtrain.splits import assign_splits  # noqa: E402
+from train import CAPS, DEMO_IDS, REPO, SHARED_MANIFEST, log, split_config  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -51,12 +51,7 @@ def main(argv=None) -> int:
     items = [it for spec in specs for it in read_corpus(spec)]
     seed = int(card.get('splits', {}).get('seed', 1337))
     shared = specs == [f'manifest:{SHARED_MANIFEST}']
-    if shared:
-        cfg = copy.deepcopy(SHARED_DEFAULT)
-        cfg.seed, cfg.exclude_ids, cfg.test_speakers = seed, DEMO_IDS, DEMO_SPEAKERS
-    else:
-        cfg = SplitConfig(seed=seed)
-    split = assign_splits(items, cfg)
+    split = assign_splits(items, split_config(shared, seed))
     test_items = split.items(items, 'test')
     sess = onnx_io.session(onnx_path, threads=args.threads)
     t0 = time.time()

@@ -46,6 +46,16 @@ DEMO_SPEAKERS = ('libri_1355', 'LJ')
 CAPS = {'train': 30.0, 'dev': 30.0, 'test': 60.0}    # seconds per file kept in the cache
 
 
+def split_config(shared: bool, seed: int) -> SplitConfig:
+    """The split of train.py, evaluate.py and compare.py: the shared manifest's (whole demo pages held out, the demo
+    samples and their speakers in test) or, for users' corpora, the seeded hash split."""
+    if not shared:
+        return SplitConfig(seed=seed)
+    cfg = copy.deepcopy(SHARED_DEFAULT)
+    cfg.seed, cfg.exclude_ids, cfg.test_speakers = seed, DEMO_IDS, DEMO_SPEAKERS
+    return cfg
+
+
 def log(msg: str) -> None:
     print(f'[{datetime.now().strftime("%H:%M:%S")}] {msg}', flush=True)
 
@@ -220,14 +230,7 @@ def main(argv=None) -> int:
     for spec in specs:
         items += read_corpus(spec)
     shared = specs == [f'manifest:{SHARED_MANIFEST}']
-    if shared:
-        cfg = copy.deepcopy(SHARED_DEFAULT)
-        cfg.seed = args.split_seed
-        cfg.exclude_ids = DEMO_IDS
-        cfg.test_speakers = DEMO_SPEAKERS
-    else:
-        cfg = SplitConfig(seed=args.split_seed)
-    split = assign_splits(items, cfg)
+    split = assign_splits(items, split_config(shared, args.split_seed))
     by_split = {s: split.items(items, s) for s in ('train', 'dev', 'test')}
     caps = dict(CAPS)
     steps, batch, eval_every, per_file = args.steps, args.batch, args.eval_every, 10

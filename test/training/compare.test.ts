@@ -53,6 +53,15 @@ t.test('compare.py: bad input is refused with a clear error', async (t) => {
   const missing = await python([join(projectRoot, 'training/compare.py'), SHIPPED, join(dir, 'nowhere')]);
   t.not(missing.code, 0);
   t.match(missing.stderr, /not a model directory with a readable card\.json/, 'a folder without a card');
+  const other = join(dir, 'other-split');
+  await cp(SHIPPED, other, { recursive: true });
+  const card = JSON.parse(await readFile(join(other, 'card.json'), 'utf8')) as { splits: { seed: number } };
+  card.splits.seed = 7;
+  await writeFile(join(other, 'card.json'), JSON.stringify(card));
+  const leak = await python([join(projectRoot, 'training/compare.py'), SHIPPED, other, '--splits', 'dev']);
+  t.not(leak.code, 0);
+  t.match(leak.stderr, /was trained on another split than .* it would score files it trained on/,
+    'a model trained on another split is not compared on this one');
   const split = await python([join(projectRoot, 'training/compare.py'), SHIPPED, SHIPPED, '--splits', 'train']);
   t.not(split.code, 0);
   t.match(split.stderr, /--splits: dev and\/or test, not 'train'/, 'never compared on the training split');
