@@ -32,7 +32,7 @@ def file_bootstrap(labels: np.ndarray, groups: np.ndarray, n_boot: int, seed: in
     labels, groups = np.asarray(labels), np.asarray(groups)
     rng = np.random.default_rng(seed)
     order = np.argsort(groups, kind='stable')
-    uniq, start, count = np.unique(groups[order], return_index=True, return_counts=True)
+    _, start, count = np.unique(groups[order], return_index=True, return_counts=True)
     members = [order[a:a + c] for a, c in zip(start, count)]
     by_label = [np.nonzero(labels[order[start]] == y)[0] for y in (0, 1)]
     for _ in range(n_boot):

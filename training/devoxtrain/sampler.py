@@ -53,7 +53,8 @@ class CropStream(IterableDataset):
             self.groups[y] = g
         self.genuine_ids = [it.id for it in items if it.y == 0]
         self.sources = sorted({it.source for it in items})           # index = the source id each row is yielded with
-        self._source_of = {it.id: self.sources.index(it.source) for it in items}
+        index = {s: i for i, s in enumerate(self.sources)}
+        self._source_of = {it.id: index[it.source] for it in items}
         self.mixed = [(by[(0, src)], by[(1, src)]) for src in sorted({s for _, s in by})
                       if (0, src) in by and (1, src) in by]
         if balance == 'source' and not self.mixed:
@@ -117,13 +118,11 @@ class CropStream(IterableDataset):
                 iid = self._pick(rng, lab)
                 if self._clean(rng):
                     x[i] = aug(self._crop(rng, iid, 'clean'), 'wideband', rng, plain=True)
-                    y[i] = lab
-                    src[i] = self._source_of[iid]
-                    continue
-                ch = aug.pick_channel(rng)
-                if ch == 'opus' and not has_opus:
-                    ch = 'ulaw'
-                x[i] = aug(self._crop(rng, iid, self._copy_name(rng, ch)), ch, rng)
+                else:
+                    ch = aug.pick_channel(rng)
+                    if ch == 'opus' and not has_opus:
+                        ch = 'ulaw'
+                    x[i] = aug(self._crop(rng, iid, self._copy_name(rng, ch)), ch, rng)
                 y[i] = lab
                 src[i] = self._source_of[iid]
             yield torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(src)
