@@ -8,7 +8,7 @@
     python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
     python3 training/checks.py cache-key          # the cache key follows the audio (not mtimes or paths)
     python3 training/checks.py bootstrap          # file-level bootstrap intervals of the EER
-    python3 training/checks.py adversary          # source adversary: gradient reversal, conditional head, toy DANN
+    python3 training/checks.py adversary          # source adversary: gradient reversal, conditional head, ramp
     python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
 """
 from __future__ import annotations
@@ -330,9 +330,9 @@ def cmd_pairs() -> dict:
     one_each = CropStream([items[0], items[4]], Store(arrays=arrays, index=index), AugConfig(), batch=16, seed=5)
     _, y1, s1 = next(iter(one_each))
     pages_by_label = sorted({(int(a), one_each.sources[b]) for a, b in zip(y1.numpy(), s1.numpy())})
-    return {'pages_by_label': pages_by_label,'pairs': rows, 'identical_pairs': identical, 'distinct_consecutive_pairs': distinct_pairs,
+    return {'pairs': rows, 'identical_pairs': identical, 'distinct_consecutive_pairs': distinct_pairs,
             'labels': labels, 'groups': len(stream.pair_groups), 'no_pairs_error': no_pairs_error,
-            'sources': stream.sources, 'pairs_with_their_page': source_ok}
+            'sources': stream.sources, 'pairs_with_their_page': source_ok, 'pages_by_label': pages_by_label}
 
 
 def cmd_adversary() -> dict:
@@ -353,7 +353,6 @@ def cmd_adversary() -> dict:
     last = head.net[-1].weight.grad.view(2, 3, -1)
     genuine_rows_grad = float(last[0].abs().sum())
     synthetic_rows_grad = float(last[1].abs().sum())
-
     return {'reversal_err': reversal_err, 'forward_err': forward_err, 'genuine_rows_grad': genuine_rows_grad,
             'synthetic_rows_grad': synthetic_rows_grad, 'lambda': [dann_lambda(p) for p in (0.0, 0.5, 1.0)]}
 
