@@ -17,7 +17,7 @@ import { NatsPublisherError } from '../../src/verdicts/publisher.js';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents, toStored } from '../helpers/events.js';
 import {
-  GENUINE_FILE, SYNTHETIC_FILE, TINY_MODEL_DIR, metricValue, scrape, sendFile, startTestServer, testModelDir, waitFor,
+  GENUINE_FILE, SYNTHETIC_FILE, metricValue, scrape, sendFile, startTestServer, testModelDir, waitFor,
 } from '../helpers/devox-server.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
@@ -88,11 +88,15 @@ t.test('NATS killed and restarted mid-call: no verdict lost, every window delive
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
   const seen: Array<{ streamId: string; label: VerdictLabel }> = [];
+  const decidedAt: number[] = [];
   const server = await startTestServer(
     { nats: { servers: [nats.url] } },
     {
       listener: {
-        onVerdict: (s: StreamDescriptor, label: VerdictLabel, _p: VerdictLabel, _e: Evidence) => seen.push({ streamId: s.streamId, label }),
+        onVerdict: (s: StreamDescriptor, label: VerdictLabel, _p: VerdictLabel, _e: Evidence) => {
+          seen.push({ streamId: s.streamId, label });
+          decidedAt.push(Date.now());
+        },
       },
     },
   );
@@ -103,7 +107,12 @@ t.test('NATS killed and restarted mid-call: no verdict lost, every window delive
   const counters = [server.media.get(a.streamId)!.counters, server.media.get(b.streamId)!.counters];
   const sending = Promise.all([sendFile(a, SYNTHETIC_FILE, { maxSec: 5 }), sendFile(b, GENUINE_FILE, { maxSec: 5 })]);
 
-  await new Promise((r) => setTimeout(r, 1300));
+  // call.started of both legs went out before the crash; the first window needs 1 s of audio
+  // and the first verdict ~1.5 s, so both legs' first verdicts fall inside the outage: the
+  // restart waits for them instead of trusting a timer.
+  await waitFor(() => counters.every((c) => c.packetsReceived > 0), 10_000, 'audio flowing');
+  t.equal(seen.length, 0, 'no verdict yet when NATS goes down');
+  const killedAt = Date.now();
   await nats.stop(); // crash
   await waitFor(() => !server.publisher.connected, 10_000, 'publisher noticed NATS is gone');
   const ready = await fetch(`${server.http.url}/readyz`);
@@ -111,9 +120,12 @@ t.test('NATS killed and restarted mid-call: no verdict lost, every window delive
   t.match(await ready.text(), /NATS not connected/);
   const during = await scrape(server);
   t.equal(metricValue(during, 'devox_nats_connected'), 0, 'metric shows the degradation');
-  await new Promise((r) => setTimeout(r, 1500)); // windows and verdicts keep coming meanwhile
+  await waitFor(() => new Set(seen.map((v) => v.streamId)).size === 2, 15_000, 'a verdict on each leg during the outage');
   t.ok(server.publisher.pending > 0, `events buffered while NATS is down (${server.publisher.pending})`);
+  const restartedAt = Date.now();
   await nats.restart();
+  const inOutage = decidedAt.filter((at) => at > killedAt && at < restartedAt).length;
+  t.ok(inOutage >= 2, `${inOutage} verdicts decided while NATS was down`);
   await sending;
   await new Promise((r) => setTimeout(r, 100));
   server.releaseStream(a.streamId);
@@ -159,9 +171,15 @@ t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)
     env: { ...process.env, DEVOX_NATS_SERVERS: nats.url, DEVOX_NATS_USER: 'devox', DEVOX_NATS_PASS: 'wrong-pass', DEVOX_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const code = await Promise.race([
+    new Promise<number | null>((r) => child.once('exit', r)),
+    new Promise<string>((r) => setTimeout(r, 30_000, 'still running after 30 s')),
+  ]);
   t.equal(code, 1, 'devox serve exits 1');
   t.match(stderr, /devox serve: NATS nats:\/\/127\.0\.0\.1:\d+: the server refused our credentials/, 'one clear line on stderr');
   t.notMatch(stderr, /DEVOX_NATS_PASS=wrong-pass|wrong-pass/, 'the password is not printed');
@@ -170,15 +188,16 @@ t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)
 t.test('model swap under load drops no window', needsNats, async (t) => {
   const nats = await NatsServer.start();
   t.teardown(() => nats.close());
-  // A second version of the tiny model: same network, different card version.
+  // A second version of the served model: same network, different card version.
+  const modelDir = testModelDir();
   const dir = mkdtempSync(join(tmpdir(), 'devox-model-b-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(TINY_MODEL_DIR, dir, { recursive: true });
+  cpSync(modelDir, dir, { recursive: true });
   const card = JSON.parse(readFileSync(join(dir, 'card.json'), 'utf8'));
   card.version = `${card.version}-b`;
   writeFileSync(join(dir, 'card.json'), JSON.stringify(card, null, 2));
 
-  const server = await startTestServer({ nats: { servers: [nats.url] }, detect: { modelDir: TINY_MODEL_DIR } });
+  const server = await startTestServer({ nats: { servers: [nats.url] }, detect: { modelDir } });
   t.teardown(() => server.close());
   const legs = await Promise.all(
     Array.from({ length: 12 }, (_, i) => server.openStream({ callId: `swap-${i >> 1}`, leg: i % 2 ? 'callee' : 'caller', codec: i % 3 === 0 ? 'opus' : 'PCMU' })),
@@ -188,7 +207,7 @@ t.test('model swap under load drops no window', needsNats, async (t) => {
   await new Promise((r) => setTimeout(r, 1500));
   await server.pipeline.swapModel(dir);
   await new Promise((r) => setTimeout(r, 1000));
-  await server.pipeline.swapModel(TINY_MODEL_DIR);
+  await server.pipeline.swapModel(modelDir);
   await sending;
   await new Promise((r) => setTimeout(r, 100));
   const emitted = counters.reduce((a, c) => a + c.windowsEmitted, 0);
