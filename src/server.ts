@@ -44,7 +44,13 @@ export interface ServerOptions {
 
 const OpenStreamRequest = z
   .object({
-    callId: z.string().min(1).max(256).optional(),
+    callId: z
+      .string()
+      .min(1)
+      .max(256)
+      // CR/LF and other control characters are never part of a real call id (and break headers and logs).
+      .regex(/^\P{Cc}*$/u, 'must not contain control characters (CR, LF, tab, NUL...)')
+      .optional(),
     leg: z.string().min(1).max(64).optional(),
     codec: z.enum(['PCMU', 'PCMA', 'L16', 'opus', 'pcmu', 'pcma', 'l16']).optional(),
     payloadType: z.number().int().min(0).max(127).optional(),

@@ -180,7 +180,7 @@ export class Metrics {
   });
   readonly eventsDropped = new Counter({
     name: 'devox_events_dropped_total',
-    help: 'Events dropped: buffer_full (NATS away too long) or rejected (NATS refused the message)',
+    help: 'Events dropped: buffer_full (NATS away too long), rejected (NATS refused the message, or stdout broke) or closed (published after shutdown, or undelivered at shutdown)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -189,9 +189,17 @@ export class Metrics {
     help: 'Events held in memory waiting for NATS',
     registers: [this.registry],
   });
+  /** Registered by addEventOutput('nats') only: absent from /metrics without NATS. */
   readonly natsConnected = new Gauge({
     name: 'devox_nats_connected',
     help: '1 when the NATS connection is up, 0 when down or degraded (absent meaning: NATS not configured)',
+    registers: [],
+  });
+  /** The configured event output only (one series): what the dashboard's output panel shows. */
+  readonly eventsOutputUp = new Gauge({
+    name: 'devox_events_output_up',
+    help: '1 when events are being delivered now, 0 when down or degraded; output="nats" or "stdout" (no NATS configured)',
+    labelNames: ['output'] as const,
     registers: [this.registry],
   });
   readonly natsReconnects = new Counter({
@@ -279,8 +287,19 @@ export class Metrics {
     }
     this.eventsDropped.inc({ reason: 'buffer_full' }, 0);
     this.eventsDropped.inc({ reason: 'rejected' }, 0);
+    this.eventsDropped.inc({ reason: 'closed' }, 0);
     this.activeStreams.set({ transport: 'rtp' }, 0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'devox_' });
+  }
+
+  /**
+   * Called by the event publisher when it is created: exports devox_nats_connected only when
+   * events go to NATS (idempotent; several publishers may share one Metrics in tests).
+   */
+  addEventOutput(output: 'nats' | 'stdout'): void {
+    if (output === 'nats' && !this.registry.getSingleMetric('devox_nats_connected')) {
+      this.registry.registerMetric(this.natsConnected);
+    }
   }
 
   /** SIP signaling counters (SipApp.counters) and readiness, read at scrape time. */

@@ -68,12 +68,38 @@ export function subjectFor(prefix: string, callId: string, type: EventType): str
   return `${prefix}.call.${callIdToToken(callId)}.${SUBJECT_TOKEN[type]}`;
 }
 
+/** Printable ASCII other than space, `|` and `~`: kept as-is in an event id part. */
+const PLAIN_ID_PART = /^[\x21-\x7B\x7D]*$/;
+
+/**
+ * Makes a call or stream id safe inside an event id: characters other than printable ASCII
+ * (controls such as CR/LF, space, DEL, non-ASCII) and the `|` separator and `~` escape become
+ * `~XX` per UTF-8 byte (hex, upper case). Ordinary ids (UUIDs, SIP Call-IDs, Twilio SIDs) are
+ * unchanged. Injective, so distinct ids never share an event id, and the result is always a
+ * legal NATS header value (nats.js refuses CR/LF in headers).
+ */
+export function eventIdPart(id: string): string {
+  if (PLAIN_ID_PART.test(id)) return id;
+  let out = '';
+  for (const ch of id) {
+    const c = ch.codePointAt(0)!;
+    if (c >= 0x21 && c <= 0x7e && c !== 0x7c && c !== 0x7e) {
+      out += ch;
+    } else {
+      for (const b of Buffer.from(ch, 'utf8')) out += '~' + b.toString(16).toUpperCase().padStart(2, '0');
+    }
+  }
+  return out;
+}
+
 /**
  * Deterministic event id (the Nats-Msg-Id): the same event built twice — e.g. republished
- * after a reconnect — has the same id, so JetStream drops the duplicate.
+ * after a reconnect — has the same id, so JetStream drops the duplicate. Call and stream ids
+ * are escaped by eventIdPart, so the id is header-safe whatever the call id holds.
  */
 export function eventIdFor(callId: string, streamId: string, type: EventType, windowSeq: number | null): string {
-  return windowSeq === null ? `${callId}|${streamId}|${type}` : `${callId}|${streamId}|${type}|${windowSeq}`;
+  const base = `${eventIdPart(callId)}|${eventIdPart(streamId)}|${type}`;
+  return windowSeq === null ? base : `${base}|${windowSeq}`;
 }
 
 const NO_IDENTITY: Record<string, string> = Object.freeze({}) as Record<string, string>;

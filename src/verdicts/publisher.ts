@@ -8,9 +8,13 @@
  *   Events wait in a bounded in-memory queue while NATS is unreachable or a publish
  *   fails, and are re-sent in order on reconnect. Beyond nats.maxBufferedEvents the
  *   oldest window.scored events are dropped first (verdicts and call lifecycle are the
- *   events integrators act on), then the oldest of any type — each drop is counted.
+ *   events integrators act on), then the oldest of any type — each drop is counted, and
+ *   a dropped event's memory is released (the queue holds at most about twice the
+ *   events pending, however long NATS is away).
  *   Losing NATS mid-call never throws into the media/detector path: it logs loudly,
- *   sets devox_nats_connected 0 and keeps buffering.
+ *   sets devox_nats_connected 0 and keeps buffering. An event NATS cannot take at all
+ *   (a header or subject nats.js refuses, a payload over max_payload) is dropped, counted
+ *   as devox_events_dropped_total{reason="rejected"} and logged at error level.
  * - StdoutPublisher: one JSON line per event (no NATS configured).
  */
 import {
@@ -18,6 +22,8 @@ import {
   connect,
   createInbox,
   headers,
+  InvalidArgumentError,
+  InvalidSubjectError,
   nanos,
   PermissionViolationError,
   type Msg,
@@ -108,10 +114,13 @@ export class StdoutPublisher implements EventPublisher {
     this.#subjects = new SubjectCache(prefix);
     this.#metrics = metrics;
     this.#out = out;
+    metrics.addEventOutput('stdout');
+    metrics.eventsOutputUp.set({ output: 'stdout' }, 1);
     // A reader that goes away (EPIPE on `devox serve | head`) must not crash the server.
     out.on('error', (err: Error) => {
       if (this.#broken) return;
       this.#broken = true;
+      metrics.eventsOutputUp.set({ output: 'stdout' }, 0);
       log?.error({ err }, 'event output (stdout) failed: events are dropped from now on');
     });
   }
@@ -142,6 +151,7 @@ export class StdoutPublisher implements EventPublisher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#metrics.eventsOutputUp.set({ output: 'stdout' }, 0);
   }
 }
 
@@ -181,13 +191,21 @@ export class NatsPublisher implements EventPublisher {
   readonly #awaiting = new Map<number, Entry>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #connected = false;
+  /** close() was called: finish delivering what is pending, then stop. */
   #closing = false;
+  /** close() has flushed: publish() drops (and counts) from now on. */
+  #closed = false;
+  #warnedClosed = false;
   #closePromise: Promise<void> | undefined;
 
-  /** Pending entries from #headPos on; #queue[i] has pos #headPos + i. Done entries are trimmed from the head. */
+  /**
+   * Entries in position order (positions are increasing, not contiguous: done entries are
+   * compacted out once they are at least half the array, so its length stays within about
+   * twice the pending count). Looked up by position with a binary search.
+   */
   #queue: Entry[] = [];
-  #head = 0;
-  #headPos = 0;
+  /** Done entries still in #queue (released by #settle). */
+  #garbage = 0;
   #nextPos = 0;
   /** Next position to send (entries before it are inflight or done, except requeued ones which lower it). */
   #sendPos = 0;
@@ -206,6 +224,9 @@ export class NatsPublisher implements EventPublisher {
     this.#metrics = metrics;
     this.#log = log.child({ component: 'nats' });
     this.#subjects = new SubjectCache(cfg.subjectPrefix);
+    metrics.addEventOutput('nats');
+    metrics.natsConnected.set(0);
+    metrics.eventsOutputUp.set({ output: 'nats' }, 0);
   }
 
   get connected(): boolean {
@@ -214,6 +235,11 @@ export class NatsPublisher implements EventPublisher {
 
   get pending(): number {
     return this.#queued + this.#inflight;
+  }
+
+  /** Entries held in memory, pending or awaiting compaction (for tests: bounded by ~2 × pending). */
+  get retained(): number {
+    return this.#queue.length;
   }
 
   async start(): Promise<void> {
@@ -392,12 +418,15 @@ export class NatsPublisher implements EventPublisher {
   #setConnected(up: boolean): void {
     this.#connected = up;
     this.#metrics.natsConnected.set(up ? 1 : 0);
+    this.#metrics.eventsOutputUp.set({ output: 'nats' }, up ? 1 : 0);
     if (up) this.#pump();
   }
 
   publish(event: DevoxEvent): void {
-    if (this.#closePromise && !this.#closing) {
+    if (this.#closed) {
       this.#metrics.eventsDropped.inc({ reason: 'closed' });
+      if (!this.#warnedClosed) this.#log.warn({ type: event.type }, 'events published after the NATS publisher closed are dropped (counted in devox_events_dropped_total{reason="closed"})');
+      this.#warnedClosed = true;
       return;
     }
     const entry: Entry = {
@@ -416,33 +445,38 @@ export class NatsPublisher implements EventPublisher {
     this.#metrics.eventsBuffered.set(this.#queued);
   }
 
-  #at(pos: number): Entry | undefined {
-    return this.#queue[this.#head + (pos - this.#headPos)];
+  /** Index in #queue of the first entry at or after `pos`. */
+  #indexOf(pos: number): number {
+    const q = this.#queue;
+    let lo = 0;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (q[mid]!.pos < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Drops the oldest queued window.scored event, else the oldest queued event. */
   #evictOne(): void {
+    const q = this.#queue;
     let victim: Entry | undefined;
-    for (let p = Math.max(this.#evictPos, this.#headPos); p < this.#nextPos; p++) {
-      const e = this.#at(p)!;
+    for (let i = this.#indexOf(this.#evictPos); i < q.length; i++) {
+      const e = q[i]!;
       if (e.state === 'queued' && e.type === 'window.scored') {
         victim = e;
-        this.#evictPos = p + 1;
+        this.#evictPos = e.pos + 1;
         break;
       }
     }
     if (!victim) {
       this.#evictPos = this.#nextPos;
-      for (let p = this.#headPos; p < this.#nextPos; p++) {
-        const e = this.#at(p)!;
-        if (e.state === 'queued') {
-          victim = e;
-          break;
-        }
-      }
+      victim = q.find((e) => e.state === 'queued');
     }
     if (!victim) return;
     victim.state = 'done';
+    this.#garbage++;
     this.#queued--;
     this.#metrics.eventsDropped.inc({ reason: 'buffer_full' });
     if (victim.type !== 'window.scored') {
@@ -462,14 +496,24 @@ export class NatsPublisher implements EventPublisher {
     const nc = this.#nc;
     if (!nc || !this.#connected || this.#paused) return;
     const now = Date.now();
-    while (this.#inflight < MAX_INFLIGHT && this.#sendPos < this.#nextPos) {
-      const e = this.#at(this.#sendPos++)!;
+    const q = this.#queue;
+    let rejected = false;
+    for (let i = this.#indexOf(this.#sendPos); this.#inflight < MAX_INFLIGHT && i < q.length; i++) {
+      const e = q[i]!;
+      this.#sendPos = e.pos + 1;
       if (e.state !== 'queued') continue;
-      const h = headers();
-      h.set('Nats-Msg-Id', e.msgId);
       try {
+        const h = headers();
+        h.set('Nats-Msg-Id', e.msgId);
         nc.publish(e.subject, e.data, { headers: h, reply: `${this.#inbox}.${e.pos}` });
       } catch (err) {
+        if (err instanceof InvalidArgumentError || err instanceof InvalidSubjectError) {
+          // This event can never be sent (nats.js refuses its header, subject or size):
+          // retrying would block every later event behind it.
+          this.#reject(e, err);
+          rejected = true;
+          continue;
+        }
         // Closed or draining under us: keep it queued; reconnect handling resumes sending.
         this.#sendPos = e.pos;
         this.#log.warn({ err }, 'NATS publish failed; will retry');
@@ -483,6 +527,16 @@ export class NatsPublisher implements EventPublisher {
       this.#awaiting.set(e.pos, e);
     }
     this.#metrics.eventsBuffered.set(this.#queued);
+    if (rejected) this.#settle();
+  }
+
+  /** A queued entry NATS cannot take: done, counted as rejected, logged loudly. */
+  #reject(e: Entry, err: unknown): void {
+    e.state = 'done';
+    this.#garbage++;
+    this.#queued--;
+    this.#metrics.eventsDropped.inc({ reason: 'rejected' });
+    this.#log.error({ err, type: e.type, eventId: e.msgId, subject: e.subject }, 'NATS refused an event before sending it: dropped');
   }
 
   /** A JetStream PubAck (or error, or 503 no-responders status) on our ack inbox. */
@@ -503,6 +557,7 @@ export class NatsPublisher implements EventPublisher {
       if (ack.error.code === 503) return this.#onFail(e, 'unavailable');
       this.#inflight--;
       e.state = 'done';
+      this.#garbage++;
       this.#metrics.eventsDropped.inc({ reason: 'rejected' });
       this.#log.error({ jsError: ack.error, type: e.type, eventId: e.msgId }, 'JetStream rejected an event');
       this.#settle();
@@ -511,6 +566,7 @@ export class NatsPublisher implements EventPublisher {
     }
     this.#inflight--;
     e.state = 'done';
+    this.#garbage++;
     this.#metrics.eventsPublished.inc({ type: e.type });
     this.#settle();
     this.#pump();
@@ -560,18 +616,19 @@ export class NatsPublisher implements EventPublisher {
     }, RETRY_DELAY_MS);
   }
 
-  /** Trims delivered entries from the head and wakes flush() waiters. */
+  /**
+   * Releases done entries (delivered, rejected or evicted) once they are at least half the
+   * queue — wherever they are: an evicted window behind a kept verdict is released too —
+   * and wakes flush() waiters.
+   */
   #settle(): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.state === 'done') {
-      this.#head++;
-      this.#headPos++;
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
     if (this.pending === 0) {
+      this.#queue.length = 0;
+      this.#garbage = 0;
       for (const w of this.#flushWaiters) w();
+    } else if (this.#garbage >= 1024 && this.#garbage * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.filter((e) => e.state !== 'done');
+      this.#garbage = 0;
     }
   }
 
@@ -599,9 +656,17 @@ export class NatsPublisher implements EventPublisher {
   async #close(): Promise<void> {
     this.#closing = true;
     const flushed = await this.flush(5000);
+    this.#closed = true;
     if (!flushed) {
       this.#metrics.eventsDropped.inc({ reason: 'closed' }, this.pending);
       this.#log.error({ undelivered: this.pending }, 'closing with undelivered events (NATS unreachable)');
+      // Counted as dropped: release them (a late ack finds nothing awaiting and is ignored).
+      this.#queue = [];
+      this.#garbage = 0;
+      this.#queued = 0;
+      this.#inflight = 0;
+      this.#awaiting.clear();
+      this.#metrics.eventsBuffered.set(0);
     }
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#reconnectTimer);
