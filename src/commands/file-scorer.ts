@@ -149,6 +149,7 @@ export class FileScorer {
     const detector = await Detector.create({
       detect: { ...opts.config.detect, maxQueueDelayMs: 24 * 3600 * 1000 },
       modelDir: opts.modelDir,
+      windowSec: opts.config.window.lengthSec,
       log: opts.log,
       onScore: (s) => self!.#onScore(s),
       onShed: (stream) => {
@@ -157,13 +158,6 @@ export class FileScorer {
       },
       onStreamDrained: (stream) => self!.#runs.get(stream.streamId)?.drained(),
     });
-    const card = detector.card;
-    if (Math.abs(card.input.windowSec - opts.config.window.lengthSec) > 1e-9) {
-      await detector.close();
-      throw new UsageError(
-        `config window.lengthSec (${opts.config.window.lengthSec}) differs from the model card's input.windowSec (${card.input.windowSec})`,
-      );
-    }
     self = new FileScorer(opts.config, opts.log, detector);
     return self;
   }

@@ -40,6 +40,8 @@ export interface DetectorObserver {
 export interface DetectorOptions {
   detect: Config['detect'];
   modelDir: string;
+  /** The window length media cuts (config window.lengthSec): a model whose card says otherwise is refused. */
+  windowSec: number;
   log: Logger;
   onScore(s: WindowScore): void;
   onShed?(stream: StreamDescriptor, seq: number): void;
@@ -99,6 +101,15 @@ export class Detector implements WindowSink {
       inferenceTimeoutMs: opts.detect.inferenceTimeoutMs,
       log: opts.log,
     });
+    if (Math.abs(engine.card.input.windowSec - opts.windowSec) > 1e-9) {
+      await engine.close();
+      throw new ModelLoadError(
+        'card_mismatch',
+        engine.modelDir,
+        `the model scores ${engine.card.input.windowSec}-s windows (card input.windowSec) but config window.lengthSec is ${opts.windowSec}`,
+        { field: 'input.windowSec' },
+      );
+    }
     const d = new Detector(opts, engine);
     d.#announce(engine);
     return d;

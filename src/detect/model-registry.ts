@@ -35,10 +35,11 @@ const ModelCardSchema = z
       meaning: z.enum(['probability_synthetic', 'logit_synthetic']),
     }),
     embedding: z.object({ name: nonEmpty, dim: z.number().int().positive() }).optional(),
+    // Open interval: the verdict engine works on log-odds, where 0 and 1 are infinite (verdict-policy.ts).
     thresholds: z.object({
-      eer: z.number().min(0).max(1),
-      suspicious: z.number().min(0).max(1),
-      synthetic: z.number().min(0).max(1),
+      eer: z.number().gt(0).lt(1),
+      suspicious: z.number().gt(0).lt(1),
+      synthetic: z.number().gt(0).lt(1),
     }),
   })
   .passthrough()

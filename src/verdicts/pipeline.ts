@@ -114,6 +114,7 @@ export class VerdictPipeline implements WindowSink {
     p.#detector = await Detector.create({
       detect: opts.config.detect,
       modelDir: opts.modelDir ?? opts.config.detect.modelDir,
+      windowSec: opts.config.window.lengthSec,
       log: opts.log.child({ component: 'detect' }),
       onScore: (s) => p.#onScore(s),
       onShed: (stream) => p.#onShed(stream),

@@ -45,6 +45,7 @@ async function makeDetector(rec: Recorder, over: Parameters<typeof detectConfig>
   const detector = await Detector.create({
     detect: detectConfig(over),
     modelDir,
+    windowSec: 1,
     log,
     onScore: (s) => rec.scores.push(s),
     onStreamDrained: (s) => rec.drained.push(s.streamId),
@@ -280,6 +281,7 @@ t.test('a throwing onScore does not stop the detector; close is idempotent; late
   const detector = await Detector.create({
     detect: detectConfig({ maxBatchSize: 2, maxBatchWaitMs: 1 }),
     modelDir: TINY_MODEL,
+    windowSec: 1,
     log,
     onScore: () => {
       calls++;
@@ -317,8 +319,13 @@ t.test('windows that do not match the model input are refused loudly, not scored
 t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
   const { log } = captureLog();
   await t.rejects(
-    Detector.create({ detect: detectConfig(), modelDir: '/nonexistent/model', log, onScore: () => undefined }),
+    Detector.create({ detect: detectConfig(), modelDir: '/nonexistent/model', windowSec: 1, log, onScore: () => undefined }),
     { name: 'ModelLoadError', code: 'missing_file' },
+  );
+  // A model for 1-s windows fed 2-s windows would shed every one of them: refused at start.
+  await t.rejects(
+    Detector.create({ detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 2, log, onScore: () => undefined }),
+    { name: 'ModelLoadError', code: 'card_mismatch', field: 'input.windowSec', message: /scores 1-s windows .* window\.lengthSec is 2/ },
   );
   const cudaOnly = captureLog();
   const detect = detectConfig({}, { DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu' });
@@ -326,6 +333,7 @@ t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
   const d = await Detector.create({
     detect,
     modelDir: TINY_MODEL,
+    windowSec: 1,
     log: cudaOnly.log,
     onScore: () => undefined,
   });
@@ -341,6 +349,7 @@ t.test('inference errors: the batch is reported shed (never scored), loudly; a s
   const detector = await Detector.create({
     detect: detectConfig({ maxBatchSize: 3, maxBatchWaitMs: 1 }),
     modelDir: RUNTIME_ERROR_MODEL,
+    windowSec: 1,
     log,
     onScore: (s) => rec.scores.push(s),
     onStreamDrained: (s) => rec.drained.push(s.streamId),
@@ -380,6 +389,7 @@ t.test('a batch outliving inferenceTimeoutMs is abandoned: its windows shed, a n
   const detector = await Detector.create({
     detect: detectConfig({ maxBatchSize: 2, maxBatchWaitMs: 1, inferenceTimeoutMs: 300 }),
     modelDir: SLOW_MODEL,
+    windowSec: 1,
     log,
     onScore: (s) => rec.scores.push(s),
     observer: {

@@ -98,6 +98,9 @@ t.test('refusals', async (t) => {
     ['bad output.meaning', (c) => (c.output.meaning = 'score'), /^output\.meaning$/],
     ['missing thresholds', (c) => delete c.thresholds, /^thresholds$/],
     ['threshold out of range', (c) => (c.thresholds.synthetic = 1.5), /^thresholds\.synthetic$/],
+    // 0 and 1 are infinite log-odds: such a card used to load and then fail every stream.
+    ['threshold exactly 1', (c) => (c.thresholds.synthetic = 1), /^thresholds\.synthetic$/],
+    ['threshold exactly 0', (c) => (c.thresholds.suspicious = 0), /^thresholds\.suspicious$/],
     ['suspicious above synthetic', (c) => (c.thresholds.suspicious = 0.9), /^thresholds\.suspicious$/],
     ['sha256 not hex', (c) => (c.sha256 = 'abc'), /^sha256$/],
     ['window length disagrees with rate × seconds', (c) => (c.input.windowSec = 0.5), /^input\.shape\.1$/],
