@@ -134,10 +134,10 @@ export class Metrics {
     buckets: [...BATCH_SIZE_BUCKETS],
     registers: [this.registry],
   });
-  /** Media time into a stream when it first leaves listening (how much call it takes to decide). */
+  /** Media time into a stream at its first decided label (how much call it takes to decide). */
   readonly firstVerdict = new Histogram({
     name: 'devox_first_verdict_media_seconds',
-    help: 'Media time (s since the stream started) of the first verdict other than listening',
+    help: 'Media time (s since the stream started) of the first genuine, suspicious or synthetic verdict',
     buckets: [0.5, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 20, 30, 60],
     registers: [this.registry],
   });

@@ -46,6 +46,10 @@ export interface PipelineOptions {
 interface StreamRecord {
   stream: StreamDescriptor;
   verdict: StreamVerdict;
+  /** The model whose thresholds `verdict` applies (it follows a swap, see #onScore). */
+  modelVersion: string;
+  /** Has had a decided label (genuine, suspicious or synthetic). */
+  decided: boolean;
   /** Next per-stream event seq. */
   seq: number;
   mediaTimeSec: number;
@@ -174,6 +178,8 @@ export class VerdictPipeline implements WindowSink {
     const rec: StreamRecord = {
       stream,
       verdict: new StreamVerdict(this.#opts.config.verdict, this.#detector.card.thresholds),
+      modelVersion: this.#detector.modelVersion,
+      decided: false,
       seq: 0,
       mediaTimeSec: 0,
       windowsIn: 0,
@@ -219,6 +225,12 @@ export class VerdictPipeline implements WindowSink {
     if (!rec || rec.finished) return;
     rec.scored++;
     rec.mediaTimeSec = s.mediaEndSec;
+    if (s.modelVersion !== rec.modelVersion && s.modelVersion === this.#detector.modelVersion) {
+      // The first window of this stream scored by a swapped-in model: judge with its thresholds.
+      // (A last window of the old model finishing after the switch keeps the old ones.)
+      rec.modelVersion = s.modelVersion;
+      rec.verdict.useModel(this.#detector.card.thresholds);
+    }
     const prev = rec.verdict.label;
     const u = rec.verdict.update(s);
     if (s.speechRatio >= this.#opts.config.verdict.minWindowSpeechRatio) m.speechWindows.inc();
@@ -233,7 +245,12 @@ export class VerdictPipeline implements WindowSink {
       m.verdicts.inc({ label: u.label });
       m.liveStreamsByLabel.dec({ label: prev });
       m.liveStreamsByLabel.inc({ label: u.label });
-      if (prev === 'listening') m.firstVerdict.observe(s.mediaEndSec);
+      if (!rec.decided && u.label !== 'insufficient_speech') {
+        // The first decision, not "insufficient speech" (a silent leg would record
+        // verdict.insufficientSpeechAfterSec and hide how long deciding takes).
+        rec.decided = true;
+        m.firstVerdict.observe(s.mediaEndSec);
+      }
       if (u.label === 'insufficient_speech') m.insufficientSpeech.inc();
       publishedMs = nowMs();
       this.#publisher.publish(verdictChanged(s, rec.seq++, u.label, prev, u.evidence, call, publishedMs));

@@ -63,8 +63,8 @@ export function checkThresholds(t: ModelCard['thresholds']): void {
 
 export class StreamVerdict {
   readonly #cfg: Config['verdict'];
-  readonly #suspicious: number;
-  readonly #synthetic: number;
+  #suspicious: number;
+  #synthetic: number;
   #label: VerdictLabel = 'listening';
   #windows = 0;
   #speechWindows = 0;
@@ -75,6 +75,8 @@ export class StreamVerdict {
   #ema = 0;
   #decay = 1;
   #score = 0;
+  /** A model swap: the next decision ignores the hysteresis once. */
+  #rejudge = false;
 
   constructor(cfg: Config['verdict'], thresholds: ModelCard['thresholds']) {
     checkThresholds(thresholds);
@@ -116,6 +118,22 @@ export class StreamVerdict {
   }
 
   /**
+   * The windows from now on are scored by another model (a swap): its own calibrated
+   * thresholds apply, and the smoothed score restarts from its windows, since log-odds of two
+   * models are not on one scale. Evidence (speech seconds, windows) is kept; the next decision
+   * is the new model's plain one (hysteresis protects a label from its own model's noise, not
+   * a label another model's calibration decided).
+   */
+  useModel(thresholds: ModelCard['thresholds']): void {
+    checkThresholds(thresholds);
+    this.#suspicious = thresholds.suspicious;
+    this.#synthetic = thresholds.synthetic;
+    this.#ema = 0;
+    this.#decay = 1;
+    this.#rejudge = true;
+  }
+
+  /**
    * The stream ended: a stream still listening never got enough speech, so its final label is
    * insufficient_speech; other labels stay. Returns the final label (idempotent).
    */
@@ -133,6 +151,10 @@ export class StreamVerdict {
     const p = this.#score;
     const h = cfg.hysteresis;
     const plain: VerdictLabel = p >= this.#synthetic ? 'synthetic' : p >= this.#suspicious ? 'suspicious' : 'genuine';
+    if (this.#rejudge) {
+      this.#rejudge = false;
+      return plain;
+    }
     if (prev !== 'genuine' && prev !== 'suspicious' && prev !== 'synthetic') return plain;
     if (plain === prev) return prev;
     // Moving up needs the threshold exceeded by h, moving down needs it undercut by h.

@@ -110,3 +110,79 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
     t.equal(metricValue(text, 'devox_live_streams_by_label', `label="${label}"`), 0, `no live ${label} stream left`);
   }
 });
+
+t.test('after a model swap a live stream is judged by the new model with its own thresholds', async (t) => {
+  // Version 2 of the tiny model: the same network, a card whose thresholds put the same
+  // scores (noise, ~0.97) in `suspicious` instead of `synthetic`.
+  const { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const v2 = mkdtempSync(join(tmpdir(), 'devox-tiny-v2-'));
+  t.teardown(() => rmSync(v2, { recursive: true, force: true }));
+  cpSync(TINY_MODEL_DIR, v2, { recursive: true });
+  const card = JSON.parse(readFileSync(join(v2, 'card.json'), 'utf8'));
+  card.version = 'tiny-2';
+  card.thresholds = { eer: 0.97, suspicious: 0.9, synthetic: 0.995 };
+  writeFileSync(join(v2, 'card.json'), JSON.stringify(card));
+
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const out = new StdoutCapture();
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, out) });
+  t.teardown(() => pipeline.close());
+  let seed = 7;
+  const noise = floatToInt16(new Float32Array(16000 * 5).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5));
+  const open = (streamId: string) =>
+    new AudioStream({
+      descriptor: { streamId, callId: streamId, leg: 'caller', transport: 'file' },
+      inputRate: 16000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: pipeline,
+    });
+  const now = () => performance.timeOrigin + performance.now();
+  const early = open('early');
+  let pos = 0;
+  for (; pos < 16000 * 2; pos += 320) early.write(noise, pos, 320, pos, now());
+  await pipeline.detector.flush();
+  t.equal(pipeline.label('early'), 'synthetic', 'tiny-1 (synthetic threshold 0.7) calls the noise synthetic');
+  await pipeline.swapModel(v2);
+  const late = open('late');
+  for (let p = 0; pos < noise.length; pos += 320, p += 320) {
+    early.write(noise, pos, 320, pos, now());
+    late.write(noise, pos - 16000 * 2, 320, p, now());
+  }
+  early.end('eof');
+  late.end('eof');
+  await waitFor(() => pipeline.stats.streams === 0, 10_000, 'both streams finished');
+  const events = out.lines.map((l) => (JSON.parse(l) as { event: DevoxEvent }).event);
+  const ended = (id: string) => events.find((e): e is CallEndedEvent => e.type === 'call.ended' && e.streamId === id)!;
+  t.equal(ended('late').label, 'suspicious', 'a stream started after the swap: suspicious under tiny-2');
+  t.equal(ended('early').label, 'suspicious', 'the stream started before it ends the same way, not held at synthetic by tiny-1 thresholds');
+  const early2 = events.filter((e) => e.streamId === 'early' && e.type === 'window.scored' && e.modelVersion === 'tiny-2');
+  t.ok(early2.length > 0, 'the early stream had windows scored by tiny-2');
+  const change = events.find((e) => e.streamId === 'early' && e.type === 'verdict.changed' && (e as { label: string }).label === 'suspicious');
+  t.equal(change?.modelVersion, 'tiny-2', 'the change to suspicious comes with the first tiny-2 windows');
+});
+
+t.test('first-verdict histogram: the first decision, not insufficient_speech', async (t) => {
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new StdoutCapture()) });
+  t.teardown(() => pipeline.close());
+  const s = new AudioStream({
+    descriptor: { streamId: 'hold-then-talk', callId: 'hold-then-talk', leg: 'caller', transport: 'file' },
+    inputRate: 16000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: pipeline,
+  });
+  const now = () => performance.timeOrigin + performance.now();
+  const silentSec = config.verdict.insufficientSpeechAfterSec + 1; // on hold past the insufficient-speech mark
+  let pos = 0;
+  for (; pos < 16000 * silentSec; pos += 320) s.writeSilence(320, pos, now());
+  let seed = 3;
+  const noise = floatToInt16(new Float32Array(16000 * 3).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5));
+  for (let p = 0; p < noise.length; p += 320, pos += 320) s.write(noise, p, 320, pos, now());
+  s.end('eof');
+  await waitFor(() => pipeline.stats.streams === 0, 10_000, 'stream finished');
+  const text = await metrics.text();
+  t.equal(metricValue(text, 'devox_first_verdict_media_seconds_count'), 1, 'one stream decided once');
+  const at = metricValue(text, 'devox_first_verdict_media_seconds_sum');
+  t.ok(at > silentSec + 1, `recorded at the decision (${at} s of media), after the hold and a second of speech, not at ${config.verdict.insufficientSpeechAfterSec} s`);
+  t.ok(metricValue(text, 'devox_verdicts_total', 'label="insufficient_speech"') >= 1, 'the stream did pass through insufficient_speech');
+});
