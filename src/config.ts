@@ -29,8 +29,11 @@ const ConfigSchema = z
         streamTimeoutMs: z.number().int().min(100),
         /** Packets held to put reordered ones back in place before they are decoded. */
         reorderDepthPackets: z.number().int().min(0).max(50),
-        /** Largest forward jump (in packets) still treated as loss rather than a new stream. */
-        maxSequenceJump: z.number().int().min(10),
+        /**
+         * Largest forward jump (in packets) still treated as loss rather than a new stream. At most
+         * 32767: 16-bit sequence differences are only defined within half the number space.
+         */
+        maxSequenceJump: z.number().int().min(10).max(32767),
         /** Largest accepted UDP datagram. */
         maxPacketBytes: z.number().int().min(64).max(65535),
         /**
@@ -185,6 +188,10 @@ const ConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.media.rtpPortMin > c.media.rtpPortMax) {
       ctx.addIssue({ code: 'custom', path: ['media', 'rtpPortMin'], message: 'must be <= media.rtpPortMax' });
+    } else if (c.media.rtpPortMin + (c.media.rtpPortMin % 2) + 1 > c.media.rtpPortMax) {
+      // RTP on an even port, RTCP on the next one (RFC 3550 11): the range must hold one such pair.
+      ctx.addIssue({ code: 'custom', path: ['media', 'rtpPortMax'],
+        message: 'media.rtpPortMin..rtpPortMax must contain an even RTP port and the RTCP port after it' });
     }
     if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
       ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });

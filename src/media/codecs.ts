@@ -2,12 +2,13 @@
  * Payload decoders/encoders: one payload in, mono int16 out, into caller-owned
  * buffers (nothing allocated per packet).
  *   PCMU / PCMA (G.711, 8 kHz): lookup tables built once from `alawmulaw` (g711.ts).
- *   L16 (RFC 3551): big-endian int16, any rate, multi-channel downmixed to mono.
+ *   L16 (RFC 3551): big-endian int16 at a SUPPORTED_SAMPLE_RATES rate, multi-channel downmixed to mono.
  *   Opus (RFC 7587, RTP clock 48 kHz): libopus via `opusscript` wasm (opus.ts), decoded to mono.
  */
 import { ALAW_DECODE, MULAW_DECODE, alawEncodeTable, mulawEncodeTable } from './g711.js';
 import { OPUS_MAX_FRAME, OpusDecoder, OpusEncoder } from './opus.js';
-import { UnsupportedCodecError } from './errors.js';
+import { UnsupportedCodecError, UnsupportedSampleRateError } from './errors.js';
+import { assertSupportedSampleRate } from './sample-rates.js';
 import type { CodecName, PayloadFormat } from './types.js';
 
 export interface AudioDecoder {
@@ -120,6 +121,25 @@ class OpusPayloadDecoder implements AudioDecoder {
 }
 
 /**
+ * Throws UnsupportedCodecError (UnsupportedSampleRateError for a rate) unless media can
+ * decode `format`: PCMU/PCMA at 8000, Opus at 48000, L16 at a standard rate, 1-2 channels.
+ * Every ingress checks this before it binds a port or opens a stream.
+ */
+export function checkAudioFormat(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): void {
+  const { encoding, clockRate, channels } = format;
+  if (encoding === 'PCMU' || encoding === 'PCMA') {
+    if (clockRate !== 8000) throw new UnsupportedSampleRateError(encoding, clockRate);
+  } else if (encoding === 'opus') {
+    if (clockRate !== 48000) throw new UnsupportedSampleRateError(encoding, clockRate);
+  } else if (encoding === 'L16') {
+    assertSupportedSampleRate(clockRate, 'L16');
+    if (!(channels === 1 || channels === 2)) throw new UnsupportedCodecError('L16', `L16 with ${channels} channels is not supported (1 or 2)`);
+  } else {
+    throw new UnsupportedCodecError(encoding, `${encoding} carries no audio to decode`);
+  }
+}
+
+/**
  * opts.sampleRate: Opus only — decode straight to 8/12/16/24 kHz instead of 48 kHz (libopus
  * does the band-limiting; the RTP clock stays 48 kHz). Other codecs decode at their clock rate.
  */
@@ -130,9 +150,7 @@ export function createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRat
     case 'PCMA':
       return new G711Decoder(ALAW_DECODE);
     case 'L16':
-      if (!(format.clockRate >= 1000 && format.clockRate <= 192000)) {
-        throw new UnsupportedCodecError('L16', `L16 clock rate ${format.clockRate} is out of range`);
-      }
+      assertSupportedSampleRate(format.clockRate, 'L16');
       return new L16Decoder(format.clockRate, Math.max(1, format.channels));
     case 'opus': {
       const rate = opts.sampleRate ?? 48000;
@@ -195,6 +213,7 @@ export function createEncoder(encoding: CodecName, opts: { sampleRate?: number; 
     case 'PCMA':
       return new G711Encoder('PCMA', alawEncodeTable());
     case 'L16':
+      assertSupportedSampleRate(opts.sampleRate ?? 16000, 'L16');
       return new L16Encoder(opts.sampleRate ?? 16000);
     case 'opus':
       return new OpusPayloadEncoder(opts.bitrate ?? 32000);

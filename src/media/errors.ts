@@ -22,6 +22,19 @@ export class UnsupportedCodecError extends MediaError {
   }
 }
 
+/**
+ * A sample / clock rate outside SUPPORTED_SAMPLE_RATES (sample-rates.ts). A kind of
+ * UnsupportedCodecError, so every ingress that refuses an unsupported codec refuses it too.
+ */
+export class UnsupportedSampleRateError extends UnsupportedCodecError {
+  readonly sampleRate: number;
+  constructor(encoding: string, sampleRate: number) {
+    super(encoding, `${encoding} at ${sampleRate} Hz is not supported (sample rates: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)`);
+    this.name = 'UnsupportedSampleRateError';
+    this.sampleRate = sampleRate;
+  }
+}
+
 /** An audio file that cannot be read or decoded. */
 export class AudioFileError extends MediaError {
   readonly path: string;

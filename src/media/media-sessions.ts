@@ -9,7 +9,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { nowMs } from './clock.js';
-import { MAX_DECODED_SAMPLES, opusDecodeRate } from './codecs.js';
+import { checkAudioFormat, MAX_DECODED_SAMPLES, opusDecodeRate } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
 import type { ReleaseSlot, StreamCapacity } from './stream-capacity.js';
@@ -77,6 +77,7 @@ export class MediaSessions {
     if (!audio) {
       throw new UnsupportedCodecError(formats.map((f) => f.encoding).join(',') || '(none)', 'no decodable audio payload format offered');
     }
+    checkAudioFormat(audio); // before any port is bound: e.g. L16 at a non-standard rate
     const slot = this.#opts.capacity?.take('rtp');
     try {
       return await this.#bind(descriptor, formats, audio, slot);

@@ -6,8 +6,8 @@
  */
 
 export interface ReorderTarget {
-  /** Called in sequence order for every released packet. */
-  releasePacket(buf: Uint8Array, offset: number, length: number, payloadType: number, pos: number, arrivalMs: number): void;
+  /** Called in sequence order for every released packet; `seq` is its extended sequence number. */
+  releasePacket(buf: Uint8Array, offset: number, length: number, payloadType: number, pos: number, arrivalMs: number, seq: number): void;
 }
 
 export type InsertResult = 'ok' | 'duplicate' | 'late';
@@ -111,6 +111,6 @@ export class ReorderBuffer {
     this.#bufs[s] = null;
     this.#held--;
     this.#released[seq % HISTORY] = seq;
-    this.target.releasePacket(buf, this.#off[s]!, this.#len[s]!, this.#pt[s]!, this.#pos[s]!, this.#arrival[s]!);
+    this.target.releasePacket(buf, this.#off[s]!, this.#len[s]!, this.#pt[s]!, this.#pos[s]!, this.#arrival[s]!, seq);
   }
 }

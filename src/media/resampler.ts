@@ -55,6 +55,16 @@ function besselI0(x: number): number {
   return sum;
 }
 
+/**
+ * Largest coefficient table a design may have (~0.5 MiB of Float64). Every pair of standard
+ * rates (sample-rates.ts) fits, the largest being 32k->11.025k at 56,007; a near-miss
+ * rational such as 47999 -> 16000 (2 million coefficients, ~200 ms to design) is refused.
+ */
+export const MAX_DESIGN_COEFFS = 1 << 16;
+
+/** Designs kept in memory at once (the standard-rate pairs a server meets are a handful). */
+const MAX_CACHED_DESIGNS = 32;
+
 export function designResampler(inRate: number, outRate: number): ResamplerDesign {
   if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate <= 0 || outRate <= 0) {
     throw new RangeError(`resampler rates must be positive integers (got ${inRate} -> ${outRate})`);
@@ -65,6 +75,7 @@ export function designResampler(inRate: number, outRate: number): ResamplerDesig
   if (L === M) {
     return { inRate, outRate, up: 1, down: 1, reach: 0, coeffs: Float64Array.of(1), tapStart: Int32Array.of(0), tapCount: Int32Array.of(1), symmetric: Uint8Array.of(0) };
   }
+  // Size first, before any table is built: a ratio like 47999/16000 needs 16000 phases.
   const fsProto = L * inRate;
   let fc: number;
   let df: number;
@@ -84,6 +95,10 @@ export function designResampler(inRate: number, outRate: number): ResamplerDesig
   const taps = Math.ceil((atten - 7.95) / (2.285 * ((2 * Math.PI * df) / fsProto)));
   const half = taps / 2; // in prototype samples
   const R = Math.ceil(half / L);
+  if (L * (2 * R + 1) > MAX_DESIGN_COEFFS) {
+    throw new RangeError(`resampler ${inRate} -> ${outRate} Hz needs ${L} phases x ${2 * R + 1} taps `
+      + `(limit ${MAX_DESIGN_COEFFS} coefficients): use a standard sample rate`);
+  }
   const width = 2 * R + 1;
   const coeffs = new Float64Array(L * width);
   const tapStart = new Int32Array(L);
@@ -143,6 +158,8 @@ export function resamplerDesign(inRate: number, outRate: number): ResamplerDesig
   let d = designs.get(key);
   if (!d) {
     d = designResampler(inRate, outRate);
+    // Bounded: the oldest design goes (streams using it keep their reference).
+    if (designs.size >= MAX_CACHED_DESIGNS) designs.delete(designs.keys().next().value!);
     designs.set(key, d);
   }
   return d;

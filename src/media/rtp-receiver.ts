@@ -37,6 +37,13 @@ const KIND_NONE = 0;
 const KIND_AUDIO = 1;
 const KIND_DTMF = 2;
 const KIND_CN = 3;
+/**
+ * A packet of the previous SSRC that arrives within this many packets after an SSRC change,
+ * at most this many sequence numbers from the last one seen of it, is a straggler reordered
+ * across the switch: late, dropped (its media time now belongs to the new SSRC). Anything
+ * else from the previous SSRC is the sender switching back: a new segment.
+ */
+const STRAGGLER_WINDOW = 64;
 
 export class RtpReceiver implements ReorderTarget {
   readonly counters: StreamCounters;
@@ -59,6 +66,11 @@ export class RtpReceiver implements ReorderTarget {
   readonly #logged = new Set<string>();
 
   #ssrc = -1;
+  /** The SSRC before the last change (-1: none) and the highest 16-bit sequence it reached. */
+  #retiredSsrc = -1;
+  #retiredMaxSeq16 = 0;
+  /** Packets accepted since the last SSRC change. */
+  #sinceSsrcChange = 0;
   /** Highest 16-bit sequence seen in this segment and its extended value. */
   #maxSeq16 = 0;
   #maxExt = 0;
@@ -73,6 +85,8 @@ export class RtpReceiver implements ReorderTarget {
   #jitter = 0;
   /** After comfort noise / DTMF, the next gap is known silence, not loss. */
   #silent = false;
+  /** Extended sequence number of the last packet released in order (-1: none yet). */
+  #prevSeq = -1;
   #lostReported = 0;
   #closed = false;
 
@@ -108,6 +122,20 @@ export class RtpReceiver implements ReorderTarget {
     }
   }
 
+  /**
+   * A re-offer kept the audio payload type but renumbered telephone-event / CN: only their
+   * entries change (the audio decoders stay). Audio formats in `formats` are ignored here.
+   */
+  updateSignalFormats(formats: readonly PayloadFormat[]): void {
+    const kind = this.#kind;
+    for (let pt = 0; pt < 128; pt++) if (kind[pt] === KIND_DTMF || kind[pt] === KIND_CN) kind[pt] = KIND_NONE;
+    for (const f of formats) {
+      if (f.payloadType < 0 || f.payloadType > 127 || kind[f.payloadType] === KIND_AUDIO) continue;
+      if (f.encoding === 'telephone-event') kind[f.payloadType] = KIND_DTMF;
+      else if (f.encoding === 'CN') kind[f.payloadType] = KIND_CN;
+    }
+  }
+
   /** One datagram from the stream's source. Never throws for bad input. */
   onPacket(buf: Uint8Array, length: number, arrivalMs: number): void {
     if (this.#closed) return;
@@ -134,8 +162,21 @@ export class RtpReceiver implements ReorderTarget {
       this.#ssrc = h.ssrc;
       this.#startSegment(h);
     } else if (h.ssrc !== this.#ssrc) {
+      if (h.ssrc === this.#retiredSsrc && this.#sinceSsrcChange <= STRAGGLER_WINDOW) {
+        const d = seqDelta(h.sequence, this.#retiredMaxSeq16);
+        if (d >= -STRAGGLER_WINDOW && d <= STRAGGLER_WINDOW) {
+          // Its place in media time now belongs to the new SSRC's segment: late, not a switch back.
+          c.packetsReceived++;
+          c.packetsLate++;
+          this.#logOnce('ssrc_straggler', { ssrc: h.ssrc }, 'RTP packet of the previous SSRC after the change: late, dropped');
+          return;
+        }
+      }
       c.ssrcChanges++;
       this.#logOnce('ssrc_change', { oldSsrc: this.#ssrc, newSsrc: h.ssrc }, 'RTP SSRC changed; continuing as a new segment');
+      this.#retiredSsrc = this.#ssrc;
+      this.#retiredMaxSeq16 = this.#maxSeq16;
+      this.#sinceSsrcChange = 0;
       this.#ssrc = h.ssrc;
       this.#newSegment(h);
     }
@@ -157,6 +198,7 @@ export class RtpReceiver implements ReorderTarget {
     }
     this.#probeSeq = -1;
     c.packetsReceived++;
+    if (this.#sinceSsrcChange <= STRAGGLER_WINDOW) this.#sinceSsrcChange++;
     const ext = this.#maxExt + d;
     const tsRel = this.#maxTsRel + dts;
     if (d > 0) {
@@ -190,7 +232,11 @@ export class RtpReceiver implements ReorderTarget {
     for (const d of this.#decoders) d?.close();
   }
 
-  releasePacket(buf: Uint8Array, offset: number, length: number, payloadType: number, pos: number, arrivalMs: number): void {
+  releasePacket(buf: Uint8Array, offset: number, length: number, payloadType: number, pos: number, arrivalMs: number, seq: number): void {
+    // No sequence number missing before this packet: a timestamp gap is silence the sender
+    // suppressed without comfort noise (Opus DTX, G.711 VAD), not loss.
+    const contiguous = seq === this.#prevSeq + 1;
+    this.#prevSeq = seq;
     const kind = this.#kind[payloadType];
     if (kind === KIND_DTMF) {
       this.extra.telephoneEvents++;
@@ -209,10 +255,13 @@ export class RtpReceiver implements ReorderTarget {
     } catch (err) {
       this.extra.decodeErrors++;
       this.counters.packetsMalformed++;
+      this.#prevSeq = -1; // its span is missing audio: the next gap is not known silence
       this.#logOnce('decode_error', { payloadType, err }, 'RTP payload could not be decoded');
       return;
     }
-    if (this.#silent) {
+    // The marker bit opens a talkspurt after silence (RFC 3551 4.1); buf holds the whole packet.
+    const marker = (buf[1]! & 0x80) !== 0;
+    if (this.#silent || contiguous || marker) {
       this.#silent = false;
       const from = this.#audio.writePosition;
       if (pos > from) this.#audio.writeSilence(pos - from, from, arrivalMs);

@@ -61,6 +61,8 @@ export class RtpSessionImpl implements RtpSession {
   readonly #maxPacketBytes: number;
   readonly #logged = new Set<string>();
   #remote: { address: string; port: number } | null = null;
+  /** A re-offer moved the sender: the next plausible packet from another source becomes the remote. */
+  #relearn = false;
   #lastActivityMs: number;
   #ended = false;
   #closing: Promise<void> | undefined;
@@ -76,7 +78,13 @@ export class RtpSessionImpl implements RtpSession {
       await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
       throw new PortAllocationError(`cannot bind RTP/RTCP ports ${port}/${port + 1} on ${address}`, { cause: err });
     }
-    return new RtpSessionImpl(port, address, rtp, rtcp, opts);
+    try {
+      return new RtpSessionImpl(port, address, rtp, rtcp, opts);
+    } catch (err) {
+      // e.g. a decoder that cannot be built: the bound pair must not outlive the failed open.
+      await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
+      throw err;
+    }
   }
 
   private constructor(port: number, address: string, rtp: Socket, rtcp: Socket, opts: RtpSessionOptions) {
@@ -95,14 +103,19 @@ export class RtpSessionImpl implements RtpSession {
       sink: opts.sink,
       log: opts.log,
     });
-    this.#receiver = new RtpReceiver({
-      audio: this.#audio,
-      formats: opts.formats,
-      reorderDepthPackets: opts.reorderDepthPackets,
-      maxSequenceJump: opts.maxSequenceJump,
-      scratch: opts.scratch,
-      log: opts.log,
-    });
+    try {
+      this.#receiver = new RtpReceiver({
+        audio: this.#audio,
+        formats: opts.formats,
+        reorderDepthPackets: opts.reorderDepthPackets,
+        maxSequenceJump: opts.maxSequenceJump,
+        scratch: opts.scratch,
+        log: opts.log,
+      });
+    } catch (err) {
+      this.#audio.end('error'); // the sink saw onStreamStart: it gets its onStreamEnd
+      throw err;
+    }
     this.#lastActivityMs = nowMs();
     rtp.on('message', (msg, rinfo) => this.#onRtp(msg, rinfo));
     rtcp.on('message', () => {
@@ -127,6 +140,22 @@ export class RtpSessionImpl implements RtpSession {
   }
   get lastActivityMs(): number {
     return this.#lastActivityMs;
+  }
+
+  /**
+   * A re-offer changed the sender's c=/m= address or port (SBC failover, re-anchoring): keep
+   * accepting the current remote, and take the next plausible RTP packet from any other
+   * source as the new one (comedia again: behind NAT the offered address may not be the source).
+   */
+  relearnRemote(): void {
+    if (this.#ended || this.#remote === null) return;
+    this.#relearn = true;
+  }
+
+  /** A re-offer that keeps the audio codec changed only telephone-event / CN payload types. */
+  updateSignalFormats(formats: readonly PayloadFormat[]): void {
+    if (this.#ended) return;
+    this.#receiver.updateSignalFormats(formats);
   }
 
   /** Timer hook: release reordered packets that waited longer than maxWaitMs. */
@@ -159,7 +188,8 @@ export class RtpSessionImpl implements RtpSession {
     const arrival = nowMs();
     try {
       const remote = this.#remote;
-      if (remote === null) {
+      const known = remote !== null && rinfo.port === remote.port && rinfo.address === remote.address;
+      if (remote === null || (this.#relearn && !known)) {
         // comedia: the first plausible RTP packet (version 2, full header) names the remote.
         if (msg.length < 12 || msg[0]! >> 6 !== 2 || msg.length > this.#maxPacketBytes) {
           this.counters.packetsMalformed++;
@@ -167,8 +197,10 @@ export class RtpSessionImpl implements RtpSession {
           return;
         }
         this.#remote = { address: rinfo.address, port: rinfo.port };
-        this.#log.info({ streamId: this.descriptor.streamId, pii: { remoteAddress: rinfo.address, remotePort: rinfo.port } }, 'RTP remote learned');
-      } else if (rinfo.port !== remote.port || rinfo.address !== remote.address) {
+        this.#log.info({ streamId: this.descriptor.streamId, relearned: this.#relearn,
+          pii: { remoteAddress: rinfo.address, remotePort: rinfo.port } }, 'RTP remote learned');
+        this.#relearn = false;
+      } else if (!known) {
         this.counters.packetsWrongSource++;
         this.#logOnce('wrong_source', { pii: { address: rinfo.address, port: rinfo.port } }, 'RTP from an unexpected source dropped');
         return;

@@ -170,6 +170,47 @@ t.test('a confirmed burst far ahead re-bases the stream instead of inserting a g
   t.ok(ws.at(-1)!.mediaEndSec <= (packets.length * 0.02), `media time stays ~ the audio sent (${ws.at(-1)!.mediaEndSec} s)`);
 });
 
+t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, the straggler late; a later switch back is a change', async (t) => {
+  const sink = new RecordingSink();
+  const { log, records } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42720, rtpPortMax: 42729 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({ descriptor: descriptor('ssrc-straggler'), formats: [PCMU] });
+  const sock = await udpSocket();
+  t.teardown(() => sock.close());
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 100, startTs: 1000 });
+  const OLD = 0xaaaa;
+  const NEW = 0xbbbb;
+  const SWITCH = 50; // packets 0..49 as OLD (49 reordered behind the first NEW one), 50..149 as NEW
+  const BACK = 150; // from here OLD again, continuing its own numbering: a real switch back
+  const restamp = (i: number): Buffer => {
+    const d = Buffer.from(packets[i]!.data);
+    const ssrc = i < SWITCH || i >= BACK ? OLD : NEW;
+    const seq = ssrc === OLD ? 100 + (i < SWITCH ? i : SWITCH + (i - BACK)) : 7000 + (i - SWITCH);
+    const ts = ssrc === OLD ? 1000 + 160 * (i < SWITCH ? i : SWITCH + (i - BACK)) : 555555 + 160 * (i - SWITCH);
+    writeRtpHeader(d, { marker: false, payloadType: 0, sequence: seq & 0xffff, timestamp: ts >>> 0, ssrc });
+    return d;
+  };
+  const order: number[] = [];
+  for (let i = 0; i < 200; i++) order.push(i);
+  [order[SWITCH - 1], order[SWITCH]] = [SWITCH, SWITCH - 1];
+  for (const [k, i] of order.entries()) {
+    await sendTo(sock, restamp(i), s.port);
+    if (k % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await until(() => s.counters.packetsReceived >= 200, 10000, 'packets delivered');
+  sessions.release('ssrc-straggler');
+  await sink.waitFor(() => sink.ended.has('ssrc-straggler'));
+  t.equal(s.counters.ssrcChanges, 2, 'OLD -> NEW, and NEW -> OLD 100 packets later; the straggler flips nothing');
+  t.equal(s.counters.packetsLate, 1, 'the straggler is late');
+  t.equal(s.counters.packetsLost, 0);
+  t.equal(records.filter((r) => r.kind === 'ssrc_straggler').length, 1, 'logged once');
+  // Media time: every packet but the straggler, in place (the NEW segment continues where OLD stopped).
+  const ws = sink.windows.get('ssrc-straggler')!;
+  t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows stay on the grid');
+  t.ok(ws.every((w) => w.lostRatio === 0), 'no loss reported');
+});
+
 t.test('a stream that stops sending ends itself with reason timeout, logs it and frees its port', async (t) => {
   const sink = new RecordingSink();
   const { log, records } = memoryLogger();

@@ -83,3 +83,55 @@ t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async 
   t.equal(r.lag, 0, 'audio after the pause is at its own time');
   t.ok(r.snrDb > 25, `SNR ${r.snrDb.toFixed(1)} dB`);
 });
+
+t.test('silence suppressed without CN (G.711 VAD / Opus DTX) is silence, not loss; a real hole still is loss', async (t) => {
+  const cfg = loadConfig({ env: {} });
+  const sink = new RecordingSink();
+  const { log } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({ descriptor: descriptor('dtx'), formats: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 }] });
+  const src = await readAudioFile(SPEECH_16K);
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 65500, startTs: 4294960000 });
+  const sock = createSocket('udp4');
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  t.teardown(() => sock.close());
+  const send = (b: Buffer): Promise<void> => new Promise((res, rej) => sock.send(b, s.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+
+  const VAD = [40, 90]; // 1 s not sent, sequence numbers contiguous, no marker on the talkspurt: contiguity alone says silence
+  const DTX = [120, 150]; // 0.6 s not sent, contiguous, marker on the next talkspurt (RFC 3551 4.1)
+  const HOLE = 170; // one packet lost in the network: its sequence number is missing
+  const skipped = (i: number): number => (i >= VAD[1]! ? VAD[1]! - VAD[0]! : 0) + (i >= DTX[1]! ? DTX[1]! - DTX[0]! : 0);
+  let sent = 0;
+  for (let i = 0; i < packets.length; i++) {
+    if ((i >= VAD[0]! && i < VAD[1]!) || (i >= DTX[0]! && i < DTX[1]!)) continue;
+    const p = packets[i]!;
+    const seq = (p.sequence - skipped(i)) & 0xffff;
+    if (i === HOLE) continue;
+    const data = Buffer.from(p.data);
+    writeRtpHeader(data, { marker: i === DTX[1], payloadType: 0, sequence: seq, timestamp: p.timestamp, ssrc: 0x51 });
+    await send(data);
+    sent++;
+    if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await until(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
+  sessions.release('dtx');
+  await sink.waitFor(() => sink.ended.has('dtx'));
+
+  t.equal(s.counters.packetsLost, 1, 'only the missing sequence number is lost');
+  t.equal(s.rtp.sequenceJumps, 0);
+  const ws = sink.windows.get('dtx')!;
+  const lostSec = ws.reduce((sum, w) => sum + w.lostRatio, 0) * cfg.window.lengthSec;
+  // The one lost packet (20 ms) appears in each window that covers it (4 at a 250 ms hop).
+  t.ok(lostSec > 0 && lostSec < 0.02 * 4 + 1e-6, `lost time across windows ${lostSec.toFixed(3)} s: the hole, not the pauses`);
+  const audio = sink.timeline('dtx');
+  t.ok(rms(audio, VAD[0]! * 320 + 12, VAD[1]! * 320 - 12) < 1e-4, 'VAD pause is silent');
+  t.ok(rms(audio, DTX[0]! * 320 + 12, DTX[1]! * 320 - 12) < 1e-4, 'DTX pause is silent');
+  const ref = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
+  ref.fill(0, VAD[0]! * 320, VAD[1]! * 320);
+  ref.fill(0, DTX[0]! * 320, DTX[1]! * 320);
+  ref.fill(0, HOLE * 320, (HOLE + 1) * 320);
+  const r = align(ref, audio, 100, 800, audio.length - 800);
+  t.equal(r.lag, 0, 'audio after each pause is at its own time');
+});

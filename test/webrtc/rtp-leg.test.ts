@@ -5,6 +5,7 @@
  * pace. The windows it emits must carry the source speech.
  */
 import t from 'tap';
+import { pino } from 'pino';
 import { createDecoder, createEncoder } from '../../src/media/codecs.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import { loadConfig } from '../../src/config.js';
@@ -79,4 +80,49 @@ t.test('Opus RTP from a consumer → RtpLeg → windows that match the source', 
   const d = alignAndCompare(s.audio, straight16k, coveredSamples(s));
   t.comment(`vs the same packets decoded in order and resampled by ffmpeg: corr ${d.corr.toFixed(4)} lag ${d.lag}, SNR ${d.snrDb.toFixed(1)} dB`);
   t.ok(d.snrDb > 25 && d.lag === 0, 'the receive path (wrap, reorder, placement, resampling) reproduces straight decoding (SNR > 25 dB)');
+});
+
+t.test('a throw inside the reorder-flush timer stays inside RtpLeg (guarded like RtpSessionImpl.tick)', async (t) => {
+  const cfg = loadConfig({ env: {} });
+  const sink = new RecordingSink();
+  // A log destination that fails on one record: the decode_error warning the timer's flush raises.
+  const records: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, {
+    write(line: string) {
+      const r = JSON.parse(line) as Record<string, unknown>;
+      if (r.kind === 'decode_error') throw new Error('log destination failed');
+      records.push(r);
+    },
+  });
+  const PT = 100;
+  const leg = new RtpLeg({
+    descriptor: { streamId: 'webrtc-flush', callId: 'webrtc-flush', leg: 'microphone', transport: 'webrtc' },
+    format: { payloadType: PT, encoding: 'opus', clockRate: 48000, channels: 2 },
+    media: cfg.media,
+    window: cfg.window,
+    outputRate: OUTPUT_RATE,
+    sink,
+    log,
+  });
+  const enc = createEncoder('opus', { bitrate: 32000 });
+  t.teardown(() => enc.close());
+  const pcm = new Int16Array(960);
+  const payload = new Uint8Array(1500);
+  const packet = (seq: number, body: Uint8Array): Buffer => {
+    const p = Buffer.alloc(12 + body.length);
+    writeRtpHeader(p, { marker: false, payloadType: PT, sequence: seq, timestamp: seq * 960, ssrc: 0x77 });
+    p.set(body, 12);
+    return p;
+  };
+  const good = (seq: number): Buffer => packet(seq, payload.subarray(0, enc.encode(pcm, 0, 960, payload)));
+  leg.onRtp(good(0));
+  // Sequence 2 (not an Opus packet) waits for 1, which never comes: the timer releases it.
+  leg.onRtp(packet(2, Uint8Array.of(0x03, 0x00)));
+  for (let i = 0; i < 200 && !records.some((r) => r.kind === 'internal_error'); i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(records.filter((r) => r.kind === 'internal_error').length, 1, 'the failure was caught and logged once');
+  for (let seq = 3; seq < 60; seq++) leg.onRtp(good(seq));
+  t.equal(leg.counters.packetsReceived, 59, 'the leg keeps receiving');
+  t.ok(sink.streams.get('webrtc-flush')!.windows.length >= 1, 'and cutting windows');
+  leg.end('bye');
+  t.equal(sink.streams.get('webrtc-flush')!.endReason, 'bye');
 });

@@ -26,6 +26,8 @@ t.test('refusals are HTTP 401 and open no stream', async (t) => {
     ['expiry beyond maxSignedUrlTtlSec', h.url('/twilio', `auth=${signMediaPath(twilioPath, SECRET, now() + 86400 * 30)}`), {}, /maxSignedUrlTtlSec/],
     ['tampered expiry', h.url('/twilio', `auth=${signMediaPath(twilioPath, SECRET, now() + 60).replace(/^\d+/, String(now() + 120))}`), {}, /signature/],
     ['garbage token', h.url('/twilio', 'auth=hello'), {}, /signed token/],
+    ['Basic header and an expired signed URL', h.url('/twilio', `auth=${signMediaPath(twilioPath, SECRET, now() - 5)}`),
+      { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, /expired/],
   ];
   for (const [name, url, headers, body] of cases) {
     const r = await upgradeStatus(url, headers);
@@ -45,6 +47,14 @@ t.test('accepted credentials', async (t) => {
   t.equal((await upgradeStatus(h.url(`/twilio/auth/${tok}`))).status, 101, 'signed path suffix (Twilio <Stream url> allows no query)');
   const forkTok = signMediaPath(`${h.cfg.websocket.pathPrefix}/audio-fork`, SECRET, now() + 60);
   t.equal((await upgradeStatus(h.url('/audio-fork', `auth=${forkTok}`))).status, 101, 'signed URL of another protocol path');
+  // A header DevoX did not ask for does not sink a valid signed URL (docs/websocket.md).
+  const jbTok = signMediaPath(`${h.cfg.websocket.pathPrefix}/jambonz`, SECRET, now() + 60);
+  const basic = `Basic ${Buffer.from('user:pass').toString('base64')}`;
+  t.equal((await upgradeStatus(h.url('/jambonz', `auth=${jbTok}`), { authorization: basic })).status, 101,
+    'signed URL + jambonz wsAuth Basic header');
+  const telnyxTok = signMediaPath(`${h.cfg.websocket.pathPrefix}/telnyx`, SECRET, now() + 60);
+  t.equal((await upgradeStatus(h.url('/telnyx', `auth=${telnyxTok}`), { authorization: 'Bearer telnyx-stream-auth-token' })).status, 101,
+    'signed URL + a Telnyx stream_auth_token that is not one of websocket.tokens');
 });
 
 t.test('unknown paths are 404', async (t) => {

@@ -205,6 +205,24 @@ const cases: BadCase[] = [
       ws.send(Buffer.alloc(322));
     },
   },
+  {
+    // A non-standard rate would cost a 16000-phase resampler design (event loop blocked, ~20 MiB).
+    name: 'Telnyx L16 at a non-standard sample rate',
+    path: '/telnyx',
+    reason: 'unsupported_format',
+    code: 1003,
+    message: /sample_rate 47999/,
+    act: (ws) => ws.send(JSON.stringify({ event: 'start', stream_id: 's3', start: { call_control_id: 'v3:l16-odd', media_format: { encoding: 'L16', sample_rate: 47999, channels: 1 } } })),
+  },
+  {
+    name: 'audio_fork metadata with a non-standard sampleRate',
+    path: '/audio-fork',
+    protocol: 'audio.drachtio.org',
+    reason: 'schema',
+    code: 1007,
+    message: /sampleRate must be one of 8000/,
+    act: (ws) => ws.send(JSON.stringify({ sampleRate: 47999, uuid: 'fork-odd-rate' })),
+  },
   { name: 'metadata without sampleRate', path: '/jambonz', protocol: 'audio.jambonz.org', reason: 'schema', code: 1007, message: /sampleRate/, act: (ws) => ws.send(JSON.stringify({ callSid: 'x' })) },
   { name: 'metadata that is not JSON', path: '/audio-fork', reason: 'not_json', code: 1007, message: /not JSON/, act: (ws) => ws.send('sampleRate=8000') },
   {

@@ -16,6 +16,7 @@
  * telephone-event (RFC 4733) and CN (RFC 3389) are accepted alongside at the chosen
  * codec's clock rate: DTMF and comfort noise are recognised by media and never decoded.
  */
+import { isSupportedSampleRate } from '../../media/sample-rates.js';
 import type { CodecName, PayloadFormat } from '../../media/types.js';
 import type { ChosenCodec, OfferedFormat, OfferedStream } from './types.js';
 
@@ -27,8 +28,8 @@ function codecOf(f: OfferedFormat): CodecName | undefined {
   if (n === 'opus' && f.clockRate === 48000) return 'opus';
   if (n === 'pcmu' && f.clockRate === 8000 && f.channels === 1) return 'PCMU';
   if (n === 'pcma' && f.clockRate === 8000 && f.channels === 1) return 'PCMA';
-  // media's L16 decoder takes any rate and downmixes stereo to mono.
-  if (n === 'l16' && (f.channels === 1 || f.channels === 2) && f.clockRate >= 8000 && f.clockRate <= 48000) return 'L16';
+  // media's L16 decoder takes the standard rates (sample-rates.ts) and downmixes stereo to mono.
+  if (n === 'l16' && (f.channels === 1 || f.channels === 2) && isSupportedSampleRate(f.clockRate)) return 'L16';
   return undefined;
 }
 
@@ -89,9 +90,20 @@ export function chooseCodec(stream: OfferedStream): CodecDecision {
 
 /**
  * True when a running session that decodes `current` can keep going after a re-offer chose
- * `next`: same payload type, codec and clock rate. (A changed telephone-event PT alone does
- * not justify moving the stream: DTMF is never decoded.)
+ * `next`: same payload type, codec and clock rate. (A changed telephone-event / CN PT alone
+ * does not justify moving the stream: the kept session takes the new ones, see sameFormats.)
  */
 export function sameAudio(current: PayloadFormat, next: PayloadFormat): boolean {
   return current.payloadType === next.payloadType && current.encoding === next.encoding && current.clockRate === next.clockRate;
+}
+
+/** True when two accepted format lists are the same payload types with the same meaning, in order. */
+export function sameFormats(a: readonly PayloadFormat[], b: readonly PayloadFormat[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.payloadType !== y.payloadType || x.encoding !== y.encoding || x.clockRate !== y.clockRate || x.channels !== y.channels) return false;
+  }
+  return true;
 }

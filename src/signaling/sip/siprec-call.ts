@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PayloadFormat, StreamDescriptor, StreamEndReason } from '../../media/types.js';
-import { sameAudio } from './codec-choice.js';
+import { sameAudio, sameFormats } from './codec-choice.js';
 import { StreamCapacityError } from '../../media/stream-capacity.js';
 import { CapacityError, NoCommonCodecError, SipError, TooManyStreamsError } from './errors.js';
 import { planStreams } from './recording-offer.js';
@@ -35,7 +35,15 @@ export interface CallStream {
   readonly leg: string;
   readonly session: AllocatedMedia;
   readonly audio: PayloadFormat;
+  /** Every accepted payload format (audio, then telephone-event / CN). */
+  readonly formats: readonly PayloadFormat[];
+  /** The sender's offered c=/m= address and port (a re-offer that changes them moves the media). */
+  readonly offeredRemote: string;
   readonly identity: Readonly<Record<string, string>>;
+}
+
+function offeredRemote(p: StreamPlan): string {
+  return `${p.offered.address}:${p.offered.port}`;
 }
 
 function streamKey(p: StreamPlan): string {
@@ -129,10 +137,11 @@ export class SiprecCall {
       const next = new Map<string, CallStream>();
       for (const p of plans) {
         const k = streamKey(p);
-        const s = keep.get(k) ?? fresh.get(k);
+        const kept = keep.get(k);
+        const s = kept !== undefined ? this.#carryOver(kept, p) : fresh.get(k);
         if (s !== undefined) next.set(k, s);
       }
-      const dropped = [...this.#streams.values()].filter((s) => next.get(s.key) !== s);
+      const dropped = [...this.#streams.values()].filter((s) => next.get(s.key)?.session !== s.session);
       this.#releaseAll(dropped, 'released');
       this.#streams = next;
       if (dropped.length > 0 || fresh.size > 0) {
@@ -143,6 +152,26 @@ export class SiprecCall {
     } finally {
       this.#busy = false;
     }
+  }
+
+  /**
+   * A kept stream after a committed re-offer: a moved sender (c=/m= address or port changed)
+   * is learned again from its next RTP packet, renumbered telephone-event / CN payload types
+   * replace the old ones; the session, its port and its decoder stay.
+   */
+  #carryOver(kept: CallStream, p: StreamPlan): CallStream {
+    const chosen = p.chosen!;
+    const remote = offeredRemote(p);
+    const formatsChanged = !sameFormats(kept.formats, chosen.formats);
+    if (remote === kept.offeredRemote && !formatsChanged) return kept;
+    if (formatsChanged) kept.session.updateSignalFormats(chosen.formats);
+    // c=0.0.0.0 is RFC 2543 hold: nothing to learn until the resume names the real address.
+    if (remote !== kept.offeredRemote && p.offered.address !== '0.0.0.0') {
+      kept.session.relearnRemote();
+      this.#log.info({ event: 'sip_stream_remote_moved', callId: this.callId, leg: kept.leg },
+        're-offer moved the sender: RTP remote is learned again');
+    }
+    return { ...kept, formats: chosen.formats, offeredRemote: remote };
   }
 
   /** CANCEL before the final response: setup() releases what it allocated and answers 487. */
@@ -207,7 +236,8 @@ export class SiprecCall {
         };
         const session = await this.#opts.media.allocate({ descriptor, formats: p.chosen!.formats });
         this.#opts.counters.streams_allocated++;
-        return { key: streamKey(p), leg: p.leg, session, audio: p.chosen!.audio, identity: descriptor.identity! };
+        return { key: streamKey(p), leg: p.leg, session, audio: p.chosen!.audio, formats: p.chosen!.formats,
+          offeredRemote: offeredRemote(p), identity: descriptor.identity! };
       }),
     );
     const ok = new Map<string, CallStream>();

@@ -31,10 +31,13 @@ export class RtpLeg {
   readonly #receiver: RtpReceiver;
   readonly #timer: NodeJS.Timeout;
   readonly #maxWaitMs: number;
+  readonly #log: Logger | undefined;
+  #flushFailed = false;
   #ended = false;
 
   constructor(opts: RtpLegOptions) {
     this.descriptor = opts.descriptor;
+    this.#log = opts.log;
     this.#audio = new AudioStream({
       descriptor: opts.descriptor,
       inputRate: opts.format.clockRate,
@@ -51,7 +54,7 @@ export class RtpLeg {
       ...(opts.log ? { log: opts.log } : {}),
     });
     this.#maxWaitMs = (opts.media.reorderDepthPackets + 2) * PACKET_MS;
-    this.#timer = setInterval(() => this.#receiver.flushStale(nowMs(), this.#maxWaitMs), 2 * PACKET_MS);
+    this.#timer = setInterval(() => this.#tick(), 2 * PACKET_MS);
     this.#timer.unref();
   }
 
@@ -63,6 +66,22 @@ export class RtpLeg {
   onRtp(packet: Uint8Array): void {
     if (this.#ended) return;
     this.#receiver.onPacket(packet, packet.length, nowMs());
+  }
+
+  /** Timer hook, guarded like RtpSessionImpl.tick: a throw here must not escape into the event loop. */
+  #tick(): void {
+    if (this.#ended) return;
+    try {
+      this.#receiver.flushStale(nowMs(), this.#maxWaitMs);
+    } catch (err) {
+      if (this.#flushFailed) return;
+      this.#flushFailed = true;
+      try {
+        this.#log?.warn({ streamId: this.descriptor.streamId, kind: 'internal_error', err }, 'error while flushing the reorder buffer');
+      } catch {
+        // a failing logger must not escape either
+      }
+    }
   }
 
   /** Idempotent: releases held packets, then ends the AudioStream (sink.onStreamEnd). */

@@ -2,7 +2,8 @@
  * Authentication of media stream upgrades, decided from the HTTP request alone (before any
  * audio is read):
  *  - `Authorization: Bearer <token>` with a token from websocket.tokens, or
- *  - a signed URL: `<exp>.<sig>` where exp is a Unix time (s) and
+ *  - a signed URL (checked whenever the header is absent or is not an accepted bearer token,
+ *    e.g. jambonz's Basic wsAuth or Telnyx's own stream_auth_token): `<exp>.<sig>` where exp is a Unix time (s) and
  *    sig = base64url(HMAC-SHA256(websocket.signingSecret, `${path}\n${exp}`)), carried either as
  *    the query parameter `auth=` or as a path suffix `/auth/<exp>.<sig>` (Twilio's <Stream url>
  *    does not allow query strings). `path` is the route path, e.g. /media/twilio.
@@ -61,17 +62,23 @@ export class Authenticator {
    * @throws AuthError when the request carries no valid credentials
    */
   authenticate(path: string, authorization: string | undefined, signed: string | undefined, nowSec: number): Principal {
+    // A header DevoX did not ask for (jambonz wsAuth Basic, a Telnyx stream_auth_token) must not
+    // sink a valid signed URL: the signed token decides whenever the header is not an accepted token.
+    let headerError: AuthError | undefined;
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (!m) throw new AuthError('malformed', 'Authorization header is not "Bearer <token>"');
-      const d = digest(m[1]!);
-      // Compare against every token so the time taken does not reveal which one matched.
-      let found = -1;
-      for (let i = 0; i < this.#tokenDigests.length; i++) {
-        if (timingSafeEqual(d, this.#tokenDigests[i]!) && found < 0) found = i;
+      if (!m) {
+        headerError = new AuthError('malformed', 'Authorization header is not "Bearer <token>"');
+      } else {
+        const d = digest(m[1]!);
+        // Compare against every token so the time taken does not reveal which one matched.
+        let found = -1;
+        for (let i = 0; i < this.#tokenDigests.length; i++) {
+          if (timingSafeEqual(d, this.#tokenDigests[i]!) && found < 0) found = i;
+        }
+        if (found >= 0) return { id: `bearer:${found}`, method: 'bearer' };
+        headerError = new AuthError('bad_token', 'bearer token not accepted');
       }
-      if (found < 0) throw new AuthError('bad_token', 'bearer token not accepted');
-      return { id: `bearer:${found}`, method: 'bearer' };
     }
     if (signed !== undefined) {
       if (this.#secret.length === 0) throw new AuthError('bad_signature', 'signed URLs are disabled (no websocket.signingSecret)');
@@ -86,6 +93,7 @@ export class Authenticator {
       if (exp > nowSec + this.#maxTtlSec) throw new AuthError('expiry_too_far', 'signed URL expiry exceeds websocket.maxSignedUrlTtlSec');
       return { id: `signed:${m[2]}`, method: 'signed' };
     }
+    if (headerError !== undefined) throw headerError;
     throw new AuthError('missing', 'no credentials: send "Authorization: Bearer <token>" or a signed URL');
   }
 }

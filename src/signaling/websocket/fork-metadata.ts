@@ -6,13 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { isSupportedSampleRate, SUPPORTED_SAMPLE_RATES } from '../../media/sample-rates.js';
 import { StreamPolicyError } from './errors.js';
 import { flattenIdentity } from './identity.js';
 
 const Rate = z
   .union([z.number(), z.string().regex(/^\d+$/)])
   .transform(Number)
-  .pipe(z.number().int().min(8000).max(48000));
+  .pipe(z.number().refine(isSupportedSampleRate, { error: `sampleRate must be one of ${SUPPORTED_SAMPLE_RATES.join(', ')}` }));
 
 const ForkMetadata = z.looseObject({
   sampleRate: Rate,

@@ -5,6 +5,7 @@
  * well-typed. Numbers may arrive as numeric strings (Twilio sends "chunk": "2").
  */
 import { z } from 'zod';
+import { isSupportedSampleRate, SUPPORTED_SAMPLE_RATES } from '../../media/sample-rates.js';
 import type { PayloadFormat } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import { flattenIdentity } from './identity.js';
@@ -144,8 +145,9 @@ export function describeStart(msg: Extract<MediaStreamMessage, { event: 'start' 
     throw new StreamPolicyError('unsupported_format', `media_format.encoding ${f.encoding.slice(0, 40)} (supported: PCMU, PCMA, L16, OPUS)`);
   }
   if (f.channels !== 1) throw new StreamPolicyError('unsupported_format', `media_format.channels ${f.channels} (supported: 1)`);
-  if (!Number.isInteger(f.sample_rate) || f.sample_rate < 8000 || f.sample_rate > 48000) {
-    throw new StreamPolicyError('unsupported_format', `media_format.sample_rate ${f.sample_rate}`);
+  if (!isSupportedSampleRate(f.sample_rate)) {
+    throw new StreamPolicyError('unsupported_format',
+      `media_format.sample_rate ${f.sample_rate} (supported: ${SUPPORTED_SAMPLE_RATES.join(', ')})`);
   }
   const identity = flattenIdentity(b, ['media_format', 'custom_parameters']);
   if (msg.stream_id !== undefined) identity.stream_id = msg.stream_id;

@@ -63,7 +63,7 @@ export type WsCloseReason =
   | 'undecodable_audio'
   /** A binary frame before the metadata text frame, or any binary frame on a JSON protocol. */
   | 'unexpected_binary'
-  /** A media format DevoX cannot decode (e.g. G.722, Opus over Telnyx, 3 channels). */
+  /** A media format DevoX cannot decode (e.g. G.722, AMR-WB, 3 channels, a non-standard sample rate). */
   | 'unsupported_format'
   /** An audio frame longer than websocket.maxFrameMs. */
   | 'frame_too_large'
