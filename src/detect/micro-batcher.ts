@@ -26,7 +26,9 @@
 import type { StreamDescriptor, WindowMeasures, WindowView } from '../media/types.js';
 import type { InferenceError } from './errors.js';
 
-export type ShedReason = 'queue_delay' | 'buffer_full' | 'inference_error' | 'closed' | 'invalid_window';
+/** Why a window went unscored: overload (queue_delay, buffer_full) or something else. */
+export const SHED_REASONS = ['queue_delay', 'buffer_full', 'inference_error', 'closed', 'invalid_window'] as const;
+export type ShedReason = (typeof SHED_REASONS)[number];
 
 /** Per-stream bookkeeping the batcher updates (the detector owns the objects). */
 export interface StreamQueue {

@@ -11,6 +11,7 @@ import type { SipCounters } from '../signaling/sip/types.js';
 import type { WsMediaCounters } from '../signaling/websocket/types.js';
 import type { EventType, VerdictLabel } from '../verdicts/types.js';
 import type { StreamCapacity } from '../media/stream-capacity.js';
+import { SHED_REASONS } from '../detect/micro-batcher.js';
 
 /** Seconds: 0.1 ms … 5 s, denser where real-time operation lives (1–50 ms). */
 export const LATENCY_BUCKETS_SEC: readonly number[] = [
@@ -148,7 +149,10 @@ export class Metrics {
   });
   readonly windowsShed = new Counter({
     name: 'devox_windows_shed_total',
-    help: 'Windows dropped unscored because inference fell behind real time',
+    help:
+      'Windows dropped unscored, by reason: queue_delay / buffer_full (inference fell behind real time), ' +
+      'inference_error (their batch failed), invalid_window (window does not fit the model: misconfiguration), closed (shutdown)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly inferenceErrors = new Counter({
@@ -288,6 +292,7 @@ export class Metrics {
     this.eventsDropped.inc({ reason: 'buffer_full' }, 0);
     this.eventsDropped.inc({ reason: 'rejected' }, 0);
     this.eventsDropped.inc({ reason: 'closed' }, 0);
+    for (const reason of SHED_REASONS) this.windowsShed.inc({ reason }, 0);
     this.activeStreams.set({ transport: 'rtp' }, 0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'devox_' });
   }

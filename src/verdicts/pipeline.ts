@@ -111,7 +111,7 @@ export class VerdictPipeline implements WindowSink {
         p.#lastBatchStartedMs = b.startedMs;
         p.#lastBatchScoredMs = b.scoredMs;
       },
-      shed: () => metrics.windowsShed.inc(),
+      shed: (_stream, _seq, reason) => metrics.windowsShed.inc({ reason }),
       modelLoaded: (m) => metrics.setModel(m.name, m.version),
       inferenceError: () => metrics.inferenceErrors.inc(),
     };

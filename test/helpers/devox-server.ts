@@ -107,6 +107,15 @@ export async function scrape(server: DevoxServer): Promise<string> {
 }
 
 /** Value of one sample line of a Prometheus text exposition (0 when absent). */
+/** The sum of every series of one metric name (all label values). */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
 export function metricValue(text: string, name: string, labels = ''): number {
   const want = labels ? `${name}{${labels}}` : name;
   for (const line of text.split('\n')) {

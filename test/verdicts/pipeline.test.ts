@@ -186,3 +186,27 @@ t.test('first-verdict histogram: the first decision, not insufficient_speech', a
   t.ok(at > silentSec + 1, `recorded at the decision (${at} s of media), after the hold and a second of speech, not at ${config.verdict.insufficientSpeechAfterSec} s`);
   t.ok(metricValue(text, 'devox_verdicts_total', 'label="insufficient_speech"') >= 1, 'the stream did pass through insufficient_speech');
 });
+
+t.test('devox_windows_shed_total says why: windows that do not fit the model are invalid_window, not overload', async (t) => {
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new StdoutCapture()) });
+  t.teardown(() => pipeline.close());
+  // Media misconfigured to cut 8 kHz windows for a 16 kHz model.
+  const s = new AudioStream({
+    descriptor: { streamId: 'narrow', callId: 'narrow', leg: 'caller', transport: 'file' },
+    inputRate: 8000, outputRate: 8000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: pipeline,
+  });
+  const speech = await loadAudio(GENUINE_FILE, 2);
+  const { resampleBuffer } = await import('../../src/media/resampler.js');
+  const pcm = floatToInt16(resampleBuffer(speech.samples, 16000, 8000));
+  for (let p = 0; p + 160 <= pcm.length; p += 160) s.write(pcm, p, 160, p, performance.timeOrigin + performance.now());
+  s.end('eof');
+  await waitFor(() => pipeline.stats.streams === 0, 10_000, 'stream finished');
+  const text = await metrics.text();
+  const invalid = metricValue(text, 'devox_windows_shed_total', 'reason="invalid_window"');
+  t.ok(invalid >= 4, `shed as invalid_window: ${invalid}`);
+  for (const reason of ['queue_delay', 'buffer_full', 'inference_error', 'closed']) {
+    t.equal(metricValue(text, 'devox_windows_shed_total', `reason="${reason}"`), 0, `${reason}: exported at 0`);
+  }
+});
