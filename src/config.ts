@@ -333,6 +333,9 @@ export function validateConfig(raw: unknown): Readonly<Config> {
 export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const env = opts.env ?? process.env;
   let raw = readJson(defaultConfigPath);
+  // The embedded default model ships with the project: found from any working directory.
+  // (A directory given by a config file, env or flag is taken as given, relative to the cwd.)
+  raw = mergeConfig(raw, { detect: { modelDir: resolve(projectRoot, (raw as { detect: { modelDir: string } }).detect.modelDir) } });
   const file = opts.file ?? env.DEVOX_CONFIG;
   if (file) raw = mergeConfig(raw, readJson(resolve(file)));
   const fromEnv: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { loadConfig, validateConfig, ConfigError, mergeConfig } from '../src/config.js';
+import { loadConfig, validateConfig, ConfigError, mergeConfig, projectRoot } from '../src/config.js';
 
 t.test('embedded defaults validate and are frozen', async (t) => {
   const c = loadConfig({ env: {} });
@@ -40,4 +40,12 @@ t.test('bad values name the key', async (t) => {
 t.test('merge replaces arrays and scalars, keeps siblings', async (t) => {
   t.same(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] } }), { a: { b: 1, c: [3] } });
   t.throws(() => validateConfig({}), ConfigError);
+});
+
+t.test('the embedded default model directory is absolute (found from any working directory); a given one is kept as given', async (t) => {
+  const { isAbsolute, resolve } = await import('node:path');
+  const c = loadConfig({ env: {} });
+  t.ok(isAbsolute(c.detect.modelDir), c.detect.modelDir);
+  t.equal(c.detect.modelDir, resolve(projectRoot, 'models/devox-phone'));
+  t.equal(loadConfig({ env: { DEVOX_MODEL_DIR: 'my/model' } }).detect.modelDir, 'my/model');
 });
