@@ -66,7 +66,10 @@ def parse_args(argv=None):
                     'folders:DIR (repeatable; default: the shared manifest)')
     ap.add_argument('--out', default=str(REPO / 'models' / 'devox-phone'))
     ap.add_argument('--name', default='devox-phone')
-    ap.add_argument('--version', default='1.1.0')
+    ap.add_argument('--version', default='0.0.0-dev', help='written to the card; give one for a model you ship')
+    ap.add_argument('--overwrite', action='store_true',
+                    help='allow --out to replace a model of another name or version (refused otherwise, so that a '
+                         'forgotten --out cannot replace the shipped model)')
     ap.add_argument('--seed', type=int, default=1337)
     ap.add_argument('--split-seed', type=int, default=None,
                     help='seed of the train/dev/test split (default: --seed). Keep it fixed and vary --seed to see how '
@@ -121,6 +124,17 @@ def parse_args(argv=None):
                          '(training only; 0 = off)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     args = ap.parse_args(argv)
+    existing = os.path.join(args.out, 'card.json')
+    if os.path.exists(existing) and not args.overwrite:
+        try:
+            with open(existing) as f:
+                held = json.load(f)
+            held = f"{held.get('name', '?')} {held.get('version', '?')}"
+        except (OSError, ValueError, AttributeError):
+            held = 'an unreadable card.json'
+        if held != f'{args.name} {args.version}':
+            ap.error(f'{args.out} already holds {held}; this run would write {args.name} {args.version}. '
+                     'Give another --out, or --overwrite to replace it')
     if args.split_seed is None:
         args.split_seed = args.seed
     # checked here, before minutes of decoding, not where they are used

@@ -5,7 +5,7 @@
  * next to it, loaded with onnxruntime-node.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,13 @@ t.test('train.py refuses bad options at once, before decoding anything', async (
     t.match(r.stderr, msg);
     t.notOk(existsSync(join(tmpdir(), 'devox-never-written')), 'nothing written');
   }
+  // A forgotten --out must not replace the shipped model with a differently versioned one.
+  const shipped = join(projectRoot, 'models/devox-phone/card.json');
+  const before = readFileSync(shipped, 'utf8');
+  const r = await python([join(projectRoot, 'training/train.py'), '--steps', '1'], 60_000);
+  t.equal(r.code, 2, 'train.py with no --out, over the shipped model: usage error');
+  t.match(r.stderr, /models\/devox-phone already holds devox-phone \S+; this run would write devox-phone 0\.0\.0-dev\. Give another --out, or --overwrite/);
+  t.equal(readFileSync(shipped, 'utf8'), before, 'shipped card untouched');
 });
 
 t.test('--seed varies training only when --split-seed holds the split', { timeout: 600_000, skip }, async (t) => {
