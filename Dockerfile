@@ -17,7 +17,9 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     DEVOX_HTTP_HOST=0.0.0.0 \
-    DEVOX_BIND_ADDRESS=0.0.0.0
+    DEVOX_BIND_ADDRESS=0.0.0.0 \
+    DEVOX_RTP_PORT_MIN=40000 \
+    DEVOX_RTP_PORT_MAX=40199
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
@@ -25,7 +27,7 @@ COPY config ./config
 COPY schema ./schema
 RUN mkdir -p models && chown node:node models
 USER node
-# /metrics /healthz /readyz and WebSocket media; RTP (UDP) range from media.rtpPortMin..rtpPortMax.
+# /metrics /healthz /readyz and WebSocket media; RTP (UDP): the port range set above (100 streams).
 EXPOSE 9464/tcp
 EXPOSE 40000-40199/udp
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \

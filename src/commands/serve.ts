@@ -23,7 +23,7 @@ const USAGE = `usage: devox serve [options]
 
 Open a stream over HTTP and send a file to it:
   curl -s -XPOST localhost:9464/streams -d '{"codec":"PCMU","callId":"call-1","leg":"caller"}'
-  devox send samples/genuine-1.flac --codec pcmu --to 127.0.0.1:<port>
+  devox send samples/genuine-librispeech.flac --codec pcmu --to 127.0.0.1:<port>
 `;
 
 export async function run(argv: string[]): Promise<number> {
