@@ -18,7 +18,9 @@ const USAGE = `usage: devox eval <manifest.csv> [options]
 
 Manifest: CSV with a header and at least the columns path,label (label = genuine | synthetic);
 paths are relative to the manifest's directory. Each file is scored through the live codec,
-window and model path; file score = mean of its speech-window scores.
+window and model path; file score = mean of its speech-window scores (the model card's EER tables
+use the same file score; its verdict thresholds are calibrated on the verdict engine's smoothed
+log-odds instead, so the printed EER threshold is not comparable with them).
 
   --model DIR             model directory (default: detect.modelDir, models/devox-phone)
   --channel CH            none | g711u | g711a | opus: run each file through that codec at its

@@ -1,5 +1,7 @@
 /**
- * Equal error rate from scores, for `devox eval` (the training side computes the same in Python).
+ * Equal error rate from scores, for `devox eval`. The training side (training/devoxtrain/metrics.py)
+ * takes the ROC point nearest the crossing instead of interpolating: the two agree within one
+ * ROC step (1 / the smaller class count), not exactly.
  *
  * Positive class = synthetic. For a threshold θ, a window/file is called synthetic when
  * score ≥ θ: FPR(θ) = genuine scored ≥ θ / genuine, FNR(θ) = synthetic scored < θ / synthetic.

@@ -219,9 +219,10 @@ def render_readme(card: dict) -> str:
     sp = card['data']['summary']['splits']
     pe = card['metrics'].get('partial_edits') or {}
     demo = card['metrics'].get('demo_samples') or {}
-    demo_lines = [f'- `{k}` ({v["label"]}): file score {v["wideband"]["file_score"]} wideband, '
-                  f'{v["g711_ulaw"]["file_score"]} G.711 — '
-                  f'{"correct" if v["wideband"]["correct_at_eer_threshold"] and v["g711_ulaw"]["correct_at_eer_threshold"] else "NOT correct in both"}'
+    def verdict(c: dict) -> str:
+        return 'correct' if c['correct_at_eer_threshold'] else 'NOT correct'
+    demo_lines = [f'- `{k}` ({v["label"]}): file score {v["wideband"]["file_score"]} wideband '
+                  f'({verdict(v["wideband"])}), {v["g711_ulaw"]["file_score"]} G.711 ({verdict(v["g711_ulaw"])})'
                   for k, v in demo.items()]
     return f"""# {card['name']} {card['version']} — model card
 
