@@ -202,12 +202,12 @@ def cmd_augment() -> dict:
     speech = _speechlike(rng)
     x8 = augment.normalize_loudness(speech, -20.0)
     # mu-law / A-law quantisation alone (at 8 kHz, so the resampler is not counted as codec noise)
-    from scipy.signal import resample_poly
-    s8 = resample_poly(x8.astype(np.float64), 1, 2).astype(np.float32)
+    from devoxtrain.resample import resample
+    s8 = resample(x8, SR, 8000)
     ulaw = channel.g711_decode(channel.g711_encode(s8, 'ulaw'), 'ulaw')
     alaw = channel.g711_decode(channel.g711_encode(s8, 'alaw'), 'alaw')
     chan = channel.g711_channel(x8, 'ulaw')
-    ref_chan = resample_poly(resample_poly(x8.astype(np.float64), 1, 2), 2, 1)[:len(x8)].astype(np.float32)
+    ref_chan = resample(resample(x8, SR, 8000), 8000, SR)[:len(x8)]
     # packet loss
     sig = (0.2 + 0.1 * rng.random(SR)).astype(np.float32)             # never zero, so zeros = lost
     y, mask = augment.packet_loss(sig, np.random.default_rng(3), rate=0.2, frame=320, mode='zero')

@@ -7,7 +7,7 @@ Windowing: 1-s windows (16000 samples at 16 kHz) every 250 ms, the first window 
 the final full second that starts on the 250-ms grid; no window for a file shorter than 1 s. Audio at another rate
 is resampled to 16 kHz with scipy's polyphase filter (the runtime's resampler may differ slightly, so compare
 16-kHz files for a tight check). `--channel ulaw|alaw` passes the file through G.711 at 8 kHz first.
-Prints one JSON object: windows[{index, startSec, endSec, rmsDbfs, speech, score}], fileScore (mean over speech
+Prints one JSON object: windows[{index, startSec, endSec, rmsDbfs, speechRatio, speech, score}], fileScore (mean over speech
 windows), model sha256 and version.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from devoxtrain import channel, onnx_io  # noqa: E402
 from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.metrics import HOP, SPEECH_DBFS, WINDOW, window_dbfs  # noqa: E402
+from devoxtrain.metrics import HOP, WINDOW, speech_ratio, speech_windows, window_dbfs  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,14 +47,16 @@ def main(argv=None) -> int:
     wins = np.stack([x[s:s + WINDOW] for s in starts]).astype(np.float32) if len(starts) else np.zeros((0, WINDOW), np.float32)
     probs, _ = onnx_io.score(onnx_io.session(onnx_path), wins, batch=64) if len(wins) else (np.zeros(0), None)
     db = window_dbfs(wins) if len(wins) else np.zeros(0)
-    speech = db >= SPEECH_DBFS
+    ratio = speech_ratio(wins) if len(wins) else np.zeros(0)
+    speech = speech_windows(wins) if len(wins) else np.zeros(0, bool)
     out = {
         'file': args.file, 'model': card['name'], 'version': card['version'], 'sha256': card['sha256'],
         'sampleRate': 16000, 'windowSec': 1.0, 'hopSec': HOP / 16000, 'channel': args.channel,
         'durationSec': round(len(x) / 16000, 4),
         'windows': [{'index': i, 'startSec': round(s / 16000, 4), 'endSec': round((s + WINDOW) / 16000, 4),
-                     'rmsDbfs': round(float(d), 2), 'speech': bool(sp), 'score': float(p)}
-                    for i, (s, d, sp, p) in enumerate(zip(starts, db, speech, probs))],
+                     'rmsDbfs': round(float(d), 2), 'speechRatio': round(float(r), 4), 'speech': bool(sp),
+                     'score': float(p)}
+                    for i, (s, d, r, sp, p) in enumerate(zip(starts, db, ratio, speech, probs))],
         'fileScore': float(np.mean(probs[speech])) if speech.any() else (float(np.mean(probs)) if len(probs) else None),
         'thresholds': card['thresholds'],
     }

@@ -16,7 +16,9 @@ import subprocess
 import tempfile
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfilt
+from scipy.signal import butter, sosfilt
+
+from .resample import resample
 
 SR = 16000
 
@@ -88,11 +90,14 @@ def g711_decode(codes: np.ndarray, law: str = 'ulaw') -> np.ndarray:
 
 
 def g711_channel(x: np.ndarray, law: str = 'ulaw') -> np.ndarray:
-    """16 kHz -> 8 kHz (anti-aliased polyphase) -> G.711 encode/decode -> back to 16 kHz, same length."""
+    """16 kHz -> 8 kHz -> G.711 encode/decode -> back to 16 kHz, same length, with the runtime's own resampler
+    (resample.py): the 8 -> 16 kHz step is what DevoX does to every G.711 call, and the 16 -> 8 kHz one is the
+    runtime's sender (`devox send`, `devox eval --channel`), so this is `devox analyze --channel g711u` sample for
+    sample up to float rounding."""
     n = len(x)
-    x8 = resample_poly(x.astype(np.float64), 1, 2)
+    x8 = resample(x, SR, 8000)
     y8 = g711_decode(g711_encode(x8, law), law)
-    y = resample_poly(y8.astype(np.float64), 2, 1)[:n]
+    y = resample(y8, 8000, SR)[:n]
     if len(y) < n:
         y = np.pad(y, (0, n - len(y)))
     return y.astype(np.float32)

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import channel
 from .data import Item
-from .metrics import SPEECH_DBFS, cut_windows, eer, eer_ci, window_dbfs
+from .metrics import cut_windows, eer, eer_ci, speech_windows
 from .onnx_io import score
 from .systems import family
 
@@ -28,7 +28,7 @@ def score_files(sess, items: list[Item], audio: Callable[[Item], np.ndarray], co
         x = fn(audio(it))
         win = cut_windows(x)
         p, e = score(sess, win)
-        speech = window_dbfs(win) >= SPEECH_DBFS
+        speech = speech_windows(win)
         w_scores.append(p)
         w_file.append(np.full(len(p), i))
         w_speech.append(speech)
@@ -191,7 +191,7 @@ def codec_shift(sess, items: list[Item], audio: Callable[[Item], np.ndarray], pe
             z = fn(audio(it)[:20 * 16000])
             w = cut_windows(z)
             p, _ = score(sess, w)
-            sp = window_dbfs(w) >= SPEECH_DBFS
+            sp = speech_windows(w)
             p = np.clip(p[sp] if sp.any() else p, 1e-6, 1 - 1e-6).astype(np.float64)
             calls[i] = 1 / (1 + np.exp(-np.log(p / (1 - p)).mean()))
         e, _ = eer(ys, calls)

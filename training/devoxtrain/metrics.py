@@ -7,6 +7,8 @@ SR = 16000
 WINDOW = 16000
 HOP = 4000                  # 250 ms, as config/default.json window.hopMs
 SPEECH_DBFS = -45.0         # config/default.json window.speechThresholdDbfs
+SPEECH_FRAME = 320          # 20-ms frames, as src/media/audio-stream.ts FRAME_SEC
+MIN_SPEECH_RATIO = 0.3      # config/default.json verdict.minWindowSpeechRatio
 
 
 def eer(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -92,3 +94,18 @@ def cut_windows(x: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
 
 def window_dbfs(w: np.ndarray) -> np.ndarray:
     return 10 * np.log10(np.mean(np.square(w, dtype=np.float64), axis=-1) + 1e-12)
+
+
+def speech_ratio(w: np.ndarray) -> np.ndarray:
+    """Per window [n, 16000]: the share of its 20-ms frames above SPEECH_DBFS, as the runtime's AudioStream
+    measures `speechRatio` (a frame counts when its sum of squares exceeds the threshold's)."""
+    w = np.asarray(w, dtype=np.float64)
+    n = w.shape[-1] // SPEECH_FRAME
+    frames = w[..., :n * SPEECH_FRAME].reshape(*w.shape[:-1], n, SPEECH_FRAME)
+    loud = np.square(frames).sum(axis=-1) > 10 ** (SPEECH_DBFS / 10) * SPEECH_FRAME
+    return loud.mean(axis=-1) if n else np.zeros(w.shape[:-1])
+
+
+def speech_windows(w: np.ndarray) -> np.ndarray:
+    """The windows the verdict engine counts as speech (speechRatio >= verdict.minWindowSpeechRatio)."""
+    return speech_ratio(w) >= MIN_SPEECH_RATIO

@@ -10,14 +10,14 @@ import numpy as np
 from . import onnx_io
 from .cache import load_audio
 from .evaluation import codec_shift, evaluate, score_partial_edits
-from .metrics import SPEECH_DBFS, cut_windows, window_dbfs
+from .metrics import cut_windows, speech_windows
 from .splits import summarize
 
 
 def file_score(sess, x: np.ndarray) -> tuple[float, int]:
     w = cut_windows(x)
     p, _ = onnx_io.score(sess, w)
-    sp = window_dbfs(w) >= SPEECH_DBFS
+    sp = speech_windows(w)
     return (float(p[sp].mean()) if sp.any() else float(p.mean())), int(len(p))
 
 
