@@ -19,7 +19,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Config } from './config.js';
-import { defaultPayloadFormat } from './media/codecs.js';
+import { checkAudioFormat, defaultPayloadFormat } from './media/codecs.js';
+import { UnsupportedCodecError } from './media/errors.js';
 import { MediaSessions, type RtpSession } from './media/media-sessions.js';
 import { StreamCapacity, StreamCapacityError } from './media/stream-capacity.js';
 import type { CodecName, StreamDescriptor } from './media/types.js';
@@ -264,6 +265,12 @@ export class DevoxServer {
     const r = parsed.data;
     const codec = (r.codec ? (r.codec.toLowerCase() === 'opus' ? 'opus' : r.codec.toUpperCase()) : 'PCMU') as CodecName;
     const format = defaultPayloadFormat(codec, { payloadType: r.payloadType, sampleRate: r.clockRate });
+    try {
+      checkAudioFormat(format);
+    } catch (err) {
+      if (err instanceof UnsupportedCodecError) throw new StreamRequestError(err.message); // e.g. L16 at 47999 Hz: 400
+      throw err;
+    }
     const descriptor: StreamDescriptor = {
       streamId: randomUUID(),
       callId: r.callId ?? randomUUID(),
