@@ -224,6 +224,10 @@ t.test('model swap under load drops no window; versions switch once, in order', 
   const srcs = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id, i) => new WindowSource(stream(id), audio.subarray(i * 2000)));
   let pushed = 0;
   let stop = false;
+  t.teardown(async () => {
+    stop = true; // also when an assertion or the swap throws: no feeding loop left behind
+    await detector.close();
+  });
   const feeding = (async () => {
     while (!stop) {
       for (const s of srcs) (detector.onWindow(s.next()), pushed++);

@@ -79,7 +79,11 @@ t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async
     sendAudio(g.samples, g.sampleRate, { codec: 'PCMU', to: { address: '127.0.0.1', port: rtpPort } }),
     sendAudio(s.samples, s.sampleRate, { codec: 'PCMA', payloadType: 8, to: { address: '127.0.0.1', port: opened.port } }),
   ]);
-  await new Promise((r) => setTimeout(r, 300));
+  // The child scores in its own worker: wait for the windows of 2 x 2.6 s of audio (7 each).
+  const deadlineScored = Date.now() + 15_000;
+  while (Date.now() < deadlineScored && metricValue(await (await fetch(`${http}/metrics`)).text(), 'devox_windows_scored_total') < 2 * 7) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const list = (await (await fetch(`${http}/streams`)).json()) as { streams: Array<{ leg: string; counters: { packetsReceived: number } }> };
   t.equal(list.streams.length, 2);
   t.ok(list.streams.every((x) => x.counters.packetsReceived >= 120), 'both streams received the RTP');

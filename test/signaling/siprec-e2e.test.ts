@@ -25,6 +25,10 @@ import { NatsServer, freePort } from '../helpers/nats-server.js';
 import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../sipp/drachtio-server.js';
 
 const drachtioBin = findDrachtio();
+// DRACHTIO_BIN set to something that is not there is a broken set-up, not a machine without drachtio.
+t.test('DRACHTIO_BIN, when set, names an existing binary', { skip: process.env.DRACHTIO_BIN ? false : 'DRACHTIO_BIN not set' }, async (t) => {
+  t.ok(drachtioBin, `DRACHTIO_BIN=${process.env.DRACHTIO_BIN} exists`);
+});
 const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
 
 function exited(p: ChildProcess): Promise<number | null> {

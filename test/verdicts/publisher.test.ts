@@ -111,6 +111,7 @@ t.test('JetStream: stream created, events stored once per msgID, metrics counted
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  t.teardown(() => p.close());
   await p.start();
   t.equal(p.connected, true);
   const events = sampleEvents(5);
@@ -141,6 +142,7 @@ t.test('NATS killed mid-stream: events buffer and flush in order on restart, non
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  t.teardown(() => p.close());
   await p.start();
   const events = sampleEvents(60);
   for (const e of events.slice(0, 20)) p.publish(e);
@@ -173,6 +175,7 @@ t.test('lost acks (server frozen) are re-sent and de-duplicated: each event stor
   });
   const metrics = new Metrics({ defaultMetrics: false });
   const p = new NatsPublisher(natsConfig(relay.url), metrics, log);
+  t.teardown(() => p.close());
   await p.start();
   const events = sampleEvents(30);
   for (const e of events.slice(0, 10)) p.publish(e);
@@ -196,6 +199,7 @@ t.test('stream deleted under us: re-created, events keep flowing', needsNats, as
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  t.teardown(() => p.close());
   await p.start();
   const events = sampleEvents(10);
   for (const e of events.slice(0, 5)) p.publish(e);
@@ -215,6 +219,7 @@ t.test('bounded buffer: window events are dropped first and counted, verdicts ke
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   const p = new NatsPublisher(natsConfig(srv.url, { maxBufferedEvents: 5 }), metrics, log);
+  t.teardown(() => p.close());
   await p.start();
   await srv.stop();
   for (let i = 0; i < 100 && p.connected; i++) await new Promise((r) => setTimeout(r, 50));
@@ -236,15 +241,18 @@ t.test('auth: wrong credentials are a clear start-up error; right ones work', ne
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   const bad = new NatsPublisher(natsConfig(srv.url, { user: 'devox', pass: 'wrong' }), metrics, log);
+  t.teardown(() => bad.close());
   const err = await bad.start().then(() => null, (e: unknown) => e);
   t.ok(err instanceof NatsPublisherError, 'NatsPublisherError');
   t.equal((err as NatsPublisherError).code, 'auth');
   t.match((err as Error).message, /refused our credentials/);
   t.ok((err as Error).cause, 'keeps the cause');
   const none = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  t.teardown(() => none.close());
   const err2 = await none.start().then(() => null, (e: unknown) => e);
   t.equal((err2 as NatsPublisherError).code, 'auth', 'no credentials: auth error too');
   const good = new NatsPublisher(natsConfig(srv.url, { user: 'devox', pass: 's3cret' }), metrics, log);
+  t.teardown(() => good.close());
   await good.start();
   good.publish(sampleEvents(1)[0]!);
   t.equal(await good.flush(5000), true);
@@ -258,6 +266,7 @@ t.test('unreachable server is a clear start-up error', needsNats, async (t) => {
   const url = srv.url;
   await srv.close();
   const p = new NatsPublisher(natsConfig(url), new Metrics({ defaultMetrics: false }), log);
+  t.teardown(() => p.close());
   const err = await p.start().then(() => null, (e: unknown) => e);
   t.ok(err instanceof NatsPublisherError);
   t.equal((err as NatsPublisherError).code, 'unreachable');

@@ -22,6 +22,10 @@ import { CLIP_A, SECRET, TOKEN } from '../websocket/helpers.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
 
 const workerBin = findWorkerBin();
+// MEDIASOUP_WORKER_BIN set to something that is not an executable is a broken set-up, not a missing worker.
+t.test('MEDIASOUP_WORKER_BIN, when set, names an executable', { skip: process.env.MEDIASOUP_WORKER_BIN ? false : 'MEDIASOUP_WORKER_BIN not set' }, async (t) => {
+  t.ok(workerBin, `MEDIASOUP_WORKER_BIN=${process.env.MEDIASOUP_WORKER_BIN} is executable`);
+});
 const skipE2e = !workerBin
   ? WORKER_MISSING_MESSAGE
   : !mediasoupInstalled()

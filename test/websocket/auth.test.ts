@@ -3,6 +3,7 @@
  * audio is read, 404 for unknown paths, and websocket.maxStreamsPerToken (1013).
  */
 import t from 'tap';
+import { waitFor } from '../helpers/devox-server.js';
 import { Authenticator, signMediaPath } from '../../src/signaling/websocket/auth.js';
 import { AuthError } from '../../src/signaling/websocket/errors.js';
 import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './helpers.js';
@@ -88,7 +89,7 @@ t.test('websocket.maxStreamsPerToken: the next stream is closed with 1013, other
   a1.close(1000);
   await closed(a1);
   // The server frees the slot when it sees the close (a2 and b1 remain): wait for that, not a fixed time.
-  while (h.media.size > 2) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => h.media.size <= 2, 10_000, 'the closed stream freed its slot');
   const a4 = await openClient(h.url('/twilio'));
   const a4closed = closed(a4);
   a4.send(start('CA-limit-4'));

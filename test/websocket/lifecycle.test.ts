@@ -33,6 +33,7 @@ t.test('a sink that throws on every window does not end the stream', async (t) =
 
 t.test('server shutdown closes live streams with 1001 and ends their legs as released', async (t) => {
   const h = await startHarness();
+  t.teardown(() => h.close()); // idempotent: the test closes it itself; this covers a failure before that
   const ends: Array<[StreamDescriptor, string]> = [];
   const rec = h.sink;
   const original = rec.onStreamEnd.bind(rec);
