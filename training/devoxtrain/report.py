@@ -144,7 +144,9 @@ def eval_table(card: dict) -> str:
              _row(['G.711 µ-law 8 kHz → 16 kHz', f'{g["window_eer_pct"]}%{_ci(g, "window")}',
                    f'{g["file_eer_pct"]}%{_ci(g, "file")}', 'window ≤ 8%']),
              '', f'{wb["genuine_files"]} genuine and {wb["synthetic_files"]} synthetic files, {wb["windows"]} speech '
-                 'windows (1 s, hop 250 ms, ≥ −45 dBFS). File score = mean window probability.'
+                 'windows (1 s, hop 250 ms; speech = at least 30% of its 20-ms frames above −45 dBFS, the runtime\'s '
+                 'rule). File score = mean window probability. G.711: 16 → 8 kHz, µ-law, 8 → 16 kHz with the runtime\'s '
+                 'own resampler (training/devoxtrain/resample.py), i.e. what `devox analyze --channel g711u` scores.'
                  + (' In brackets: 95% interval over a bootstrap of whole files (stratified by label).'
                     if 'window_eer_ci95_pct' in wb else ''), '',
              '| generator family (test) | window EER wb | file EER wb | window EER G.711 | file EER G.711 | files |',
