@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { projectRoot } from '../../src/config.js';
 
-const NOT_YET = 'issue 4: with devox-phone 1.2.0 both demo calls end suspicious';
+const NOT_YET = 'issue 4: with devox-phone 1.3.0 both demo calls end suspicious';
 
 t.test('npm run demo: two sample calls over RTP, verdicts as they arrive, one result line per call', async (t) => {
   const base = 30000 + 400 * Math.floor(Math.random() * 50);
