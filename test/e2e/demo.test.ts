@@ -17,7 +17,7 @@ import { projectRoot } from '../../src/config.js';
 const NOT_YET = 'issue 4: with devox-phone 1.3.0 both demo calls end suspicious';
 
 t.test('npm run demo: two sample calls over RTP, verdicts as they arrive, one result line per call', async (t) => {
-  const base = 30000 + 400 * Math.floor(Math.random() * 50);
+  const base = 50000 + 400 * Math.floor(Math.random() * 25); // clear of testConfig (20000-39999) and the fixed 40000-47499 ranges
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'scripts/demo.ts'), '--max-sec', '6'], {
     cwd: projectRoot,
     env: { ...process.env, DEVOX_RTP_PORT_MIN: String(base), DEVOX_RTP_PORT_MAX: String(base + 399), DEVOX_NATS_SERVERS: '' },

@@ -30,7 +30,7 @@ function listeningPort(stderr: string): number {
 }
 
 t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async (t) => {
-  const base = 30000 + 400 * Math.floor(Math.random() * 50);
+  const base = 50000 + 400 * Math.floor(Math.random() * 25); // clear of testConfig (20000-39999) and the fixed 40000-47499 ranges
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', resolve(projectRoot, 'src/cli.ts'), 'serve', '--http-port', '0', '--model', testModelDir(), '--open-stream', 'pcmu:cli-call:caller', '--log-level', 'info'],
