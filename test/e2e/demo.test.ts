@@ -10,27 +10,15 @@
  * for real.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
-import { projectRoot } from '../../src/config.js';
+import { spawnDevox } from '../helpers/child-process.js';
 
 const NOT_YET = 'issue 4: with devox-phone 1.3.0 both demo calls end suspicious';
 
 t.test('npm run demo: two sample calls over RTP, verdicts as they arrive, one result line per call', async (t) => {
-  const base = 50000 + 400 * Math.floor(Math.random() * 25); // clear of testConfig (20000-39999) and the fixed 40000-47499 ranges
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'scripts/demo.ts'), '--max-sec', '6'], {
-    cwd: projectRoot,
-    env: { ...process.env, DEVOX_RTP_PORT_MIN: String(base), DEVOX_RTP_PORT_MAX: String(base + 399), DEVOX_NATS_SERVERS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const run = spawnDevox(t, 'scripts/demo.ts', ['--max-sec', '6']);
+  const code = await run.exited;
+  const stdout = run.stdout();
+  const stderr = run.stderr();
   t.comment(stdout.trimEnd());
 
   t.match(stdout, /^devox demo: model devox-phone \d+\.\d+\.\d+, metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/m, 'shipped model announced');

@@ -4,17 +4,16 @@
  * and flushes); wrong credentials stop `devox serve` at start-up with a clear error.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { projectRoot } from '../../src/config.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import type { DevoxEvent, Evidence, VerdictLabel } from '../../src/verdicts/types.js';
 import { NatsPublisherError } from '../../src/verdicts/publisher.js';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
+import { spawnDevox } from '../helpers/child-process.js';
 import { eventValidator, readStoredEvents, toStored } from '../helpers/events.js';
 import {
   GENUINE_FILE, SYNTHETIC_FILE, metricValue, scrape, sendFile, startTestServer, testModelDir, waitFor,
@@ -166,20 +165,11 @@ t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)
   t.ok(err instanceof NatsPublisherError, 'NatsPublisherError');
   t.equal((err as NatsPublisherError).code, 'auth');
 
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'src/cli.ts'), 'serve', '--http-port', '0', '--model', testModelDir()], {
-    cwd: projectRoot,
-    env: { ...process.env, DEVOX_NATS_SERVERS: nats.url, DEVOX_NATS_USER: 'devox', DEVOX_NATS_PASS: 'wrong-pass', DEVOX_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const run = spawnDevox(t, 'src/cli.ts', ['serve', '--http-port', '0', '--model', testModelDir()], {
+    DEVOX_NATS_SERVERS: nats.url, DEVOX_NATS_USER: 'devox', DEVOX_NATS_PASS: 'wrong-pass', DEVOX_LOG_LEVEL: 'error',
   });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await Promise.race([
-    new Promise<number | null>((r) => child.once('exit', r)),
-    new Promise<string>((r) => setTimeout(r, 30_000, 'still running after 30 s')),
-  ]);
+  const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(r, 30_000, 'still running after 30 s'))]);
+  const stderr = run.stderr();
   t.equal(code, 1, 'devox serve exits 1');
   t.match(stderr, /devox serve: NATS nats:\/\/127\.0\.0\.1:\d+: the server refused our credentials/, 'one clear line on stderr');
   t.notMatch(stderr, /DEVOX_NATS_PASS=wrong-pass|wrong-pass/, 'the password is not printed');

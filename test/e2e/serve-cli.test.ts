@@ -5,9 +5,7 @@
  * call.ended on stdout and exits 0.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
-import { projectRoot } from '../../src/config.js';
+import { spawnDevox } from '../helpers/child-process.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
 import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, metricValue, testModelDir } from '../helpers/devox-server.js';
@@ -30,31 +28,16 @@ function listeningPort(stderr: string): number {
 }
 
 t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async (t) => {
-  const base = 50000 + 400 * Math.floor(Math.random() * 25); // clear of testConfig (20000-39999) and the fixed 40000-47499 ranges
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve(projectRoot, 'src/cli.ts'), 'serve', '--http-port', '0', '--model', testModelDir(), '--open-stream', 'pcmu:cli-call:caller', '--log-level', 'info'],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, DEVOX_RTP_PORT_MIN: String(base), DEVOX_RTP_PORT_MAX: String(base + 399), DEVOX_NATS_SERVERS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const run = spawnDevox(t, 'src/cli.ts', ['serve', '--http-port', '0', '--model', testModelDir(), '--open-stream', 'pcmu:cli-call:caller', '--log-level', 'info']);
+  const { child, exited } = run;
+  const base = run.rtpPortMin;
 
   const deadline = Date.now() + 30_000;
   let httpPort = 0;
   let rtpPort = 0;
   while ((!httpPort || !rtpPort) && Date.now() < deadline && child.exitCode === null) {
-    httpPort ||= listeningPort(stderr);
-    rtpPort ||= Number(/RTP stream open: udp 127\.0\.0\.1:(\d+) PCMU\/8000 pt 0 call cli-call leg caller/.exec(stderr)?.[1] ?? 0);
+    httpPort ||= listeningPort(run.stderr());
+    rtpPort ||= Number(/RTP stream open: udp 127\.0\.0\.1:(\d+) PCMU\/8000 pt 0 call cli-call leg caller/.exec(run.stderr())?.[1] ?? 0);
     await new Promise((r) => setTimeout(r, 50));
   }
   t.ok(httpPort > 0, `HTTP port from the log (${httpPort})`);
@@ -95,7 +78,8 @@ t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async
 
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'graceful exit on SIGTERM');
-  const events = stdout
+  const events = run
+    .stdout()
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { subject: string; event: DevoxEvent });
@@ -110,5 +94,5 @@ t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async
   const ended = events.filter((e) => e.event.type === 'call.ended').map((e) => e.event);
   t.equal(ended.length, 2, 'both legs ended on shutdown');
   t.same(ended.map((e) => (e as { lastLeg: boolean }).lastLeg).sort(), [false, true]);
-  t.match(stderr, /"msg":"shutdown complete"/);
+  t.match(run.stderr(), /"msg":"shutdown complete"/);
 });
