@@ -178,6 +178,32 @@ def _decay_time_s(x: np.ndarray, start: int, drop_db: float = 30.0) -> float:
     return float((above[-1] + 1) * fr / SR) if len(above) else 0.0
 
 
+def _babble(speech: np.ndarray) -> dict:
+    """Augmenter with babble only (every other effect off, gain 0 dB, wideband): the output is the loudness-normalised
+    input plus the sum of 3-6 talkers drawn from the babble source, at 8-25 dB below it."""
+    cfg = augment.AugConfig(p_reverb=0.0, p_noise=0.0, p_babble=1.0, p_packet_loss=0.0, p_bandlimit=0.0, p_ulaw=0.0,
+                            p_alaw=0.0, p_opus=0.0, gain_range_db=(0.0, 0.0))
+    calls = []
+    talker = (0.05 * np.sin(2 * np.pi * 1000 * np.arange(SR) / SR)).astype(np.float32)   # a 1-kHz "voice"
+
+    def babble(rng: np.random.Generator) -> np.ndarray:
+        calls.append(1)
+        return np.roll(talker, int(rng.integers(0, SR)))
+    aug = augment.Augmenter(cfg, babble)
+    speech = speech[:SR]   # a 1-s training crop, as long as each talker
+    ref = augment.normalize_loudness(speech).astype(np.float64)
+    out = []
+    for seed in range(8):
+        calls.clear()
+        y = aug(speech, 'wideband', np.random.default_rng(seed)).astype(np.float64)
+        resid = y - ref
+        out.append({'talkers': len(calls),
+                    'snr_db': float(10 * np.log10(np.mean(ref ** 2) / np.mean(resid ** 2))),
+                    # the residual is the talkers: its energy sits at 1 kHz
+                    'resid_1k_fraction': _band_energy_fraction(resid, 900, 1100)})
+    return {'crops': out}
+
+
 def _plain_crops(speech: np.ndarray) -> dict:
     """Augmenter(plain=True), the clean-crop path: only loudness and gain, so the output is the loudness-normalised
     input times one constant (waveform correlation 1, the same band energy above 4 kHz) in the configured gain range."""
@@ -283,6 +309,7 @@ def cmd_augment() -> dict:
                    'same_length': len(wet) == len(burst), 'rms_ratio_db': augment.rms_dbfs(wet) - augment.rms_dbfs(burst)},
         'loudness': {'target_dbfs': -26.0, 'active_level_after_dbfs': augment.active_rms_dbfs(loud)},
         'plain': _plain_crops(speech),
+        'babble': _babble(speech),
         'opus': op,
     }
 

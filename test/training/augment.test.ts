@@ -19,6 +19,7 @@ interface Aug {
   reverb: { rt60_s: number; decay30_dry_s: number; decay30_wet_s: number; same_length: boolean; rms_ratio_db: number };
   loudness: { target_dbfs: number; active_level_after_dbfs: number };
   plain: { crops: { corr: number; gain_db: number; hf_fraction_delta: number }[]; gain_range_db: [number, number]; non_plain_corr: number };
+  babble: { crops: { talkers: number; snr_db: number; resid_1k_fraction: number }[] };
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
@@ -51,6 +52,14 @@ t.test('augmentations do what they claim', async (t) => {
     t.ok(p.lost_samples_all_zero, 'lost samples are zero');
     t.ok(p.kept_samples_unchanged, 'other samples untouched');
     t.ok(p.repeat_mode_lost_packets > 0 && p.repeat_mode_fills_half_previous, 'repeat mode fills with the previous packet at half amplitude');
+  });
+
+  t.test('babble adds 3-6 other talkers 8-25 dB below the speech, and nothing else', async (t) => {
+    for (const [i, c] of a.babble.crops.entries()) {
+      t.ok(c.talkers >= 3 && c.talkers <= 6, `crop ${i}: ${c.talkers} talkers`);
+      t.ok(c.snr_db >= 8 - 0.01 && c.snr_db <= 25 + 0.01, `crop ${i}: ${c.snr_db.toFixed(2)} dB below the speech`);
+      t.ok(c.resid_1k_fraction > 0.999, `crop ${i}: what was added is the talkers (their 1-kHz band holds ${c.resid_1k_fraction.toFixed(6)} of it)`);
+    }
   });
 
   t.test('gain changes RMS by the stated dB', async (t) => {
