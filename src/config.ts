@@ -181,6 +181,14 @@ const ConfigSchema = z
         path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*[^/]$/, 'must start with / and not end with /'),
         /** Concurrent browser sessions. */
         maxSessions: z.number().int().min(1),
+        /** Time from the signaling socket's open to the page's offer; the session ends (1008) without one. */
+        offerTimeoutMs: z.number().int().min(100).max(600000),
+        /** Time from the answer to ICE connected and DTLS connected (UDP blocked, a vanished browser). */
+        connectTimeoutMs: z.number().int().min(100).max(600000),
+        /** How long ICE may stay `disconnected` (mediasoup: no consent checks for 30 s) before the session ends. */
+        iceDisconnectedGraceMs: z.number().int().min(0).max(600000),
+        /** Signaling WebSocket ping interval; a socket that misses one pong is dead. No RTP for media.streamTimeoutMs also ends a session. */
+        pingIntervalMs: z.number().int().min(100).max(600000),
       })
       .strict(),
   })

@@ -11,6 +11,7 @@ import t from 'tap';
 import { buildAnswer, parseBrowserOffer } from '../../src/signaling/webrtc/sdp-bridge.js';
 import { SdpOfferError } from '../../src/signaling/webrtc/types.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
+import { CHROME_OFFER } from './session-harness.js';
 
 const fakeTransport = () => ({
   iceParameters: { usernameFragment: randomBytes(8).toString('hex'), password: randomBytes(16).toString('hex'), iceLite: true },
@@ -72,32 +73,6 @@ t.test('a real Chromium offer → mediasoup parameters → an answer Chromium ac
   t.match(answer, /a=candidate:udpcandidate 1 udp 1076302079 127\.0\.0\.1 50123 typ host/);
 });
 
-const CHROME_OFFER = [
-  'v=0',
-  'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
-  's=-',
-  't=0 0',
-  'a=group:BUNDLE 0',
-  'a=msid-semantic: WMS',
-  'm=audio 9 UDP/TLS/RTP/SAVPF 111 0',
-  'c=IN IP4 0.0.0.0',
-  'a=rtcp:9 IN IP4 0.0.0.0',
-  'a=ice-ufrag:abcd',
-  'a=ice-pwd:abcdefghijklmnopqrstuvwx',
-  'a=fingerprint:sha-256 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99',
-  'a=setup:actpass',
-  'a=mid:0',
-  'a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level',
-  'a=extmap:9 urn:3gpp:video-orientation',
-  'a=sendonly',
-  'a=rtcp-mux',
-  'a=rtpmap:111 opus/48000/2',
-  'a=rtcp-fb:111 transport-cc',
-  'a=fmtp:111 minptime=10;useinbandfec=1',
-  'a=rtpmap:0 PCMU/8000',
-  'a=ssrc:1001 cname:abc',
-  '',
-].join('\r\n');
 
 t.test('offers DevoX refuses, with the reason', async (t) => {
   t.doesNotThrow(() => parseBrowserOffer(CHROME_OFFER), 'the fixture itself is fine');

@@ -2,12 +2,14 @@
  * One browser microphone as a DevoX stream: RTP packets handed over by a mediasoup
  * DirectTransport consumer (`consumer.on('rtp', packet)`, no extra UDP hop) go through the same
  * receive path as RTP from a SIP trunk — media/rtp-receiver.ts: sequence/timestamp unwrapping,
- * reorder buffer, Opus decode — into an AudioStream at the packet's media position.
+ * reorder buffer, Opus decoded straight at the detector's rate (opusDecodeRate, like
+ * media-sessions.ts) — into an AudioStream at the packet's media position.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { AudioStream, windowOptions } from '../../media/audio-stream.js';
 import { nowMs } from '../../media/clock.js';
+import { opusDecodeRate } from '../../media/codecs.js';
 import { RtpReceiver } from '../../media/rtp-receiver.js';
 import type { PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from '../../media/types.js';
 
@@ -40,7 +42,8 @@ export class RtpLeg {
     this.#log = opts.log;
     this.#audio = new AudioStream({
       descriptor: opts.descriptor,
-      inputRate: opts.format.clockRate,
+      // Opus decodes straight to the detector's rate (libopus band-limits), as media-sessions does for SIP.
+      inputRate: opts.format.encoding === 'opus' ? opusDecodeRate(opts.outputRate) : opts.format.clockRate,
       outputRate: opts.outputRate,
       ...windowOptions(opts.window),
       sink: opts.sink,
@@ -56,6 +59,11 @@ export class RtpLeg {
     this.#maxWaitMs = (opts.media.reorderDepthPackets + 2) * PACKET_MS;
     this.#timer = setInterval(() => this.#tick(), 2 * PACKET_MS);
     this.#timer.unref();
+  }
+
+  /** The rate the payload is decoded at (Opus: opusDecodeRate(outputRate), not its 48 kHz clock). */
+  get inputRate(): number {
+    return this.#audio.inputRate;
   }
 
   get counters(): Readonly<StreamCounters> {

@@ -78,7 +78,14 @@ export interface MsConsumer extends MsIdentified {
   resume(): Promise<void>;
 }
 
+/** mediasoup's WebRtcTransport ICE state (ICE-lite: `new` until the browser's first check). */
+export type MsIceState = 'new' | 'connected' | 'completed' | 'disconnected' | 'closed';
+export type MsDtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
+
+/** Also emits 'icestatechange' (MsIceState) and 'dtlsstatechange' (MsDtlsState). */
 export interface MsWebRtcTransport extends MsIdentified {
+  readonly iceState: MsIceState;
+  readonly dtlsState: MsDtlsState;
   readonly iceParameters: MsIceParameters;
   readonly iceCandidates: MsIceCandidate[];
   readonly dtlsParameters: MsDtlsParameters;
