@@ -37,6 +37,10 @@ export interface DetectorObserver {
   inferenceError?(err: InferenceError): void;
 }
 
+function sameThresholds(a: Readonly<ModelCard>, b: Readonly<ModelCard>): boolean {
+  return a.thresholds.eer === b.thresholds.eer && a.thresholds.suspicious === b.thresholds.suspicious && a.thresholds.synthetic === b.thresholds.synthetic;
+}
+
 export interface DetectorOptions {
   detect: Config['detect'];
   modelDir: string;
@@ -309,6 +313,16 @@ export class Detector implements WindowSink {
         next.modelDir,
         `cannot swap: input ${next.card.input.sampleRate} Hz × ${next.card.input.shape[1]} samples differs from the running model's ${cur.input.sampleRate} Hz × ${cur.input.shape[1]}`,
         { field: 'input' },
+      );
+    }
+    if (next.card.version === cur.version && (next.card.sha256 !== cur.sha256 || !sameThresholds(next.card, cur))) {
+      // Scores, events and the verdict engine tell models apart by version.
+      await next.close();
+      throw new ModelLoadError(
+        'card_mismatch',
+        next.modelDir,
+        `cannot swap: a different model (sha256 or thresholds) under the running version ${JSON.stringify(cur.version)}; give it a new version`,
+        { field: 'version' },
       );
     }
     if (this.#closed) {

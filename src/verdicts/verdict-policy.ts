@@ -75,8 +75,11 @@ export class StreamVerdict {
   #ema = 0;
   #decay = 1;
   #score = 0;
-  /** A model swap: the next decision ignores the hysteresis once. */
-  #rejudge = false;
+  /**
+   * After a model swap: the label holds until the speech seconds reach this, then the next
+   * decision ignores the hysteresis once. null: no swap pending.
+   */
+  #rejudgeAtSec: number | null = null;
 
   constructor(cfg: Config['verdict'], thresholds: ModelCard['thresholds']) {
     checkThresholds(thresholds);
@@ -120,9 +123,10 @@ export class StreamVerdict {
   /**
    * The windows from now on are scored by another model (a swap): its own calibrated
    * thresholds apply, and the smoothed score restarts from its windows, since log-odds of two
-   * models are not on one scale. Evidence (speech seconds, windows) is kept; the next decision
-   * is the new model's plain one (hysteresis protects a label from its own model's noise, not
-   * a label another model's calibration decided).
+   * models are not on one scale. Evidence (speech seconds, windows) is kept, and so is the label
+   * until the new model has scored verdict.minSpeechSec of speech of its own; then the label is
+   * the new model's plain decision once (hysteresis protects a label from its own model's noise,
+   * not a label another model's calibration decided).
    */
   useModel(thresholds: ModelCard['thresholds']): void {
     checkThresholds(thresholds);
@@ -130,7 +134,7 @@ export class StreamVerdict {
     this.#synthetic = thresholds.synthetic;
     this.#ema = 0;
     this.#decay = 1;
-    this.#rejudge = true;
+    this.#rejudgeAtSec = this.#speechSec + this.#cfg.minSpeechSec;
   }
 
   /**
@@ -151,8 +155,10 @@ export class StreamVerdict {
     const p = this.#score;
     const h = cfg.hysteresis;
     const plain: VerdictLabel = p >= this.#synthetic ? 'synthetic' : p >= this.#suspicious ? 'suspicious' : 'genuine';
-    if (this.#rejudge) {
-      this.#rejudge = false;
+    if (this.#rejudgeAtSec !== null) {
+      // Until the new model has its own evidence, #score still mixes in nothing of it: keep the label.
+      if (this.#speechSec < this.#rejudgeAtSec || this.#decay === 1) return prev;
+      this.#rejudgeAtSec = null;
       return plain;
     }
     if (prev !== 'genuine' && prev !== 'suspicious' && prev !== 'synthetic') return plain;

@@ -272,6 +272,12 @@ t.test('a refused swap leaves the running model scoring', async (t) => {
   });
   t.teardown(() => rm(incompatible, { recursive: true, force: true }));
   await t.rejects(detector.swapModel(incompatible), { name: 'ModelLoadError', code: 'card_mismatch', message: /cannot swap: input 32000 Hz/ });
+  // Recalibrated thresholds under the running version: events and verdicts could not tell the two apart.
+  const sameVersion = await modelVariant((c) => (c.thresholds = { eer: 0.4, suspicious: 0.3, synthetic: 0.6 }));
+  t.teardown(() => rm(sameVersion, { recursive: true, force: true }));
+  await t.rejects(detector.swapModel(sameVersion), { name: 'ModelLoadError', code: 'card_mismatch', field: 'version', message: /under the running version "tiny-1"; give it a new version/ });
+  await detector.swapModel(TINY_MODEL); // the very same model again is allowed (a no-op reload)
+  t.equal(detector.modelVersion, 'tiny-1');
   const src = new WindowSource(stream('a'), await speech());
   for (let i = 0; i < 4; i++) detector.onWindow(src.next());
   await rec.waitScores(4);

@@ -157,3 +157,19 @@ t.test('call verdict: worst leg wins and names the suspect leg', async (t) => {
   t.same(c.summary(), { label: 'suspicious', suspectLeg: 'callee', suspectStreamId: 'b', score: 0.6 });
   t.equal(c.size, 2);
 });
+
+t.test('after useModel (a swap) the label holds until the new model has its own evidence, then it decides once without hysteresis', async (t) => {
+  const v = new StreamVerdict({ ...cfg, evidenceAlpha: 0.05 }, { eer: 0.5, suspicious: 0.5, synthetic: 0.9 });
+  run(v, Array(12).fill(0.6));
+  t.equal(v.label, 'suspicious', 'the old model: suspicious at 0.6');
+  v.useModel({ eer: 0.2, suspicious: 0.2, synthetic: 0.55 });
+  // Pauses first: the old smoothed score (0.6) must not be judged against the new thresholds.
+  t.same(run(v, [0.05, 0.05], 0, 12), ['suspicious', 'suspicious'], 'non-speech windows change nothing');
+  // Then the new model's speech: the label holds until verdict.minSpeechSec (1 s) of new speech media time
+  // (the first speech window after the pause adds 0.75 s, the next 0.25 s)...
+  const labels = run(v, Array(8).fill(0.05), 1, 14);
+  t.equal(labels[0], 'suspicious', 'held while the new model has less than 1 s of speech');
+  t.notOk(labels.includes('synthetic'), 'never synthetic: that would be the old score against the new thresholds');
+  // ...and then follows the new model (scores 0.05, below its suspicious 0.2), hysteresis or not.
+  t.equal(labels.at(-1), 'genuine', `then the new model's own decision (${labels.join(', ')})`);
+});
