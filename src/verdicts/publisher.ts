@@ -209,6 +209,12 @@ export class NatsPublisher implements EventPublisher {
   #nextPos = 0;
   /** Next position to send (entries before it are inflight or done, except requeued ones which lower it). */
   #sendPos = 0;
+  /**
+   * Every queued entry has pos >= #sendPos, and none below this one either (it follows the
+   * buffer-full evictions of lifecycle/verdict events, so their scan does not restart from
+   * the evicted ones each time; reset to 0 whenever #sendPos is lowered).
+   */
+  #evictFallbackPos = 0;
   /** Eviction scan start for queued window.scored entries. */
   #evictPos = 0;
   #queued = 0;
@@ -472,7 +478,13 @@ export class NatsPublisher implements EventPublisher {
     }
     if (!victim) {
       this.#evictPos = this.#nextPos;
-      victim = q.find((e) => e.state === 'queued');
+      for (let i = this.#indexOf(Math.max(this.#sendPos, this.#evictFallbackPos)); i < q.length; i++) {
+        if (q[i]!.state === 'queued') {
+          victim = q[i];
+          this.#evictFallbackPos = q[i]!.pos + 1;
+          break;
+        }
+      }
     }
     if (!victim) return;
     victim.state = 'done';
@@ -516,6 +528,7 @@ export class NatsPublisher implements EventPublisher {
         }
         // Closed or draining under us: keep it queued; reconnect handling resumes sending.
         this.#sendPos = e.pos;
+        this.#evictFallbackPos = 0;
         this.#log.warn({ err }, 'NATS publish failed; will retry');
         this.#scheduleRetry();
         break;
@@ -596,7 +609,10 @@ export class NatsPublisher implements EventPublisher {
     // Not delivered: back in the queue at its place, sent again in order.
     e.state = 'queued';
     this.#queued++;
-    if (e.pos < this.#sendPos) this.#sendPos = e.pos;
+    if (e.pos < this.#sendPos) {
+      this.#sendPos = e.pos;
+      this.#evictFallbackPos = 0;
+    }
     if (e.pos < this.#evictPos) this.#evictPos = e.pos;
     this.#metrics.eventsBuffered.set(this.#queued);
     if (why === 'no_stream' && this.#nc && !this.#ensuring) {
