@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     const detector = await Detector.create({
       detect: { ...config.detect, maxBatchSize: B, maxBatchWaitMs: 2, maxQueueDelayMs: 60_000 },
       modelDir,
-      windowSec: 1,
+      windowSec: config.window.lengthSec,
       log,
       onScore: () => void scored++,
     });
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     const detector = await Detector.create({
       detect: config.detect,
       modelDir,
-      windowSec: 1,
+      windowSec: config.window.lengthSec,
       log,
       onScore: (s) => lat.push(s.scoredMs - s.readyMs),
       onShed: () => void shed++,

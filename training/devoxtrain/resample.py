@@ -5,8 +5,9 @@ stream into 16 kHz with this filter, so the audio the model sees at run time car
 image residue, not scipy's. Measured on white noise through 16k -> 8k -> 16k: scipy's half-band keeps 3.6-4.0 kHz
 (-1 to -9 dB) and leaks images at 4.0-4.4 kHz (-9 to -25 dB); the runtime's pair cuts at 3.4-3.8 kHz and leaves
 images below -27 dB. Training and evaluating through scipy's filters scored the same G.711 audio up to 0.25 apart
-from `devox analyze --channel g711u` (one window of the genuine demo sample). test/training/resample-parity.test.ts
-checks this port against the TypeScript resampler sample for sample.
+from `devox analyze --channel g711u` (one window of the genuine demo sample). test/training/runtime-parity.test.ts
+checks this port against the TypeScript resampler sample for sample (tolerance 1e-6; measured 0 at six rate pairs:
+the runtime's folded symmetric sums and half-band fast path compute the same products in another order).
 
 Design (as resampler.ts): Kaiser-windowed sinc, polyphase; downsampling: stopband edge at the output Nyquist,
 transition 20 % of it, 70 dB; upsampling: cutoff at the input Nyquist, transition 40 %, 60 dB; each phase normalised
