@@ -120,17 +120,22 @@ class OpusPayloadDecoder implements AudioDecoder {
   }
 }
 
+const G711_RATES: readonly number[] = Object.freeze([8000]);
+/** Opus is always signalled at 48000 in RTP (RFC 7587), whatever rate it decodes to. */
+const OPUS_RTP_RATES: readonly number[] = Object.freeze([48000]);
+
 /**
  * Throws UnsupportedCodecError (UnsupportedSampleRateError for a rate) unless media can
- * decode `format`: PCMU/PCMA at 8000, Opus at 48000, L16 at a standard rate, 1-2 channels.
- * Every ingress checks this before it binds a port or opens a stream.
+ * decode `format`: PCMU/PCMA mono at 8000, Opus at 48000, L16 at a standard rate, 1-2 channels.
+ * Every ingress checks this before it binds a port or opens a stream (SDP codec choice too).
  */
 export function checkAudioFormat(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): void {
   const { encoding, clockRate, channels } = format;
   if (encoding === 'PCMU' || encoding === 'PCMA') {
-    if (clockRate !== 8000) throw new UnsupportedSampleRateError(encoding, clockRate);
+    if (clockRate !== 8000) throw new UnsupportedSampleRateError(encoding, clockRate, G711_RATES);
+    if (channels !== 1) throw new UnsupportedCodecError(encoding, `${encoding} with ${channels} channels is not supported (1)`);
   } else if (encoding === 'opus') {
-    if (clockRate !== 48000) throw new UnsupportedSampleRateError(encoding, clockRate);
+    if (clockRate !== 48000) throw new UnsupportedSampleRateError(encoding, clockRate, OPUS_RTP_RATES);
   } else if (encoding === 'L16') {
     assertSupportedSampleRate(clockRate, 'L16');
     if (!(channels === 1 || channels === 2)) throw new UnsupportedCodecError('L16', `L16 with ${channels} channels is not supported (1 or 2)`);

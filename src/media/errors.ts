@@ -23,15 +23,19 @@ export class UnsupportedCodecError extends MediaError {
 }
 
 /**
- * A sample / clock rate outside SUPPORTED_SAMPLE_RATES (sample-rates.ts). A kind of
- * UnsupportedCodecError, so every ingress that refuses an unsupported codec refuses it too.
+ * A sample / clock rate the codec does not take: `supported` lists the ones it does
+ * (SUPPORTED_SAMPLE_RATES in sample-rates.ts for L16, 8000 for G.711, 48000 for Opus; passed
+ * in, so this file imports nothing). A kind of UnsupportedCodecError, so every ingress that
+ * refuses an unsupported codec refuses it too.
  */
 export class UnsupportedSampleRateError extends UnsupportedCodecError {
   readonly sampleRate: number;
-  constructor(encoding: string, sampleRate: number) {
-    super(encoding, `${encoding} at ${sampleRate} Hz is not supported (sample rates: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)`);
+  readonly supported: readonly number[];
+  constructor(encoding: string, sampleRate: number, supported: readonly number[]) {
+    super(encoding, `${encoding} at ${sampleRate} Hz is not supported (sample rates: ${supported.join(', ')})`);
     this.name = 'UnsupportedSampleRateError';
     this.sampleRate = sampleRate;
+    this.supported = supported;
   }
 }
 

@@ -110,6 +110,7 @@ export class MediaSessions {
           reorderDepthPackets: media.reorderDepthPackets,
           maxSequenceJump: media.maxSequenceJump,
           maxPacketBytes: media.maxPacketBytes,
+          relearnTimeoutMs: media.streamTimeoutMs,
           sink,
           scratch: this.#scratch,
           log: log.child({ streamId: descriptor.streamId, callId: descriptor.callId }),

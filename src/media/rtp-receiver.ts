@@ -39,9 +39,12 @@ const KIND_DTMF = 2;
 const KIND_CN = 3;
 /**
  * A packet of the previous SSRC that arrives within this many packets after an SSRC change,
- * at most this many sequence numbers from the last one seen of it, is a straggler reordered
- * across the switch: late, dropped (its media time now belongs to the new SSRC). Anything
- * else from the previous SSRC is the sender switching back: a new segment.
+ * at most this many sequence numbers before (or at) the highest one seen of it, is a straggler
+ * reordered across the switch: late, dropped (its media time now belongs to the new SSRC).
+ * One just after that highest number is a straggler only while no more packets have arrived
+ * since the change than the reorder buffer holds (it was overtaken by the first new ones).
+ * Anything else from the previous SSRC, e.g. its sequence continuing later, is the sender
+ * switching back: a new segment.
  */
 const STRAGGLER_WINDOW = 64;
 
@@ -63,6 +66,7 @@ export class RtpReceiver implements ReorderTarget {
   readonly #pcm: Int16Array;
   readonly #maxSeqJump: number;
   readonly #maxTsJump: number;
+  readonly #reorderDepth: number;
   readonly #logged = new Set<string>();
 
   #ssrc = -1;
@@ -71,6 +75,8 @@ export class RtpReceiver implements ReorderTarget {
   #retiredMaxSeq16 = 0;
   /** Packets accepted since the last SSRC change. */
   #sinceSsrcChange = 0;
+  /** Old-SSRC packets past #retiredMaxSeq16 dropped as stragglers since the last change. */
+  #aheadStragglers = 0;
   /** Highest 16-bit sequence seen in this segment and its extended value. */
   #maxSeq16 = 0;
   #maxExt = 0;
@@ -100,6 +106,7 @@ export class RtpReceiver implements ReorderTarget {
     this.#posScale = inputRate / this.#clockRate;
     this.#pcm = opts.scratch && opts.scratch.length >= MAX_DECODED_SAMPLES ? opts.scratch : new Int16Array(MAX_DECODED_SAMPLES);
     this.#maxSeqJump = opts.maxSequenceJump;
+    this.#reorderDepth = opts.reorderDepthPackets;
     this.#maxTsJump = Math.round((opts.maxTimestampJumpSec ?? 10) * this.#clockRate);
     this.#reorder = new ReorderBuffer(opts.reorderDepthPackets, this);
     for (const f of opts.formats) {
@@ -164,8 +171,12 @@ export class RtpReceiver implements ReorderTarget {
     } else if (h.ssrc !== this.#ssrc) {
       if (h.ssrc === this.#retiredSsrc && this.#sinceSsrcChange <= STRAGGLER_WINDOW) {
         const d = seqDelta(h.sequence, this.#retiredMaxSeq16);
-        if (d >= -STRAGGLER_WINDOW && d <= STRAGGLER_WINDOW) {
+        const behind = d >= -STRAGGLER_WINDOW && d <= 0;
+        // Sent before the change but overtaken by the new SSRC's first packets: at most as many as reorder allows.
+        const overtaken = d > 0 && d <= this.#reorderDepth + 1 && this.#sinceSsrcChange + this.#aheadStragglers <= this.#reorderDepth;
+        if (behind || overtaken) {
           // Its place in media time now belongs to the new SSRC's segment: late, not a switch back.
+          if (overtaken) this.#aheadStragglers++;
           c.packetsReceived++;
           c.packetsLate++;
           this.#logOnce('ssrc_straggler', { ssrc: h.ssrc }, 'RTP packet of the previous SSRC after the change: late, dropped');
@@ -177,6 +188,7 @@ export class RtpReceiver implements ReorderTarget {
       this.#retiredSsrc = this.#ssrc;
       this.#retiredMaxSeq16 = this.#maxSeq16;
       this.#sinceSsrcChange = 0;
+      this.#aheadStragglers = 0;
       this.#ssrc = h.ssrc;
       this.#newSegment(h);
     }

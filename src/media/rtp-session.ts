@@ -22,11 +22,19 @@ export interface RtpSessionOptions {
   reorderDepthPackets: number;
   maxSequenceJump: number;
   maxPacketBytes: number;
+  /** How long a relearn armed by a re-offer waits for a new source (media.streamTimeoutMs). */
+  relearnTimeoutMs: number;
   sink: WindowSink;
   log: Logger;
   /** Decode scratch shared by the sessions of one MediaSessions (see RtpReceiverOptions.scratch). */
   scratch?: Int16Array;
 }
+
+/**
+ * Packets from the known remote that end an armed relearn early: the sender did not move
+ * (a NAT'd c=, a re-anchoring that kept the media path); ~1 s of audio at 20 ms packets.
+ */
+const RELEARN_CONFIRM_PACKETS = 50;
 
 function bindSocket(sock: Socket, port: number, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -59,10 +67,15 @@ export class RtpSessionImpl implements RtpSession {
   readonly #receiver: RtpReceiver;
   readonly #log: Logger;
   readonly #maxPacketBytes: number;
+  readonly #relearnTimeoutMs: number;
   readonly #logged = new Set<string>();
   #remote: { address: string; port: number } | null = null;
-  /** A re-offer moved the sender: the next plausible packet from another source becomes the remote. */
-  #relearn = false;
+  /**
+   * A re-offer moved the sender: until this time (0: not armed) the next plausible packet from
+   * another source becomes the remote, unless RELEARN_CONFIRM_PACKETS from the known one come first.
+   */
+  #relearnUntilMs = 0;
+  #relearnKnownPackets = 0;
   #lastActivityMs: number;
   #ended = false;
   #closing: Promise<void> | undefined;
@@ -95,6 +108,7 @@ export class RtpSessionImpl implements RtpSession {
     this.#rtcp = rtcp;
     this.#log = opts.log;
     this.#maxPacketBytes = opts.maxPacketBytes;
+    this.#relearnTimeoutMs = opts.relearnTimeoutMs;
     this.#audio = new AudioStream({
       descriptor: opts.descriptor,
       inputRate: opts.inputRate,
@@ -146,10 +160,13 @@ export class RtpSessionImpl implements RtpSession {
    * A re-offer changed the sender's c=/m= address or port (SBC failover, re-anchoring): keep
    * accepting the current remote, and take the next plausible RTP packet from any other
    * source as the new one (comedia again: behind NAT the offered address may not be the source).
+   * Bounded: disarmed after relearnTimeoutMs, or once RELEARN_CONFIRM_PACKETS more arrive from
+   * the known remote (the sender did not move), so a stray datagram later cannot take the stream.
    */
   relearnRemote(): void {
     if (this.#ended || this.#remote === null) return;
-    this.#relearn = true;
+    this.#relearnUntilMs = nowMs() + this.#relearnTimeoutMs;
+    this.#relearnKnownPackets = 0;
   }
 
   /** A re-offer that keeps the audio codec changed only telephone-event / CN payload types. */
@@ -189,7 +206,14 @@ export class RtpSessionImpl implements RtpSession {
     try {
       const remote = this.#remote;
       const known = remote !== null && rinfo.port === remote.port && rinfo.address === remote.address;
-      if (remote === null || (this.#relearn && !known)) {
+      if (this.#relearnUntilMs !== 0
+        && (arrival > this.#relearnUntilMs || (known && ++this.#relearnKnownPackets >= RELEARN_CONFIRM_PACKETS))) {
+        this.#relearnUntilMs = 0;
+        this.#log.debug({ streamId: this.descriptor.streamId, knownPackets: this.#relearnKnownPackets },
+          'RTP remote relearn ended: no new source (deadline, or the known one kept sending)');
+      }
+      const relearn = this.#relearnUntilMs !== 0;
+      if (remote === null || (relearn && !known)) {
         // comedia: the first plausible RTP packet (version 2, full header) names the remote.
         if (msg.length < 12 || msg[0]! >> 6 !== 2 || msg.length > this.#maxPacketBytes) {
           this.counters.packetsMalformed++;
@@ -197,9 +221,9 @@ export class RtpSessionImpl implements RtpSession {
           return;
         }
         this.#remote = { address: rinfo.address, port: rinfo.port };
-        this.#log.info({ streamId: this.descriptor.streamId, relearned: this.#relearn,
+        this.#log.info({ streamId: this.descriptor.streamId, relearned: relearn,
           pii: { remoteAddress: rinfo.address, remotePort: rinfo.port } }, 'RTP remote learned');
-        this.#relearn = false;
+        this.#relearnUntilMs = 0;
       } else if (!known) {
         this.counters.packetsWrongSource++;
         this.#logOnce('wrong_source', { pii: { address: rinfo.address, port: rinfo.port } }, 'RTP from an unexpected source dropped');

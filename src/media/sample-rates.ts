@@ -15,5 +15,5 @@ export function isSupportedSampleRate(rate: number): boolean {
 
 /** Throws UnsupportedSampleRateError naming the rate and `what` carries it (e.g. 'L16'). */
 export function assertSupportedSampleRate(rate: number, what: string): void {
-  if (!isSupportedSampleRate(rate)) throw new UnsupportedSampleRateError(what, rate);
+  if (!isSupportedSampleRate(rate)) throw new UnsupportedSampleRateError(what, rate, SUPPORTED_SAMPLE_RATES);
 }

@@ -114,7 +114,10 @@ export interface RtpSession {
   /** The learned remote (first packet, symmetric RTP / comedia), or null before any. */
   readonly remote: { readonly address: string; readonly port: number } | null;
   readonly ended: boolean;
-  /** A re-offer moved the sender's address/port: the next RTP packet from a new source becomes the remote. */
+  /**
+   * A re-offer moved the sender's address/port: the next RTP packet from a new source becomes the
+   * remote, within media.streamTimeoutMs and until ~50 more packets show the known remote kept sending.
+   */
   relearnRemote(): void;
   /** A re-offer kept the audio payload format but changed telephone-event / CN payload types. */
   updateSignalFormats(formats: readonly PayloadFormat[]): void;

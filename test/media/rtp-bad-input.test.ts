@@ -211,6 +211,43 @@ t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, 
   t.ok(ws.every((w) => w.lostRatio === 0), 'no loss reported');
 });
 
+t.test('a switch back to the old SSRC soon after a change, its sequence continuing, is a change: no packet dropped as a straggler', async (t) => {
+  const sink = new RecordingSink();
+  const { log, records } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42730, rtpPortMax: 42739 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({ descriptor: descriptor('ssrc-back'), formats: [PCMU] });
+  const sock = await udpSocket();
+  t.teardown(() => sock.close());
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 100, startTs: 1000 });
+  const OLD = 0xaaaa;
+  const NEW = 0xbbbb;
+  const SWITCH = 50; // packets 0..49 as OLD, 50..59 as NEW (0.2 s), 60..149 as OLD again
+  const BACK = 60; // well inside the straggler window (64 packets), OLD's numbering continues from 149
+  const TOTAL = 150;
+  for (let i = 0; i < TOTAL; i++) {
+    const d = Buffer.from(packets[i]!.data);
+    const ssrc = i < SWITCH || i >= BACK ? OLD : NEW;
+    const k = i < SWITCH ? i : SWITCH + (i - BACK); // OLD's own packet count
+    const seq = ssrc === OLD ? 100 + k : 7000 + (i - SWITCH);
+    const ts = ssrc === OLD ? 1000 + 160 * k : 555555 + 160 * (i - SWITCH);
+    writeRtpHeader(d, { marker: false, payloadType: 0, sequence: seq & 0xffff, timestamp: ts >>> 0, ssrc });
+    await sendTo(sock, d, s.port);
+    if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await until(() => s.counters.packetsReceived >= TOTAL, 10000, 'packets delivered');
+  sessions.release('ssrc-back');
+  await sink.waitFor(() => sink.ended.has('ssrc-back'));
+  t.equal(s.counters.ssrcChanges, 2, 'OLD -> NEW, NEW -> OLD');
+  t.equal(s.counters.packetsLate, 0, 'the switch back is not taken for stragglers');
+  t.equal(s.counters.packetsLost, 0);
+  t.equal(records.filter((r) => r.kind === 'ssrc_straggler').length, 0);
+  const ws = sink.windows.get('ssrc-back')!;
+  t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows stay on the grid');
+  t.ok(ws.every((w) => w.lostRatio === 0), 'no loss reported');
+  t.ok(ws.at(-1)!.mediaEndSec > (TOTAL - 10) * 0.02, `every packet's audio is in media time (${ws.at(-1)!.mediaEndSec} s)`);
+});
+
 t.test('a stream that stops sending ends itself with reason timeout, logs it and frees its port', async (t) => {
   const sink = new RecordingSink();
   const { log, records } = memoryLogger();

@@ -135,3 +135,50 @@ t.test('silence suppressed without CN (G.711 VAD / Opus DTX) is silence, not los
   const r = align(ref, audio, 100, 800, audio.length - 800);
   t.equal(r.lag, 0, 'audio after each pause is at its own time');
 });
+
+t.test('a talkspurt marker after DTX is silence even when the sequence number before it is missing', async (t) => {
+  const cfg = loadConfig({ env: {} });
+  const sink = new RecordingSink();
+  const { log } = memoryLogger();
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
+  t.teardown(() => sessions.closeAll());
+  const s = await sessions.allocate({ descriptor: descriptor('dtx-marker'), formats: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 }] });
+  const src = await readAudioFile(SPEECH_16K);
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 300, startTs: 9000 });
+  const sock = createSocket('udp4');
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  t.teardown(() => sock.close());
+  const send = (b: Buffer): Promise<void> => new Promise((res, rej) => sock.send(b, s.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+
+  // 0.6 s not sent (DTX); the talkspurt after it has the marker bit and its timestamp jumps, and the one
+  // sequence number just before it is missing (e.g. the pause's last packet lost): neither contiguity
+  // nor CN says silence, only the marker (RFC 3551 4.1) does.
+  const DTX = [60, 90];
+  const TALK = DTX[1]!;
+  let sent = 0;
+  for (let i = 0; i < packets.length; i++) {
+    if (i >= DTX[0]! && i < DTX[1]!) continue;
+    const p = packets[i]!;
+    const seq = (i >= TALK ? p.sequence - (DTX[1]! - DTX[0]!) + 1 : p.sequence) & 0xffff;
+    const data = Buffer.from(p.data);
+    writeRtpHeader(data, { marker: i === TALK, payloadType: 0, sequence: seq, timestamp: p.timestamp, ssrc: 0x77 });
+    await send(data);
+    sent++;
+    if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await until(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
+  sessions.release('dtx-marker');
+  await sink.waitFor(() => sink.ended.has('dtx-marker'));
+
+  t.equal(s.counters.packetsLost, 1, 'the missing sequence number is counted');
+  t.equal(s.rtp.sequenceJumps, 0);
+  const ws = sink.windows.get('dtx-marker')!;
+  t.ok(ws.every((w) => w.lostRatio === 0), 'no window reports the pause as loss');
+  const audio = sink.timeline('dtx-marker');
+  t.ok(rms(audio, DTX[0]! * 320 + 12, DTX[1]! * 320 - 12) < 1e-4, 'DTX pause is silent');
+  const ref = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
+  ref.fill(0, DTX[0]! * 320, DTX[1]! * 320);
+  const r = align(ref, audio, 100, 800, audio.length - 800);
+  t.equal(r.lag, 0, 'the talkspurt is at its own time');
+});

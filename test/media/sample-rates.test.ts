@@ -55,10 +55,13 @@ t.test('codecs: L16 only at standard rates; checkAudioFormat names the rate', as
   const err = t.throws(() => checkAudioFormat(L16_ODD)) as UnsupportedSampleRateError;
   t.ok(err instanceof UnsupportedCodecError, 'a kind of UnsupportedCodecError');
   t.equal(err.sampleRate, 47999);
-  t.match(err.message, /L16 at 47999 Hz is not supported/);
-  t.throws(() => checkAudioFormat({ encoding: 'PCMU', clockRate: 16000, channels: 1 }), UnsupportedSampleRateError);
-  t.throws(() => checkAudioFormat({ encoding: 'opus', clockRate: 16000, channels: 2 }), UnsupportedSampleRateError);
+  t.equal(err.message, `L16 at 47999 Hz is not supported (sample rates: ${SUPPORTED_SAMPLE_RATES.join(', ')})`, 'lists SUPPORTED_SAMPLE_RATES');
+  t.same(err.supported, SUPPORTED_SAMPLE_RATES);
+  const g711 = t.throws(() => checkAudioFormat({ encoding: 'PCMU', clockRate: 16000, channels: 1 }), UnsupportedSampleRateError) as UnsupportedSampleRateError;
+  t.match(g711.message, /PCMU at 16000 Hz is not supported \(sample rates: 8000\)$/, 'G.711 names its own rate');
+  t.throws(() => checkAudioFormat({ encoding: 'opus', clockRate: 16000, channels: 2 }), { name: 'UnsupportedSampleRateError', message: /\(sample rates: 48000\)$/ });
   t.throws(() => checkAudioFormat({ encoding: 'L16', clockRate: 16000, channels: 6 }), UnsupportedCodecError);
+  t.throws(() => checkAudioFormat({ encoding: 'PCMA', clockRate: 8000, channels: 2 }), { name: 'UnsupportedCodecError', message: /PCMA with 2 channels/ });
   checkAudioFormat({ encoding: 'L16', clockRate: 44100, channels: 2 });
 });
 
@@ -84,11 +87,24 @@ t.test('SDP: L16 at a non-standard rate is not chosen; a standard codec in the s
   t.ok(d.ok && d.chosen.audio.encoding === 'PCMU', 'falls back to PCMU');
   const only = chooseCodec({ ...stream, fmt: '96', formats: [stream.formats[0]!] });
   t.ok(!only.ok && /L16\/47999/.test(only.reason), 'declined, naming what was offered');
+  t.match(!only.ok && only.reason, /: L16 at 47999 Hz is not supported \(sample rates: 8000, /, 'and why, in media\'s words (checkAudioFormat)');
+  // The rules are checkAudioFormat's: L16 stereo at a standard rate is taken, 3 channels or G.711 stereo is not.
+  const pick = (formats: OfferedStream['formats']): string => {
+    const d = chooseCodec({ ...stream, fmt: formats.map((f) => f.payloadType).join(' '), formats });
+    return d.ok ? `${d.chosen.audio.encoding}/${d.chosen.audio.clockRate}/${d.chosen.audio.channels}` : d.reason;
+  };
+  t.equal(pick([{ payloadType: 97, name: 'l16', clockRate: 44100, channels: 2 }]), 'L16/44100/2');
+  t.match(pick([{ payloadType: 97, name: 'L16', clockRate: 16000, channels: 3 }]), /L16 with 3 channels is not supported/);
+  t.match(pick([{ payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 2 }]), /PCMU with 2 channels is not supported/);
+  t.match(pick([{ payloadType: 111, name: 'OPUS', clockRate: 48000, channels: 2 }, { payloadType: 0, name: 'PCMU', clockRate: 8000, channels: 1 }]),
+    'opus/48000/2', 'names are case-insensitive; Opus first');
+  t.equal(pick([{ payloadType: 111, name: 'opus', clockRate: 16000, channels: 1 }, { payloadType: 8, name: 'PCMA', clockRate: 8000, channels: 1 }]),
+    'PCMA/8000/1', 'Opus at a non-48000 clock is refused; the next codec is taken');
 });
 
 t.test('a session whose pipeline cannot be built after binding releases its ports and ends its stream', async (t) => {
   const { log } = memoryLogger();
-  const base = { reorderDepthPackets: 3, maxSequenceJump: 3000, maxPacketBytes: 1500, window: cfg.window, log };
+  const base = { reorderDepthPackets: 3, maxSequenceJump: 3000, maxPacketBytes: 1500, relearnTimeoutMs: 5000, window: cfg.window, log };
   // Resampler refused (AudioStream constructor): nothing started.
   const sink1 = new RecordingSink();
   await t.rejects(RtpSessionImpl.open(42710, '127.0.0.1', { ...base, descriptor: descriptor('bad-rate'), formats: [L16_ODD],

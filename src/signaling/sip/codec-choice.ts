@@ -16,21 +16,34 @@
  * telephone-event (RFC 4733) and CN (RFC 3389) are accepted alongside at the chosen
  * codec's clock rate: DTMF and comfort noise are recognised by media and never decoded.
  */
-import { isSupportedSampleRate } from '../../media/sample-rates.js';
+import { checkAudioFormat, parseCodecName } from '../../media/codecs.js';
+import { UnsupportedCodecError } from '../../media/errors.js';
 import type { CodecName, PayloadFormat } from '../../media/types.js';
 import type { ChosenCodec, OfferedFormat, OfferedStream } from './types.js';
 
 /** RTP/AVP profiles we can receive: plain RTP. SRTP (SAVP) needs keys we do not negotiate. */
 const RTP_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF']);
 
-function codecOf(f: OfferedFormat): CodecName | undefined {
-  const n = f.name.toLowerCase();
-  if (n === 'opus' && f.clockRate === 48000) return 'opus';
-  if (n === 'pcmu' && f.clockRate === 8000 && f.channels === 1) return 'PCMU';
-  if (n === 'pcma' && f.clockRate === 8000 && f.channels === 1) return 'PCMA';
-  // media's L16 decoder takes the standard rates (sample-rates.ts) and downmixes stereo to mono.
-  if (n === 'l16' && (f.channels === 1 || f.channels === 2) && isSupportedSampleRate(f.clockRate)) return 'L16';
-  return undefined;
+/**
+ * The codec media decodes for an offered format, by media's own rule (checkAudioFormat: rate,
+ * channels); `refused` says why a codec media knows cannot be taken at this rate/channel count.
+ * Names media does not know (G729, telephone-event, ...) give neither.
+ */
+function codecOf(f: OfferedFormat): { codec: CodecName } | { refused: string } | undefined {
+  let codec: CodecName;
+  try {
+    codec = parseCodecName(f.name);
+  } catch (err) {
+    if (err instanceof UnsupportedCodecError) return undefined;
+    throw err;
+  }
+  try {
+    checkAudioFormat({ encoding: codec, clockRate: f.clockRate, channels: f.channels });
+  } catch (err) {
+    if (err instanceof UnsupportedCodecError) return { refused: err.message };
+    throw err;
+  }
+  return { codec };
 }
 
 /** Lower is better. */
@@ -56,16 +69,22 @@ export function chooseCodec(stream: OfferedStream): CodecDecision {
     return { ok: false, reason: `transport ${stream.protocol} not supported (plain RTP/AVP only)` };
   }
   let best: { f: OfferedFormat; codec: CodecName; r: number } | undefined;
+  let refused: string | undefined;
   for (const f of stream.formats) {
-    const codec = codecOf(f);
-    if (codec === undefined) continue;
+    const c = codecOf(f);
+    if (c === undefined) continue;
+    if ('refused' in c) {
+      refused ??= c.refused;
+      continue;
+    }
+    const codec = c.codec;
     const r = rank(codec, f.clockRate);
     // Equal rank: higher clock rate first (L16/48000 over L16/16000), then the offerer's order.
     if (best === undefined || r < best.r || (r === best.r && f.clockRate > best.f.clockRate)) best = { f, codec, r };
   }
   if (best === undefined) {
     const offered = stream.formats.map((f) => `${f.name}/${f.clockRate}`).join(' ') || 'none';
-    return { ok: false, reason: `no supported audio codec (offered: ${offered})` };
+    return { ok: false, reason: `no supported audio codec (offered: ${offered})${refused !== undefined ? `: ${refused}` : ''}` };
   }
   const audio: PayloadFormat = {
     payloadType: best.f.payloadType,

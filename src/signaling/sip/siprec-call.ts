@@ -37,7 +37,10 @@ export interface CallStream {
   readonly audio: PayloadFormat;
   /** Every accepted payload format (audio, then telephone-event / CN). */
   readonly formats: readonly PayloadFormat[];
-  /** The sender's offered c=/m= address and port (a re-offer that changes them moves the media). */
+  /**
+   * The sender's offered c=/m= address and port (a re-offer that changes them moves the media);
+   * a c=0.0.0.0 hold keeps the address from before it, so a resume is compared with that.
+   */
   readonly offeredRemote: string;
   readonly identity: Readonly<Record<string, string>>;
 }
@@ -161,12 +164,13 @@ export class SiprecCall {
    */
   #carryOver(kept: CallStream, p: StreamPlan): CallStream {
     const chosen = p.chosen!;
-    const remote = offeredRemote(p);
+    // c=0.0.0.0 is RFC 2543 hold: nothing to learn, and the resume is compared with the address
+    // before the hold (a resume to it is no move; one to another address is).
+    const remote = p.offered.address === '0.0.0.0' ? kept.offeredRemote : offeredRemote(p);
     const formatsChanged = !sameFormats(kept.formats, chosen.formats);
     if (remote === kept.offeredRemote && !formatsChanged) return kept;
     if (formatsChanged) kept.session.updateSignalFormats(chosen.formats);
-    // c=0.0.0.0 is RFC 2543 hold: nothing to learn until the resume names the real address.
-    if (remote !== kept.offeredRemote && p.offered.address !== '0.0.0.0') {
+    if (remote !== kept.offeredRemote) {
       kept.session.relearnRemote();
       this.#log.info({ event: 'sip_stream_remote_moved', callId: this.callId, leg: kept.leg },
         're-offer moved the sender: RTP remote is learned again');

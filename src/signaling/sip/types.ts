@@ -20,7 +20,7 @@ export interface AllocatedMedia {
   readonly counters?: StreamCounters;
   /** True once media ended the session on its own (e.g. no RTP for media.streamTimeoutMs while on hold). */
   readonly ended?: boolean;
-  /** A re-offer moved the sender's c=/m= address or port: learn the remote again from the next RTP packet. */
+  /** A re-offer moved the sender's c=/m= address or port: learn the remote again from the next RTP packet (bounded, see RtpSession). */
   relearnRemote(): void;
   /** A re-offer kept the audio format but changed telephone-event / CN payload types. */
   updateSignalFormats(formats: readonly PayloadFormat[]): void;
