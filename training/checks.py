@@ -178,6 +178,19 @@ def _decay_time_s(x: np.ndarray, start: int, drop_db: float = 30.0) -> float:
     return float((above[-1] + 1) * fr / SR) if len(above) else 0.0
 
 
+def _channel_share() -> dict:
+    """How often each channel is drawn: the defaults, and train.py's --g711 0.5 (mu-law 2/3, A-law 1/3 of it, the
+    extra share taken from wideband)."""
+    out = {}
+    for name, cfg in (('default', augment.AugConfig()),
+                      ('g711_0.5', augment.AugConfig(p_ulaw=0.5 * 2 / 3, p_alaw=0.5 / 3))):
+        rng = np.random.default_rng(5)
+        aug = augment.Augmenter(cfg, None)
+        picks = [aug.pick_channel(rng) for _ in range(20000)]
+        out[name] = {c: picks.count(c) / len(picks) for c in augment.CHANNELS}
+    return out
+
+
 def _babble(speech: np.ndarray) -> dict:
     """Augmenter with babble only (every other effect off, gain 0 dB, wideband): the output is the loudness-normalised
     input plus the sum of 3-6 talkers drawn from the babble source, at 8-25 dB below it."""
@@ -310,6 +323,7 @@ def cmd_augment() -> dict:
         'loudness': {'target_dbfs': -26.0, 'active_level_after_dbfs': augment.active_rms_dbfs(loud)},
         'plain': _plain_crops(speech),
         'babble': _babble(speech),
+        'channel_share': _channel_share(),
         'opus': op,
     }
 

@@ -122,6 +122,10 @@ def parse_args(argv=None):
     ap.add_argument('--adversary', type=float, default=0.0, metavar='W',
                     help='weight of a label-conditional source adversary on the embedding, through gradient reversal '
                          '(training only; 0 = off)')
+    ap.add_argument('--g711', type=float, default=None, metavar='P',
+                    help='probability that a training crop goes through G.711 (mu-law 2/3, A-law 1/3), the extra share '
+                         'taken from wideband crops; default 0.3 (0.2 + 0.1); at most 0.6 (band-limit 0.15 and Opus 0.25 '
+                         'stay)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     args = ap.parse_args(argv)
     existing = os.path.join(args.out, 'card.json')
@@ -145,6 +149,8 @@ def parse_args(argv=None):
         ap.error(f'--widths must be 5 comma-separated integers, not {raw!r}')
     if len(args.widths) != 5 or min(args.widths) < 1:
         ap.error(f'--widths must be 5 positive integers (stem + 4 blocks), not {raw!r}')
+    if args.g711 is not None and not 0.0 <= args.g711 <= 0.6:
+        ap.error(f'--g711 must be a probability in [0, 0.6], not {args.g711}')
     for name in ('select_from', 'clean_crops'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
@@ -289,6 +295,8 @@ def main(argv=None) -> int:
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)
+    if args.g711 is not None:   # only when asked: the default draws stay bit-identical
+        aug.p_ulaw, aug.p_alaw = args.g711 * 2 / 3, args.g711 / 3
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,

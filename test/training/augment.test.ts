@@ -20,6 +20,7 @@ interface Aug {
   loudness: { target_dbfs: number; active_level_after_dbfs: number };
   plain: { crops: { corr: number; gain_db: number; hf_fraction_delta: number }[]; gain_range_db: [number, number]; non_plain_corr: number };
   babble: { crops: { talkers: number; snr_db: number; resid_1k_fraction: number }[] };
+  channel_share: Record<'default' | 'g711_0.5', Record<'wideband' | 'bandlimit' | 'ulaw' | 'alaw' | 'opus', number>>;
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
@@ -59,6 +60,19 @@ t.test('augmentations do what they claim', async (t) => {
       t.ok(c.talkers >= 3 && c.talkers <= 6, `crop ${i}: ${c.talkers} talkers`);
       t.ok(c.snr_db >= 8 - 0.01 && c.snr_db <= 25 + 0.01, `crop ${i}: ${c.snr_db.toFixed(2)} dB below the speech`);
       t.ok(c.resid_1k_fraction > 0.999, `crop ${i}: what was added is the talkers (their 1-kHz band holds ${c.resid_1k_fraction.toFixed(6)} of it)`);
+    }
+  });
+
+  t.test('channel draws: 30/15/20/10/25 % by default; --g711 0.5 moves the extra G.711 share from wideband', async (t) => {
+    const want = {
+      default: { wideband: 0.3, bandlimit: 0.15, ulaw: 0.2, alaw: 0.1, opus: 0.25 },
+      'g711_0.5': { wideband: 0.1, bandlimit: 0.15, ulaw: 1 / 3, alaw: 1 / 6, opus: 0.25 },
+    } as const;
+    for (const cfg of ['default', 'g711_0.5'] as const) {
+      for (const [ch, p] of Object.entries(want[cfg])) {
+        const got = a.channel_share[cfg][ch as keyof (typeof want)['default']];
+        t.ok(Math.abs(got - p) < 0.015, `${cfg} ${ch}: ${(100 * got).toFixed(1)} % (expected ${(100 * p).toFixed(1)} %)`);
+      }
     }
   });
 
