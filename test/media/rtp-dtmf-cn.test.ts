@@ -2,7 +2,7 @@
  * telephone-event (RFC 4733) and comfort noise / DTX (RFC 3389) over real UDP:
  * recognised, not decoded, the time they cover is silence (not loss), timing unchanged.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { loadConfig } from '../../src/config.js';
@@ -11,29 +11,39 @@ import { readAudioFile } from '../../src/media/audio-file.js';
 import { resampleBuffer } from '../../src/media/resampler.js';
 import { packetize } from '../../src/media/rtp-sender.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
+import type { PayloadFormat } from '../../src/media/types.js';
 import { RecordingSink, align, descriptor, memoryLogger, rms, until, SPEECH_16K } from './helpers.js';
 
-t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async (t) => {
+const PCMU: PayloadFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 };
+
+/**
+ * One media session (a real UDP port) with the given formats, the speech sample packetised as
+ * PCMU from `start`, and a sender socket on 127.0.0.1.
+ */
+async function session(t: Test, id: string, formats: PayloadFormat[], start: { startSeq: number; startTs: number }) {
   const cfg = loadConfig({ env: {} });
   const sink = new RecordingSink();
   const { log } = memoryLogger();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
-  const s = await sessions.allocate({
-    descriptor: descriptor('dtmf-cn'),
-    formats: [
-      { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 },
-      { payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 },
-      { payloadType: 13, encoding: 'CN', clockRate: 8000, channels: 1 },
-    ],
-  });
+  const s = await sessions.allocate({ descriptor: descriptor(id), formats });
   const src = await readAudioFile(SPEECH_16K);
-  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 5000, startTs: 777 });
+  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', ...start });
   const sock = createSocket('udp4');
   sock.bind(0, '127.0.0.1');
   await once(sock, 'listening');
   t.teardown(() => sock.close());
   const send = (b: Buffer): Promise<void> => new Promise((res, rej) => sock.send(b, s.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  return { cfg, sink, sessions, s, src, packets, send };
+}
+
+t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async (t) => {
+  const { sink, sessions, s, src, packets, send } = await session(
+    t,
+    'dtmf-cn',
+    [PCMU, { payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 }, { payloadType: 13, encoding: 'CN', clockRate: 8000, channels: 1 }],
+    { startSeq: 5000, startTs: 777 },
+  );
 
   const DTMF = [50, 60]; // packets 50..59 replaced by one DTMF event (digit 5), RFC 4733 style
   const CN_AT = 100;
@@ -85,19 +95,7 @@ t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async 
 });
 
 t.test('silence suppressed without CN (G.711 VAD / Opus DTX) is silence, not loss; a real hole still is loss', async (t) => {
-  const cfg = loadConfig({ env: {} });
-  const sink = new RecordingSink();
-  const { log } = memoryLogger();
-  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
-  t.teardown(() => sessions.closeAll());
-  const s = await sessions.allocate({ descriptor: descriptor('dtx'), formats: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 }] });
-  const src = await readAudioFile(SPEECH_16K);
-  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 65500, startTs: 4294960000 });
-  const sock = createSocket('udp4');
-  sock.bind(0, '127.0.0.1');
-  await once(sock, 'listening');
-  t.teardown(() => sock.close());
-  const send = (b: Buffer): Promise<void> => new Promise((res, rej) => sock.send(b, s.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  const { cfg, sink, sessions, s, src, packets, send } = await session(t, 'dtx', [PCMU], { startSeq: 65500, startTs: 4294960000 });
 
   const VAD = [40, 90]; // 1 s not sent, sequence numbers contiguous, no marker on the talkspurt: contiguity alone says silence
   const DTX = [120, 150]; // 0.6 s not sent, contiguous, marker on the next talkspurt (RFC 3551 4.1)
@@ -137,19 +135,7 @@ t.test('silence suppressed without CN (G.711 VAD / Opus DTX) is silence, not los
 });
 
 t.test('a talkspurt marker after DTX is silence even when the sequence number before it is missing', async (t) => {
-  const cfg = loadConfig({ env: {} });
-  const sink = new RecordingSink();
-  const { log } = memoryLogger();
-  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
-  t.teardown(() => sessions.closeAll());
-  const s = await sessions.allocate({ descriptor: descriptor('dtx-marker'), formats: [{ payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 }] });
-  const src = await readAudioFile(SPEECH_16K);
-  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 300, startTs: 9000 });
-  const sock = createSocket('udp4');
-  sock.bind(0, '127.0.0.1');
-  await once(sock, 'listening');
-  t.teardown(() => sock.close());
-  const send = (b: Buffer): Promise<void> => new Promise((res, rej) => sock.send(b, s.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  const { cfg, sink, sessions, s, src, packets, send } = await session(t, 'dtx-marker', [PCMU], { startSeq: 300, startTs: 9000 });
 
   // 0.6 s not sent (DTX); the talkspurt after it has the marker bit and its timestamp jumps, and the one
   // sequence number just before it is missing (e.g. the pause's last packet lost): neither contiguity
