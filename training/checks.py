@@ -179,11 +179,12 @@ def _decay_time_s(x: np.ndarray, start: int, drop_db: float = 30.0) -> float:
 
 
 def _channel_share() -> dict:
-    """How often each channel is drawn: the defaults, and train.py's --g711 0.5 (mu-law 2/3, A-law 1/3 of it, the
-    extra share taken from wideband)."""
+    """How often each channel is drawn: the defaults, train.py's --g711 0.5 (mu-law 2/3, A-law 1/3 of it, the extra
+    share taken from wideband), and --g711 0.45 --opus 0.1 (wideband kept at 30 %)."""
     out = {}
     for name, cfg in (('default', augment.AugConfig()),
-                      ('g711_0.5', augment.AugConfig(p_ulaw=0.5 * 2 / 3, p_alaw=0.5 / 3))):
+                      ('g711_0.5', augment.AugConfig(p_ulaw=0.5 * 2 / 3, p_alaw=0.5 / 3)),
+                      ('g711_0.45_opus_0.1', augment.AugConfig(p_ulaw=0.45 * 2 / 3, p_alaw=0.45 / 3, p_opus=0.1))):
         rng = np.random.default_rng(5)
         aug = augment.Augmenter(cfg, None)
         picks = [aug.pick_channel(rng) for _ in range(20000)]

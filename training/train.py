@@ -123,9 +123,11 @@ def parse_args(argv=None):
                     help='weight of a label-conditional source adversary on the embedding, through gradient reversal '
                          '(training only; 0 = off)')
     ap.add_argument('--g711', type=float, default=None, metavar='P',
-                    help='probability that a training crop goes through G.711 (mu-law 2/3, A-law 1/3), the extra share '
-                         'taken from wideband crops; default 0.3 (0.2 + 0.1); at most 0.6 (band-limit 0.15 and Opus 0.25 '
-                         'stay)')
+                    help='probability that a training crop goes through G.711 (mu-law 2/3, A-law 1/3); default 0.3 '
+                         '(0.2 + 0.1). Wideband takes what band-limit (0.15), G.711 and Opus leave')
+    ap.add_argument('--opus', type=float, default=None, metavar='P',
+                    help='probability that a training crop is one of the Opus copies; default 0.25. Wideband takes '
+                         'what band-limit (0.15), G.711 and Opus leave')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     args = ap.parse_args(argv)
     existing = os.path.join(args.out, 'card.json')
@@ -149,8 +151,11 @@ def parse_args(argv=None):
         ap.error(f'--widths must be 5 comma-separated integers, not {raw!r}')
     if len(args.widths) != 5 or min(args.widths) < 1:
         ap.error(f'--widths must be 5 positive integers (stem + 4 blocks), not {raw!r}')
-    if args.g711 is not None and not 0.0 <= args.g711 <= 0.6:
-        ap.error(f'--g711 must be a probability in [0, 0.6], not {args.g711}')
+    g711 = 0.3 if args.g711 is None else args.g711
+    opus = 0.25 if args.opus is None else args.opus
+    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or 0.15 + g711 + opus > 1.0 + 1e-9:
+        ap.error(f'--g711 {g711} and --opus {opus} must be probabilities that leave room for band-limit 0.15 '
+                 f'(0.15 + g711 + opus <= 1)')
     for name in ('select_from', 'clean_crops'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
@@ -297,6 +302,8 @@ def main(argv=None) -> int:
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)
     if args.g711 is not None:   # only when asked: the default draws stay bit-identical
         aug.p_ulaw, aug.p_alaw = args.g711 * 2 / 3, args.g711 / 3
+    if args.opus is not None:
+        aug.p_opus = args.opus
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,

@@ -20,7 +20,7 @@ interface Aug {
   loudness: { target_dbfs: number; active_level_after_dbfs: number };
   plain: { crops: { corr: number; gain_db: number; hf_fraction_delta: number }[]; gain_range_db: [number, number]; non_plain_corr: number };
   babble: { crops: { talkers: number; snr_db: number; resid_1k_fraction: number }[] };
-  channel_share: Record<'default' | 'g711_0.5', Record<'wideband' | 'bandlimit' | 'ulaw' | 'alaw' | 'opus', number>>;
+  channel_share: Record<'default' | 'g711_0.5' | 'g711_0.45_opus_0.1', Record<'wideband' | 'bandlimit' | 'ulaw' | 'alaw' | 'opus', number>>;
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
@@ -63,12 +63,13 @@ t.test('augmentations do what they claim', async (t) => {
     }
   });
 
-  t.test('channel draws: 30/15/20/10/25 % by default; --g711 0.5 moves the extra G.711 share from wideband', async (t) => {
+  t.test('channel draws: 30/15/20/10/25 % by default; --g711 / --opus set their shares, wideband takes the rest', async (t) => {
     const want = {
       default: { wideband: 0.3, bandlimit: 0.15, ulaw: 0.2, alaw: 0.1, opus: 0.25 },
       'g711_0.5': { wideband: 0.1, bandlimit: 0.15, ulaw: 1 / 3, alaw: 1 / 6, opus: 0.25 },
+      'g711_0.45_opus_0.1': { wideband: 0.3, bandlimit: 0.15, ulaw: 0.3, alaw: 0.15, opus: 0.1 },
     } as const;
-    for (const cfg of ['default', 'g711_0.5'] as const) {
+    for (const cfg of ['default', 'g711_0.5', 'g711_0.45_opus_0.1'] as const) {
       for (const [ch, p] of Object.entries(want[cfg])) {
         const got = a.channel_share[cfg][ch as keyof (typeof want)['default']];
         t.ok(Math.abs(got - p) < 0.015, `${cfg} ${ch}: ${(100 * got).toFixed(1)} % (expected ${(100 * p).toFixed(1)} %)`);
