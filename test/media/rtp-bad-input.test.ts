@@ -4,7 +4,7 @@
  * burst far ahead in sequence/time, and the stream timeout. Each is counted (and logged
  * once per kind); the process keeps going and a concurrent clean stream is unaffected.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { loadConfig } from '../../src/config.js';
@@ -170,27 +170,38 @@ t.test('a confirmed burst far ahead re-bases the stream instead of inserting a g
   t.ok(ws.at(-1)!.mediaEndSec <= (packets.length * 0.02), `media time stays ~ the audio sent (${ws.at(-1)!.mediaEndSec} s)`);
 });
 
-t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, the straggler late; a later switch back is a change', async (t) => {
+/**
+ * A PCMU session (real UDP port from `portMin`) and the speech sample restamped as two senders:
+ * packets before `sw` and from `back` on are SSRC OLD, numbered as one stream (OLD's sequence
+ * continues across the gap); packets in between are SSRC NEW with their own numbering.
+ */
+async function ssrcSwitch(t: Test, id: string, portMin: number, sw: number, back: number) {
   const sink = new RecordingSink();
   const { log, records } = memoryLogger();
-  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42720, rtpPortMax: 42729 }, window: cfg.window, outputRate: 16000, sink, log });
+  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: portMin, rtpPortMax: portMin + 9 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
-  const s = await sessions.allocate({ descriptor: descriptor('ssrc-straggler'), formats: [PCMU] });
+  const s = await sessions.allocate({ descriptor: descriptor(id), formats: [PCMU] });
   const sock = await udpSocket();
   t.teardown(() => sock.close());
   const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 100, startTs: 1000 });
   const OLD = 0xaaaa;
   const NEW = 0xbbbb;
-  const SWITCH = 50; // packets 0..49 as OLD (49 reordered behind the first NEW one), 50..149 as NEW
-  const BACK = 150; // from here OLD again, continuing its own numbering: a real switch back
   const restamp = (i: number): Buffer => {
     const d = Buffer.from(packets[i]!.data);
-    const ssrc = i < SWITCH || i >= BACK ? OLD : NEW;
-    const seq = ssrc === OLD ? 100 + (i < SWITCH ? i : SWITCH + (i - BACK)) : 7000 + (i - SWITCH);
-    const ts = ssrc === OLD ? 1000 + 160 * (i < SWITCH ? i : SWITCH + (i - BACK)) : 555555 + 160 * (i - SWITCH);
+    const ssrc = i < sw || i >= back ? OLD : NEW;
+    const k = i < sw ? i : sw + (i - back); // OLD's own packet count
+    const seq = ssrc === OLD ? 100 + k : 7000 + (i - sw);
+    const ts = ssrc === OLD ? 1000 + 160 * k : 555555 + 160 * (i - sw);
     writeRtpHeader(d, { marker: false, payloadType: 0, sequence: seq & 0xffff, timestamp: ts >>> 0, ssrc });
     return d;
   };
+  return { sink, records, sessions, s, sock, restamp };
+}
+
+t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, the straggler late; a later switch back is a change', async (t) => {
+  const SWITCH = 50; // packets 0..49 as OLD (49 reordered behind the first NEW one), 50..149 as NEW
+  const BACK = 150; // from here OLD again, continuing its own numbering: a real switch back
+  const { sink, records, sessions, s, sock, restamp } = await ssrcSwitch(t, 'ssrc-straggler', 42720, SWITCH, BACK);
   const order: number[] = [];
   for (let i = 0; i < 200; i++) order.push(i);
   [order[SWITCH - 1], order[SWITCH]] = [SWITCH, SWITCH - 1];
@@ -212,27 +223,12 @@ t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, 
 });
 
 t.test('a switch back to the old SSRC soon after a change, its sequence continuing, is a change: no packet dropped as a straggler', async (t) => {
-  const sink = new RecordingSink();
-  const { log, records } = memoryLogger();
-  const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42730, rtpPortMax: 42739 }, window: cfg.window, outputRate: 16000, sink, log });
-  t.teardown(() => sessions.closeAll());
-  const s = await sessions.allocate({ descriptor: descriptor('ssrc-back'), formats: [PCMU] });
-  const sock = await udpSocket();
-  t.teardown(() => sock.close());
-  const { packets } = packetize(src.samples, src.sampleRate, { codec: 'PCMU', startSeq: 100, startTs: 1000 });
-  const OLD = 0xaaaa;
-  const NEW = 0xbbbb;
   const SWITCH = 50; // packets 0..49 as OLD, 50..59 as NEW (0.2 s), 60..149 as OLD again
   const BACK = 60; // well inside the straggler window (64 packets), OLD's numbering continues from 149
+  const { sink, records, sessions, s, sock, restamp } = await ssrcSwitch(t, 'ssrc-back', 42730, SWITCH, BACK);
   const TOTAL = 150;
   for (let i = 0; i < TOTAL; i++) {
-    const d = Buffer.from(packets[i]!.data);
-    const ssrc = i < SWITCH || i >= BACK ? OLD : NEW;
-    const k = i < SWITCH ? i : SWITCH + (i - BACK); // OLD's own packet count
-    const seq = ssrc === OLD ? 100 + k : 7000 + (i - SWITCH);
-    const ts = ssrc === OLD ? 1000 + 160 * k : 555555 + 160 * (i - SWITCH);
-    writeRtpHeader(d, { marker: false, payloadType: 0, sequence: seq & 0xffff, timestamp: ts >>> 0, ssrc });
-    await sendTo(sock, d, s.port);
+    await sendTo(sock, restamp(i), s.port);
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
   await until(() => s.counters.packetsReceived >= TOTAL, 10000, 'packets delivered');
