@@ -56,8 +56,10 @@ const ConfigSchema = z
       .strict(),
     detect: z
       .object({
-        /** Directory holding model.onnx and card.json. */
+        /** Directory holding model.onnx and card.json: the primary model (serves every band without its own). */
         modelDir: z.string().min(1),
+        /** Model for narrowband streams (G.711, 8 kHz L16); empty: the primary model serves them too. */
+        narrowbandModelDir: z.string(),
         /** Execution providers in order of preference: cuda is used only when present. */
         executionProviders: z.array(z.enum(['cuda', 'cpu'])).min(1),
         maxBatchSize: z.number().int().min(1).max(4096),
@@ -235,6 +237,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DEVOX_RTP_PORT_MAX', 'media.rtpPortMax', 'int'],
   ['DEVOX_HOP_MS', 'window.hopMs', 'int'],
   ['DEVOX_MODEL_DIR', 'detect.modelDir', 'string'],
+  ['DEVOX_NARROWBAND_MODEL_DIR', 'detect.narrowbandModelDir', 'string'],
   ['DEVOX_EXECUTION_PROVIDERS', 'detect.executionProviders', 'list'],
   ['DEVOX_MAX_BATCH_SIZE', 'detect.maxBatchSize', 'int'],
   ['DEVOX_MAX_BATCH_WAIT_MS', 'detect.maxBatchWaitMs', 'number'],
@@ -343,7 +346,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   let raw = readJson(defaultConfigPath);
   // The embedded default model ships with the project: found from any working directory.
   // (A directory given by a config file, env or flag is taken as given, relative to the cwd.)
-  raw = mergeConfig(raw, { detect: { modelDir: resolve(projectRoot, (raw as { detect: { modelDir: string } }).detect.modelDir) } });
+  const embedded = (raw as { detect: { modelDir: string; narrowbandModelDir: string } }).detect;
+  raw = mergeConfig(raw, {
+    detect: {
+      modelDir: resolve(projectRoot, embedded.modelDir),
+      narrowbandModelDir: embedded.narrowbandModelDir ? resolve(projectRoot, embedded.narrowbandModelDir) : '',
+    },
+  });
   const file = opts.file ?? env.DEVOX_CONFIG;
   if (file) raw = mergeConfig(raw, readJson(resolve(file)));
   const fromEnv: Record<string, unknown> = {};

@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from devoxtrain import cache as cachemod  # noqa: E402
 from devoxtrain import channel  # noqa: E402
+from devoxtrain import cv  # noqa: E402
 from devoxtrain.adversary import SourceAdversary, dann_lambda  # noqa: E402
 from devoxtrain.augment import AugConfig  # noqa: E402
 from devoxtrain.data import Item, read_corpus  # noqa: E402
@@ -117,6 +119,8 @@ def parse_args(argv=None):
     ap.add_argument('--clean-crops', type=float, default=0.0, metavar='P',
                     help='fraction of training crops left clean and wideband (loudness and gain only); 1 = no channel '
                          'augmentation at all (a diagnostic: what the phone channel costs the model)')
+    ap.add_argument('--backbone', choices=('ds', 'plain'), default='ds',
+                    help='ds: residual depthwise-separable blocks (1.x); plain: conv3x3-BN-ReLU-maxpool blocks')
     ap.add_argument('--widths', default='16,32,64,96,128',
                     help='channels of the stem and the four blocks (comma-separated); wider = more capacity and FLOPs')
     ap.add_argument('--adversary', type=float, default=0.0, metavar='W',
@@ -129,7 +133,49 @@ def parse_args(argv=None):
                     help='probability that a training crop is one of the Opus copies; default 0.25. Wideband takes '
                          'what band-limit (0.15), G.711 and Opus leave')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
+    ap.add_argument('--recipe', default=None, metavar='JSON',
+                    help='a recipe file: {"option_name": value, ...} with the long option names (dashes or '
+                         'underscores); flags given on the command line override it. Copied next to the model')
+    ap.add_argument('--folds', type=int, default=0, metavar='N',
+                    help='leave-source-out cross-validation with N folds (whole demo pages, strict speaker and '
+                         'system hold-out); with --fold K, fold K is the test split, no dev split, fixed steps')
+    ap.add_argument('--fold', type=int, default=0, metavar='K', help='which fold is held out (0-based), with --folds')
+    ap.add_argument('--all', action='store_true',
+                    help='train on every file (except the demo calls) with a fixed step count; thresholds come from '
+                         '--thresholds-from (the cross-validated out-of-fold scores of the same recipe)')
+    ap.add_argument('--thresholds-from', default=None, metavar='JSON',
+                    help="cv_report.py's output: its thresholds and cross-validated figures go into the card")
+    ap.add_argument('--paired-fakes', default=None, metavar='CSV',
+                    help='a manifest of generated resynthesis of genuine files (pair_key = the original path; e.g. '
+                         'resynth_lyra.py): the rows whose original is in the training split are added to it')
+    ap.add_argument('--p-reverb', type=float, default=None, help='share of crops through a synthetic room (0.3)')
+    ap.add_argument('--p-noise', type=float, default=None, help='share of crops with coloured noise (0.3)')
+    ap.add_argument('--p-babble', type=float, default=None, help='share of crops with babble (0.15)')
+    ap.add_argument('--p-loss', type=float, default=None, help='share of crops with packet loss (0.2)')
+    ap.add_argument('--p-bandlimit', type=float, default=None, help='share of crops band-limited to 300-3400 Hz (0.15)')
+    pre, _ = ap.parse_known_args(argv)
+    if pre.recipe:
+        try:
+            recipe = json.loads(Path(pre.recipe).read_text())
+        except (OSError, ValueError) as e:
+            ap.error(f'--recipe {pre.recipe}: {e}')
+        if not isinstance(recipe, dict):
+            ap.error(f'--recipe {pre.recipe}: a JSON object of option names is needed')
+        known = {a.dest for a in ap._actions}
+        recipe = {k.replace('-', '_'): v for k, v in recipe.items() if not k.startswith('_')}
+        unknown = sorted(set(recipe) - known)
+        if unknown:
+            ap.error(f'--recipe {pre.recipe}: unknown options {unknown}')
+        if isinstance(recipe.get('widths'), list):
+            recipe['widths'] = ','.join(str(w) for w in recipe['widths'])
+        ap.set_defaults(**recipe)
     args = ap.parse_args(argv)
+    if args.folds and args.all:
+        ap.error('--folds and --all are two different runs: cross-validate first, then train on all')
+    if args.folds and not 0 <= args.fold < args.folds:
+        ap.error(f'--fold must be in 0..{args.folds - 1}, not {args.fold}')
+    if args.all and not args.thresholds_from and not args.smoke:
+        ap.error('--all has no held-out data to calibrate on: give --thresholds-from (cv_report.py output)')
     existing = os.path.join(args.out, 'card.json')
     if os.path.exists(existing) and not args.overwrite:
         try:
@@ -153,9 +199,14 @@ def parse_args(argv=None):
         ap.error(f'--widths must be 5 positive integers (stem + 4 blocks), not {raw!r}')
     g711 = 0.3 if args.g711 is None else args.g711
     opus = 0.25 if args.opus is None else args.opus
-    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or 0.15 + g711 + opus > 1.0 + 1e-9:
-        ap.error(f'--g711 {g711} and --opus {opus} must be probabilities that leave room for band-limit 0.15 '
-                 f'(0.15 + g711 + opus <= 1)')
+    band = 0.15 if args.p_bandlimit is None else args.p_bandlimit
+    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or not 0.0 <= band <= 1.0 or band + g711 + opus > 1.0 + 1e-9:
+        ap.error(f'--g711 {g711} and --opus {opus} must be probabilities that leave room for band-limit {band} '
+                 f'(band-limit + g711 + opus <= 1)')
+    for name in ('p_reverb', 'p_noise', 'p_babble', 'p_loss'):
+        v = getattr(args, name)
+        if v is not None and not 0.0 <= v <= 1.0:
+            ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
     for name in ('select_from', 'clean_crops'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
@@ -255,8 +306,22 @@ def main(argv=None) -> int:
     for spec in specs:
         items += read_corpus(spec)
     shared = specs == [f'manifest:{SHARED_MANIFEST}']
-    split = assign_splits(items, split_config(shared, args.split_seed))
+    demo_ids = DEMO_IDS if shared else ()
+    if args.folds:
+        cfg = cv.cv_split_config(items, args.folds, args.fold, args.split_seed, demo_ids)
+        args.select_from = 1.0                        # fixed step count: the last weights, never the test fold's best
+    elif args.all:
+        cfg = cv.all_split_config(args.split_seed, demo_ids)
+    else:
+        cfg = split_config(shared, args.split_seed)
+    split = assign_splits(items, cfg)
     by_split = {s: split.items(items, s) for s in ('train', 'dev', 'test')}
+    if args.folds:
+        by_split['dev'] = by_split['test']            # monitoring only: the learning curve on the held-out fold
+    elif args.all:
+        # nothing is held out: the demo calls (never trained on) are the only "test", the thresholds come from CV
+        by_id = {it.id: it for it in items}
+        by_split['dev'] = by_split['test'] = [by_id[i] for i in demo_ids if i in by_id]
     caps = dict(CAPS)
     steps, batch, eval_every, per_file = args.steps, args.batch, args.eval_every, 10
     if args.smoke:
@@ -288,7 +353,24 @@ def main(argv=None) -> int:
     log(f'splits: ' + ', '.join(f'{s} {v["files"]}' for s, v in summary['splits'].items())
         + f'; dropped {summary["dropped"]}')
 
-    stores = cachemod.build(by_split, args.cache_dir, caps, log=log)
+    # One pooled cache of the whole corpus (30 s per file and its codec copies), shared by every split, fold and
+    # recipe: a fold or an --all run reuses what the first run decoded.
+    pool = items if not args.smoke else list({it.id: it for s in by_split.values() for it in s}.values())
+    pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log)
+    stores = {s: pooled['pool'] for s in ('train', 'dev', 'test')}
+    if args.paired_fakes:
+        fakes = read_corpus(f'manifest:{args.paired_fakes}')
+        train_ids = {it.id for it in by_split['train']}
+        extra = cachemod.build({'pool': fakes}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log)
+        fakes = [it for it in fakes if (it.extra or {}).get('pair_key') in train_ids]
+        originals = {it.id: it for it in by_split['train']}
+        for f in fakes:     # --pairs draws a fake with its original: one key for both
+            orig = originals[f.extra['pair_key']]
+            key = orig.extra.get('pair_key') or orig.id
+            orig.extra['pair_key'] = f.extra['pair_key'] = key
+        by_split['train'] = by_split['train'] + fakes
+        stores['train'] = cachemod.merge(pooled['pool'], extra['pool'])
+        log(f'paired fakes: {len(fakes)} files from {args.paired_fakes} whose original trains')
     t_cache = time.time() - t_start
 
     xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
@@ -296,10 +378,14 @@ def main(argv=None) -> int:
 
     net = DevoxNet(widths=args.widths, norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
                    stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
-                   fmax=args.fmax, phase=args.phase)
+                   fmax=args.fmax, phase=args.phase, backbone=args.backbone)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)
+    for opt, field in (('p_reverb', 'p_reverb'), ('p_noise', 'p_noise'), ('p_babble', 'p_babble'),
+                       ('p_loss', 'p_packet_loss'), ('p_bandlimit', 'p_bandlimit')):
+        if getattr(args, opt) is not None:
+            setattr(aug, field, getattr(args, opt))
     if args.g711 is not None:   # only when asked: the default draws stay bit-identical
         aug.p_ulaw, aug.p_alaw = args.g711 * 2 / 3, args.g711 / 3
     if args.opus is not None:
@@ -376,6 +462,12 @@ def main(argv=None) -> int:
     # docs/events.md), much narrower than single windows: calibrate on the same aggregation, per dev file.
     thresholds = calibrate(*dev_file_scores(sess, by_split['dev'], stores['dev']))
     thresholds['window_level'] = window_thresholds
+    cross_validation = None
+    if args.thresholds_from:
+        cross_validation = json.loads(Path(args.thresholds_from).read_text())
+        thresholds = dict(cross_validation['thresholds'])
+        thresholds['window_level'] = cross_validation.get('window_thresholds')
+        thresholds['source'] = f'cross-validated out-of-fold file scores ({args.thresholds_from})'
     log(f'thresholds (dev files, mean log-odds): {thresholds}')
 
     train_info = {
@@ -385,12 +477,23 @@ def main(argv=None) -> int:
         'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema,
         'adversary': args.adversary, 'select_from': args.select_from, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
+        'mode': f'cv fold {args.fold}/{args.folds}' if args.folds else 'all data' if args.all else 'train/dev/test',
+        'recipe': args.recipe, 'paired_fakes': args.paired_fakes,
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }
     finish_model_dir(out=out, name=args.name, version=args.version, net=net, sess=sess, items=items, split=split,
                      by_split=by_split, stores=stores, thresholds=thresholds, params=params, macs=macs,
-                     parity=parity, train_info=train_info, corpora=specs, demo_ids=DEMO_IDS if shared else (),
-                     t_start=t_start, git_commit=git_commit(), smoke=args.smoke, log=log)
+                     parity=parity, train_info=train_info, corpora=specs, demo_ids=demo_ids,
+                     t_start=t_start, git_commit=git_commit(), smoke=args.smoke, log=log,
+                     extras=not (args.folds or args.all), cross_validation=cross_validation)
+    if args.recipe:
+        shutil.copyfile(args.recipe, out / 'recipe.json')
+    if args.folds:
+        cv.write_oof(out / 'oof.json', sess, by_split['test'],
+                     lambda it: stores['test'].get(it.id).astype(np.float32) / 32768.0,
+                     {'folds': args.folds, 'fold': args.fold, 'test_sources': list(cfg.test_sources),
+                      'seed': args.seed, 'steps': steps, 'recipe': args.recipe})
+        log(f'out-of-fold window scores -> {out / "oof.json"}')
     log(f'done in {time.time() - t_start:.0f}s -> {out}')
     return 0
 

@@ -14,7 +14,10 @@ const USAGE = `usage: devox analyze <file> [options]
 Scores an audio file (wav, flac, mp3, ogg...) through the same codec, window and model path as a
 live call, and prints each window (media time, score, speech ratio, verdict label) and the verdict.
 
-  --model DIR             model directory (default: detect.modelDir, models/devox-phone)
+  --model DIR             model directory (default: detect.modelDir, models/devox-phone); alone,
+                          it serves every channel
+  --narrowband-model DIR  model for 8 kHz / G.711 audio (default: detect.narrowbandModelDir,
+                          models/devox-phone-nb, unless --model is given)
   --channel CH            none | g711u | g711a | opus: run the audio through that codec at its
                           native rate (8 kHz G.711, 48 kHz Opus) first, as a phone call would
   --json                  print one JSON document instead of the timeline
@@ -26,6 +29,8 @@ live call, and prints each window (media time, score, speech ratio, verdict labe
 export interface CommonArgs {
   config: Readonly<Config>;
   modelDir: string;
+  /** '' when the primary model serves every band. */
+  narrowbandModelDir: string;
   channel: Channel;
   json: boolean;
   positionals: string[];
@@ -39,6 +44,7 @@ export function parseCommon(name: string, usage: string, argv: string[]): Common
       args: argv,
       options: {
         model: { type: 'string' },
+        'narrowband-model': { type: 'string' },
         channel: { type: 'string' },
         json: { type: 'boolean' },
         config: { type: 'string' },
@@ -78,7 +84,8 @@ export function parseCommon(name: string, usage: string, argv: string[]): Common
     }
     throw err;
   }
-  return { config, modelDir: v.model ?? config.detect.modelDir, channel, json: v.json ?? false, positionals: args.positionals };
+  const narrowbandModelDir = v['narrowband-model'] ?? (v.model !== undefined ? '' : config.detect.narrowbandModelDir);
+  return { config, modelDir: v.model ?? config.detect.modelDir, narrowbandModelDir, channel, json: v.json ?? false, positionals: args.positionals };
 }
 
 /** Errors the user can fix get one line and exit 1; anything else is rethrown (a bug). */
@@ -137,17 +144,16 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger(a.config.log.level);
   let scorer: FileScorer | undefined;
   try {
-    scorer = await FileScorer.create({ config: a.config, modelDir: a.modelDir, log });
+    scorer = await FileScorer.create({ config: a.config, modelDir: a.modelDir, narrowbandModelDir: a.narrowbandModelDir, log });
     const r = await scorer.scoreFile(a.positionals[0]!, a.channel);
-    const card = scorer.card;
     if (a.json) {
       const doc = {
         ...fileResultJson(r),
-        model: { name: card.name, version: card.version, executionProvider: scorer.executionProvider },
+        model: { ...r.model, executionProvider: scorer.executionProvider },
       };
       process.stdout.write(JSON.stringify(doc) + '\n');
     } else {
-      printTimeline(r, { name: card.name, version: card.version, ep: scorer.executionProvider });
+      printTimeline(r, { name: r.model.name, version: `${r.model.version} (${r.model.band})`, ep: scorer.executionProvider });
     }
     return 0;
   } catch (err) {

@@ -12,7 +12,7 @@
  */
 import { basename } from 'node:path';
 import type { Config } from '../config.js';
-import { Detector } from '../detect/detector.js';
+import { bandOf, DetectorSet, type Band } from '../detect/detector-set.js';
 import type { ModelCard, WindowScore } from '../detect/types.js';
 import { floatToInt16, readAudioFile } from '../media/audio-file.js';
 import { AudioStream } from '../media/audio-stream.js';
@@ -63,6 +63,8 @@ export interface FileResult {
   windowSec: number;
   windows: WindowResult[];
   verdict: { label: VerdictLabel; evidence: Evidence };
+  /** The model that judged the file: its band's model, as the server picks it for a live stream. */
+  model: { name: string; version: string; band: Band };
   /** Mean score over speech windows (all windows when none has speech); NaN without windows. */
   fileScore: number;
   speechWindows: number;
@@ -127,18 +129,20 @@ function channelPath(samples: Float32Array, sampleRate: number, channel: Channel
 export interface FileScorerOptions {
   config: Readonly<Config>;
   modelDir: string;
+  /** The narrowband model (config detect.narrowbandModelDir); empty or absent: modelDir serves every channel. */
+  narrowbandModelDir?: string;
   log: Logger;
 }
 
-/** One Detector shared by every file scored (files are separate streams; several may run at once). */
+/** One DetectorSet shared by every file scored (files are separate streams; several may run at once). */
 export class FileScorer {
   readonly #config: Readonly<Config>;
   readonly #log: Logger;
-  readonly #detector: Detector;
+  readonly #detector: DetectorSet;
   readonly #runs = new Map<string, Run>();
   #next = 0;
 
-  private constructor(config: Readonly<Config>, log: Logger, detector: Detector) {
+  private constructor(config: Readonly<Config>, log: Logger, detector: DetectorSet) {
     this.#config = config;
     this.#log = log;
     this.#detector = detector;
@@ -146,9 +150,10 @@ export class FileScorer {
 
   static async create(opts: FileScorerOptions): Promise<FileScorer> {
     let self: FileScorer | undefined;
-    const detector = await Detector.create({
+    const detector = await DetectorSet.create({
       detect: { ...opts.config.detect, maxQueueDelayMs: 24 * 3600 * 1000 },
       modelDir: opts.modelDir,
+      narrowbandModelDir: opts.narrowbandModelDir,
       windowSec: opts.config.window.lengthSec,
       log: opts.log,
       onScore: (s) => self!.#onScore(s),
@@ -164,6 +169,11 @@ export class FileScorer {
 
   get card(): Readonly<ModelCard> {
     return this.#detector.card;
+  }
+
+  /** The models serving, one per band that has its own. */
+  get models(): { band: Band; card: Readonly<ModelCard> }[] {
+    return this.#detector.models;
   }
 
   get executionProvider(): string {
@@ -190,7 +200,9 @@ export class FileScorer {
 
   async scoreFile(path: string, channel: Channel): Promise<FileResult> {
     const { samples, sampleRate } = await readAudioFile(path);
-    const card = this.#detector.card;
+    const packets = channelPath(samples, sampleRate, channel);
+    const band = bandOf(packets.sampleRate);
+    const card = this.#detector.cardFor(band);
     const id = `file-${this.#next++}`;
     const descriptor: StreamDescriptor = { streamId: id, callId: basename(path), leg: 'file', transport: 'file' };
     let drained!: () => void;
@@ -199,7 +211,6 @@ export class FileScorer {
     this.#runs.set(id, run);
     const detector = this.#detector;
     try {
-      const packets = channelPath(samples, sampleRate, channel);
       const stream = new AudioStream({
         descriptor,
         inputRate: packets.sampleRate,
@@ -234,6 +245,7 @@ export class FileScorer {
       windows: run.windows,
       // Same end-of-stream rule as the server: a file that never had enough speech ends insufficient_speech.
       verdict: { label: run.verdict.finish(), evidence: run.verdict.evidence },
+      model: { name: card.name, version: card.version, band },
       fileScore,
       speechWindows: speech.length,
       shed: run.shed,

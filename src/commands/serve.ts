@@ -11,7 +11,10 @@ import { DevoxServer, type OpenStreamRequest } from '../server.js';
 const USAGE = `usage: devox serve [options]
 
   --config FILE           operator config merged over config/default.json (or DEVOX_CONFIG)
-  --model DIR             model directory (detect.modelDir; default models/devox-phone)
+  --model DIR             model directory (detect.modelDir; default models/devox-phone); alone,
+                          it serves every stream
+  --narrowband-model DIR  model for G.711 / 8 kHz streams (detect.narrowbandModelDir; default
+                          models/devox-phone-nb unless --model is given)
   --http-host HOST        HTTP bind address for /metrics /healthz /readyz /streams (default 127.0.0.1)
   --http-port PORT        HTTP port (default 9464; 0 = any free port)
   --nats URL[,URL]        NATS servers (events on JetStream); none = JSON lines on stdout
@@ -38,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
         'http-port': { type: 'string' },
         nats: { type: 'string' },
         'open-stream': { type: 'string', multiple: true },
+        'narrowband-model': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -57,7 +61,10 @@ export async function run(argv: string[]): Promise<number> {
   const set = (section: string, key: string, value: unknown): void => {
     (overrides[section] ??= {})[key] = value;
   };
-  if (v.model !== undefined) set('detect', 'modelDir', v.model);
+  if (v.model !== undefined) {
+    set('detect', 'modelDir', v.model);
+    set('detect', 'narrowbandModelDir', v['narrowband-model'] ?? ''); // --model alone serves every band
+  } else if (v['narrowband-model'] !== undefined) set('detect', 'narrowbandModelDir', v['narrowband-model']);
   if (v['http-host'] !== undefined) set('http', 'host', v['http-host']);
   if (v['http-port'] !== undefined) {
     if (!/^\d+$/.test(v['http-port'])) {

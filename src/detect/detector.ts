@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
+import { cardBand, type Band } from './band.js';
 import { DetectorClosedError, InferenceError, ModelLoadError } from './errors.js';
 import { InferenceEngine } from './inference-engine.js';
 import { MicroBatcher, type BatchInfo, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
@@ -33,7 +34,7 @@ export interface DetectorObserver {
   /** A window dropped without a score, with why and how long it had waited. */
   shed?(stream: StreamDescriptor, seq: number, reason: ShedReason, waitMs: number): void;
   /** At create and after each swap. */
-  modelLoaded?(m: { name: string; version: string; executionProvider: string; dir: string }): void;
+  modelLoaded?(m: { name: string; version: string; band: Band; executionProvider: string; dir: string }): void;
   inferenceError?(err: InferenceError): void;
 }
 
@@ -147,10 +148,11 @@ export class Detector implements WindowSink {
     const info = {
       name: engine.card.name,
       version: engine.card.version,
+      band: cardBand(engine.card),
       executionProvider: engine.executionProvider,
       dir: engine.modelDir,
     };
-    this.#log.info({ model: info.name, modelVersion: info.version, executionProvider: info.executionProvider, modelDir: info.dir }, 'detector model active');
+    this.#log.info({ model: info.name, modelVersion: info.version, band: info.band, executionProvider: info.executionProvider, modelDir: info.dir }, 'detector model active');
     this.#safe('observer.modelLoaded', () => this.#opts.observer?.modelLoaded?.(info));
   }
 

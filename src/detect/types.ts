@@ -16,6 +16,8 @@ export interface ModelCard {
   embedding?: { name: string; dim: number };
   /** Decision thresholds on the probability of "synthetic", calibrated on the dev split. */
   thresholds: { eer: number; suspicious: number; synthetic: number };
+  /** The channel band the model serves (detector-set.ts); absent: wideband. */
+  band?: 'narrowband' | 'wideband';
   [extra: string]: unknown;
 }
 

@@ -132,7 +132,7 @@ export class AudioStream {
     this.#blockSq = new Float64Array(this.#windowLen / this.#blockLen);
     this.#blockLost = new Int32Array(this.#windowLen / this.#blockLen);
     this.#out = new Float32Array(this.#resampler.maxOutput(CHUNK));
-    this.#view = new RingWindowView(opts.descriptor, opts.outputRate, this.#ring);
+    this.#view = new RingWindowView(opts.descriptor, opts.outputRate, this.#ring, opts.inputRate);
     const d = this.#resampler.design;
     this.#peekBuf = new Float32Array(Math.ceil(((d.reach + 2) * d.up) / d.down) + 2);
     this.#nextCut = this.#windowLen;

@@ -53,6 +53,11 @@ export interface WindowView extends Readonly<WindowMeasures> {
   /** 0, 1, 2, ... per stream. */
   readonly seq: number;
   readonly sampleRate: number;
+  /**
+   * The rate the stream's audio arrived at before media resampled it to `sampleRate`
+   * (8000 for G.711): the detector picks a narrowband or wideband model by it.
+   */
+  readonly inputRate?: number;
   /** Samples in the window (lengthSec * sampleRate). */
   readonly length: number;
   /** Wall clock (ms since epoch, sub-ms precision) when the packet holding the last sample arrived. */

@@ -21,6 +21,7 @@ export class RingWindowView implements WindowView {
     readonly stream: StreamDescriptor,
     readonly sampleRate: number,
     private readonly ring: Float32Array,
+    readonly inputRate?: number,
   ) {}
 
   get length(): number {

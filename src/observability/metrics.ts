@@ -109,6 +109,7 @@ class StreamCounterTotals {
 export class Metrics {
   readonly registry = new Registry();
   readonly #rtp = new StreamCounterTotals();
+  readonly #modelByBand = new Map<string, { name: string; version: string; band: string }>();
 
   /** Window cut by media → its event handed to NATS / stdout (every scored window). */
   readonly windowToVerdict = new Histogram({
@@ -241,8 +242,8 @@ export class Metrics {
   });
   readonly modelInfo = new Gauge({
     name: 'devox_model_info',
-    help: 'The loaded model (value 1), with its name and version as labels',
-    labelNames: ['name', 'version'] as const,
+    help: 'The models serving (value 1), one per band, with name, version and band as labels',
+    labelNames: ['name', 'version', 'band'] as const,
     registers: [this.registry],
   });
   readonly modelSwaps = new Counter({
@@ -424,9 +425,13 @@ export class Metrics {
     this.#rtp.retire(streamId);
   }
 
-  setModel(name: string, version: string): void {
-    this.modelInfo.reset();
-    this.modelInfo.set({ name, version }, 1);
+  /** The model serving `band` now (one series per band; a swap replaces its band's series). */
+  setModel(name: string, version: string, band = 'wideband'): void {
+    const prev = this.#modelByBand.get(band);
+    if (prev) this.modelInfo.remove(prev);
+    const labels = { name, version, band };
+    this.#modelByBand.set(band, labels);
+    this.modelInfo.set(labels, 1);
   }
 
   async text(): Promise<string> {

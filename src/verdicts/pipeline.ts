@@ -12,7 +12,8 @@
  * the Detector isolates its callbacks, and the publisher never throws.
  */
 import type { Config } from '../config.js';
-import { Detector, type BatchInfo, type DetectorObserver } from '../detect/detector.js';
+import type { BatchInfo, DetectorObserver } from '../detect/detector.js';
+import { DetectorSet } from '../detect/detector-set.js';
 import type { ModelCard, WindowScore } from '../detect/types.js';
 import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
@@ -39,6 +40,8 @@ export interface PipelineOptions {
   publisher: EventPublisher;
   /** Defaults to config.detect.modelDir. */
   modelDir?: string;
+  /** Defaults to config.detect.narrowbandModelDir, or none when modelDir is given (that model serves every stream). */
+  narrowbandModelDir?: string;
   /** In-process listeners (demo, tests); errors they throw are logged and ignored. */
   listener?: VerdictListener;
 }
@@ -82,7 +85,7 @@ export class VerdictPipeline implements WindowSink {
   readonly #publisher: EventPublisher;
   readonly #streams = new Map<string, StreamRecord>();
   readonly #calls = new Map<string, CallRecord>();
-  #detector!: Detector;
+  #detector!: DetectorSet;
   /** Last batch's timing, to attribute queue wait to the windows it scored. */
   #lastBatchStartedMs = 0;
   #lastBatchScoredMs = -1;
@@ -112,12 +115,13 @@ export class VerdictPipeline implements WindowSink {
         p.#lastBatchScoredMs = b.scoredMs;
       },
       shed: (_stream, _seq, reason) => metrics.windowsShed.inc({ reason }),
-      modelLoaded: (m) => metrics.setModel(m.name, m.version),
+      modelLoaded: (m) => metrics.setModel(m.name, m.version, m.band),
       inferenceError: () => metrics.inferenceErrors.inc(),
     };
-    p.#detector = await Detector.create({
+    p.#detector = await DetectorSet.create({
       detect: opts.config.detect,
       modelDir: opts.modelDir ?? opts.config.detect.modelDir,
+      narrowbandModelDir: opts.narrowbandModelDir ?? (opts.modelDir ? '' : opts.config.detect.narrowbandModelDir),
       windowSec: opts.config.window.lengthSec,
       log: opts.log.child({ component: 'detect' }),
       onScore: (s) => p.#onScore(s),
@@ -128,7 +132,7 @@ export class VerdictPipeline implements WindowSink {
     return p;
   }
 
-  get detector(): Detector {
+  get detector(): DetectorSet {
     return this.#detector;
   }
 
@@ -225,11 +229,15 @@ export class VerdictPipeline implements WindowSink {
     if (!rec || rec.finished) return;
     rec.scored++;
     rec.mediaTimeSec = s.mediaEndSec;
-    if (s.modelVersion !== rec.modelVersion && s.modelVersion === this.#detector.modelVersion) {
-      // The first window of this stream scored by a swapped-in model: judge with its thresholds.
-      // (A last window of the old model finishing after the switch keeps the old ones.)
-      rec.modelVersion = s.modelVersion;
-      rec.verdict.useModel(this.#detector.card.thresholds);
+    if (s.modelVersion !== rec.modelVersion) {
+      // The first window of this stream scored by another serving model (its band's model, or a
+      // swapped-in version): judge with that model's thresholds. A last window of a retired model
+      // finishing after a swap keeps the old ones.
+      const card = this.#detector.cardOfVersion(s.modelVersion);
+      if (card) {
+        rec.modelVersion = s.modelVersion;
+        rec.verdict.useModel(card.thresholds);
+      }
     }
     const prev = rec.verdict.label;
     const u = rec.verdict.update(s);

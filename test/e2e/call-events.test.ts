@@ -113,5 +113,5 @@ t.test('two-leg RTP call → started/window/verdict/ended on JetStream', needsNa
   t.equal(d('devox_events_published_total', 'type="call.ended"'), 2);
   t.equal(metricValue(after, 'devox_active_streams', 'transport="rtp"'), 0);
   t.equal(metricValue(after, 'devox_nats_connected'), 1);
-  t.match(after, /devox_model_info\{name="[^"]+",version="[^"]+"\} 1/);
+  t.match(after, /devox_model_info\{name="[^"]+",version="[^"]+",band="(narrowband|wideband)"\} 1/);
 });

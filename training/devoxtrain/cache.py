@@ -153,3 +153,16 @@ def _copies(root: Path, split: str, log) -> None:
         np.save(tmp, out)
         tmp.rename(target)
         log(f'cache: {split}: {name} copy in {time.time() - t0:.0f}s')
+
+
+def merge(a: Store, b: Store) -> Store:
+    """One Store over two (the corpus and generated paired fakes): the arrays both have, concatenated in memory."""
+    names = [n for n in a.arrays if n in b.arrays]
+    arrays = {n: np.concatenate([np.asarray(a.arrays[n]), np.asarray(b.arrays[n])]) for n in names}
+    base = len(a.arrays['clean'])
+    index = dict(a.index)
+    for k, (off, n) in b.index.items():
+        if k in index:
+            raise ValueError(f'cache merge: {k} is in both stores')
+        index[k] = (off + base, n)
+    return Store(arrays=arrays, index=index)

@@ -63,7 +63,8 @@ def read_manifest(manifest_csv: str | os.PathLike) -> list[Item]:
                 generator=r.get('generator', '') or '', source=r.get('source', '') or '',
                 corpus=r.get('corpus', '') or '', duration_s=float(r.get('duration_s') or 0.0),
                 license=r.get('license', '') or '',
-                extra={'pair_key': r.get('pair_key', ''), 'orig_sample_rate': r.get('orig_sample_rate', '')}))
+                extra={'pair_key': r.get('pair_key', ''), 'orig_sample_rate': r.get('orig_sample_rate', ''),
+                       'condition': r.get('condition', ''), 'stored_codec': r.get('stored_codec', '')}))
     return items
 
 

@@ -135,11 +135,25 @@ class DSBlock(nn.Module):
         return F.relu(self.body(x) + self.short(x))
 
 
+class PlainBlock(nn.Module):
+    """conv3x3 -> BatchNorm -> ReLU -> 2x2 max-pool (none for the last block): the plain log-mel CNN of the
+    usual anti-spoofing baselines. Dense 3x3 convolutions do ~9x the multiply-adds per parameter of the
+    depthwise-separable blocks, which is where this backbone's capacity comes from."""
+
+    def __init__(self, cin: int, cout: int, pool: bool):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(2) if pool else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
 class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
                  dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
                  n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear',
-                 fmax: float = SR / 2, phase: bool = False):
+                 fmax: float = SR / 2, phase: bool = False, backbone: str = 'ds'):
         """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
         strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
@@ -147,19 +161,29 @@ class DevoxNet(nn.Module):
             raise ValueError(f'shortcut must be pool or conv, not {shortcut!r}')
         if head not in ('linear', 'oc'):
             raise ValueError(f'head must be linear or oc, not {head!r}')
+        if backbone not in ('ds', 'plain'):
+            raise ValueError(f'backbone must be ds or plain, not {backbone!r}')
         self.config = {'widths': list(widths), 'emb_dim': emb_dim, 'n_mels': n_mels, 'dropout': dropout,
                        'norm': norm, 'floor_db': floor_db, 'scale': scale, 'n_fft': n_fft, 'stem_stride': stem_stride,
                        'shortcut': shortcut, 'head': head, 'fmax': fmax}
         if phase:
             self.config['phase'] = True           # absent when off: older cards and checkpoints load unchanged
+        if backbone != 'ds':
+            self.config['backbone'] = backbone    # likewise
         self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax,
                               phase=phase)
-        self.stem = nn.Sequential(nn.Conv2d(2 if phase else 1, widths[0], 3, stem_stride, 1, bias=False),
-                                  nn.BatchNorm2d(widths[0]),
-                                  nn.ReLU(inplace=True))
-        strides = [(2, 2), (2, 2), (2, 2), (2, 1)]
-        self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i], shortcut)
-                                      for i in range(len(widths) - 1)])
+        if backbone == 'plain':   # stem + 4 plain blocks, pooled 2x2 after all but the last
+            chans = [2 if phase else 1, *widths]
+            self.stem = PlainBlock(chans[0], chans[1], pool=True)
+            self.blocks = nn.Sequential(*[PlainBlock(chans[i], chans[i + 1], pool=i < len(chans) - 2)
+                                          for i in range(1, len(chans) - 1)])
+        else:
+            self.stem = nn.Sequential(nn.Conv2d(2 if phase else 1, widths[0], 3, stem_stride, 1, bias=False),
+                                      nn.BatchNorm2d(widths[0]),
+                                      nn.ReLU(inplace=True))
+            strides = [(2, 2), (2, 2), (2, 2), (2, 1)]
+            self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i], shortcut)
+                                          for i in range(len(widths) - 1)])
         c = widths[-1]
         self.emb = nn.Sequential(nn.Linear(2 * c, emb_dim), nn.BatchNorm1d(emb_dim), nn.ReLU(inplace=True))
         self.drop = nn.Dropout(dropout)

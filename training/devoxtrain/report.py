@@ -21,11 +21,11 @@ def file_score(sess, x: np.ndarray) -> tuple[float, int]:
     return (float(p[sp].mean()) if sp.any() else float(p.mean())), int(len(p))
 
 
-def run_evaluation(sess, items, split, test_items, audio, eer_threshold, demo_ids, smoke, log):
+def run_evaluation(sess, items, split, test_items, audio, eer_threshold, demo_ids, smoke, log, extras=True):
     """Test-split evaluation (both conditions), partial edits and codec shift (full runs only), the demo samples."""
     ev = evaluate(sess, test_items, audio, eer_threshold, log=log)
     partial, codecs = {}, {}
-    if not smoke:
+    if not smoke and extras:
         pe = [it for it in items if split.dropped.get(it.id) == 'partial_edit']
         partial = score_partial_edits(sess, pe, lambda it: load_audio(it.path, 60.0), eer_threshold)
         codecs = codec_shift(sess, test_items, audio)
@@ -51,13 +51,14 @@ def strip_scores(ev: dict) -> dict:
 
 
 def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_split, stores, thresholds, params, macs,
-                     parity, train_info, corpora, demo_ids, t_start, git_commit, smoke, log) -> dict:
+                     parity, train_info, corpora, demo_ids, t_start, git_commit, smoke, log, extras=True,
+                     cross_validation=None) -> dict:
     import time
     t0 = time.time()
     store = stores['test']
     ev, partial, demo, codecs = run_evaluation(sess, items, split, by_split['test'],
                                        lambda it: store.get(it.id).astype(np.float32) / 32768.0,
-                                       thresholds['eer'], demo_ids, smoke, log)
+                                       thresholds['eer'], demo_ids, smoke, log, extras)
     t_eval = time.time() - t0
     timing = onnx_io.time_inference(str(out / 'model.onnx'), reps=10 if smoke else 50)
     log(f'inference: batch1 {timing["batch1"]["ms_per_window"]} ms/window, batch64 {timing["batch64"]["ms_per_window"]} '
@@ -74,6 +75,9 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
         'file': 'model.onnx',
         'input': {'name': 'audio', 'sampleRate': 16000, 'windowSec': 1, 'shape': ['batch', 16000]},
         'output': {'name': 'prob_synthetic', 'meaning': 'probability_synthetic'},
+        # the band the model serves: the runtime picks a narrowband model for G.711 / 8 kHz streams (nothing above
+        # 4 kHz reaches it) and a wideband one for Opus / 16 kHz streams (src/detect/model-set.ts)
+        'band': 'narrowband' if float(net.config.get('fmax', 8000)) <= 4000 else 'wideband',
         'embedding': {'name': 'embedding', 'dim': int(net.emb_dim)},
         'thresholds': {k: thresholds[k] for k in ('eer', 'suspicious', 'synthetic')},
         'calibration': {
@@ -113,6 +117,7 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
         'metrics': {'test': strip_scores(ev), 'partial_edits': partial, 'codec_shift': codecs,
                     'demo_samples': demo, 'export_parity_max_abs': parity},
         'training': train_info,
+        'cross_validation': cross_validation,
         'created': datetime.now(timezone.utc).isoformat(timespec='seconds'),
         'git_commit': git_commit,
         'license_note': 'Demonstration default trained on research material (see ../shared/data/README.md); retrain '

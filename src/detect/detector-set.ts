@@ -1,0 +1,187 @@
+/**
+ * Channel-aware scoring: one Detector per band, each stream routed to the model of its band.
+ *
+ *   window (inputRate) ──▶ bandOf ──▶ narrowband Detector (G.711, 8 kHz L16: nothing above 4 kHz)
+ *                                 └─▶ wideband Detector   (Opus, 16 kHz and up) = the primary model
+ *
+ * A G.711 call carries nothing above 4 kHz; a model that learned wideband cues sees only their
+ * absence there. The narrowband model's front-end reads the telephone band only and is trained
+ * through the telephone channel; the wideband model serves Opus / 16 kHz streams. The primary
+ * model (config detect.modelDir) serves every stream whose band has no model of its own, so one
+ * model for both bands stays a valid configuration.
+ *
+ * The band of a stream is fixed at its first window (the rate its audio arrived at, before media
+ * resampled it to the models' common input rate). Each band's Detector has its own worker and
+ * batcher: a batch is never mixed across models.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
+import { bandOf, cardBand, type Band } from './band.js';
+import { Detector, type DetectorOptions } from './detector.js';
+import { ModelLoadError } from './errors.js';
+import type { ModelCard } from './types.js';
+
+export { bandOf, cardBand, type Band } from './band.js';
+
+export interface DetectorSetOptions extends Omit<DetectorOptions, 'modelDir'> {
+  /** The primary model: serves its own band and every band without a model of its own. */
+  modelDir: string;
+  /** Optional model for narrowband streams (its card must say band: narrowband). */
+  narrowbandModelDir?: string;
+}
+
+interface Routed {
+  detector: Detector;
+  band: Band;
+}
+
+export class DetectorSet implements WindowSink {
+  readonly #primary: Detector;
+  readonly #narrow: Detector | null;
+  /** Streams started but not yet routed (no window yet), and streams routed to a detector. */
+  readonly #pending = new Set<string>();
+  readonly #routed = new Map<string, Routed>();
+
+  private constructor(primary: Detector, narrow: Detector | null) {
+    this.#primary = primary;
+    this.#narrow = narrow;
+  }
+
+  static async create(opts: DetectorSetOptions): Promise<DetectorSet> {
+    const { narrowbandModelDir, ...rest } = opts;
+    const primary = await Detector.create(rest);
+    if (!narrowbandModelDir) return new DetectorSet(primary, null);
+    let narrow: Detector;
+    try {
+      narrow = await Detector.create({ ...rest, modelDir: narrowbandModelDir });
+    } catch (err) {
+      await primary.close();
+      throw err;
+    }
+    const a = primary.card;
+    const b = narrow.card;
+    const problem =
+      cardBand(b) !== 'narrowband'
+        ? `its card serves band ${JSON.stringify(b.band ?? 'wideband')}, not narrowband`
+        : a.input.sampleRate !== b.input.sampleRate || a.input.shape[1] !== b.input.shape[1]
+          ? `its input ${b.input.sampleRate} Hz × ${b.input.shape[1]} differs from the primary model's ${a.input.sampleRate} Hz × ${a.input.shape[1]} (media cuts one window format)`
+          : a.version === b.version
+            ? `its version ${JSON.stringify(b.version)} is the primary model's too: scores and events tell models apart by version`
+            : null;
+    if (problem) {
+      await Promise.all([primary.close(), narrow.close()]);
+      throw new ModelLoadError('card_mismatch', narrowbandModelDir, `detect.narrowbandModelDir: ${problem}`, { field: 'band' });
+    }
+    return new DetectorSet(primary, narrow);
+  }
+
+  /** The primary model's card (its input contract is every model's). */
+  get card(): Readonly<ModelCard> {
+    return this.#primary.card;
+  }
+
+  get modelVersion(): string {
+    return this.#primary.modelVersion;
+  }
+
+  get executionProvider(): string {
+    return this.#primary.executionProvider;
+  }
+
+  /** The card of the model that serves `band` now. */
+  cardFor(band: Band): Readonly<ModelCard> {
+    return this.#detectorFor(band).card;
+  }
+
+  /** The card of a model serving now, by version (a score names the version that made it). */
+  cardOfVersion(version: string): Readonly<ModelCard> | undefined {
+    if (this.#primary.modelVersion === version) return this.#primary.card;
+    if (this.#narrow?.modelVersion === version) return this.#narrow.card;
+    return undefined;
+  }
+
+  /** The models serving now, one per band that has its own. */
+  get models(): { band: Band; card: Readonly<ModelCard> }[] {
+    const out: { band: Band; card: Readonly<ModelCard> }[] = [{ band: cardBand(this.#primary.card), card: this.#primary.card }];
+    if (this.#narrow) out.push({ band: 'narrowband', card: this.#narrow.card });
+    return out;
+  }
+
+  get stats(): Detector['stats'] {
+    const a = this.#primary.stats;
+    const b = this.#narrow?.stats;
+    if (!b) return a;
+    return { scored: a.scored + b.scored, shed: a.shed + b.shed, queued: a.queued + b.queued, inFlight: a.inFlight + b.inFlight, streams: a.streams + b.streams };
+  }
+
+  #detectorFor(band: Band): Detector {
+    return band === 'narrowband' && this.#narrow ? this.#narrow : this.#primary;
+  }
+
+  onStreamStart(stream: StreamDescriptor): void {
+    const r = this.#routed.get(stream.streamId);
+    if (r) {
+      r.detector.onStreamStart(stream);
+      return;
+    }
+    this.#pending.add(stream.streamId);
+  }
+
+  onWindow(w: WindowView): void {
+    let r = this.#routed.get(w.stream.streamId);
+    if (!r) {
+      const band = bandOf(w.inputRate);
+      r = { detector: this.#detectorFor(band), band };
+      this.#routed.set(w.stream.streamId, r);
+      this.#pending.delete(w.stream.streamId);
+      r.detector.onStreamStart(w.stream);
+    }
+    r.detector.onWindow(w);
+  }
+
+  onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
+    const r = this.#routed.get(stream.streamId);
+    this.#routed.delete(stream.streamId);
+    this.#pending.delete(stream.streamId);
+    // A stream that never sent a window is unknown to every detector: the primary reports it drained.
+    (r?.detector ?? this.#primary).onStreamEnd(stream, reason);
+  }
+
+  /**
+   * Swaps the model of the band the new card declares (the primary one when no narrowband model
+   * is configured and the card is wideband, or when it is the primary's band).
+   */
+  async swapModel(dir: string): Promise<void> {
+    const band = readBand(dir);
+    if (band === 'narrowband' && this.#narrow) return this.#narrow.swapModel(dir);
+    if (band === cardBand(this.#primary.card) || !this.#narrow) return this.#primary.swapModel(dir);
+    throw new ModelLoadError('card_mismatch', dir, `cannot swap: the card serves ${band} but the primary model serves ${cardBand(this.#primary.card)}`, { field: 'band' });
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([this.#primary.flush(), this.#narrow?.flush()]);
+  }
+
+  get hasRoom(): boolean {
+    return this.#primary.hasRoom && (this.#narrow?.hasRoom ?? true);
+  }
+
+  async whenRoom(): Promise<void> {
+    await Promise.all([this.#primary.whenRoom(), this.#narrow?.whenRoom()]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#primary.close(), this.#narrow?.close()]);
+  }
+}
+
+/** The band a model directory's card declares (the swap target); unreadable cards are left to Detector to refuse. */
+function readBand(dir: string): Band {
+  try {
+    const card = JSON.parse(readFileSync(join(dir, 'card.json'), 'utf8')) as ModelCard;
+    return cardBand(card);
+  } catch {
+    return 'wideband';
+  }
+}
