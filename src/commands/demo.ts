@@ -21,7 +21,10 @@ import type { CallEndedEvent, DevoxEvent, VerdictChangedEvent } from '../verdict
 const USAGE = `usage: npm run demo -- [options]
 
   --samples DIR      where genuine-*.flac / synthetic-*.flac are (default samples/)
-  --model DIR        model directory (default: detect.modelDir, models/devox-phone)
+  --model DIR        model directory (default: detect.modelDir, models/devox-phone); alone, it
+                     serves every codec
+  --narrowband-model DIR  model for PCMU/PCMA calls (default: detect.narrowbandModelDir,
+                     models/devox-phone-nb, unless --model is given)
   --codec CODEC      pcmu | pcma | opus | l16 (default pcmu: a phone call)
   --max-sec S        stream at most S seconds of each file
   --log-level LEVEL  server log level on stderr (default warn)
@@ -75,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         samples: { type: 'string' },
         model: { type: 'string' },
+        'narrowband-model': { type: 'string' },
         codec: { type: 'string', default: 'pcmu' },
         'max-sec': { type: 'string' },
         'log-level': { type: 'string', default: 'warn' },
@@ -122,7 +126,10 @@ export async function run(argv: string[]): Promise<number> {
         log: { level: v['log-level'] },
         http: { port: 0 },
         nats: { servers: [] },
-        ...(v.model ? { detect: { modelDir: v.model } } : {}),
+        // --model alone serves every codec; --narrowband-model adds a model for PCMU/PCMA
+        ...(v.model || v['narrowband-model']
+          ? { detect: { ...(v.model ? { modelDir: v.model, narrowbandModelDir: '' } : {}), ...(v['narrowband-model'] ? { narrowbandModelDir: v['narrowband-model'] } : {}) } }
+          : {}),
       },
     });
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * `devox eval` manifests: CSV with a header holding at least `path` and `label`
- * (genuine|synthetic); paths are relative to the manifest's directory; other columns are ignored.
+ * (genuine|synthetic); paths are relative to the manifest's directory; every other column is kept
+ * per row (`columns`, keyed by the lowercased header) for `devox eval --by COLUMN`.
  * Hand-written reader (RFC 4180 quoting, CRLF): no CSV library among the dependencies, and the
  * format is small. Bad rows are reported with their line number, never skipped silently.
  */
@@ -16,6 +17,12 @@ export interface ManifestRow {
   relPath: string;
   label: TruthLabel;
   line: number;
+  /**
+   * The row's other columns (every header column but path and label), keyed by the header
+   * lowercased and trimmed, values trimmed; '' where the row is shorter than the header. Every row
+   * has the same keys. A repeated or empty header name keeps its first column / is skipped.
+   */
+  columns: Record<string, string>;
 }
 
 export class ManifestError extends Error {
@@ -97,6 +104,10 @@ export async function readManifest(file: string): Promise<ManifestRow[]> {
   if (pathCol < 0 || labelCol < 0) {
     throw new ManifestError(file, records[0]!.line, `header must have "path" and "label" columns, got: ${records[0]!.fields.join(',')}`);
   }
+  const extra: Array<[string, number]> = [];
+  header.forEach((h, i) => {
+    if (h && h !== 'path' && h !== 'label' && !extra.some(([name]) => name === h)) extra.push([h, i]);
+  });
   const base = dirname(resolve(file));
   const rows: ManifestRow[] = [];
   for (const r of records.slice(1)) {
@@ -106,8 +117,16 @@ export async function readManifest(file: string): Promise<ManifestRow[]> {
     if (label !== 'genuine' && label !== 'synthetic') {
       throw new ManifestError(file, r.line, `label must be genuine or synthetic, got ${JSON.stringify(r.fields[labelCol] ?? '')}`);
     }
-    rows.push({ path: isAbsolute(relPath) ? relPath : resolve(base, relPath), relPath, label, line: r.line });
+    // No prototype: a header such as "constructor" or "__proto__" is just a column name.
+    const columns = Object.create(null) as Record<string, string>;
+    for (const [name, i] of extra) columns[name] = (r.fields[i] ?? '').trim();
+    rows.push({ path: isAbsolute(relPath) ? relPath : resolve(base, relPath), relPath, label, line: r.line, columns });
   }
   if (rows.length === 0) throw new ManifestError(file, undefined, 'manifest has a header but no rows');
   return rows;
+}
+
+/** The extra (non path/label) column names of a manifest, in header order. */
+export function manifestColumns(rows: readonly ManifestRow[]): string[] {
+  return rows.length > 0 ? Object.keys(rows[0]!.columns) : [];
 }
