@@ -197,6 +197,7 @@ def main(argv=None) -> int:
     rows, folds = load(args.runs)
     rep = report(rows, folds, args.channel)
     rep['runs'] = [str(d) for d in args.runs]
+    rep['calibration_channel'] = args.channel
     Path(args.out).write_text(json.dumps(rep, indent=1) + '\n')
     print(f'thresholds ({args.channel}): {rep["thresholds"]}')
     for ch, c in rep['per_channel'].items():

@@ -464,7 +464,12 @@ def main(argv=None) -> int:
     thresholds['window_level'] = window_thresholds
     cross_validation = None
     if args.thresholds_from:
-        cross_validation = json.loads(Path(args.thresholds_from).read_text())
+        src = Path(args.thresholds_from)
+        if not src.exists():   # the CV of this recipe may still be running: wait for its report
+            log(f'waiting for {src} (the cross-validation report of this recipe)')
+            while not src.exists():
+                time.sleep(30)
+        cross_validation = json.loads(src.read_text())
         thresholds = dict(cross_validation['thresholds'])
         thresholds['window_level'] = cross_validation.get('window_thresholds')
         thresholds['source'] = f'cross-validated out-of-fold file scores ({args.thresholds_from})'

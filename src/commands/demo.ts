@@ -166,9 +166,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`demo: cannot start the server: ${(err as Error).message}\n`);
     return 1;
   }
-  out(`devox demo: model ${server.pipeline.card.name} ${server.pipeline.card.version}, metrics at ${server.http.url}/metrics`);
-  const th = server.pipeline.card.thresholds;
-  out(`verdict thresholds (model card, calibrated on dev): genuine below ${th.suspicious.toFixed(3)}, synthetic at ${th.synthetic.toFixed(3)} or above, suspicious between (with hysteresis)`);
+  // G.711 calls are narrowband (8 kHz): the detector gives them its narrowband model when it has one.
+  const band = codec === 'PCMU' || codec === 'PCMA' ? 'narrowband' : 'wideband';
+  const card = server.pipeline.detector.cardFor(band);
+  out(`devox demo: model ${card.name} ${card.version} (${band}, for ${codec} calls), metrics at ${server.http.url}/metrics`);
+  const th = card.thresholds;
+  out(`verdict thresholds (model card): genuine below ${th.suspicious.toFixed(3)}, synthetic at ${th.synthetic.toFixed(3)} or above, suspicious between (with hysteresis)`);
 
   try {
     const runs = samples.map(async (s, i) => {

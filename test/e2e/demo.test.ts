@@ -21,8 +21,8 @@ t.test('npm run demo: two sample calls over RTP, verdicts as they arrive, one re
   const stderr = run.stderr();
   t.comment(stdout.trimEnd());
 
-  t.match(stdout, /^devox demo: model devox-phone \d+\.\d+\.\d+, metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/m, 'shipped model announced');
-  t.match(stdout, /^verdict thresholds \(model card, calibrated on dev\): genuine below 0\.\d{3}, synthetic at 0\.\d{3} or above/m);
+  t.match(stdout, /^devox demo: model devox-phone\S* \d+\.\d+\.\d+\S* \(narrowband, for PCMU calls\), metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/m, 'the model that judges PCMU calls announced');
+  t.match(stdout, /^verdict thresholds \(model card\): genuine below 0\.\d{3}, synthetic at 0\.\d{3} or above/m);
   for (const kind of ['genuine', 'synthetic'] as const) {
     const id = kind === 'genuine' ? 'demo-genuine-1' : 'demo-synthetic-2';
     t.match(stdout, new RegExp(`^calling ${id} with ${kind}-\\S+\\.flac \\(6\\.0 s, PCMU → udp 127\\.0\\.0\\.1:(\\d+)\\)$`, 'm'), `${id} streamed`);

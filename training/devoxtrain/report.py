@@ -96,10 +96,13 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
                     + ('per-band' if net.config['norm'] == 'band' else 'global') + ' mean removal and '
                     'std normalisation over the window',
         'model_config': net.config,
-        'architecture': 'residual depthwise-separable CNN ('
-                        + '-'.join(str(w) for w in net.config['widths']) + ' channels'
-                        + (', stem stride 2' if net.config.get('stem_stride', 1) == 2 else '')
-                        + (', strided 1x1-conv shortcuts' if net.config.get('shortcut', 'pool') == 'conv' else '')
+        'architecture': (('plain CNN (stem + 4 blocks of conv3x3-BN-ReLU, 2x2 max-pool after all but the last; '
+                          + '-'.join(str(w) for w in net.config['widths']) + ' channels')
+                         if net.config.get('backbone') == 'plain' else
+                         ('residual depthwise-separable CNN ('
+                          + '-'.join(str(w) for w in net.config['widths']) + ' channels'
+                          + (', stem stride 2' if net.config.get('stem_stride', 1) == 2 else '')
+                          + (', strided 1x1-conv shortcuts' if net.config.get('shortcut', 'pool') == 'conv' else '')))
                         + f') + mean/std pooling + {net.config["emb_dim"]}-d embedding'
                         + (', one-class softmax head' if net.config.get('head', 'linear') == 'oc' else ''),
         'params': int(params),
@@ -125,7 +128,11 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
     }
     (out / 'card.json').write_text(json.dumps(card, indent=2) + '\n')
     (out / 'file_scores.json').write_text(json.dumps({c: r['file_scores'] for c, r in ev.items()}) + '\n')
-    (out / 'README.md').write_text(render_readme(card))
+    if cross_validation is not None:
+        from .report_cv import render_cv_readme
+        (out / 'README.md').write_text(render_cv_readme(card, model_section(card)))
+    else:
+        (out / 'README.md').write_text(render_readme(card))
     log(f'wrote {out / "card.json"} and README.md')
     return card
 
@@ -217,6 +224,20 @@ def shortfall(card: dict) -> str:
             'the training generators rather than a cue that transfers to modern unseen ones; dev EER stayed above ~44% '
             'in every configuration tried (docs/model.md lists them). More generators and speakers (ASVspoof, MLAAD, '
             'In-the-Wild through the same --corpus readers) are what would move these numbers.')
+
+
+def model_section(card: dict) -> str:
+    inf = card['inference']
+    return f"""## Model
+
+- Front-end: {card['frontend']}.
+- Network: {card['architecture']}.
+- {card['params']:,} parameters; {card['flops']['per_window_mflops']} MFLOPs per 1-s window
+  ({card['flops']['frontend_macs'] / 1e6:.1f} M MACs front-end, {card['flops']['network_macs'] / 1e6:.1f} M MACs network).
+- onnxruntime {inf['onnxruntime']} CPU, 1 intra-op thread, this 2-core shared machine: batch 1
+  {inf['batch1']['ms_per_window']} ms per window, batch 64 {inf['batch64']['ms_per_window']} ms per window
+  ({inf['batch64']['windows_per_s']} windows/s).
+- Export parity, PyTorch vs onnxruntime: max |Δ| = {card['metrics']['export_parity_max_abs']:.1e}."""
 
 
 def render_readme(card: dict) -> str:
