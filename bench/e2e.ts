@@ -121,7 +121,8 @@ async function main(): Promise<number> {
       {
         log: { level: process.env.DEVOX_BENCH_LOG ?? 'error' },
         http: { port: 0 },
-        detect: { modelDir },
+        // --model alone judges every stream; by default the shipped narrowband model judges these PCMU streams
+        detect: v.model ? { modelDir, narrowbandModelDir: '' } : { modelDir },
         // The search looks for the detector's limit, so the admission cap (media.maxStreams) must not find it first.
         media: { streamTimeoutMs: 5000, maxStreams: Number(v['max-streams']) },
         nats: { servers: nats ? [nats.url] : [], maxBufferedEvents: 100000 },
@@ -163,7 +164,8 @@ async function main(): Promise<number> {
   });
 
   const header =
-    `devox end-to-end bench: model ${server.pipeline.card.name} ${server.pipeline.card.version} (${modelDir.replace(projectRoot + '/', '')}), ` +
+    `devox end-to-end bench: PCMU streams judged by ${server.pipeline.detector.cardFor('narrowband').name} ${server.pipeline.detector.cardFor('narrowband').version} ` +
+    `(models: ${server.pipeline.detector.models.map((m) => `${m.band} ${m.card.name} ${m.card.version}`).join(', ')}), ` +
     `EP ${server.pipeline.detector.executionProvider}, events → ${useNats ? 'NATS JetStream (real nats-server)' : 'stdout (discarded)'}, ` +
     `maxBatch ${config.detect.maxBatchSize}, maxWait ${config.detect.maxBatchWaitMs} ms, intraOpThreads ${config.detect.intraOpThreads}, hop ${config.window.hopMs} ms, ` +
     `${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(1)).join('/')}, files ${files.length}`;

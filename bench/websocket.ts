@@ -63,9 +63,14 @@ async function clientMain(): Promise<void> {
   const payloads: string[] = [];
   for (let i = 0; i < nFrames; i++) payloads.push(mulaw.subarray(i * 160, (i + 1) * 160).toString('base64'));
 
-  process.on('message', async (msg: ClientRun) => {
-    const report = await runClients(msg, payloads);
-    process.send!(report);
+  process.on('message', (msg: ClientRun) => {
+    runClients(msg, payloads).then(
+      (report) => process.send!(report),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
   });
   process.send!({ ready: true });
 }
@@ -137,7 +142,7 @@ async function runClients(run: ClientRun, payloads: string[]): Promise<ClientRep
     }
   }
   for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send('{"event":"stop","stop":{}}');
-  await Promise.all(sockets.map((ws) => (ws.readyState === ws.CLOSED ? undefined : new Promise((r) => ws.once('close', r)))));
+  await Promise.all(sockets.filter((ws) => ws.readyState !== ws.CLOSED).map((ws) => new Promise<void>((r) => ws.once('close', () => r()))));
   lags.sort((a, b) => a - b);
   return {
     opened: sockets.length,

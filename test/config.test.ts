@@ -24,12 +24,14 @@ t.test('env overrides the deployment knobs', async (t) => {
 
 t.test('bad values name the key', async (t) => {
   t.throws(() => loadConfig({ env: { DEVOX_HOP_MS: 'fast' } }), { name: 'ConfigError', key: 'DEVOX_HOP_MS' });
-  t.throws(() => loadConfig({ env: {}, overrides: { window: { hopMs: 5 } } }), { key: 'window.hopMs' });
-  t.throws(() => loadConfig({ env: { DEVOX_MAX_STREAMS: '0' } }), { key: 'media.maxStreams' });
+  t.throws(() => loadConfig({ env: {}, overrides: { window: { hopMs: 5 } } }), { name: 'ConfigError', key: 'window.hopMs' });
+  t.throws(() => loadConfig({ env: { DEVOX_MAX_STREAMS: '0' } }), { name: 'ConfigError', key: 'media.maxStreams' });
   t.throws(() => loadConfig({ env: {}, overrides: { media: { rtpPortMin: 50000, rtpPortMax: 40000 } } }), {
+    name: 'ConfigError',
     key: 'media.rtpPortMin',
   });
   t.throws(() => loadConfig({ env: {}, overrides: { detect: { executionProviders: ['tpu'] } } }), {
+    name: 'ConfigError',
     key: 'detect.executionProviders.0',
   });
   const err = t.throws(() => loadConfig({ env: {}, overrides: { media: { rtpPortMinn: 1 } } })) as ConfigError;

@@ -1,10 +1,13 @@
 /**
- * Reads common audio files (wav, flac, mp3, ogg/opus...) with `audio-decode`
+ * Reads common audio files (wav, flac, mp3, ogg/vorbis...) with `audio-decode`
  * (pure JS/wasm decoders, no ffmpeg needed at runtime) and downmixes to mono float.
+ * Ogg Opus is decoded by ogg-opus.ts instead, at the rate and with the trimming libsndfile uses (16 kHz for a
+ * 16-kHz source), so the runtime reads the samples the Python trainer (soundfile) reads.
  */
 import { readFile } from 'node:fs/promises';
 import decode from 'audio-decode';
 import { AudioFileError } from './errors.js';
+import { decodeOggOpus } from './ogg-opus.js';
 
 export async function readAudioFile(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
   let bytes: Buffer;
@@ -15,7 +18,8 @@ export async function readAudioFile(path: string): Promise<{ samples: Float32Arr
   }
   let decoded: { channelData: Float32Array[]; sampleRate: number };
   try {
-    decoded = await decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    decoded = decodeOggOpus(u8) ?? (await decode(u8));
   } catch (err) {
     throw new AudioFileError(path, `cannot decode audio file ${path}: ${(err as Error).message}`, { cause: err });
   }

@@ -109,7 +109,9 @@ export class SipApp {
     });
     this.#srf = new Srf();
     this.#wire();
-    this.#srf.connect({
+    // drachtio-srf's .d.ts types connect() as Promise<void>, but it returns the app and reports
+    // through the 'connect' event (see #wire and waitReady()): there is no promise to await.
+    void this.#srf.connect({
       host: sip.drachtioHost,
       port: sip.drachtioPort,
       secret: sip.drachtioSecret,

@@ -83,6 +83,17 @@ interface FileJson {
   model: { name: string; version: string; band: string };
 }
 
+/** The summary fields these tests read (eval prints more: see src/commands/eval.ts). */
+interface EvalSummaryJson {
+  eer_window: number | null;
+  eer_window_ci95: [number, number] | null;
+  eer_file: number | null;
+  eer_file_ci95: [number, number] | null;
+  counts: { files_genuine: number; files_synthetic: number };
+  bootstrap: { resamples: number; seed: number };
+  by: Record<string, Group[]>;
+}
+
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 /** Asserts lo ≤ eer ≤ hi (both present). */
@@ -98,7 +109,7 @@ t.test('eval --json --by source --by generator: groups, intervals, windows, clea
   const r = await devox(['eval', manifest, '--model', TINY_MODEL, '--json', '--by', 'source', '--by', 'generator']);
   t.equal(r.code, 0, r.stderr);
   t.notMatch(r.stderr, /\r|\x1b\[K|ETA|\[#*-*\]/, 'no progress line on a non-TTY stderr');
-  const doc = JSON.parse(r.stdout) as Record<string, any> & { files: FileJson[]; by: Record<string, Group[]> };
+  const doc = JSON.parse(r.stdout) as EvalSummaryJson & { files: FileJson[] };
 
   // The existing summary fields, plus the overall intervals.
   for (const k of ['eer_window', 'eer_file', 'threshold', 'threshold_window', 'counts', 'file_score', 'model', 'elapsed_sec']) t.ok(k in doc, `key ${k}`);
@@ -161,7 +172,7 @@ t.test('eval --json --by source --by generator: groups, intervals, windows, clea
   t.equal(text.code, 0, text.stderr);
   t.notMatch(text.stderr, /\r|\x1b\[K|ETA/, 'no progress line on a non-TTY stderr (text mode)');
   const lines = text.stdout.trimEnd().split('\n');
-  const summary = JSON.parse(lines.find((l) => l.startsWith('{'))!) as Record<string, any>;
+  const summary = JSON.parse(lines.find((l) => l.startsWith('{'))!) as EvalSummaryJson;
   t.same([summary.eer_window_ci95, summary.eer_file_ci95, summary.by], [doc.eer_window_ci95, doc.eer_file_ci95, doc.by], 'reproducible intervals and breakdowns');
   t.match(text.stdout, /^window EER \d+\.\d\d% \[\d+\.\d\d%, \d+\.\d\d%\] over \d+\+\d+ speech windows; file EER /m);
   t.match(text.stdout, /^by source:\n {2}source +files genuine\/synthetic +window EER \[95% CI\] +file EER \[95% CI\]\n {2}libri +2 \/ 4 \(synthetic: all\) +\d/m);

@@ -44,17 +44,38 @@ interface WindowJson {
   modelVersion: string;
 }
 
+/** `devox analyze --json` (the fields read here). */
+interface AnalyzeJson {
+  durationSec: number;
+  sampleRate: number;
+  channel: string;
+  verdict: { label: string; evidence: { windows: number } };
+  fileScore: number;
+  speechWindows: number;
+  shed: number;
+  windows: WindowJson[];
+  model: { name: string; version: string; band: string; executionProvider: string };
+}
+
+/** The summary line of `devox eval` (the fields read here). */
+interface EvalSummaryJson {
+  eer_window: number | null;
+  eer_file: number | null;
+  file_score: string;
+  counts: Record<'files' | 'failed' | 'files_genuine' | 'files_synthetic' | 'windows_genuine' | 'windows_synthetic' | 'windows_shed', number>;
+}
+
 t.test('analyze --json: one window per hop over the file, verdict and model', async (t) => {
   const r = await analyzeGenuineJson();
   t.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as Record<string, any>;
+  const doc = JSON.parse(r.stdout) as AnalyzeJson;
   for (const k of ['file', 'durationSec', 'sampleRate', 'channel', 'verdict', 'fileScore', 'speechWindows', 'shed', 'windows', 'model']) {
     t.ok(k in doc, `key ${k}`);
   }
   t.equal(doc.channel, 'none');
   t.equal(doc.sampleRate, 16000);
-  t.same(doc.model, { name: 'devox-tiny', version: 'tiny-1', executionProvider: 'cpu' });
-  const w = doc.windows as WindowJson[];
+  t.same(doc.model, { name: 'devox-tiny', version: 'tiny-1', band: 'wideband', executionProvider: 'cpu' });
+  const w = doc.windows;
   t.equal(w.length, Math.floor((doc.durationSec - 1) / 0.25) + 1, 'one window per 250 ms hop once the first second is in');
   w.forEach((x, i) => {
     t.equal(x.seq, i);
@@ -108,7 +129,7 @@ print(json.dumps([float(v) for v in p]))
 t.test('analyze timeline (text) and the phone channels', async (t) => {
   const text = await devox(['analyze', GENUINE, '--model', TINY_MODEL]);
   t.equal(text.code, 0, text.stderr);
-  t.match(text.stdout, /model {4}devox-tiny tiny-1 \(cpu\)/);
+  t.match(text.stdout, /model {4}devox-tiny tiny-1 \(wideband\) \(cpu\)/);
   t.match(text.stdout, /^ +0 +0\.00–1\.00 +0\.\d{3} +[01]\.\d\d[ *] +\w+$/m, 'a timeline row: seq, media time, score, speech, label');
   t.match(text.stdout, /^verdict {2}(genuine|suspicious|synthetic|insufficient_speech|listening) {2}\(evidence score/m);
 
@@ -124,20 +145,25 @@ t.test('analyze timeline (text) and the phone channels', async (t) => {
   }
 });
 
-t.test('analyze with the shipped model (default detect.modelDir) over a G.711 channel', async (t) => {
-  const shipped = join(projectRoot, 'models/devox-phone');
-  if (!existsSync(join(shipped, 'card.json'))) {
-    t.pass('shipped model', { skip: `no trained model at ${shipped} yet (training/train.py writes it)` });
-    return;
-  }
-  const card = JSON.parse(await readFile(join(shipped, 'card.json'), 'utf8')) as { name: string; version: string };
-  const r = await devox(['analyze', GENUINE, '--json', '--channel', 'g711u']);
-  t.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { model: { name: string; version: string }; windows: WindowJson[]; verdict: { label: string } };
-  t.same([doc.model.name, doc.model.version], [card.name, card.version], 'scored by the shipped model');
-  t.ok(doc.windows.length > 10 && doc.windows.every((w) => w.score >= 0 && w.score <= 1 && w.modelVersion === card.version));
-  t.match(doc.verdict.label, /^(genuine|suspicious|synthetic|insufficient_speech|listening)$/);
-});
+for (const [channel, dir, band] of [
+  ['g711u', 'models/devox-phone-nb', 'narrowband'],
+  ['none', 'models/devox-phone', 'wideband'],
+] as const) {
+  t.test(`analyze with the shipped models (embedded defaults), channel ${channel}: the ${band} model judges`, async (t) => {
+    const shipped = join(projectRoot, dir);
+    if (!existsSync(join(shipped, 'card.json'))) {
+      t.pass('shipped model', { skip: `no trained model at ${shipped} yet (training/train.py writes it)` });
+      return;
+    }
+    const card = JSON.parse(await readFile(join(shipped, 'card.json'), 'utf8')) as { name: string; version: string };
+    const r = await devox(['analyze', GENUINE, '--json', '--channel', channel]);
+    t.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { model: { name: string; version: string; band: string }; windows: WindowJson[]; verdict: { label: string } };
+    t.same([doc.model.name, doc.model.version, doc.model.band], [card.name, card.version, band], `scored by the shipped ${band} model`);
+    t.ok(doc.windows.length > 10 && doc.windows.every((w) => w.score >= 0 && w.score <= 1 && w.modelVersion === card.version));
+    t.match(doc.verdict.label, /^(genuine|suspicious|synthetic|insufficient_speech|listening)$/);
+  });
+}
 
 t.test('analyze: clear errors', async (t) => {
   const missing = await devox(['analyze', '/nonexistent.wav', '--model', TINY_MODEL]);
@@ -169,9 +195,12 @@ t.test('eval: per-file lines and a final JSON line with EERs and counts', async 
   const lines = r.stdout.trim().split('\n');
   const fileLines = lines.filter((l) => /^(genuine|synthetic) +score /.test(l));
   t.equal(fileLines.length, files.length, 'one line per file');
-  const summary = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
+  const summary = JSON.parse(lines[lines.length - 1]!) as EvalSummaryJson;
   for (const k of ['eer_window', 'eer_file', 'threshold', 'threshold_window', 'counts']) t.ok(k in summary, `key ${k}`);
-  for (const k of ['eer_window', 'eer_file']) t.ok(summary[k] >= 0 && summary[k] <= 1, `${k} = ${summary[k]}`);
+  for (const k of ['eer_window', 'eer_file'] as const) {
+    const v = summary[k];
+    t.ok(v !== null && v >= 0 && v <= 1, `${k} = ${v}`);
+  }
   t.equal(summary.counts.files, 4);
   t.equal(summary.counts.files_genuine, 2);
   t.equal(summary.counts.files_synthetic, 2);
@@ -198,7 +227,7 @@ t.test('eval: per-file lines and a final JSON line with EERs and counts', async 
   const bad = await devox(['eval', manifest, '--model', TINY_MODEL]);
   t.equal(bad.code, 1);
   t.match(bad.stdout, /^ERROR +synthetic +missing\.flac: cannot read audio file/m);
-  const s2 = JSON.parse(bad.stdout.trim().split('\n').pop()!) as Record<string, any>;
+  const s2 = JSON.parse(bad.stdout.trim().split('\n').pop()!) as EvalSummaryJson;
   t.equal(s2.counts.failed, 1);
   t.equal(s2.eer_file, null, 'no EER without both classes');
 

@@ -195,7 +195,10 @@ t.test('overload, queue delay: windows that waited past maxQueueDelayMs are shed
   // windows old before the batch returns.
   let pushed = 0;
   for (let burst = 0; burst < 10; burst++) {
-    for (let i = 0; i < 8; i++) for (const s of srcs) (detector.onWindow(s.next()), pushed++);
+    for (let i = 0; i < 8; i++) {
+      for (const s of srcs) detector.onWindow(s.next());
+      pushed += srcs.length;
+    }
     const until = performance.now() + 3 * maxQueueDelayMs;
     while (performance.now() < until) {
       /* hold the thread so queued windows exceed the delay budget */
@@ -230,7 +233,8 @@ t.test('model swap under load drops no window; versions switch once, in order', 
   });
   const feeding = (async () => {
     while (!stop) {
-      for (const s of srcs) (detector.onWindow(s.next()), pushed++);
+      for (const s of srcs) detector.onWindow(s.next());
+      pushed += srcs.length;
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -436,7 +440,8 @@ t.test('slow model, steady arrivals faster than it can score: shedding keeps que
   let pushed = 0;
   const until = performance.now() + 1000;
   while (performance.now() < until) {
-    for (const s of srcs) (detector.onWindow(s.next()), pushed++);
+    for (const s of srcs) detector.onWindow(s.next());
+    pushed += srcs.length;
     await new Promise((r) => setTimeout(r, 10));
   }
   await detector.flush();

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import t, { type Test } from 'tap';
 import { ModelLoadError } from '../../src/detect/errors.js';
 import { loadModel, readModelCard } from '../../src/detect/model-registry.js';
+import type { ModelCard } from '../../src/detect/types.js';
 import { captureLog, EMBEDDING_MODEL, modelVariant, speech, TINY_LOGIT_MODEL, TINY_MODEL } from './support.js';
 
 async function refusal(t: Test, dir: string, code: string, field: RegExp | undefined, message: RegExp): Promise<void> {
@@ -93,10 +94,13 @@ t.test('refusals', async (t) => {
     await refusal(t, d, 'invalid_card', undefined, /card\.json is not valid JSON/);
   });
 
-  const cardCases: Array<[string, (c: Record<string, any>) => void, RegExp]> = [
-    ['missing output.name', (c) => delete c.output.name, /^output\.name$/],
-    ['bad output.meaning', (c) => (c.output.meaning = 'score'), /^output\.meaning$/],
-    ['missing thresholds', (c) => delete c.thresholds, /^thresholds$/],
+  // Test seam: these cards are broken on purpose, so the edits write what ModelCard's type rules
+  // out through an untyped view of the parsed card.json.
+  const raw = (c: ModelCard) => c as unknown as { output: Record<string, unknown>; [field: string]: unknown };
+  const cardCases: Array<[string, (c: ModelCard) => void, RegExp]> = [
+    ['missing output.name', (c) => delete raw(c).output.name, /^output\.name$/],
+    ['bad output.meaning', (c) => (raw(c).output.meaning = 'score'), /^output\.meaning$/],
+    ['missing thresholds', (c) => delete raw(c).thresholds, /^thresholds$/],
     ['threshold out of range', (c) => (c.thresholds.synthetic = 1.5), /^thresholds\.synthetic$/],
     // 0 and 1 are infinite log-odds: such a card used to load and then fail every stream.
     ['threshold exactly 1', (c) => (c.thresholds.synthetic = 1), /^thresholds\.synthetic$/],
@@ -155,7 +159,7 @@ t.test('refusals', async (t) => {
   });
 
   await t.test('embedding dimension differs from the card', async (t) => {
-    const d = await variant((c) => (c.embedding.dim = 128), { from: EMBEDDING_MODEL });
+    const d = await variant((c) => (c.embedding!.dim = 128), { from: EMBEDDING_MODEL });
     await refusal(t, d, 'card_mismatch', /^embedding$/, /graph output "embedding" has shape \["batch", 2\], expected \[batch, 128\]/);
   });
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, projectRoot, type Config } from '../../src/config.js';
+import type { ModelCard } from '../../src/detect/types.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import { RingWindowView } from '../../src/media/window-view.js';
@@ -118,13 +119,13 @@ export class WindowSource {
 
 /** A copy of a model dir in a temp dir with card edits applied (and optionally other ONNX bytes). */
 export async function modelVariant(
-  edit: (card: Record<string, any>) => void,
+  edit: (card: ModelCard) => void,
   opts: { from?: string; onnx?: Uint8Array } = {},
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'devox-model-'));
   await cp(opts.from ?? TINY_MODEL, dir, { recursive: true });
   if (opts.onnx) await writeFile(join(dir, 'model.onnx'), opts.onnx);
-  const card = JSON.parse(await readFile(join(dir, 'card.json'), 'utf8')) as Record<string, any>;
+  const card = JSON.parse(await readFile(join(dir, 'card.json'), 'utf8')) as ModelCard;
   edit(card);
   await writeFile(join(dir, 'card.json'), JSON.stringify(card, null, 2));
   return dir;

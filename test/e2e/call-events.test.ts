@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { callIdToToken } from '../../src/verdicts/events.js';
-import type { CallEndedEvent, DevoxEvent, VerdictChangedEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
+import type { CallEndedEvent, VerdictChangedEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
 import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 import { GENUINE_FILE, SYNTHETIC_FILE, metricSum, metricValue, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';

@@ -135,7 +135,7 @@ t.test('silence suppressed without CN (G.711 VAD / Opus DTX) is silence, not los
 });
 
 t.test('a talkspurt marker after DTX is silence even when the sequence number before it is missing', async (t) => {
-  const { cfg, sink, sessions, s, src, packets, send } = await session(t, 'dtx-marker', [PCMU], { startSeq: 300, startTs: 9000 });
+  const { sink, sessions, s, src, packets, send } = await session(t, 'dtx-marker', [PCMU], { startSeq: 300, startTs: 9000 });
 
   // 0.6 s not sent (DTX); the talkspurt after it has the marker bit and its timestamp jumps, and the one
   // sequence number just before it is missing (e.g. the pause's last packet lost): neither contiguity

@@ -88,3 +88,24 @@ print(json.dumps(out))`;
     t.ok(diff !== null && diff < 1e-6, `${k}: max |ts - py| = ${diff}`);
   }
 });
+
+t.test('devox analyze = training/parity.py on an Ogg Opus file (both read it at 16 kHz with libsndfile\'s trimming)', async (t) => {
+  const file = join(projectRoot, '../shared/data/speech/audio/rtvc_demo/genuine/bonafide/rtvc-src2_5934b12529.opus');
+  if (!existsSync(file)) {
+    t.pass('Ogg Opus parity', { skip: '../shared/data/speech is not present' });
+    return;
+  }
+  const model = join(projectRoot, 'test/fixtures/tiny-model-embedding');
+  const [ts, py] = await Promise.all([
+    devox(['analyze', file, '--model', model, '--json']),
+    python([join(projectRoot, 'training/parity.py'), file, '--model', model]),
+  ]);
+  t.equal(ts.code, 0, `devox analyze exits 0 ${ts.stderr.slice(-1000)}`);
+  t.equal(py.code, 0, `parity.py exits 0 ${py.stderr.slice(-1000)}`);
+  const tw = (JSON.parse(ts.stdout) as { windows: TsWindow[] }).windows;
+  const pw = (JSON.parse(py.stdout) as { windows: PyWindow[] }).windows;
+  t.ok(pw.length > 0, `${pw.length} windows`);
+  t.equal(tw.length, pw.length, 'same window count');
+  const maxScore = Math.max(...pw.map((w, i) => Math.abs(w.score - (tw[i]?.score ?? NaN))));
+  t.ok(maxScore < 1e-3, `scores agree: max |ts - py| = ${maxScore.toExponential(2)}`);
+});
