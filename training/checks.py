@@ -235,6 +235,21 @@ def _plain_crops(speech: np.ndarray) -> dict:
             'non_plain_corr': float(np.corrcoef(noisy, ref)[0, 1])}
 
 
+def _mobile(speech: np.ndarray) -> dict:
+    """AMR-NB / GSM-FR -> G.711 tandems: same length, nothing above 4 kHz, a waveform still close to plain G.711
+    (after the codec's own delay)."""
+    x = speech[:3 * SR].astype(np.float32)
+    ref = channel.g711_channel(x, 'ulaw')
+    out = {}
+    for name, codec, mode in (('amrnb12.2', 'amrnb', 7), ('amrnb4.75', 'amrnb', 0), ('gsm', 'gsm', 0)):
+        y = channel.mobile_channel(x, codec, mode)
+        lag = max(range(0, 400), key=lambda k: float(np.dot(ref[:len(ref) - k], y[k:])))
+        out[name] = {'same_length': len(y) == len(x), 'lag_samples': int(lag),
+                     'energy_above_4k_fraction': _band_energy_fraction(y, 4100),
+                     'corr_with_g711': float(np.corrcoef(ref[:len(ref) - lag], y[lag:])[0, 1])}
+    return out
+
+
 def cmd_augment() -> dict:
     rng = np.random.default_rng(1)
     white = (0.1 * rng.standard_normal(SR)).astype(np.float32)
@@ -326,6 +341,7 @@ def cmd_augment() -> dict:
         'babble': _babble(speech),
         'channel_share': _channel_share(),
         'opus': op,
+        'mobile': _mobile(speech),
     }
 
 

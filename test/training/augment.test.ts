@@ -24,10 +24,21 @@ interface Aug {
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
+  mobile: Record<'amrnb12.2' | 'amrnb4.75' | 'gsm', { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number; corr_with_g711: number }>;
 }
 
 t.test('augmentations do what they claim', async (t) => {
   const a = await check<Aug>(['augment']);
+
+  t.test('mobile legs (AMR-NB 12.2 / 4.75 kbps, GSM-FR through sox) transcoded to G.711: narrowband, aligned, still speech', async (t) => {
+    for (const [name, m] of Object.entries(a.mobile)) {
+      t.ok(m.same_length, `${name}: same length`);
+      t.ok(m.energy_above_4k_fraction < 0.01, `${name}: ${m.energy_above_4k_fraction.toExponential(2)} of the energy above 4.1 kHz`);
+      t.ok(m.lag_samples < 200, `${name}: codec delay ${m.lag_samples} samples at 16 kHz`);
+      t.ok(m.corr_with_g711 > 0.4, `${name}: waveform correlation with plain G.711 ${m.corr_with_g711.toFixed(2)} (a codec, not noise)`);
+    }
+    t.ok(a.mobile.gsm.corr_with_g711 > 0.9, 'GSM-FR (RPE-LTP) keeps the waveform closely');
+  });
 
   t.test('band-limit 300-3400 Hz removes the energy above 3.4 kHz', async (t) => {
     t.ok(a.bandlimit.above_3400_before > 0.5, `white noise has ${a.bandlimit.above_3400_before.toFixed(3)} of its energy above 3.4 kHz`);

@@ -168,3 +168,44 @@ def source_codec(x: np.ndarray, codec: str, bitrate_kbps: int) -> np.ndarray:
     y = np.frombuffer(dec.stdout, dtype=np.int16).astype(np.float32) / 32768.0
     n = len(x)
     return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+# ---------------------------------------------------------------- mobile legs (sox: AMR-NB via opencore, GSM-FR via libgsm)
+# A mobile caller reaches a SIP trunk through the mobile network's codec, transcoded to G.711 at the interconnect
+# (a tandem). Debian's ffmpeg has no AMR encoder; Debian's sox encodes AMR-NB (opencore-amrnb) and GSM 06.10.
+AMR_NB_MODES = {0: 4.75, 2: 5.9, 4: 7.4, 7: 12.2}     # sox -C mode -> kbps
+
+
+def _sox(pcm8: bytes, args_out: list[str], args_in: list[str]) -> bytes:
+    if shutil.which('sox') is None:
+        raise ChannelError('sox is not installed (apt-get install sox): needed for the AMR-NB / GSM channels')
+    enc = subprocess.run(['sox', '-t', 's16', '-r', '8000', '-c', '1', '-', *args_out, '-'], input=pcm8,
+                         capture_output=True)
+    if enc.returncode != 0:
+        raise ChannelError(f'sox encode failed: {enc.stderr.decode(errors="replace")[-400:]}')
+    dec = subprocess.run(['sox', *args_in, '-', '-t', 's16', '-r', '8000', '-c', '1', '-'], input=enc.stdout,
+                         capture_output=True)
+    if dec.returncode != 0:
+        raise ChannelError(f'sox decode failed: {dec.stderr.decode(errors="replace")[-400:]}')
+    return dec.stdout
+
+
+def mobile_channel(x: np.ndarray, codec: str = 'amrnb', mode: int = 7, law: str = 'ulaw') -> np.ndarray:
+    """16 kHz -> 8 kHz (the runtime's resampler) -> AMR-NB (mode 0-7) or GSM-FR encode/decode -> G.711 -> 16 kHz:
+    a mobile leg transcoded to G.711 at the interconnect, as a SIP trunk receives it. Same length as x."""
+    n = len(x)
+    x8 = resample(np.asarray(x, np.float32), SR, 8000)
+    pcm = to_int16(x8).tobytes()
+    if codec == 'amrnb':
+        if mode not in AMR_NB_MODES:
+            raise ValueError(f'AMR-NB mode must be one of {sorted(AMR_NB_MODES)}, not {mode}')
+        out = _sox(pcm, ['-C', str(mode), '-t', 'amr-nb'], ['-t', 'amr-nb'])
+    elif codec == 'gsm':
+        out = _sox(pcm, ['-t', 'gsm'], ['-t', 'gsm'])
+    else:
+        raise ValueError(f'codec must be amrnb or gsm, not {codec!r}')
+    y8 = np.frombuffer(out, dtype=np.int16).astype(np.float32) / 32768.0
+    y8 = y8[:len(x8)] if len(y8) >= len(x8) else np.pad(y8, (0, len(x8) - len(y8)))
+    y8 = g711_decode(g711_encode(y8, law), law)
+    y = resample(y8, 8000, SR)[:n]
+    return (y if len(y) == n else np.pad(y, (0, n - len(y)))).astype(np.float32)

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""How much does a real mobile leg cost? Re-score each cross-validation fold's held-out files with that fold's own
+model through mobile-network channels (AMR-NB or GSM-FR, transcoded to G.711 mu-law at the interconnect: what a SIP
+trunk receives from a mobile caller), and report window / file EER next to plain G.711.
+
+    python3 training/channel_eval.py training/runs/plain/cv-narrowband-f{0,1,2} --out runs/plain/mobile-nb.json
+
+Channels: amrnb12.2 (AMR-NB 12.2 kbps, the usual mode), amrnb4.75 (the lowest mode, bad coverage), gsm (GSM 06.10
+full rate), each -> G.711 mu-law -> 16 kHz (channel.mobile_channel); the held-out fold's audio as the training cache
+holds it (30 s per file). Out-of-fold for the model; nothing here trains.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from cv_report import block, call_score  # noqa: E402
+from devoxtrain import onnx_io  # noqa: E402
+from devoxtrain.cache import load_audio  # noqa: E402
+from devoxtrain.channel import mobile_channel, to_int16  # noqa: E402
+from devoxtrain.metrics import cut_windows, speech_windows  # noqa: E402
+
+SPEECH = (Path(__file__).resolve().parent.parent / '..' / 'shared' / 'data' / 'speech').resolve()
+CHANNELS = {'amrnb12.2': ('amrnb', 7), 'amrnb4.75': ('amrnb', 0), 'gsm': ('gsm', 0)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('runs', nargs='+')
+    ap.add_argument('--channels', default='amrnb12.2,gsm')
+    ap.add_argument('--out', required=True)
+    args = ap.parse_args(argv)
+    chans = [c for c in args.channels.split(',') if c]
+    bad = set(chans) - set(CHANNELS)
+    if bad:
+        ap.error(f'unknown channels {sorted(bad)}; known: {sorted(CHANNELS)}')
+    rows: dict[str, list[dict]] = {c: [] for c in ['g711_ulaw', *chans]}
+    t0 = time.time()
+    for run in args.runs:
+        oof = json.loads((Path(run) / 'oof.json').read_text())
+        sess = onnx_io.session(str(Path(run) / 'model.onnx'))
+        for r in oof['files']:
+            if r['channel'] != 'g711_ulaw':
+                continue
+            base = dict(r, fold=oof['meta']['fold'], y=int(r['label'] == 'synthetic'))
+            base['file_score'] = call_score(r['scores'], r['speech'])[0] or 0.5
+            rows['g711_ulaw'].append(base)
+            x = to_int16(load_audio(str(SPEECH / r['id']), 30.0)).astype(np.float32) / 32768.0
+            for c in chans:
+                codec, mode = CHANNELS[c]
+                win = cut_windows(mobile_channel(x, codec, mode))
+                p, _ = onnx_io.score(sess, win)
+                sp = speech_windows(win)
+                d = dict(base, channel=c, scores=[float(v) for v in p], speech=[bool(v) for v in sp])
+                sc = call_score(d['scores'], d['speech'])[0]
+                d['file_score'] = sc if sc is not None else call_score(d['scores'], [True] * len(p))[0]
+                rows[c].append(d)
+        print(f'{run}: done ({time.time() - t0:.0f} s)', flush=True)
+    rep = {'runs': args.runs, 'channels': {}}
+    for c, rs in rows.items():
+        folds = sorted({r['fold'] for r in rs})
+        rep['channels'][c] = {'pooled': block(rs), 'per_fold': {str(k): block([r for r in rs if r['fold'] == k]) for k in folds}}
+        p = rep['channels'][c]['pooled']
+        print(f'{c:10s} pooled window EER {p.get("window_eer_pct")}% file EER {p.get("file_eer_pct")}%', flush=True)
+    Path(args.out).write_text(json.dumps(rep, indent=1) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
