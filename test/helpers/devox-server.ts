@@ -16,6 +16,12 @@ import type { VerdictListener } from '../../src/verdicts/pipeline.js';
 
 export const SHIPPED_MODEL_DIR = resolve(projectRoot, 'models/devox-phone');
 export const TINY_MODEL_DIR = resolve(projectRoot, 'test/fixtures/tiny-model');
+export const SHIPPED_NARROWBAND_MODEL_DIR = resolve(projectRoot, 'models/devox-phone-nb');
+
+/** The shipped narrowband model when both shipped models have landed, else none (the primary serves every band). */
+export function testNarrowbandModelDir(): string {
+  return testModelDir() === SHIPPED_MODEL_DIR && existsSync(resolve(SHIPPED_NARROWBAND_MODEL_DIR, 'card.json')) ? SHIPPED_NARROWBAND_MODEL_DIR : '';
+}
 
 /** The shipped model once it has landed, else the tiny real fixture model. */
 export function testModelDir(): string {
@@ -41,7 +47,7 @@ export function testConfig(over: Record<string, unknown> = {}): Readonly<Config>
   const base = {
     log: { level: process.env.DEVOX_TEST_LOG ?? 'silent' },
     media: { ...rtpRange(), streamTimeoutMs: 3000 },
-    detect: { modelDir: testModelDir() },
+    detect: { modelDir: testModelDir(), narrowbandModelDir: testNarrowbandModelDir() },
     http: { host: '127.0.0.1', port: 0 },
     sip: { enabled: false },
   };
