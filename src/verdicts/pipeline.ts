@@ -316,7 +316,8 @@ export class VerdictPipeline implements WindowSink {
         call: summary,
         lastLeg,
         wallTimeMs: nowMs(),
-        modelVersion: this.#detector.modelVersion,
+        // the model whose thresholds made the final label (its band's model; the latest after a swap)
+        modelVersion: rec.modelVersion,
       }),
     );
     this.#streams.delete(stream.streamId);

@@ -41,8 +41,10 @@ t.test('a PCMU leg is judged by the narrowband model, an L16 16 kHz leg by the w
   // The narrowband card's thresholds (synthetic at 0.03) put any real score in `synthetic`;
   // the primary's (genuine below 0.5) would not, for these scores of the tiny model.
   const nbScores = events.filter((e): e is WindowScoredEvent => e.type === 'window.scored' && e.streamId === g711.streamId).map((w) => w.score);
-  const ended = events.find((e) => e.type === 'call.ended' && e.streamId === g711.streamId) as { label?: string; final?: { label: string } } | undefined;
+  const ended = events.find((e) => e.type === 'call.ended' && e.streamId === g711.streamId);
   t.ok(ended, 'the G.711 leg ended');
+  t.equal(ended?.modelVersion, 'tiny-nb-1', 'call.ended names the model that judged the leg');
+  t.equal(events.find((e) => e.type === 'call.ended' && e.streamId === wide.streamId)?.modelVersion, 'tiny-1');
   const label = JSON.stringify(ended);
   t.ok(Math.min(...nbScores) >= 0.05, `the tiny model scores these windows ≥ 0.05 (min ${Math.min(...nbScores).toFixed(3)}): above the narrowband card's synthetic threshold 0.03, so its first decision is synthetic and never drops below 0.03 - hysteresis`);
   t.match(label, /"synthetic"/, 'judged with the narrowband card (synthetic at 0.03), not the primary one (0.7)');
