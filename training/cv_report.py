@@ -136,6 +136,7 @@ def load(dirs: list[str]) -> tuple[list[dict], list[dict]]:
             r = dict(r)
             r['fold'] = oof['meta']['fold']
             r['y'] = int(r['label'] == 'synthetic')
+            r['stored_codec'] = 'opus64k' if r['id'].endswith('.opus') else 'flac'
             sc, sp = call_score(r['scores'], r['speech'])
             if sc is None:                                 # no speech window: the file still gets a score
                 sc, sp = call_score(r['scores'], [True] * len(r['scores']))
@@ -182,6 +183,12 @@ def report(rows: list[dict], folds: list[dict], channel: str) -> dict:
             'fold_mean_window_eer_pct': round(float(np.mean(we)), 2) if we else None,
             'fold_sd_window_eer_pct': round(float(np.std(we, ddof=1)), 2) if len(we) > 1 else None,
             'per_family': {f: block(gen + v) for f, v in sorted(fam.items())},
+            # v3 stores new sources as Opus 64 kbps, v2 ones as FLAC: a cue the model must not learn. Within each
+            # storage codec both labels exist; a model that learned the codec would separate the groups' genuine files
+            'per_stored_codec': {c: dict(block([r for r in rs if r['stored_codec'] == c]),
+                                         median_call_score={lab: round(float(np.median([r['file_score'] for r in rs if r['stored_codec'] == c and r['label'] == lab])), 4)
+                                                            for lab in ('genuine', 'synthetic') if any(r['stored_codec'] == c and r['label'] == lab for r in rs)})
+                                 for c in sorted({r['stored_codec'] for r in rs})},
             'verdicts': {'counts': table, 'pct': share},
         }
     return out

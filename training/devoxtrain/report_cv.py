@@ -43,7 +43,16 @@ def cv_tables(cv: dict) -> str:
             bb = cv['per_channel'][c]['per_family'].get(fam, {})
             cells.append(f'{bb.get("window_eer_pct")}% / {bb.get("file_eer_pct")}%')
         out.append(_row([fam, b['synthetic_files'], *cells]))
-    out += ['', 'Family rows: that family\'s synthetic files against all out-of-fold genuine files.']
+    out += ['', 'Family rows: that family\'s synthetic files against all out-of-fold genuine files.', '',
+            '| stored as (v2 FLAC, v3 Opus 64 kbps) | channel | genuine / synthetic files | window EER | file EER | median call score genuine / synthetic |',
+            '| --- | --- | ---: | ---: | ---: | ---: |']
+    for c in chans:
+        for codec, b in cv['per_channel'][c].get('per_stored_codec', {}).items():
+            m = b.get('median_call_score', {})
+            out.append(_row([codec, CH.get(c, c), f'{b["genuine_files"]} / {b["synthetic_files"]}', f'{b.get("window_eer_pct")}%',
+                             f'{b.get("file_eer_pct")}%', f'{m.get("genuine")} / {m.get("synthetic")}']))
+    out += ['', 'The storage codec is a recording-chain cue, not a label: a model that had learned "Opus-stored = one class" '
+            'would show it as a gap between the two rows\' genuine (or synthetic) medians.']
     return '\n'.join(out)
 
 
