@@ -29,8 +29,9 @@ def cv_tables(cv: dict) -> str:
         p = c['pooled']
         out.append(_row([f'**{CH.get(ch, ch)}**', '**pooled**', f'{p["genuine_files"]} / {p["synthetic_files"]}',
                          f'**{p.get("window_eer_pct")}%**{_ci(p, "window")}', f'**{p.get("file_eer_pct")}%**{_ci(p, "file")}']))
-        out.append(_row([CH.get(ch, ch), 'mean ± sd over folds', '', f'{c["fold_mean_window_eer_pct"]} ± {c["fold_sd_window_eer_pct"]}%',
-                         f'{c["fold_mean_file_eer_pct"]} ± {c["fold_sd_file_eer_pct"]}%']))
+        if c['fold_sd_file_eer_pct'] is not None:
+            out.append(_row([CH.get(ch, ch), 'mean ± sd over folds', '', f'{c["fold_mean_window_eer_pct"]} ± {c["fold_sd_window_eer_pct"]}%',
+                             f'{c["fold_mean_file_eer_pct"]} ± {c["fold_sd_file_eer_pct"]}%']))
     chans = list(cv['per_channel'])
     out += ['', 'In brackets: 95% intervals from a bootstrap over whole files. File score = the verdict engine\'s smoothed '
             'call score (bias-corrected EMA of window log-odds over speech windows).', '',
@@ -122,7 +123,7 @@ files; {sp['minutes']['genuine']} + {sp['minutes']['synthetic']} min; {sp['speak
 ({tr['steps']} steps of {tr['batch']}), the last weights: no held-out data chose anything. So there is no test
 split for this model; **its figures are those of its recipe, cross-validated**.
 
-## Cross-validation (leave-source-out, {len(cv['folds'])} folds)
+## Cross-validation (leave-source-out, {len(cv['folds'])} fold{'s' if len(cv['folds']) != 1 else ' of 3: the other two were not run this session, for lack of CPU time'})
 
 Whole demo pages held out per fold (`training/devoxtrain/cv.py`: pages dealt largest first into the fold with the
 fewest minutes; LibriSpeech split by speaker); then the strict hold-out of `splits.py`: no speaker and no generator
