@@ -215,5 +215,6 @@ t.test('model swap under load drops no window', needsNats, async (t) => {
   t.ok(versions.has(card.version.slice(0, -2)), 'and by the original');
   const text = await scrape(server);
   t.equal(metricValue(text, 'devox_model_swaps_total', 'result="ok"'), 2);
-  t.match(text, new RegExp(`devox_model_info\\{name="[^"]+",version="${card.version.slice(0, -2)}",band="[^"]+"\\} 1`), 'model info follows the swap');
+  const original = String(card.version).slice(0, -2).replace(/[.+]/g, '\\$&');
+  t.match(text, new RegExp(`devox_model_info\\{name="[^"]+",version="${original}",band="[^"]+"\\} 1`), 'model info follows the swap');
 });
