@@ -264,16 +264,7 @@ commit `{card['git_commit']}`, {card['created']}.
 (`../shared/data/speech`, many sources without a licence); retrain on your own licensed corpora with
 `python3 training/train.py --corpus ...` (manifest, ASVspoof protocol, In-the-Wild meta.csv, or a folder per label).
 
-## Model
-
-- Front-end: {card['frontend']}.
-- Network: {card['architecture']}.
-- {card['params']:,} parameters; {card['flops']['per_window_mflops']} MFLOPs per 1-s window
-  ({card['flops']['frontend_macs'] / 1e6:.1f} M MACs front-end, {card['flops']['network_macs'] / 1e6:.1f} M MACs network).
-- onnxruntime {inf['onnxruntime']} CPU, 1 intra-op thread, this 2-core shared machine: batch 1
-  {inf['batch1']['ms_per_window']} ms per window, batch 64 {inf['batch64']['ms_per_window']} ms per window
-  ({inf['batch64']['windows_per_s']} windows/s).
-- Export parity, PyTorch vs onnxruntime on the dev windows: max |Δ| = {card['metrics']['export_parity_max_abs']:.1e}.
+{model_section(card)}
 
 ## Data and splits
 

@@ -7,13 +7,7 @@ AIMS = {'g711_ulaw': (20.0, 12.0), 'wideband': (None, None)}
 LABELS = ('genuine', 'suspicious', 'synthetic', 'insufficient_speech')
 
 
-def _row(cols) -> str:
-    return '| ' + ' | '.join('' if c is None else str(c) for c in cols) + ' |'
-
-
-def _ci(b: dict, level: str) -> str:
-    ci = b.get(f'{level}_eer_ci95_pct')
-    return f' [{ci[0]}–{ci[1]}]' if ci else ''
+from .report import _ci, _row  # noqa: E402  (one table formatting for both READMEs)
 
 
 def cv_tables(cv: dict) -> str:
