@@ -1,3 +1,5 @@
+import { seededRandom } from '../media/seeded-random.js';
+
 /**
  * Equal error rate from scores, for `devox eval`. The training side (training/devoxtrain/metrics.py)
  * takes the ROC point nearest the crossing instead of interpolating: the two agree within one
@@ -64,21 +66,10 @@ export function computeEer(genuineScores: ArrayLike<number>, syntheticScores: Ar
 }
 
 /**
- * mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). Hand-written because the runtime
- * dependencies carry no numeric library and Math.random cannot be seeded; the bootstrap below
- * needs a fixed seed so that `devox eval` prints the same intervals on every run of the same data.
- * Period 2^32, ample for drawing resample indices (1000 resamples of 10^5 files use ~2^27 draws).
+ * mulberry32 (media/seeded-random.ts): the bootstrap below needs a fixed seed so that
+ * `devox eval` prints the same intervals on every run of the same data; Math.random cannot be seeded.
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const mulberry32 = seededRandom;
 
 export interface BootstrapOptions {
   /** Number of resamples. */

@@ -12,6 +12,7 @@ import { floatToInt16 } from './audio-file.js';
 import { resampleBuffer } from './resampler.js';
 import { writeRtpHeader, RTP_HEADER_BYTES } from './rtp-packet.js';
 import type { CodecName } from './types.js';
+import { seededRandom } from './seeded-random.js';
 
 export interface RtpPacketizeOptions {
   codec: CodecName;
@@ -72,17 +73,8 @@ export interface RtpSendStats {
   maxLateMs: number;
 }
 
-/** mulberry32: small seeded PRNG so impairment patterns are reproducible (--seed). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG so impairment patterns are reproducible (--seed). */
+export { seededRandom };
 
 /** Encodes mono float audio at `sampleRate` into RTP packets (the last partial packet is zero-padded). */
 export function packetize(samples: Float32Array, sampleRate: number, opts: RtpPacketizeOptions): { packets: RtpPacketOut[]; clockRate: number; samplesPerPacket: number; payloadType: number; ssrc: number } {
