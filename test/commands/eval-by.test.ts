@@ -5,28 +5,20 @@
  * estimates (the same in two runs), per-file windows and model in --json, the text tables, usage
  * errors naming the columns, and no progress line when stderr is not a terminal.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { projectRoot } from '../../src/config.js';
 import { computeEer } from '../../src/detect/eer.js';
+import { runDevoxCli } from '../helpers/child-process.js';
 
 const TINY_MODEL = join(projectRoot, 'test/fixtures/tiny-model');
 const GENUINE = join(projectRoot, 'samples/genuine-librispeech.flac'); // 11.3 s
 const SYNTHETIC = join(projectRoot, 'samples/synthetic-ljspeech-espnet.flac'); // 7.6 s
 
-function devox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'src/cli.ts'), ...args],
-      { cwd: projectRoot, maxBuffer: 32 << 20, env: { ...process.env, DEVOX_CONFIG: '' } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const devox = runDevoxCli;
 
 t.setTimeout(300_000);
 

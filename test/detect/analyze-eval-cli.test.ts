@@ -12,17 +12,9 @@ import t from 'tap';
 import { projectRoot } from '../../src/config.js';
 import { computeEer } from '../../src/detect/eer.js';
 import { SPEECH_DIR, SPEECH_FILES, TINY_MODEL } from './support.js';
+import { runDevoxCli } from '../helpers/child-process.js';
 
-function devox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'src/cli.ts'), ...args],
-      { cwd: projectRoot, maxBuffer: 32 << 20, env: { ...process.env, DEVOX_CONFIG: '' } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const devox = runDevoxCli;
 
 const GENUINE = join(SPEECH_DIR, SPEECH_FILES.genuine[0]!);
 

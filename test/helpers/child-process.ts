@@ -2,8 +2,8 @@
  * A DevoX entry point (src/cli.ts, scripts/demo.ts) as a real child process, with its own RTP
  * port range, no NATS, its output collected, and a SIGKILL in teardown if a test fails early.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { resolve } from 'node:path';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { projectRoot } from '../../src/config.js';
 
@@ -39,4 +39,16 @@ export function spawnDevox(
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   return { child, rtpPortMin, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Runs the devox CLI (src/cli.ts through tsx) to completion; never rejects: the exit code is in `code`. */
+export function runDevoxCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'src/cli.ts'), ...args],
+      { cwd: projectRoot, maxBuffer: 32 << 20, env: { ...process.env, DEVOX_CONFIG: '' }, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
