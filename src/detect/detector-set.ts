@@ -39,8 +39,7 @@ interface Routed {
 export class DetectorSet implements WindowSink {
   readonly #primary: Detector;
   readonly #narrow: Detector | null;
-  /** Streams started but not yet routed (no window yet), and streams routed to a detector. */
-  readonly #pending = new Set<string>();
+  /** Streams routed to a detector (at their first window; before it, no detector knows them). */
   readonly #routed = new Map<string, Routed>();
 
   private constructor(primary: Detector, narrow: Detector | null) {
@@ -120,12 +119,8 @@ export class DetectorSet implements WindowSink {
   }
 
   onStreamStart(stream: StreamDescriptor): void {
-    const r = this.#routed.get(stream.streamId);
-    if (r) {
-      r.detector.onStreamStart(stream);
-      return;
-    }
-    this.#pending.add(stream.streamId);
+    // The band is known at the first window, which starts the stream on its detector (onWindow).
+    this.#routed.get(stream.streamId)?.detector.onStreamStart(stream);
   }
 
   onWindow(w: WindowView): void {
@@ -134,7 +129,6 @@ export class DetectorSet implements WindowSink {
       const band = bandOf(w.inputRate);
       r = { detector: this.#detectorFor(band), band };
       this.#routed.set(w.stream.streamId, r);
-      this.#pending.delete(w.stream.streamId);
       r.detector.onStreamStart(w.stream);
     }
     r.detector.onWindow(w);
@@ -143,7 +137,6 @@ export class DetectorSet implements WindowSink {
   onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
     const r = this.#routed.get(stream.streamId);
     this.#routed.delete(stream.streamId);
-    this.#pending.delete(stream.streamId);
     // A stream that never sent a window is unknown to every detector: the primary reports it drained.
     (r?.detector ?? this.#primary).onStreamEnd(stream, reason);
   }

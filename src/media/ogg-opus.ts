@@ -24,7 +24,7 @@
  * (audio-decode's Opus path, @audio/decode-opus, keeps its demuxing internal and hands back 48 kHz), and the
  * part of Ogg that Opus needs (page header, CRC, segment table, packet reassembly) is small.
  */
-import { createRequire } from 'node:module';
+import { opusNative } from './opus.js';
 import { MediaError } from './errors.js';
 
 export interface DecodedAudio {
@@ -165,28 +165,8 @@ function parseHead(p: Uint8Array): OpusHead {
   return head;
 }
 
-interface OpusHandler {
-  _decode(inPtr: number, inBytes: number, pcmPtr: number): number;
-  _decoder_ctl(ctl: number, arg: number): number;
-}
-interface OpusNative {
-  OpusScriptHandler: { new (rate: number, channels: number, application: number): OpusHandler; destroy_handler(h: OpusHandler): void };
-  _malloc(bytes: number): number;
-  _free(ptr: number): void;
-  HEAPU8: Uint8Array;
-  HEAPU16: Uint16Array;
-}
-
-/**
- * This file's own instance of opusscript's wasm libopus, made on the first Ogg Opus file (opus.ts keeps the RTP
- * codecs' instance private and its decoder is mono-only). Same PCM convention as opus.ts: `_decode` writes each
- * byte of the interleaved little-endian int16 PCM into its own uint16 heap slot.
- */
-let native: OpusNative | undefined;
-function opusNative(): OpusNative {
-  if (!native) native = (createRequire(import.meta.url)('opusscript/build/opusscript_native_wasm.js') as () => OpusNative)();
-  return native;
-}
+// opusscript's wasm libopus is shared with the RTP codecs (opus.ts): one instance per process. Same PCM convention as
+// there: `_decode` writes each byte of the interleaved little-endian int16 PCM into its own uint16 heap slot.
 const OPUS_SET_GAIN = 4034;
 const APPLICATION_AUDIO = 2049;
 const OPUS_ERRORS: Record<number, string> = { [-1]: 'bad argument', [-2]: 'buffer too small', [-3]: 'internal error', [-4]: 'invalid packet' };

@@ -14,13 +14,14 @@
 import { createRequire } from 'node:module';
 import { MediaError } from './errors.js';
 
-interface OpusHandler {
+/** opusscript's wasm libopus, as opus.ts and ogg-opus.ts drive it. */
+export interface OpusHandler {
   _encode(pcmPtr: number, pcmBytes: number, outPtr: number, frameSize: number): number;
   _decode(inPtr: number, inBytes: number, pcmPtr: number): number;
   _encoder_ctl(ctl: number, arg: number): number;
   _decoder_ctl(ctl: number, arg: number): number;
 }
-interface OpusNative {
+export interface OpusNative {
   OpusScriptHandler: { new (rate: number, channels: number, application: number): OpusHandler; destroy_handler(h: OpusHandler): void };
   _malloc(bytes: number): number;
   _free(ptr: number): void;
@@ -28,9 +29,9 @@ interface OpusNative {
   HEAPU16: Uint16Array;
 }
 
-/** The wasm module is instantiated once per process (synchronously) and shared by every Opus codec. */
+/** The wasm module is instantiated once per process (synchronously) and shared by every Opus codec and Ogg Opus file. */
 let native: OpusNative | undefined;
-function opusNative(): OpusNative {
+export function opusNative(): OpusNative {
   if (!native) {
     const require = createRequire(import.meta.url);
     const factory = require('opusscript/build/opusscript_native_wasm.js') as () => OpusNative;
