@@ -14,6 +14,7 @@ Shipped recipes (training/recipes/*.json) and where they go:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,10 @@ def main(argv=None) -> int:
     for name in args.only or sorted(SHIPPED):
         out, channel = SHIPPED[name]
         recipe = f'training/recipes/{name}.json'
+        fakes = json.loads((REPO / recipe).read_text()).get('paired_fakes')
+        if fakes and not (REPO / fakes).exists():     # generated audio lives outside git: make it first
+            subprocess.run([sys.executable, str(HERE / 'resynth_lyra.py'), '--out', str((REPO / fakes).parent)],
+                           check=True, cwd=REPO)
         subprocess.run([sys.executable, str(HERE / 'cross_validate.py'), '--recipe', str(REPO / recipe),
                         '--folds', str(args.folds), '--channel', channel, '--runs', args.runs], check=True, cwd=REPO)
         subprocess.run([sys.executable, 'training/train.py', '--recipe', recipe, '--all', '--thresholds-from',

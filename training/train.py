@@ -94,6 +94,9 @@ def parse_args(argv=None):
                     help='fraction of each batch drawn as matched genuine/synthetic pairs (same pair_key, same offset, '
                          'identical augmentation)')
     ap.add_argument('--n-fft', type=int, default=256, help='STFT window in samples (10-ms hop)')
+    ap.add_argument('--decimate', type=int, choices=(1, 2), default=1,
+                    help='2: the front-end low-passes and takes the waveform to 8 kHz before its STFT (narrowband '
+                         'models, --fmax <= 4000): half the front-end multiply-adds, the same features')
     ap.add_argument('--stem-stride', type=int, default=2, help='stride of the first conv (1 = full resolution)')
     ap.add_argument('--shortcut', choices=('conv', 'pool'), default='conv', help='downsampling shortcut of the blocks')
     ap.add_argument('--head', choices=('linear', 'oc'), default='linear',
@@ -359,6 +362,8 @@ def main(argv=None) -> int:
     pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log)
     stores = {s: pooled['pool'] for s in ('train', 'dev', 'test')}
     if args.paired_fakes:
+        if not Path(args.paired_fakes).exists() and (REPO / args.paired_fakes).exists():
+            args.paired_fakes = str(REPO / args.paired_fakes)     # recipes name it from the repository root
         fakes = read_corpus(f'manifest:{args.paired_fakes}')
         train_ids = {it.id for it in by_split['train']}
         extra = cachemod.build({'pool': fakes}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log)
@@ -378,7 +383,7 @@ def main(argv=None) -> int:
 
     net = DevoxNet(widths=args.widths, norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
                    stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
-                   fmax=args.fmax, phase=args.phase, backbone=args.backbone)
+                   fmax=args.fmax, phase=args.phase, backbone=args.backbone, decimate=args.decimate)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)

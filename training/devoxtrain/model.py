@@ -36,10 +36,11 @@ def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
     return np.where(m >= 15.0, 1000.0 * np.exp((m - 15.0) * np.log(6.4) / 27.0), m * 200.0 / 3)
 
 
-def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR / 2, scale: str = 'mel') -> np.ndarray:
+def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR / 2, scale: str = 'mel',
+                   sr: float = SR) -> np.ndarray:
     """Triangular filters (peak 1) on the Slaney mel scale (linear below 1 kHz), or linearly spaced
     (scale='linear', as LFCC front-ends in anti-spoofing use: equal resolution at high frequencies): [n, n_fft//2+1]."""
-    freqs = np.linspace(0, SR / 2, n_fft // 2 + 1)
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     if scale == 'linear':
         edges = np.linspace(fmin, fmax, n_mels + 2)
     else:
@@ -58,16 +59,31 @@ def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR 
 class FrontEnd(nn.Module):
     def __init__(self, n_fft: int = 320, hop: int = 160, n_mels: int = 48, preemph: float = 0.97,
                  floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel', fmax: float = SR / 2,
-                 phase: bool = False):
+                 phase: bool = False, decimate: int = 1):
         super().__init__()
         self.phase = phase
         if norm not in ('band', 'global'):
             raise ValueError(f'norm must be band or global, not {norm!r}')
+        if decimate not in (1, 2):
+            raise ValueError(f'decimate must be 1 or 2, not {decimate!r}')
+        if decimate == 2 and (fmax > SR / 4 or n_fft % 2 or hop % 2):
+            raise ValueError('decimate=2 needs fmax <= 4 kHz and an even n_fft and hop')
         self.norm = norm
+        self.decimate = decimate
+        # decimate=2 (narrowband models): a 63-tap Kaiser low-pass (passband to ~3.8 kHz, >70 dB stopband from
+        # 4.2 kHz) with stride 2 takes the waveform to 8 kHz, then the same STFT (same window length in seconds,
+        # same bin spacing) runs on half the samples: the front-end's multiply-adds halve and the features keep
+        # the telephone band.
+        n_fft, hop = n_fft // decimate, hop // decimate
+        sr = SR / decimate
+        if decimate == 2:
+            from scipy.signal import firwin
+            lp = firwin(63, 4000.0, window=('kaiser', 7.0), fs=SR)
+            self.register_buffer('lowpass', torch.tensor(lp, dtype=torch.float32)[None, None, :])
         self.n_fft, self.hop, self.preemph = n_fft, hop, preemph
-        fb = mel_filterbank(n_fft, n_mels, fmax=fmax, scale=scale)
+        fb = mel_filterbank(n_fft, n_mels, fmax=fmax, scale=scale, sr=sr)
         # only the STFT bins the filterbank reads are computed (fmax 4 kHz: half the front-end's multiply-adds)
-        self.n_bins = n_fft // 2 + 1 if fmax >= SR / 2 else int(np.nonzero(fb.any(axis=0))[0].max()) + 1
+        self.n_bins = n_fft // 2 + 1 if fmax >= sr / 2 else int(np.nonzero(fb.any(axis=0))[0].max()) + 1
         fb = fb[:, :self.n_bins]
         k = np.arange(self.n_bins)[:, None]
         t = np.arange(n_fft)[None, :]
@@ -77,12 +93,14 @@ class FrontEnd(nn.Module):
         self.register_buffer('basis', torch.tensor(basis, dtype=torch.float32)[:, None, :])
         self.register_buffer('fb', torch.tensor(fb))
         self.floor = float(10 ** (floor_db / 10))
-        self.n_frames = (WINDOW - n_fft) // hop + 1
+        self.n_frames = (WINDOW // decimate - n_fft) // hop + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:                      # [B, N] -> [B, 1, M, T]
         x = x - x.mean(dim=1, keepdim=True)
-        x = torch.cat([x[:, :1], x[:, 1:] - self.preemph * x[:, :-1]], dim=1)
-        y = F.conv1d(x.unsqueeze(1), self.basis, stride=self.hop)            # [B, 2K, T]
+        x = torch.cat([x[:, :1], x[:, 1:] - self.preemph * x[:, :-1]], dim=1).unsqueeze(1)
+        if self.decimate == 2:
+            x = F.conv1d(x, self.lowpass, stride=2, padding=self.lowpass.shape[-1] // 2)   # [B, 1, N/2] at 8 kHz
+        y = F.conv1d(x, self.basis, stride=self.hop)                          # [B, 2K, T]
         re, im = y[:, :self.n_bins], y[:, self.n_bins:]
         p = re * re + im * im
         mel = torch.matmul(self.fb, p)                                       # [B, M, T]
@@ -153,7 +171,7 @@ class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
                  dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
                  n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear',
-                 fmax: float = SR / 2, phase: bool = False, backbone: str = 'ds'):
+                 fmax: float = SR / 2, phase: bool = False, backbone: str = 'ds', decimate: int = 1):
         """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
         strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
@@ -170,8 +188,10 @@ class DevoxNet(nn.Module):
             self.config['phase'] = True           # absent when off: older cards and checkpoints load unchanged
         if backbone != 'ds':
             self.config['backbone'] = backbone    # likewise
+        if decimate != 1:
+            self.config['decimate'] = decimate    # likewise
         self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax,
-                              phase=phase)
+                              phase=phase, decimate=decimate)
         if backbone == 'plain':   # stem + 4 plain blocks, pooled 2x2 after all but the last
             chans = [2 if phase else 1, *widths]
             self.stem = PlainBlock(chans[0], chans[1], pool=True)
@@ -279,6 +299,8 @@ def count_macs(net: DevoxNet) -> dict:
             hooks.append(m.register_forward_hook(lin_hook))
     fe = net.front
     macs['frontend'] = fe.basis.shape[0] * fe.n_fft * fe.n_frames + fe.fb.numel() * fe.n_frames
+    if fe.decimate == 2:
+        macs['frontend'] += fe.lowpass.numel() * WINDOW // 2
     was = net.training
     net.eval()
     with torch.no_grad():
