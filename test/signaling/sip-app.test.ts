@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import Srf from 'drachtio-srf';
 import { requestView, startSip } from '../../src/signaling/sip-app.js';
 import { readOffer } from '../../src/signaling/sip/recording-offer.js';
-import { loadSipFixture, RecordingSink, sipFixtureDir } from './sip-fixtures.js';
+import { loadSipFixture, RecordingSink, sipFixtureDir } from '../helpers/sip-messages.js';
 
 t.test('network ACL: CIDRs and addresses, v4 and v6, mapped v4, empty list refuses all', async (t) => {
   const acl = new NetworkAcl(['127.0.0.0/8', '10.20.0.0/16', '192.0.2.7', '2001:db8::/32']);

@@ -9,15 +9,15 @@ import t from 'tap';
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sdpTransform from 'sdp-transform';
-import { loadConfig } from '../../src/config.js';
-import { MediaSessions } from '../../src/media/media-sessions.js';
-import { StreamCapacity } from '../../src/media/stream-capacity.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { CallRegistry, type SipCallPolicy } from '../../src/signaling/sip/call-registry.js';
-import { readAudioFile } from '../../src/media/audio-file.js';
-import { sendAudio } from '../../src/media/rtp-sender.js';
-import type { CodecName } from '../../src/media/types.js';
-import { loadSipFixture, RecordingSink, repoRoot, variant, type StoredRequest } from './sip-fixtures.js';
+import { loadConfig } from '../../../src/config.js';
+import { MediaSessions } from '../../../src/media/media-sessions.js';
+import { StreamCapacity } from '../../../src/media/stream-capacity.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { CallRegistry, type SipCallPolicy } from '../../../src/signaling/sip/call-registry.js';
+import { readAudioFile } from '../../../src/media/audio-file.js';
+import { sendAudio } from '../../../src/media/rtp-sender.js';
+import type { CodecName } from '../../../src/media/types.js';
+import { loadSipFixture, RecordingSink, repoRoot, variant, type StoredRequest } from '../../helpers/sip-messages.js';
 
 const log = createLogger('silent');
 
@@ -69,7 +69,7 @@ const vendorFixtures = [
   'ribbon-sbc-siprec-invite.sip',
   'opensips-siprec-invite.sip',
   'plain-fork-invite.sip',
-  // What test/sipp/siprec-uac.xml sends (captured from sipp), so the e2e body is covered without drachtio.
+  // What test/fixtures/sipp/siprec-uac.xml sends (captured from sipp), so the e2e body is covered without drachtio.
   'sipp-e2e-invite.sip',
 ];
 

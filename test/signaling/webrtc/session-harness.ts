@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { MsRtpParameters } from '../../src/signaling/webrtc/types.js';
+import type { MsRtpParameters } from '../../../src/signaling/webrtc/types.js';
 
 export const CHROME_OFFER = [
   'v=0',

@@ -3,10 +3,10 @@
  * audio is read, 404 for unknown paths, and websocket.maxStreamsPerToken (1013).
  */
 import t from 'tap';
-import { waitFor } from '../helpers/devox-server.js';
-import { Authenticator, signMediaPath } from '../../src/signaling/websocket/auth.js';
-import { AuthError } from '../../src/signaling/websocket/errors.js';
-import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './helpers.js';
+import { waitFor } from '../../helpers/devox-server.js';
+import { Authenticator, signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { AuthError } from '../../../src/signaling/websocket/errors.js';
+import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './harness.js';
 
 const h = await startHarness({ maxStreamsPerToken: 2 });
 t.teardown(() => h.close());
@@ -109,7 +109,7 @@ t.test('Authenticator unit behaviour', async (t) => {
 });
 
 t.test('identity fields are bounded (a client cannot bloat every event)', async (t) => {
-  const { flattenIdentity } = await import('../../src/signaling/websocket/identity.js');
+  const { flattenIdentity } = await import('../../../src/signaling/websocket/identity.js');
   const big: Record<string, unknown> = { long: 'x'.repeat(1000), ['k'.repeat(100)]: 'too long a key', nested: { a: 1, b: true, c: { deep: 'dropped' } }, list: [1, 2] };
   for (let i = 0; i < 40; i++) big[`f${i}`] = `v${i}`;
   const id = flattenIdentity(big, ['f0']);

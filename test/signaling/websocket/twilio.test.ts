@@ -4,7 +4,7 @@
  * client, decoded by DevoX into windows that must match the source audio.
  */
 import t, { type Test } from 'tap';
-import { createDecoder, createEncoder } from '../../src/media/codecs.js';
+import { createDecoder, createEncoder } from '../../../src/media/codecs.js';
 import {
   CLIP_A,
   CLIP_B,
@@ -21,7 +21,7 @@ import {
   startHarness,
   streamTwilio,
   type RecordedStream,
-} from './helpers.js';
+} from './harness.js';
 
 const h = await startHarness();
 t.teardown(() => h.close());

@@ -16,8 +16,8 @@ import {
   sleep,
   sourceClip,
   startHarness,
-} from './helpers.js';
-import type { WsCloseReason } from '../../src/signaling/websocket/types.js';
+} from './harness.js';
+import type { WsCloseReason } from '../../../src/signaling/websocket/types.js';
 
 const h = await startHarness({
   realtimeSlackMs: 300,

@@ -16,7 +16,7 @@ import {
   sourceClip,
   startHarness,
   streamPcmFork,
-} from './helpers.js';
+} from './harness.js';
 
 const h = await startHarness();
 t.teardown(() => h.close());

@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { signMediaPath } from '../../src/signaling/websocket/auth.js';
-import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../webrtc/browser.js';
-import { CLIP_A, SECRET, sleep, sourceClip, startHarness } from './helpers.js';
+import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
+import { CLIP_A, SECRET, sleep, sourceClip, startHarness } from './harness.js';
 
 /** RMS per 10 ms frame at 16 kHz: an envelope that survives the browser's resampling and offset. */
 function envelope(x: Float32Array, n: number): Float64Array {

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { loadConfig, projectRoot, type Config } from '../../src/config.js';
-import { readAudioFile } from '../../src/media/audio-file.js';
-import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../../src/media/types.js';
-import { MediaStreamServer } from '../../src/signaling/websocket/media-stream-server.js';
+import { loadConfig, projectRoot, type Config } from '../../../src/config.js';
+import { readAudioFile } from '../../../src/media/audio-file.js';
+import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../../../src/media/types.js';
+import { MediaStreamServer } from '../../../src/signaling/websocket/media-stream-server.js';
 
 export const SPEECH_DIR = resolve(projectRoot, '..', 'shared', 'data', 'speech', 'audio', 'resemblyzer', 'genuine', 'bonafide');
 /** LibriSpeech (CC BY 4.0) utterances, 16 kHz mono FLAC, 4.1–4.9 s. */

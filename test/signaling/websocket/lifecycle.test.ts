@@ -3,8 +3,8 @@
  * live streams with 1001 and ends their legs as released; close() is idempotent.
  */
 import t from 'tap';
-import type { StreamDescriptor, WindowView } from '../../src/media/types.js';
-import { CLIP_A, RecordingSink, closed, ffmpegRaw, openClient, startHarness, streamTwilio } from './helpers.js';
+import type { StreamDescriptor, WindowView } from '../../../src/media/types.js';
+import { CLIP_A, RecordingSink, closed, ffmpegRaw, openClient, startHarness, streamTwilio } from './harness.js';
 
 const mulaw = ffmpegRaw(CLIP_A, 8000, 'mulaw', 2.1);
 

@@ -7,11 +7,11 @@
  * webrtc-liveness.test.ts.
  */
 import t, { type Test } from 'tap';
-import { loadConfig } from '../../src/config.js';
-import { writeRtpHeader } from '../../src/media/rtp-packet.js';
-import type { MsRouter } from '../../src/signaling/webrtc/types.js';
-import { WebRtcSession } from '../../src/signaling/webrtc/webrtc-session.js';
-import { OUTPUT_RATE, RecordingSink } from '../websocket/helpers.js';
+import { loadConfig } from '../../../src/config.js';
+import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
+import type { MsRouter } from '../../../src/signaling/webrtc/types.js';
+import { WebRtcSession } from '../../../src/signaling/webrtc/webrtc-session.js';
+import { OUTPUT_RATE, RecordingSink } from '../websocket/harness.js';
 import { CHROME_OFFER, FakeRouter, recordingLog, until, wsPair, type SetupStep } from './session-harness.js';
 
 const DEADLINE = 10_000;

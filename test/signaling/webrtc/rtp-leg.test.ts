@@ -6,10 +6,10 @@
  */
 import t from 'tap';
 import { pino } from 'pino';
-import { createDecoder, createEncoder, opusDecodeRate } from '../../src/media/codecs.js';
-import { writeRtpHeader } from '../../src/media/rtp-packet.js';
-import { loadConfig } from '../../src/config.js';
-import { RtpLeg } from '../../src/signaling/webrtc/rtp-leg.js';
+import { createDecoder, createEncoder, opusDecodeRate } from '../../../src/media/codecs.js';
+import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
+import { loadConfig } from '../../../src/config.js';
+import { RtpLeg } from '../../../src/signaling/webrtc/rtp-leg.js';
 import {
   CLIP_A,
   OUTPUT_RATE,
@@ -20,7 +20,7 @@ import {
   int16FromS16le,
   paced,
   sourceClip,
-} from '../websocket/helpers.js';
+} from '../websocket/harness.js';
 
 t.test('Opus RTP from a consumer → RtpLeg → windows that match the source', async (t) => {
   const cfg = loadConfig({ env: {} });

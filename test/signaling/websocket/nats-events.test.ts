@@ -5,12 +5,12 @@
  * fields from the stream metadata (callSid, streamSid, custom parameters, from/to) are in them.
  */
 import t from 'tap';
-import { callIdToToken } from '../../src/verdicts/events.js';
-import type { CallEndedEvent, DevoxEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
-import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
-import { eventValidator, readStoredEvents } from '../helpers/events.js';
-import { metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
-import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio, upgradeStatus } from './helpers.js';
+import { callIdToToken } from '../../../src/verdicts/events.js';
+import type { CallEndedEvent, DevoxEvent, WindowScoredEvent } from '../../../src/verdicts/types.js';
+import { NatsServer, natsServerAvailable } from '../../helpers/nats-server.js';
+import { eventValidator, readStoredEvents } from '../../helpers/events.js';
+import { metricValue, scrape, startTestServer, waitFor } from '../../helpers/devox-server.js';
+import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio, upgradeStatus } from './harness.js';
 
 const skip = natsServerAvailable()
   ? false

@@ -1,5 +1,5 @@
 /**
- * SIPREC end to end through a REAL drachtio-server: sipp (test/sipp/siprec-uac.xml) is the
+ * SIPREC end to end through a REAL drachtio-server: sipp (test/fixtures/sipp/siprec-uac.xml) is the
  * SBC; it pings OPTIONS, sends a two-stream SIPREC INVITE to drachtio-server, which hands it
  * to DevoX's drachtio-srf app; the test streams real speech as RTP (genuine on label 1,
  * synthetic on label 2) to the two ports of the 200 OK; sipp hangs up with BYE. Asserted:
@@ -22,14 +22,14 @@ import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';
 import { NatsServer, freePort } from '../helpers/nats-server.js';
-import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../sipp/drachtio-server.js';
+import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../helpers/drachtio-server.js';
 
 const drachtioBin = findDrachtio();
 // DRACHTIO_BIN set to something that is not there is a broken set-up, not a machine without drachtio.
 t.test('DRACHTIO_BIN, when set, names an existing binary', { skip: process.env.DRACHTIO_BIN ? false : 'DRACHTIO_BIN not set' }, async (t) => {
   t.ok(drachtioBin, `DRACHTIO_BIN=${process.env.DRACHTIO_BIN} exists`);
 });
-const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
+const SCENARIO = resolve(projectRoot, 'test/fixtures/sipp/siprec-uac.xml');
 
 function exited(p: ChildProcess): Promise<number | null> {
   return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (code) => r(code)));
