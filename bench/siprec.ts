@@ -1,5 +1,5 @@
 /**
- * SIPREC bench through a REAL drachtio-server: sipp (test/sipp/siprec-uac.xml, two PCMU
+ * SIPREC bench through a REAL drachtio-server: sipp (test/fixtures/sipp/siprec-uac.xml, two PCMU
  * streams per call) is the SBC; DevoX runs in this process (DevoxServer: real media
  * sessions, model, verdict pipeline; events to a discarded stdout) with the SIP app.
  *
@@ -26,9 +26,9 @@ import { createLogger } from '../src/observability/logger.js';
 import { DevoxServer } from '../src/server.js';
 import type { SipApp } from '../src/signaling/sip-app.js';
 import { freePort } from '../test/helpers/nats-server.js';
-import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/sipp/drachtio-server.js';
+import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/helpers/drachtio-server.js';
 
-const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
+const SCENARIO = resolve(projectRoot, 'test/fixtures/sipp/siprec-uac.xml');
 const SPEECH = resolve(projectRoot, '../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac');
 
 const { values: args } = parseArgs({

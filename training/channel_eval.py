@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from cv_report import block, call_score  # noqa: E402
-from devoxtrain import onnx_io  # noqa: E402
-from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.channel import mobile_channel, to_int16  # noqa: E402
-from devoxtrain.metrics import cut_windows, speech_windows  # noqa: E402
+from cv_report import block, call_score
+from devoxtrain import onnx_io
+from devoxtrain.cache import load_audio
+from devoxtrain.channel import mobile_channel, to_int16
+from devoxtrain.constants import SHARED_SPEECH
+from devoxtrain.metrics import cut_windows, speech_windows
 
-SPEECH = (Path(__file__).resolve().parent.parent / '..' / 'shared' / 'data' / 'speech').resolve()
+SPEECH = SHARED_SPEECH
 CHANNELS = {'amrnb12.2': ('amrnb', 7), 'amrnb4.75': ('amrnb', 0), 'gsm': ('gsm', 0)}
 
 

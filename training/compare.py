@@ -17,17 +17,16 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from devoxtrain import onnx_io  # noqa: E402
-from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.data import read_corpus  # noqa: E402
-from devoxtrain.evaluation import CONDITIONS, score_files  # noqa: E402
-from devoxtrain.metrics import eer, file_bootstrap  # noqa: E402
-from devoxtrain.splits import assign_splits  # noqa: E402
-from train import CAPS, SHARED_MANIFEST, log, split_config  # noqa: E402
+from devoxtrain import onnx_io
+from devoxtrain.cache import load_audio
+from devoxtrain.constants import CAPS, DEFAULT_SEED, SHARED_MANIFEST
+from devoxtrain.data import read_corpus
+from devoxtrain.evaluation import CONDITIONS, score_files
+from devoxtrain.log import log
+from devoxtrain.metrics import eer, file_bootstrap
+from devoxtrain.splits import assign_splits, split_config
 
 
 def _session(model_dir: str):
@@ -45,7 +44,7 @@ def _session(model_dir: str):
 def _split_key(card: dict) -> tuple:
     """What decides a model's split on the shared data: its seed and the pages held out for dev and test."""
     s = card.get('splits', {})
-    return int(s.get('seed', 1337)), tuple(s.get('dev_sources', ())), tuple(s.get('test_sources', ()))
+    return int(s.get('seed', DEFAULT_SEED)), tuple(s.get('dev_sources', ())), tuple(s.get('test_sources', ()))
 
 
 def paired(y_item: np.ndarray, a: dict, b: dict, n_boot: int, seed: int) -> dict:

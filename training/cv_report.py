@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from devoxtrain.metrics import eer, eer_ci  # noqa: E402
+from devoxtrain.metrics import eer, eer_ci
 
 LABELS = ('genuine', 'suspicious', 'synthetic', 'insufficient_speech')
 # config/default.json "verdict": the engine this replays

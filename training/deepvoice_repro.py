@@ -18,15 +18,14 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+from torch import nn
 
-from devoxtrain.metrics import eer  # noqa: E402
+from devoxtrain.constants import REPO, SHARED
+from devoxtrain.metrics import eer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class CnnBiLstm(nn.Module):
@@ -122,7 +121,7 @@ def block_folds(n: int, y: np.ndarray, block: int, k: int, seed: int):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--csv', default=os.path.join(REPO, '..', 'shared', 'data', 'deep-voice', 'DATASET-balanced.csv'))
+    ap.add_argument('--csv', default=os.path.join(SHARED, 'data', 'deep-voice', 'DATASET-balanced.csv'))
     ap.add_argument('--out', default=os.path.join(REPO, 'docs', 'deep-voice-repro.json'))
     ap.add_argument('--epochs', type=int, default=6)
     ap.add_argument('--folds', type=int, default=3)

@@ -19,19 +19,18 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from devoxtrain import onnx_io  # noqa: E402
-from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.data import read_corpus  # noqa: E402
-from devoxtrain.report import eval_table, render_readme, run_evaluation, source_table, strip_scores  # noqa: E402
-from devoxtrain.splits import assign_splits  # noqa: E402
-from train import CAPS, DEMO_IDS, REPO, SHARED_MANIFEST, log, split_config  # noqa: E402
+from devoxtrain import onnx_io
+from devoxtrain.cache import load_audio
+from devoxtrain.constants import CAPS, DEFAULT_MODEL_DIR, DEFAULT_SEED, DEMO_IDS, SHARED_MANIFEST
+from devoxtrain.data import read_corpus
+from devoxtrain.log import log
+from devoxtrain.report import eval_table, render_readme, run_evaluation, source_table, strip_scores
+from devoxtrain.splits import assign_splits, split_config
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--model', default=str(REPO / 'models' / 'devox-phone'))
+    ap.add_argument('--model', default=str(DEFAULT_MODEL_DIR))
     ap.add_argument('--corpus', action='append')
     ap.add_argument('--write', action='store_true', help='update card.json metrics/inference and README.md')
     ap.add_argument('--threads', type=int, default=2)
@@ -49,7 +48,7 @@ def main(argv=None) -> int:
         raise SystemExit(f'{onnx_path} does not match the sha256 in {card_path}')
     specs = args.corpus or [f'manifest:{SHARED_MANIFEST}']
     items = [it for spec in specs for it in read_corpus(spec)]
-    seed = int(card.get('splits', {}).get('seed', 1337))
+    seed = int(card.get('splits', {}).get('seed', DEFAULT_SEED))
     shared = specs == [f'manifest:{SHARED_MANIFEST}']
     split = assign_splits(items, split_config(shared, seed))
     test_items = split.items(items, 'test')

@@ -17,21 +17,20 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from devoxtrain import channel, onnx_io  # noqa: E402
-from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.metrics import HOP, WINDOW, speech_ratio, speech_windows, window_dbfs  # noqa: E402
+from devoxtrain import channel, onnx_io
+from devoxtrain.cache import load_audio
+from devoxtrain.constants import DEFAULT_MODEL_DIR
+from devoxtrain.metrics import HOP, WINDOW, speech_ratio, speech_windows, window_dbfs
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('file')
-    ap.add_argument('--model', default=os.path.join(REPO, 'models', 'devox-phone'))
+    ap.add_argument('--model', default=str(DEFAULT_MODEL_DIR))
     ap.add_argument('--channel', choices=('none', 'ulaw', 'alaw'), default='none')
     args = ap.parse_args(argv)
     with open(os.path.join(args.model, 'card.json')) as fh:

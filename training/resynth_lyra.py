@@ -17,22 +17,20 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import soundfile as sf
 
-from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.data import read_manifest  # noqa: E402
+from devoxtrain.cache import load_audio
+from devoxtrain.constants import CACHE_DIR, SHARED, SHARED_MANIFEST
+from devoxtrain.data import read_manifest
 
-REPO = Path(__file__).resolve().parent.parent
-LYRA = (REPO / '..' / 'shared' / 'models' / 'lyra-v2').resolve()
-MANIFEST = (REPO / '..' / 'shared' / 'data' / 'speech' / 'manifest.csv').resolve()
+LYRA = SHARED / 'models' / 'lyra-v2'
+MANIFEST = SHARED_MANIFEST
 QUANTIZERS = {3.2: 16, 6.0: 30, 9.2: 46}
 FRAME = 320
 MAX_SEC = 30.0     # the training cache keeps 30 s per file
@@ -93,7 +91,7 @@ def pick_kbps(key: str) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--manifest', default=str(MANIFEST))
-    ap.add_argument('--out', default=str(REPO / 'training' / 'cache' / 'lyra'))
+    ap.add_argument('--out', default=str(CACHE_DIR / 'lyra'))
     ap.add_argument('--limit', type=int, default=0, help='only the first N genuine files')
     args = ap.parse_args(argv)
     items = [it for it in read_manifest(args.manifest) if it.label == 'genuine']

@@ -17,62 +17,39 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-from devoxtrain import cache as cachemod  # noqa: E402
-from devoxtrain import channel  # noqa: E402
-from devoxtrain import cv  # noqa: E402
-from devoxtrain.adversary import SourceAdversary, dann_lambda  # noqa: E402
-from devoxtrain.augment import AugConfig  # noqa: E402
-from devoxtrain.data import Item, read_corpus  # noqa: E402
-from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs  # noqa: E402
-from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss  # noqa: E402
-from devoxtrain.sampler import CropStream  # noqa: E402
-from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits, summarize  # noqa: E402
-from devoxtrain import onnx_io  # noqa: E402
-from devoxtrain.report import finish_model_dir  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED_MANIFEST = (REPO / '..' / 'shared' / 'data' / 'speech' / 'manifest.csv').resolve()
-# Demo samples shipped in samples/ (see samples/ATTRIBUTION.md): never trained on; their speakers are in test.
-DEMO_IDS = ('audio/resemblyzer/genuine/bonafide/libri-1355_1af50ad62c.flac',
-            'audio/espnet_tts_sample/synthetic/espnet-tacotron2-v3-wnv-kan-bayashi-wavenet-vocoder/lj_5f25325bad.flac')
-DEMO_SPEAKERS = ('libri_1355', 'LJ')
-CAPS = {'train': 30.0, 'dev': 30.0, 'test': 60.0}    # seconds per file kept in the cache
-
-
-def split_config(shared: bool, seed: int) -> SplitConfig:
-    """The split of train.py, evaluate.py and compare.py: the shared manifest's (whole demo pages held out, the demo
-    samples and their speakers in test) or, for users' corpora, the seeded hash split."""
-    if not shared:
-        return SplitConfig(seed=seed)
-    cfg = copy.deepcopy(SHARED_DEFAULT)
-    cfg.seed, cfg.exclude_ids, cfg.test_speakers = seed, DEMO_IDS, DEMO_SPEAKERS
-    return cfg
-
-
-def log(msg: str) -> None:
-    print(f'[{datetime.now().strftime("%H:%M:%S")}] {msg}', flush=True)
+from devoxtrain import cache as cachemod
+from devoxtrain import channel
+from devoxtrain import cv
+from devoxtrain.adversary import SourceAdversary, dann_lambda
+from devoxtrain.augment import AugConfig
+from devoxtrain.constants import CACHE_DIR, CAPS, DEFAULT_MODEL_DIR, DEFAULT_SEED, DEMO_IDS, REPO, SHARED_MANIFEST, SR, WINDOW
+from devoxtrain.data import Item, read_corpus
+from devoxtrain.log import log
+from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs
+from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss
+from devoxtrain.sampler import CropStream
+from devoxtrain.splits import assign_splits, split_config, summarize
+from devoxtrain import onnx_io
+from devoxtrain.report import finish_model_dir
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--corpus', action='append', help='manifest:CSV | protocol:TXT:AUDIO_DIR | meta:CSV[:AUDIO_DIR] | '
                     'folders:DIR (repeatable; default: the shared manifest)')
-    ap.add_argument('--out', default=str(REPO / 'models' / 'devox-phone'))
+    ap.add_argument('--out', default=str(DEFAULT_MODEL_DIR))
     ap.add_argument('--name', default='devox-phone')
     ap.add_argument('--version', default='0.0.0-dev', help='written to the card; give one for a model you ship')
     ap.add_argument('--overwrite', action='store_true',
                     help='allow --out to replace a model of another name or version (refused otherwise, so that a '
                          'forgotten --out cannot replace the shipped model)')
-    ap.add_argument('--seed', type=int, default=1337)
+    ap.add_argument('--seed', type=int, default=DEFAULT_SEED)
     ap.add_argument('--split-seed', type=int, default=None,
                     help='seed of the train/dev/test split (default: --seed). Keep it fixed and vary --seed to see how '
                          'much training alone moves the results on the same dev and test files')
@@ -80,7 +57,7 @@ def parse_args(argv=None):
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--eval-every', type=int, default=200)
-    ap.add_argument('--cache-dir', default=str(REPO / 'training' / 'cache'))
+    ap.add_argument('--cache-dir', default=str(CACHE_DIR))
     ap.add_argument('--threads', type=int, default=1,
                     help='torch threads; 1 is fastest on a shared, oversubscribed CPU (OpenMP spin-waits otherwise)')
     ap.add_argument('--norm', choices=('band', 'global'), default='band',
@@ -225,10 +202,10 @@ def dev_windows(items: list[Item], store: cachemod.Store, per_file: int) -> tupl
         for it in items:
             x = store.get(it.id).astype(np.float32) / 32768.0
             z = x if cond == 'wideband' else channel.g711_channel(x, 'ulaw')
-            if len(z) < 16000:
-                z = np.pad(z, (0, 16000 - len(z)))
-            starts = np.arange(0, len(z) - 16000 + 1, 16000)[:per_file]
-            w = np.stack([z[s:s + 16000] for s in starts])
+            if len(z) < WINDOW:
+                z = np.pad(z, (0, WINDOW - len(z)))
+            starts = np.arange(0, len(z) - WINDOW + 1, SR)[:per_file]
+            w = np.stack([z[s:s + WINDOW] for s in starts])
             keep = window_dbfs(w) >= SPEECH_DBFS
             if not keep.any():
                 keep[0] = True
@@ -456,7 +433,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / 'model.onnx'
     onnx_io.export(net, str(onnx_path))
-    torch.save({'config': net.config, 'state_dict': net.state_dict()}, out / 'model.pt')  # for checks.py parity
+    torch.save({'config': net.config, 'state_dict': net.state_dict()}, out / 'model.pt')  # for test/training/checks.py parity
     sess = onnx_io.session(str(onnx_path), threads=args.threads)
     p_ort, _ = onnx_io.score(sess, xdev)
     p_pt = onnx_io.torch_score(net, xdev)

@@ -38,21 +38,19 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from devoxtrain.cache import load_audio
+from devoxtrain.channel import g711_channel, to_int16
+from devoxtrain.constants import CAPS, REPO, SHARED_SPEECH, TRAINING_DIR
+from devoxtrain.metrics import SR, WINDOW, cut_windows, eer, speech_windows, window_starts
 
-from devoxtrain.cache import load_audio  # noqa: E402
-from devoxtrain.channel import g711_channel, to_int16  # noqa: E402
-from devoxtrain.metrics import SR, WINDOW, cut_windows, eer, speech_windows, window_starts  # noqa: E402
-
-MODEL = HERE / 'vad' / 'silero_vad.onnx'
-DATA = HERE.parent.parent / 'shared' / 'data' / 'speech'
+MODEL = TRAINING_DIR / 'vad' / 'silero_vad.onnx'
+DATA = SHARED_SPEECH
 CHUNK = 512            # Silero v5 at 16 kHz
 CONTEXT = 64           # samples of the previous chunk prepended to each chunk (32 at 8 kHz)
 P_SPEECH = 0.5         # a chunk is speech when its probability reaches this
-DEFAULT_CAP = 30.0     # training cache cap (train.py CAPS['train']) when a run's card does not say
+DEFAULT_CAP = CAPS['train']   # training cache cap when a run's card does not say
 CHANNELS = ('wideband', 'g711_ulaw')
 LOGIT_CLIP = 1e-6      # as cv.speech_log_odds
 
@@ -324,7 +322,7 @@ def vad_cost(vad_path: Path, signals: list[np.ndarray], max_sec: float = 60.0, r
 
 
 # ---------------------------------------------------------------- self-test
-def self_test(vad_path: Path = MODEL, sample: Path = HERE.parent / 'samples' / 'genuine-librispeech.flac') -> bool:
+def self_test(vad_path: Path = MODEL, sample: Path = REPO / 'samples' / 'genuine-librispeech.flac') -> bool:
     """1 s silence + 2 s of real speech + 1 s silence: windows wholly in silence must get a VAD ratio <= 0.1,
     windows wholly in speech >= 0.5; the batched run must equal the one-at-a-time run."""
     vad = Silero(vad_path)

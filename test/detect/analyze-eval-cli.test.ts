@@ -11,12 +11,14 @@ import { join, relative } from 'node:path';
 import t from 'tap';
 import { projectRoot } from '../../src/config.js';
 import { computeEer } from '../../src/detect/eer.js';
-import { SPEECH_DIR, SPEECH_FILES, TINY_MODEL } from './support.js';
+import { SPEECH_FILES } from './support.js';
+import { TINY_MODEL } from '../helpers/fixture-paths.js';
+import { SHARED_SPEECH_DIR } from '../helpers/shared-data.js';
 import { runDevoxCli } from '../helpers/child-process.js';
 
 const devox = runDevoxCli;
 
-const GENUINE = join(SPEECH_DIR, SPEECH_FILES.genuine[0]!);
+const GENUINE = join(SHARED_SPEECH_DIR, SPEECH_FILES.genuine[0]!);
 
 // Each case spawns the CLI (a few seconds each on a busy 2-core machine).
 t.setTimeout(300_000);
@@ -180,7 +182,7 @@ t.test('eval: per-file lines and a final JSON line with EERs and counts', async 
     ...SPEECH_FILES.synthetic.map((p) => [p, 'synthetic'] as const),
   ];
   const manifest = join(dir, 'manifest.csv');
-  await writeFile(manifest, 'path,label\n' + files.map(([p, l]) => `${relative(dir, join(SPEECH_DIR, p))},${l}`).join('\n') + '\n');
+  await writeFile(manifest, 'path,label\n' + files.map(([p, l]) => `${relative(dir, join(SHARED_SPEECH_DIR, p))},${l}`).join('\n') + '\n');
 
   const r = await devox(['eval', manifest, '--model', TINY_MODEL]);
   t.equal(r.code, 0, r.stderr);

@@ -7,7 +7,9 @@ import { bandOf, cardBand, DetectorSet } from '../../src/detect/detector-set.js'
 import { ModelLoadError } from '../../src/detect/errors.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import { RingWindowView } from '../../src/media/window-view.js';
-import { captureLog, detectConfig, modelVariant, speech, stream, TINY_MODEL, WindowSource } from './support.js';
+import { detectConfig, modelVariant, speech, stream, WindowSource } from './support.js';
+import { captureLog } from '../helpers/capture.js';
+import { TINY_MODEL } from '../helpers/fixture-paths.js';
 
 t.test('bandOf: 8 kHz and below is narrowband, the rest (and unknown) wideband', async (t) => {
   t.equal(bandOf(8000), 'narrowband');

@@ -9,7 +9,9 @@ import { Detector, type BatchInfo, type ShedReason } from '../../src/detect/dete
 import { loadModel } from '../../src/detect/model-registry.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
-import { captureLog, detectConfig, EMBEDDING_MODEL, modelVariant, RUNTIME_ERROR_MODEL, SLOW_MODEL, speech, stream, TINY_LOGIT_MODEL, TINY_MODEL, WindowSource } from './support.js';
+import { detectConfig, modelVariant, speech, stream, WindowSource } from './support.js';
+import { captureLog } from '../helpers/capture.js';
+import { EMBEDDING_MODEL, RUNTIME_ERROR_MODEL, SLOW_MODEL, TINY_LOGIT_MODEL, TINY_MODEL } from '../helpers/fixture-paths.js';
 
 // Every case starts real inference workers (about a second each on a busy 2-core machine).
 t.setTimeout(300_000);

@@ -10,7 +10,9 @@ import t, { type Test } from 'tap';
 import { ModelLoadError } from '../../src/detect/errors.js';
 import { loadModel, readModelCard } from '../../src/detect/model-registry.js';
 import type { ModelCard } from '../../src/detect/types.js';
-import { captureLog, EMBEDDING_MODEL, modelVariant, speech, TINY_LOGIT_MODEL, TINY_MODEL } from './support.js';
+import { modelVariant, speech } from './support.js';
+import { captureLog } from '../helpers/capture.js';
+import { EMBEDDING_MODEL, TINY_LOGIT_MODEL, TINY_MODEL } from '../helpers/fixture-paths.js';
 
 async function refusal(t: Test, dir: string, code: string, field: RegExp | undefined, message: RegExp): Promise<void> {
   try {

@@ -1,27 +1,18 @@
 /**
- * Shared bits of the detector tests: fixture paths, real speech windows (media's RingWindowView
- * over real audio from ../shared/data/speech), a log capture, and a detect config.
+ * Shared bits of the detector tests: real speech windows (media's RingWindowView over real audio
+ * from ../shared/data/speech), model variants, and a detect config.
  */
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import { loadConfig, projectRoot, type Config } from '../../src/config.js';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
 import type { ModelCard } from '../../src/detect/types.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import { RingWindowView } from '../../src/media/window-view.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { TINY_MODEL } from '../helpers/fixture-paths.js';
+import { sharedSpeech } from '../helpers/shared-data.js';
 
-export const TINY_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model');
-export const TINY_LOGIT_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-logit');
-/** Passes every load-time check, fails at run time (batch not a multiple of 3 / wrong output rows). */
-export const RUNTIME_ERROR_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-runtime-error');
-/** tiny-model plus an "embedding" output [batch, 2], declared in its card like the trained model's. */
-export const EMBEDDING_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-embedding');
-/** Run time ∝ the batch's peak amplitude: silence is instant, a 0.9 peak takes about a second or two. */
-export const SLOW_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-slow');
-export const SPEECH_DIR = resolve(projectRoot, '../shared/data/speech');
 
 /** A few real files (genuine and synthetic) from the shared speech manifest. */
 export const SPEECH_FILES = {
@@ -44,23 +35,11 @@ export function stream(id: string): StreamDescriptor {
   return { streamId: id, callId: `call-${id}`, leg: 'caller', transport: 'file' };
 }
 
-/** Captures pino JSON lines. */
-export function captureLog(level = 'debug'): { log: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: createLogger(level, sink), lines };
-}
-
 /** 16 kHz mono speech, concatenated from the given manifest paths. */
 export async function speech(paths: string[] = SPEECH_FILES.genuine): Promise<Float32Array> {
   const parts: Float32Array[] = [];
   for (const p of paths) {
-    const { samples, sampleRate } = await readAudioFile(join(SPEECH_DIR, p));
+    const { samples, sampleRate } = await readAudioFile(sharedSpeech(p));
     if (sampleRate !== 16000) throw new Error(`expected 16 kHz, ${p} is ${sampleRate}`);
     parts.push(samples);
   }

@@ -8,7 +8,10 @@
 import t from 'tap';
 import type { DevoxEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
 import { modelVariant } from '../detect/support.js';
-import { GENUINE_FILE, StdoutCapture, TINY_MODEL_DIR, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { scrape, sendFile, startTestServer } from '../helpers/devox-server.js';
+import { LineCapture } from '../helpers/capture.js';
+import { GENUINE_FILE, TINY_MODEL } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 t.test('a PCMU leg is judged by the narrowband model, an L16 16 kHz leg by the wideband one', async (t) => {
   const nb = await modelVariant((c) => {
@@ -18,8 +21,8 @@ t.test('a PCMU leg is judged by the narrowband model, an L16 16 kHz leg by the w
     // far from the primary's (0.5 / 0.7): a verdict made with the wrong card would show
     c.thresholds = { eer: 0.02, suspicious: 0.01, synthetic: 0.03 };
   });
-  const out = new StdoutCapture();
-  const server = await startTestServer({ detect: { modelDir: TINY_MODEL_DIR, narrowbandModelDir: nb } }, { stdout: out });
+  const out = new LineCapture();
+  const server = await startTestServer({ detect: { modelDir: TINY_MODEL, narrowbandModelDir: nb } }, { stdout: out });
   t.teardown(() => server.close());
 
   const callId = 'band-routing-1';

@@ -7,12 +7,14 @@
 import t from 'tap';
 import { callIdToToken } from '../../src/verdicts/events.js';
 import type { CallEndedEvent, VerdictChangedEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
-import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
+import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
-import { GENUINE_FILE, SYNTHETIC_FILE, metricSum, metricValue, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { metricSum, metricValue, scrape, sendFile, startTestServer } from '../helpers/devox-server.js';
+import { GENUINE_FILE, SYNTHETIC_FILE } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
-const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the event tests need a real NATS' };
+const needsNats = { skip: NEEDS_NATS };
 
 const validate = eventValidator();
 

@@ -12,15 +12,15 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import type { DevoxEvent, Evidence, VerdictLabel } from '../../src/verdicts/types.js';
 import { NatsPublisherError } from '../../src/verdicts/publisher.js';
-import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
+import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { spawnDevox } from '../helpers/child-process.js';
 import { eventValidator, readStoredEvents, toStored } from '../helpers/events.js';
-import {
-  GENUINE_FILE, SYNTHETIC_FILE, metricValue, scrape, sendFile, startTestServer, testModelDir, waitFor,
-} from '../helpers/devox-server.js';
+import { metricValue, scrape, sendFile, startTestServer, testModelDir } from '../helpers/devox-server.js';
+import { GENUINE_FILE, SYNTHETIC_FILE } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
-const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the NATS tests need a real server' };
+const needsNats = { skip: NEEDS_NATS };
 
 const validate = eventValidator();
 

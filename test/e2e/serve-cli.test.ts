@@ -8,8 +8,9 @@ import t from 'tap';
 import { spawnDevox } from '../helpers/child-process.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
-import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, metricValue, testModelDir } from '../helpers/devox-server.js';
+import { loadAudio, metricValue, testModelDir } from '../helpers/devox-server.js';
 import { sendAudio } from '../../src/media/rtp-sender.js';
+import { GENUINE_FILE, SYNTHETIC_FILE } from '../helpers/fixture-paths.js';
 
 const validate = eventValidator();
 

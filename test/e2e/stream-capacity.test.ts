@@ -8,7 +8,10 @@
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { StreamCapacity, StreamCapacityError } from '../../src/media/stream-capacity.js';
-import { GENUINE_FILE, StdoutCapture, loadAudio, metricValue, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { loadAudio, metricValue, scrape, sendFile, startTestServer } from '../helpers/devox-server.js';
+import { LineCapture } from '../helpers/capture.js';
+import { GENUINE_FILE } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 t.test('StreamCapacity: slots, idempotent release, refusals by transport', async (t) => {
   const c = new StreamCapacity(2);
@@ -30,7 +33,7 @@ t.test('StreamCapacity: slots, idempotent release, refusals by transport', async
 });
 
 const TOKEN = 'capacity-test-token';
-const stdout = new StdoutCapture();
+const stdout = new LineCapture();
 const server = await startTestServer(
   { media: { maxStreams: 2 }, websocket: { enabled: true, tokens: [TOKEN] }, webrtc: { enabled: false } },
   { stdout },

@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { loadConfig, mergeConfig, projectRoot, type Config } from '../../src/config.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import { sendAudio, type RtpSendStats } from '../../src/media/rtp-sender.js';
@@ -13,9 +12,10 @@ import type { CodecName } from '../../src/media/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { DevoxServer, type OpenedStream } from '../../src/server.js';
 import type { VerdictListener } from '../../src/verdicts/pipeline.js';
+import { LineCapture } from './capture.js';
+import { TINY_MODEL } from './fixture-paths.js';
 
 export const SHIPPED_MODEL_DIR = resolve(projectRoot, 'models/devox-phone');
-export const TINY_MODEL_DIR = resolve(projectRoot, 'test/fixtures/tiny-model');
 export const SHIPPED_NARROWBAND_MODEL_DIR = resolve(projectRoot, 'models/devox-phone-nb');
 
 /** The shipped narrowband model when both shipped models have landed, else none (the primary serves every band). */
@@ -27,15 +27,8 @@ export function testNarrowbandModelDir(): string {
 export function testModelDir(): string {
   return existsSync(resolve(SHIPPED_MODEL_DIR, 'card.json')) && existsSync(resolve(SHIPPED_MODEL_DIR, 'model.onnx'))
     ? SHIPPED_MODEL_DIR
-    : TINY_MODEL_DIR;
+    : TINY_MODEL;
 }
-
-/** The demo sample calls shipped in samples/ (see samples/ATTRIBUTION.md). */
-export const SAMPLES_DIR = resolve(projectRoot, 'samples');
-/** LibriSpeech (CC BY 4.0) read speech, 11.3 s. */
-export const GENUINE_FILE = resolve(SAMPLES_DIR, 'genuine-librispeech.flac');
-/** ESPnet Tacotron 2 + WaveNet vocoder (LJSpeech voice), 7.6 s. */
-export const SYNTHETIC_FILE = resolve(SAMPLES_DIR, 'synthetic-ljspeech-espnet.flac');
 
 /** A port range of 200 pairs that other tests running at the same time are unlikely to use. */
 function rtpRange(): { rtpPortMin: number; rtpPortMax: number } {
@@ -54,20 +47,12 @@ export function testConfig(over: Record<string, unknown> = {}): Readonly<Config>
   return loadConfig({ env: {}, overrides: mergeConfig(base, over) });
 }
 
-export class StdoutCapture extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const l of chunk.toString().split('\n')) if (l) this.lines.push(l);
-    cb();
-  }
-}
-
 export async function startTestServer(
   over: Record<string, unknown> = {},
   opts: { listener?: VerdictListener; stdout?: NodeJS.WritableStream } = {},
 ): Promise<DevoxServer> {
   const config = testConfig(over);
-  return DevoxServer.start({ config, log: createLogger(config.log.level), stdout: opts.stdout ?? new StdoutCapture(), ...opts });
+  return DevoxServer.start({ config, log: createLogger(config.log.level), stdout: opts.stdout ?? new LineCapture(), ...opts });
 }
 
 const audioCache = new Map<string, { samples: Float32Array; sampleRate: number }>();
@@ -98,21 +83,12 @@ export async function sendFile(
   });
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export async function scrape(server: DevoxServer): Promise<string> {
   const res = await fetch(`${server.http.url}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return res.text();
 }
 
-/** Value of one sample line of a Prometheus text exposition (0 when absent). */
 /** The sum of every series of one metric name (all label values). */
 export function metricSum(text: string, name: string): number {
   let sum = 0;
@@ -122,6 +98,7 @@ export function metricSum(text: string, name: string): number {
   return sum;
 }
 
+/** Value of one sample line of a Prometheus text exposition (0 when absent). */
 export function metricValue(text: string, name: string, labels = ''): number {
   const want = labels ? `${name}{${labels}}` : name;
   for (const line of text.split('\n')) {

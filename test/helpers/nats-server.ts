@@ -17,6 +17,11 @@ export function natsServerAvailable(): boolean {
   return existsSync(NATS_SERVER_BIN);
 }
 
+/** tap's `skip` for tests that need a real nats-server: false where it is installed, else why they cannot run. */
+export const NEEDS_NATS: string | false = natsServerAvailable()
+  ? false
+  : `nats-server not installed (${NATS_SERVER_BIN}; apt-get install nats-server, or set NATS_SERVER_BIN): the test needs a real NATS`;
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -1,7 +1,9 @@
 import t from 'tap';
 import { AudioStream } from '../../src/media/audio-stream.js';
 import type { WindowSink } from '../../src/media/types.js';
-import { RecordingSink, descriptor, memoryLogger, rms } from './helpers.js';
+import { descriptor, rms } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
 
 function toneInt16(freq: number, rate: number, n: number, amp = 8000, phase0 = 0): Int16Array {
   const a = new Int16Array(n);
@@ -19,7 +21,7 @@ function stream(sink: WindowSink, over: Partial<ConstructorParameters<typeof Aud
 t.test('windows every hop of media time with media stamps, regardless of write sizes', async (t) => {
   const sink = new RecordingSink();
   const s = stream(sink);
-  t.same(sink.started, ['s1']);
+  t.same(sink.started.map((d) => d.streamId), ['s1']);
   const pcm = toneInt16(440, 8000, 8000 * 3);
   // Irregular write sizes (transport-agnostic): 7, 160, 333, ...
   let pos = 0;
@@ -28,7 +30,7 @@ t.test('windows every hop of media time with media stamps, regardless of write s
     s.write(pcm, pos, n, pos, 1000 + pos / 8);
     pos += n;
   }
-  const ws = sink.windows.get('s1')!;
+  const ws = sink.windowsOf('s1');
   // 3 s of audio: windows end at 1.0, 1.25, ... 3.0 s (each cut as soon as its last input
   // sample is written, not after the resampler's look-ahead).
   t.equal(ws.length, 9);
@@ -56,9 +58,9 @@ t.test('windows every hop of media time with media stamps, regardless of write s
   t.ok(ws.every((w) => w.arrivalMs >= 1000 && w.arrivalMs <= 1000 + 3000 && w.readyMs >= w.arrivalMs));
   s.end('eof');
   s.end('eof');
-  t.same([...sink.ended], [['s1', 'eof']], 'end is idempotent');
+  t.same(sink.ended.map((e) => [e.stream.streamId, e.reason]), [['s1', 'eof']], 'end is idempotent');
   s.write(pcm, 0, 160, pos, 0);
-  t.equal(sink.windows.get('s1')!.length, ws.length, 'nothing after end');
+  t.equal(sink.windowsOf('s1').length, ws.length, 'nothing after end');
 });
 
 t.test('a gap is silence in place, counted as lost; timing unchanged', async (t) => {
@@ -68,7 +70,7 @@ t.test('a gap is silence in place, counted as lost; timing unchanged', async (t)
   s.write(pcm, 0, 4000, 0, 1);
   // skip 4000..4800 (100 ms lost), continue at the right position
   s.write(pcm, 4800, 16000 - 4800, 4800, 2);
-  const ws = sink.windows.get('s1')!;
+  const ws = sink.windowsOf('s1');
   t.equal(ws[0]!.mediaEndSec, 1);
   t.ok(Math.abs(ws[0]!.lostRatio - 0.1) < 0.01, `lostRatio ${ws[0]!.lostRatio}`);
   const w0 = ws[0]!.audio;
@@ -84,13 +86,13 @@ t.test('late samples (behind the write head) are counted and dropped, never inse
   const s = stream(sink, { outputRate: 8000 });
   const pcm = toneInt16(300, 8000, 10000);
   s.write(pcm, 0, 8160, 0, 1);
-  const before = Float32Array.from(sink.windows.get('s1')![0]!.audio);
+  const before = Float32Array.from(sink.windowsOf('s1')[0]!.audio);
   s.write(new Int16Array(160).fill(30000), 0, 160, 4000, 2); // fully behind
   t.equal(s.counters.packetsLate, 1);
   s.write(pcm, 8000, 320, 8000, 3); // half behind: only the new half is used
   t.equal(s.counters.packetsLate, 1);
   s.write(pcm, 8320, 1680, 8320, 4);
-  const w1 = sink.windows.get('s1')![1]!;
+  const w1 = sink.windowsOf('s1')[1]!;
   t.equal(w1.mediaStartSec, 0.25);
   let maxDiff = 0;
   for (let i = 0; i < 8000 - 2000; i++) maxDiff = Math.max(maxDiff, Math.abs(w1.audio[i]! - before[i + 2000]!));
@@ -101,7 +103,7 @@ t.test('known silence (comfort noise) is not loss; silence is not speech', async
   const sink = new RecordingSink();
   const s = stream(sink, { outputRate: 8000 });
   s.writeSilence(8000, 0, 5);
-  const w = sink.windows.get('s1')![0]!;
+  const w = sink.windowsOf('s1')[0]!;
   t.equal(w.lostRatio, 0);
   t.equal(w.speechRatio, 0);
   t.equal(w.rmsDbfs, -120);
@@ -109,7 +111,7 @@ t.test('known silence (comfort noise) is not loss; silence is not speech', async
 });
 
 t.test('a throwing sink does not break the stream; the error is logged once', async (t) => {
-  const { log, records } = memoryLogger();
+  const { log, lines: records } = captureLog();
   let calls = 0;
   const sink: WindowSink = {
     onStreamStart: () => {},
@@ -129,12 +131,12 @@ t.test('a throwing sink does not break the stream; the error is logged once', as
 
 t.test('a gap longer than maxGapSec is a discontinuity, not minutes of silence', async (t) => {
   const sink = new RecordingSink();
-  const { log, records } = memoryLogger();
+  const { log, lines: records } = captureLog();
   const s = stream(sink, { outputRate: 8000, maxGapSec: 2, log });
   const pcm = toneInt16(300, 8000, 8000);
   s.write(pcm, 0, 8000, 0, 1);
   s.write(pcm, 0, 8000, 8000 * 3600, 2);
-  t.equal(sink.windows.get('s1')!.length, 5, 'media time continued without a gap');
+  t.equal(sink.windowsOf('s1').length, 5, 'media time continued without a gap');
   t.equal(records.filter((r) => r.kind === 'discontinuity').length, 1);
 });
 
@@ -155,9 +157,9 @@ t.test('samples for a lost gap that arrive before any window holds it are put in
   let maxDiff = 0;
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
   t.ok(maxDiff < 1e-5, `identical to the uninterrupted stream (max diff ${maxDiff})`);
-  t.ok(sink.windows.get('s1')!.every((w) => w.lostRatio === 0), 'no loss reported');
-  const wa = ref.windows.get('s1')!;
-  const wb = sink.windows.get('s1')!;
+  t.ok(sink.windowsOf('s1').every((w) => w.lostRatio === 0), 'no loss reported');
+  const wa = ref.windowsOf('s1');
+  const wb = sink.windowsOf('s1');
   t.ok(wb.every((w, i) => Math.abs(w.rmsDbfs - wa[i]!.rmsDbfs) < 1e-6 && w.speechRatio === wa[i]!.speechRatio), 'same level and speech stats');
   t.equal(s.counters.packetsLate, 0);
 });
@@ -170,7 +172,7 @@ t.test('partly filled gap keeps the rest as loss; a gap inside a cut window stay
   s.write(pcm, 1800, 2200, 1800, 2); // gap 1000..1800
   t.equal(s.insertLate(pcm, 1160, 160, 1160), 160, 'middle of the gap');
   s.write(pcm, 4000, 4100, 4000, 3); // first window (0..8000) cut
-  const w0 = sink.windows.get('s1')![0]!;
+  const w0 = sink.windowsOf('s1')[0]!;
   t.ok(Math.abs(w0.lostRatio - 640 / 8000) < 1e-9, `lostRatio ${w0.lostRatio}`);
   t.ok(Math.abs(w0.audio[1200]! - pcm[1200]! / 32768) < 1e-6, 'inserted samples in place');
   t.ok(rms(w0.audio, 1010, 1150) < 1e-6 && rms(w0.audio, 1330, 1790) < 1e-6, 'rest of the gap silent');
@@ -226,16 +228,16 @@ t.test('odd configurations: windows on the hop grid, loss accounted, same audio 
       else s.write(pcm, pos, n, pos, 0);
       pos += n;
     }
-    const ws = sink.windows.get('s1')!;
+    const ws = sink.windowsOf('s1');
     const hop = Math.round((c.hopMs / 1000) * c.outputRate) / c.outputRate;
     const win = Math.round(c.windowSec * c.outputRate);
     t.ok(ws.length > 0 && ws.every((w, i) => w.seq === i && w.length === win && Math.abs(w.mediaEndSec - (win / c.outputRate + i * hop)) < 1e-9), `${JSON.stringify(c)}: ${ws.length} windows on the grid`);
-    t.equal(ws.length, ref.windows.get('s1')!.length, 'as many windows as the clean stream');
+    t.equal(ws.length, ref.windowsOf('s1').length, 'as many windows as the clean stream');
     // Loss reported over the whole stream ≈ what was dropped (windows overlap, so compare averages).
     const meanLost = ws.reduce((a, w) => a + w.lostRatio, 0) / ws.length;
     t.ok(Math.abs(meanLost - lostIn / total) < 0.05, `mean lostRatio ${meanLost.toFixed(3)} vs dropped ${(lostIn / total).toFixed(3)}`);
     // Where nothing was lost, the audio equals the clean stream's.
-    const cleanWs = ref.windows.get('s1')!;
+    const cleanWs = ref.windowsOf('s1');
     let exact = 0;
     ws.forEach((w, i) => {
       if (w.lostRatio !== 0) return;

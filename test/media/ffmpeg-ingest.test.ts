@@ -10,7 +10,9 @@ import { MediaSessions } from '../../src/media/media-sessions.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import { resampleBuffer } from '../../src/media/resampler.js';
 import type { PayloadFormat } from '../../src/media/types.js';
-import { RecordingSink, align, descriptor, memoryLogger, SPEECH_16K } from './helpers.js';
+import { align, descriptor, SPEECH_16K } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
 
 const ffmpeg = spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' });
 if (ffmpeg.error || ffmpeg.status !== 0) {
@@ -22,7 +24,7 @@ const hasLibopus = /\blibopus\b/.test(ffmpeg.stdout);
 const CLIP_SEC = 2.5;
 const cfg = loadConfig({ env: {} });
 const sink = new RecordingSink();
-const { log } = memoryLogger();
+const { log } = captureLog();
 const sessions = new MediaSessions({
   media: { ...cfg.media, rtpPortMin: 42200, rtpPortMax: 42399 },
   window: cfg.window,
@@ -73,7 +75,7 @@ t.test('ffmpeg -f rtp in PCMU, PCMA and Opus, concurrently', async (t) => {
       await runFfmpeg([...c.ffmpegArgs, '-f', 'rtp', '-payload_type', String(c.format.payloadType), `rtp://127.0.0.1:${session.port}`]);
       await new Promise((r) => setTimeout(r, 100)); // let the last datagrams land
       sessions.release(id, 'bye');
-      await sink.waitFor(() => sink.ended.has(id));
+      await sink.waitFor(() => sink.hasEnded(id));
       return { c, session, audio: sink.timeline(id) };
     }),
   );
@@ -87,7 +89,7 @@ t.test('ffmpeg -f rtp in PCMU, PCMA and Opus, concurrently', async (t) => {
     const r = align(c.ref, audio, 800, 1600, Math.min(audio.length, 16000 * CLIP_SEC) - 1600);
     t.ok(r.corr > c.minCorr, `${c.name}: corr ${r.corr.toFixed(4)} (lag ${r.lag})`);
     t.ok(r.snrDb > c.minSnrDb, `${c.name}: SNR ${r.snrDb.toFixed(1)} dB`);
-    const ws = sink.windows.get(session.descriptor.streamId)!;
+    const ws = sink.windowsOf(session.descriptor.streamId);
     t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - 0.25 * i) < 1e-9), `${c.name}: windows on the hop grid`);
     t.ok(ws.some((w) => w.speechRatio > 0.5), `${c.name}: speech detected in windows`);
   }

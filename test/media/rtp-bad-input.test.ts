@@ -14,7 +14,10 @@ import { resampleBuffer } from '../../src/media/resampler.js';
 import { packetize, sendAudio } from '../../src/media/rtp-sender.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import type { PayloadFormat } from '../../src/media/types.js';
-import { RecordingSink, align, descriptor, memoryLogger, until, SPEECH_16K } from './helpers.js';
+import { align, descriptor, SPEECH_16K } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cfg = loadConfig({ env: {} });
 const PCMU: PayloadFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 };
@@ -38,7 +41,7 @@ function rtp(seq: number, ts: number, ssrc: number, pt: number, payloadBytes: nu
 
 t.test('malformed and hostile packets are counted, logged once per kind, and do not disturb another stream', async (t) => {
   const sink = new RecordingSink();
-  const { log, records } = memoryLogger();
+  const { log, lines: records } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42400, rtpPortMax: 42499 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const victim = await sessions.allocate({ descriptor: descriptor('victim'), formats: [PCMU] });
@@ -101,10 +104,10 @@ t.test('malformed and hostile packets are counted, logged once per kind, and do 
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
   const controlStats = await controlDone;
-  await until(() => victim.counters.packetsReceived >= packets.length - 1 && control.counters.packetsReceived >= controlStats.sent, 10000, 'packets delivered');
+  await waitFor(() => victim.counters.packetsReceived >= packets.length - 1 && control.counters.packetsReceived >= controlStats.sent, 10000, 'packets delivered');
   sessions.release('victim');
   sessions.release('control');
-  await sink.waitFor(() => sink.ended.size === 2);
+  await sink.waitFor(() => sink.ended.length === 2);
 
   const v = victim.counters;
   t.equal(v.packetsMalformed, 3 + 2 + 2, 'truncated + bad version + oversized');
@@ -142,7 +145,7 @@ t.test('malformed and hostile packets are counted, logged once per kind, and do 
 
 t.test('a confirmed burst far ahead re-bases the stream instead of inserting a gap', async (t) => {
   const sink = new RecordingSink();
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42500, rtpPortMax: 42549 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const s = await sessions.allocate({ descriptor: descriptor('burst'), formats: [PCMU] });
@@ -159,13 +162,13 @@ t.test('a confirmed burst far ahead re-bases the stream instead of inserting a g
     await sendTo(sock, data, s.port);
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
-  await until(() => s.counters.packetsReceived >= packets.length - 2, 10000, 'packets delivered');
+  await waitFor(() => s.counters.packetsReceived >= packets.length - 2, 10000, 'packets delivered');
   sessions.release('burst');
-  await sink.waitFor(() => sink.ended.has('burst'));
+  await sink.waitFor(() => sink.hasEnded('burst'));
   t.equal(s.rtp.sequenceJumps, 2, 'into the burst and back');
   t.equal(s.rtp.jumpPacketsDropped, 2, 'one probe packet each way');
   t.equal(s.counters.packetsLost, 0);
-  const ws = sink.windows.get('burst')!;
+  const ws = sink.windowsOf('burst');
   t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows stay on the grid');
   t.ok(ws.at(-1)!.mediaEndSec <= (packets.length * 0.02), `media time stays ~ the audio sent (${ws.at(-1)!.mediaEndSec} s)`);
 });
@@ -177,7 +180,7 @@ t.test('a confirmed burst far ahead re-bases the stream instead of inserting a g
  */
 async function ssrcSwitch(t: Test, id: string, portMin: number, sw: number, back: number) {
   const sink = new RecordingSink();
-  const { log, records } = memoryLogger();
+  const { log, lines: records } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: portMin, rtpPortMax: portMin + 9 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const s = await sessions.allocate({ descriptor: descriptor(id), formats: [PCMU] });
@@ -209,15 +212,15 @@ t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, 
     await sendTo(sock, restamp(i), s.port);
     if (k % 16 === 0) await new Promise((r) => setImmediate(r));
   }
-  await until(() => s.counters.packetsReceived >= 200, 10000, 'packets delivered');
+  await waitFor(() => s.counters.packetsReceived >= 200, 10000, 'packets delivered');
   sessions.release('ssrc-straggler');
-  await sink.waitFor(() => sink.ended.has('ssrc-straggler'));
+  await sink.waitFor(() => sink.hasEnded('ssrc-straggler'));
   t.equal(s.counters.ssrcChanges, 2, 'OLD -> NEW, and NEW -> OLD 100 packets later; the straggler flips nothing');
   t.equal(s.counters.packetsLate, 1, 'the straggler is late');
   t.equal(s.counters.packetsLost, 0);
   t.equal(records.filter((r) => r.kind === 'ssrc_straggler').length, 1, 'logged once');
   // Media time: every packet but the straggler, in place (the NEW segment continues where OLD stopped).
-  const ws = sink.windows.get('ssrc-straggler')!;
+  const ws = sink.windowsOf('ssrc-straggler');
   t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows stay on the grid');
   t.ok(ws.every((w) => w.lostRatio === 0), 'no loss reported');
 });
@@ -231,14 +234,14 @@ t.test('a switch back to the old SSRC soon after a change, its sequence continui
     await sendTo(sock, restamp(i), s.port);
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
-  await until(() => s.counters.packetsReceived >= TOTAL, 10000, 'packets delivered');
+  await waitFor(() => s.counters.packetsReceived >= TOTAL, 10000, 'packets delivered');
   sessions.release('ssrc-back');
-  await sink.waitFor(() => sink.ended.has('ssrc-back'));
+  await sink.waitFor(() => sink.hasEnded('ssrc-back'));
   t.equal(s.counters.ssrcChanges, 2, 'OLD -> NEW, NEW -> OLD');
   t.equal(s.counters.packetsLate, 0, 'the switch back is not taken for stragglers');
   t.equal(s.counters.packetsLost, 0);
   t.equal(records.filter((r) => r.kind === 'ssrc_straggler').length, 0);
-  const ws = sink.windows.get('ssrc-back')!;
+  const ws = sink.windowsOf('ssrc-back');
   t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows stay on the grid');
   t.ok(ws.every((w) => w.lostRatio === 0), 'no loss reported');
   t.ok(ws.at(-1)!.mediaEndSec > (TOTAL - 10) * 0.02, `every packet's audio is in media time (${ws.at(-1)!.mediaEndSec} s)`);
@@ -246,21 +249,21 @@ t.test('a switch back to the old SSRC soon after a change, its sequence continui
 
 t.test('a stream that stops sending ends itself with reason timeout, logs it and frees its port', async (t) => {
   const sink = new RecordingSink();
-  const { log, records } = memoryLogger();
+  const { log, lines: records } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42550, rtpPortMax: 42553, streamTimeoutMs: 300 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const s = await sessions.allocate({ descriptor: descriptor('quiet'), formats: [PCMU] });
   const other = await sessions.allocate({ descriptor: descriptor('other'), formats: [PCMU] });
   const clip = src.samples.subarray(0, 16000 * 1.5);
   await sendAudio(clip, 16000, { to: { address: '127.0.0.1', port: s.port }, codec: 'PCMU', realtime: false });
-  await sink.waitFor(() => sink.ended.has('quiet'), 5000);
-  t.equal(sink.ended.get('quiet'), 'timeout');
+  await sink.waitFor(() => sink.hasEnded('quiet'), 5000);
+  t.equal(sink.endReason('quiet'), 'timeout');
   t.ok(s.ended);
   t.ok(records.some((r) => r.msg === 'RTP stream timed out' && r.streamId === 'quiet' && r.reason === 'timeout'), 'timeout logged with the stream id');
-  t.equal(sink.windows.get('quiet')!.length, 3, 'windows up to the end of the audio (1.0, 1.25, 1.5 s)');
+  t.equal(sink.windowsOf('quiet').length, 3, 'windows up to the end of the audio (1.0, 1.25, 1.5 s)');
   // The range holds two port pairs; both were used. After the timeout one is free again.
-  await until(() => sessions.size === 0 || !sessions.get('quiet'), 2000);
-  t.equal(sink.ended.get('other'), 'timeout', 'a stream that never sent anything times out too');
+  await waitFor(() => sessions.size === 0 || !sessions.get('quiet'), 2000);
+  t.equal(sink.endReason('other'), 'timeout', 'a stream that never sent anything times out too');
   await new Promise((r) => setTimeout(r, 50));
   const again = await sessions.allocate({ descriptor: descriptor('again'), formats: [PCMU] });
   t.ok([s.port, other.port].includes(again.port), `port ${again.port} reused after release`);
@@ -270,7 +273,7 @@ t.test('a stream that stops sending ends itself with reason timeout, logs it and
 
 t.test('fuzz: thousands of random datagrams never throw and never touch a concurrent stream', async (t) => {
   const sink = new RecordingSink();
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42560, rtpPortMax: 42579 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const fuzzed = await sessions.allocate({ descriptor: descriptor('fuzzed'), formats: [PCMU, { payloadType: 111, encoding: 'opus', clockRate: 48000, channels: 2 }, { payloadType: 13, encoding: 'CN', clockRate: 8000, channels: 1 }] });
@@ -294,7 +297,7 @@ t.test('fuzz: thousands of random datagrams never throw and never touch a concur
     if (i % 32 === 0) await new Promise((r) => setImmediate(r));
   }
   const controlStats = await controlDone;
-  await until(() => control.counters.packetsReceived >= controlStats.sent, 10000, 'control packets');
+  await waitFor(() => control.counters.packetsReceived >= controlStats.sent, 10000, 'control packets');
   await new Promise((r) => setTimeout(r, 100));
   const f = fuzzed.counters;
   const accounted = f.packetsReceived + f.packetsMalformed + f.packetsUnknownPayload + fuzzed.rtp.rtcpPackets + fuzzed.rtp.jumpPacketsDropped;
@@ -302,7 +305,7 @@ t.test('fuzz: thousands of random datagrams never throw and never touch a concur
   t.ok(f.packetsMalformed > 0 && f.packetsReceived > 0);
   sessions.release('fuzzed');
   sessions.release('control2');
-  await sink.waitFor(() => sink.ended.size === 2);
+  await sink.waitFor(() => sink.ended.length === 2);
   const c = control.counters;
   t.same([c.packetsMalformed, c.packetsUnknownPayload, c.packetsWrongSource, c.ssrcChanges, c.packetsLost], [0, 0, 0, 0, 0]);
   const rc = align(phoneRef, sink.timeline('control2'), 100, 800, sink.timeline('control2').length - 800);
@@ -312,7 +315,7 @@ t.test('fuzz: thousands of random datagrams never throw and never touch a concur
 
 t.test('port allocation: skips ports another process holds, names the range when exhausted, reuses released pairs', async (t) => {
   const sink = new RecordingSink();
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const squatter = createSocket('udp4');
   squatter.bind(42580, '127.0.0.1');
   await once(squatter, 'listening');
@@ -324,8 +327,8 @@ t.test('port allocation: skips ports another process holds, names the range when
   await t.rejects(sessions.allocate({ descriptor: descriptor('pb'), formats: [PCMU] }), { name: 'PortAllocationError', message: /42580-42583/ });
   sessions.release('pa');
   sessions.release('pa'); // idempotent
-  await sink.waitFor(() => sink.ended.get('pa') === 'released');
-  await until(() => sessions.size === 0, 2000);
+  await sink.waitFor(() => sink.endReason('pa') === 'released');
+  await waitFor(() => sessions.size === 0, 2000);
   // The pair returns to the pool once both sockets have closed (asynchronous).
   let b: Awaited<ReturnType<typeof sessions.allocate>> | undefined;
   for (let i = 0; i < 100 && !b; i++) {

@@ -12,7 +12,10 @@ import { resampleBuffer } from '../../src/media/resampler.js';
 import { packetize } from '../../src/media/rtp-sender.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import type { PayloadFormat } from '../../src/media/types.js';
-import { RecordingSink, align, descriptor, memoryLogger, rms, until, SPEECH_16K } from './helpers.js';
+import { align, descriptor, rms, SPEECH_16K } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PCMU: PayloadFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 };
 
@@ -23,7 +26,7 @@ const PCMU: PayloadFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000,
 async function session(t: Test, id: string, formats: PayloadFormat[], start: { startSeq: number; startTs: number }) {
   const cfg = loadConfig({ env: {} });
   const sink = new RecordingSink();
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42650, rtpPortMax: 42699 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const s = await sessions.allocate({ descriptor: descriptor(id), formats });
@@ -70,9 +73,9 @@ t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async 
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
   const sent = packets.length - (DTX_END - CN_AT - 1);
-  await until(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
+  await waitFor(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
   sessions.release('dtmf-cn');
-  await sink.waitFor(() => sink.ended.has('dtmf-cn'));
+  await sink.waitFor(() => sink.hasEnded('dtmf-cn'));
 
   t.equal(s.rtp.telephoneEvents, 10);
   t.equal(s.rtp.comfortNoise, 1);
@@ -83,7 +86,7 @@ t.test('DTMF events and a CN + DTX pause are silence in place, not loss', async 
   const audio = sink.timeline('dtmf-cn');
   t.ok(rms(audio, DTMF[0]! * 320 + 12, DTMF[1]! * 320 - 12) < 1e-4, 'DTMF span is silent (tones are not decoded as speech)');
   t.ok(rms(audio, CN_AT * 320 + 12, DTX_END * 320 - 12) < 1e-4, 'CN/DTX pause is silent');
-  const ws = sink.windows.get('dtmf-cn')!;
+  const ws = sink.windowsOf('dtmf-cn');
   t.ok(ws.every((w) => w.lostRatio === 0), 'no window reports loss');
   t.ok(ws.every((w, i) => Math.abs(w.mediaStartSec - i * 0.25) < 1e-9), 'windows on the hop grid');
   const ref = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
@@ -113,13 +116,13 @@ t.test('silence suppressed without CN (G.711 VAD / Opus DTX) is silence, not los
     sent++;
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
-  await until(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
+  await waitFor(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
   sessions.release('dtx');
-  await sink.waitFor(() => sink.ended.has('dtx'));
+  await sink.waitFor(() => sink.hasEnded('dtx'));
 
   t.equal(s.counters.packetsLost, 1, 'only the missing sequence number is lost');
   t.equal(s.rtp.sequenceJumps, 0);
-  const ws = sink.windows.get('dtx')!;
+  const ws = sink.windowsOf('dtx');
   const lostSec = ws.reduce((sum, w) => sum + w.lostRatio, 0) * cfg.window.lengthSec;
   // The one lost packet (20 ms) appears in each window that covers it (4 at a 250 ms hop).
   t.ok(lostSec > 0 && lostSec < 0.02 * 4 + 1e-6, `lost time across windows ${lostSec.toFixed(3)} s: the hole, not the pauses`);
@@ -153,13 +156,13 @@ t.test('a talkspurt marker after DTX is silence even when the sequence number be
     sent++;
     if (i % 16 === 0) await new Promise((r) => setImmediate(r));
   }
-  await until(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
+  await waitFor(() => s.counters.packetsReceived >= sent, 5000, 'packets delivered');
   sessions.release('dtx-marker');
-  await sink.waitFor(() => sink.ended.has('dtx-marker'));
+  await sink.waitFor(() => sink.hasEnded('dtx-marker'));
 
   t.equal(s.counters.packetsLost, 1, 'the missing sequence number is counted');
   t.equal(s.rtp.sequenceJumps, 0);
-  const ws = sink.windows.get('dtx-marker')!;
+  const ws = sink.windowsOf('dtx-marker');
   t.ok(ws.every((w) => w.lostRatio === 0), 'no window reports the pause as loss');
   const audio = sink.timeline('dtx-marker');
   t.ok(rms(audio, DTX[0]! * 320 + 12, DTX[1]! * 320 - 12) < 1e-4, 'DTX pause is silent');

@@ -11,12 +11,15 @@ import { resampleBuffer } from '../../src/media/resampler.js';
 import { defaultPayloadFormat } from '../../src/media/codecs.js';
 import { sendAudio, type RtpSendOptions, type RtpSendStats } from '../../src/media/rtp-sender.js';
 import type { CodecName } from '../../src/media/types.js';
-import { RecordingSink, align, descriptor, memoryLogger, rms, until, SPEECH_16K, SPEECH_22K } from './helpers.js';
+import { align, descriptor, rms, SPEECH_16K, SPEECH_22K } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cfg = loadConfig({ env: {} });
 const OUT = 16000;
 const sink = new RecordingSink();
-const { log } = memoryLogger();
+const { log } = captureLog();
 const sessions = new MediaSessions({
   media: { ...cfg.media, rtpPortMin: 42000, rtpPortMax: 42199 },
   window: cfg.window,
@@ -37,21 +40,19 @@ async function run(codec: CodecName, src: { samples: Float32Array; sampleRate: n
   const fmt = defaultPayloadFormat(codec);
   const session = await sessions.allocate({ descriptor: descriptor(id), formats: [fmt, { payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 }] });
   const stats = await sendAudio(src.samples, src.sampleRate, { to: { address: '127.0.0.1', port: session.port }, codec, realtime: false, ...opts });
-  await until(() => session.counters.packetsReceived >= stats.sent, 10000, 'all packets received');
+  await waitFor(() => session.counters.packetsReceived >= stats.sent, 10000, 'all packets received');
   sessions.release(id, 'bye');
-  await sink.waitFor(() => sink.ended.has(id));
+  await sink.waitFor(() => sink.hasEnded(id));
   return { session, stats, audio: sink.timeline(id) };
 }
 
 function checkWindows(t: Test, id: string, expectedSec: number): void {
-  const ws = sink.windows.get(id)!;
+  const ws = sink.windowsOf(id);
   t.ok(ws.length >= Math.floor((expectedSec - 1) / 0.25) - 1, `windows cover the stream (${ws.length})`);
-  ws.forEach((w, i) => {
-    if (w.seq !== i || Math.abs(w.mediaStartSec - i * 0.25) > 1e-9 || Math.abs(w.mediaEndSec - (1 + i * 0.25)) > 1e-9) {
-      t.fail(`window ${i}: seq ${w.seq} media ${w.mediaStartSec}..${w.mediaEndSec}`);
-    }
-  });
-  t.pass('window seq and media stamps on the 250 ms hop grid');
+  const offGrid = ws
+    .filter((w, i) => w.seq !== i || Math.abs(w.mediaStartSec - i * 0.25) > 1e-9 || Math.abs(w.mediaEndSec - (1 + i * 0.25)) > 1e-9)
+    .map((w) => `seq ${w.seq} media ${w.mediaStartSec}..${w.mediaEndSec}`);
+  t.same(offGrid, [], 'window seq and media stamps on the 250 ms hop grid');
 }
 
 t.test('PCMU and PCMA from our sender match the band-limited source', async (t) => {
@@ -111,7 +112,7 @@ t.test('5% loss: silence in place of each lost packet, timing unchanged', async 
   const r = align(ref, audio, 100, 800, audio.length - 800);
   t.equal(r.lag, 0, 'no shift after losses');
   t.ok(r.snrDb > 20, `SNR vs reference with holes ${r.snrDb.toFixed(1)} dB`);
-  const ws = sink.windows.get(session.descriptor.streamId)!;
+  const ws = sink.windowsOf(session.descriptor.streamId);
   const meanLost = ws.reduce((s, w) => s + w.lostRatio, 0) / ws.length;
   t.ok(meanLost > 0.01 && meanLost < 0.12, `windows report loss (mean lostRatio ${meanLost.toFixed(3)})`);
   checkWindows(t, session.descriptor.streamId, speech16.samples.length / speech16.sampleRate);
@@ -156,7 +157,7 @@ t.test('real-time pacing with jitter: windows arrive in order, stamped with arri
   const { session, stats } = await run('PCMU', clip, { realtime: true, jitterMs: 10, seed: 2 });
   t.equal(session.counters.packetsLost, 0);
   t.ok(Number.isFinite(session.counters.jitterSec) && session.counters.jitterSec > 0, 'RFC 3550 jitter estimated');
-  const ws = sink.windows.get(session.descriptor.streamId)!;
+  const ws = sink.windowsOf(session.descriptor.streamId);
   t.equal(ws.length, 5, 'windows ending at 1.0 .. 2.0 s');
   for (let i = 1; i < ws.length; i++) {
     t.ok(ws[i]!.arrivalMs >= ws[i - 1]!.arrivalMs, 'arrival stamps non-decreasing');

@@ -17,7 +17,9 @@ import { SUPPORTED_SAMPLE_RATES } from '../../src/media/sample-rates.js';
 import type { PayloadFormat } from '../../src/media/types.js';
 import { chooseCodec } from '../../src/signaling/sip/codec-choice.js';
 import type { OfferedStream } from '../../src/signaling/sip/types.js';
-import { RecordingSink, descriptor, memoryLogger } from './helpers.js';
+import { descriptor } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
 
 const cfg = loadConfig({ env: {} });
 const L16_ODD: PayloadFormat = { payloadType: 96, encoding: 'L16', clockRate: 47999, channels: 1 };
@@ -67,13 +69,13 @@ t.test('codecs: L16 only at standard rates; checkAudioFormat names the rate', as
 
 t.test('MediaSessions.allocate refuses a non-standard rate before binding a port (POST /streams, SDP)', async (t) => {
   const sink = new RecordingSink();
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, bindAddress: '127.0.0.1', rtpPortMin: 42700, rtpPortMax: 42709 },
     window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   await t.rejects(sessions.allocate({ descriptor: descriptor('odd'), formats: [L16_ODD] }), UnsupportedSampleRateError);
   t.equal(sessions.size, 0);
-  t.same(sink.started, [], 'no stream started');
+  t.same(sink.started.map((d) => d.streamId), [], 'no stream started');
   const ok = await sessions.allocate({ descriptor: descriptor('std'), formats: [{ ...L16_ODD, clockRate: 48000 }] });
   t.equal(ok.port, 42700, 'the refused request bound nothing: the first pair is still free');
 });
@@ -103,7 +105,7 @@ t.test('SDP: L16 at a non-standard rate is not chosen; a standard codec in the s
 });
 
 t.test('a session whose pipeline cannot be built after binding releases its ports and ends its stream', async (t) => {
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const base = { reorderDepthPackets: 3, maxSequenceJump: 3000, maxPacketBytes: 1500, relearnTimeoutMs: 5000, window: cfg.window, log };
   // Resampler refused (AudioStream constructor): nothing started.
   const sink1 = new RecordingSink();
@@ -116,6 +118,6 @@ t.test('a session whose pipeline cannot be built after binding releases its port
   await t.rejects(RtpSessionImpl.open(42712, '127.0.0.1', { ...base, descriptor: descriptor('bad-decoder'), formats: [odd],
     inputRate: 11000, outputRate: 16000, sink: sink2 }), UnsupportedSampleRateError);
   t.ok(await portIsFree(42712) && (await portIsFree(42713)), 'RTP and RTCP ports closed');
-  t.same(sink2.started, ['bad-decoder']);
-  t.equal(sink2.ended.get('bad-decoder'), 'error', 'onStreamStart is paired with onStreamEnd');
+  t.same(sink2.started.map((d) => d.streamId), ['bad-decoder']);
+  t.equal(sink2.endReason('bad-decoder'), 'error', 'onStreamStart is paired with onStreamEnd');
 });

@@ -4,15 +4,18 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, projectRoot } from '../../src/config.js';
 import { MediaSessions } from '../../src/media/media-sessions.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import { resampleBuffer } from '../../src/media/resampler.js';
-import { RecordingSink, align, descriptor, memoryLogger, repoRoot, until, SPEECH_16K } from './helpers.js';
+import { align, descriptor, SPEECH_16K } from './helpers.js';
+import { captureLog } from '../helpers/capture.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
+import { waitFor } from '../helpers/wait.js';
 
 function devox(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'src/cli.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'src/cli.ts'), ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -34,7 +37,7 @@ t.test('bad arguments fail with a clear message and exit code 2', async (t) => {
 t.test('devox send --codec pcma with loss, sequence/timestamp wrap, into a live session', async (t) => {
   const cfg = loadConfig({ env: {} });
   const sink = new RecordingSink();
-  const { log } = memoryLogger();
+  const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42600, rtpPortMax: 42649 }, window: cfg.window, outputRate: 16000, sink, log });
   t.teardown(() => sessions.closeAll());
   const s = await sessions.allocate({ descriptor: descriptor('cli'), formats: [{ payloadType: 8, encoding: 'PCMA', clockRate: 8000, channels: 1 }] });
@@ -45,9 +48,9 @@ t.test('devox send --codec pcma with loss, sequence/timestamp wrap, into a live 
   t.equal(summary.payloadType, 8);
   t.equal(summary.ssrc, 42);
   t.equal(summary.sent, summary.packets - summary.dropped);
-  await until(() => s.counters.packetsReceived >= summary.sent, 5000, 'all packets');
+  await waitFor(() => s.counters.packetsReceived >= summary.sent, 5000, 'all packets');
   sessions.release('cli');
-  await sink.waitFor(() => sink.ended.has('cli'));
+  await sink.waitFor(() => sink.hasEnded('cli'));
   t.ok(s.counters.packetsLost > 0 && s.counters.packetsLost <= summary.dropped, `lost ${s.counters.packetsLost} of ${summary.dropped} dropped`);
   t.equal(s.rtp.sequenceJumps, 0);
   const src = await readAudioFile(SPEECH_16K);

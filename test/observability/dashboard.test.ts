@@ -10,8 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { projectRoot } from '../../src/config.js';
-import { GENUINE_FILE, scrape, sendFile, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { scrape, sendFile, startTestServer } from '../helpers/devox-server.js';
 import { freePort } from '../helpers/nats-server.js';
+import { GENUINE_FILE } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Selector {
   metric: string;

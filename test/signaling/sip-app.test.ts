@@ -19,7 +19,9 @@ import { resolve } from 'node:path';
 import Srf from 'drachtio-srf';
 import { requestView, startSip } from '../../src/signaling/sip-app.js';
 import { readOffer } from '../../src/signaling/sip/recording-offer.js';
-import { loadSipFixture, RecordingSink, sipFixtureDir } from './sip-fixtures.js';
+import { loadSipFixture } from '../helpers/sip-messages.js';
+import { SIP_FIXTURE_DIR } from '../helpers/fixture-paths.js';
+import { RecordingSink } from '../helpers/recording-sink.js';
 
 t.test('network ACL: CIDRs and addresses, v4 and v6, mapped v4, empty list refuses all', async (t) => {
   const acl = new NetworkAcl(['127.0.0.0/8', '10.20.0.0/16', '192.0.2.7', '2001:db8::/32']);
@@ -130,7 +132,7 @@ t.test('drachtio-srf parses every stored INVITE into the same view the plain mod
   const limits = { maxBodyBytes: 256 * 1024, maxMetadataBytes: 64 * 1024 };
   for (const name of ['rfc7866-siprec-invite.sip', 'cisco-cube-siprec-invite.sip', 'ribbon-sbc-siprec-invite.sip',
     'opensips-siprec-invite.sip', 'plain-fork-invite.sip', 'sipp-e2e-invite.sip']) {
-    const raw = readFileSync(resolve(sipFixtureDir, name), 'utf8').replace(/\r?\n/g, '\r\n');
+    const raw = readFileSync(resolve(SIP_FIXTURE_DIR, name), 'utf8').replace(/\r?\n/g, '\r\n');
     const mine = loadSipFixture(name);
     const msg = new parserClasses.SipMessage(raw.replace('Content-Length: [length]', `Content-Length: ${Buffer.byteLength(mine.body)}`));
     const req = new parserClasses.SipRequest(msg, { source: 'network', address: '10.1.2.3', port: '5060', protocol: 'udp' });

@@ -1,6 +1,6 @@
 /**
  * Each phone-channel augmentation changes the signal the way it claims, measured on real signals
- * (speech from ../shared/data/speech when present, white noise, noise bursts) by training/checks.py.
+ * (speech from ../shared/data/speech when present, white noise, noise bursts) by test/training/checks.py.
  * G.711 tables are compared code for code with alawmulaw, the reference the runtime decodes with.
  */
 import alawmulaw from 'alawmulaw';

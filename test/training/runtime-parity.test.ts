@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { projectRoot, python } from './python.js';
+import { NEEDS_SHARED_SPEECH, sharedSpeech } from '../helpers/shared-data.js';
 
 const MODEL = join(projectRoot, 'models/devox-phone');
 const FILES = ['samples/genuine-librispeech.flac', 'samples/synthetic-ljspeech-espnet.flac'];
@@ -89,12 +90,8 @@ print(json.dumps(out))`;
   }
 });
 
-t.test('devox analyze = training/parity.py on an Ogg Opus file (both read it at 16 kHz with libsndfile\'s trimming)', async (t) => {
-  const file = join(projectRoot, '../shared/data/speech/audio/rtvc_demo/genuine/bonafide/rtvc-src2_5934b12529.opus');
-  if (!existsSync(file)) {
-    t.pass('Ogg Opus parity', { skip: '../shared/data/speech is not present' });
-    return;
-  }
+t.test('devox analyze = training/parity.py on an Ogg Opus file (both read it at 16 kHz with libsndfile\'s trimming)', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
+  const file = sharedSpeech('audio/rtvc_demo/genuine/bonafide/rtvc-src2_5934b12529.opus');
   const model = join(projectRoot, 'test/fixtures/tiny-model-embedding');
   const [ts, py] = await Promise.all([
     devox(['analyze', file, '--model', model, '--json']),

@@ -14,14 +14,17 @@ import { VerdictPipeline } from '../../src/verdicts/pipeline.js';
 import { StdoutPublisher } from '../../src/verdicts/publisher.js';
 import type { CallEndedEvent, DevoxEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
-import { GENUINE_FILE, StdoutCapture, TINY_MODEL_DIR, loadAudio, metricValue, waitFor } from '../helpers/devox-server.js';
+import { loadAudio, metricValue } from '../helpers/devox-server.js';
+import { LineCapture } from '../helpers/capture.js';
+import { GENUINE_FILE, TINY_MODEL } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 const validate = eventValidator();
 
 t.test('pipeline: events per stream, call verdict, throwing listener, insufficient speech, shutdown', async (t) => {
-  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const out = new StdoutCapture();
+  const out = new LineCapture();
   const publisher = new StdoutPublisher('devox', metrics, out);
   let listenerCalls = 0;
   const pipeline = await VerdictPipeline.create({
@@ -119,15 +122,15 @@ t.test('after a model swap a live stream is judged by the new model with its own
   const { tmpdir } = await import('node:os');
   const v2 = mkdtempSync(join(tmpdir(), 'devox-tiny-v2-'));
   t.teardown(() => rmSync(v2, { recursive: true, force: true }));
-  cpSync(TINY_MODEL_DIR, v2, { recursive: true });
+  cpSync(TINY_MODEL, v2, { recursive: true });
   const card = JSON.parse(readFileSync(join(v2, 'card.json'), 'utf8'));
   card.version = 'tiny-2';
   card.thresholds = { eer: 0.97, suspicious: 0.9, synthetic: 0.995 };
   writeFileSync(join(v2, 'card.json'), JSON.stringify(card));
 
-  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const out = new StdoutCapture();
+  const out = new LineCapture();
   const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, out) });
   t.teardown(() => pipeline.close());
   let seed = 7;
@@ -163,9 +166,9 @@ t.test('after a model swap a live stream is judged by the new model with its own
 });
 
 t.test('first-verdict histogram: the first decision, not insufficient_speech', async (t) => {
-  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new StdoutCapture()) });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new LineCapture()) });
   t.teardown(() => pipeline.close());
   const s = new AudioStream({
     descriptor: { streamId: 'hold-then-talk', callId: 'hold-then-talk', leg: 'caller', transport: 'file' },
@@ -188,9 +191,9 @@ t.test('first-verdict histogram: the first decision, not insufficient_speech', a
 });
 
 t.test('devox_windows_shed_total says why: windows that do not fit the model are invalid_window, not overload', async (t) => {
-  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
+  const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new StdoutCapture()) });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new LineCapture()) });
   t.teardown(() => pipeline.close());
   // Media misconfigured to cut 8 kHz windows for a 16 kHz model.
   const s = new AudioStream({

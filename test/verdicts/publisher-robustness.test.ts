@@ -14,10 +14,11 @@ import { NatsPublisher, StdoutPublisher } from '../../src/verdicts/publisher.js'
 import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
-import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
+import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 
-const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server) (apt-get install nats-server): cannot test against a real NATS' };
+/** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
+const needsNats = { skip: NEEDS_NATS };
 
 const log = createLogger('silent');
 const validate = eventValidator();

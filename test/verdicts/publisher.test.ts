@@ -14,12 +14,12 @@ import type { WindowScore } from '../../src/detect/types.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
+import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
-const needsNats = { skip: natsServerAvailable() ? false : 'nats-server not installed (/usr/sbin/nats-server) (apt-get install nats-server): cannot test against a real NATS' };
+const needsNats = { skip: NEEDS_NATS };
 
 const log = createLogger('silent');
 const validate = eventValidator();

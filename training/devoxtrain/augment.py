@@ -1,7 +1,7 @@
 """On-the-fly augmentations for 1-s crops (float32, 16 kHz, [-1, 1]), applied to BOTH classes alike.
 
 Each primitive is a plain function with explicit parameters, so tests can check that it does what it says
-(test/training/augment.test.ts via training/checks.py). `Augmenter` draws the random parameters and composes them
+(test/training/augment.test.ts via test/training/checks.py). `Augmenter` draws the random parameters and composes them
 in the order a call does it: room (reverb) -> noise / babble -> talker level -> codec / phone band -> packet loss.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 from scipy.signal import fftconvolve, firwin2
 
 from . import channel
+from .constants import SR
 
-SR = 16000
 EPS = 1e-12
 
 

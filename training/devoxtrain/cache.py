@@ -22,9 +22,9 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from . import channel
+from .constants import SR
 from .data import Item
 
-SR = 16000
 CACHE_VERSION = 2
 OPUS_BITRATES = (8, 16, 24)
 # Perceptual-codec copies of the source recording (name, codec, kbps): MP3 and AAC are how audiobooks, podcasts,

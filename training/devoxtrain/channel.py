@@ -18,9 +18,9 @@ import tempfile
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from .constants import SR
 from .resample import resample
 
-SR = 16000
 
 
 class ChannelError(RuntimeError):

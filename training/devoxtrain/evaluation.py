@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from . import channel
+from .constants import SR
 from .data import Item
 from .metrics import cut_windows, eer, eer_ci, speech_windows
 from .onnx_io import score
@@ -188,7 +189,7 @@ def codec_shift(sess, items: list[Item], audio: Callable[[Item], np.ndarray], pe
     for name, fn in CODEC_CONDITIONS.items():
         calls = np.empty(len(pick))
         for i, it in enumerate(pick):
-            z = fn(audio(it)[:20 * 16000])
+            z = fn(audio(it)[:20 * SR])
             w = cut_windows(z)
             p, _ = score(sess, w)
             sp = speech_windows(w)

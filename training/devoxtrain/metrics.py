@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SR = 16000
-WINDOW = 16000
-HOP = 4000                  # 250 ms, as config/default.json window.hopMs
-SPEECH_DBFS = -45.0         # config/default.json window.speechThresholdDbfs
-SPEECH_FRAME = 320          # 20-ms frames, as src/media/audio-stream.ts FRAME_SEC
-MIN_SPEECH_RATIO = 0.3      # config/default.json verdict.minWindowSpeechRatio
+from .constants import HOP, MIN_SPEECH_RATIO, SPEECH_DBFS, SPEECH_FRAME, SR, WINDOW  # noqa: F401 (re-exported)
 
 
 def eer(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:

@@ -20,8 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-SR = 16000
-WINDOW = 16000
+from .constants import SR, WINDOW
 
 
 def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:

@@ -9,9 +9,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .augment import AugConfig, Augmenter, rms_dbfs
 from .cache import OPUS_BITRATES, SOURCE_COPIES, Store
+from .constants import SPEECH_DBFS, SR, WINDOW
 from .data import Item
-
-WINDOW = 16000
 
 
 class CropStream(IterableDataset):
@@ -46,7 +45,7 @@ class CropStream(IterableDataset):
         for it in items:
             by[(it.y, it.source)].append(it.id)
         for y in (0, 1):
-            g = [(ids, float(np.sqrt(sum(store.index[i][1] for i in ids) / 16000 / 60)))
+            g = [(ids, float(np.sqrt(sum(store.index[i][1] for i in ids) / SR / 60)))
                  for (yy, _), ids in sorted(by.items()) if yy == y]
             if not g:
                 raise ValueError(f'no training files with label {"synthetic" if y else "genuine"}')
@@ -84,7 +83,7 @@ class CropStream(IterableDataset):
             return (arr[off + s:off + s + WINDOW] / 32768.0).astype(np.float32)
         for _ in range(3):
             s = int(rng.integers(0, n - WINDOW + 1))
-            if rms_dbfs(clean[off + s:off + s + WINDOW] / 32768.0) >= -45:
+            if rms_dbfs(clean[off + s:off + s + WINDOW] / 32768.0) >= SPEECH_DBFS:
                 break
         return (arr[off + s:off + s + WINDOW] / 32768.0).astype(np.float32)
 
@@ -157,7 +156,7 @@ class CropStream(IterableDataset):
         for _ in range(3):   # an offset where the genuine side has speech
             at = int(rng.integers(0, max(1, n - WINDOW + 1)))
             off = self.store.index[g][0]
-            if rms_dbfs(clean[off + at:off + at + WINDOW] / 32768.0) >= -45:
+            if rms_dbfs(clean[off + at:off + at + WINDOW] / 32768.0) >= SPEECH_DBFS:
                 break
         seed = int(rng.integers(2 ** 63))
         xg = aug(self._crop(rng, g, name, at), ch, np.random.default_rng(seed))

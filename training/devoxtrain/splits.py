@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+import copy
 from dataclasses import dataclass, field
 
+from .constants import DEFAULT_SEED, DEMO_IDS, DEMO_SPEAKERS
 from .data import Item
 from .systems import family, is_partial_edit, system_key
 
@@ -33,7 +35,7 @@ _RANK = {s: i for i, s in enumerate(SPLITS)}
 
 @dataclass
 class SplitConfig:
-    seed: int = 1337
+    seed: int = DEFAULT_SEED
     test_sources: tuple[str, ...] = ()
     dev_sources: tuple[str, ...] = ()
     speaker_split_sources: tuple[str, ...] = ()   # genuine-only sources split by speaker hash
@@ -52,6 +54,17 @@ SHARED_DEFAULT = SplitConfig(
                  'advspeech', 'sparktts'),
     speaker_split_sources=('resemblyzer',),
 )
+
+
+
+def split_config(shared: bool, seed: int) -> SplitConfig:
+    """The split of train.py, evaluate.py and compare.py: the shared manifest's (whole demo pages held out, the demo
+    samples and their speakers in test) or, for users' corpora, the seeded hash split."""
+    if not shared:
+        return SplitConfig(seed=seed)
+    cfg = copy.deepcopy(SHARED_DEFAULT)
+    cfg.seed, cfg.exclude_ids, cfg.test_speakers = seed, DEMO_IDS, DEMO_SPEAKERS
+    return cfg
 
 
 @dataclass

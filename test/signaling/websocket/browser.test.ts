@@ -11,9 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { signMediaPath } from '../../src/signaling/websocket/auth.js';
-import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../webrtc/browser.js';
-import { CLIP_A, SECRET, sleep, sourceClip, startHarness } from './helpers.js';
+import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
+import { CLIP_A, SECRET, sourceClip, startHarness } from './harness.js';
+import { sleep } from '../../helpers/wait.js';
 
 /** RMS per 10 ms frame at 16 kHz: an envelope that survives the browser's resampling and offset. */
 function envelope(x: Float32Array, n: number): Float64Array {
@@ -100,7 +101,7 @@ t.test('a browser streams its microphone over the jambonz protocol', { skip: CHR
   const seconds = 4;
   const sent = await page.evaluate(([u, s]) => (window as unknown as { stream(u: string, s: number): Promise<number> }).stream(u, s), [signed, seconds] as const);
   t.ok(sent >= 100, `the page sent its 20 ms frames (${sent} in ${seconds} s)`);
-  await h.sink.until(() => h.sink.byCall('browser-call-1').get('caller')?.endReason !== undefined);
+  await h.sink.waitFor(() => h.sink.byCall('browser-call-1').get('caller')?.endReason !== undefined);
   await sleep(10);
   const s = h.sink.byCall('browser-call-1').get('caller')!;
   t.equal(s.endReason, 'transport_closed');

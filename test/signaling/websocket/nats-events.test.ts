@@ -5,16 +5,17 @@
  * fields from the stream metadata (callSid, streamSid, custom parameters, from/to) are in them.
  */
 import t from 'tap';
-import { callIdToToken } from '../../src/verdicts/events.js';
-import type { CallEndedEvent, DevoxEvent, WindowScoredEvent } from '../../src/verdicts/types.js';
-import { NatsServer, natsServerAvailable } from '../helpers/nats-server.js';
-import { eventValidator, readStoredEvents } from '../helpers/events.js';
-import { metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
-import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio, upgradeStatus } from './helpers.js';
+import { callIdToToken } from '../../../src/verdicts/events.js';
+import type { CallEndedEvent, DevoxEvent, WindowScoredEvent } from '../../../src/verdicts/types.js';
+import { NatsServer, NEEDS_NATS } from '../../helpers/nats-server.js';
+import { NEEDS_SHARED_SPEECH } from '../../helpers/shared-data.js';
+import { eventValidator, readStoredEvents } from '../../helpers/events.js';
+import { metricValue, scrape, startTestServer } from '../../helpers/devox-server.js';
+import { CLIP_A, CLIP_B, TOKEN, closed, ffmpegRaw, int16FromS16le, openClient, streamPcmFork, streamTwilio, upgradeStatus } from './harness.js';
+import { waitFor } from '../../helpers/wait.js';
 
-const skip = natsServerAvailable()
-  ? false
-  : 'nats-server not installed (/usr/sbin/nats-server, apt-get install nats-server): the event tests need a real NATS';
+/** The event tests need a real nats-server and the shared speech clips. */
+const skip = NEEDS_NATS || NEEDS_SHARED_SPEECH;
 const validate = eventValidator();
 
 t.test('Twilio and jambonz streams → events on JetStream carry the stream identity', { skip }, async (t) => {

@@ -7,12 +7,15 @@
  * webrtc-liveness.test.ts.
  */
 import t, { type Test } from 'tap';
-import { loadConfig } from '../../src/config.js';
-import { writeRtpHeader } from '../../src/media/rtp-packet.js';
-import type { MsRouter } from '../../src/signaling/webrtc/types.js';
-import { WebRtcSession } from '../../src/signaling/webrtc/webrtc-session.js';
-import { OUTPUT_RATE, RecordingSink } from '../websocket/helpers.js';
-import { CHROME_OFFER, FakeRouter, recordingLog, until, wsPair, type SetupStep } from './session-harness.js';
+import { loadConfig } from '../../../src/config.js';
+import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
+import type { MsRouter } from '../../../src/signaling/webrtc/types.js';
+import { WebRtcSession } from '../../../src/signaling/webrtc/webrtc-session.js';
+import { OUTPUT_RATE } from '../websocket/harness.js';
+import { CHROME_OFFER, FakeRouter, wsPair, type SetupStep } from './session-harness.js';
+import { captureLog } from '../../helpers/capture.js';
+import { RecordingSink } from '../../helpers/recording-sink.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const DEADLINE = 10_000;
 
@@ -28,7 +31,7 @@ async function harness(t: Test, over: { webrtc?: Record<string, number>; media?:
   t.teardown(() => pair.close());
   const router = new FakeRouter();
   const sink = new RecordingSink();
-  const { log, records } = recordingLog();
+  const { log, lines: records } = captureLog();
   let closedCalls = 0;
   const session = new WebRtcSession({
     ws: pair.server,
@@ -65,7 +68,7 @@ for (const step of STEPS) {
     h.offer();
     await reached;
     h.pair.client.close(1000, 'bye');
-    await until(() => h.closedCalls() === 1, DEADLINE, 'the session to close');
+    await waitFor(() => h.closedCalls() === 1, DEADLINE, 'the session to close');
     h.router.release();
     // Whatever the held step made, and anything after it, must end closed.
     await new Promise((r) => setTimeout(r, 50));
@@ -181,11 +184,11 @@ t.test('a signaling socket that stops answering pings is terminated and the sess
   const h = await harness(t, { webrtc: { pingIntervalMs: 100 } }, { autoPong: false });
   h.offer();
   const { streamId } = await h.answered;
-  await until(() => h.closedCalls() === 1, DEADLINE, 'the session to end');
+  await waitFor(() => h.closedCalls() === 1, DEADLINE, 'the session to end');
   t.equal(h.sink.streams.get(streamId)?.endReason, 'transport_closed');
   t.match(h.closedLog(), { cause: 'signaling_dead' });
-  await until(() => h.pair.server.readyState === h.pair.server.CLOSED, DEADLINE, 'the server side of the socket to be terminated');
-  t.pass('socket terminated');
+  await waitFor(() => h.pair.server.readyState === h.pair.server.CLOSED, DEADLINE, 'the server side of the socket to be terminated');
+  t.equal(h.pair.server.readyState, h.pair.server.CLOSED, 'socket terminated');
 });
 
 t.test('a socket that answers pings stays up', async (t) => {

@@ -10,9 +10,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { WebSocketServer } from 'ws';
-import { buildAnswer, parseBrowserOffer } from '../../src/signaling/webrtc/sdp-bridge.js';
-import { webrtcPage } from '../../src/signaling/webrtc/webrtc-page.js';
-import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
+import { buildAnswer, parseBrowserOffer } from '../../../src/signaling/webrtc/sdp-bridge.js';
+import { webrtcPage } from '../../../src/signaling/webrtc/webrtc-page.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
 
 t.test('the /webrtc page speaks the signaling protocol and shows label and score', { skip: CHROMIUM_BIN ? false : CHROMIUM_MISSING }, async (t) => {
   const http = createServer((req, res) => {

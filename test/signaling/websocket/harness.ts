@@ -1,25 +1,25 @@
 /**
  * Test plumbing for WebSocket media streams: real speech from ../shared/data (converted by the
  * real `ffmpeg` into the wire format each platform sends), a real HTTP server + MediaStreamServer
- * on 127.0.0.1, real `ws` clients speaking each protocol at real-time pace, and a recording
- * WindowSink that rebuilds each stream's audio from the windows it receives.
+ * on 127.0.0.1 recording into test/helpers' RecordingSink, and real `ws` clients speaking each
+ * protocol at real-time pace.
  */
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { loadConfig, projectRoot, type Config } from '../../src/config.js';
-import { readAudioFile } from '../../src/media/audio-file.js';
-import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../../src/media/types.js';
-import { MediaStreamServer } from '../../src/signaling/websocket/media-stream-server.js';
+import { loadConfig, type Config } from '../../../src/config.js';
+import { readAudioFile } from '../../../src/media/audio-file.js';
+import { MediaStreamServer } from '../../../src/signaling/websocket/media-stream-server.js';
+import { RecordingSink } from '../../helpers/recording-sink.js';
+import { sharedSpeech } from '../../helpers/shared-data.js';
+import { sleep } from '../../helpers/wait.js';
 
-export const SPEECH_DIR = resolve(projectRoot, '..', 'shared', 'data', 'speech', 'audio', 'resemblyzer', 'genuine', 'bonafide');
-/** LibriSpeech (CC BY 4.0) utterances, 16 kHz mono FLAC, 4.1–4.9 s. */
-export const CLIP_A = resolve(SPEECH_DIR, 'libri-1688_d0f098e0d2.flac');
-export const CLIP_B = resolve(SPEECH_DIR, 'libri-2033_33231937c4.flac');
-export const CLIP_C = resolve(SPEECH_DIR, 'libri-201_768256be14.flac');
+/** LibriSpeech (CC BY 4.0) utterances of the shared corpus, 16 kHz mono FLAC, 4.1–4.9 s. */
+export const CLIP_A = sharedSpeech('audio/resemblyzer/genuine/bonafide/libri-1688_d0f098e0d2.flac');
+export const CLIP_B = sharedSpeech('audio/resemblyzer/genuine/bonafide/libri-2033_33231937c4.flac');
+export const CLIP_C = sharedSpeech('audio/resemblyzer/genuine/bonafide/libri-201_768256be14.flac');
 
 export const OUTPUT_RATE = 16000;
 export const CLIP_SEC = 4.1;
@@ -49,91 +49,6 @@ export async function sourceClip(path: string, seconds = CLIP_SEC): Promise<Floa
   const { samples, sampleRate } = await readAudioFile(path);
   if (sampleRate !== OUTPUT_RATE) throw new Error(`expected a 16 kHz clip, got ${sampleRate}`);
   return samples.subarray(0, Math.round(seconds * sampleRate));
-}
-
-export interface RecordedStream {
-  descriptor: StreamDescriptor;
-  windows: Array<{ seq: number; mediaStartSec: number; mediaEndSec: number; arrivalMs: number; readyMs: number; lostRatio: number; speechRatio: number; length: number }>;
-  /** Audio rebuilt from the windows (each window written at its media start). */
-  audio: Float32Array;
-  endReason: StreamEndReason | undefined;
-  startedAtMs: number;
-  endedAtMs: number;
-}
-
-/** A real WindowSink that keeps what it is given (copying each window, as the detector does). */
-export class RecordingSink implements WindowSink {
-  readonly streams = new Map<string, RecordedStream>();
-  #waiters: Array<() => void> = [];
-  #scratch = new Float32Array(OUTPUT_RATE * 2);
-
-  onStreamStart(stream: StreamDescriptor): void {
-    this.streams.set(stream.streamId, {
-      descriptor: stream,
-      windows: [],
-      audio: new Float32Array(OUTPUT_RATE * 30),
-      endReason: undefined,
-      startedAtMs: Date.now(),
-      endedAtMs: 0,
-    });
-    this.#wake();
-  }
-
-  onWindow(w: WindowView): void {
-    const s = this.streams.get(w.stream.streamId)!;
-    s.windows.push({
-      seq: w.seq,
-      mediaStartSec: w.mediaStartSec,
-      mediaEndSec: w.mediaEndSec,
-      arrivalMs: w.arrivalMs,
-      readyMs: w.readyMs,
-      lostRatio: w.lostRatio,
-      speechRatio: w.speechRatio,
-      length: w.length,
-    });
-    if (this.#scratch.length < w.length) this.#scratch = new Float32Array(w.length);
-    w.copyInto(this.#scratch, 0);
-    const at = Math.round(w.mediaStartSec * w.sampleRate);
-    if (at + w.length <= s.audio.length) s.audio.set(this.#scratch.subarray(0, w.length), at);
-  }
-
-  onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
-    const s = this.streams.get(stream.streamId)!;
-    s.endReason = reason;
-    s.endedAtMs = Date.now();
-    this.#wake();
-  }
-
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Streams of one call, by leg. */
-  byCall(callId: string): Map<string, RecordedStream> {
-    const out = new Map<string, RecordedStream>();
-    for (const s of this.streams.values()) if (s.descriptor.callId === callId) out.set(s.descriptor.leg, s);
-    return out;
-  }
-
-  /** Resolves when `pred` holds (checked on every stream start/end). */
-  async until(pred: () => boolean, timeoutMs = 15000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error('RecordingSink.until: timed out');
-      await new Promise<void>((r) => {
-        this.#waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-}
-
-/** Media length covered by a stream's windows, in samples. */
-export function coveredSamples(s: RecordedStream): number {
-  const last = s.windows[s.windows.length - 1];
-  return last ? Math.round(last.mediaEndSec * OUTPUT_RATE) : 0;
 }
 
 /**
@@ -255,8 +170,6 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
     });
   });
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Calls send(i) for i = 0..count-1, frame i at t0 + i*intervalMs (real-time pace, drift-free). */
 export async function paced(count: number, intervalMs: number, send: (i: number) => void): Promise<void> {

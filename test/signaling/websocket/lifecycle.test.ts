@@ -3,8 +3,9 @@
  * live streams with 1001 and ends their legs as released; close() is idempotent.
  */
 import t from 'tap';
-import type { StreamDescriptor, WindowView } from '../../src/media/types.js';
-import { CLIP_A, RecordingSink, closed, ffmpegRaw, openClient, startHarness, streamTwilio } from './helpers.js';
+import type { StreamDescriptor, WindowView } from '../../../src/media/types.js';
+import { CLIP_A, closed, ffmpegRaw, openClient, startHarness, streamTwilio } from './harness.js';
+import { RecordingSink } from '../../helpers/recording-sink.js';
 
 const mulaw = ffmpegRaw(CLIP_A, 8000, 'mulaw', 2.1);
 
@@ -24,7 +25,7 @@ t.test('a sink that throws on every window does not end the stream', async (t) =
   const done = closed(ws);
   await streamTwilio(ws, [{ track: 'inbound', bytes: mulaw }], { callSid: 'CA-throwing-sink' });
   t.equal((await done).code, 1000, 'stream ended normally by stop');
-  await rec.until(() => rec.byCall('CA-throwing-sink').get('inbound')?.endReason !== undefined);
+  await rec.waitFor(() => rec.byCall('CA-throwing-sink').get('inbound')?.endReason !== undefined);
   const s = rec.byCall('CA-throwing-sink').get('inbound')!;
   t.equal(s.windows.length, 5, 'every window was still delivered');
   t.equal(thrown, 5);
@@ -48,7 +49,7 @@ t.test('server shutdown closes live streams with 1001 and ends their legs as rel
   const sending = streamTwilio(a, [{ track: 'inbound', bytes: mulaw }], { callSid: 'CA-shutdown', stop: false }).catch(() => undefined);
   b.send(JSON.stringify({ sampleRate: 8000, uuid: 'fork-shutdown' }));
   b.send(Buffer.alloc(320));
-  await rec.until(() => rec.byCall('CA-shutdown').has('inbound') && rec.byCall('fork-shutdown').has('caller'));
+  await rec.waitFor(() => rec.byCall('CA-shutdown').has('inbound') && rec.byCall('fork-shutdown').has('caller'));
   await h.close();
   await h.close();
   t.same(await ca, { code: 1001, reason: 'server shutting down' });

@@ -4,24 +4,9 @@
  * client, decoded by DevoX into windows that must match the source audio.
  */
 import t, { type Test } from 'tap';
-import { createDecoder, createEncoder } from '../../src/media/codecs.js';
-import {
-  CLIP_A,
-  CLIP_B,
-  CLIP_SEC,
-  OUTPUT_RATE,
-  alignAndCompare,
-  closed,
-  coveredSamples,
-  ffmpegDecode16k,
-  ffmpegRaw,
-  int16FromS16le,
-  openClient,
-  sourceClip,
-  startHarness,
-  streamTwilio,
-  type RecordedStream,
-} from './helpers.js';
+import { createDecoder, createEncoder } from '../../../src/media/codecs.js';
+import { CLIP_A, CLIP_B, CLIP_SEC, OUTPUT_RATE, alignAndCompare, closed, ffmpegDecode16k, ffmpegRaw, int16FromS16le, openClient, sourceClip, startHarness, streamTwilio } from './harness.js';
+import { coveredSamples, type RecordedStream } from '../../helpers/recording-sink.js';
 
 const h = await startHarness();
 t.teardown(() => h.close());
@@ -61,7 +46,7 @@ t.test('Twilio: inbound + outbound tracks become two legs of one call, audio mat
   );
   const c = await done;
   t.equal(c.code, 1000, 'closed normally after stop');
-  await h.sink.until(() => [...h.sink.byCall(callSid).values()].filter((s) => s.endReason).length === 2);
+  await h.sink.waitFor(() => [...h.sink.byCall(callSid).values()].filter((s) => s.endReason).length === 2);
   const legs = h.sink.byCall(callSid);
   t.same([...legs.keys()].sort(), ['inbound', 'outbound']);
   const inbound = legs.get('inbound')!;
@@ -122,7 +107,7 @@ t.test('Twilio: frames sent out of order, or with jittery timestamps, are placed
   ]);
   for (const d of done) t.equal((await d).code, 1000);
   const ended = (sid: string) => h.sink.byCall(sid).get('inbound')?.endReason !== undefined;
-  await h.sink.until(() => ended(inOrderSid) && ended(shuffledSid) && ended(jitteredSid));
+  await h.sink.waitFor(() => ended(inOrderSid) && ended(shuffledSid) && ended(jitteredSid));
   const ref = h.sink.byCall(inOrderSid).get('inbound')!;
   const n = coveredSamples(ref);
   for (const [name, sid] of [['reordered', shuffledSid], ['jittered-timestamp', jitteredSid]] as const) {
@@ -157,7 +142,7 @@ t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', async (t
         bytesPerSample: c.bps,
       });
       t.equal((await done).code, 1000, `${c.encoding}: closed normally after stop`);
-      await h.sink.until(() => h.sink.byCall(callControlId).get('inbound')?.endReason !== undefined);
+      await h.sink.waitFor(() => h.sink.byCall(callControlId).get('inbound')?.endReason !== undefined);
       const s = h.sink.byCall(callControlId).get('inbound')!;
       t.match(s.descriptor.identity, {
         protocol: 'telnyx',
@@ -205,7 +190,7 @@ t.test('Telnyx OPUS: one Opus packet per media message', async (t) => {
   const done = closed(ws);
   const { frames } = await streamTwilio(ws, [{ track: 'inbound', packets }], { variant: 'telnyx', callSid: callControlId, encoding: 'OPUS', sampleRate: 16000 });
   t.equal((await done).code, 1000);
-  await h.sink.until(() => h.sink.byCall(callControlId).get('inbound')?.endReason !== undefined);
+  await h.sink.waitFor(() => h.sink.byCall(callControlId).get('inbound')?.endReason !== undefined);
   const s = h.sink.byCall(callControlId).get('inbound')!;
   t.equal(s.windows.length, Math.floor(((frames * 20) / 1000 - 1) / 0.25) + 1, 'all windows');
   t.ok(s.windows.every((w) => w.lostRatio === 0), 'nothing lost');

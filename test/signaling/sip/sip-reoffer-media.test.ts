@@ -10,11 +10,12 @@
 import t from 'tap';
 import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../src/config.js';
-import { MediaSessions } from '../../src/media/media-sessions.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { CallRegistry } from '../../src/signaling/sip/call-registry.js';
-import { makeRequest, RecordingSink } from './sip-fixtures.js';
+import { loadConfig } from '../../../src/config.js';
+import { MediaSessions } from '../../../src/media/media-sessions.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { CallRegistry } from '../../../src/signaling/sip/call-registry.js';
+import { makeRequest } from '../../helpers/sip-messages.js';
+import { RecordingSink } from '../../helpers/recording-sink.js';
 
 const log = createLogger('silent');
 
@@ -81,8 +82,8 @@ t.test('a re-INVITE that moves the sender to a new address/port keeps the stream
   t.equal(session.counters.packetsReceived, 70, 'RTP from the new source is received');
   t.equal(session.counters.packetsWrongSource, 0);
   t.same(session.remote, { address: '127.0.0.1', port: b.address().port }, 'new source learned');
-  await until(() => (sink.windowsByStream.get(session.descriptor.streamId) ?? 0) >= 1);
-  t.ok((sink.windowsByStream.get(session.descriptor.streamId) ?? 0) >= 1, 'windows cut across the move');
+  await until(() => sink.windowsOf(session.descriptor.streamId).length >= 1);
+  t.ok(sink.windowsOf(session.descriptor.streamId).length >= 1, 'windows cut across the move');
 
   // The old source is no longer the stream's.
   await send(a, session.port, 70, 3);

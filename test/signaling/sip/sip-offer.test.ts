@@ -5,15 +5,15 @@
  */
 import t from 'tap';
 import sdpTransform from 'sdp-transform';
-import { parseMediaType, splitMultipart } from '../../src/signaling/sip/multipart-body.js';
-import { readOffer, planStreams, isSiprecRequest, parseNameAddr } from '../../src/signaling/sip/recording-offer.js';
-import { parseRecordingMetadata } from '../../src/signaling/sip/rs-metadata.js';
-import { chooseCodec } from '../../src/signaling/sip/codec-choice.js';
-import { buildAnswer } from '../../src/signaling/sip/sdp-answer.js';
-import { parseSdpOffer } from '../../src/signaling/sip/sdp-offer.js';
-import { MetadataError, SipError } from '../../src/signaling/sip/errors.js';
-import type { StreamPlan } from '../../src/signaling/sip/types.js';
-import { loadSipFixture, variant } from './sip-fixtures.js';
+import { parseMediaType, splitMultipart } from '../../../src/signaling/sip/multipart-body.js';
+import { readOffer, planStreams, isSiprecRequest, parseNameAddr } from '../../../src/signaling/sip/recording-offer.js';
+import { parseRecordingMetadata } from '../../../src/signaling/sip/rs-metadata.js';
+import { chooseCodec } from '../../../src/signaling/sip/codec-choice.js';
+import { buildAnswer } from '../../../src/signaling/sip/sdp-answer.js';
+import { parseSdpOffer } from '../../../src/signaling/sip/sdp-offer.js';
+import { MetadataError, SipError } from '../../../src/signaling/sip/errors.js';
+import type { StreamPlan } from '../../../src/signaling/sip/types.js';
+import { loadSipFixture, variant } from '../../helpers/sip-messages.js';
 
 const limits = { maxBodyBytes: 256 * 1024, maxMetadataBytes: 64 * 1024 };
 const pass = ['X-Original-Call-ID'];

@@ -12,14 +12,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { StreamDescriptor } from '../../src/media/types.js';
-import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
-import { WORKER_MISSING_MESSAGE, WebRtcUnavailableError } from '../../src/signaling/webrtc/types.js';
-import { signMediaPath } from '../../src/signaling/websocket/auth.js';
-import type { VerdictLabel } from '../../src/verdicts/types.js';
-import { startTestServer, waitFor } from '../helpers/devox-server.js';
-import { CLIP_A, SECRET, TOKEN } from '../websocket/helpers.js';
-import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
+import type { StreamDescriptor } from '../../../src/media/types.js';
+import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../../src/signaling/webrtc/mediasoup-loader.js';
+import { WORKER_MISSING_MESSAGE, WebRtcUnavailableError } from '../../../src/signaling/webrtc/types.js';
+import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import type { VerdictLabel } from '../../../src/verdicts/types.js';
+import { startTestServer } from '../../helpers/devox-server.js';
+import { CLIP_A, SECRET, TOKEN } from '../websocket/harness.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const workerBin = findWorkerBin();
 // MEDIASOUP_WORKER_BIN set to something that is not an executable is a broken set-up, not a missing worker.

@@ -3,10 +3,10 @@
  * audio is read, 404 for unknown paths, and websocket.maxStreamsPerToken (1013).
  */
 import t from 'tap';
-import { waitFor } from '../helpers/devox-server.js';
-import { Authenticator, signMediaPath } from '../../src/signaling/websocket/auth.js';
-import { AuthError } from '../../src/signaling/websocket/errors.js';
-import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './helpers.js';
+import { Authenticator, signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { AuthError } from '../../../src/signaling/websocket/errors.js';
+import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './harness.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const h = await startHarness({ maxStreamsPerToken: 2 });
 t.teardown(() => h.close());
@@ -94,7 +94,7 @@ t.test('websocket.maxStreamsPerToken: the next stream is closed with 1013, other
   const a4closed = closed(a4);
   a4.send(start('CA-limit-4'));
   a4.send(JSON.stringify({ event: 'media', media: { track: 'inbound', chunk: '1', timestamp: '0', payload: Buffer.alloc(160, 0xff).toString('base64') } }));
-  await h.sink.until(() => h.sink.byCall('CA-limit-4').has('inbound'));
+  await h.sink.waitFor(() => h.sink.byCall('CA-limit-4').has('inbound'));
   t.equal(a4.readyState, a4.OPEN, 'a slot freed by a closed stream is reused');
   for (const ws of [a2, a4, b1]) ws.close(1000);
   await Promise.all([closed(a2), a4closed, closed(b1)]);
@@ -109,7 +109,7 @@ t.test('Authenticator unit behaviour', async (t) => {
 });
 
 t.test('identity fields are bounded (a client cannot bloat every event)', async (t) => {
-  const { flattenIdentity } = await import('../../src/signaling/websocket/identity.js');
+  const { flattenIdentity } = await import('../../../src/signaling/websocket/identity.js');
   const big: Record<string, unknown> = { long: 'x'.repeat(1000), ['k'.repeat(100)]: 'too long a key', nested: { a: 1, b: true, c: { deep: 'dropped' } }, list: [1, 2] };
   for (let i = 0; i < 40; i++) big[`f${i}`] = `v${i}`;
   const id = flattenIdentity(big, ['f0']);

@@ -1,5 +1,5 @@
 /**
- * SIPREC end to end through a REAL drachtio-server: sipp (test/sipp/siprec-uac.xml) is the
+ * SIPREC end to end through a REAL drachtio-server: sipp (test/fixtures/sipp/siprec-uac.xml) is the
  * SBC; it pings OPTIONS, sends a two-stream SIPREC INVITE to drachtio-server, which hands it
  * to DevoX's drachtio-srf app; the test streams real speech as RTP (genuine on label 1,
  * synthetic on label 2) to the two ports of the 200 OK; sipp hangs up with BYE. Asserted:
@@ -13,23 +13,23 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import sdpTransform from 'sdp-transform';
-import { projectRoot } from '../../src/config.js';
 import { sendAudio } from '../../src/media/rtp-sender.js';
 import type { SipApp } from '../../src/signaling/sip-app.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
-import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
+import { loadAudio, metricValue, scrape, startTestServer } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';
 import { NatsServer, freePort } from '../helpers/nats-server.js';
-import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../sipp/drachtio-server.js';
+import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../helpers/drachtio-server.js';
+import { GENUINE_FILE, SIPP_SCENARIO, SYNTHETIC_FILE } from '../helpers/fixture-paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 const drachtioBin = findDrachtio();
 // DRACHTIO_BIN set to something that is not there is a broken set-up, not a machine without drachtio.
 t.test('DRACHTIO_BIN, when set, names an existing binary', { skip: process.env.DRACHTIO_BIN ? false : 'DRACHTIO_BIN not set' }, async (t) => {
   t.ok(drachtioBin, `DRACHTIO_BIN=${process.env.DRACHTIO_BIN} exists`);
 });
-const SCENARIO = resolve(projectRoot, 'test/sipp/siprec-uac.xml');
 
 function exited(p: ChildProcess): Promise<number | null> {
   return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (code) => r(code)));
@@ -83,7 +83,7 @@ t.test('SIPREC call from sipp through drachtio-server: per-leg verdict events on
     const messages = join(dir, 'sipp-messages.log');
     const sippPort = await freePort();
     const sipp = spawn('sipp', [
-      `127.0.0.1:${drachtio.sipPort}`, '-sf', SCENARIO, '-m', '1', '-i', '127.0.0.1', '-p', String(sippPort),
+      `127.0.0.1:${drachtio.sipPort}`, '-sf', SIPP_SCENARIO, '-m', '1', '-i', '127.0.0.1', '-p', String(sippPort),
       '-mp', String(await freePort()), '-nostdin', '-trace_msg', '-message_file', messages,
       '-timeout', '60s', '-timeout_error', '-d', '9000',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -161,7 +161,7 @@ t.test('short SIPREC calls in a burst (BYE right behind ACK): every call ends an
 
     const calls = 200;
     const sipp = spawn('sipp', [
-      `127.0.0.1:${drachtio.sipPort}`, '-sf', SCENARIO, '-r', '100', '-m', String(calls), '-d', '0',
+      `127.0.0.1:${drachtio.sipPort}`, '-sf', SIPP_SCENARIO, '-r', '100', '-m', String(calls), '-d', '0',
       '-i', '127.0.0.1', '-p', String(await freePort()), '-nostdin', '-timeout', '60s', '-timeout_error',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let sippErr = '';

@@ -3,20 +3,8 @@
  * then binary 16-bit LE PCM (mono or interleaved stereo) of real speech at real-time pace.
  */
 import t from 'tap';
-import {
-  CLIP_A,
-  CLIP_B,
-  alignAndCompare,
-  closed,
-  coveredSamples,
-  ffmpegDecode16k,
-  ffmpegRaw,
-  int16FromS16le,
-  openClient,
-  sourceClip,
-  startHarness,
-  streamPcmFork,
-} from './helpers.js';
+import { CLIP_A, CLIP_B, alignAndCompare, closed, ffmpegDecode16k, ffmpegRaw, int16FromS16le, openClient, sourceClip, startHarness, streamPcmFork } from './harness.js';
+import { coveredSamples } from '../../helpers/recording-sink.js';
 
 const h = await startHarness();
 t.teardown(() => h.close());
@@ -36,7 +24,7 @@ t.test('audio_fork mono 8 kHz (subprotocol audio.drachtio.org)', async (t) => {
   const { frames } = await streamPcmFork(ws, { sampleRate: 8000, uuid, caller: '+15551230001', campaign: 'q4' }, [int16FromS16le(bytes)], 8000);
   ws.close(1000, 'hangup');
   t.equal((await closed(ws)).code, 1000);
-  await h.sink.until(() => h.sink.byCall(uuid).get('caller')?.endReason !== undefined);
+  await h.sink.waitFor(() => h.sink.byCall(uuid).get('caller')?.endReason !== undefined);
   const legs = h.sink.byCall(uuid);
   t.same([...legs.keys()], ['caller'], 'mono is one leg: caller');
   const s = legs.get('caller')!;
@@ -61,7 +49,7 @@ t.test('audio_fork stereo 16 kHz: left = caller, right = callee', async (t) => {
   const { frames } = await streamPcmFork(ws, { sampleRate: 16000, mixType: 'stereo', uuid }, [left, right], 16000);
   ws.close(1000);
   await closed(ws);
-  await h.sink.until(() => [...h.sink.byCall(uuid).values()].filter((s) => s.endReason).length === 2);
+  await h.sink.waitFor(() => [...h.sink.byCall(uuid).values()].filter((s) => s.endReason).length === 2);
   const legs = h.sink.byCall(uuid);
   t.same([...legs.keys()].sort(), ['callee', 'caller']);
   const caller = legs.get('caller')!;
@@ -102,7 +90,7 @@ t.test('jambonz listen: metadata fields become identity; stereo 8 kHz', async (t
   const { frames } = await sending;
   ws.close(1000);
   await closed(ws);
-  await h.sink.until(() => [...h.sink.byCall(callSid).values()].filter((s) => s.endReason).length === 2);
+  await h.sink.waitFor(() => [...h.sink.byCall(callSid).values()].filter((s) => s.endReason).length === 2);
   const legs = h.sink.byCall(callSid);
   const caller = legs.get('caller')!;
   const callee = legs.get('callee')!;
@@ -134,7 +122,7 @@ t.test('jambonz mixed: one leg named mixed', async (t) => {
   await streamPcmFork(ws, { callSid, sampleRate: '16000', mixType: 'mixed' }, [mono], 16000);
   ws.close(1000);
   await closed(ws);
-  await h.sink.until(() => h.sink.byCall(callSid).get('mixed')?.endReason !== undefined);
+  await h.sink.waitFor(() => h.sink.byCall(callSid).get('mixed')?.endReason !== undefined);
   const s = h.sink.byCall(callSid).get('mixed')!;
   t.equal(s.windows.length, 5, '2.1 s → 5 windows');
   t.ok(alignAndCompare(s.audio, refA, coveredSamples(s)).corr > 0.999);

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { buildAnswer, parseBrowserOffer } from '../../src/signaling/webrtc/sdp-bridge.js';
-import { SdpOfferError } from '../../src/signaling/webrtc/types.js';
-import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
+import { buildAnswer, parseBrowserOffer } from '../../../src/signaling/webrtc/sdp-bridge.js';
+import { SdpOfferError } from '../../../src/signaling/webrtc/types.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
 import { CHROME_OFFER } from './session-harness.js';
 
 const fakeTransport = () => ({

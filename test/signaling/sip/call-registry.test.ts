@@ -9,15 +9,17 @@ import t from 'tap';
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sdpTransform from 'sdp-transform';
-import { loadConfig } from '../../src/config.js';
-import { MediaSessions } from '../../src/media/media-sessions.js';
-import { StreamCapacity } from '../../src/media/stream-capacity.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { CallRegistry, type SipCallPolicy } from '../../src/signaling/sip/call-registry.js';
-import { readAudioFile } from '../../src/media/audio-file.js';
-import { sendAudio } from '../../src/media/rtp-sender.js';
-import type { CodecName } from '../../src/media/types.js';
-import { loadSipFixture, RecordingSink, repoRoot, variant, type StoredRequest } from './sip-fixtures.js';
+import { loadConfig } from '../../../src/config.js';
+import { MediaSessions } from '../../../src/media/media-sessions.js';
+import { StreamCapacity } from '../../../src/media/stream-capacity.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { CallRegistry, type SipCallPolicy } from '../../../src/signaling/sip/call-registry.js';
+import { readAudioFile } from '../../../src/media/audio-file.js';
+import { sendAudio } from '../../../src/media/rtp-sender.js';
+import type { CodecName } from '../../../src/media/types.js';
+import { loadSipFixture, variant, type StoredRequest } from '../../helpers/sip-messages.js';
+import { RecordingSink } from '../../helpers/recording-sink.js';
+import { sharedSpeech } from '../../helpers/shared-data.js';
 
 const log = createLogger('silent');
 
@@ -69,7 +71,7 @@ const vendorFixtures = [
   'ribbon-sbc-siprec-invite.sip',
   'opensips-siprec-invite.sip',
   'plain-fork-invite.sip',
-  // What test/sipp/siprec-uac.xml sends (captured from sipp), so the e2e body is covered without drachtio.
+  // What test/fixtures/sipp/siprec-uac.xml sends (captured from sipp), so the e2e body is covered without drachtio.
   'sipp-e2e-invite.sip',
 ];
 
@@ -116,7 +118,7 @@ t.test('every stored SBC INVITE is answered 200 on real ports; RTP arrives; BYE 
 t.test('the negotiated codec decodes: real speech RTP to each answered port becomes windows (Opus, PCMU, PCMA)', async (t) => {
   const { media, sink, registry } = setup(47100, 47199);
   t.teardown(() => media.closeAll());
-  const speech = await readAudioFile(`${repoRoot}/../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac`);
+  const speech = await readAudioFile(sharedSpeech('audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac'));
   const twoSec = speech.samples.subarray(0, 2 * speech.sampleRate);
   for (const [name, codec] of [['opensips-siprec-invite.sip', 'opus'], ['cisco-cube-siprec-invite.sip', 'PCMU'],
     ['bad/labels-mismatch.sip', 'PCMU']] as const) {
@@ -129,8 +131,8 @@ t.test('the negotiated codec decodes: real speech RTP to each answered port beco
         to: { address: '127.0.0.1', port: s.session.port }, realtime: false });
     }
     const ids = out.call!.streams().map((s) => s.session.descriptor.streamId);
-    for (let i = 0; i < 100 && !ids.every((id) => (sink.windowsByStream.get(id) ?? 0) >= 4); i++) await sleep(20);
-    for (const id of ids) t.ok((sink.windowsByStream.get(id) ?? 0) >= 4, `${name}: windows cut from the ${codec} leg`);
+    for (let i = 0; i < 100 && !ids.every((id) => sink.windowsOf(id).length >= 4); i++) await sleep(20);
+    for (const id of ids) t.ok(sink.windowsOf(id).length >= 4, `${name}: windows cut from the ${codec} leg`);
     registry.bye(req.callId);
   }
   // PCMA: the AudioCodes offer restricted to PCMA.
@@ -139,8 +141,8 @@ t.test('the negotiated codec decodes: real speech RTP to each answered port beco
   const leg = pcma.call!.streams()[0]!;
   t.equal(leg.audio.encoding, 'PCMA');
   await sendAudio(twoSec, speech.sampleRate, { codec: 'PCMA', payloadType: 8, to: { address: '127.0.0.1', port: leg.session.port }, realtime: false });
-  for (let i = 0; i < 100 && (sink.windowsByStream.get(leg.session.descriptor.streamId) ?? 0) < 4; i++) await sleep(20);
-  t.ok((sink.windowsByStream.get(leg.session.descriptor.streamId) ?? 0) >= 4, 'windows cut from the PCMA leg');
+  for (let i = 0; i < 100 && sink.windowsOf(leg.session.descriptor.streamId).length < 4; i++) await sleep(20);
+  t.ok(sink.windowsOf(leg.session.descriptor.streamId).length >= 4, 'windows cut from the PCMA leg');
   registry.bye(ac.callId);
   t.equal(media.size, 0);
 });

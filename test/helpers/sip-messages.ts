@@ -1,16 +1,11 @@
 /**
  * Test support: loads the stored SIP requests in test/fixtures/sip/ into the SipRequestView
- * the plain module reads (drachtio does this parsing in production), and a WindowSink
- * that records stream starts/ends from the real MediaSessions.
+ * the plain module reads (drachtio does this parsing in production), and variants of them.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { SipRequestView } from '../../src/signaling/sip/types.js';
-import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../../src/media/types.js';
-
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const sipFixtureDir = resolve(repoRoot, 'test', 'fixtures', 'sip');
+import { SIP_FIXTURE_DIR } from './fixture-paths.js';
 
 export interface StoredRequest extends SipRequestView {
   readonly headers: ReadonlyMap<string, string>;
@@ -52,7 +47,7 @@ export function makeRequest(method: string, headers: ReadonlyMap<string, string>
 }
 
 export function loadSipFixture(name: string): StoredRequest {
-  return parseSipMessage(readFileSync(resolve(sipFixtureDir, name), 'utf8'), !name.endsWith('-lf.sip'));
+  return parseSipMessage(readFileSync(resolve(SIP_FIXTURE_DIR, name), 'utf8'), !name.endsWith('-lf.sip'));
 }
 
 /** The same request with another Call-ID, method, body or headers (for floods and re-offers). */
@@ -65,23 +60,4 @@ export function variant(req: StoredRequest, change: { callId?: string; method?: 
     else headers.set(k.toLowerCase(), v);
   }
   return makeRequest(change.method ?? req.method, headers, change.body ?? req.body);
-}
-
-/** Records what the real MediaSessions reports to its sink. */
-export class RecordingSink implements WindowSink {
-  readonly started: StreamDescriptor[] = [];
-  readonly ended: { stream: StreamDescriptor; reason: StreamEndReason }[] = [];
-  windows = 0;
-  /** streamId -> windows received. */
-  readonly windowsByStream = new Map<string, number>();
-  onStreamStart(stream: StreamDescriptor): void {
-    this.started.push(stream);
-  }
-  onWindow(w: WindowView): void {
-    this.windows++;
-    this.windowsByStream.set(w.stream.streamId, (this.windowsByStream.get(w.stream.streamId) ?? 0) + 1);
-  }
-  onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
-    this.ended.push({ stream, reason });
-  }
 }

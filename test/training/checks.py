@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Measurements behind test/training/*.test.ts. Each sub-command prints one JSON object; the tap tests assert on it.
+"""Measurements behind test/training/*.test.ts (the test oracles of training/devoxtrain). Each sub-command prints one
+JSON object; the tap tests assert on it. Run from the repository root with training/ on the import path (what
+test/training/python.ts does), or with the devoxtrain package installed (pip install -e training):
 
-    python3 training/checks.py readers TMPDIR     # writes tiny wav/flac fixtures + protocol/meta/folders, reads them
-    python3 training/checks.py splits             # split properties on the shared manifest and a hash-mode corpus
-    python3 training/checks.py augment            # what each augmentation does to a signal, measured
-    python3 training/checks.py g711               # G.711 tables (compared with alawmulaw in the TS test)
-    python3 training/checks.py pairs              # matched-pair batches: same offset, identical augmentation
-    python3 training/checks.py cache-key          # the cache key follows the audio (not mtimes or paths)
-    python3 training/checks.py bootstrap          # file-level bootstrap intervals of the EER
-    python3 training/checks.py adversary          # source adversary: gradient reversal, conditional head, ramp
-    python3 training/checks.py parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
+    PYTHONPATH=training python3 test/training/checks.py SUBCOMMAND [ARGS]
+
+    readers TMPDIR     # writes tiny wav/flac fixtures + protocol/meta/folders, reads them
+    splits             # split properties on the shared manifest and a hash-mode corpus
+    augment            # what each augmentation does to a signal, measured
+    g711               # G.711 tables (compared with alawmulaw in the TS test)
+    pairs              # matched-pair batches: same offset, identical augmentation
+    cache-key          # the cache key follows the audio (not mtimes or paths)
+    bootstrap          # file-level bootstrap intervals of the EER
+    adversary          # source adversary: gradient reversal, conditional head, ramp
+    parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
 """
 from __future__ import annotations
 
@@ -19,20 +23,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import soundfile as sf
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+from devoxtrain import augment, channel
+from devoxtrain import cache as cachemod
+from devoxtrain.constants import SHARED_MANIFEST, SR
+from devoxtrain.data import CorpusError, Item, read_corpus, read_folders, read_manifest, read_meta_csv, read_protocol
+from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits
+from devoxtrain.systems import system_key
 
-from devoxtrain import augment, channel  # noqa: E402
-from devoxtrain import cache as cachemod  # noqa: E402
-from devoxtrain.data import CorpusError, Item, read_corpus, read_folders, read_manifest, read_meta_csv, read_protocol  # noqa: E402
-from devoxtrain.splits import SHARED_DEFAULT, SplitConfig, assign_splits  # noqa: E402
-from devoxtrain.systems import system_key  # noqa: E402
-
-SR = 16000
-REPO = Path(__file__).resolve().parent.parent
-SHARED_MANIFEST = (REPO / '..' / 'shared' / 'data' / 'speech' / 'manifest.csv').resolve()
 
 
 def _tone(sec=0.5, f=440.0, amp=0.3):

@@ -11,16 +11,19 @@
  */
 import t, { type Test } from 'tap';
 import { WebSocket } from 'ws';
-import { loadConfig } from '../../src/config.js';
-import type { StreamDescriptor } from '../../src/media/types.js';
-import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
-import { WORKER_MISSING_MESSAGE, type MsRouter } from '../../src/signaling/webrtc/types.js';
-import { WebRtcSession } from '../../src/signaling/webrtc/webrtc-session.js';
-import { signMediaPath } from '../../src/signaling/websocket/auth.js';
-import { startTestServer, waitFor } from '../helpers/devox-server.js';
-import { OUTPUT_RATE, RecordingSink, SECRET, TOKEN } from '../websocket/helpers.js';
-import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';
-import { CHROME_OFFER, recordingLog, wsPair } from './session-harness.js';
+import { loadConfig } from '../../../src/config.js';
+import type { StreamDescriptor } from '../../../src/media/types.js';
+import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../../src/signaling/webrtc/mediasoup-loader.js';
+import { WORKER_MISSING_MESSAGE, type MsRouter } from '../../../src/signaling/webrtc/types.js';
+import { WebRtcSession } from '../../../src/signaling/webrtc/webrtc-session.js';
+import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { startTestServer } from '../../helpers/devox-server.js';
+import { OUTPUT_RATE, SECRET, TOKEN } from '../websocket/harness.js';
+import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
+import { CHROME_OFFER, wsPair } from './session-harness.js';
+import { captureLog } from '../../helpers/capture.js';
+import { RecordingSink } from '../../helpers/recording-sink.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const workerBin = findWorkerBin();
 const skip = !workerBin ? WORKER_MISSING_MESSAGE : !mediasoupInstalled() ? 'mediasoup not installed: npm install mediasoup (MEDIASOUP_WORKER_BIN is set)' : false;
@@ -58,7 +61,8 @@ t.test('no offer: the session ends after webrtc.offerTimeoutMs and its slot is f
   t.match(r.reason, /no offer within 300 ms/);
   await waitFor(() => h.s.webrtc!.size === 0, DEADLINE, 'the session to go');
   await waitFor(h.slotsFree, DEADLINE, 'the slot to be given back');
-  t.pass('slot given back');
+  t.equal(h.s.webrtc!.size, 0, 'no session left');
+  t.ok(await h.slotsFree(), 'slot given back');
 });
 
 t.test('an offer whose ICE/DTLS never completes: stream ends (timeout), transport released, slot free', { skip }, async (t) => {
@@ -74,7 +78,8 @@ t.test('an offer whose ICE/DTLS never completes: stream ends (timeout), transpor
   await waitFor(() => h.ended.some((e) => e.stream.streamId === streamId), DEADLINE, 'the stream to end');
   await waitFor(() => h.s.webrtc!.size === 0, DEADLINE, 'the session to go');
   await waitFor(h.slotsFree, DEADLINE, 'the slot to be given back');
-  t.pass('slot given back');
+  t.equal(h.s.webrtc!.size, 0, 'no session left');
+  t.ok(await h.slotsFree(), 'slot given back');
 });
 
 t.test('a signaling socket that stops answering pings: session ended, slot free', { skip }, async (t) => {
@@ -84,7 +89,8 @@ t.test('a signaling socket that stops answering pings: session ended, slot free'
   await waitFor(() => h.s.webrtc!.size === 1, DEADLINE, 'the session');
   await waitFor(() => h.s.webrtc!.size === 0, DEADLINE, 'the session to end on a missed pong');
   await waitFor(h.slotsFree, DEADLINE, 'the slot to be given back');
-  t.pass('ended and slot given back');
+  t.equal(h.s.webrtc!.size, 0, 'session ended');
+  t.ok(await h.slotsFree(), 'slot given back');
 });
 
 t.test('the page leaves while setup awaits createDirectTransport: the real router keeps no transport', { skip }, async (t) => {
@@ -116,7 +122,7 @@ t.test('the page leaves while setup awaits createDirectTransport: the real route
   const pair = await wsPair();
   t.teardown(() => pair.close());
   const cfg = loadConfig({ env: {} });
-  const { log } = recordingLog();
+  const { log } = captureLog();
   let closed = 0;
   new WebRtcSession({
     ws: pair.server,

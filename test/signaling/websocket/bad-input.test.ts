@@ -5,19 +5,10 @@
  */
 import t from 'tap';
 import type WebSocket from 'ws';
-import {
-  CLIP_A,
-  TOKEN_B,
-  alignAndCompare,
-  closed,
-  coveredSamples,
-  ffmpegRaw,
-  openClient,
-  sleep,
-  sourceClip,
-  startHarness,
-} from './helpers.js';
-import type { WsCloseReason } from '../../src/signaling/websocket/types.js';
+import { CLIP_A, TOKEN_B, alignAndCompare, closed, ffmpegRaw, openClient, sourceClip, startHarness } from './harness.js';
+import type { WsCloseReason } from '../../../src/signaling/websocket/types.js';
+import { coveredSamples } from '../../helpers/recording-sink.js';
+import { sleep } from '../../helpers/wait.js';
 
 const h = await startHarness({
   realtimeSlackMs: 300,
@@ -294,7 +285,7 @@ t.test('bad inputs close only their own stream, with the right code, while a goo
 
   const { frames } = await goodRun;
   t.equal((await goodClosed).code, 1000, 'good stream ends normally');
-  await h.sink.until(() => h.sink.byCall(goodSid).get('inbound')?.endReason !== undefined);
+  await h.sink.waitFor(() => h.sink.byCall(goodSid).get('inbound')?.endReason !== undefined);
   const s = h.sink.byCall(goodSid).get('inbound')!;
   t.equal(s.endReason, 'bye');
   t.equal(s.windows.length, Math.floor(((frames * 20) / 1000 - 1) / 0.25) + 1, 'good stream: every window');

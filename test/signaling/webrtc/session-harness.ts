@@ -7,9 +7,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { MsRtpParameters } from '../../src/signaling/webrtc/types.js';
+import type { MsRtpParameters } from '../../../src/signaling/webrtc/types.js';
 
 export const CHROME_OFFER = [
   'v=0',
@@ -70,20 +69,6 @@ export async function wsPair(clientOpts: { autoPong?: boolean } = {}): Promise<W
 }
 
 /** A pino logger whose records the test can read. */
-export function recordingLog(): { log: Logger; records: Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
-  return { log, records };
-}
-
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export type SetupStep = 'createWebRtcTransport' | 'connect' | 'produce' | 'createDirectTransport' | 'consume';
 
 class FakeClosable extends EventEmitter {

@@ -6,21 +6,12 @@
  */
 import t from 'tap';
 import { pino } from 'pino';
-import { createDecoder, createEncoder, opusDecodeRate } from '../../src/media/codecs.js';
-import { writeRtpHeader } from '../../src/media/rtp-packet.js';
-import { loadConfig } from '../../src/config.js';
-import { RtpLeg } from '../../src/signaling/webrtc/rtp-leg.js';
-import {
-  CLIP_A,
-  OUTPUT_RATE,
-  RecordingSink,
-  alignAndCompare,
-  coveredSamples,
-  ffmpegRaw,
-  int16FromS16le,
-  paced,
-  sourceClip,
-} from '../websocket/helpers.js';
+import { createDecoder, createEncoder, opusDecodeRate } from '../../../src/media/codecs.js';
+import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
+import { loadConfig } from '../../../src/config.js';
+import { RtpLeg } from '../../../src/signaling/webrtc/rtp-leg.js';
+import { CLIP_A, OUTPUT_RATE, alignAndCompare, ffmpegRaw, int16FromS16le, paced, sourceClip } from '../websocket/harness.js';
+import { RecordingSink, coveredSamples } from '../../helpers/recording-sink.js';
 
 t.test('Opus RTP from a consumer → RtpLeg → windows that match the source', async (t) => {
   const cfg = loadConfig({ env: {} });
