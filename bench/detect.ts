@@ -27,7 +27,7 @@ import { InferenceEngine } from '../src/detect/inference-engine.js';
 import { loadModel } from '../src/detect/model-registry.js';
 import { readAudioFile } from '../src/media/audio-file.js';
 import { RingWindowView } from '../src/media/window-view.js';
-import { createLogger } from '../src/observability/logger.js';
+import { createLogger } from '../src/logger.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, seconds: { type: 'string' }, batches: { type: 'string' }, streams: { type: 'string' } },

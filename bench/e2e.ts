@@ -27,8 +27,9 @@ import { loadConfig, mergeConfig, projectRoot } from '../src/config.js';
 import type { WindowScore } from '../src/detect/types.js';
 import { nowMs } from '../src/media/clock.js';
 import { StreamCapacityError } from '../src/media/stream-capacity.js';
-import { createLogger } from '../src/observability/logger.js';
-import { DevoxServer, type OpenedStream } from '../src/server.js';
+import { createLogger } from '../src/logger.js';
+import type { OpenedStream } from '../src/http/streams-api.js';
+import { DevoxServer } from '../src/server.js';
 import { NatsServer, natsServerAvailable } from '../test/helpers/nats-server.js';
 
 const HOP_MS = 250;

@@ -22,9 +22,9 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig, projectRoot } from '../src/config.js';
-import { createLogger } from '../src/observability/logger.js';
+import { createLogger } from '../src/logger.js';
 import { DevoxServer } from '../src/server.js';
-import type { SipApp } from '../src/signaling/sip-app.js';
+import type { SipApp } from '../src/signaling/sip/sip-app.js';
 import { freePort } from '../test/helpers/nats-server.js';
 import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/sipp/drachtio-server.js';
 

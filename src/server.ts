@@ -5,34 +5,27 @@
  *          → verdict pipeline (Detector + verdict policy) → media sessions (RTP)
  *          → HTTP (/metrics /healthz /readyz, POST/GET/DELETE /streams, WebSocket upgrades)
  *
- * Without SIP signaling, RTP streams are opened over HTTP (the "stream control" API):
- *
- *   POST   /streams {"callId"?, "leg"?, "codec"?: "PCMU"|"PCMA"|"L16"|"opus", "payloadType"?, "clockRate"?, "identity"?}
- *          → 201 {"streamId", "callId", "leg", "address", "port", "payloadType", "codec", "clockRate"}
- *   GET    /streams                      → live streams with their labels and RTP counters
- *   DELETE /streams?streamId=<id>        → ends the stream now (its call.ended follows)
+ * Without SIP signaling, RTP streams are opened over HTTP (the stream control API,
+ * http/streams-api.ts: POST/GET/DELETE /streams).
  *
  * close() is the graceful shutdown: stop taking streams, end every stream (their final
  * windows are scored and call.ended published), flush the publisher, close HTTP.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
 import type { Config } from './config.js';
-import { checkAudioFormat, defaultPayloadFormat } from './media/codecs.js';
-import { UnsupportedCodecError } from './media/errors.js';
 import { MediaSessions, type RtpSession } from './media/media-sessions.js';
-import { StreamCapacity, StreamCapacityError } from './media/stream-capacity.js';
-import type { CodecName, StreamDescriptor } from './media/types.js';
-import { HttpServer, readJsonBody, sendJson, HttpServerError } from './observability/http-server.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { StreamCapacity } from './media/stream-capacity.js';
+import type { StreamDescriptor } from './media/types.js';
+import { HttpServer, sendJson, HttpServerError } from './http/http-server.js';
+import { parseOpenStreamRequest, routeStreams, StreamRequestError, type OpenedStream, type OpenStreamRequest, type StreamControl } from './http/streams-api.js';
+import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
-import { startSip, type SipApp } from './signaling/sip-app.js';
+import { startSip, type SipApp } from './signaling/sip/sip-app.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -43,44 +36,7 @@ export interface ServerOptions {
   listener?: VerdictListener;
 }
 
-const OpenStreamRequest = z
-  .object({
-    callId: z
-      .string()
-      .min(1)
-      .max(256)
-      // CR/LF and other control characters are never part of a real call id (and break headers and logs).
-      .regex(/^\P{Cc}*$/u, 'must not contain control characters (CR, LF, tab, NUL...)')
-      .optional(),
-    leg: z.string().min(1).max(64).optional(),
-    codec: z.enum(['PCMU', 'PCMA', 'L16', 'opus', 'pcmu', 'pcma', 'l16']).optional(),
-    payloadType: z.number().int().min(0).max(127).optional(),
-    clockRate: z.number().int().min(8000).max(48000).optional(),
-    identity: z.record(z.string(), z.string()).optional(),
-  })
-  .strict();
-
-export type OpenStreamRequest = z.infer<typeof OpenStreamRequest>;
-
-export interface OpenedStream {
-  streamId: string;
-  callId: string;
-  leg: string;
-  address: string;
-  port: number;
-  payloadType: number;
-  codec: CodecName;
-  clockRate: number;
-}
-
-export class StreamRequestError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StreamRequestError';
-  }
-}
-
-export class DevoxServer {
+export class DevoxServer implements StreamControl {
   readonly config: Readonly<Config>;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -241,7 +197,7 @@ export class DevoxServer {
         const ws = websocket;
         http.onUpgrade(config.websocket.pathPrefix, (req, socket, head) => ws.handleUpgrade(req, socket, head));
       }
-      server.#routes();
+      routeStreams(http, server, { log, retryAfterSec: config.sip.retryAfterSec });
       await http.listen();
       log.info(
         { http: http.url, model: pipeline.card.name, modelVersion: pipeline.card.version, executionProvider: pipeline.detector.executionProvider, events: publisher.kind },
@@ -257,20 +213,7 @@ export class DevoxServer {
   /** Opens an RTP stream without SIP: allocates a media session and returns where to send. */
   async openStream(req: OpenStreamRequest = {}): Promise<OpenedStream> {
     if (this.#closing) throw new StreamRequestError('server is shutting down');
-    const parsed = OpenStreamRequest.safeParse(req);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new StreamRequestError(`${i.path.join('.') || 'body'}: ${i.message}`);
-    }
-    const r = parsed.data;
-    const codec = (r.codec ? (r.codec.toLowerCase() === 'opus' ? 'opus' : r.codec.toUpperCase()) : 'PCMU') as CodecName;
-    const format = defaultPayloadFormat(codec, { payloadType: r.payloadType, sampleRate: r.clockRate });
-    try {
-      checkAudioFormat(format);
-    } catch (err) {
-      if (err instanceof UnsupportedCodecError) throw new StreamRequestError(err.message); // e.g. L16 at 47999 Hz: 400
-      throw err;
-    }
+    const { request: r, codec, format } = parseOpenStreamRequest(req);
     const descriptor: StreamDescriptor = {
       streamId: randomUUID(),
       callId: r.callId ?? randomUUID(),
@@ -298,44 +241,20 @@ export class DevoxServer {
     return known;
   }
 
-  #routes(): void {
-    const http = this.http;
-    http.route('POST', '/streams', async (req: IncomingMessage, res: ServerResponse) => {
-      let body: unknown;
-      try {
-        body = await readJsonBody(req);
-      } catch (err) {
-        return sendJson(res, 400, { error: (err as Error).message });
-      }
-      try {
-        sendJson(res, 201, await this.openStream(body as OpenStreamRequest));
-      } catch (err) {
-        if (err instanceof StreamRequestError) return sendJson(res, this.#closing ? 503 : 400, { error: err.message });
-        if (err instanceof StreamCapacityError) {
-          this.log.warn({ limit: err.limit }, 'stream refused: at media.maxStreams');
-          res.setHeader('retry-after', String(this.config.sip.retryAfterSec));
-        } else {
-          this.log.error({ err }, 'cannot open stream');
-        }
-        sendJson(res, 503, { error: (err as Error).message });
-      }
-    });
-    http.route('GET', '/streams', (_req, res) => {
-      const streams = [...this.media.streams()].map((s) => ({
-        ...s.descriptor,
-        address: s.address,
-        port: s.port,
-        label: this.pipeline.label(s.descriptor.streamId) ?? 'listening',
-        counters: s.counters,
-      }));
-      sendJson(res, 200, { streams });
-    });
-    http.route('DELETE', '/streams', (_req, res, url) => {
-      const streamId = url.searchParams.get('streamId');
-      if (!streamId) return sendJson(res, 400, { error: 'streamId query parameter is required' });
-      const known = this.releaseStream(streamId);
-      sendJson(res, known ? 200 : 404, known ? { released: streamId } : { error: 'no such stream' });
-    });
+  /** Shutdown has begun. */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** The live streams as GET /streams lists them. */
+  listStreams(): unknown[] {
+    return [...this.media.streams()].map((s) => ({
+      ...s.descriptor,
+      address: s.address,
+      port: s.port,
+      label: this.pipeline.label(s.descriptor.streamId) ?? 'listening',
+      counters: s.counters,
+    }));
   }
 
   /**

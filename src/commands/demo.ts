@@ -14,7 +14,7 @@ import { ConfigError, loadConfig, projectRoot } from '../config.js';
 import { readAudioFile } from '../media/audio-file.js';
 import { parseCodecName } from '../media/codecs.js';
 import { sendAudio } from '../media/rtp-sender.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { DevoxServer } from '../server.js';
 import type { CallEndedEvent, DevoxEvent, VerdictChangedEvent } from '../verdicts/types.js';
 

@@ -20,7 +20,7 @@ import { nowMs } from '../media/clock.js';
 import { createDecoder, createEncoder, MAX_DECODED_SAMPLES, type AudioDecoder, type AudioEncoder } from '../media/codecs.js';
 import { resampleBuffer } from '../media/resampler.js';
 import type { StreamDescriptor } from '../media/types.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import { StreamVerdict } from '../verdicts/verdict-policy.js';
 import type { Evidence, VerdictLabel } from '../verdicts/types.js';
 

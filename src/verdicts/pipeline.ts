@@ -17,7 +17,7 @@ import { DetectorSet } from '../detect/detector-set.js';
 import type { ModelCard, WindowScore } from '../detect/types.js';
 import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { callEnded, callStarted, verdictChanged, windowScored } from './events.js';
 import type { EventPublisher } from './publisher.js';

@@ -32,7 +32,7 @@ import {
 } from '@nats-io/transport-node';
 import { jetstreamManager, JetStreamApiError, StorageType, JetStreamApiCodes } from '@nats-io/jetstream';
 import type { Config } from '../config.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { callIdToToken } from './events.js';
 import { SUBJECT_TOKEN } from './types.js';

@@ -11,7 +11,7 @@ import type { ModelCard } from '../../src/detect/types.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import { RingWindowView } from '../../src/media/window-view.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 
 export const TINY_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model');
 export const TINY_LOGIT_MODEL = resolve(projectRoot, 'test/fixtures/tiny-model-logit');

@@ -11,13 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { MediaSessions } from '../../src/media/media-sessions.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { NetworkAcl, NetworkAclError } from '../../src/signaling/sip/network-acl.js';
 import { DigestAuthenticator, parseDigestParams } from '../../src/signaling/sip/digest-auth.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Srf from 'drachtio-srf';
-import { requestView, startSip } from '../../src/signaling/sip-app.js';
+import { requestView, startSip } from '../../src/signaling/sip/sip-app.js';
 import { readOffer } from '../../src/signaling/sip/recording-offer.js';
 import { loadSipFixture, RecordingSink, sipFixtureDir } from './sip-fixtures.js';
 

@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import sdpTransform from 'sdp-transform';
 import { projectRoot } from '../../src/config.js';
 import { sendAudio } from '../../src/media/rtp-sender.js';
-import type { SipApp } from '../../src/signaling/sip-app.js';
+import type { SipApp } from '../../src/signaling/sip/sip-app.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { GENUINE_FILE, SYNTHETIC_FILE, loadAudio, metricValue, scrape, startTestServer, waitFor } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';

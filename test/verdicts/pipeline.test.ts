@@ -8,7 +8,7 @@ import t from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { AudioStream } from '../../src/media/audio-stream.js';
 import { floatToInt16 } from '../../src/media/audio-file.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { VerdictPipeline } from '../../src/verdicts/pipeline.js';
 import { StdoutPublisher } from '../../src/verdicts/publisher.js';

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { callStarted, callEnded, verdictChanged, windowScored, subjectFor, callIdToToken, callIdFromToken } from '../../src/verdicts/events.js';
 import { NatsPublisher, NatsPublisherError, StdoutPublisher } from '../../src/verdicts/publisher.js';
