@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { publisherObserver } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
@@ -84,7 +85,7 @@ export class DevoxServer implements StreamControl {
     const config = opts.config;
     const log = opts.log ?? createLogger(config.log.level);
     const metrics = new Metrics();
-    const publisher = createPublisher({ nats: config.nats, metrics, log, stdout: opts.stdout });
+    const publisher = createPublisher({ nats: config.nats, observer: publisherObserver(metrics), log, stdout: opts.stdout });
     const cleanup: Array<() => Promise<void>> = [];
     try {
       await publisher.start();

@@ -11,7 +11,8 @@ import { floatToInt16 } from '../../src/media/audio-file.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { VerdictPipeline } from '../../src/verdicts/pipeline.js';
-import { StdoutPublisher } from '../../src/verdicts/publisher.js';
+import { publisherObserver } from '../../src/observability/observers.js';
+import { StdoutPublisher } from '../../src/verdicts/stdout-publisher.js';
 import type { CallEndedEvent, DevoxEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
 import { GENUINE_FILE, StdoutCapture, TINY_MODEL_DIR, loadAudio, metricValue, waitFor } from '../helpers/devox-server.js';
@@ -22,7 +23,7 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
   const metrics = new Metrics({ defaultMetrics: false });
   const out = new StdoutCapture();
-  const publisher = new StdoutPublisher('devox', metrics, out);
+  const publisher = new StdoutPublisher('devox', publisherObserver(metrics), out);
   let listenerCalls = 0;
   const pipeline = await VerdictPipeline.create({
     config,
@@ -128,7 +129,7 @@ t.test('after a model swap a live stream is judged by the new model with its own
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
   const metrics = new Metrics({ defaultMetrics: false });
   const out = new StdoutCapture();
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, out) });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', publisherObserver(metrics), out) });
   t.teardown(() => pipeline.close());
   let seed = 7;
   const noise = floatToInt16(new Float32Array(16000 * 5).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5));
@@ -165,7 +166,7 @@ t.test('after a model swap a live stream is judged by the new model with its own
 t.test('first-verdict histogram: the first decision, not insufficient_speech', async (t) => {
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new StdoutCapture()) });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', publisherObserver(metrics), new StdoutCapture()) });
   t.teardown(() => pipeline.close());
   const s = new AudioStream({
     descriptor: { streamId: 'hold-then-talk', callId: 'hold-then-talk', leg: 'caller', transport: 'file' },
@@ -190,7 +191,7 @@ t.test('first-verdict histogram: the first decision, not insufficient_speech', a
 t.test('devox_windows_shed_total says why: windows that do not fit the model are invalid_window, not overload', async (t) => {
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL_DIR } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new StdoutCapture()) });
+  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', publisherObserver(metrics), new StdoutCapture()) });
   t.teardown(() => pipeline.close());
   // Media misconfigured to cut 8 kHz windows for a 16 kHz model.
   const s = new AudioStream({
