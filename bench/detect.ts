@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       modelDir,
       windowSec: config.window.lengthSec,
       log,
-      onScore: () => void scored++,
+      sink: { onScore: () => void scored++ },
     });
     const ring = new Float32Array(len);
     const streams = Array.from({ length: Math.max(B, 8) }, (_, i) => ({
@@ -182,8 +182,7 @@ async function main(): Promise<void> {
       modelDir,
       windowSec: config.window.lengthSec,
       log,
-      onScore: (s) => lat.push(s.scoredMs - s.readyMs),
-      onShed: () => void shed++,
+      sink: { onScore: (s) => lat.push(s.scoredMs - s.readyMs), onShed: () => void shed++ },
       observer: { batch: (b) => void sizes.push(b.size) },
     });
     const ring = new Float32Array(len);

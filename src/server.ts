@@ -1,9 +1,13 @@
 /**
  * The DevoX server, wired in data order:
  *
- *   config → logger → metrics → event publisher (NATS JetStream or stdout)
- *          → verdict pipeline (Detector + verdict policy) → media sessions (RTP)
- *          → HTTP (/metrics /healthz /readyz, POST/GET/DELETE /streams, WebSocket upgrades)
+ *   signaling (SIP, WebSocket, WebRTC) → media sessions → detector set (the WindowSink)
+ *          → score sinks: verdict pipeline (→ event publisher: NATS JetStream or stdout)
+ *                         and the WebRTC page's live score
+ *   beside: HTTP (/metrics /healthz /readyz, POST/GET/DELETE /streams, WebSocket upgrades), metrics
+ *
+ * Only this file knows Metrics: detect/, verdicts/ and the publisher report through the
+ * observers of observability/observers.ts.
  *
  * Without SIP signaling, RTP streams are opened over HTTP (the stream control API,
  * http/streams-api.ts: POST/GET/DELETE /streams).
@@ -16,13 +20,16 @@ import type { Config } from './config.js';
 import { MediaSessions, type RtpSession } from './media/media-sessions.js';
 import { StreamCapacity } from './media/stream-capacity.js';
 import type { StreamDescriptor } from './media/types.js';
+import { DetectorSet } from './detect/detector-set.js';
+import { ScoreFanOut } from './detect/score-fan-out.js';
+import type { ScoreSink } from './detect/types.js';
 import { HttpServer, sendJson, HttpServerError } from './http/http-server.js';
 import { parseOpenStreamRequest, routeStreams, StreamRequestError, type OpenedStream, type OpenStreamRequest, type StreamControl } from './http/streams-api.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
-import { publisherObserver } from './observability/observers.js';
+import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
@@ -42,6 +49,8 @@ export class DevoxServer implements StreamControl {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly publisher: EventPublisher;
+  /** One Detector per band: the WindowSink every ingress feeds. */
+  readonly detector: DetectorSet;
   readonly pipeline: VerdictPipeline;
   readonly media: MediaSessions;
   readonly http: HttpServer;
@@ -58,6 +67,7 @@ export class DevoxServer implements StreamControl {
     log: Logger;
     metrics: Metrics;
     publisher: EventPublisher;
+    detector: DetectorSet;
     pipeline: VerdictPipeline;
     media: MediaSessions;
     http: HttpServer;
@@ -69,6 +79,7 @@ export class DevoxServer implements StreamControl {
     this.log = parts.log;
     this.metrics = parts.metrics;
     this.publisher = parts.publisher;
+    this.detector = parts.detector;
     this.pipeline = parts.pipeline;
     this.media = parts.media;
     this.http = parts.http;
@@ -85,28 +96,37 @@ export class DevoxServer implements StreamControl {
     const config = opts.config;
     const log = opts.log ?? createLogger(config.log.level);
     const metrics = new Metrics();
-    const publisher = createPublisher({ nats: config.nats, observer: publisherObserver(metrics), log, stdout: opts.stdout });
+    const observers = metricsObservers(metrics);
+    const publisher = createPublisher({ nats: config.nats, observer: observers.publisher, log, stdout: opts.stdout });
     const cleanup: Array<() => Promise<void>> = [];
     try {
       await publisher.start();
       cleanup.push(() => publisher.close());
       if (publisher.kind === 'stdout') log.warn('nats.servers is empty: events go to stdout as JSON lines');
-      // The /webrtc page shows its stream's latest window score: with WebRTC on, the pipeline's
-      // listener also hands WebRTC window scores to the ingest (set once it has started).
-      let webrtcScores: WebRtcIngest | undefined;
-      const user = opts.listener;
-      const listener: VerdictListener | undefined = config.webrtc.enabled
-        ? {
-            onWindow: (s, label, publishedMs) => {
-              user?.onWindow?.(s, label, publishedMs);
-              if (s.stream.transport === 'webrtc') webrtcScores?.noteWindowScore(s.stream.streamId, s.score);
-            },
-            ...(user?.onVerdict ? { onVerdict: user.onVerdict.bind(user) } : {}),
-            ...(user?.onStreamEnded ? { onStreamEnded: user.onStreamEnded.bind(user) } : {}),
-          }
-        : user;
-      const pipeline = await VerdictPipeline.create({ config, log, metrics, publisher, listener });
-      cleanup.push(() => pipeline.close());
+      // media → detector → score sinks (the pipeline; the WebRTC page's live score once WebRTC is up).
+      const scores = new ScoreFanOut(log.child({ component: 'detect' }));
+      const detector = await DetectorSet.create({
+        detect: config.detect,
+        modelDir: config.detect.modelDir,
+        narrowbandModelDir: config.detect.narrowbandModelDir,
+        windowSec: config.window.lengthSec,
+        log: log.child({ component: 'detect' }),
+        sink: scores,
+        observer: observers.detector,
+      });
+      cleanup.push(() => detector.close());
+      const pipeline = new VerdictPipeline({
+        verdict: config.verdict,
+        models: detector,
+        log,
+        observer: observers.verdicts,
+        publisher,
+        ...(opts.listener ? { listener: opts.listener } : {}),
+      });
+      scores.add(pipeline);
+      cleanup.push(async () => pipeline.close());
+      /** The media output rate: the models' input sample rate. */
+      const outputRate = detector.card.input.sampleRate;
       // One cap on live streams shared by every ingress (media.maxStreams).
       const capacity = new StreamCapacity(config.media.maxStreams);
       metrics.addStreamCapacity(capacity);
@@ -114,8 +134,8 @@ export class DevoxServer implements StreamControl {
         capacity,
         media: config.media,
         window: config.window,
-        outputRate: pipeline.sampleRate,
-        sink: pipeline,
+        outputRate,
+        sink: detector,
         log: log.child({ component: 'media' }),
       });
       cleanup.push(() => media.closeAll());
@@ -126,8 +146,8 @@ export class DevoxServer implements StreamControl {
           capacity,
           websocket: config.websocket,
           window: config.window,
-          outputRate: pipeline.sampleRate,
-          sink: pipeline,
+          outputRate,
+          sink: detector,
           log: log.child({ component: 'websocket' }),
         });
         cleanup.push(() => ws.close());
@@ -144,14 +164,14 @@ export class DevoxServer implements StreamControl {
             websocket: config.websocket,
             media: config.media,
             window: config.window,
-            outputRate: pipeline.sampleRate,
-            sink: pipeline,
+            outputRate,
+            sink: detector,
             log: log.child({ component: 'webrtc' }),
             status: (streamId) => ({ label: pipeline.label(streamId) }),
           });
           cleanup.push(() => w.close());
           webrtc = w;
-          webrtcScores = w;
+          scores.add(liveScores(w));
         } catch (err) {
           if (!(err instanceof WebRtcUnavailableError)) throw err;
           // mediasoup is optional: DevoX runs without WebRTC and says why.
@@ -183,7 +203,7 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket, sip, webrtc });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc });
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -201,7 +221,7 @@ export class DevoxServer implements StreamControl {
       routeStreams(http, server, { log, retryAfterSec: config.sip.retryAfterSec });
       await http.listen();
       log.info(
-        { http: http.url, model: pipeline.card.name, modelVersion: pipeline.card.version, executionProvider: pipeline.detector.executionProvider, events: publisher.kind },
+        { http: http.url, model: detector.card.name, modelVersion: detector.card.version, executionProvider: detector.executionProvider, events: publisher.kind },
         'devox server ready',
       );
       return server;
@@ -233,6 +253,20 @@ export class DevoxServer implements StreamControl {
       codec,
       clockRate: format.clockRate,
     };
+  }
+
+  /**
+   * Loads another model version and makes it serve the band its card declares (ModelLoadError
+   * on refusal: the current model stays); counted in devox_model_swaps_total.
+   */
+  async swapModel(dir: string): Promise<void> {
+    try {
+      await this.detector.swapModel(dir);
+    } catch (err) {
+      this.metrics.modelSwaps.inc({ result: 'refused' });
+      throw err;
+    }
+    this.metrics.modelSwaps.inc({ result: 'ok' });
   }
 
   /** Ends a stream now (idempotent); its final verdict and call.ended follow. */
@@ -277,13 +311,23 @@ export class DevoxServer implements StreamControl {
       await step('websocket', async () => this.websocket?.close());
       await step('webrtc', async () => this.webrtc?.close());
       await step('media', () => this.media.closeAll());
-      await step('pipeline', () => this.pipeline.close());
+      await step('detector', () => this.detector.close());
+      await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
       await step('http', () => this.http.close());
       log.info('shutdown complete');
     })();
     return this.#closing;
   }
+}
+
+/** The /webrtc page shows its stream's latest window score. */
+function liveScores(webrtc: WebRtcIngest): ScoreSink {
+  return {
+    onScore: (s) => {
+      if (s.stream.transport === 'webrtc') webrtc.noteWindowScore(s.stream.streamId, s.score);
+    },
+  };
 }
 
 export { HttpServerError };

@@ -168,7 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   // G.711 calls are narrowband (8 kHz): the detector gives them its narrowband model when it has one.
   const band = codec === 'PCMU' || codec === 'PCMA' ? 'narrowband' : 'wideband';
-  const card = server.pipeline.detector.cardFor(band);
+  const card = server.detector.cardFor(band);
   out(`devox demo: model ${card.name} ${card.version} (${band}, for ${codec} calls), metrics at ${server.http.url}/metrics`);
   const th = card.thresholds;
   out(`verdict thresholds (model card): genuine below ${th.suspicious.toFixed(3)}, synthetic at ${th.synthetic.toFixed(3)} or above, suspicious between (with hysteresis)`);

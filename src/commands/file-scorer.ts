@@ -156,12 +156,14 @@ export class FileScorer {
       narrowbandModelDir: opts.narrowbandModelDir,
       windowSec: opts.config.window.lengthSec,
       log: opts.log,
-      onScore: (s) => self!.#onScore(s),
-      onShed: (stream) => {
-        const r = self!.#runs.get(stream.streamId);
-        if (r) r.shed++;
+      sink: {
+        onScore: (s) => self!.#onScore(s),
+        onShed: (stream) => {
+          const r = self!.#runs.get(stream.streamId);
+          if (r) r.shed++;
+        },
+        onStreamDrained: (stream) => self!.#runs.get(stream.streamId)?.drained(),
       },
-      onStreamDrained: (stream) => self!.#runs.get(stream.streamId)?.drained(),
     });
     self = new FileScorer(opts.config, opts.log, detector);
     return self;
