@@ -27,7 +27,7 @@ import { InferenceEngine } from '../src/detect/inference-engine.js';
 import { loadModel } from '../src/detect/model-registry.js';
 import { readAudioFile } from '../src/media/audio-file.js';
 import { RingWindowView } from '../src/media/window-view.js';
-import { createLogger } from '../src/observability/logger.js';
+import { createLogger } from '../src/logger.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, seconds: { type: 'string' }, batches: { type: 'string' }, streams: { type: 'string' } },
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       modelDir,
       windowSec: config.window.lengthSec,
       log,
-      onScore: () => void scored++,
+      sink: { onScore: () => void scored++ },
     });
     const ring = new Float32Array(len);
     const streams = Array.from({ length: Math.max(B, 8) }, (_, i) => ({
@@ -182,8 +182,7 @@ async function main(): Promise<void> {
       modelDir,
       windowSec: config.window.lengthSec,
       log,
-      onScore: (s) => lat.push(s.scoredMs - s.readyMs),
-      onShed: () => void shed++,
+      sink: { onScore: (s) => lat.push(s.scoredMs - s.readyMs), onShed: () => void shed++ },
       observer: { batch: (b) => void sizes.push(b.size) },
     });
     const ring = new Float32Array(len);

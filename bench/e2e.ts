@@ -27,8 +27,9 @@ import { loadConfig, mergeConfig, projectRoot } from '../src/config.js';
 import type { WindowScore } from '../src/detect/types.js';
 import { nowMs } from '../src/media/clock.js';
 import { StreamCapacityError } from '../src/media/stream-capacity.js';
-import { createLogger } from '../src/observability/logger.js';
-import { DevoxServer, type OpenedStream } from '../src/server.js';
+import { createLogger } from '../src/logger.js';
+import type { OpenedStream } from '../src/http/streams-api.js';
+import { DevoxServer } from '../src/server.js';
 import { NatsServer, natsServerAvailable } from '../test/helpers/nats-server.js';
 
 const HOP_MS = 250;
@@ -164,9 +165,9 @@ async function main(): Promise<number> {
   });
 
   const header =
-    `devox end-to-end bench: PCMU streams judged by ${server.pipeline.detector.cardFor('narrowband').name} ${server.pipeline.detector.cardFor('narrowband').version} ` +
-    `(models: ${server.pipeline.detector.models.map((m) => `${m.band} ${m.card.name} ${m.card.version}`).join(', ')}), ` +
-    `EP ${server.pipeline.detector.executionProvider}, events → ${useNats ? 'NATS JetStream (real nats-server)' : 'stdout (discarded)'}, ` +
+    `devox end-to-end bench: PCMU streams judged by ${server.detector.cardFor('narrowband').name} ${server.detector.cardFor('narrowband').version} ` +
+    `(models: ${server.detector.models.map((m) => `${m.band} ${m.card.name} ${m.card.version}`).join(', ')}), ` +
+    `EP ${server.detector.executionProvider}, events → ${useNats ? 'NATS JetStream (real nats-server)' : 'stdout (discarded)'}, ` +
     `maxBatch ${config.detect.maxBatchSize}, maxWait ${config.detect.maxBatchWaitMs} ms, intraOpThreads ${config.detect.intraOpThreads}, hop ${config.window.hopMs} ms, ` +
     `${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(1)).join('/')}, files ${files.length}`;
   console.log(header);

@@ -22,9 +22,9 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig, projectRoot } from '../src/config.js';
-import { createLogger } from '../src/observability/logger.js';
+import { createLogger } from '../src/logger.js';
 import { DevoxServer } from '../src/server.js';
-import type { SipApp } from '../src/signaling/sip-app.js';
+import type { SipApp } from '../src/signaling/sip/sip-app.js';
 import { freePort } from '../test/helpers/nats-server.js';
 import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/helpers/drachtio-server.js';
 
@@ -104,8 +104,8 @@ async function main(): Promise<number> {
     // src/server.ts starts the SIP app because sip.enabled is true.
     const sipRef: SipApp = server.sip!;
     await sipRef.waitReady(15_000);
-    console.log(`SIPREC bench: drachtio-server ${bin}, model ${server.pipeline.card.name} ${server.pipeline.card.version} ` +
-      `(${modelDir.replace(projectRoot + '/', '')}), EP ${server.pipeline.detector.executionProvider}, events → stdout (discarded)`);
+    console.log(`SIPREC bench: drachtio-server ${bin}, model ${server.detector.card.name} ${server.detector.card.version} ` +
+      `(${modelDir.replace(projectRoot + '/', '')}), EP ${server.detector.executionProvider}, events → stdout (discarded)`);
 
     console.log('\n## SIPREC call setup rate (2 streams per call, OPTIONS+INVITE+ACK+BYE)\n');
     console.log('| offered calls/s | calls | accepted | accepted calls/s (wall) | 503 | sipp exit | max legs up | ports free after |');

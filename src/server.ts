@@ -1,38 +1,39 @@
 /**
  * The DevoX server, wired in data order:
  *
- *   config → logger → metrics → event publisher (NATS JetStream or stdout)
- *          → verdict pipeline (Detector + verdict policy) → media sessions (RTP)
- *          → HTTP (/metrics /healthz /readyz, POST/GET/DELETE /streams, WebSocket upgrades)
+ *   signaling (SIP, WebSocket, WebRTC) → media sessions → detector set (the WindowSink)
+ *          → score sinks: verdict pipeline (→ event publisher: NATS JetStream or stdout)
+ *                         and the WebRTC page's live score
+ *   beside: HTTP (/metrics /healthz /readyz, POST/GET/DELETE /streams, WebSocket upgrades), metrics
  *
- * Without SIP signaling, RTP streams are opened over HTTP (the "stream control" API):
+ * Only this file knows Metrics: detect/, verdicts/ and the publisher report through the
+ * observers of observability/observers.ts.
  *
- *   POST   /streams {"callId"?, "leg"?, "codec"?: "PCMU"|"PCMA"|"L16"|"opus", "payloadType"?, "clockRate"?, "identity"?}
- *          → 201 {"streamId", "callId", "leg", "address", "port", "payloadType", "codec", "clockRate"}
- *   GET    /streams                      → live streams with their labels and RTP counters
- *   DELETE /streams?streamId=<id>        → ends the stream now (its call.ended follows)
+ * Without SIP signaling, RTP streams are opened over HTTP (the stream control API,
+ * http/streams-api.ts: POST/GET/DELETE /streams).
  *
  * close() is the graceful shutdown: stop taking streams, end every stream (their final
  * windows are scored and call.ended published), flush the publisher, close HTTP.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
 import type { Config } from './config.js';
-import { checkAudioFormat, defaultPayloadFormat } from './media/codecs.js';
-import { UnsupportedCodecError } from './media/errors.js';
 import { MediaSessions, type RtpSession } from './media/media-sessions.js';
-import { StreamCapacity, StreamCapacityError } from './media/stream-capacity.js';
-import type { CodecName, StreamDescriptor } from './media/types.js';
-import { HttpServer, readJsonBody, sendJson, HttpServerError } from './observability/http-server.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { StreamCapacity } from './media/stream-capacity.js';
+import type { StreamDescriptor } from './media/types.js';
+import { DetectorSet } from './detect/detector-set.js';
+import { ScoreFanOut } from './detect/score-fan-out.js';
+import type { ScoreSink } from './detect/types.js';
+import { HttpServer, sendJson, HttpServerError } from './http/http-server.js';
+import { parseOpenStreamRequest, routeStreams, StreamRequestError, type OpenedStream, type OpenStreamRequest, type StreamControl } from './http/streams-api.js';
+import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
-import { startSip, type SipApp } from './signaling/sip-app.js';
+import { startSip, type SipApp } from './signaling/sip/sip-app.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -43,48 +44,13 @@ export interface ServerOptions {
   listener?: VerdictListener;
 }
 
-const OpenStreamRequest = z
-  .object({
-    callId: z
-      .string()
-      .min(1)
-      .max(256)
-      // CR/LF and other control characters are never part of a real call id (and break headers and logs).
-      .regex(/^\P{Cc}*$/u, 'must not contain control characters (CR, LF, tab, NUL...)')
-      .optional(),
-    leg: z.string().min(1).max(64).optional(),
-    codec: z.enum(['PCMU', 'PCMA', 'L16', 'opus', 'pcmu', 'pcma', 'l16']).optional(),
-    payloadType: z.number().int().min(0).max(127).optional(),
-    clockRate: z.number().int().min(8000).max(48000).optional(),
-    identity: z.record(z.string(), z.string()).optional(),
-  })
-  .strict();
-
-export type OpenStreamRequest = z.infer<typeof OpenStreamRequest>;
-
-export interface OpenedStream {
-  streamId: string;
-  callId: string;
-  leg: string;
-  address: string;
-  port: number;
-  payloadType: number;
-  codec: CodecName;
-  clockRate: number;
-}
-
-export class StreamRequestError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StreamRequestError';
-  }
-}
-
-export class DevoxServer {
+export class DevoxServer implements StreamControl {
   readonly config: Readonly<Config>;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly publisher: EventPublisher;
+  /** One Detector per band: the WindowSink every ingress feeds. */
+  readonly detector: DetectorSet;
   readonly pipeline: VerdictPipeline;
   readonly media: MediaSessions;
   readonly http: HttpServer;
@@ -101,6 +67,7 @@ export class DevoxServer {
     log: Logger;
     metrics: Metrics;
     publisher: EventPublisher;
+    detector: DetectorSet;
     pipeline: VerdictPipeline;
     media: MediaSessions;
     http: HttpServer;
@@ -112,6 +79,7 @@ export class DevoxServer {
     this.log = parts.log;
     this.metrics = parts.metrics;
     this.publisher = parts.publisher;
+    this.detector = parts.detector;
     this.pipeline = parts.pipeline;
     this.media = parts.media;
     this.http = parts.http;
@@ -128,28 +96,37 @@ export class DevoxServer {
     const config = opts.config;
     const log = opts.log ?? createLogger(config.log.level);
     const metrics = new Metrics();
-    const publisher = createPublisher({ nats: config.nats, metrics, log, stdout: opts.stdout });
+    const observers = metricsObservers(metrics);
+    const publisher = createPublisher({ nats: config.nats, observer: observers.publisher, log, stdout: opts.stdout });
     const cleanup: Array<() => Promise<void>> = [];
     try {
       await publisher.start();
       cleanup.push(() => publisher.close());
       if (publisher.kind === 'stdout') log.warn('nats.servers is empty: events go to stdout as JSON lines');
-      // The /webrtc page shows its stream's latest window score: with WebRTC on, the pipeline's
-      // listener also hands WebRTC window scores to the ingest (set once it has started).
-      let webrtcScores: WebRtcIngest | undefined;
-      const user = opts.listener;
-      const listener: VerdictListener | undefined = config.webrtc.enabled
-        ? {
-            onWindow: (s, label, publishedMs) => {
-              user?.onWindow?.(s, label, publishedMs);
-              if (s.stream.transport === 'webrtc') webrtcScores?.noteWindowScore(s.stream.streamId, s.score);
-            },
-            ...(user?.onVerdict ? { onVerdict: user.onVerdict.bind(user) } : {}),
-            ...(user?.onStreamEnded ? { onStreamEnded: user.onStreamEnded.bind(user) } : {}),
-          }
-        : user;
-      const pipeline = await VerdictPipeline.create({ config, log, metrics, publisher, listener });
-      cleanup.push(() => pipeline.close());
+      // media → detector → score sinks (the pipeline; the WebRTC page's live score once WebRTC is up).
+      const scores = new ScoreFanOut(log.child({ component: 'detect' }));
+      const detector = await DetectorSet.create({
+        detect: config.detect,
+        modelDir: config.detect.modelDir,
+        narrowbandModelDir: config.detect.narrowbandModelDir,
+        windowSec: config.window.lengthSec,
+        log: log.child({ component: 'detect' }),
+        sink: scores,
+        observer: observers.detector,
+      });
+      cleanup.push(() => detector.close());
+      const pipeline = new VerdictPipeline({
+        verdict: config.verdict,
+        models: detector,
+        log,
+        observer: observers.verdicts,
+        publisher,
+        ...(opts.listener ? { listener: opts.listener } : {}),
+      });
+      scores.add(pipeline);
+      cleanup.push(async () => pipeline.close());
+      /** The media output rate: the models' input sample rate. */
+      const outputRate = detector.card.input.sampleRate;
       // One cap on live streams shared by every ingress (media.maxStreams).
       const capacity = new StreamCapacity(config.media.maxStreams);
       metrics.addStreamCapacity(capacity);
@@ -157,8 +134,8 @@ export class DevoxServer {
         capacity,
         media: config.media,
         window: config.window,
-        outputRate: pipeline.sampleRate,
-        sink: pipeline,
+        outputRate,
+        sink: detector,
         log: log.child({ component: 'media' }),
       });
       cleanup.push(() => media.closeAll());
@@ -169,8 +146,8 @@ export class DevoxServer {
           capacity,
           websocket: config.websocket,
           window: config.window,
-          outputRate: pipeline.sampleRate,
-          sink: pipeline,
+          outputRate,
+          sink: detector,
           log: log.child({ component: 'websocket' }),
         });
         cleanup.push(() => ws.close());
@@ -187,14 +164,14 @@ export class DevoxServer {
             websocket: config.websocket,
             media: config.media,
             window: config.window,
-            outputRate: pipeline.sampleRate,
-            sink: pipeline,
+            outputRate,
+            sink: detector,
             log: log.child({ component: 'webrtc' }),
             status: (streamId) => ({ label: pipeline.label(streamId) }),
           });
           cleanup.push(() => w.close());
           webrtc = w;
-          webrtcScores = w;
+          scores.add(liveScores(w));
         } catch (err) {
           if (!(err instanceof WebRtcUnavailableError)) throw err;
           // mediasoup is optional: DevoX runs without WebRTC and says why.
@@ -226,7 +203,7 @@ export class DevoxServer {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, pipeline, media, http, websocket, sip, webrtc });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc });
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -241,10 +218,10 @@ export class DevoxServer {
         const ws = websocket;
         http.onUpgrade(config.websocket.pathPrefix, (req, socket, head) => ws.handleUpgrade(req, socket, head));
       }
-      server.#routes();
+      routeStreams(http, server, { log, retryAfterSec: config.sip.retryAfterSec });
       await http.listen();
       log.info(
-        { http: http.url, model: pipeline.card.name, modelVersion: pipeline.card.version, executionProvider: pipeline.detector.executionProvider, events: publisher.kind },
+        { http: http.url, model: detector.card.name, modelVersion: detector.card.version, executionProvider: detector.executionProvider, events: publisher.kind },
         'devox server ready',
       );
       return server;
@@ -257,20 +234,7 @@ export class DevoxServer {
   /** Opens an RTP stream without SIP: allocates a media session and returns where to send. */
   async openStream(req: OpenStreamRequest = {}): Promise<OpenedStream> {
     if (this.#closing) throw new StreamRequestError('server is shutting down');
-    const parsed = OpenStreamRequest.safeParse(req);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new StreamRequestError(`${i.path.join('.') || 'body'}: ${i.message}`);
-    }
-    const r = parsed.data;
-    const codec = (r.codec ? (r.codec.toLowerCase() === 'opus' ? 'opus' : r.codec.toUpperCase()) : 'PCMU') as CodecName;
-    const format = defaultPayloadFormat(codec, { payloadType: r.payloadType, sampleRate: r.clockRate });
-    try {
-      checkAudioFormat(format);
-    } catch (err) {
-      if (err instanceof UnsupportedCodecError) throw new StreamRequestError(err.message); // e.g. L16 at 47999 Hz: 400
-      throw err;
-    }
+    const { request: r, codec, format } = parseOpenStreamRequest(req);
     const descriptor: StreamDescriptor = {
       streamId: randomUUID(),
       callId: r.callId ?? randomUUID(),
@@ -291,6 +255,20 @@ export class DevoxServer {
     };
   }
 
+  /**
+   * Loads another model version and makes it serve the band its card declares (ModelLoadError
+   * on refusal: the current model stays); counted in devox_model_swaps_total.
+   */
+  async swapModel(dir: string): Promise<void> {
+    try {
+      await this.detector.swapModel(dir);
+    } catch (err) {
+      this.metrics.modelSwaps.inc({ result: 'refused' });
+      throw err;
+    }
+    this.metrics.modelSwaps.inc({ result: 'ok' });
+  }
+
   /** Ends a stream now (idempotent); its final verdict and call.ended follow. */
   releaseStream(streamId: string): boolean {
     const known = [...this.media.streams()].some((s) => s.descriptor.streamId === streamId);
@@ -298,44 +276,20 @@ export class DevoxServer {
     return known;
   }
 
-  #routes(): void {
-    const http = this.http;
-    http.route('POST', '/streams', async (req: IncomingMessage, res: ServerResponse) => {
-      let body: unknown;
-      try {
-        body = await readJsonBody(req);
-      } catch (err) {
-        return sendJson(res, 400, { error: (err as Error).message });
-      }
-      try {
-        sendJson(res, 201, await this.openStream(body as OpenStreamRequest));
-      } catch (err) {
-        if (err instanceof StreamRequestError) return sendJson(res, this.#closing ? 503 : 400, { error: err.message });
-        if (err instanceof StreamCapacityError) {
-          this.log.warn({ limit: err.limit }, 'stream refused: at media.maxStreams');
-          res.setHeader('retry-after', String(this.config.sip.retryAfterSec));
-        } else {
-          this.log.error({ err }, 'cannot open stream');
-        }
-        sendJson(res, 503, { error: (err as Error).message });
-      }
-    });
-    http.route('GET', '/streams', (_req, res) => {
-      const streams = [...this.media.streams()].map((s) => ({
-        ...s.descriptor,
-        address: s.address,
-        port: s.port,
-        label: this.pipeline.label(s.descriptor.streamId) ?? 'listening',
-        counters: s.counters,
-      }));
-      sendJson(res, 200, { streams });
-    });
-    http.route('DELETE', '/streams', (_req, res, url) => {
-      const streamId = url.searchParams.get('streamId');
-      if (!streamId) return sendJson(res, 400, { error: 'streamId query parameter is required' });
-      const known = this.releaseStream(streamId);
-      sendJson(res, known ? 200 : 404, known ? { released: streamId } : { error: 'no such stream' });
-    });
+  /** Shutdown has begun. */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** The live streams as GET /streams lists them. */
+  listStreams(): unknown[] {
+    return [...this.media.streams()].map((s) => ({
+      ...s.descriptor,
+      address: s.address,
+      port: s.port,
+      label: this.pipeline.label(s.descriptor.streamId) ?? 'listening',
+      counters: s.counters,
+    }));
   }
 
   /**
@@ -357,13 +311,23 @@ export class DevoxServer {
       await step('websocket', async () => this.websocket?.close());
       await step('webrtc', async () => this.webrtc?.close());
       await step('media', () => this.media.closeAll());
-      await step('pipeline', () => this.pipeline.close());
+      await step('detector', () => this.detector.close());
+      await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
       await step('http', () => this.http.close());
       log.info('shutdown complete');
     })();
     return this.#closing;
   }
+}
+
+/** The /webrtc page shows its stream's latest window score. */
+function liveScores(webrtc: WebRtcIngest): ScoreSink {
+  return {
+    onScore: (s) => {
+      if (s.stream.transport === 'webrtc') webrtc.noteWindowScore(s.stream.streamId, s.score);
+    },
+  };
 }
 
 export { HttpServerError };

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { ModelLoadError } from '../detect/errors.js';
 import { AudioFileError } from '../media/errors.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { FileScorer, parseChannel, UsageError, type Channel, type FileResult } from './file-scorer.js';
 
 const USAGE = `usage: devox analyze <file> [options]

@@ -14,7 +14,7 @@ import { ConfigError, loadConfig, projectRoot } from '../config.js';
 import { readAudioFile } from '../media/audio-file.js';
 import { parseCodecName } from '../media/codecs.js';
 import { sendAudio } from '../media/rtp-sender.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { DevoxServer } from '../server.js';
 import type { CallEndedEvent, DevoxEvent, VerdictChangedEvent } from '../verdicts/types.js';
 
@@ -168,7 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   // G.711 calls are narrowband (8 kHz): the detector gives them its narrowband model when it has one.
   const band = codec === 'PCMU' || codec === 'PCMA' ? 'narrowband' : 'wideband';
-  const card = server.pipeline.detector.cardFor(band);
+  const card = server.detector.cardFor(band);
   out(`devox demo: model ${card.name} ${card.version} (${band}, for ${codec} calls), metrics at ${server.http.url}/metrics`);
   const th = card.thresholds;
   out(`verdict thresholds (model card): genuine below ${th.suspicious.toFixed(3)}, synthetic at ${th.synthetic.toFixed(3)} or above, suspicious between (with hysteresis)`);

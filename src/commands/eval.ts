@@ -12,7 +12,7 @@
  * the files (and their windows) too. A progress line goes to stderr when it is a terminal.
  */
 import { computeEer } from '../detect/eer.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger } from '../logger.js';
 import { parseCommon, reportError } from './analyze.js';
 import {
   BOOTSTRAP_SEED,

@@ -20,7 +20,7 @@ import { nowMs } from '../media/clock.js';
 import { createDecoder, createEncoder, MAX_DECODED_SAMPLES, type AudioDecoder, type AudioEncoder } from '../media/codecs.js';
 import { resampleBuffer } from '../media/resampler.js';
 import type { StreamDescriptor } from '../media/types.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import { StreamVerdict } from '../verdicts/verdict-policy.js';
 import type { Evidence, VerdictLabel } from '../verdicts/types.js';
 
@@ -156,12 +156,14 @@ export class FileScorer {
       narrowbandModelDir: opts.narrowbandModelDir,
       windowSec: opts.config.window.lengthSec,
       log: opts.log,
-      onScore: (s) => self!.#onScore(s),
-      onShed: (stream) => {
-        const r = self!.#runs.get(stream.streamId);
-        if (r) r.shed++;
+      sink: {
+        onScore: (s) => self!.#onScore(s),
+        onShed: (stream) => {
+          const r = self!.#runs.get(stream.streamId);
+          if (r) r.shed++;
+        },
+        onStreamDrained: (stream) => self!.#runs.get(stream.streamId)?.drained(),
       },
-      onStreamDrained: (stream) => self!.#runs.get(stream.streamId)?.drained(),
     });
     self = new FileScorer(opts.config, opts.log, detector);
     return self;

@@ -5,8 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { createLogger } from '../observability/logger.js';
-import { DevoxServer, type OpenStreamRequest } from '../server.js';
+import { createLogger } from '../logger.js';
+import type { OpenStreamRequest } from '../http/streams-api.js';
+import { DevoxServer } from '../server.js';
 
 const USAGE = `usage: devox serve [options]
 

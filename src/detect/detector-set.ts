@@ -13,22 +13,32 @@
  * The band of a stream is fixed at its first window (the rate its audio arrived at, before media
  * resampled it to the models' common input rate). Each band's Detector has its own worker and
  * batcher: a batch is never mixed across models.
+ *
+ * The set is the WindowSink media is given: media's onStreamStart goes straight on to the
+ * ScoreSink (the band is not known yet), scores and drains come from the stream's Detector.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
 import { bandOf, cardBand, type Band } from './band.js';
-import { Detector, type DetectorOptions } from './detector.js';
+import { Detector, type DetectorObserver, type DetectorOptions, type DetectorStats } from './detector.js';
 import { ModelLoadError } from './errors.js';
-import type { ModelCard } from './types.js';
+import type { ModelCard, ScoreSink, ServingModels } from './types.js';
 
 export { bandOf, cardBand, type Band } from './band.js';
 
-export interface DetectorSetOptions extends Omit<DetectorOptions, 'modelDir'> {
+export interface DetectorSetOptions extends Omit<DetectorOptions, 'modelDir' | 'observer'> {
   /** The primary model: serves its own band and every band without a model of its own. */
   modelDir: string;
   /** Optional model for narrowband streams (its card must say band: narrowband). */
   narrowbandModelDir?: string;
+  observer?: DetectorSetObserver;
+}
+
+/** DetectorObserver for each band's Detector, plus where streams go. All methods optional. */
+export interface DetectorSetObserver extends DetectorObserver {
+  /** A stream's first window routed it to its band's model (once per stream). */
+  streamRouted?(stream: StreamDescriptor, band: Band): void;
 }
 
 interface Routed {
@@ -36,21 +46,30 @@ interface Routed {
   band: Band;
 }
 
-export class DetectorSet implements WindowSink {
+export class DetectorSet implements WindowSink, ServingModels {
   readonly #primary: Detector;
   readonly #narrow: Detector | null;
+  readonly #sink: ScoreSink;
+  readonly #observer: DetectorSetObserver | undefined;
+  readonly #log: DetectorSetOptions['log'];
   /** Streams routed to a detector (at their first window; before it, no detector knows them). */
   readonly #routed = new Map<string, Routed>();
 
-  private constructor(primary: Detector, narrow: Detector | null) {
+  private constructor(primary: Detector, narrow: Detector | null, opts: DetectorSetOptions) {
     this.#primary = primary;
     this.#narrow = narrow;
+    this.#sink = opts.sink;
+    this.#observer = opts.observer;
+    this.#log = opts.log;
   }
 
   static async create(opts: DetectorSetOptions): Promise<DetectorSet> {
-    const { narrowbandModelDir, ...rest } = opts;
+    const { narrowbandModelDir, sink, ...common } = opts;
+    // The set starts streams on the sink itself (at media's start, before any band is known);
+    // its Detectors only score, shed and drain.
+    const rest = { ...common, sink: scoresOnly(sink) };
     const primary = await Detector.create(rest);
-    if (!narrowbandModelDir) return new DetectorSet(primary, null);
+    if (!narrowbandModelDir) return new DetectorSet(primary, null, opts);
     let narrow: Detector;
     try {
       narrow = await Detector.create({ ...rest, modelDir: narrowbandModelDir });
@@ -72,7 +91,7 @@ export class DetectorSet implements WindowSink {
       await Promise.all([primary.close(), narrow.close()]);
       throw new ModelLoadError('card_mismatch', narrowbandModelDir, `detect.narrowbandModelDir: ${problem}`, { field: 'band' });
     }
-    return new DetectorSet(primary, narrow);
+    return new DetectorSet(primary, narrow, opts);
   }
 
   /** The primary model's card (its input contract is every model's). */
@@ -107,11 +126,18 @@ export class DetectorSet implements WindowSink {
     return out;
   }
 
-  get stats(): Detector['stats'] {
+  get stats(): DetectorStats {
     const a = this.#primary.stats;
     const b = this.#narrow?.stats;
     if (!b) return a;
-    return { scored: a.scored + b.scored, shed: a.shed + b.shed, queued: a.queued + b.queued, inFlight: a.inFlight + b.inFlight, streams: a.streams + b.streams };
+    return {
+      windowsIn: a.windowsIn + b.windowsIn,
+      scored: a.scored + b.scored,
+      shed: a.shed + b.shed,
+      queued: a.queued + b.queued,
+      inFlight: a.inFlight + b.inFlight,
+      streams: a.streams + b.streams,
+    };
   }
 
   #detectorFor(band: Band): Detector {
@@ -119,6 +145,11 @@ export class DetectorSet implements WindowSink {
   }
 
   onStreamStart(stream: StreamDescriptor): void {
+    try {
+      this.#sink.onStreamStart?.(stream);
+    } catch (err) {
+      this.#log.error({ err, callback: 'onStreamStart' }, 'detector callback threw; continuing');
+    }
     // The band is known at the first window, which starts the stream on its detector (onWindow).
     this.#routed.get(stream.streamId)?.detector.onStreamStart(stream);
   }
@@ -130,6 +161,11 @@ export class DetectorSet implements WindowSink {
       r = { detector: this.#detectorFor(band), band };
       this.#routed.set(w.stream.streamId, r);
       r.detector.onStreamStart(w.stream);
+      try {
+        this.#observer?.streamRouted?.(w.stream, band);
+      } catch (err) {
+        this.#log.error({ err, callback: 'observer.streamRouted' }, 'detector callback threw; continuing');
+      }
     }
     r.detector.onWindow(w);
   }
@@ -167,6 +203,15 @@ export class DetectorSet implements WindowSink {
   async close(): Promise<void> {
     await Promise.all([this.#primary.close(), this.#narrow?.close()]);
   }
+}
+
+/** The sink without onStreamStart (bound once, not per call). */
+function scoresOnly(sink: ScoreSink): ScoreSink {
+  return {
+    onScore: (s) => sink.onScore(s),
+    ...(sink.onShed ? { onShed: (stream: StreamDescriptor, seq: number) => sink.onShed!(stream, seq) } : {}),
+    ...(sink.onStreamDrained ? { onStreamDrained: (stream: StreamDescriptor, reason: StreamEndReason) => sink.onStreamDrained!(stream, reason) } : {}),
+  };
 }
 
 /** The band a model directory's card declares (the swap target); unreadable cards are left to Detector to refuse. */

@@ -2,18 +2,21 @@
  * The detector: a WindowSink that scores windows from every stream with one shared model.
  *
  *   media ──onWindow──▶ MicroBatcher (copy into preallocated batch) ──▶ InferenceEngine (worker
- *   thread, one onnxruntime session) ──▶ onScore(WindowScore) in per-stream window order
+ *   thread, one onnxruntime session) ──▶ ScoreSink.onScore(WindowScore) in per-stream window order
+ *
+ * Media's onStreamStart goes on to the sink; onStreamEnd becomes the sink's onStreamDrained
+ * once the stream's queued windows are scored or shed.
  *
  * - Inference runs in a worker thread, so the media loop (RTP sockets, timers) never waits on a
  *   batch (see inference-worker.ts for why the async session.run alone is not enough).
- * - Overload sheds the oldest windows (see micro-batcher.ts) and reports each via onShed /
+ * - Overload sheds the oldest windows (see micro-batcher.ts) and reports each via sink.onShed /
  *   observer.shed; latency stays bounded.
  * - swapModel(dir) loads and verifies the new version in a new worker while the old one keeps
  *   scoring, switches between batches, then releases the old; each WindowScore names the
  *   version that scored it.
  * - A worker that dies or overruns detect.inferenceTimeoutMs is replaced on the next batch (its
  *   batch is reported shed as inference_error).
- * - Callbacks that throw are logged and do not stop the detector.
+ * - A sink or observer that throws is logged and does not stop the detector.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -23,7 +26,7 @@ import { cardBand, type Band } from './band.js';
 import { DetectorClosedError, InferenceError, ModelLoadError } from './errors.js';
 import { InferenceEngine } from './inference-engine.js';
 import { MicroBatcher, type BatchInfo, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
-import type { ModelCard, WindowScore } from './types.js';
+import type { ModelCard, ScoreSink, WindowScore } from './types.js';
 
 export type { BatchInfo, ShedReason } from './micro-batcher.js';
 
@@ -48,10 +51,8 @@ export interface DetectorOptions {
   /** The window length media cuts (config window.lengthSec): a model whose card says otherwise is refused. */
   windowSec: number;
   log: Logger;
-  onScore(s: WindowScore): void;
-  onShed?(stream: StreamDescriptor, seq: number): void;
-  /** After onStreamEnd, once the stream's last queued window has been scored or shed. */
-  onStreamDrained?(stream: StreamDescriptor, reason: StreamEndReason): void;
+  /** Where scores go (several sinks: a ScoreFanOut). */
+  sink: ScoreSink;
   observer?: DetectorObserver;
 }
 
@@ -61,8 +62,19 @@ interface StreamState extends StreamQueue {
   badWindowLogged: boolean;
 }
 
+export interface DetectorStats {
+  /** Windows media handed in. */
+  windowsIn: number;
+  scored: number;
+  shed: number;
+  queued: number;
+  inFlight: number;
+  streams: number;
+}
+
 export class Detector implements WindowSink {
   readonly #opts: DetectorOptions;
+  readonly #sink: ScoreSink;
   readonly #log: Logger;
   readonly #batcher: MicroBatcher;
   readonly #streams = new Map<string, StreamState>();
@@ -72,11 +84,13 @@ export class Detector implements WindowSink {
   readonly #retiring = new Set<Promise<void>>();
   #swapping: Promise<void> = Promise.resolve();
   #closed: Promise<void> | null = null;
+  #windowsIn = 0;
   #scored = 0;
   #shed = 0;
 
   private constructor(opts: DetectorOptions, engine: InferenceEngine) {
     this.#opts = opts;
+    this.#sink = opts.sink;
     this.#log = opts.log;
     this.#engine = engine;
     const d = opts.detect;
@@ -133,9 +147,10 @@ export class Detector implements WindowSink {
     return this.#engine.executionProvider;
   }
 
-  /** Running totals since create (also reported per event through the callbacks). */
-  get stats(): { scored: number; shed: number; queued: number; inFlight: number; streams: number } {
+  /** Running totals since create (also reported per event through the sink). */
+  get stats(): DetectorStats {
     return {
+      windowsIn: this.#windowsIn,
       scored: this.#scored,
       shed: this.#shed,
       queued: this.#batcher.queued,
@@ -176,9 +191,15 @@ export class Detector implements WindowSink {
   onStreamStart(stream: StreamDescriptor): void {
     const s = this.#state(stream);
     s.ended = null;
+    try {
+      this.#sink.onStreamStart?.(stream);
+    } catch (err) {
+      this.#sinkThrew('onStreamStart', err);
+    }
   }
 
   onWindow(w: WindowView): void {
+    this.#windowsIn++;
     const s = this.#state(w.stream);
     const card = this.#engine.card;
     if (w.length !== card.input.shape[1] || w.sampleRate !== card.input.sampleRate) {
@@ -190,7 +211,7 @@ export class Detector implements WindowSink {
         );
       }
       this.#shed++;
-      this.#safe('onShed', () => this.#opts.onShed?.(w.stream, w.seq));
+      this.#sinkShed(w.stream, w.seq);
       this.#safe('observer.shed', () => this.#opts.observer?.shed?.(w.stream, w.seq, 'invalid_window', 0));
       return;
     }
@@ -200,7 +221,7 @@ export class Detector implements WindowSink {
   onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
     const s = this.#streams.get(stream.streamId);
     if (!s) {
-      this.#safe('onStreamDrained', () => this.#opts.onStreamDrained?.(stream, reason));
+      this.#sinkDrained(stream, reason);
       return;
     }
     s.ended = reason;
@@ -210,8 +231,29 @@ export class Detector implements WindowSink {
   #maybeDrained(s: StreamState): void {
     if (s.ended === null || s.queued > 0) return;
     this.#streams.delete(s.stream.streamId);
-    const reason = s.ended;
-    this.#safe('onStreamDrained', () => this.#opts.onStreamDrained?.(s.stream, reason));
+    this.#sinkDrained(s.stream, s.ended);
+  }
+
+  // The sink is called without a closure per window (try/catch in place): the hot path allocates
+  // nothing but the WindowScore it hands over.
+  #sinkShed(stream: StreamDescriptor, seq: number): void {
+    try {
+      this.#sink.onShed?.(stream, seq);
+    } catch (err) {
+      this.#sinkThrew('onShed', err);
+    }
+  }
+
+  #sinkDrained(stream: StreamDescriptor, reason: StreamEndReason): void {
+    try {
+      this.#sink.onStreamDrained?.(stream, reason);
+    } catch (err) {
+      this.#sinkThrew('onStreamDrained', err);
+    }
+  }
+
+  #sinkThrew(callback: string, err: unknown): void {
+    this.#log.error({ err, callback }, 'detector callback threw; continuing');
   }
 
   #emitScore(w: QueuedWindow, score: number, b: BatchInfo): void {
@@ -232,7 +274,11 @@ export class Detector implements WindowSink {
       batchSize: b.size,
       modelVersion: b.modelVersion,
     };
-    this.#safe('onScore', () => this.#opts.onScore(ws));
+    try {
+      this.#sink.onScore(ws);
+    } catch (err) {
+      this.#sinkThrew('onScore', err);
+    }
     this.#maybeDrained(w.owner as StreamState);
   }
 
@@ -241,7 +287,7 @@ export class Detector implements WindowSink {
     if (reason !== 'inference_error') {
       this.#log.debug({ streamId: w.stream.streamId, seq: w.seq, reason, waitMs }, 'window shed');
     }
-    this.#safe('onShed', () => this.#opts.onShed?.(w.stream, w.seq));
+    this.#sinkShed(w.stream, w.seq);
     this.#safe('observer.shed', () => this.#opts.observer?.shed?.(w.stream, w.seq, reason, waitMs));
     this.#maybeDrained(w.owner as StreamState);
   }

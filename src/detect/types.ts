@@ -1,7 +1,8 @@
 /**
- * What other folders may import from detect/: the model contract and scored windows.
+ * What other folders may import from detect/: the model contract, scored windows, and the
+ * ScoreSink the detector feeds (verdicts/ implements it).
  */
-import type { StreamDescriptor, WindowMeasures } from '../media/types.js';
+import type { StreamDescriptor, StreamEndReason, WindowMeasures } from '../media/types.js';
 
 /** models/<name>/card.json: the contract between training and runtime. */
 export interface ModelCard {
@@ -32,4 +33,30 @@ export interface WindowScore extends WindowMeasures {
   scoredMs: number;
   batchSize: number;
   modelVersion: string;
+}
+
+/**
+ * Where the detector's output goes, in data order: media → detector (the WindowSink) →
+ * ScoreSink (the verdict pipeline, the WebRTC page's live score...). Calls come in per-stream
+ * order: onStreamStart, then onScore / onShed per window, then onStreamDrained once.
+ * A sink that throws is logged and does not stop the detector.
+ */
+export interface ScoreSink {
+  /** Media started a stream (before any of its windows; it may have none). */
+  onStreamStart?(stream: StreamDescriptor): void;
+  /** One scored window, in the stream's window order. A fresh object: the sink may keep it. */
+  onScore(s: WindowScore): void;
+  /** A window of the stream was dropped without a score (overload, bad window, shutdown...). */
+  onShed?(stream: StreamDescriptor, seq: number): void;
+  /** After media ended the stream, once its last window has been scored or shed. */
+  onStreamDrained?(stream: StreamDescriptor, reason: StreamEndReason): void;
+}
+
+/** The models serving now, as the verdict policy reads them (DetectorSet implements it). */
+export interface ServingModels {
+  /** The primary model's card: its thresholds judge a stream until one of its windows says otherwise. */
+  readonly card: Readonly<ModelCard>;
+  readonly modelVersion: string;
+  /** The card of a model serving now, by version (a score names the version that made it). */
+  cardOfVersion(version: string): Readonly<ModelCard> | undefined;
 }

@@ -15,7 +15,7 @@
  *    inserting minutes of silence (logged once).
  */
 import type { Config } from '../config.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
 import { StreamResampler } from './resampler.js';
 import { RingWindowView } from './window-view.js';

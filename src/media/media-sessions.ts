@@ -7,7 +7,7 @@
  * (StreamCapacityError when none is left) and the stream's end gives it back.
  */
 import type { Config } from '../config.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
 import { checkAudioFormat, MAX_DECODED_SAMPLES, opusDecodeRate } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';

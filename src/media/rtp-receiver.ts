@@ -8,7 +8,7 @@
  * time (the RFC 3550 A.1 probation idea: one far packet is held as suspect, the next
  * consecutive one confirms); media time then continues without a fabricated gap.
  */
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import type { AudioStream } from './audio-stream.js';
 import { createDecoder, MAX_DECODED_SAMPLES, OPUS_DECODE_RATES, type AudioDecoder } from './codecs.js';
 import { newRtpHeader, parseRtpPacket, seqDelta, tsDelta, type RtpHeader } from './rtp-packet.js';

@@ -4,7 +4,7 @@
  * Every datagram is handled inside a try/catch: bad input is counted, never thrown.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
 import { AudioStream, windowOptions } from './audio-stream.js';
 import { PortAllocationError } from './errors.js';

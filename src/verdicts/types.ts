@@ -3,7 +3,8 @@
  * verdict rests on, and the event payloads published on NATS (or stdout).
  * The JSON Schema in schema/events.schema.json describes the same payloads.
  */
-import type { WindowMeasures } from '../media/types.js';
+import type { WindowScore } from '../detect/types.js';
+import type { StreamDescriptor, WindowMeasures } from '../media/types.js';
 
 export type VerdictLabel = 'listening' | 'insufficient_speech' | 'genuine' | 'suspicious' | 'synthetic';
 
@@ -137,3 +138,23 @@ export interface WindowTimestamps {
 }
 
 export type DevoxEvent = CallStartedEvent | WindowScoredEvent | VerdictChangedEvent | CallEndedEvent;
+
+/**
+ * What the verdict pipeline reports, without verdicts/ knowing prom-client (observability
+ * implements it). All methods optional; called on the scoring path, so keep them cheap.
+ */
+export interface VerdictObserver {
+  /** A stream started; `liveCalls` counts calls with a live stream now. */
+  streamStarted?(stream: StreamDescriptor, liveCalls: number): void;
+  /** Every scored window the detector handed in (also of streams already finished). */
+  scored?(s: WindowScore): void;
+  /**
+   * A window of a live stream was judged and its events handed to the publisher at
+   * `publishedMs`; `speech` when it counted as speech evidence.
+   */
+  judged?(s: WindowScore, speech: boolean, publishedMs: number): void;
+  /** A stream's label changed; `firstDecision` on its first genuine / suspicious / synthetic label. */
+  verdictChanged?(label: VerdictLabel, previous: VerdictLabel, firstDecision: boolean, mediaTimeSec: number): void;
+  /** A stream ended: its label moved from `before` to the final `label`; `liveCalls` as above. */
+  streamEnded?(stream: StreamDescriptor, before: VerdictLabel, label: VerdictLabel, liveCalls: number): void;
+}

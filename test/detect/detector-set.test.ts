@@ -43,8 +43,7 @@ t.test('a narrowband stream goes to the narrowband model, a wideband one to the 
     narrowbandModelDir: nb,
     windowSec: 1,
     log,
-    onScore: (s) => scores.push(s),
-    onStreamDrained: (s) => drained.push(s.streamId),
+    sink: { onScore: (s) => scores.push(s), onStreamDrained: (s) => drained.push(s.streamId) },
   });
   t.teardown(() => set.close());
   t.same(
@@ -82,7 +81,7 @@ t.test('a narrowband stream goes to the narrowband model, a wideband one to the 
 t.test('without a narrowband model the primary serves every band', async (t) => {
   const { log } = captureLog();
   const scores: WindowScore[] = [];
-  const set = await DetectorSet.create({ detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 1, log, onScore: (s) => scores.push(s) });
+  const set = await DetectorSet.create({ detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 1, log, sink: { onScore: (s) => scores.push(s) } });
   t.teardown(() => set.close());
   const src = sourceAt('nb', await speech(), 8000);
   set.onStreamStart(src.stream);
@@ -98,7 +97,7 @@ t.test('without a narrowband model the primary serves every band', async (t) => 
 
 t.test('a narrowband model dir is refused unless its card serves narrowband with its own version', async (t) => {
   const { log } = captureLog();
-  const base = { detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 1, log, onScore: () => undefined };
+  const base = { detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 1, log, sink: { onScore: () => undefined } };
   const wideCard = await modelVariant((c) => {
     c.version = 'tiny-2';
   });
@@ -124,7 +123,7 @@ t.test('swapModel swaps the model of the band the new card serves', async (t) =>
     c.version = 'tiny-2';
   });
   const { log } = captureLog();
-  const set = await DetectorSet.create({ detect: detectConfig(), modelDir: TINY_MODEL, narrowbandModelDir: nb, windowSec: 1, log, onScore: () => undefined });
+  const set = await DetectorSet.create({ detect: detectConfig(), modelDir: TINY_MODEL, narrowbandModelDir: nb, windowSec: 1, log, sink: { onScore: () => undefined } });
   t.teardown(() => set.close());
   await set.swapModel(nb2);
   t.equal(set.cardFor('narrowband').version, 'tiny-nb-2');

@@ -49,8 +49,7 @@ async function makeDetector(rec: Recorder, over: Parameters<typeof detectConfig>
     modelDir,
     windowSec: 1,
     log,
-    onScore: (s) => rec.scores.push(s),
-    onStreamDrained: (s) => rec.drained.push(s.streamId),
+    sink: { onScore: (s) => rec.scores.push(s), onStreamDrained: (s) => rec.drained.push(s.streamId) },
     observer: {
       batch: (b) => rec.batches.push({ ...b }),
       shed: (stream, seq, reason, waitMs) => rec.shed.push({ stream, seq, reason, waitMs }),
@@ -299,9 +298,11 @@ t.test('a throwing onScore does not stop the detector; close is idempotent; late
     modelDir: TINY_MODEL,
     windowSec: 1,
     log,
-    onScore: () => {
-      calls++;
-      throw new Error('listener bug');
+    sink: {
+      onScore: () => {
+        calls++;
+        throw new Error('listener bug');
+      },
     },
     observer: { shed: (_s, _q, reason) => shed.push(reason) },
   });
@@ -335,12 +336,12 @@ t.test('windows that do not match the model input are refused loudly, not scored
 t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
   const { log } = captureLog();
   await t.rejects(
-    Detector.create({ detect: detectConfig(), modelDir: '/nonexistent/model', windowSec: 1, log, onScore: () => undefined }),
+    Detector.create({ detect: detectConfig(), modelDir: '/nonexistent/model', windowSec: 1, log, sink: { onScore: () => undefined } }),
     { name: 'ModelLoadError', code: 'missing_file' },
   );
   // A model for 1-s windows fed 2-s windows would shed every one of them: refused at start.
   await t.rejects(
-    Detector.create({ detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 2, log, onScore: () => undefined }),
+    Detector.create({ detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 2, log, sink: { onScore: () => undefined } }),
     { name: 'ModelLoadError', code: 'card_mismatch', field: 'input.windowSec', message: /scores 1-s windows .* window\.lengthSec is 2/ },
   );
   const cudaOnly = captureLog();
@@ -351,7 +352,7 @@ t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
     modelDir: TINY_MODEL,
     windowSec: 1,
     log: cudaOnly.log,
-    onScore: () => undefined,
+    sink: { onScore: () => undefined },
   });
   t.equal(d.executionProvider, 'cpu', 'cuda configured, not present: cpu');
   t.ok(cudaOnly.lines.some((l) => /CUDA execution provider configured but not available/.test(String(l.msg))), 'worker log forwarded');
@@ -367,8 +368,7 @@ t.test('inference errors: the batch is reported shed (never scored), loudly; a s
     modelDir: RUNTIME_ERROR_MODEL,
     windowSec: 1,
     log,
-    onScore: (s) => rec.scores.push(s),
-    onStreamDrained: (s) => rec.drained.push(s.streamId),
+    sink: { onScore: (s) => rec.scores.push(s), onStreamDrained: (s) => rec.drained.push(s.streamId) },
     observer: {
       shed: (stream, seq, reason, waitMs) => rec.shed.push({ stream, seq, reason, waitMs }),
       inferenceError: (err) => errors.push(err.message),
@@ -407,7 +407,7 @@ t.test('a batch outliving inferenceTimeoutMs is abandoned: its windows shed, a n
     modelDir: SLOW_MODEL,
     windowSec: 1,
     log,
-    onScore: (s) => rec.scores.push(s),
+    sink: { onScore: (s) => rec.scores.push(s) },
     observer: {
       shed: (stream, seq, reason, waitMs) => rec.shed.push({ stream, seq, reason, waitMs }),
       inferenceError: (err) => errors.push(err),

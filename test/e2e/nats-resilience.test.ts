@@ -196,9 +196,9 @@ t.test('model swap under load drops no window', needsNats, async (t) => {
   const counters = legs.map((l) => server.media.get(l.streamId)!.counters);
   const sending = Promise.all(legs.map((l, i) => sendFile(l, i % 2 ? GENUINE_FILE : SYNTHETIC_FILE, { maxSec: 4 })));
   await new Promise((r) => setTimeout(r, 1500));
-  await server.pipeline.swapModel(dir);
+  await server.swapModel(dir);
   await new Promise((r) => setTimeout(r, 1000));
-  await server.pipeline.swapModel(modelDir);
+  await server.swapModel(modelDir);
   await sending;
   await new Promise((r) => setTimeout(r, 100));
   const emitted = counters.reduce((a, c) => a + c.windowsEmitted, 0);

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sdpTransform from 'sdp-transform';
 import { sendAudio } from '../../src/media/rtp-sender.js';
-import type { SipApp } from '../../src/signaling/sip-app.js';
+import type { SipApp } from '../../src/signaling/sip/sip-app.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { loadAudio, metricValue, scrape, startTestServer } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';

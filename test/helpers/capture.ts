@@ -3,7 +3,7 @@
  * captureLog() a real pino logger whose JSON records are kept in memory (assert on what was logged).
  */
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 
 export class LineCapture extends Writable {
   readonly lines: string[] = [];

@@ -9,8 +9,9 @@ import { loadConfig, mergeConfig, projectRoot, type Config } from '../../src/con
 import { readAudioFile } from '../../src/media/audio-file.js';
 import { sendAudio, type RtpSendStats } from '../../src/media/rtp-sender.js';
 import type { CodecName } from '../../src/media/types.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { DevoxServer, type OpenedStream } from '../../src/server.js';
+import { createLogger } from '../../src/logger.js';
+import type { OpenedStream } from '../../src/http/streams-api.js';
+import { DevoxServer } from '../../src/server.js';
 import type { VerdictListener } from '../../src/verdicts/pipeline.js';
 import { LineCapture } from './capture.js';
 import { TINY_MODEL } from './fixture-paths.js';

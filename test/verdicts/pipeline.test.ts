@@ -1,17 +1,22 @@
 /**
  * VerdictPipeline with its real parts (tiny real ONNX model in the Detector's worker, the
- * StdoutPublisher writing JSON lines) fed by real media AudioStreams (transport "file"):
+ * StdoutPublisher writing JSON lines), wired in data order: real media AudioStreams (transport
+ * "file") → DetectorSet → VerdictPipeline:
  * per-stream event order, a throwing listener, a stream that ends without enough speech,
  * a stream still open at close(), and the call verdict across two legs.
  */
 import t from 'tap';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { DetectorSet } from '../../src/detect/detector-set.js';
+import { ScoreFanOut } from '../../src/detect/score-fan-out.js';
 import { AudioStream } from '../../src/media/audio-stream.js';
 import { floatToInt16 } from '../../src/media/audio-file.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { VerdictPipeline } from '../../src/verdicts/pipeline.js';
-import { StdoutPublisher } from '../../src/verdicts/publisher.js';
+import { metricsObservers, publisherObserver } from '../../src/observability/observers.js';
+import { VerdictPipeline, type VerdictListener } from '../../src/verdicts/pipeline.js';
+import type { EventPublisher } from '../../src/verdicts/publisher.js';
+import { StdoutPublisher } from '../../src/verdicts/stdout-publisher.js';
 import type { CallEndedEvent, DevoxEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
 import { loadAudio, metricValue } from '../helpers/devox-server.js';
@@ -21,15 +26,44 @@ import { waitFor } from '../helpers/wait.js';
 
 const validate = eventValidator();
 
+/** media → detector → pipeline, as the server wires them; close() ends the detector, then the pipeline. */
+async function startChain(opts: { config: Readonly<Config>; metrics: Metrics; publisher: EventPublisher; listener?: VerdictListener }) {
+  const log = createLogger('silent');
+  const observers = metricsObservers(opts.metrics);
+  const scores = new ScoreFanOut(log);
+  const detector = await DetectorSet.create({
+    detect: opts.config.detect,
+    modelDir: opts.config.detect.modelDir,
+    narrowbandModelDir: opts.config.detect.narrowbandModelDir,
+    windowSec: opts.config.window.lengthSec,
+    log,
+    sink: scores,
+    observer: observers.detector,
+  });
+  const pipeline = new VerdictPipeline({
+    verdict: opts.config.verdict,
+    models: detector,
+    log,
+    observer: observers.verdicts,
+    publisher: opts.publisher,
+    ...(opts.listener ? { listener: opts.listener } : {}),
+  });
+  scores.add(pipeline);
+  const close = async (): Promise<void> => {
+    await detector.close();
+    pipeline.close();
+  };
+  return { detector, pipeline, close };
+}
+
 t.test('pipeline: events per stream, call verdict, throwing listener, insufficient speech, shutdown', async (t) => {
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
   const out = new LineCapture();
-  const publisher = new StdoutPublisher('devox', metrics, out);
+  const publisher = new StdoutPublisher('devox', publisherObserver(metrics), out);
   let listenerCalls = 0;
-  const pipeline = await VerdictPipeline.create({
+  const { detector, pipeline, close } = await startChain({
     config,
-    log: createLogger('silent'),
     metrics,
     publisher,
     listener: {
@@ -42,8 +76,8 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
       },
     },
   });
-  t.teardown(() => pipeline.close());
-  const rate = pipeline.sampleRate;
+  t.teardown(close);
+  const rate = detector.card.input.sampleRate;
   const speech = await loadAudio(GENUINE_FILE, 3);
   t.equal(speech.sampleRate, 16000);
   const pcm = floatToInt16(speech.samples);
@@ -55,7 +89,7 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
       windowSec: config.window.lengthSec,
       hopMs: config.window.hopMs,
       speechThresholdDbfs: config.window.speechThresholdDbfs,
-      sink: pipeline,
+      sink: detector,
     });
   const a = open('leg-a', 'caller');
   const b = open('leg-b', 'callee');
@@ -78,8 +112,8 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
   t.equal(live, 1, 'one live stream counted under its current label');
   t.equal(metricValue(mid, 'devox_live_streams_by_label', `label="${pipeline.label('leg-b')}"`), 1);
   t.equal(pipeline.label('leg-b') !== undefined, true, 'leg b still live');
-  await pipeline.close(); // leg b is still open: it ends with reason "shutdown"
-  await pipeline.close(); // idempotent
+  await close(); // leg b is still open: it ends with reason "shutdown"
+  await close(); // idempotent
 
   const events = out.lines.map((l) => (JSON.parse(l) as { event: DevoxEvent }).event);
   for (const e of events) {
@@ -131,22 +165,22 @@ t.test('after a model swap a live stream is judged by the new model with its own
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
   const out = new LineCapture();
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, out) });
-  t.teardown(() => pipeline.close());
+  const { detector, pipeline, close } = await startChain({ config, metrics, publisher: new StdoutPublisher('devox', publisherObserver(metrics), out) });
+  t.teardown(close);
   let seed = 7;
   const noise = floatToInt16(new Float32Array(16000 * 5).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5));
   const open = (streamId: string) =>
     new AudioStream({
       descriptor: { streamId, callId: streamId, leg: 'caller', transport: 'file' },
-      inputRate: 16000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: pipeline,
+      inputRate: 16000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: detector,
     });
   const now = () => performance.timeOrigin + performance.now();
   const early = open('early');
   let pos = 0;
   for (; pos < 16000 * 2; pos += 320) early.write(noise, pos, 320, pos, now());
-  await pipeline.detector.flush();
+  await detector.flush();
   t.equal(pipeline.label('early'), 'synthetic', 'tiny-1 (synthetic threshold 0.7) calls the noise synthetic');
-  await pipeline.swapModel(v2);
+  await detector.swapModel(v2);
   const late = open('late');
   for (let p = 0; pos < noise.length; pos += 320, p += 320) {
     early.write(noise, pos, 320, pos, now());
@@ -168,11 +202,11 @@ t.test('after a model swap a live stream is judged by the new model with its own
 t.test('first-verdict histogram: the first decision, not insufficient_speech', async (t) => {
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new LineCapture()) });
-  t.teardown(() => pipeline.close());
+  const { detector, pipeline, close } = await startChain({ config, metrics, publisher: new StdoutPublisher('devox', publisherObserver(metrics), new LineCapture()) });
+  t.teardown(close);
   const s = new AudioStream({
     descriptor: { streamId: 'hold-then-talk', callId: 'hold-then-talk', leg: 'caller', transport: 'file' },
-    inputRate: 16000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: pipeline,
+    inputRate: 16000, outputRate: 16000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: detector,
   });
   const now = () => performance.timeOrigin + performance.now();
   const silentSec = config.verdict.insufficientSpeechAfterSec + 1; // on hold past the insufficient-speech mark
@@ -193,12 +227,12 @@ t.test('first-verdict histogram: the first decision, not insufficient_speech', a
 t.test('devox_windows_shed_total says why: windows that do not fit the model are invalid_window, not overload', async (t) => {
   const config = loadConfig({ env: {}, overrides: { detect: { modelDir: TINY_MODEL } } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const pipeline = await VerdictPipeline.create({ config, log: createLogger('silent'), metrics, publisher: new StdoutPublisher('devox', metrics, new LineCapture()) });
-  t.teardown(() => pipeline.close());
+  const { detector, pipeline, close } = await startChain({ config, metrics, publisher: new StdoutPublisher('devox', publisherObserver(metrics), new LineCapture()) });
+  t.teardown(close);
   // Media misconfigured to cut 8 kHz windows for a 16 kHz model.
   const s = new AudioStream({
     descriptor: { streamId: 'narrow', callId: 'narrow', leg: 'caller', transport: 'file' },
-    inputRate: 8000, outputRate: 8000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: pipeline,
+    inputRate: 8000, outputRate: 8000, windowSec: 1, hopMs: 250, speechThresholdDbfs: -45, sink: detector,
   });
   const speech = await loadAudio(GENUINE_FILE, 2);
   const { resampleBuffer } = await import('../../src/media/resampler.js');

@@ -7,10 +7,12 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { callStarted, callEnded, eventIdFor, eventIdPart, verdictChanged, windowScored } from '../../src/verdicts/events.js';
-import { NatsPublisher, StdoutPublisher } from '../../src/verdicts/publisher.js';
+import { publisherObserver } from '../../src/observability/observers.js';
+import { NatsPublisher } from '../../src/verdicts/nats-publisher.js';
+import { StdoutPublisher } from '../../src/verdicts/stdout-publisher.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
@@ -74,7 +76,7 @@ t.test('call id with CR/LF: published, stored once, Nats-Msg-Id = escaped eventI
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   await p.start();
   const bad = descriptor('evil\r\nid');
   const events: DevoxEvent[] = [callStarted(bad, 0, Date.now(), 'tiny-1'), windowScored(score(bad, 0), 1, 'synthetic', ev, Date.now()), ended(bad, 2)];
@@ -99,7 +101,7 @@ t.test('an event NATS refuses is dropped and counted, never thrown, never blocks
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   await p.start();
   const s = descriptor('call-1');
   // Built by hand (not by eventIdFor): an id nats.js refuses as a header value.
@@ -137,7 +139,7 @@ t.test('long NATS outage: memory stays bounded by maxBufferedEvents; windows evi
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   const max = 200;
-  const p = new NatsPublisher(natsConfig(srv.url, { maxBufferedEvents: max }), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url, { maxBufferedEvents: max }), publisherObserver(metrics), log);
   await p.start();
   await srv.stop();
   await waitDisconnected(p);
@@ -192,7 +194,7 @@ t.test('publish after close: dropped and counted as closed, nothing left pending
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
   t.match(await metrics.text(), /devox_events_dropped_total\{reason="closed"\} 0/, 'label present from start-up');
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   await p.start();
   const s = descriptor('call-closed');
   p.publish(callStarted(s, 0, Date.now(), 'tiny-1'));
@@ -212,7 +214,7 @@ t.test('devox_nats_connected only exists when NATS is configured; devox_events_o
 
   const stdoutMetrics = new Metrics({ defaultMetrics: false });
   const out = new Writable({ write(_c, _e, cb) { cb(); } });
-  const sp = new StdoutPublisher('devox', stdoutMetrics, out);
+  const sp = new StdoutPublisher('devox', publisherObserver(stdoutMetrics), out);
   await sp.start();
   const text = await stdoutMetrics.text();
   t.notMatch(text, /devox_nats_connected/, 'stdout mode: no NATS gauge (was a misleading 0)');
@@ -224,7 +226,7 @@ t.test('devox_nats_connected only exists when NATS is configured; devox_events_o
     const srv = await NatsServer.start();
     t.teardown(() => srv.close());
     const metrics = new Metrics({ defaultMetrics: false });
-    const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+    const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
     t.equal(sample(await metrics.text(), 'devox_nats_connected'), 0, 'registered as soon as the publisher exists');
     await p.start();
     const up = await metrics.text();
@@ -232,7 +234,7 @@ t.test('devox_nats_connected only exists when NATS is configured; devox_events_o
     t.match(up, /devox_events_output_up\{output="nats"\} 1/);
     t.notMatch(up, /devox_events_output_up\{output="stdout"\}/);
     // A second publisher on the same registry (tests do this) does not register it twice.
-    const again = new NatsPublisher(natsConfig(srv.url), metrics, log);
+    const again = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
     await again.close();
     await p.close();
     t.equal(sample(await metrics.text(), 'devox_nats_connected'), 0);

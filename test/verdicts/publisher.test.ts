@@ -6,10 +6,13 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { callStarted, callEnded, verdictChanged, windowScored, subjectFor, callIdToToken, callIdFromToken } from '../../src/verdicts/events.js';
-import { NatsPublisher, NatsPublisherError, StdoutPublisher } from '../../src/verdicts/publisher.js';
+import { publisherObserver } from '../../src/observability/observers.js';
+import { NatsPublisher } from '../../src/verdicts/nats-publisher.js';
+import { NatsPublisherError } from '../../src/verdicts/publisher.js';
+import { StdoutPublisher } from '../../src/verdicts/stdout-publisher.js';
 import type { WindowScore } from '../../src/detect/types.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { connect } from '@nats-io/transport-node';
@@ -83,7 +86,7 @@ t.test('stdout publisher writes one JSON line per event', async (t) => {
   const lines: string[] = [];
   const out = new Writable({ write(chunk, _enc, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new StdoutPublisher('devox', metrics, out);
+  const p = new StdoutPublisher('devox', publisherObserver(metrics), out);
   await p.start();
   for (const e of sampleEvents(2)) p.publish(e);
   t.equal(lines.length, 5);
@@ -96,7 +99,7 @@ t.test('stdout publisher writes one JSON line per event', async (t) => {
 t.test('stdout publisher survives a reader that goes away (EPIPE)', async (t) => {
   const out = new Writable({ write(_chunk, _enc, cb) { cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })); } });
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new StdoutPublisher('devox', metrics, out, log);
+  const p = new StdoutPublisher('devox', publisherObserver(metrics), out, log);
   const events = sampleEvents(3);
   p.publish(events[0]!);
   await new Promise((r) => setImmediate(r));
@@ -110,7 +113,7 @@ t.test('JetStream: stream created, events stored once per msgID, metrics counted
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   t.teardown(() => p.close());
   await p.start();
   t.equal(p.connected, true);
@@ -141,7 +144,7 @@ t.test('NATS killed mid-stream: events buffer and flush in order on restart, non
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   t.teardown(() => p.close());
   await p.start();
   const events = sampleEvents(60);
@@ -174,7 +177,7 @@ t.test('lost acks (server frozen) are re-sent and de-duplicated: each event stor
     await srv.close();
   });
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(relay.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(relay.url), publisherObserver(metrics), log);
   t.teardown(() => p.close());
   await p.start();
   const events = sampleEvents(30);
@@ -198,7 +201,7 @@ t.test('stream deleted under us: re-created, events keep flowing', needsNats, as
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   t.teardown(() => p.close());
   await p.start();
   const events = sampleEvents(10);
@@ -218,7 +221,7 @@ t.test('bounded buffer: window events are dropped first and counted, verdicts ke
   const srv = await NatsServer.start();
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const p = new NatsPublisher(natsConfig(srv.url, { maxBufferedEvents: 5 }), metrics, log);
+  const p = new NatsPublisher(natsConfig(srv.url, { maxBufferedEvents: 5 }), publisherObserver(metrics), log);
   t.teardown(() => p.close());
   await p.start();
   await srv.stop();
@@ -240,18 +243,18 @@ t.test('auth: wrong credentials are a clear start-up error; right ones work', ne
   const srv = await NatsServer.start({ user: 'devox', pass: 's3cret' });
   t.teardown(() => srv.close());
   const metrics = new Metrics({ defaultMetrics: false });
-  const bad = new NatsPublisher(natsConfig(srv.url, { user: 'devox', pass: 'wrong' }), metrics, log);
+  const bad = new NatsPublisher(natsConfig(srv.url, { user: 'devox', pass: 'wrong' }), publisherObserver(metrics), log);
   t.teardown(() => bad.close());
   const err = await bad.start().then(() => null, (e: unknown) => e);
   t.ok(err instanceof NatsPublisherError, 'NatsPublisherError');
   t.equal((err as NatsPublisherError).code, 'auth');
   t.match((err as Error).message, /refused our credentials/);
   t.ok((err as Error).cause, 'keeps the cause');
-  const none = new NatsPublisher(natsConfig(srv.url), metrics, log);
+  const none = new NatsPublisher(natsConfig(srv.url), publisherObserver(metrics), log);
   t.teardown(() => none.close());
   const err2 = await none.start().then(() => null, (e: unknown) => e);
   t.equal((err2 as NatsPublisherError).code, 'auth', 'no credentials: auth error too');
-  const good = new NatsPublisher(natsConfig(srv.url, { user: 'devox', pass: 's3cret' }), metrics, log);
+  const good = new NatsPublisher(natsConfig(srv.url, { user: 'devox', pass: 's3cret' }), publisherObserver(metrics), log);
   t.teardown(() => good.close());
   await good.start();
   good.publish(sampleEvents(1)[0]!);
@@ -265,7 +268,7 @@ t.test('unreachable server is a clear start-up error', needsNats, async (t) => {
   const srv = await NatsServer.start();
   const url = srv.url;
   await srv.close();
-  const p = new NatsPublisher(natsConfig(url), new Metrics({ defaultMetrics: false }), log);
+  const p = new NatsPublisher(natsConfig(url), publisherObserver(new Metrics({ defaultMetrics: false })), log);
   t.teardown(() => p.close());
   const err = await p.start().then(() => null, (e: unknown) => e);
   t.ok(err instanceof NatsPublisherError);

@@ -12,7 +12,7 @@ import sdpTransform from 'sdp-transform';
 import { loadConfig } from '../../../src/config.js';
 import { MediaSessions } from '../../../src/media/media-sessions.js';
 import { StreamCapacity } from '../../../src/media/stream-capacity.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { createLogger } from '../../../src/logger.js';
 import { CallRegistry, type SipCallPolicy } from '../../../src/signaling/sip/call-registry.js';
 import { readAudioFile } from '../../../src/media/audio-file.js';
 import { sendAudio } from '../../../src/media/rtp-sender.js';

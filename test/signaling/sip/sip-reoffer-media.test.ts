@@ -12,7 +12,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config.js';
 import { MediaSessions } from '../../../src/media/media-sessions.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { createLogger } from '../../../src/logger.js';
 import { CallRegistry } from '../../../src/signaling/sip/call-registry.js';
 import { makeRequest } from '../../helpers/sip-messages.js';
 import { RecordingSink } from '../../helpers/recording-sink.js';

@@ -86,8 +86,8 @@ t.test('browser microphone → /webrtc → mediasoup → windows and a verdict',
   t.equal(v[0]!.stream.leg, 'microphone');
   t.equal(v.at(-1)!.label, shown, 'page label = latest verdict');
   // The first verdict can come as early as the third window (1 s of speech); the audio keeps flowing, so wait for more.
-  for (let i = 0; i < 50 && server.pipeline.stats.windowsIn < 5; i++) await new Promise((r) => setTimeout(r, 100));
-  t.ok(server.pipeline.stats.windowsIn >= 5, `windows keep being cut from the browser audio (${server.pipeline.stats.windowsIn})`);
+  for (let i = 0; i < 50 && server.detector.stats.windowsIn < 5; i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(server.detector.stats.windowsIn >= 5, `windows keep being cut from the browser audio (${server.detector.stats.windowsIn})`);
 
   await page.click('#stop');
   await waitFor(() => ended.some((s) => s.streamId === streamId), 10_000, 'the browser stream to end');

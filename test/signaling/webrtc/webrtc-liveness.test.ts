@@ -186,7 +186,7 @@ t.test('Chromium connected, then its microphone stops sending: "no audio" after 
   const h = await server(t, {}, { streamTimeoutMs: 1500 });
   const { page, state, streamId } = await connectedPage(t, h);
   if (!t.equal(state, 'connected', 'ICE + DTLS done with the real worker')) return;
-  await waitFor(() => h.s.pipeline.stats.windowsIn >= 1, DEADLINE, 'windows from the browser');
+  await waitFor(() => h.s.detector.stats.windowsIn >= 1, DEADLINE, 'windows from the browser');
   await page.evaluate(() => (window as unknown as { pc: RTCPeerConnection }).pc.getSenders()[0]!.replaceTrack(null));
   await page.waitForFunction(() => (window as unknown as { closedWith?: string }).closedWith !== undefined, undefined, { timeout: DEADLINE });
   t.match(await page.evaluate(() => (window as unknown as { closedWith: string }).closedWith), /^1008 no audio for 1500 ms/);

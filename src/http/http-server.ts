@@ -15,8 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { Logger } from '../logger.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -27,10 +26,16 @@ export interface ReadinessReport {
   checks: Record<string, true | string>;
 }
 
+/** What GET /metrics serves (the Prometheus registry of observability/metrics.ts). */
+export interface MetricsSource {
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
 export interface HttpServerOptions {
   host: string;
   port: number;
-  metrics: Metrics;
+  metrics: MetricsSource;
   /** Evaluated on every /readyz. */
   readiness: () => ReadinessReport;
   log: Logger;

@@ -5,8 +5,8 @@
  */
 import t from 'tap';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createLogger } from '../../src/observability/logger.js';
-import { HttpServer, HttpServerError, readJsonBody, sendJson } from '../../src/observability/http-server.js';
+import { createLogger } from '../../src/logger.js';
+import { HttpServer, HttpServerError, readJsonBody, sendJson } from '../../src/http/http-server.js';
 import { Metrics } from '../../src/observability/metrics.js';
 
 function openWs(url: string): Promise<{ ws: WebSocket; first: string } | { status: number }> {

@@ -17,12 +17,12 @@
  * and authenticated, so /readyz reflects it.
  */
 import Srf from 'drachtio-srf';
-import { ConfigError, type Config } from '../config.js';
-import type { Logger } from '../observability/logger.js';
-import { CallRegistry } from './sip/call-registry.js';
-import { DigestAuthenticator } from './sip/digest-auth.js';
-import { NetworkAcl, NetworkAclError } from './sip/network-acl.js';
-import type { MediaAllocator, SipCounters, SipRequestView, SipResponsePlan } from './sip/types.js';
+import { ConfigError, type Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import { CallRegistry } from './call-registry.js';
+import { DigestAuthenticator } from './digest-auth.js';
+import { NetworkAcl, NetworkAclError } from './network-acl.js';
+import type { MediaAllocator, SipCounters, SipRequestView, SipResponsePlan } from './types.js';
 
 export interface StartSipOptions {
   config: Readonly<Config>;
