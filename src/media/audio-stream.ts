@@ -16,6 +16,7 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { safeEmit } from '../safe-emit.js';
 import { nowMs } from './clock.js';
 import { StreamResampler } from './resampler.js';
 import { RingWindowView } from './window-view.js';
@@ -111,6 +112,8 @@ export class AudioStream {
   #lateOut: Float32Array | undefined;
   /** Provisional outputs for an early cut (only the look-ahead is missing). */
   readonly #peekBuf: Float32Array;
+  /** Made once: the per-window emit allocates nothing. */
+  readonly #onWindowError = (err: unknown): void => this.#sinkThrew('onWindow', err);
 
   constructor(opts: AudioStreamOptions) {
     this.descriptor = opts.descriptor;
@@ -136,7 +139,7 @@ export class AudioStream {
     const d = this.#resampler.design;
     this.#peekBuf = new Float32Array(Math.ceil(((d.reach + 2) * d.up) / d.down) + 2);
     this.#nextCut = this.#windowLen;
-    this.#safeCall('onStreamStart');
+    safeEmit((err) => this.#sinkThrew('onStreamStart', err), this.#sink, this.#sink.onStreamStart, this.descriptor);
   }
 
   get ended(): boolean {
@@ -223,7 +226,7 @@ export class AudioStream {
   end(reason: StreamEndReason): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#safeCall('onStreamEnd', reason);
+    safeEmit((err) => this.#sinkThrew('onStreamEnd', err), this.#sink, this.#sink.onStreamEnd, this.descriptor, reason);
   }
 
   #fillGap(pos: number, lost: boolean): void {
@@ -438,18 +441,13 @@ export class AudioStream {
     this.#gaps.pruneBefore(Math.ceil((end * this.#resampler.design.down) / this.#resampler.design.up) + this.#inShift);
     this.counters.windowsEmitted++;
     this.#nextCut += this.#hop;
-    this.#safeCall('onWindow');
+    safeEmit(this.#onWindowError, this.#sink, this.#sink.onWindow, this.#view);
   }
 
-  #safeCall(what: 'onStreamStart' | 'onWindow' | 'onStreamEnd', reason?: StreamEndReason): void {
-    try {
-      if (what === 'onWindow') this.#sink.onWindow(this.#view);
-      else if (what === 'onStreamStart') this.#sink.onStreamStart(this.descriptor);
-      else this.#sink.onStreamEnd(this.descriptor, reason!);
-    } catch (err) {
-      // A throwing sink must not kill the media loop.
-      this.#logOnce(`sink_${what}`, { err }, 'window sink threw; continuing');
-    }
+
+  /** A throwing sink must not kill the media loop: logged once per kind, then ignored. */
+  #sinkThrew(what: 'onStreamStart' | 'onWindow' | 'onStreamEnd', err: unknown): void {
+    this.#logOnce(`sink_${what}`, { err }, 'window sink threw; continuing');
   }
 
   #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {

@@ -16,6 +16,7 @@ import type { BatchInfo, DetectorObserver } from '../detect/detector.js';
 import { DetectorSet } from '../detect/detector-set.js';
 import type { ModelCard, WindowScore } from '../detect/types.js';
 import { nowMs } from '../media/clock.js';
+import { safeEmit } from '../safe-emit.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -272,13 +273,7 @@ export class VerdictPipeline implements WindowSink {
     }
     m.windowToVerdict.observe((publishedMs - s.readyMs) / 1000);
     const listener = this.#opts.listener;
-    if (listener?.onWindow) {
-      try {
-        listener.onWindow(s, u.label, publishedMs);
-      } catch (err) {
-        this.#log.error({ err, listener: 'onWindow' }, 'verdict listener threw; continuing');
-      }
-    }
+    safeEmit(this.#onWindowThrew, listener, listener?.onWindow, s, u.label, publishedMs);
   }
 
   #onShed(stream: StreamDescriptor): void {
@@ -333,12 +328,11 @@ export class VerdictPipeline implements WindowSink {
   }
 
   #notify(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.#log.error({ err, listener: what }, 'verdict listener threw; continuing');
-    }
+    safeEmit((err) => this.#log.error({ err, listener: what }, 'verdict listener threw; continuing'), undefined, fn);
   }
+
+  /** Made once: the per-window listener call allocates nothing. */
+  readonly #onWindowThrew = (err: unknown): void => this.#log.error({ err, listener: 'onWindow' }, 'verdict listener threw; continuing');
 
   /**
    * Scores what is queued, then ends every stream still open with reason "shutdown"

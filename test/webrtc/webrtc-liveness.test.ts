@@ -16,7 +16,7 @@ import type { StreamDescriptor } from '../../src/media/types.js';
 import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
 import { WORKER_MISSING_MESSAGE, type MsRouter } from '../../src/signaling/webrtc/types.js';
 import { WebRtcSession } from '../../src/signaling/webrtc/webrtc-session.js';
-import { signMediaPath } from '../../src/signaling/websocket/auth.js';
+import { signMediaPath } from '../../src/signaling/auth.js';
 import { startTestServer, waitFor } from '../helpers/devox-server.js';
 import { OUTPUT_RATE, RecordingSink, SECRET, TOKEN } from '../websocket/helpers.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from './browser.js';

@@ -4,8 +4,8 @@
  */
 import t from 'tap';
 import { waitFor } from '../helpers/devox-server.js';
-import { Authenticator, signMediaPath } from '../../src/signaling/websocket/auth.js';
-import { AuthError } from '../../src/signaling/websocket/errors.js';
+import { Authenticator, signMediaPath } from '../../src/signaling/auth.js';
+import { AuthError } from '../../src/signaling/errors.js';
 import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './helpers.js';
 
 const h = await startHarness({ maxStreamsPerToken: 2 });

@@ -16,10 +16,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { StreamCapacityError, type ReleaseSlot, type StreamCapacity } from '../../media/stream-capacity.js';
 import type { WindowSink } from '../../media/types.js';
-import { Authenticator } from '../websocket/auth.js';
-import { AuthError } from '../websocket/errors.js';
+import { Authenticator } from '../auth.js';
+import { AuthError } from '../errors.js';
 import { loadMediasoup } from './mediasoup-loader.js';
-import { WebRtcUnavailableError, type MediasoupModule, type MsRouter, type MsWorker } from './types.js';
+import { WebRtcUnavailableError } from './errors.js';
+import type { MediasoupModule, MsRouter, MsWorker } from './types.js';
 import { WebRtcSession, type StreamStatus } from './webrtc-session.js';
 import { webrtcPage } from './webrtc-page.js';
 
@@ -128,7 +129,7 @@ export class WebRtcIngest {
     };
     if (this.#closed || url.pathname !== this.signalPath) return refuse(404, 'Not Found', 'no WebRTC signaling endpoint at this path\n');
     try {
-      this.#auth.authenticate(this.signalPath, req.headers.authorization, url.searchParams.get('auth') ?? undefined, Math.floor(Date.now() / 1000));
+      this.#auth.authenticateRequest(this.signalPath, req, url);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
       return refuse(401, 'Unauthorized', `${err.message}\n`);

@@ -22,7 +22,6 @@ import type { StreamEndReason, WindowSink } from '../../media/types.js';
 import { RtpLeg } from './rtp-leg.js';
 import { buildAnswer, parseBrowserOffer } from './sdp-bridge.js';
 import {
-  SdpOfferError,
   type MsConsumer,
   type MsDirectTransport,
   type MsDtlsState,
@@ -31,6 +30,7 @@ import {
   type MsRouter,
   type MsWebRtcTransport,
 } from './types.js';
+import { SdpOfferError } from '../sip/errors.js';
 
 const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offer'), sdp: z.string().min(10).max(20000), metadata: z.record(z.string(), z.string().max(256)).optional() }),

@@ -6,6 +6,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { safeEmit } from '../../safe-emit.js';
 import type { Config } from '../../config.js';
 import { nowMs } from '../../media/clock.js';
 import { StreamCapacityError, type ReleaseSlot, type StreamCapacity } from '../../media/stream-capacity.js';
@@ -234,10 +235,6 @@ export class MediaConnection implements ConnectionContext {
       this.log.error({ err }, 'closing protocol handler failed');
     }
     this.log.info({ reason, legs: this.#legs.length }, 'media stream ended');
-    try {
-      this.#opts.onEnded();
-    } catch (err) {
-      this.log.error({ err }, 'onEnded listener failed');
-    }
+    safeEmit((err) => this.log.error({ err }, 'onEnded listener failed'), this.#opts, this.#opts.onEnded);
   }
 }

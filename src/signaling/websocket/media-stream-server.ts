@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Authenticator, type Principal } from './auth.js';
-import { AuthError } from './errors.js';
+import { Authenticator, type Principal } from '../auth.js';
+import { AuthError } from '../errors.js';
 import { MediaConnection, type ConnectionContext, type ProtocolHandler } from './media-connection.js';
 import { PcmForkHandler } from './pcm-fork-handler.js';
 import { TwilioStreamHandler } from './twilio-stream-handler.js';
@@ -161,8 +161,7 @@ export class MediaStreamServer {
     }
     let principal: Principal;
     try {
-      const signed = url.searchParams.get('auth') ?? route.pathToken;
-      principal = this.#auth.authenticate(route.path, req.headers.authorization, signed ?? undefined, Math.floor(Date.now() / 1000));
+      principal = this.#auth.authenticateRequest(route.path, req, url, route.pathToken);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
       this.#counters.refused.unauthorized++;
