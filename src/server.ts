@@ -21,7 +21,8 @@ import { z } from 'zod';
 import type { Config } from './config.js';
 import { checkAudioFormat, defaultPayloadFormat } from './media/codecs.js';
 import { UnsupportedCodecError } from './media/errors.js';
-import { MediaSessions, type RtpSession } from './media/media-sessions.js';
+import { MediaIngress } from './media/ingress.js';
+import type { MediaSessions, RtpSession } from './media/media-sessions.js';
 import { StreamCapacity, StreamCapacityError } from './media/stream-capacity.js';
 import type { CodecName, StreamDescriptor } from './media/types.js';
 import { HttpServer, readJsonBody, sendJson, HttpServerError } from './observability/http-server.js';
@@ -153,7 +154,8 @@ export class DevoxServer {
       // One cap on live streams shared by every ingress (media.maxStreams).
       const capacity = new StreamCapacity(config.media.maxStreams);
       metrics.addStreamCapacity(capacity);
-      const media = new MediaSessions({
+      // The one head every transport's audio enters media through; RTP over UDP is its MediaSessions.
+      const ingress = new MediaIngress({
         capacity,
         media: config.media,
         window: config.window,
@@ -161,16 +163,14 @@ export class DevoxServer {
         sink: pipeline,
         log: log.child({ component: 'media' }),
       });
+      const media = ingress.rtp;
       cleanup.push(() => media.closeAll());
       metrics.addCounterSource(() => media.streams());
       let websocket: MediaStreamServer | undefined;
       if (config.websocket.enabled) {
         const ws = new MediaStreamServer({
-          capacity,
+          ingress,
           websocket: config.websocket,
-          window: config.window,
-          outputRate: pipeline.sampleRate,
-          sink: pipeline,
           log: log.child({ component: 'websocket' }),
         });
         cleanup.push(() => ws.close());
@@ -182,13 +182,11 @@ export class DevoxServer {
       if (config.webrtc.enabled) {
         try {
           const w = await WebRtcIngest.start({
-            capacity,
+            ingress,
             webrtc: config.webrtc,
             websocket: config.websocket,
             media: config.media,
             window: config.window,
-            outputRate: pipeline.sampleRate,
-            sink: pipeline,
             log: log.child({ component: 'webrtc' }),
             status: (streamId) => ({ label: pipeline.label(streamId) }),
           });

@@ -12,6 +12,7 @@
 import t, { type Test } from 'tap';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.js';
+import { MediaIngress } from '../../src/media/ingress.js';
 import type { StreamDescriptor } from '../../src/media/types.js';
 import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../src/signaling/webrtc/mediasoup-loader.js';
 import { WORKER_MISSING_MESSAGE, type MsRouter } from '../../src/signaling/webrtc/types.js';
@@ -124,8 +125,7 @@ t.test('the page leaves while setup awaits createDirectTransport: the real route
     webrtc: cfg.webrtc,
     media: cfg.media,
     window: cfg.window,
-    outputRate: OUTPUT_RATE,
-    sink: new RecordingSink(),
+    ingress: new MediaIngress({ media: cfg.media, window: cfg.window, outputRate: OUTPUT_RATE, sink: new RecordingSink(), log }),
     log,
     status: () => ({ label: undefined }),
     onStream: () => {},

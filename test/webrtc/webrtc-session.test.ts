@@ -8,6 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
+import { MediaIngress } from '../../src/media/ingress.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import type { MsRouter } from '../../src/signaling/webrtc/types.js';
 import { WebRtcSession } from '../../src/signaling/webrtc/webrtc-session.js';
@@ -36,8 +37,7 @@ async function harness(t: Test, over: { webrtc?: Record<string, number>; media?:
     webrtc: cfg.webrtc,
     media: cfg.media,
     window: cfg.window,
-    outputRate: OUTPUT_RATE,
-    sink,
+    ingress: new MediaIngress({ media: cfg.media, window: cfg.window, outputRate: OUTPUT_RATE, sink, log }),
     log,
     status: () => ({ label: undefined }),
     onStream: () => {},

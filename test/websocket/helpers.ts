@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { loadConfig, projectRoot, type Config } from '../../src/config.js';
 import { readAudioFile } from '../../src/media/audio-file.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../../src/media/types.js';
+import { MediaIngress } from '../../src/media/ingress.js';
 import { MediaStreamServer } from '../../src/signaling/websocket/media-stream-server.js';
 
 export const SPEECH_DIR = resolve(projectRoot, '..', 'shared', 'data', 'speech', 'audio', 'resemblyzer', 'genuine', 'bonafide');
@@ -191,7 +192,8 @@ export async function startHarness(websocket: Partial<Config['websocket']> = {})
   });
   const sink = new RecordingSink();
   const log = pino({ level: process.env.DEVOX_TEST_LOG ?? 'silent' });
-  const media = new MediaStreamServer({ websocket: cfg.websocket, window: cfg.window, outputRate: OUTPUT_RATE, sink, log });
+  const ingress = new MediaIngress({ media: cfg.media, window: cfg.window, outputRate: OUTPUT_RATE, sink, log });
+  const media = new MediaStreamServer({ websocket: cfg.websocket, ingress, log });
   const server = createServer((_req, res) => {
     res.statusCode = 404;
     res.end();

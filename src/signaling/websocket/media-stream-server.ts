@@ -186,12 +186,9 @@ export class MediaStreamServer {
         connId,
         protocol: route.protocol,
         websocket: this.#opts.websocket,
-        window: this.#opts.window,
-        outputRate: this.#opts.outputRate,
-        sink: this.#opts.sink,
+        ingress: this.#opts.ingress,
         log,
         counters: this.#counters,
-        ...(this.#opts.capacity ? { capacity: this.#opts.capacity } : {}),
         createHandler: (ctx: ConnectionContext): ProtocolHandler =>
           route.protocol === 'twilio' || route.protocol === 'telnyx' ? new TwilioStreamHandler(ctx) : new PcmForkHandler(ctx),
         onEnded: () => {
