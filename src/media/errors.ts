@@ -88,3 +88,19 @@ export class PacingError extends MediaError {
     this.slackMs = slackMs;
   }
 }
+
+/** libopus error codes (opus_defines.h). */
+const OPUS_ERRORS: Record<number, string> = {
+  [-1]: 'bad argument', [-2]: 'buffer too small', [-3]: 'internal error', [-4]: 'invalid packet',
+  [-5]: 'unimplemented', [-6]: 'invalid state', [-7]: 'memory allocation failed',
+};
+
+/** libopus refused a packet or a call (e.g. an invalid packet). */
+export class OpusCodecError extends MediaError {
+  readonly opusCode: number;
+  constructor(op: string, opusCode: number) {
+    super('opus', `opus ${op} failed: ${OPUS_ERRORS[opusCode] ?? opusCode}`);
+    this.name = 'OpusCodecError';
+    this.opusCode = opusCode;
+  }
+}

@@ -88,3 +88,13 @@ export class MetadataError extends Error {
     this.kind = kind;
   }
 }
+
+/** A sip.allowedNetworks entry that is neither a CIDR nor an address. */
+export class NetworkAclError extends Error {
+  readonly entry: string;
+  constructor(entry: string, message: string) {
+    super(message);
+    this.name = 'NetworkAclError';
+    this.entry = entry;
+  }
+}
