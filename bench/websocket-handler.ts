@@ -12,7 +12,8 @@ import { pino } from 'pino';
 import { loadConfig, projectRoot } from '../src/config.js';
 import type { WindowSink, WindowView } from '../src/media/types.js';
 import type { ConnectionContext } from '../src/signaling/websocket/media-connection.js';
-import { MediaLeg } from '../src/signaling/websocket/media-leg.js';
+import { createDecoder } from '../src/media/codecs.js';
+import { FrameLeg } from '../src/media/frame-leg.js';
 import { TwilioStreamHandler } from '../src/signaling/websocket/twilio-stream-handler.js';
 import { newCounters } from '../src/signaling/websocket/media-stream-server.js';
 
@@ -46,7 +47,7 @@ const handlers = Array.from({ length: streams }, (_, k) => {
     counters,
     maxFrameMs: cfg.websocket.maxFrameMs,
     openLeg: (leg, callId, inputRate, identity) =>
-      new MediaLeg({
+      new FrameLeg({
         descriptor: { streamId: `bench-${k}:${leg}`, callId, leg, transport: 'websocket', identity },
         inputRate,
         outputRate: 16000,
@@ -57,6 +58,7 @@ const handlers = Array.from({ length: streams }, (_, k) => {
         reorderFrames: cfg.websocket.reorderFrames,
         maxFrameSamples: 800,
       }),
+    createDecoder,
   };
   const h = new TwilioStreamHandler(ctx);
   h.onText(

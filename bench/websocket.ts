@@ -27,6 +27,7 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { loadConfig, projectRoot } from '../src/config.js';
 import type { StreamDescriptor, WindowSink, WindowView } from '../src/media/types.js';
+import { MediaIngress } from '../src/media/ingress.js';
 import { MediaStreamServer } from '../src/signaling/websocket/media-stream-server.js';
 
 const TOKEN = 'bench-token';
@@ -214,9 +215,7 @@ async function main(): Promise<number> {
   const sink = new BenchSink(outputRate);
   const media = new MediaStreamServer({
     websocket: cfg.websocket,
-    window: cfg.window,
-    outputRate,
-    sink,
+    ingress: new MediaIngress({ media: cfg.media, window: cfg.window, outputRate, sink, log: pino({ level: 'silent' }) }),
     log: pino({ level: 'silent' }),
   });
   const http = createServer();

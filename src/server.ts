@@ -17,7 +17,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
-import { MediaSessions, type RtpSession } from './media/media-sessions.js';
+import { MediaIngress } from './media/ingress.js';
+import type { MediaSessions, RtpSession } from './media/media-sessions.js';
 import { StreamCapacity } from './media/stream-capacity.js';
 import type { StreamDescriptor } from './media/types.js';
 import { DetectorSet } from './detect/detector-set.js';
@@ -130,7 +131,8 @@ export class DevoxServer implements StreamControl {
       // One cap on live streams shared by every ingress (media.maxStreams).
       const capacity = new StreamCapacity(config.media.maxStreams);
       metrics.addStreamCapacity(capacity);
-      const media = new MediaSessions({
+      // The one head every transport's audio enters media through; RTP over UDP is its MediaSessions.
+      const ingress = new MediaIngress({
         capacity,
         media: config.media,
         window: config.window,
@@ -138,16 +140,14 @@ export class DevoxServer implements StreamControl {
         sink: detector,
         log: log.child({ component: 'media' }),
       });
+      const media = ingress.rtp;
       cleanup.push(() => media.closeAll());
       metrics.addCounterSource(() => media.streams());
       let websocket: MediaStreamServer | undefined;
       if (config.websocket.enabled) {
         const ws = new MediaStreamServer({
-          capacity,
+          ingress,
           websocket: config.websocket,
-          window: config.window,
-          outputRate,
-          sink: detector,
           log: log.child({ component: 'websocket' }),
         });
         cleanup.push(() => ws.close());
@@ -159,13 +159,11 @@ export class DevoxServer implements StreamControl {
       if (config.webrtc.enabled) {
         try {
           const w = await WebRtcIngest.start({
-            capacity,
+            ingress,
             webrtc: config.webrtc,
             websocket: config.websocket,
             media: config.media,
             window: config.window,
-            outputRate,
-            sink: detector,
             log: log.child({ component: 'webrtc' }),
             status: (streamId) => ({ label: pipeline.label(streamId) }),
           });

@@ -24,6 +24,7 @@
  * Knows nothing of onnxruntime: `run` is the inference (see detector.ts).
  */
 import type { StreamDescriptor, WindowMeasures, WindowView } from '../media/types.js';
+import { fillSlot, newBatch, newSlot, pushOrder, resetBatch, type Batch } from './batch-slots.js';
 import type { InferenceError } from './errors.js';
 
 /** Why a window went unscored: overload (queue_delay, buffer_full) or something else. */
@@ -81,37 +82,6 @@ export interface MicroBatcherOptions {
   now(): number;
 }
 
-interface Batch {
-  buffer: ArrayBuffer | null;
-  input: Float32Array;
-  slots: QueuedWindow[];
-  count: number;
-  /** Set when an eviction put a newer window in an older one's row: scores are then emitted in push order. */
-  reordered: boolean;
-  perm: Int32Array;
-  firstEnqueuedMs: number;
-}
-
-const NO_STREAM: StreamDescriptor = Object.freeze({ streamId: '', callId: '', leg: '', transport: 'file' });
-const NO_OWNER: StreamQueue = { queued: 0 };
-
-function newSlot(): QueuedWindow {
-  return {
-    stream: NO_STREAM,
-    owner: NO_OWNER,
-    seq: 0,
-    speechRatio: 0,
-    rmsDbfs: 0,
-    lostRatio: 0,
-    mediaStartSec: 0,
-    mediaEndSec: 0,
-    arrivalMs: 0,
-    readyMs: 0,
-    enqueuedMs: 0,
-    order: 0,
-  };
-}
-
 export class MicroBatcher {
   readonly #o: MicroBatcherOptions;
   readonly #len: number;
@@ -154,16 +124,7 @@ export class MicroBatcher {
   }
 
   #newBatch(): Batch {
-    const buffer = new ArrayBuffer(this.#max * this.#len * 4);
-    return {
-      buffer,
-      input: new Float32Array(buffer),
-      slots: Array.from({ length: this.#max }, newSlot),
-      count: 0,
-      reordered: false,
-      perm: new Int32Array(this.#max),
-      firstEnqueuedMs: 0,
-    };
+    return newBatch(this.#max, this.#len);
   }
 
   #tail(): Batch {
@@ -215,19 +176,7 @@ export class MicroBatcher {
   }
 
   #fill(s: QueuedWindow, w: WindowView, owner: StreamQueue, now: number, count: boolean): QueuedWindow {
-    s.stream = w.stream;
-    s.owner = owner;
-    s.seq = w.seq;
-    s.speechRatio = w.speechRatio;
-    s.rmsDbfs = w.rmsDbfs;
-    s.lostRatio = w.lostRatio;
-    s.mediaStartSec = w.mediaStartSec;
-    s.mediaEndSec = w.mediaEndSec;
-    s.arrivalMs = w.arrivalMs;
-    s.readyMs = w.readyMs;
-    s.enqueuedMs = now;
-    s.order = count ? this.#order++ : -1;
-    return s;
+    return fillSlot(s, w, owner, now, count ? this.#order++ : -1);
   }
 
   /**
@@ -353,12 +302,7 @@ export class MicroBatcher {
     b.buffer = buffer;
     b.input = new Float32Array(buffer);
     const n = b.count;
-    const perm = b.perm;
-    for (let i = 0; i < n; i++) perm[i] = i;
-    if (b.reordered) {
-      const slots = b.slots;
-      perm.subarray(0, n).sort((x, y) => slots[x]!.order - slots[y]!.order);
-    }
+    const perm = pushOrder(b);
     if (out.ok) {
       const info = this.#info;
       info.size = n;
@@ -382,13 +326,7 @@ export class MicroBatcher {
         this.#o.onShed(s, 'inference_error', scoredMs - s.enqueuedMs);
       }
     }
-    for (let i = 0; i < n; i++) {
-      const s = b.slots[i]!;
-      s.stream = NO_STREAM;
-      s.owner = NO_OWNER;
-    }
-    b.count = 0;
-    b.reordered = false;
+    resetBatch(b);
     this.#inFlight = null;
     this.#free.push(b);
 

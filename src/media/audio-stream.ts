@@ -16,10 +16,12 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { safeEmit } from '../safe-emit.js';
 import { nowMs } from './clock.js';
 import { StreamResampler } from './resampler.js';
 import { RingWindowView } from './window-view.js';
 import { LostGaps } from './lost-gaps.js';
+import { WindowMeter } from './window-meter.js';
 import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export interface AudioStreamOptions {
@@ -56,15 +58,8 @@ export function newStreamCounters(): StreamCounters {
   };
 }
 
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
-}
-
-const FRAME_SEC = 0.02;
 /** Input samples resampled per step: small, so per-stream scratch stays small (a 20 ms Opus packet is 2 steps). */
 const CHUNK = 512;
-const SILENCE_FLOOR_DBFS = -120;
 
 export class AudioStream {
   readonly descriptor: StreamDescriptor;
@@ -76,23 +71,12 @@ export class AudioStream {
   readonly #log: Logger | undefined;
   readonly #resampler: StreamResampler;
   readonly #ring: Float32Array;
-  /**
-   * Per-block level and loss, filled as samples land, so cutting a window reads ~100
-   * blocks instead of every sample. Block length divides the hop, the window and the
-   * 20 ms speech frame (10 ms with the defaults), so windows and frames start on blocks.
-   */
-  readonly #blockLen: number;
-  readonly #blockSq: Float64Array;
-  readonly #blockLost: Int32Array;
-  #accSq = 0;
-  #accLost = 0;
-  #accN = 0;
+  /** Block level and loss of the ring, and the window's measures at each cut. */
+  readonly #meter: WindowMeter;
   readonly #out: Float32Array;
   readonly #view: RingWindowView;
   readonly #windowLen: number;
   readonly #hop: number;
-  readonly #frameLen: number;
-  readonly #speechFrameSumSq: number;
   readonly #maxGap: number;
   readonly #logged = new Set<string>();
   /** Input position the next contiguous sample belongs at. */
@@ -111,6 +95,8 @@ export class AudioStream {
   #lateOut: Float32Array | undefined;
   /** Provisional outputs for an early cut (only the look-ahead is missing). */
   readonly #peekBuf: Float32Array;
+  /** Made once: the per-window emit allocates nothing. */
+  readonly #onWindowError = (err: unknown): void => this.#sinkThrew('onWindow', err);
 
   constructor(opts: AudioStreamOptions) {
     this.descriptor = opts.descriptor;
@@ -123,20 +109,24 @@ export class AudioStream {
     if (this.#windowLen <= 0 || this.#hop <= 0 || this.#hop > this.#windowLen) {
       throw new RangeError(`AudioStream: need 0 < hop (${this.#hop}) <= window (${this.#windowLen}) samples`);
     }
-    this.#frameLen = Math.max(1, Math.round(FRAME_SEC * opts.outputRate));
-    this.#speechFrameSumSq = 10 ** (opts.speechThresholdDbfs / 10) * this.#frameLen;
     this.#maxGap = Math.round((opts.maxGapSec ?? 10) * opts.inputRate);
     this.#resampler = new StreamResampler(opts.inputRate, opts.outputRate, CHUNK);
     this.#ring = new Float32Array(this.#windowLen);
-    this.#blockLen = gcd(gcd(this.#hop, this.#windowLen), this.#frameLen);
-    this.#blockSq = new Float64Array(this.#windowLen / this.#blockLen);
-    this.#blockLost = new Int32Array(this.#windowLen / this.#blockLen);
+    this.#meter = new WindowMeter({
+      windowLen: this.#windowLen,
+      hop: this.#hop,
+      outputRate: opts.outputRate,
+      speechThresholdDbfs: opts.speechThresholdDbfs,
+      gaps: this.#gaps,
+      up: this.#resampler.design.up,
+      down: this.#resampler.design.down,
+    });
     this.#out = new Float32Array(this.#resampler.maxOutput(CHUNK));
     this.#view = new RingWindowView(opts.descriptor, opts.outputRate, this.#ring, opts.inputRate);
     const d = this.#resampler.design;
     this.#peekBuf = new Float32Array(Math.ceil(((d.reach + 2) * d.up) / d.down) + 2);
     this.#nextCut = this.#windowLen;
-    this.#safeCall('onStreamStart');
+    safeEmit((err) => this.#sinkThrew('onStreamStart', err), this.#sink, this.#sink.onStreamStart, this.descriptor);
   }
 
   get ended(): boolean {
@@ -223,7 +213,7 @@ export class AudioStream {
   end(reason: StreamEndReason): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#safeCall('onStreamEnd', reason);
+    safeEmit((err) => this.#sinkThrew('onStreamEnd', err), this.#sink, this.#sink.onStreamEnd, this.descriptor, reason);
   }
 
   #fillGap(pos: number, lost: boolean): void {
@@ -260,35 +250,7 @@ export class AudioStream {
     // Loss no longer covers the block's own output span.
     const x0 = Math.max(Math.ceil((at * L) / M), this.#lastCutOut);
     const x1 = Math.min(Math.ceil(((at + count) * L) / M), this.#outPos);
-    this.#restat(Math.min(first, x0), Math.max(first + k, x1), x0, x1);
-  }
-
-  /** Recomputes block level for outputs [from, to) and removes loss for [lost0, lost1). */
-  #restat(from: number, to: number, lost0: number, lost1: number): void {
-    if (to <= from) return;
-    const bl = this.#blockLen;
-    const blocks = this.#blockSq.length;
-    const ring = this.#ring;
-    const len = this.#windowLen;
-    const partialStart = this.#outPos - this.#accN;
-    for (let b = Math.floor(from / bl); b * bl < to; b++) {
-      const s0 = b * bl;
-      const s1 = Math.min(s0 + bl, this.#outPos);
-      let sq = 0;
-      for (let i = s0; i < s1; i++) {
-        const v = ring[i % len]!;
-        sq += v * v;
-      }
-      const overlap = Math.max(0, Math.min(s1, lost1) - Math.max(s0, lost0));
-      if (s0 >= partialStart) {
-        this.#accSq = sq;
-        this.#accLost = Math.max(0, this.#accLost - overlap);
-      } else {
-        const r = b % blocks;
-        this.#blockSq[r] = sq;
-        this.#blockLost[r] = Math.max(0, this.#blockLost[r]! - overlap);
-      }
-    }
+    this.#meter.restat(ring, Math.min(first, x0), Math.max(first + k, x1), x0, x1, this.#outPos);
   }
 
   /** Zeros through the resampler; whether they count as lost is decided by the gap list. */
@@ -306,43 +268,10 @@ export class AudioStream {
   #drain(): void {
     const out = this.#out;
     const n = this.#resampler.pull(out, 0);
-    const ring = this.#ring;
-    const len = this.#windowLen;
-    const blockLen = this.#blockLen;
     let i = 0;
     while (i < n) {
       const m = Math.min(n - i, this.#nextCut - this.#outPos);
-      let idx = this.#outPos % len;
-      let p = this.#outPos;
-      let accSq = this.#accSq;
-      let accN = this.#accN;
-      let accLost = this.#accLost;
-      let lost = this.#lostAt(p);
-      let boundary = this.#gaps.boundary;
-      const blockSq = this.#blockSq;
-      const blockLost = this.#blockLost;
-      for (let k = 0; k < m; k++, p++) {
-        if (p === boundary) {
-          lost = this.#lostAt(p);
-          boundary = this.#gaps.boundary;
-        }
-        const v = out[i + k]!;
-        ring[idx] = v;
-        accSq += v * v;
-        accLost += lost;
-        if (++accN === blockLen) {
-          const b = (idx + 1) / blockLen - 1; // idx is the block's last sample
-          blockSq[b] = accSq;
-          blockLost[b] = accLost;
-          accSq = 0;
-          accLost = 0;
-          accN = 0;
-        }
-        if (++idx === len) idx = 0;
-      }
-      this.#accSq = accSq;
-      this.#accN = accN;
-      this.#accLost = accLost;
+      this.#meter.write(this.#ring, out, i, m, this.#outPos, this.#inShift, false);
       i += m;
       this.#outPos += m;
       if (this.#outPos === this.#nextCut) this.#cut(this.#outPos);
@@ -361,69 +290,15 @@ export class AudioStream {
     if (need <= 0 || need > this.#peekBuf.length || !this.#resampler.canPeek(need)) return;
     const prov = this.#peekBuf;
     this.#resampler.peek(prov, need);
-    const ring = this.#ring;
-    const len = this.#windowLen;
-    const blockLen = this.#blockLen;
     // Provisional block stats: the persistent accumulators stay as they are.
-    let accSq = this.#accSq;
-    let accLost = this.#accLost;
-    let accN = this.#accN;
-    let p = this.#outPos;
-    let lost = this.#lostAt(p);
-    for (let k = 0; k < need; k++, p++) {
-      if (p === this.#gaps.boundary) lost = this.#lostAt(p);
-      const v = prov[k]!;
-      const idx = p % len;
-      ring[idx] = v;
-      accSq += v * v;
-      accLost += lost;
-      if (++accN === blockLen) {
-        const b = (idx + 1) / blockLen - 1;
-        this.#blockSq[b] = accSq;
-        this.#blockLost[b] = accLost;
-        accSq = 0;
-        accLost = 0;
-        accN = 0;
-      }
-    }
+    this.#meter.write(this.#ring, prov, 0, need, this.#outPos, this.#inShift, true);
     this.#cut(this.#nextCut);
-  }
-
-  /** 1 if output position p is in a lost gap; the gap list's `boundary` says until where. */
-  #lostAt(p: number): number {
-    const d = this.#resampler.design;
-    return this.#gaps.statusAt(p, d.up, d.down, this.#inShift);
   }
 
   /** Emits the window ending at output position `end` (== nextCut). */
   #cut(end: number): void {
     const len = this.#windowLen;
-    const blockSq = this.#blockSq;
-    const blockLost = this.#blockLost;
-    const blocks = blockSq.length;
-    const perFrame = this.#frameLen / this.#blockLen;
     const start = end % len; // a block boundary: the oldest sample of the window
-    let b = start / this.#blockLen;
-    let total = 0;
-    let frameSum = 0;
-    let inFrame = 0;
-    let frames = 0;
-    let speechFrames = 0;
-    let lostCount = 0;
-    for (let k = 0; k < blocks; k++) {
-      const sq = blockSq[b]!;
-      total += sq;
-      lostCount += blockLost[b]!;
-      frameSum += sq;
-      if (++inFrame === perFrame) {
-        frames++;
-        if (frameSum > this.#speechFrameSumSq) speechFrames++;
-        frameSum = 0;
-        inFrame = 0;
-      }
-      if (++b === blocks) b = 0;
-    }
-    // A trailing partial frame counts for the level, not the speech ratio.
     const view = this.#view;
     view.seq = this.counters.windowsEmitted;
     view.start = start;
@@ -431,25 +306,17 @@ export class AudioStream {
     view.mediaStartSec = (end - len) / this.outputRate;
     view.arrivalMs = this.#arrivalMs;
     view.readyMs = nowMs();
-    view.speechRatio = frames > 0 ? speechFrames / frames : 0;
-    view.rmsDbfs = total > 0 ? Math.max(SILENCE_FLOOR_DBFS, 10 * Math.log10(total / len)) : SILENCE_FLOOR_DBFS;
-    view.lostRatio = lostCount / len;
+    this.#meter.measure(start, view);
     this.#lastCutOut = end;
     this.#gaps.pruneBefore(Math.ceil((end * this.#resampler.design.down) / this.#resampler.design.up) + this.#inShift);
     this.counters.windowsEmitted++;
     this.#nextCut += this.#hop;
-    this.#safeCall('onWindow');
+    safeEmit(this.#onWindowError, this.#sink, this.#sink.onWindow, this.#view);
   }
 
-  #safeCall(what: 'onStreamStart' | 'onWindow' | 'onStreamEnd', reason?: StreamEndReason): void {
-    try {
-      if (what === 'onWindow') this.#sink.onWindow(this.#view);
-      else if (what === 'onStreamStart') this.#sink.onStreamStart(this.descriptor);
-      else this.#sink.onStreamEnd(this.descriptor, reason!);
-    } catch (err) {
-      // A throwing sink must not kill the media loop.
-      this.#logOnce(`sink_${what}`, { err }, 'window sink threw; continuing');
-    }
+  /** A throwing sink must not kill the media loop: logged once per kind, then ignored. */
+  #sinkThrew(what: 'onStreamStart' | 'onWindow' | 'onStreamEnd', err: unknown): void {
+    this.#logOnce(`sink_${what}`, { err }, 'window sink threw; continuing');
   }
 
   #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {

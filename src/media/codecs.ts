@@ -9,16 +9,9 @@ import { ALAW_DECODE, MULAW_DECODE, alawEncodeTable, mulawEncodeTable } from './
 import { OPUS_MAX_FRAME, OpusDecoder, OpusEncoder } from './opus.js';
 import { UnsupportedCodecError, UnsupportedSampleRateError } from './errors.js';
 import { assertSupportedSampleRate } from './sample-rates.js';
-import type { CodecName, PayloadFormat } from './types.js';
+import type { AudioDecoder, CodecName, PayloadFormat } from './types.js';
 
-export interface AudioDecoder {
-  readonly sampleRate: number;
-  /** Decodes one payload, returns samples written (mono int16). Throws on an undecodable payload. */
-  decode(payload: Uint8Array, out: Int16Array): number;
-  /** Same, for the payload at buf[offset, offset + length): no subarray object per packet. */
-  decodeRange(buf: Uint8Array, offset: number, length: number, out: Int16Array): number;
-  close(): void;
-}
+export type { AudioDecoder } from './types.js';
 
 export interface AudioEncoder {
   readonly encoding: CodecName;

@@ -66,3 +66,41 @@ export class SessionStateError extends MediaError {
     this.streamId = streamId;
   }
 }
+
+/** Over media.maxStreams (StreamCapacity.take): every ingress refuses the stream with its own "try later". */
+export class StreamCapacityError extends MediaError {
+  readonly limit: number;
+  constructor(limit: number) {
+    super('stream_capacity', `at the limit of ${limit} live streams (media.maxStreams)`);
+    this.name = 'StreamCapacityError';
+    this.limit = limit;
+  }
+}
+
+/** Media time of a framed stream ran ahead of wall-clock time by more than the slack; the transport closes with its own code. */
+export class PacingError extends MediaError {
+  readonly aheadMs: number;
+  readonly slackMs: number;
+  constructor(aheadMs: number, slackMs: number) {
+    super('faster_than_realtime', `media time ${Math.round(aheadMs)} ms ahead of real time (slack ${slackMs} ms)`);
+    this.name = 'PacingError';
+    this.aheadMs = aheadMs;
+    this.slackMs = slackMs;
+  }
+}
+
+/** libopus error codes (opus_defines.h). */
+const OPUS_ERRORS: Record<number, string> = {
+  [-1]: 'bad argument', [-2]: 'buffer too small', [-3]: 'internal error', [-4]: 'invalid packet',
+  [-5]: 'unimplemented', [-6]: 'invalid state', [-7]: 'memory allocation failed',
+};
+
+/** libopus refused a packet or a call (e.g. an invalid packet). */
+export class OpusCodecError extends MediaError {
+  readonly opusCode: number;
+  constructor(op: string, opusCode: number) {
+    super('opus', `opus ${op} failed: ${OPUS_ERRORS[opusCode] ?? opusCode}`);
+    this.name = 'OpusCodecError';
+    this.opusCode = opusCode;
+  }
+}

@@ -9,9 +9,10 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
-import { checkAudioFormat, MAX_DECODED_SAMPLES, opusDecodeRate } from './codecs.js';
+import { checkAudioFormat, MAX_DECODED_SAMPLES } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
+import { reorderMaxWaitMs, rtpInputRate } from './rtp-stream.js';
 import type { ReleaseSlot, StreamCapacity } from './stream-capacity.js';
 import type { PayloadFormat, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
@@ -29,8 +30,6 @@ export interface MediaSessionsOptions {
 }
 
 const AUDIO_ENCODINGS = new Set(['PCMU', 'PCMA', 'L16', 'opus']);
-/** Packet duration assumed when bounding how long a reordered packet may wait. */
-const PACKET_MS = 20;
 
 export class MediaSessions {
   readonly #opts: MediaSessionsOptions;
@@ -48,7 +47,7 @@ export class MediaSessions {
     this.#opts = opts;
     const { rtpPortMin, streamTimeoutMs, reorderDepthPackets } = opts.media;
     this.#nextPort = rtpPortMin + (rtpPortMin % 2);
-    this.#reorderMaxWaitMs = (reorderDepthPackets + 2) * PACKET_MS;
+    this.#reorderMaxWaitMs = reorderMaxWaitMs(reorderDepthPackets);
     const tickMs = Math.max(20, Math.min(100, Math.floor(streamTimeoutMs / 4)));
     this.#timer = setInterval(() => this.#tick(), tickMs);
     this.#timer.unref();
@@ -103,8 +102,7 @@ export class MediaSessions {
         const session = await RtpSessionImpl.open(port, media.bindAddress, {
           descriptor,
           formats,
-          // Opus decodes straight to the detector's rate (libopus band-limits); others at their clock.
-          inputRate: audio.encoding === 'opus' ? opusDecodeRate(outputRate) : audio.clockRate,
+          inputRate: rtpInputRate(audio, outputRate),
           outputRate,
           window,
           reorderDepthPackets: media.reorderDepthPackets,

@@ -12,7 +12,9 @@
  * little-endian int16 PCM occupies one uint16 slot of the wasm heap.
  */
 import { createRequire } from 'node:module';
-import { MediaError } from './errors.js';
+import { OpusCodecError } from './errors.js';
+
+export { OpusCodecError } from './errors.js';
 
 /** opusscript's wasm libopus, as opus.ts and ogg-opus.ts drive it. */
 export interface OpusHandler {
@@ -47,20 +49,6 @@ const APPLICATION_VOIP = 2048;
 const APPLICATION_AUDIO = 2049;
 const OPUS_SET_BITRATE = 4002;
 const OPUS_SET_COMPLEXITY = 4010;
-
-const OPUS_ERRORS: Record<number, string> = {
-  [-1]: 'bad argument', [-2]: 'buffer too small', [-3]: 'internal error', [-4]: 'invalid packet',
-  [-5]: 'unimplemented', [-6]: 'invalid state', [-7]: 'memory allocation failed',
-};
-
-export class OpusCodecError extends MediaError {
-  readonly opusCode: number;
-  constructor(op: string, opusCode: number) {
-    super('opus', `opus ${op} failed: ${OPUS_ERRORS[opusCode] ?? opusCode}`);
-    this.name = 'OpusCodecError';
-    this.opusCode = opusCode;
-  }
-}
 
 abstract class OpusBase {
   protected readonly n: OpusNative;

@@ -1,14 +1,14 @@
 /**
- * One RTP stream: its UDP socket pair (RTP on an even port, RTCP on port+1, bound and
- * ignored), symmetric-RTP/comedia learning of the remote, and the receiver pipeline.
+ * One RTP stream over UDP: its socket pair (RTP on an even port, RTCP on port+1, bound and
+ * ignored) and symmetric-RTP/comedia learning of the remote, in front of the shared receive
+ * half (rtp-stream.ts).
  * Every datagram is handled inside a try/catch: bad input is counted, never thrown.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
-import { AudioStream, windowOptions } from './audio-stream.js';
 import { PortAllocationError } from './errors.js';
-import { RtpReceiver } from './rtp-receiver.js';
+import { RtpStream } from './rtp-stream.js';
 import type { PayloadFormat, RtpExtraCounters, RtpSession, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export type { RtpSession } from './types.js';
@@ -63,12 +63,10 @@ export class RtpSessionImpl implements RtpSession {
   readonly address: string;
   readonly #rtp: Socket;
   readonly #rtcp: Socket;
-  readonly #audio: AudioStream;
-  readonly #receiver: RtpReceiver;
+  readonly #stream: RtpStream;
   readonly #log: Logger;
   readonly #maxPacketBytes: number;
   readonly #relearnTimeoutMs: number;
-  readonly #logged = new Set<string>();
   #remote: { address: string; port: number } | null = null;
   /**
    * A re-offer moved the sender: until this time (0: not armed) the next plausible packet from
@@ -109,31 +107,11 @@ export class RtpSessionImpl implements RtpSession {
     this.#log = opts.log;
     this.#maxPacketBytes = opts.maxPacketBytes;
     this.#relearnTimeoutMs = opts.relearnTimeoutMs;
-    this.#audio = new AudioStream({
-      descriptor: opts.descriptor,
-      inputRate: opts.inputRate,
-      outputRate: opts.outputRate,
-      ...windowOptions(opts.window),
-      sink: opts.sink,
-      log: opts.log,
-    });
-    try {
-      this.#receiver = new RtpReceiver({
-        audio: this.#audio,
-        formats: opts.formats,
-        reorderDepthPackets: opts.reorderDepthPackets,
-        maxSequenceJump: opts.maxSequenceJump,
-        scratch: opts.scratch,
-        log: opts.log,
-      });
-    } catch (err) {
-      this.#audio.end('error'); // the sink saw onStreamStart: it gets its onStreamEnd
-      throw err;
-    }
+    this.#stream = new RtpStream(opts);
     this.#lastActivityMs = nowMs();
     rtp.on('message', (msg, rinfo) => this.#onRtp(msg, rinfo));
     rtcp.on('message', () => {
-      this.#receiver.extra.rtcpPackets++;
+      this.#stream.extra.rtcpPackets++;
     });
     const onSocketError = (err: Error): void => this.#logOnce('socket_error', { err }, 'RTP socket error');
     rtp.on('error', onSocketError);
@@ -141,10 +119,10 @@ export class RtpSessionImpl implements RtpSession {
   }
 
   get counters(): StreamCounters {
-    return this.#audio.counters;
+    return this.#stream.counters;
   }
   get rtp(): Readonly<RtpExtraCounters> {
-    return this.#receiver.extra;
+    return this.#stream.extra;
   }
   get remote(): { readonly address: string; readonly port: number } | null {
     return this.#remote;
@@ -171,30 +149,19 @@ export class RtpSessionImpl implements RtpSession {
 
   /** A re-offer that keeps the audio codec changed only telephone-event / CN payload types. */
   updateSignalFormats(formats: readonly PayloadFormat[]): void {
-    if (this.#ended) return;
-    this.#receiver.updateSignalFormats(formats);
+    this.#stream.updateSignalFormats(formats);
   }
 
   /** Timer hook: release reordered packets that waited longer than maxWaitMs. */
   tick(now: number, maxWaitMs: number): void {
-    if (this.#ended) return;
-    try {
-      this.#receiver.flushStale(now, maxWaitMs);
-    } catch (err) {
-      this.#logOnce('internal_error', { err }, 'error while flushing the reorder buffer');
-    }
+    this.#stream.flushStale(now, maxWaitMs);
   }
 
   /** Ends the stream once (flushes held packets, tells the sink) and closes both sockets. */
   end(reason: StreamEndReason): Promise<void> {
     if (!this.#ended) {
       this.#ended = true;
-      try {
-        this.#receiver.close();
-      } catch (err) {
-        this.#logOnce('internal_error', { err }, 'error while closing the receiver');
-      }
-      this.#audio.end(reason);
+      this.#stream.end(reason);
       this.#closing = Promise.all([closeSocket(this.#rtp), closeSocket(this.#rtcp)]).then(() => undefined);
     }
     return this.#closing!;
@@ -236,7 +203,7 @@ export class RtpSessionImpl implements RtpSession {
         this.#logOnce('oversized', { length: msg.length, max: this.#maxPacketBytes }, 'oversized RTP datagram dropped');
         return;
       }
-      this.#receiver.onPacket(msg, msg.length, arrival);
+      this.#stream.onPacket(msg, msg.length, arrival);
     } catch (err) {
       this.counters.packetsMalformed++;
       this.#logOnce('internal_error', { err }, 'RTP packet handling failed; packet dropped');
@@ -244,8 +211,6 @@ export class RtpSessionImpl implements RtpSession {
   }
 
   #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {
-    if (this.#logged.has(kind)) return;
-    this.#logged.add(kind);
-    this.#log.warn({ streamId: this.descriptor.streamId, callId: this.descriptor.callId, kind, ...fields }, msg);
+    this.#stream.logOnce(kind, fields, msg);
   }
 }

@@ -6,21 +6,12 @@
  * stream at signaling time (SIP 503 + Retry-After, WebSocket/WebRTC close 1013, HTTP 503)
  * keeps the admitted ones whole and tells the sender to retry or go elsewhere.
  */
-import type { TransportKind } from './types.js';
-import { MediaError } from './errors.js';
+import type { ReleaseSlot, TransportKind } from './types.js';
+import { StreamCapacityError } from './errors.js';
 
-/** Over media.maxStreams. */
-export class StreamCapacityError extends MediaError {
-  readonly limit: number;
-  constructor(limit: number) {
-    super('stream_capacity', `at the limit of ${limit} live streams (media.maxStreams)`);
-    this.name = 'StreamCapacityError';
-    this.limit = limit;
-  }
-}
+export { StreamCapacityError } from './errors.js';
 
-/** Gives a taken slot back; idempotent. */
-export type ReleaseSlot = () => void;
+export type { ReleaseSlot } from './types.js';
 
 export class StreamCapacity {
   readonly limit: number;

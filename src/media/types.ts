@@ -2,6 +2,7 @@
  * What other folders may import from media/. Media turns transport packets into
  * time-stamped 1-second windows at the detector's rate; it knows nothing of models.
  */
+import type { Logger } from 'pino';
 
 export type CodecName = 'PCMU' | 'PCMA' | 'L16' | 'opus';
 
@@ -127,3 +128,91 @@ export interface RtpSession {
   /** A re-offer kept the audio payload format but changed telephone-event / CN payload types. */
   updateSignalFormats(formats: readonly PayloadFormat[]): void;
 }
+
+/** Decodes one codec's payloads to mono int16 (media/codecs.ts makes them). */
+export interface AudioDecoder {
+  readonly sampleRate: number;
+  /** Decodes one payload, returns samples written (mono int16). Throws on an undecodable payload. */
+  decode(payload: Uint8Array, out: Int16Array): number;
+  /** Same, for the payload at buf[offset, offset + length): no subarray object per packet. */
+  decodeRange(buf: Uint8Array, offset: number, length: number, out: Int16Array): number;
+  close(): void;
+}
+
+/** A stream fed whole RTP packets in process (WebRTC: a mediasoup DirectTransport consumer). */
+export interface PacketStream {
+  readonly descriptor: StreamDescriptor;
+  /** The rate the payload is decoded at (Opus: at the detector's rate, not its 48 kHz clock). */
+  readonly inputRate: number;
+  readonly counters: Readonly<StreamCounters>;
+  /** One RTP packet; bad input is counted, never thrown. */
+  onRtp(packet: Uint8Array): void;
+  /** Idempotent: releases held packets, ends the stream (sink.onStreamEnd) and gives its slot back. */
+  end(reason: StreamEndReason): void;
+}
+
+/** A stream fed decoded frames (WebSocket media streams: one per track / channel). */
+export interface FrameStream {
+  readonly descriptor: StreamDescriptor;
+  readonly inputRate: number;
+  readonly counters: Readonly<StreamCounters>;
+  /** Frames timed before the stream's first frame (dropped). */
+  readonly earlyFrames: number;
+  /** Frames held until a gap before them filled (or the hold ran out). */
+  readonly reorderedFrames: number;
+  /**
+   * A frame stamped with the media time of its first sample (ms) and its chunk number (-1: none).
+   * @returns false when it lies before the stream's origin and was dropped.
+   * @throws PacingError when media time runs ahead of the wall clock by more than the slack.
+   */
+  writeTimed(pcm: Int16Array, count: number, timestampMs: number, chunk: number, arrivalMs: number): boolean;
+  /** A frame placed right after the previous one. @throws PacingError as writeTimed. */
+  append(pcm: Int16Array, offset: number, count: number, arrivalMs: number): void;
+  /** Idempotent: ends the stream (held frames first unless `error`) and gives its slot back. */
+  end(reason: StreamEndReason): void;
+}
+
+/** What a framed stream needs beyond its descriptor (see FrameStream). */
+export interface FrameStreamRequest {
+  descriptor: StreamDescriptor;
+  inputRate: number;
+  /** How far media time may run ahead of wall-clock time (ms). */
+  realtimeSlackMs: number;
+  /** Wall clock (ms, MediaIngress.nowMs) the pacing check counts from at the latest: when the connection was accepted. */
+  wallAnchorMs: number;
+  /** Frames held to undo reordering (0: none). */
+  reorderFrames: number;
+  /** Largest frame in samples (sizes the reorder slots). */
+  maxFrameSamples: number;
+  /** The transport's per-stream logger (default: the ingress's, with the stream's ids). */
+  log?: Logger;
+}
+
+/** Gives a taken capacity slot back; idempotent. */
+export type ReleaseSlot = () => void;
+
+/**
+ * The one way audio enters media/, whatever carries it: each stream takes a slot of the shared
+ * cap (media.maxStreams; StreamCapacityError when none is left), gets its counters and is built
+ * here, then feeds the WindowSink. Signaling is handed one by whoever wires the process
+ * (server.ts) and never builds a stream itself. RTP over UDP (SIP, POST /streams) enters through
+ * the same head's MediaSessions (a MediaAllocator for signaling/sip).
+ */
+export interface MediaIngress {
+  /** Takes a slot for a stream that is still being negotiated (a WebRTC session before its offer). @throws StreamCapacityError */
+  reserve(transport: TransportKind): ReleaseSlot;
+  /** Opens an in-process RTP stream (WebRTC); its capacity slot was reserved by the caller. */
+  openPacketStream(req: { descriptor: StreamDescriptor; format: PayloadFormat; log?: Logger }): PacketStream;
+  /** Takes a slot and opens a framed stream (WebSocket). @throws StreamCapacityError */
+  openFrameStream(req: FrameStreamRequest): FrameStream;
+  /** A decoder for frames that arrive encoded (WebSocket G.711 / L16 / Opus). @throws UnsupportedCodecError */
+  createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder;
+  /** Media's clock: wall time in ms with sub-ms precision, what arrival times are stamped with. */
+  nowMs(): number;
+}
+
+// What other folders may use of media besides its types: its named errors, the rule of which
+// formats and rates it decodes (SDP and WebSocket negotiation ask it), and the decode bound.
+export { MediaError, PacingError, StreamCapacityError, UnsupportedCodecError, UnsupportedSampleRateError } from './errors.js';
+export { SUPPORTED_SAMPLE_RATES, isSupportedSampleRate } from './sample-rates.js';
+export { MAX_DECODED_SAMPLES, checkAudioFormat, parseCodecName } from './codecs.js';

@@ -16,6 +16,7 @@ import type { ScoreSink, ServingModels, WindowScore } from '../detect/types.js';
 import type { Logger } from '../logger.js';
 import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason } from '../media/types.js';
+import { safeEmit } from '../safe-emit.js';
 import { callEnded, callStarted, verdictChanged, windowScored } from './events.js';
 import type { EventPublisher } from './publisher.js';
 import type { CallVerdictSummary, Evidence, VerdictLabel, VerdictObserver } from './types.js';
@@ -179,13 +180,7 @@ export class VerdictPipeline implements ScoreSink {
     }
     this.#obs.judged?.(s, s.speechRatio >= this.#opts.verdict.minWindowSpeechRatio, publishedMs);
     const listener = this.#opts.listener;
-    if (listener?.onWindow) {
-      try {
-        listener.onWindow(s, u.label, publishedMs);
-      } catch (err) {
-        this.#log.error({ err, listener: 'onWindow' }, 'verdict listener threw; continuing');
-      }
-    }
+    safeEmit(this.#onWindowThrew, listener, listener?.onWindow, s, u.label, publishedMs);
   }
 
   onShed(stream: StreamDescriptor): void {
@@ -236,12 +231,11 @@ export class VerdictPipeline implements ScoreSink {
   }
 
   #notify(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.#log.error({ err, listener: what }, 'verdict listener threw; continuing');
-    }
+    safeEmit((err) => this.#log.error({ err, listener: what }, 'verdict listener threw; continuing'), undefined, fn);
   }
+
+  /** Made once: the per-window listener call allocates nothing. */
+  readonly #onWindowThrew = (err: unknown): void => this.#log.error({ err, listener: 'onWindow' }, 'verdict listener threw; continuing');
 
   /**
    * Ends every stream still open with reason "shutdown" (publishing its call.ended); streams

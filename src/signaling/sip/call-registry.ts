@@ -6,6 +6,7 @@
  * rejection. SIP-transport free: sip-app.ts feeds it drachtio requests.
  */
 import type { Logger } from 'pino';
+import { safeEmit } from '../../safe-emit.js';
 import type { StreamEndReason } from '../../media/types.js';
 import { CapacityError, SipError } from './errors.js';
 import { hasSdpBody, readOffer } from './recording-offer.js';
@@ -213,11 +214,8 @@ export class CallRegistry {
       this.#opts.log.warn({ event: 'sip_session_expired', callId: call.callId, intervalSec: timer.intervalSec },
         'session not refreshed in time: ending the recording');
       this.#end(call, 'timeout');
-      try {
-        this.#opts.onSessionExpired?.(call);
-      } catch (err) {
-        this.#opts.log.error({ event: 'sip_listener_error', callId: call.callId, err }, 'onSessionExpired threw');
-      }
+      safeEmit((err) => this.#opts.log.error({ event: 'sip_listener_error', callId: call.callId, err }, 'onSessionExpired threw'),
+        this.#opts, this.#opts.onSessionExpired, call);
     }, expiryDelayMs(timer));
     t.unref();
     this.#timers.set(call.callId, t);

@@ -16,9 +16,7 @@
  * telephone-event (RFC 4733) and CN (RFC 3389) are accepted alongside at the chosen
  * codec's clock rate: DTMF and comfort noise are recognised by media and never decoded.
  */
-import { checkAudioFormat, parseCodecName } from '../../media/codecs.js';
-import { UnsupportedCodecError } from '../../media/errors.js';
-import type { CodecName, PayloadFormat } from '../../media/types.js';
+import { checkAudioFormat, parseCodecName, UnsupportedCodecError, type CodecName, type PayloadFormat } from '../../media/types.js';
 import type { ChosenCodec, OfferedFormat, OfferedStream } from './types.js';
 
 /** RTP/AVP profiles we can receive: plain RTP. SRTP (SAVP) needs keys we do not negotiate. */

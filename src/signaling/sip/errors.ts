@@ -35,7 +35,11 @@ export class MultipartError extends SipError {
   }
 }
 
-/** The SDP offer cannot be parsed or is structurally wrong. */
+/**
+ * An SDP offer DevoX cannot answer: unparseable or structurally wrong (SIP: 400), or a browser
+ * offer without audio, Opus or a DTLS fingerprint (WebRTC: close 1007). The one class of that
+ * name for every signaling path.
+ */
 export class SdpOfferError extends SipError {
   constructor(message: string, options: SipErrorOptions = {}) {
     super(400, 'Bad Request', 'rejected_bad_request', message, options);
@@ -82,5 +86,15 @@ export class MetadataError extends Error {
     super(message, options);
     this.name = 'MetadataError';
     this.kind = kind;
+  }
+}
+
+/** A sip.allowedNetworks entry that is neither a CIDR nor an address. */
+export class NetworkAclError extends Error {
+  readonly entry: string;
+  constructor(entry: string, message: string) {
+    super(message);
+    this.name = 'NetworkAclError';
+    this.entry = entry;
   }
 }

@@ -4,15 +4,9 @@
  * recorder that receives call audio on an open port must be a deliberate "0.0.0.0/0".
  */
 import { BlockList, isIP } from 'node:net';
+import { NetworkAclError } from './errors.js';
 
-export class NetworkAclError extends Error {
-  readonly entry: string;
-  constructor(entry: string, message: string) {
-    super(message);
-    this.name = 'NetworkAclError';
-    this.entry = entry;
-  }
-}
+export { NetworkAclError } from './errors.js';
 
 export class NetworkAcl {
   readonly #list = new BlockList();

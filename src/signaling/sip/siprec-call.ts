@@ -7,9 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { PayloadFormat, StreamDescriptor, StreamEndReason } from '../../media/types.js';
+import { StreamCapacityError, type PayloadFormat, type StreamDescriptor, type StreamEndReason } from '../../media/types.js';
 import { sameAudio, sameFormats } from './codec-choice.js';
-import { StreamCapacityError } from '../../media/stream-capacity.js';
 import { CapacityError, NoCommonCodecError, SipError, TooManyStreamsError } from './errors.js';
 import { planStreams } from './recording-offer.js';
 import { buildAnswer } from './sdp-answer.js';

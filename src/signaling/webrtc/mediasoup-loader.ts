@@ -7,7 +7,8 @@
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import { WORKER_MISSING_MESSAGE, WebRtcUnavailableError, type MediasoupModule } from './types.js';
+import { WebRtcUnavailableError } from './errors.js';
+import { WORKER_MISSING_MESSAGE, type MediasoupModule } from './types.js';
 
 function executable(path: string): boolean {
   try {

@@ -12,13 +12,13 @@
  */
 import sdpTransform from 'sdp-transform';
 import {
-  SdpOfferError,
   type MsDtlsParameters,
   type MsIceCandidate,
   type MsIceParameters,
   type MsRtpHeaderExtensionParameters,
   type MsRtpParameters,
 } from './types.js';
+import { SdpOfferError } from '../sip/errors.js';
 
 /** Header extensions DevoX negotiates for audio (all understood by mediasoup). */
 const AUDIO_EXTENSIONS = new Set([

@@ -123,22 +123,8 @@ export interface MediasoupModule {
 /** Why WebRTC is not available; DevoX starts without it and logs this. */
 export type WebRtcUnavailableReason = 'not_installed' | 'worker_missing' | 'worker_failed';
 
-export class WebRtcUnavailableError extends Error {
-  readonly reason: WebRtcUnavailableReason;
-  constructor(reason: WebRtcUnavailableReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebRtcUnavailableError';
-    this.reason = reason;
-  }
-}
-
-/** A browser's offer that DevoX cannot answer (no audio, no Opus, no DTLS fingerprint...). */
-export class SdpOfferError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SdpOfferError';
-  }
-}
+/** What other folders import from here: the error server.ts catches at start-up. */
+export { WebRtcUnavailableError } from './errors.js';
 
 /** The exact reason the WebRTC test (and DevoX's start-up log) gives when no worker is found. */
 export const WORKER_MISSING_MESSAGE = 'mediasoup worker not found: set MEDIASOUP_WORKER_BIN';

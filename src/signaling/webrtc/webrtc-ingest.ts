@@ -14,12 +14,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { StreamCapacityError, type ReleaseSlot, type StreamCapacity } from '../../media/stream-capacity.js';
-import type { WindowSink } from '../../media/types.js';
-import { Authenticator } from '../websocket/auth.js';
-import { AuthError } from '../websocket/errors.js';
+import { StreamCapacityError, type MediaIngress, type ReleaseSlot } from '../../media/types.js';
+import { Authenticator } from '../auth.js';
+import { AuthError } from '../errors.js';
 import { loadMediasoup } from './mediasoup-loader.js';
-import { WebRtcUnavailableError, type MediasoupModule, type MsRouter, type MsWorker } from './types.js';
+import { WebRtcUnavailableError } from './errors.js';
+import type { MediasoupModule, MsRouter, MsWorker } from './types.js';
 import { WebRtcSession, type StreamStatus } from './webrtc-session.js';
 import { webrtcPage } from './webrtc-page.js';
 
@@ -29,13 +29,11 @@ export interface WebRtcIngestOptions {
   websocket: Config['websocket'];
   media: Config['media'];
   window: Config['window'];
-  outputRate: number;
-  sink: WindowSink;
+  /** Where the audio enters media: each session reserves one stream slot there, then opens its stream. */
+  ingress: MediaIngress;
   log: Logger;
   status(streamId: string): StreamStatus;
   env?: NodeJS.ProcessEnv;
-  /** The cap on live streams shared with the other ingresses: each session takes one slot. */
-  capacity?: StreamCapacity;
 }
 
 interface Slot {
@@ -128,7 +126,7 @@ export class WebRtcIngest {
     };
     if (this.#closed || url.pathname !== this.signalPath) return refuse(404, 'Not Found', 'no WebRTC signaling endpoint at this path\n');
     try {
-      this.#auth.authenticate(this.signalPath, req.headers.authorization, url.searchParams.get('auth') ?? undefined, Math.floor(Date.now() / 1000));
+      this.#auth.authenticateRequest(this.signalPath, req, url);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
       return refuse(401, 'Unauthorized', `${err.message}\n`);
@@ -139,9 +137,9 @@ export class WebRtcIngest {
         ws.close(1013, slot ? `at most ${this.#o.webrtc.maxSessions} WebRTC sessions` : 'no mediasoup worker alive');
         return;
       }
-      let release: ReleaseSlot | undefined;
+      let release: ReleaseSlot;
       try {
-        release = this.#o.capacity?.take('webrtc');
+        release = this.#o.ingress.reserve('webrtc');
       } catch (err) {
         if (!(err instanceof StreamCapacityError)) throw err;
         this.#o.log.warn({ limit: err.limit }, 'WebRTC session refused: at media.maxStreams');
@@ -154,13 +152,12 @@ export class WebRtcIngest {
         webrtc: this.#o.webrtc,
         media: this.#o.media,
         window: this.#o.window,
-        outputRate: this.#o.outputRate,
-        sink: this.#o.sink,
+        ingress: this.#o.ingress,
         log: this.#o.log,
         status: this.#o.status,
         onStream: (streamId) => this.#byStream.set(streamId, session),
         onClosed: () => {
-          release?.();
+          release();
           this.#sessions.delete(session);
           if (session.streamId !== undefined) this.#byStream.delete(session.streamId);
         },

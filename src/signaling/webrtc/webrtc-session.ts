@@ -1,6 +1,6 @@
 /**
  * One browser on the signaling WebSocket: offer → mediasoup WebRtcTransport (connect, produce)
- * → DirectTransport consumer → RtpLeg (AudioStream) → answer; then a status message every
+ * → DirectTransport consumer → the media ingress's packet stream → answer; then a status message every
  * 500 ms (label, windows, media seconds) until either side closes. close() is idempotent and
  * cascades: leg → consumer → direct transport → producer → WebRTC transport. Setup checks for a
  * close after every await and releases what it created, so a page that leaves mid-setup leaks
@@ -17,12 +17,10 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
-import { nowMs } from '../../media/clock.js';
-import type { StreamEndReason, WindowSink } from '../../media/types.js';
-import { RtpLeg } from './rtp-leg.js';
+import type { MediaIngress, PacketStream, StreamEndReason } from '../../media/types.js';
+import { safeEmit } from '../../safe-emit.js';
 import { buildAnswer, parseBrowserOffer } from './sdp-bridge.js';
 import {
-  SdpOfferError,
   type MsConsumer,
   type MsDirectTransport,
   type MsDtlsState,
@@ -31,6 +29,7 @@ import {
   type MsRouter,
   type MsWebRtcTransport,
 } from './types.js';
+import { SdpOfferError } from '../sip/errors.js';
 
 const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offer'), sdp: z.string().min(10).max(20000), metadata: z.record(z.string(), z.string().max(256)).optional() }),
@@ -60,8 +59,8 @@ export interface WebRtcSessionOptions {
   webrtc: Config['webrtc'];
   media: Config['media'];
   window: Config['window'];
-  outputRate: number;
-  sink: WindowSink;
+  /** Where the browser's audio enters media (server.ts's MediaIngress). */
+  ingress: MediaIngress;
   log: Logger;
   /** Live label of a stream (from the verdict pipeline), pushed to the page. */
   status(streamId: string): StreamStatus;
@@ -78,7 +77,7 @@ export class WebRtcSession {
   #producer: MsProducer | undefined;
   #direct: MsDirectTransport | undefined;
   #consumer: MsConsumer | undefined;
-  #leg: RtpLeg | undefined;
+  #leg: PacketStream | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #windows = 0;
   /** Latest window score (probability of synthetic speech), from the detector. */
@@ -186,9 +185,9 @@ export class WebRtcSession {
       this.#connectTimer = undefined;
       // From now on RTP must keep coming (a vanished browser, a track that stopped sending).
       const timeout = this.#o.media.streamTimeoutMs;
-      this.#lastRtpMs = nowMs();
+      this.#lastRtpMs = this.#o.ingress.nowMs();
       this.#mediaTimer = setInterval(() => {
-        if (nowMs() - this.#lastRtpMs > timeout) this.#expire('media_timeout', 'timeout', 1008, `no audio for ${timeout} ms`);
+        if (this.#o.ingress.nowMs() - this.#lastRtpMs > timeout) this.#expire('media_timeout', 'timeout', 1008, `no audio for ${timeout} ms`);
       }, Math.max(20, Math.min(1000, Math.floor(timeout / 4))));
       this.#mediaTimer.unref();
     }
@@ -232,7 +231,7 @@ export class WebRtcSession {
     if (this.#abandoned()) return;
     const codec = consumer.rtpParameters.codecs[0]!;
     const callId = randomUUID();
-    const leg = new RtpLeg({
+    const leg = this.#o.ingress.openPacketStream({
       descriptor: {
         streamId: `${this.id}:microphone`,
         callId,
@@ -241,21 +240,14 @@ export class WebRtcSession {
         identity: { protocol: 'webrtc', ...(parsed.data.metadata ?? {}) },
       },
       format: { payloadType: codec.payloadType, encoding: 'opus', clockRate: codec.clockRate, channels: codec.channels ?? 2 },
-      media: this.#o.media,
-      window: this.#o.window,
-      outputRate: this.#o.outputRate,
-      sink: this.#o.sink,
       log: this.#log,
     });
     this.#leg = leg;
     this.#o.onStream(leg.descriptor.streamId);
+    const rtpFailed = (err: unknown): void => this.#log.error({ err }, 'RTP handling failed');
     consumer.on('rtp', (packet: Buffer) => {
-      this.#lastRtpMs = nowMs();
-      try {
-        leg.onRtp(packet);
-      } catch (err) {
-        this.#log.error({ err }, 'RTP handling failed');
-      }
+      this.#lastRtpMs = this.#o.ingress.nowMs();
+      safeEmit(rtpFailed, leg, leg.onRtp, packet);
     });
     if (!this.#connected) {
       const connectMs = this.#o.webrtc.connectTimeoutMs;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { isSupportedSampleRate, SUPPORTED_SAMPLE_RATES } from '../../media/sample-rates.js';
+import { isSupportedSampleRate, SUPPORTED_SAMPLE_RATES } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import { flattenIdentity } from './identity.js';
 

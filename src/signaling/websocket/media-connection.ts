@@ -7,11 +7,17 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { nowMs } from '../../media/clock.js';
-import { StreamCapacityError, type ReleaseSlot, type StreamCapacity } from '../../media/stream-capacity.js';
-import type { StreamEndReason, WindowSink } from '../../media/types.js';
+import {
+  PacingError,
+  StreamCapacityError,
+  type AudioDecoder,
+  type FrameStream,
+  type MediaIngress,
+  type PayloadFormat,
+  type StreamEndReason,
+} from '../../media/types.js';
+import { safeEmit } from '../../safe-emit.js';
 import { StreamPolicyError } from './errors.js';
-import { MediaLeg } from './media-leg.js';
 import { CLOSE_CODE_OF, type WsCloseReason, type WsMediaCounters, type WsProtocol } from './types.js';
 
 /** What a protocol handler may use of its connection. */
@@ -21,8 +27,10 @@ export interface ConnectionContext {
   readonly log: Logger;
   readonly counters: WsMediaCounters;
   readonly maxFrameMs: number;
-  /** Opens one leg (AudioStream) of this connection's call; it is ended when the connection ends. */
-  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): MediaLeg;
+  /** Opens one leg (a framed media stream) of this connection's call; it is ended when the connection ends. */
+  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): FrameStream;
+  /** A decoder for the call's encoded payloads. @throws UnsupportedCodecError */
+  createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder;
 }
 
 export interface ProtocolHandler {
@@ -39,13 +47,10 @@ export interface MediaConnectionOptions {
   connId: string;
   protocol: WsProtocol;
   websocket: Config['websocket'];
-  window: Config['window'];
-  outputRate: number;
-  sink: WindowSink;
+  /** Each leg opens a framed stream there (StreamCapacityError closes the connection with over_capacity). */
+  ingress: MediaIngress;
   log: Logger;
   counters: WsMediaCounters;
-  /** Each leg takes a slot (StreamCapacityError closes the connection with over_capacity). */
-  capacity?: StreamCapacity;
   createHandler(ctx: ConnectionContext): ProtocolHandler;
   /** Called once when the connection has ended (after its legs). */
   onEnded(): void;
@@ -90,14 +95,13 @@ export class MediaConnection implements ConnectionContext {
   readonly #ws: WebSocket;
   readonly #opts: MediaConnectionOptions;
   readonly #handler: ProtocolHandler;
-  readonly #legs: MediaLeg[] = [];
-  readonly #slots: ReleaseSlot[] = [];
+  readonly #legs: FrameStream[] = [];
   readonly #idleTimer: NodeJS.Timeout;
   #startTimer: NodeJS.Timeout | undefined;
   /** Cuts off a client that does not answer our close frame. */
   #terminateTimer: NodeJS.Timeout | undefined;
   /** When the connection was accepted (wall clock, ms). */
-  readonly #acceptedMs = nowMs();
+  readonly #acceptedMs: number;
   #ended = false;
   #closeReason: WsCloseReason | undefined;
 
@@ -109,6 +113,7 @@ export class MediaConnection implements ConnectionContext {
     this.log = opts.log;
     this.counters = opts.counters;
     this.maxFrameMs = opts.websocket.maxFrameMs;
+    this.#acceptedMs = opts.ingress.nowMs();
     this.#handler = opts.createHandler(this);
     this.counters.activeConnections++;
     this.#idleTimer = setTimeout(() => this.close('idle_timeout', `nothing received for ${opts.websocket.idleTimeoutMs} ms`), opts.websocket.idleTimeoutMs);
@@ -139,41 +144,40 @@ export class MediaConnection implements ConnectionContext {
     return this.#closeReason;
   }
 
-  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): MediaLeg {
-    let slot: ReleaseSlot | undefined;
+  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): FrameStream {
+    let m: FrameStream;
     try {
-      slot = this.#opts.capacity?.take('websocket');
+      m = this.#opts.ingress.openFrameStream({
+        descriptor: {
+          streamId: `${this.connId}:${leg}`,
+          callId,
+          leg,
+          transport: 'websocket',
+          identity: { protocol: this.protocol, ...identity },
+        },
+        inputRate,
+        realtimeSlackMs: this.#opts.websocket.realtimeSlackMs,
+        wallAnchorMs: this.#acceptedMs,
+        reorderFrames: this.protocol === 'twilio' || this.protocol === 'telnyx' ? this.#opts.websocket.reorderFrames : 0,
+        maxFrameSamples: Math.ceil((this.maxFrameMs * inputRate) / 1000) + 2,
+        log: this.log.child({ leg, callId }),
+      });
     } catch (err) {
       if (!(err instanceof StreamCapacityError)) throw err;
       throw new StreamPolicyError('over_capacity', `DevoX is at its limit of ${err.limit} live streams; retry later`);
     }
-    if (slot) this.#slots.push(slot);
-    const m = new MediaLeg({
-      descriptor: {
-        streamId: `${this.connId}:${leg}`,
-        callId,
-        leg,
-        transport: 'websocket',
-        identity: { protocol: this.protocol, ...identity },
-      },
-      inputRate,
-      outputRate: this.#opts.outputRate,
-      window: this.#opts.window,
-      sink: this.#opts.sink,
-      realtimeSlackMs: this.#opts.websocket.realtimeSlackMs,
-      wallAnchorMs: this.#acceptedMs,
-      reorderFrames: this.protocol === 'twilio' || this.protocol === 'telnyx' ? this.#opts.websocket.reorderFrames : 0,
-      maxFrameSamples: Math.ceil((this.maxFrameMs * inputRate) / 1000) + 2,
-      log: this.log.child({ leg, callId }),
-    });
     this.#legs.push(m);
     this.counters.activeLegs++;
     return m;
   }
 
+  createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder {
+    return this.#opts.ingress.createDecoder(format);
+  }
+
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#ended) return;
-    const arrivalMs = nowMs();
+    const arrivalMs = this.#opts.ingress.nowMs();
     this.#idleTimer.refresh();
     this.counters.messages++;
     this.counters.bytes += data.length;
@@ -188,7 +192,9 @@ export class MediaConnection implements ConnectionContext {
         clearTimeout(this.#startTimer);
         this.#startTimer = undefined;
       }
-    } catch (err) {
+    } catch (caught) {
+      // Pacing is policed by media; this transport answers it with its own close code.
+      const err = caught instanceof PacingError ? new StreamPolicyError('faster_than_realtime', caught.message, { cause: caught }) : caught;
       if (err instanceof StreamPolicyError) {
         this.log.warn({ reason: err.reason, closeCode: err.closeCode, detail: err.message }, 'closing media stream on bad input');
         this.close(err.reason, err.message);
@@ -227,17 +233,12 @@ export class MediaConnection implements ConnectionContext {
       }
       this.counters.activeLegs--;
     }
-    for (const release of this.#slots) release();
     try {
       this.#handler.close();
     } catch (err) {
       this.log.error({ err }, 'closing protocol handler failed');
     }
     this.log.info({ reason, legs: this.#legs.length }, 'media stream ended');
-    try {
-      this.#opts.onEnded();
-    } catch (err) {
-      this.log.error({ err }, 'onEnded listener failed');
-    }
+    safeEmit((err) => this.log.error({ err }, 'onEnded listener failed'), this.#opts, this.#opts.onEnded);
   }
 }

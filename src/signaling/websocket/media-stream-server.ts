@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Authenticator, type Principal } from './auth.js';
-import { AuthError } from './errors.js';
+import { Authenticator, type Principal } from '../auth.js';
+import { AuthError } from '../errors.js';
 import { MediaConnection, type ConnectionContext, type ProtocolHandler } from './media-connection.js';
 import { PcmForkHandler } from './pcm-fork-handler.js';
 import { TwilioStreamHandler } from './twilio-stream-handler.js';
@@ -161,8 +161,7 @@ export class MediaStreamServer {
     }
     let principal: Principal;
     try {
-      const signed = url.searchParams.get('auth') ?? route.pathToken;
-      principal = this.#auth.authenticate(route.path, req.headers.authorization, signed ?? undefined, Math.floor(Date.now() / 1000));
+      principal = this.#auth.authenticateRequest(route.path, req, url, route.pathToken);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
       this.#counters.refused.unauthorized++;
@@ -187,12 +186,9 @@ export class MediaStreamServer {
         connId,
         protocol: route.protocol,
         websocket: this.#opts.websocket,
-        window: this.#opts.window,
-        outputRate: this.#opts.outputRate,
-        sink: this.#opts.sink,
+        ingress: this.#opts.ingress,
         log,
         counters: this.#counters,
-        ...(this.#opts.capacity ? { capacity: this.#opts.capacity } : {}),
         createHandler: (ctx: ConnectionContext): ProtocolHandler =>
           route.protocol === 'twilio' || route.protocol === 'telnyx' ? new TwilioStreamHandler(ctx) : new PcmForkHandler(ctx),
         onEnded: () => {

@@ -7,14 +7,14 @@
  * Samples are read byte-wise into reused per-channel Int16Arrays (hand-written: it handles odd
  * byte offsets of ws's Buffers and big-endian hosts, and de-interleaves in the same pass).
  */
+import type { FrameStream } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import { parseForkMetadata, type ForkStart } from './fork-metadata.js';
 import type { ConnectionContext, ProtocolHandler } from './media-connection.js';
-import type { MediaLeg } from './media-leg.js';
 
 interface Started {
   meta: ForkStart;
-  legs: MediaLeg[];
+  legs: FrameStream[];
   /** One reused buffer per channel. */
   pcm: Int16Array[];
   maxBytes: number;

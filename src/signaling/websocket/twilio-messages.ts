@@ -5,8 +5,7 @@
  * well-typed. Numbers may arrive as numeric strings (Twilio sends "chunk": "2").
  */
 import { z } from 'zod';
-import { isSupportedSampleRate, SUPPORTED_SAMPLE_RATES } from '../../media/sample-rates.js';
-import type { PayloadFormat } from '../../media/types.js';
+import { isSupportedSampleRate, SUPPORTED_SAMPLE_RATES, type PayloadFormat } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import { flattenIdentity } from './identity.js';
 

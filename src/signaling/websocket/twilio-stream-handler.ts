@@ -7,10 +7,9 @@
  * payload is decoded into a Buffer reused for the connection's life, G.711/L16 decoded into a
  * reused Int16Array, and written into the leg's AudioStream.
  */
-import { MAX_DECODED_SAMPLES, createDecoder, type AudioDecoder } from '../../media/codecs.js';
+import { MAX_DECODED_SAMPLES, type AudioDecoder, type FrameStream } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import type { ConnectionContext, ProtocolHandler } from './media-connection.js';
-import type { MediaLeg } from './media-leg.js';
 import {
   describeStart,
   legOfTrack,
@@ -32,8 +31,8 @@ interface Started {
   maxBase64: number;
   bytes: Buffer;
   pcm: Int16Array;
-  inbound: MediaLeg | null;
-  outbound: MediaLeg | null;
+  inbound: FrameStream | null;
+  outbound: FrameStream | null;
 }
 
 export class TwilioStreamHandler implements ProtocolHandler {
@@ -89,7 +88,7 @@ export class TwilioStreamHandler implements ProtocolHandler {
   #begin(start: StreamStart): Started {
     let decoder: AudioDecoder;
     try {
-      decoder = createDecoder(start.format);
+      decoder = this.#ctx.createDecoder(start.format);
     } catch (err) {
       throw new StreamPolicyError('unsupported_format', `cannot decode ${start.format.encoding}/${start.format.clockRate}`, {
         cause: err,
@@ -117,7 +116,7 @@ export class TwilioStreamHandler implements ProtocolHandler {
     };
   }
 
-  #leg(s: Started, track: MediaFrame['track']): MediaLeg {
+  #leg(s: Started, track: MediaFrame['track']): FrameStream {
     const name = legOfTrack(track);
     const have = name === 'inbound' ? s.inbound : s.outbound;
     if (have !== null) return have;

@@ -3,12 +3,11 @@
  * options, the protocols it speaks, its close codes and the counters it exposes for metrics.
  *
  * One WebSocket connection carries one call's audio; each audio track / channel of it
- * becomes one AudioStream (a "leg") feeding the same WindowSink as RTP does.
+ * becomes one framed stream of the media ingress (a "leg"), feeding the same WindowSink as RTP does.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import type { StreamCapacity } from '../../media/stream-capacity.js';
-import type { WindowSink } from '../../media/types.js';
+import type { MediaIngress } from '../../media/types.js';
 
 /**
  * twilio: Twilio Media Streams (JSON, base64 µ-law); telnyx: Telnyx media streaming (same shape,
@@ -159,11 +158,7 @@ export interface WsMediaCounters {
 
 export interface MediaStreamServerOptions {
   websocket: Config['websocket'];
-  window: Config['window'];
-  /** Sample rate of the windows (the model card's input rate). */
-  outputRate: number;
-  sink: WindowSink;
+  /** Where the audio enters media: each leg opens one framed stream there (and takes one slot). */
+  ingress: MediaIngress;
   log: Logger;
-  /** The cap on live streams shared with the other ingresses: each leg takes one slot. */
-  capacity?: StreamCapacity;
 }

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { buildAnswer, parseBrowserOffer } from '../../../src/signaling/webrtc/sdp-bridge.js';
-import { SdpOfferError } from '../../../src/signaling/webrtc/types.js';
+import { SdpOfferError } from '../../../src/signaling/sip/errors.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
 import { CHROME_OFFER } from './session-harness.js';
 

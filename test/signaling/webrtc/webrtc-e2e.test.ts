@@ -15,7 +15,7 @@ import t from 'tap';
 import type { StreamDescriptor } from '../../../src/media/types.js';
 import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../../src/signaling/webrtc/mediasoup-loader.js';
 import { WORKER_MISSING_MESSAGE, WebRtcUnavailableError } from '../../../src/signaling/webrtc/types.js';
-import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { signMediaPath } from '../../../src/signaling/auth.js';
 import type { VerdictLabel } from '../../../src/verdicts/types.js';
 import { startTestServer } from '../../helpers/devox-server.js';
 import { CLIP_A, SECRET, TOKEN } from '../websocket/harness.js';

@@ -11,12 +11,13 @@
  */
 import t, { type Test } from 'tap';
 import { WebSocket } from 'ws';
+import { MediaIngress } from '../../../src/media/ingress.js';
 import { loadConfig } from '../../../src/config.js';
 import type { StreamDescriptor } from '../../../src/media/types.js';
 import { findWorkerBin, loadMediasoup, mediasoupInstalled } from '../../../src/signaling/webrtc/mediasoup-loader.js';
 import { WORKER_MISSING_MESSAGE, type MsRouter } from '../../../src/signaling/webrtc/types.js';
 import { WebRtcSession } from '../../../src/signaling/webrtc/webrtc-session.js';
-import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { signMediaPath } from '../../../src/signaling/auth.js';
 import { startTestServer } from '../../helpers/devox-server.js';
 import { OUTPUT_RATE, SECRET, TOKEN } from '../websocket/harness.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
@@ -130,8 +131,7 @@ t.test('the page leaves while setup awaits createDirectTransport: the real route
     webrtc: cfg.webrtc,
     media: cfg.media,
     window: cfg.window,
-    outputRate: OUTPUT_RATE,
-    sink: new RecordingSink(),
+    ingress: new MediaIngress({ media: cfg.media, window: cfg.window, outputRate: OUTPUT_RATE, sink: new RecordingSink(), log }),
     log,
     status: () => ({ label: undefined }),
     onStream: () => {},

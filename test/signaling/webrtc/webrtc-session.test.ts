@@ -7,6 +7,7 @@
  * webrtc-liveness.test.ts.
  */
 import t, { type Test } from 'tap';
+import { MediaIngress } from '../../../src/media/ingress.js';
 import { loadConfig } from '../../../src/config.js';
 import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
 import type { MsRouter } from '../../../src/signaling/webrtc/types.js';
@@ -39,8 +40,7 @@ async function harness(t: Test, over: { webrtc?: Record<string, number>; media?:
     webrtc: cfg.webrtc,
     media: cfg.media,
     window: cfg.window,
-    outputRate: OUTPUT_RATE,
-    sink,
+    ingress: new MediaIngress({ media: cfg.media, window: cfg.window, outputRate: OUTPUT_RATE, sink, log }),
     log,
     status: () => ({ label: undefined }),
     onStream: () => {},

@@ -3,8 +3,8 @@
  * audio is read, 404 for unknown paths, and websocket.maxStreamsPerToken (1013).
  */
 import t from 'tap';
-import { Authenticator, signMediaPath } from '../../../src/signaling/websocket/auth.js';
-import { AuthError } from '../../../src/signaling/websocket/errors.js';
+import { Authenticator, signMediaPath } from '../../../src/signaling/auth.js';
+import { AuthError } from '../../../src/signaling/errors.js';
 import { SECRET, TOKEN, TOKEN_B, closed, openClient, startHarness, upgradeStatus } from './harness.js';
 import { waitFor } from '../../helpers/wait.js';
 

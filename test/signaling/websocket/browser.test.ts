@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { signMediaPath } from '../../../src/signaling/websocket/auth.js';
+import { signMediaPath } from '../../../src/signaling/auth.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
 import { CLIP_A, SECRET, sourceClip, startHarness } from './harness.js';
 import { sleep } from '../../helpers/wait.js';

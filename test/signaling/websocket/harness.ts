@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import WebSocket from 'ws';
+import { MediaIngress } from '../../../src/media/ingress.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { readAudioFile } from '../../../src/media/audio-file.js';
 import { MediaStreamServer } from '../../../src/signaling/websocket/media-stream-server.js';
@@ -106,7 +107,8 @@ export async function startHarness(websocket: Partial<Config['websocket']> = {})
   });
   const sink = new RecordingSink();
   const log = pino({ level: process.env.DEVOX_TEST_LOG ?? 'silent' });
-  const media = new MediaStreamServer({ websocket: cfg.websocket, window: cfg.window, outputRate: OUTPUT_RATE, sink, log });
+  const ingress = new MediaIngress({ media: cfg.media, window: cfg.window, outputRate: OUTPUT_RATE, sink, log });
+  const media = new MediaStreamServer({ websocket: cfg.websocket, ingress, log });
   const server = createServer((_req, res) => {
     res.statusCode = 404;
     res.end();

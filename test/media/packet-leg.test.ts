@@ -1,19 +1,19 @@
 /**
  * The WebRTC receive half without mediasoup: what a DirectTransport consumer hands over
  * (`consumer.on('rtp', packet)`) is a plain RTP packet; here real speech is Opus-encoded (the
- * codec browsers send) into RTP packets, some swapped in order, and fed to RtpLeg at real-time
+ * codec browsers send) into RTP packets, some swapped in order, and fed to PacketLeg at real-time
  * pace. The windows it emits must carry the source speech.
  */
 import t from 'tap';
 import { pino } from 'pino';
-import { createDecoder, createEncoder, opusDecodeRate } from '../../../src/media/codecs.js';
-import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
-import { loadConfig } from '../../../src/config.js';
-import { RtpLeg } from '../../../src/signaling/webrtc/rtp-leg.js';
-import { CLIP_A, OUTPUT_RATE, alignAndCompare, ffmpegRaw, int16FromS16le, paced, sourceClip } from '../websocket/harness.js';
-import { RecordingSink, coveredSamples } from '../../helpers/recording-sink.js';
+import { createDecoder, createEncoder, opusDecodeRate } from '../../src/media/codecs.js';
+import { writeRtpHeader } from '../../src/media/rtp-packet.js';
+import { loadConfig } from '../../src/config.js';
+import { PacketLeg } from '../../src/media/packet-leg.js';
+import { CLIP_A, OUTPUT_RATE, alignAndCompare, ffmpegRaw, int16FromS16le, paced, sourceClip } from '../signaling/websocket/harness.js';
+import { RecordingSink, coveredSamples } from '../helpers/recording-sink.js';
 
-t.test('Opus RTP from a consumer → RtpLeg → windows that match the source', async (t) => {
+t.test('Opus RTP from a consumer → PacketLeg → windows that match the source', async (t) => {
   const cfg = loadConfig({ env: {} });
   const sink = new RecordingSink();
   const seconds = 3.1;
@@ -46,7 +46,7 @@ t.test('Opus RTP from a consumer → RtpLeg → windows that match the source', 
   // Swap every 7th pair: the reorder buffer must put them back.
   for (let i = 3; i + 1 < packets.length; i += 7) [packets[i], packets[i + 1]] = [packets[i + 1]!, packets[i]!];
 
-  const leg = new RtpLeg({
+  const leg = new PacketLeg({
     descriptor: { streamId: 'webrtc-test:microphone', callId: 'webrtc-test', leg: 'microphone', transport: 'webrtc', identity: { protocol: 'webrtc' } },
     format: { payloadType: PT, encoding: 'opus', clockRate: 48000, channels: 2 },
     media: cfg.media,
@@ -73,7 +73,7 @@ t.test('Opus RTP from a consumer → RtpLeg → windows that match the source', 
   t.ok(d.snrDb > 60 && d.lag === 0, 'the receive path (wrap, reorder, placement) reproduces straight 16 kHz decoding (SNR > 60 dB: no resampler in between)');
 });
 
-t.test('a throw inside the reorder-flush timer stays inside RtpLeg (guarded like RtpSessionImpl.tick)', async (t) => {
+t.test('a throw inside the reorder-flush timer stays inside PacketLeg (guarded like RtpSessionImpl.tick)', async (t) => {
   const cfg = loadConfig({ env: {} });
   const sink = new RecordingSink();
   // A log destination that fails on one record: the decode_error warning the timer's flush raises.
@@ -86,7 +86,7 @@ t.test('a throw inside the reorder-flush timer stays inside RtpLeg (guarded like
     },
   });
   const PT = 100;
-  const leg = new RtpLeg({
+  const leg = new PacketLeg({
     descriptor: { streamId: 'webrtc-flush', callId: 'webrtc-flush', leg: 'microphone', transport: 'webrtc' },
     format: { payloadType: PT, encoding: 'opus', clockRate: 48000, channels: 2 },
     media: cfg.media,

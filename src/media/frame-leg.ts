@@ -1,6 +1,7 @@
 /**
- * One leg (track / channel) of a WebSocket call: places decoded frames into an AudioStream at
- * their media position and polices real-time pacing. Two ways in:
+ * A stream fed decoded frames rather than RTP packets — one leg (track / channel) of a WebSocket
+ * call: places the frames into an AudioStream at their media position and polices real-time
+ * pacing (PacingError: the transport closes with its own code). Two ways in:
  *  - writeTimed: frames carrying a media timestamp (ms) and a chunk number (Twilio, Telnyx),
  *    placed by timestamp as RTP is by its timestamp. AudioStream drops anything behind its write
  *    head, so frames ahead of a gap are held (up to websocket.reorderFrames of them, in
@@ -8,13 +9,13 @@
  *    becomes loss. Telnyx documents that frames can arrive out of order.
  *  - append: frames with no position of their own (audio_fork, jambonz), placed end to end.
  */
-import { AudioStream, windowOptions } from '../../media/audio-stream.js';
-import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from '../../media/types.js';
-import type { Logger } from 'pino';
-import type { Config } from '../../config.js';
-import { StreamPolicyError } from './errors.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { AudioStream, windowOptions } from './audio-stream.js';
+import { PacingError } from './errors.js';
+import type { FrameStream, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
-export interface MediaLegOptions {
+export interface FrameLegOptions {
   descriptor: StreamDescriptor;
   inputRate: number;
   outputRate: number;
@@ -34,6 +35,8 @@ export interface MediaLegOptions {
   /** Largest frame in samples (sizes the reorder slots). */
   maxFrameSamples: number;
   log?: Logger;
+  /** Called once when the leg ends (e.g. gives its capacity slot back). */
+  onEnd?: () => void;
 }
 
 /**
@@ -53,7 +56,7 @@ interface HeldFrame {
   used: boolean;
 }
 
-export class MediaLeg {
+export class FrameLeg implements FrameStream {
   readonly descriptor: StreamDescriptor;
   readonly inputRate: number;
   readonly #stream: AudioStream;
@@ -76,8 +79,10 @@ export class MediaLeg {
   /** Frames that were held for reordering. */
   #reordered = 0;
   #ended = false;
+  readonly #onEnd: (() => void) | undefined;
 
-  constructor(opts: MediaLegOptions) {
+  constructor(opts: FrameLegOptions) {
+    this.#onEnd = opts.onEnd;
     this.descriptor = opts.descriptor;
     this.inputRate = opts.inputRate;
     this.#slackMs = opts.realtimeSlackMs;
@@ -232,10 +237,7 @@ export class MediaLeg {
   #checkPace(pos: number, arrivalMs: number): void {
     const aheadMs = pos / this.#samplesPerMs - (arrivalMs - this.#firstArrivalMs);
     if (aheadMs > this.#slackMs) {
-      throw new StreamPolicyError(
-        'faster_than_realtime',
-        `media time ${Math.round(aheadMs)} ms ahead of real time (slack ${this.#slackMs} ms)`,
-      );
+      throw new PacingError(aheadMs, this.#slackMs);
     }
   }
 
@@ -250,6 +252,10 @@ export class MediaLeg {
       this.#drainHeld(true);
     }
     this.#ended = true;
-    this.#stream.end(reason);
+    try {
+      this.#stream.end(reason);
+    } finally {
+      this.#onEnd?.();
+    }
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Authentication of media stream upgrades, decided from the HTTP request alone (before any
- * audio is read):
+ * Authentication of every signaling upgrade — the WebSocket media stream paths and the WebRTC
+ * signaling socket alike — decided from the HTTP request alone (before any audio is read):
  *  - `Authorization: Bearer <token>` with a token from websocket.tokens, or
  *  - a signed URL (checked whenever the header is absent or is not an accepted bearer token,
  *    e.g. jambonz's Basic wsAuth or Telnyx's own stream_auth_token): `<exp>.<sig>` where exp is a Unix time (s) and
@@ -10,6 +10,7 @@
  * Comparisons are constant-time (node:crypto timingSafeEqual over fixed-length digests).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AuthError } from './errors.js';
 
 export interface AuthConfig {
@@ -95,5 +96,15 @@ export class Authenticator {
     }
     if (headerError !== undefined) throw headerError;
     throw new AuthError('missing', 'no credentials: send "Authorization: Bearer <token>" or a signed URL');
+  }
+
+  /**
+   * The credentials of an upgrade request: its Authorization header, and a signed token from the
+   * `auth=` query parameter or else from a `/auth/<token>` path suffix (`pathToken`).
+   * @throws AuthError as authenticate() does
+   */
+  authenticateRequest(path: string, req: IncomingMessage, url: URL, pathToken?: string): Principal {
+    const signed = url.searchParams.get('auth') ?? pathToken;
+    return this.authenticate(path, req.headers.authorization, signed ?? undefined, Math.floor(Date.now() / 1000));
   }
 }

@@ -1,0 +1,101 @@
+/**
+ * The one head every transport's audio enters media/ through (the MediaIngress of types.ts):
+ * it takes the stream's slot of the shared cap (media.maxStreams), builds the stream — RTP over
+ * UDP in MediaSessions, in-process RTP packets in a PacketLeg, decoded frames in a FrameLeg, all
+ * on one AudioStream with its counters — and gives the slot back when the stream ends.
+ * server.ts makes one and hands it to every signaling path.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { nowMs } from './clock.js';
+import { createDecoder } from './codecs.js';
+import { FrameLeg } from './frame-leg.js';
+import { MediaSessions } from './media-sessions.js';
+import { PacketLeg } from './packet-leg.js';
+import type { StreamCapacity } from './stream-capacity.js';
+import type {
+  AudioDecoder,
+  FrameStream,
+  FrameStreamRequest,
+  MediaIngress as MediaIngressApi,
+  PacketStream,
+  PayloadFormat,
+  ReleaseSlot,
+  StreamDescriptor,
+  TransportKind,
+  WindowSink,
+} from './types.js';
+
+export interface MediaIngressOptions {
+  media: Config['media'];
+  window: Config['window'];
+  /** The detector's sample rate (the model card's input.sampleRate). */
+  outputRate: number;
+  sink: WindowSink;
+  log: Logger;
+  /** The cap on live streams of every transport; none: unlimited (RTP still by its port range). */
+  capacity?: StreamCapacity;
+}
+
+const NO_SLOT: ReleaseSlot = () => {};
+
+export class MediaIngress implements MediaIngressApi {
+  /** RTP over UDP (SIP, POST /streams): port pairs, remote learning, stream timeouts. */
+  readonly rtp: MediaSessions;
+  readonly #o: MediaIngressOptions;
+
+  constructor(o: MediaIngressOptions) {
+    this.#o = o;
+    this.rtp = new MediaSessions({
+      media: o.media,
+      window: o.window,
+      outputRate: o.outputRate,
+      sink: o.sink,
+      log: o.log,
+      ...(o.capacity ? { capacity: o.capacity } : {}),
+    });
+  }
+
+  reserve(transport: TransportKind): ReleaseSlot {
+    return this.#o.capacity?.take(transport) ?? NO_SLOT;
+  }
+
+  openPacketStream(req: { descriptor: StreamDescriptor; format: PayloadFormat; log?: Logger }): PacketStream {
+    const o = this.#o;
+    return new PacketLeg({
+      descriptor: req.descriptor,
+      format: req.format,
+      media: o.media,
+      window: o.window,
+      outputRate: o.outputRate,
+      sink: o.sink,
+      log: req.log ?? o.log.child({ streamId: req.descriptor.streamId, callId: req.descriptor.callId }),
+    });
+  }
+
+  openFrameStream(req: FrameStreamRequest): FrameStream {
+    const o = this.#o;
+    const slot = this.reserve(req.descriptor.transport);
+    try {
+      return new FrameLeg({
+        ...req,
+        outputRate: o.outputRate,
+        window: o.window,
+        sink: o.sink,
+        log: req.log ?? o.log.child({ streamId: req.descriptor.streamId, callId: req.descriptor.callId }),
+        onEnd: slot,
+      });
+    } catch (err) {
+      slot();
+      throw err;
+    }
+  }
+
+  createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder {
+    return createDecoder(format);
+  }
+
+  nowMs(): number {
+    return nowMs();
+  }
+}
