@@ -16,30 +16,21 @@
  *   version that scored it.
  * - A worker that dies or overruns detect.inferenceTimeoutMs is replaced on the next batch (its
  *   batch is reported shed as inference_error).
- * - A sink or observer that throws is logged and does not stop the detector.
+ * - A sink or observer that throws is logged and does not stop the detector (sink-delivery.ts).
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
-import { cardBand, type Band } from './band.js';
+import { cardBand } from './band.js';
 import { DetectorClosedError, InferenceError, ModelLoadError } from './errors.js';
 import { InferenceEngine } from './inference-engine.js';
 import { MicroBatcher, type BatchInfo, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
+import { SinkDelivery, type DetectorObserver } from './sink-delivery.js';
 import type { ModelCard, ScoreSink, WindowScore } from './types.js';
 
 export type { BatchInfo, ShedReason } from './micro-batcher.js';
-
-/** What observability records, without detect/ knowing prom-client. All methods optional. */
-export interface DetectorObserver {
-  /** After every inference. `b` is reused between calls: copy what you keep. */
-  batch?(b: Readonly<BatchInfo>): void;
-  /** A window dropped without a score, with why and how long it had waited. */
-  shed?(stream: StreamDescriptor, seq: number, reason: ShedReason, waitMs: number): void;
-  /** At create and after each swap. */
-  modelLoaded?(m: { name: string; version: string; band: Band; executionProvider: string; dir: string }): void;
-  inferenceError?(err: InferenceError): void;
-}
+export type { DetectorObserver } from './sink-delivery.js';
 
 function sameThresholds(a: Readonly<ModelCard>, b: Readonly<ModelCard>): boolean {
   return a.thresholds.eer === b.thresholds.eer && a.thresholds.suspicious === b.thresholds.suspicious && a.thresholds.synthetic === b.thresholds.synthetic;
@@ -74,7 +65,7 @@ export interface DetectorStats {
 
 export class Detector implements WindowSink {
   readonly #opts: DetectorOptions;
-  readonly #sink: ScoreSink;
+  readonly #out: SinkDelivery;
   readonly #log: Logger;
   readonly #batcher: MicroBatcher;
   readonly #streams = new Map<string, StreamState>();
@@ -90,7 +81,7 @@ export class Detector implements WindowSink {
 
   private constructor(opts: DetectorOptions, engine: InferenceEngine) {
     this.#opts = opts;
-    this.#sink = opts.sink;
+    this.#out = new SinkDelivery(opts.sink, opts.observer, opts.log);
     this.#log = opts.log;
     this.#engine = engine;
     const d = opts.detect;
@@ -103,11 +94,11 @@ export class Detector implements WindowSink {
       now: nowMs,
       run: (buffer, rows) => this.#run(buffer, rows),
       onScored: (w, score, b) => this.#emitScore(w, score, b),
-      onBatch: (b) => this.#safe('observer.batch', () => opts.observer?.batch?.(b)),
+      onBatch: (b) => this.#out.batch(b),
       onShed: (w, reason, waitMs) => this.#emitShed(w, reason, waitMs),
       onBatchError: (err, rows) => {
         this.#log.error({ err, modelVersion: err.modelVersion, rows }, 'inference failed: batch reported as shed');
-        this.#safe('observer.inferenceError', () => opts.observer?.inferenceError?.(err));
+        this.#out.inferenceError(err);
       },
     });
   }
@@ -168,15 +159,7 @@ export class Detector implements WindowSink {
       dir: engine.modelDir,
     };
     this.#log.info({ model: info.name, modelVersion: info.version, band: info.band, executionProvider: info.executionProvider, modelDir: info.dir }, 'detector model active');
-    this.#safe('observer.modelLoaded', () => this.#opts.observer?.modelLoaded?.(info));
-  }
-
-  #safe(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.#log.error({ err, callback: what }, 'detector callback threw; continuing');
-    }
+    this.#out.modelLoaded(info);
   }
 
   #state(stream: StreamDescriptor): StreamState {
@@ -191,11 +174,7 @@ export class Detector implements WindowSink {
   onStreamStart(stream: StreamDescriptor): void {
     const s = this.#state(stream);
     s.ended = null;
-    try {
-      this.#sink.onStreamStart?.(stream);
-    } catch (err) {
-      this.#sinkThrew('onStreamStart', err);
-    }
+    this.#out.streamStart(stream);
   }
 
   onWindow(w: WindowView): void {
@@ -211,8 +190,7 @@ export class Detector implements WindowSink {
         );
       }
       this.#shed++;
-      this.#sinkShed(w.stream, w.seq);
-      this.#safe('observer.shed', () => this.#opts.observer?.shed?.(w.stream, w.seq, 'invalid_window', 0));
+      this.#out.shed(w.stream, w.seq, 'invalid_window', 0);
       return;
     }
     this.#batcher.push(w, s);
@@ -221,7 +199,7 @@ export class Detector implements WindowSink {
   onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
     const s = this.#streams.get(stream.streamId);
     if (!s) {
-      this.#sinkDrained(stream, reason);
+      this.#out.drained(stream, reason);
       return;
     }
     s.ended = reason;
@@ -231,29 +209,7 @@ export class Detector implements WindowSink {
   #maybeDrained(s: StreamState): void {
     if (s.ended === null || s.queued > 0) return;
     this.#streams.delete(s.stream.streamId);
-    this.#sinkDrained(s.stream, s.ended);
-  }
-
-  // The sink is called without a closure per window (try/catch in place): the hot path allocates
-  // nothing but the WindowScore it hands over.
-  #sinkShed(stream: StreamDescriptor, seq: number): void {
-    try {
-      this.#sink.onShed?.(stream, seq);
-    } catch (err) {
-      this.#sinkThrew('onShed', err);
-    }
-  }
-
-  #sinkDrained(stream: StreamDescriptor, reason: StreamEndReason): void {
-    try {
-      this.#sink.onStreamDrained?.(stream, reason);
-    } catch (err) {
-      this.#sinkThrew('onStreamDrained', err);
-    }
-  }
-
-  #sinkThrew(callback: string, err: unknown): void {
-    this.#log.error({ err, callback }, 'detector callback threw; continuing');
+    this.#out.drained(s.stream, s.ended);
   }
 
   #emitScore(w: QueuedWindow, score: number, b: BatchInfo): void {
@@ -274,11 +230,7 @@ export class Detector implements WindowSink {
       batchSize: b.size,
       modelVersion: b.modelVersion,
     };
-    try {
-      this.#sink.onScore(ws);
-    } catch (err) {
-      this.#sinkThrew('onScore', err);
-    }
+    this.#out.score(ws);
     this.#maybeDrained(w.owner as StreamState);
   }
 
@@ -287,8 +239,7 @@ export class Detector implements WindowSink {
     if (reason !== 'inference_error') {
       this.#log.debug({ streamId: w.stream.streamId, seq: w.seq, reason, waitMs }, 'window shed');
     }
-    this.#sinkShed(w.stream, w.seq);
-    this.#safe('observer.shed', () => this.#opts.observer?.shed?.(w.stream, w.seq, reason, waitMs));
+    this.#out.shed(w.stream, w.seq, reason, waitMs);
     this.#maybeDrained(w.owner as StreamState);
   }
 
