@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import { spawnDevox } from '../helpers/child-process.js';
+import { waitFor } from '../helpers/wait.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
 import { loadAudio, metricValue, testModelDir } from '../helpers/devox-server.js';
@@ -33,14 +34,13 @@ t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async
   const { child, exited } = run;
   const base = run.rtpPortMin;
 
-  const deadline = Date.now() + 30_000;
   let httpPort = 0;
   let rtpPort = 0;
-  while ((!httpPort || !rtpPort) && Date.now() < deadline && child.exitCode === null) {
+  await waitFor(() => {
     httpPort ||= listeningPort(run.stderr());
     rtpPort ||= Number(/RTP stream open: udp 127\.0\.0\.1:(\d+) PCMU\/8000 pt 0 call cli-call leg caller/.exec(run.stderr())?.[1] ?? 0);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return (httpPort > 0 && rtpPort > 0) || child.exitCode !== null;
+  }, 30_000, 'the HTTP and --open-stream ports in the log', 50);
   t.ok(httpPort > 0, `HTTP port from the log (${httpPort})`);
   t.ok(rtpPort >= base && rtpPort <= base + 399, `--open-stream port printed (${rtpPort})`);
   const http = `http://127.0.0.1:${httpPort}`;
@@ -64,10 +64,7 @@ t.test('devox serve: RTP without SIP, events on stdout, graceful SIGTERM', async
     sendAudio(s.samples, s.sampleRate, { codec: 'PCMA', payloadType: 8, to: { address: '127.0.0.1', port: opened.port } }),
   ]);
   // The child scores in its own worker: wait for the windows of 2 x 2.6 s of audio (7 each).
-  const deadlineScored = Date.now() + 15_000;
-  while (Date.now() < deadlineScored && metricValue(await (await fetch(`${http}/metrics`)).text(), 'devox_windows_scored_total') < 2 * 7) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => metricValue(await (await fetch(`${http}/metrics`)).text(), 'devox_windows_scored_total') >= 2 * 7, 15_000, '14 windows scored', 50);
   const list = (await (await fetch(`${http}/streams`)).json()) as { streams: Array<{ leg: string; counters: { packetsReceived: number } }> };
   t.equal(list.streams.length, 2);
   t.ok(list.streams.every((x) => x.counters.packetsReceived >= 120), 'both streams received the RTP');

@@ -7,7 +7,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { MediaSessions } from '../../src/media/media-sessions.js';
@@ -22,6 +21,7 @@ import { readOffer } from '../../src/signaling/sip/recording-offer.js';
 import { loadSipFixture } from '../helpers/sip-messages.js';
 import { SIP_FIXTURE_DIR } from '../helpers/fixture-paths.js';
 import { RecordingSink } from '../helpers/recording-sink.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 t.test('network ACL: CIDRs and addresses, v4 and v6, mapped v4, empty list refuses all', async (t) => {
   const acl = new NetworkAcl(['127.0.0.0/8', '10.20.0.0/16', '192.0.2.7', '2001:db8::/32']);
@@ -99,7 +99,7 @@ t.test('drachtio connection: not ready while the peer drops us, retries with bac
   t.equal(app.ready, false);
   t.equal(app.readiness(), 'not connected to drachtio-server');
   await t.rejects(app.waitReady(300), /not connected after 300 ms/);
-  for (let i = 0; i < 100 && accepted.length < 4; i++) await sleep(50);
+  await waitFor(() => accepted.length >= 4, 5_000, '4 reconnections');
   t.ok(accepted.length >= 4, `reconnected ${accepted.length} times`);
   t.equal(app.ready, false, 'never ready: the peer never authenticated us');
   const reconnecting = out.lines.filter((l) => l.event === 'drachtio_reconnecting');

@@ -18,6 +18,7 @@ import type { StreamDescriptor } from '../../src/media/types.js';
 import type { DevoxEvent } from '../../src/verdicts/types.js';
 import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
 const needsNats = { skip: NEEDS_NATS };
@@ -54,10 +55,6 @@ function natsConfig(url: string, over: Record<string, unknown> = {}) {
 function sample(text: string, name: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
-
-async function waitDisconnected(p: NatsPublisher): Promise<void> {
-  for (let i = 0; i < 200 && p.connected; i++) await new Promise((r) => setTimeout(r, 25));
 }
 
 t.test('event ids are header-safe and unambiguous whatever the call id holds', async (t) => {
@@ -117,7 +114,7 @@ t.test('an event NATS refuses is dropped and counted, never thrown, never blocks
 
   // Disconnected: the refused event sits among buffered ones until the reconnect re-sends them.
   await srv.stop();
-  await waitDisconnected(p);
+  await waitFor(() => !p.connected, 5_000, 'the publisher to notice NATS is gone');
   t.equal(p.connected, false);
   for (let i = 5; i < 10; i++) {
     if (i === 7) p.publish(poisoned(2));
@@ -142,7 +139,7 @@ t.test('long NATS outage: memory stays bounded by maxBufferedEvents; windows evi
   const p = new NatsPublisher(natsConfig(srv.url, { maxBufferedEvents: max }), publisherObserver(metrics), log);
   await p.start();
   await srv.stop();
-  await waitDisconnected(p);
+  await waitFor(() => !p.connected, 5_000, 'the publisher to notice NATS is gone');
   t.equal(p.connected, false);
 
   const s = descriptor('call-outage');

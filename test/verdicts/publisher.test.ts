@@ -20,6 +20,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Every test here needs a real nats-server: skipped loudly, with the reason, where there is none. */
 const needsNats = { skip: NEEDS_NATS };
@@ -151,8 +152,7 @@ t.test('NATS killed mid-stream: events buffer and flush in order on restart, non
   for (const e of events.slice(0, 20)) p.publish(e);
   t.equal(await p.flush(5000), true);
   await srv.stop();
-  // Wait until the client noticed.
-  for (let i = 0; i < 100 && p.connected; i++) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => !p.connected, 5_000, 'the publisher to notice NATS is gone');
   t.equal(p.connected, false, 'publisher knows NATS is gone');
   for (const e of events.slice(20)) p.publish(e); // must not throw
   t.ok(p.pending > 0, 'events are buffered');
@@ -225,7 +225,8 @@ t.test('bounded buffer: window events are dropped first and counted, verdicts ke
   t.teardown(() => p.close());
   await p.start();
   await srv.stop();
-  for (let i = 0; i < 100 && p.connected; i++) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => !p.connected, 5_000, 'the publisher to notice NATS is gone');
+  t.equal(p.connected, false, 'publisher knows NATS is gone');
   const events = sampleEvents(10); // started, window0, verdict, window1..9, ended = 13
   for (const e of events) p.publish(e);
   t.equal(p.pending, 5);

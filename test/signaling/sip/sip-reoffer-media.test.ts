@@ -9,13 +9,13 @@
  */
 import t from 'tap';
 import { createSocket, type Socket } from 'node:dgram';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config.js';
 import { MediaSessions } from '../../../src/media/media-sessions.js';
 import { createLogger } from '../../../src/logger.js';
 import { CallRegistry } from '../../../src/signaling/sip/call-registry.js';
 import { makeRequest } from '../../helpers/sip-messages.js';
 import { RecordingSink } from '../../helpers/recording-sink.js';
+import { sleep, waitFor } from '../../helpers/wait.js';
 
 const log = createLogger('silent');
 
@@ -55,11 +55,6 @@ async function send(sock: Socket, to: number, first: number, count: number, pt =
   }
 }
 
-/** Waits (bounded) until cond() holds; the assertion that follows says what was expected. */
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await sleep(10);
-}
-
 t.test('a re-INVITE that moves the sender to a new address/port keeps the stream recording', async (t) => {
   const { media, sink, registry } = setup(46600, 46649);
   t.teardown(() => media.closeAll());
@@ -71,23 +66,24 @@ t.test('a re-INVITE that moves the sender to a new address/port keeps the stream
   const stream = first.call!.streams()[0]!;
   const session = media.get(stream.session.descriptor.streamId)!;
   await send(a, session.port, 0, 10);
-  await until(() => session.counters.packetsReceived === 10);
+  await waitFor(() => session.counters.packetsReceived === 10, 2_000, 'packetsReceived === 10');
+  t.equal(session.counters.packetsReceived, 10, 'the first source is received');
   t.same(session.remote, { address: '127.0.0.1', port: a.address().port }, 'first source learned');
 
   const re = await registry.modify(invite('move-1', sdp(2, b.address().port)));
   t.equal(re.status, 200);
   t.equal(first.call!.streams()[0]!.session, stream.session, 'same codec: the session is kept');
   await send(b, session.port, 10, 60);
-  await until(() => session.counters.packetsReceived === 70);
+  await waitFor(() => session.counters.packetsReceived === 70, 2_000, 'packetsReceived === 70');
   t.equal(session.counters.packetsReceived, 70, 'RTP from the new source is received');
   t.equal(session.counters.packetsWrongSource, 0);
   t.same(session.remote, { address: '127.0.0.1', port: b.address().port }, 'new source learned');
-  await until(() => sink.windowsOf(session.descriptor.streamId).length >= 1);
+  await waitFor(() => sink.windowsOf(session.descriptor.streamId).length >= 1, 2_000, 'a window of the stream');
   t.ok(sink.windowsOf(session.descriptor.streamId).length >= 1, 'windows cut across the move');
 
   // The old source is no longer the stream's.
   await send(a, session.port, 70, 3);
-  await until(() => session.counters.packetsWrongSource === 3);
+  await waitFor(() => session.counters.packetsWrongSource === 3, 2_000, 'packetsWrongSource === 3');
   t.equal(session.counters.packetsWrongSource, 3, 'stragglers from the old source refused');
   t.equal(session.ended, false);
 
@@ -95,7 +91,7 @@ t.test('a re-INVITE that moves the sender to a new address/port keeps the stream
   const same = await registry.modify(invite('move-1', sdp(3, b.address().port)));
   t.equal(same.status, 200);
   await send(a, session.port, 73, 2);
-  await until(() => session.counters.packetsWrongSource === 5);
+  await waitFor(() => session.counters.packetsWrongSource === 5, 2_000, 'packetsWrongSource === 5');
   t.equal(session.counters.packetsWrongSource, 5);
   t.same(session.remote, { address: '127.0.0.1', port: b.address().port });
   registry.bye('move-1');
@@ -117,7 +113,8 @@ t.test('a re-offer that renumbers telephone-event keeps the session and recognis
   await send(a, session.port, 0, 5);
   await send(a, session.port, 5, 2, 96);
   await send(a, session.port, 7, 2, 101);
-  await until(() => session.counters.packetsReceived + session.counters.packetsUnknownPayload === 9);
+  await waitFor(() => session.counters.packetsReceived + session.counters.packetsUnknownPayload === 9, 2_000, 'packetsReceived + packetsUnknownPayload === 9');
+  t.equal(session.counters.packetsReceived + session.counters.packetsUnknownPayload, 9, 'every packet counted');
   t.equal(session.rtp.telephoneEvents, 2, 'PT 96 is telephone-event now');
   t.equal(session.counters.packetsUnknownPayload, 2, 'the old PT 101 is no longer negotiated');
   registry.bye('te-1');
@@ -129,7 +126,7 @@ async function recording(registry: CallRegistry, media: MediaSessions, callId: s
   const first = await registry.invite(invite(callId, sdp(1, a.address().port)));
   const session = media.get(first.call!.streams()[0]!.session.descriptor.streamId)!;
   await send(a, session.port, 0, count);
-  await until(() => session.counters.packetsReceived === count);
+  await waitFor(() => session.counters.packetsReceived === count, 2_000, `packetsReceived === ${count}`);
   return session;
 }
 
@@ -146,14 +143,14 @@ t.test('a re-offer the sender does not follow (NAT): once packets keep coming fr
   const re = await registry.modify(invite('nat-1', sdp(2, unused.address().port)));
   t.equal(re.status, 200, 'the re-offer moves the offered port: the session relearns');
   await send(a, session.port, 10, 60); // the sender keeps its source: > 50 packets end the relearn
-  await until(() => session.counters.packetsReceived === 70);
+  await waitFor(() => session.counters.packetsReceived === 70, 2_000, 'packetsReceived === 70');
   t.equal(session.counters.packetsReceived, 70);
   await send(stray, session.port, 70, 1);
-  await until(() => session.counters.packetsWrongSource === 1);
+  await waitFor(() => session.counters.packetsWrongSource === 1, 2_000, 'packetsWrongSource === 1');
   t.equal(session.counters.packetsWrongSource, 1, 'the stray datagram is refused');
   t.same(session.remote, { address: '127.0.0.1', port: a.address().port }, 'the stream keeps its remote');
   await send(a, session.port, 71, 5);
-  await until(() => session.counters.packetsReceived === 75);
+  await waitFor(() => session.counters.packetsReceived === 75, 2_000, 'packetsReceived === 75');
   t.equal(session.counters.packetsReceived, 75, 'the real sender is still received');
   registry.bye('nat-1');
 });
@@ -170,11 +167,11 @@ t.test('hold with c=0.0.0.0, then resume to the same address: nothing to relearn
   const resume = await registry.modify(invite('hold-1', sdp(3, a.address().port)));
   t.equal(resume.status, 200);
   await send(stray, session.port, 10, 1); // before the sender's first packet after the resume
-  await until(() => session.counters.packetsWrongSource === 1);
+  await waitFor(() => session.counters.packetsWrongSource === 1, 2_000, 'packetsWrongSource === 1');
   t.equal(session.counters.packetsWrongSource, 1, 'the stray datagram is refused');
   t.same(session.remote, { address: '127.0.0.1', port: a.address().port }, 'the stream keeps its remote');
   await send(a, session.port, 11, 5);
-  await until(() => session.counters.packetsReceived === 15);
+  await waitFor(() => session.counters.packetsReceived === 15, 2_000, 'packetsReceived === 15');
   t.equal(session.counters.packetsReceived, 15, 'the sender is received after the resume');
   registry.bye('hold-1');
 });
@@ -196,11 +193,11 @@ t.test('a relearn that finds no new source within media.streamTimeoutMs ends: a 
     await send(a, session.port, seq++, 1);
     await sleep(TIMEOUT_MS / 6);
   }
-  await until(() => session.counters.packetsReceived === seq);
+  await waitFor(() => session.counters.packetsReceived === seq, 2_000, `packetsReceived === ${seq}`);
   t.equal(session.counters.packetsReceived, 15);
   t.equal(session.ended, false, 'the stream is alive');
   await send(stray, session.port, seq, 1);
-  await until(() => session.counters.packetsWrongSource === 1);
+  await waitFor(() => session.counters.packetsWrongSource === 1, 2_000, 'packetsWrongSource === 1');
   t.equal(session.counters.packetsWrongSource, 1, 'the stray datagram is refused');
   t.same(session.remote, { address: '127.0.0.1', port: a.address().port }, 'the stream keeps its remote');
   registry.bye('deadline-1');

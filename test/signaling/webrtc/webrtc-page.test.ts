@@ -13,6 +13,7 @@ import { WebSocketServer } from 'ws';
 import { buildAnswer, parseBrowserOffer } from '../../../src/signaling/webrtc/sdp-bridge.js';
 import { webrtcPage } from '../../../src/signaling/webrtc/webrtc-page.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
+import { waitFor } from '../../helpers/wait.js';
 
 t.test('the /webrtc page speaks the signaling protocol and shows label and score', { skip: CHROMIUM_BIN ? false : CHROMIUM_MISSING }, async (t) => {
   const http = createServer((req, res) => {
@@ -63,6 +64,6 @@ t.test('the /webrtc page speaks the signaling protocol and shows label and score
   t.equal(await page.$eval('#label', (e) => e.className), 'genuine');
   t.same(errors, [], 'no script errors on the page');
   await page.click('#stop');
-  for (let i = 0; i < 200 && seen.closed === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+  await waitFor(() => seen.closed !== undefined, 5_000, 'the signaling socket to close');
   t.equal(seen.closed, 1000, 'Stop closes the signaling socket normally');
 });
