@@ -13,7 +13,7 @@ import { projectRoot } from '../../src/config.js';
 import { computeEer } from '../../src/detect/eer.js';
 import { SPEECH_FILES } from './support.js';
 import { TINY_MODEL } from '../helpers/fixture-paths.js';
-import { SHARED_SPEECH_DIR } from '../helpers/shared-data.js';
+import { NEEDS_SHARED_SPEECH, SHARED_SPEECH_DIR } from '../helpers/shared-data.js';
 import { runDevoxCli } from '../helpers/child-process.js';
 
 const devox = runDevoxCli;
@@ -59,7 +59,7 @@ interface EvalSummaryJson {
   counts: Record<'files' | 'failed' | 'files_genuine' | 'files_synthetic' | 'windows_genuine' | 'windows_synthetic' | 'windows_shed', number>;
 }
 
-t.test('analyze --json: one window per hop over the file, verdict and model', async (t) => {
+t.test('analyze --json: one window per hop over the file, verdict and model', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const r = await analyzeGenuineJson();
   t.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as AnalyzeJson;
@@ -87,7 +87,7 @@ t.test('analyze --json: one window per hop over the file, verdict and model', as
   t.equal(w[w.length - 1]!.label, doc.verdict.label, 'last timeline label is the verdict');
 });
 
-t.test('analyze matches an independent reference: Python onnxruntime on the same 1-s windows every 250 ms', async (t) => {
+t.test('analyze matches an independent reference: Python onnxruntime on the same 1-s windows every 250 ms', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const r = await analyzeGenuineJson();
   t.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as { windows: WindowJson[] };
@@ -120,7 +120,7 @@ print(json.dumps([float(v) for v in p]))
   t.ok(maxDiff < 1e-3, `max |devox - python| = ${maxDiff.toExponential(2)}`);
 });
 
-t.test('analyze timeline (text) and the phone channels', async (t) => {
+t.test('analyze timeline (text) and the phone channels', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const text = await devox(['analyze', GENUINE, '--model', TINY_MODEL]);
   t.equal(text.code, 0, text.stderr);
   t.match(text.stdout, /model {4}devox-tiny tiny-1 \(wideband\) \(cpu\)/);
@@ -143,7 +143,7 @@ for (const [channel, dir, band] of [
   ['g711u', 'models/devox-phone-nb', 'narrowband'],
   ['none', 'models/devox-phone', 'wideband'],
 ] as const) {
-  t.test(`analyze with the shipped models (embedded defaults), channel ${channel}: the ${band} model judges`, async (t) => {
+  t.test(`analyze with the shipped models (embedded defaults), channel ${channel}: the ${band} model judges`, { skip: NEEDS_SHARED_SPEECH }, async (t) => {
     const shipped = join(projectRoot, dir);
     if (!existsSync(join(shipped, 'card.json'))) {
       t.pass('shipped model', { skip: `no trained model at ${shipped} yet (training/train.py writes it)` });
@@ -159,7 +159,7 @@ for (const [channel, dir, band] of [
   });
 }
 
-t.test('analyze: clear errors', async (t) => {
+t.test('analyze: clear errors', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const missing = await devox(['analyze', '/nonexistent.wav', '--model', TINY_MODEL]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /devox analyze: cannot read audio file \/nonexistent\.wav/);
@@ -174,7 +174,7 @@ t.test('analyze: clear errors', async (t) => {
   t.match(noFile.stderr, /expected exactly one file/);
 });
 
-t.test('eval: per-file lines and a final JSON line with EERs and counts', async (t) => {
+t.test('eval: per-file lines and a final JSON line with EERs and counts', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'devox-eval-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const files = [

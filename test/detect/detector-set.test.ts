@@ -10,6 +10,7 @@ import { RingWindowView } from '../../src/media/window-view.js';
 import { detectConfig, modelVariant, speech, stream, WindowSource } from './support.js';
 import { captureLog } from '../helpers/capture.js';
 import { TINY_MODEL } from '../helpers/fixture-paths.js';
+import { NEEDS_SHARED_SPEECH } from '../helpers/shared-data.js';
 
 t.test('bandOf: 8 kHz and below is narrowband, the rest (and unknown) wideband', async (t) => {
   t.equal(bandOf(8000), 'narrowband');
@@ -28,7 +29,7 @@ function sourceAt(id: string, audio: Float32Array, inputRate: number): WindowSou
   return src;
 }
 
-t.test('a narrowband stream goes to the narrowband model, a wideband one to the primary', async (t) => {
+t.test('a narrowband stream goes to the narrowband model, a wideband one to the primary', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const nb = await modelVariant((c) => {
     c.version = 'tiny-nb-1';
     c.band = 'narrowband';
@@ -78,7 +79,7 @@ t.test('a narrowband stream goes to the narrowband model, a wideband one to the 
   t.equal(set.stats.scored, 12);
 });
 
-t.test('without a narrowband model the primary serves every band', async (t) => {
+t.test('without a narrowband model the primary serves every band', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { log } = captureLog();
   const scores: WindowScore[] = [];
   const set = await DetectorSet.create({ detect: detectConfig(), modelDir: TINY_MODEL, windowSec: 1, log, sink: { onScore: (s) => scores.push(s) } });

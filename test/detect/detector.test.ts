@@ -12,6 +12,7 @@ import type { StreamDescriptor } from '../../src/media/types.js';
 import { detectConfig, modelVariant, speech, stream, WindowSource } from './support.js';
 import { captureLog } from '../helpers/capture.js';
 import { EMBEDDING_MODEL, RUNTIME_ERROR_MODEL, SLOW_MODEL, TINY_LOGIT_MODEL, TINY_MODEL } from '../helpers/fixture-paths.js';
+import { NEEDS_SHARED_SPEECH } from '../helpers/shared-data.js';
 
 // Every case starts real inference workers (about a second each on a busy 2-core machine).
 t.setTimeout(300_000);
@@ -58,7 +59,7 @@ async function makeDetector(rec: Recorder, over: Parameters<typeof detectConfig>
   return { detector, lines };
 }
 
-t.test('flush on size: a full batch runs at once', async (t) => {
+t.test('flush on size: a full batch runs at once', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   const { detector } = await makeDetector(rec, { maxBatchSize: 4, maxBatchWaitMs: 60_000 });
   t.teardown(() => detector.close());
@@ -76,7 +77,7 @@ t.test('flush on size: a full batch runs at once', async (t) => {
   }
 });
 
-t.test('flush on time: a partial batch runs after maxBatchWaitMs', async (t) => {
+t.test('flush on time: a partial batch runs after maxBatchWaitMs', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   const { detector } = await makeDetector(rec, { maxBatchSize: 64, maxBatchWaitMs: 30 });
   t.teardown(() => detector.close());
@@ -89,7 +90,7 @@ t.test('flush on time: a partial batch runs after maxBatchWaitMs', async (t) => 
   t.ok(rec.batches[0]!.queueWaitMs >= 25, `the batch waited for the timer (${rec.batches[0]!.queueWaitMs.toFixed(1)} ms)`);
 });
 
-t.test('batched scores equal batch-1 scores and a direct onnxruntime run', async (t) => {
+t.test('batched scores equal batch-1 scores and a direct onnxruntime run', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const audio = await speech();
   const n = 40;
   const run = async (maxBatchSize: number, modelDir = TINY_MODEL): Promise<Float32Array> => {
@@ -130,7 +131,7 @@ t.test('batched scores equal batch-1 scores and a direct onnxruntime run', async
   t.ok(new Set(Array.from(ref, (v) => v.toFixed(4))).size > 10, 'scores vary across windows');
 });
 
-t.test('overload, buffer full: each stream loses its own oldest windows first, all accounted', async (t) => {
+t.test('overload, buffer full: each stream loses its own oldest windows first, all accounted', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   // Four streams push a synchronous burst of 25 windows each: the first batch (8) launches at
   // once, the next 8 fill the second buffer, every later window must evict one.
@@ -153,7 +154,7 @@ t.test('overload, buffer full: each stream loses its own oldest windows first, a
   }
 });
 
-t.test('overload with several waiting batches: evictions keep per-stream order across batches', async (t) => {
+t.test('overload with several waiting batches: evictions keep per-stream order across batches', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   // 1 batch in flight + 3 waiting batches of 4 = 16 windows held; 3 streams burst 30 windows each.
   const { detector } = await makeDetector(rec, { maxBatchSize: 4, maxBatchWaitMs: 1, maxQueueDelayMs: 60_000, maxQueuedBatches: 3 });
@@ -185,7 +186,7 @@ t.test('overload with several waiting batches: evictions keep per-stream order a
   await m.release();
 });
 
-t.test('overload, queue delay: windows that waited past maxQueueDelayMs are shed, latency bounded', async (t) => {
+t.test('overload, queue delay: windows that waited past maxQueueDelayMs are shed, latency bounded', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   const maxQueueDelayMs = 1;
   const { detector } = await makeDetector(rec, { maxBatchSize: 32, maxBatchWaitMs: 0, maxQueueDelayMs });
@@ -218,7 +219,7 @@ t.test('overload, queue delay: windows that waited past maxQueueDelayMs are shed
   }
 });
 
-t.test('model swap under load drops no window; versions switch once, in order', async (t) => {
+t.test('model swap under load drops no window; versions switch once, in order', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const v2 = await modelVariant((c) => (c.version = 'tiny-2'), { from: TINY_LOGIT_MODEL });
   t.teardown(() => rm(v2, { recursive: true, force: true }));
   const rec = recorder();
@@ -263,7 +264,7 @@ t.test('model swap under load drops no window; versions switch once, in order', 
   t.ok(lines.some((l) => l.msg === 'model swapped' && l.from === 'tiny-1' && l.to === 'tiny-2'), 'swap logged');
 });
 
-t.test('a refused swap leaves the running model scoring', async (t) => {
+t.test('a refused swap leaves the running model scoring', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const bad = await modelVariant((c) => (c.sha256 = 'f'.repeat(64)));
   t.teardown(() => rm(bad, { recursive: true, force: true }));
   const rec = recorder();
@@ -289,7 +290,7 @@ t.test('a refused swap leaves the running model scoring', async (t) => {
   t.ok(rec.scores.every((s) => s.modelVersion === 'tiny-1'));
 });
 
-t.test('a throwing onScore does not stop the detector; close is idempotent; later windows are shed as closed', async (t) => {
+t.test('a throwing onScore does not stop the detector; close is idempotent; later windows are shed as closed', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { log, lines } = captureLog('info');
   let calls = 0;
   const shed: ShedReason[] = [];
@@ -320,7 +321,7 @@ t.test('a throwing onScore does not stop the detector; close is idempotent; late
   t.same(shed, ['closed']);
 });
 
-t.test('windows that do not match the model input are refused loudly, not scored', async (t) => {
+t.test('windows that do not match the model input are refused loudly, not scored', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   const { detector, lines } = await makeDetector(rec, { maxBatchSize: 2, maxBatchWaitMs: 1 });
   t.teardown(() => detector.close());
@@ -359,7 +360,7 @@ t.test('Detector.create refuses a bad model with ModelLoadError', async (t) => {
   await d.close();
 });
 
-t.test('inference errors: the batch is reported shed (never scored), loudly; a swap to a good model recovers', async (t) => {
+t.test('inference errors: the batch is reported shed (never scored), loudly; a swap to a good model recovers', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   const errors: string[] = [];
   const { log, lines } = captureLog('info');

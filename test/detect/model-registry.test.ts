@@ -13,6 +13,7 @@ import type { ModelCard } from '../../src/detect/types.js';
 import { modelVariant, speech } from './support.js';
 import { captureLog } from '../helpers/capture.js';
 import { EMBEDDING_MODEL, TINY_LOGIT_MODEL, TINY_MODEL } from '../helpers/fixture-paths.js';
+import { NEEDS_SHARED_SPEECH } from '../helpers/shared-data.js';
 
 async function refusal(t: Test, dir: string, code: string, field: RegExp | undefined, message: RegExp): Promise<void> {
   try {
@@ -29,7 +30,7 @@ async function refusal(t: Test, dir: string, code: string, field: RegExp | undef
   }
 }
 
-t.test('tiny model loads, card and graph agree, scores vary with input', async (t) => {
+t.test('tiny model loads, card and graph agree, scores vary with input', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { log, lines } = captureLog();
   const m = await loadModel(TINY_MODEL, { log });
   t.equal(m.card.input.name, 'audio');
@@ -54,7 +55,7 @@ t.test('tiny model loads, card and graph agree, scores vary with input', async (
   await m.release(); // idempotent
 });
 
-t.test('logit_synthetic card: runtime applies the sigmoid (same numbers as the probability model)', async (t) => {
+t.test('logit_synthetic card: runtime applies the sigmoid (same numbers as the probability model)', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const prob = await loadModel(TINY_MODEL);
   const logit = await loadModel(TINY_LOGIT_MODEL);
   t.equal(logit.outputIsLogit, true);
@@ -193,7 +194,7 @@ t.test('execution providers: cuda configured on a machine without it falls back 
   t.ok(only.lines.some((l) => l.msg === 'CUDA execution provider configured but not available and no fallback configured'));
 });
 
-t.test('a model with an embedding output loads; its score output is the same as without', async (t) => {
+t.test('a model with an embedding output loads; its score output is the same as without', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const plain = await loadModel(TINY_MODEL);
   const emb = await loadModel(EMBEDDING_MODEL);
   t.same(emb.card.embedding, { name: 'embedding', dim: 2 });

@@ -18,3 +18,12 @@ export function sharedSpeech(manifestPath: string): string {
 export const NEEDS_SHARED_SPEECH: string | false = existsSync(SHARED_MANIFEST)
   ? false
   : `shared speech data not found at ${SHARED_SPEECH_DIR} (../shared/data/speech next to the checkout)`;
+
+/**
+ * A load from the shared corpus done once at a suite's top level (clips every test of the file uses): its value where
+ * the corpus is present; where it is absent nothing is read and the value is `undefined` typed as T, so only tests
+ * that skip with NEEDS_SHARED_SPEECH may touch it.
+ */
+export async function loadSharedSpeech<T>(load: () => T | Promise<T>): Promise<T> {
+  return NEEDS_SHARED_SPEECH ? (undefined as T) : load();
+}

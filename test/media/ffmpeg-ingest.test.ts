@@ -13,6 +13,7 @@ import type { PayloadFormat } from '../../src/media/types.js';
 import { align, descriptor, SPEECH_16K } from './helpers.js';
 import { captureLog } from '../helpers/capture.js';
 import { RecordingSink } from '../helpers/recording-sink.js';
+import { NEEDS_SHARED_SPEECH, loadSharedSpeech } from '../helpers/shared-data.js';
 
 const ffmpeg = spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' });
 if (ffmpeg.error || ffmpeg.status !== 0) {
@@ -34,8 +35,8 @@ const sessions = new MediaSessions({
 });
 t.teardown(() => sessions.closeAll());
 
-const src = await readAudioFile(SPEECH_16K);
-const phoneRef = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
+const src = await loadSharedSpeech(() => readAudioFile(SPEECH_16K));
+const phoneRef = await loadSharedSpeech(() => resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000));
 
 function runFfmpeg(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -62,12 +63,12 @@ const cases: Case[] = [
 ];
 if (hasLibopus) {
   // ffmpeg's RTP muxer uses dynamic payload type 97 for Opus (a=rtpmap:97 opus/48000/2).
-  cases.push({ name: 'Opus', format: { payloadType: 97, encoding: 'opus', clockRate: 48000, channels: 2 }, ffmpegArgs: ['-ar', '48000', '-ac', '1', '-c:a', 'libopus', '-b:a', '32k'], ref: src.samples, minCorr: 0.95, minSnrDb: 10 });
+  cases.push({ name: 'Opus', format: { payloadType: 97, encoding: 'opus', clockRate: 48000, channels: 2 }, ffmpegArgs: ['-ar', '48000', '-ac', '1', '-c:a', 'libopus', '-b:a', '32k'], ref: await loadSharedSpeech(() => src.samples), minCorr: 0.95, minSnrDb: 10 });
 } else {
   t.comment('ffmpeg lacks libopus: Opus case covered by our own sender only');
 }
 
-t.test('ffmpeg -f rtp in PCMU, PCMA and Opus, concurrently', async (t) => {
+t.test('ffmpeg -f rtp in PCMU, PCMA and Opus, concurrently', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const results = await Promise.all(
     cases.map(async (c) => {
       const id = `ffmpeg-${c.name}`;

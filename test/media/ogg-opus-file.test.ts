@@ -4,15 +4,14 @@
  * shared corpus' opus64k files and for files libsndfile writes at each Opus rate, mono and stereo.
  * Truncated and corrupt files are AudioFileErrors that say what is wrong.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { readAudioFile } from '../../src/media/audio-file.js';
-import { projectRoot, python } from '../training/python.js';
+import { python } from '../training/python.js';
+import { NEEDS_SHARED_SPEECH, sharedSpeech } from '../helpers/shared-data.js';
 
-const SPEECH = resolve(projectRoot, '../shared/data/speech');
 const CORPUS = [
   'audio/rtvc_demo/genuine/bonafide/rtvc-src2_5934b12529.opus',
   'audio/rtvc_demo/genuine/bonafide/vctk-p334_0dc8104429.opus',
@@ -21,7 +20,6 @@ const CORPUS = [
 ];
 /** A synthetic file whose float decode exceeds full scale once (see the soft-clip test). */
 const OVER_FULL_SCALE = 'audio/speechresearch_demo/synthetic/yourtts/ns2-libri-case1_90447fe679.opus';
-const corpusSkip = existsSync(join(SPEECH, 'manifest.csv')) ? false : '../shared/data/speech is not present';
 
 /** soundfile.read of each file, downmixed like training (mean over channels), as float32 arrays. */
 async function soundfileRead(dir: string, files: string[]): Promise<Array<{ sampleRate: number; samples: Float32Array }>> {
@@ -68,9 +66,9 @@ for sr, ch, n in json.loads(sys.argv[2]):
   return specs.map(([sr, ch, n]) => join(dir, `gen_${sr}_${ch}_${n}.opus`));
 }
 
-t.test('corpus opus64k files: readAudioFile = soundfile (16 kHz, same length, samples within 1e-3)', { skip: corpusSkip }, async (t) => {
+t.test('corpus opus64k files: readAudioFile = soundfile (16 kHz, same length, samples within 1e-3)', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const dir = await tmp(t);
-  const files = CORPUS.map((p) => join(SPEECH, p));
+  const files = CORPUS.map((p) => sharedSpeech(p));
   const py = await soundfileRead(dir, files);
   for (const [i, f] of files.entries()) {
     const ts = await readAudioFile(f);
@@ -98,12 +96,12 @@ t.test('libsndfile-written Ogg Opus at each Opus rate, mono and stereo: same rat
   }
 });
 
-t.test('a decode beyond full scale: libopus int16 soft-clips it, only next to that peak', { skip: corpusSkip }, async (t) => {
+t.test('a decode beyond full scale: libopus int16 soft-clips it, only next to that peak', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   // opusscript only exposes opus_decode (int16), which soft-clips an excursion beyond +-1 over the few samples
   // around it; libsndfile's opus_multistream_decode_float leaves it. Everywhere else the samples agree.
   const dir = await tmp(t);
-  const [py] = await soundfileRead(dir, [join(SPEECH, OVER_FULL_SCALE)]);
-  const ts = await readAudioFile(join(SPEECH, OVER_FULL_SCALE));
+  const [py] = await soundfileRead(dir, [sharedSpeech(OVER_FULL_SCALE)]);
+  const ts = await readAudioFile(sharedSpeech(OVER_FULL_SCALE));
   t.equal(ts.samples.length, py!.samples.length, 'same length');
   const over = [...py!.samples.keys()].filter((i) => Math.abs(py!.samples[i]!) > 1);
   t.ok(over.length > 0, `soundfile's float decode exceeds full scale at ${over.length} sample(s)`);

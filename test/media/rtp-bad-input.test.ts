@@ -18,11 +18,12 @@ import { align, descriptor, SPEECH_16K } from './helpers.js';
 import { captureLog } from '../helpers/capture.js';
 import { RecordingSink } from '../helpers/recording-sink.js';
 import { waitFor } from '../helpers/wait.js';
+import { NEEDS_SHARED_SPEECH, loadSharedSpeech } from '../helpers/shared-data.js';
 
 const cfg = loadConfig({ env: {} });
 const PCMU: PayloadFormat = { payloadType: 0, encoding: 'PCMU', clockRate: 8000, channels: 1 };
-const src = await readAudioFile(SPEECH_16K);
-const phoneRef = resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000);
+const src = await loadSharedSpeech(() => readAudioFile(SPEECH_16K));
+const phoneRef = await loadSharedSpeech(() => resampleBuffer(resampleBuffer(src.samples, src.sampleRate, 8000), 8000, 16000));
 
 async function udpSocket(): Promise<Socket> {
   const s = createSocket('udp4');
@@ -39,7 +40,7 @@ function rtp(seq: number, ts: number, ssrc: number, pt: number, payloadBytes: nu
   return b;
 }
 
-t.test('malformed and hostile packets are counted, logged once per kind, and do not disturb another stream', async (t) => {
+t.test('malformed and hostile packets are counted, logged once per kind, and do not disturb another stream', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const sink = new RecordingSink();
   const { log, lines: records } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42400, rtpPortMax: 42499 }, window: cfg.window, outputRate: 16000, sink, log });
@@ -143,7 +144,7 @@ t.test('malformed and hostile packets are counted, logged once per kind, and do 
   t.ok(rc.snrDb > 30, `control SNR ${rc.snrDb.toFixed(1)} dB`);
 });
 
-t.test('a confirmed burst far ahead re-bases the stream instead of inserting a gap', async (t) => {
+t.test('a confirmed burst far ahead re-bases the stream instead of inserting a gap', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const sink = new RecordingSink();
   const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42500, rtpPortMax: 42549 }, window: cfg.window, outputRate: 16000, sink, log });
@@ -201,7 +202,7 @@ async function ssrcSwitch(t: Test, id: string, portMin: number, sw: number, back
   return { sink, records, sessions, s, sock, restamp };
 }
 
-t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, the straggler late; a later switch back is a change', async (t) => {
+t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, the straggler late; a later switch back is a change', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const SWITCH = 50; // packets 0..49 as OLD (49 reordered behind the first NEW one), 50..149 as NEW
   const BACK = 150; // from here OLD again, continuing its own numbering: a real switch back
   const { sink, records, sessions, s, sock, restamp } = await ssrcSwitch(t, 'ssrc-straggler', 42720, SWITCH, BACK);
@@ -225,7 +226,7 @@ t.test('an SSRC change with an old-SSRC packet reordered behind it: one change, 
   t.ok(ws.every((w) => w.lostRatio === 0), 'no loss reported');
 });
 
-t.test('a switch back to the old SSRC soon after a change, its sequence continuing, is a change: no packet dropped as a straggler', async (t) => {
+t.test('a switch back to the old SSRC soon after a change, its sequence continuing, is a change: no packet dropped as a straggler', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const SWITCH = 50; // packets 0..49 as OLD, 50..59 as NEW (0.2 s), 60..149 as OLD again
   const BACK = 60; // well inside the straggler window (64 packets), OLD's numbering continues from 149
   const { sink, records, sessions, s, sock, restamp } = await ssrcSwitch(t, 'ssrc-back', 42730, SWITCH, BACK);
@@ -247,7 +248,7 @@ t.test('a switch back to the old SSRC soon after a change, its sequence continui
   t.ok(ws.at(-1)!.mediaEndSec > (TOTAL - 10) * 0.02, `every packet's audio is in media time (${ws.at(-1)!.mediaEndSec} s)`);
 });
 
-t.test('a stream that stops sending ends itself with reason timeout, logs it and frees its port', async (t) => {
+t.test('a stream that stops sending ends itself with reason timeout, logs it and frees its port', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const sink = new RecordingSink();
   const { log, lines: records } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42550, rtpPortMax: 42553, streamTimeoutMs: 300 }, window: cfg.window, outputRate: 16000, sink, log });
@@ -271,7 +272,7 @@ t.test('a stream that stops sending ends itself with reason timeout, logs it and
   await t.rejects(sessions.allocate({ descriptor: descriptor('dtmf-only'), formats: [{ payloadType: 101, encoding: 'telephone-event', clockRate: 8000, channels: 1 }] }), { name: 'UnsupportedCodecError' });
 });
 
-t.test('fuzz: thousands of random datagrams never throw and never touch a concurrent stream', async (t) => {
+t.test('fuzz: thousands of random datagrams never throw and never touch a concurrent stream', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const sink = new RecordingSink();
   const { log } = captureLog();
   const sessions = new MediaSessions({ media: { ...cfg.media, rtpPortMin: 42560, rtpPortMax: 42579 }, window: cfg.window, outputRate: 16000, sink, log });
@@ -331,10 +332,7 @@ t.test('port allocation: skips ports another process holds, names the range when
   await waitFor(() => sessions.size === 0, 2000);
   // The pair returns to the pool once both sockets have closed (asynchronous).
   let b: Awaited<ReturnType<typeof sessions.allocate>> | undefined;
-  for (let i = 0; i < 100 && !b; i++) {
-    b = await sessions.allocate({ descriptor: descriptor('pb'), formats: [PCMU] }).catch(() => undefined);
-    if (!b) await new Promise((r) => setTimeout(r, 20));
-  }
-  if (!b) throw new Error('released pair never came back');
-  t.equal(b.port, 42582, 'released pair reused');
+  await waitFor(async () => (b = await sessions.allocate({ descriptor: descriptor('pb'), formats: [PCMU] }).catch(() => undefined)) !== undefined,
+    2000, 'the released pair to come back', 20);
+  t.equal(b?.port, 42582, 'released pair reused');
 });

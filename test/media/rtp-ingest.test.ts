@@ -15,6 +15,7 @@ import { align, descriptor, rms, SPEECH_16K, SPEECH_22K } from './helpers.js';
 import { captureLog } from '../helpers/capture.js';
 import { RecordingSink } from '../helpers/recording-sink.js';
 import { waitFor } from '../helpers/wait.js';
+import { NEEDS_SHARED_SPEECH, loadSharedSpeech } from '../helpers/shared-data.js';
 
 const cfg = loadConfig({ env: {} });
 const OUT = 16000;
@@ -29,10 +30,10 @@ const sessions = new MediaSessions({
 });
 t.teardown(() => sessions.closeAll());
 
-const speech16 = await readAudioFile(SPEECH_16K);
-const speech22 = await readAudioFile(SPEECH_22K);
+const speech16 = await loadSharedSpeech(() => readAudioFile(SPEECH_16K));
+const speech22 = await loadSharedSpeech(() => readAudioFile(SPEECH_22K));
 /** What the detector should see after an 8 kHz phone channel: the source band-limited the same way. */
-const phoneRef16 = resampleBuffer(resampleBuffer(speech16.samples, speech16.sampleRate, 8000), 8000, OUT);
+const phoneRef16 = await loadSharedSpeech(() => resampleBuffer(resampleBuffer(speech16.samples, speech16.sampleRate, 8000), 8000, OUT));
 
 let n = 0;
 async function run(codec: CodecName, src: { samples: Float32Array; sampleRate: number }, opts: Partial<RtpSendOptions> = {}): Promise<{ session: RtpSession; stats: RtpSendStats; audio: Float32Array }> {
@@ -55,7 +56,7 @@ function checkWindows(t: Test, id: string, expectedSec: number): void {
   t.same(offGrid, [], 'window seq and media stamps on the 250 ms hop grid');
 }
 
-t.test('PCMU and PCMA from our sender match the band-limited source', async (t) => {
+t.test('PCMU and PCMA from our sender match the band-limited source', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   for (const codec of ['PCMU', 'PCMA'] as const) {
     const { session, stats, audio } = await run(codec, speech16);
     t.equal(session.counters.packetsLost, 0);
@@ -68,7 +69,7 @@ t.test('PCMU and PCMA from our sender match the band-limited source', async (t) 
   }
 });
 
-t.test('PCMA from a 22.05 kHz recording', async (t) => {
+t.test('PCMA from a 22.05 kHz recording', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { audio } = await run('PCMA', speech22);
   const ref = resampleBuffer(resampleBuffer(speech22.samples, speech22.sampleRate, 8000), 8000, OUT);
   const r = align(ref, audio, 200, 800, audio.length - 800);
@@ -76,14 +77,14 @@ t.test('PCMA from a 22.05 kHz recording', async (t) => {
   t.ok(r.snrDb > 25, `SNR ${r.snrDb.toFixed(1)} dB`);
 });
 
-t.test('L16 at 16 kHz is bit-exact up to int16 quantisation', async (t) => {
+t.test('L16 at 16 kHz is bit-exact up to int16 quantisation', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { audio } = await run('L16', speech16);
   const r = align(speech16.samples, audio, 50, 800, audio.length - 800);
   t.equal(r.lag, 0);
   t.ok(r.snrDb > 60, `SNR ${r.snrDb.toFixed(1)} dB`);
 });
 
-t.test('Opus (48 kHz RTP clock) decoded to mono and resampled to 16 kHz', async (t) => {
+t.test('Opus (48 kHz RTP clock) decoded to mono and resampled to 16 kHz', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { session, audio } = await run('opus', speech16);
   t.equal(session.counters.packetsLost, 0);
   t.equal(session.counters.packetsMalformed, 0);
@@ -93,7 +94,7 @@ t.test('Opus (48 kHz RTP clock) decoded to mono and resampled to 16 kHz', async 
   checkWindows(t, session.descriptor.streamId, speech16.samples.length / speech16.sampleRate);
 });
 
-t.test('5% loss: silence in place of each lost packet, timing unchanged', async (t) => {
+t.test('5% loss: silence in place of each lost packet, timing unchanged', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { session, stats, audio } = await run('PCMU', speech16, { loss: 0.05, seed: 2 });
   const lastSent = stats.packets - 1;
   const countedLost = stats.droppedIndices.filter((i) => i < lastSent).length;
@@ -118,7 +119,7 @@ t.test('5% loss: silence in place of each lost packet, timing unchanged', async 
   checkWindows(t, session.descriptor.streamId, speech16.samples.length / speech16.sampleRate);
 });
 
-t.test('reordering within the reorder depth is repaired: nothing lost, audio intact', async (t) => {
+t.test('reordering within the reorder depth is repaired: nothing lost, audio intact', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { session, stats, audio } = await run('PCMU', speech16, { reorder: 0.1, seed: 3 });
   t.ok(stats.reordered >= 5, `reordered ${stats.reordered}`);
   t.equal(session.counters.packetsLost, 0);
@@ -128,7 +129,7 @@ t.test('reordering within the reorder depth is repaired: nothing lost, audio int
   t.ok(r.snrDb > 25, `SNR ${r.snrDb.toFixed(1)} dB`);
 });
 
-t.test('duplicates are counted and not played twice', async (t) => {
+t.test('duplicates are counted and not played twice', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { session, stats, audio } = await run('PCMA', speech16, { duplicate: 0.05, seed: 11 });
   t.ok(stats.duplicated >= 3, `duplicated ${stats.duplicated}`);
   t.equal(session.counters.packetsDuplicate, stats.duplicated);
@@ -138,7 +139,7 @@ t.test('duplicates are counted and not played twice', async (t) => {
   t.ok(r.snrDb > 25, `SNR ${r.snrDb.toFixed(1)} dB`);
 });
 
-t.test('sequence (65500) and timestamp (2^32 - 1 s) wrap-around mid-stream', async (t) => {
+t.test('sequence (65500) and timestamp (2^32 - 1 s) wrap-around mid-stream', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { session, stats, audio } = await run('PCMU', speech16, { startSeq: 65500, startTs: 2 ** 32 - 8000, loss: 0.02, reorder: 0.05, seed: 5 });
   t.ok(stats.packets > 36 + 50, 'both counters wrap during the clip');
   t.equal(session.counters.packetsLost, stats.droppedIndices.filter((i) => i < stats.packets - 1).length);
@@ -152,7 +153,7 @@ t.test('sequence (65500) and timestamp (2^32 - 1 s) wrap-around mid-stream', asy
   checkWindows(t, session.descriptor.streamId, speech16.samples.length / speech16.sampleRate);
 });
 
-t.test('real-time pacing with jitter: windows arrive in order, stamped with arrival and ready time', async (t) => {
+t.test('real-time pacing with jitter: windows arrive in order, stamped with arrival and ready time', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const clip = { samples: speech16.samples.subarray(0, 16000 * 2), sampleRate: 16000 };
   const { session, stats } = await run('PCMU', clip, { realtime: true, jitterMs: 10, seed: 2 });
   t.equal(session.counters.packetsLost, 0);
@@ -167,7 +168,7 @@ t.test('real-time pacing with jitter: windows arrive in order, stamped with arri
   t.ok(stats.durationMs > 0);
 });
 
-t.test('packets later than the reorder depth but before their window is cut are put in place', async (t) => {
+t.test('packets later than the reorder depth but before their window is cut are put in place', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { session, audio } = await run('PCMU', speech16, { jitterMs: 140, seed: 9 });
   const k = session.counters;
   t.ok(session.rtp.lateRecovered > 0, `${session.rtp.lateRecovered} late packets recovered`);

@@ -12,6 +12,7 @@ import { align, descriptor, SPEECH_16K } from './helpers.js';
 import { captureLog } from '../helpers/capture.js';
 import { RecordingSink } from '../helpers/recording-sink.js';
 import { waitFor } from '../helpers/wait.js';
+import { NEEDS_SHARED_SPEECH } from '../helpers/shared-data.js';
 
 function devox(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
@@ -25,7 +26,7 @@ function devox(args: string[]): Promise<{ code: number | null; stdout: string; s
   });
 }
 
-t.test('bad arguments fail with a clear message and exit code 2', async (t) => {
+t.test('bad arguments fail with a clear message and exit code 2', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const r = await devox(['send', SPEECH_16K, '--to', '127.0.0.1:5004', '--codec', 'g729']);
   t.equal(r.code, 2);
   t.match(r.stderr, /unsupported codec: g729/);
@@ -34,7 +35,7 @@ t.test('bad arguments fail with a clear message and exit code 2', async (t) => {
   t.match(r2.stderr, /--to: expected HOST:PORT/);
 });
 
-t.test('devox send --codec pcma with loss, sequence/timestamp wrap, into a live session', async (t) => {
+t.test('devox send --codec pcma with loss, sequence/timestamp wrap, into a live session', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const cfg = loadConfig({ env: {} });
   const sink = new RecordingSink();
   const { log } = captureLog();

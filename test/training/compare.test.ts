@@ -2,12 +2,12 @@
  * Measuring whether one model beats another: file-level bootstrap intervals of the EER (training/devoxtrain/metrics.py)
  * and the paired comparison of two model directories on the shared data (training/compare.py).
  */
-import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { check, projectRoot, python } from './python.js';
+import { NEEDS_SHARED_SPEECH } from '../helpers/shared-data.js';
 
 t.test('file-level bootstrap: label counts kept, correlated windows widen the interval', async (t) => {
   const b = await check<{ eer: number; file_ci: [number, number]; window_ci: [number, number]; row_counts: [number, number][] }>(
@@ -22,9 +22,8 @@ t.test('file-level bootstrap: label counts kept, correlated windows widen the in
 });
 
 const SHIPPED = join(projectRoot, 'models/devox-phone');
-const DATA = join(projectRoot, '..', 'shared', 'data', 'speech', 'manifest.csv');
 
-t.test('compare.py: a model against itself differs by exactly zero, on real dev files', { skip: !existsSync(DATA) && `no shared data at ${DATA}` }, async (t) => {
+t.test('compare.py: a model against itself differs by exactly zero, on real dev files', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const r = await python([join(projectRoot, 'training/compare.py'), SHIPPED, SHIPPED, '--splits', 'dev', '--boot', '30',
     '--limit', '5', '--json']);
   t.equal(r.code, 0, r.stderr.slice(-1500));

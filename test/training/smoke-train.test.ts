@@ -13,12 +13,13 @@ import * as ort from 'onnxruntime-node';
 import t from 'tap';
 import type { ModelCard } from '../../src/detect/types.js';
 import { projectRoot, python } from './python.js';
+import { NEEDS_SHARED_SPEECH } from '../helpers/shared-data.js';
 
-const MANIFEST = join(projectRoot, '../shared/data/speech/manifest.csv');
 // ~1 min on an idle 2-core machine; several times that while other jobs share the CPU
 t.setTimeout(600_000);
 
-const skip = existsSync(MANIFEST) ? false : `shared speech data not found at ${MANIFEST}: the smoke train needs it`;
+/** The smoke train reads the shared corpus. */
+const skip = NEEDS_SHARED_SPEECH;
 
 /** What train.py writes into card.json beyond the runtime's ModelCard (the fields read here). */
 interface TrainedCard extends ModelCard {

@@ -7,7 +7,6 @@
  */
 import t from 'tap';
 import { createSocket } from 'node:dgram';
-import { setTimeout as sleep } from 'node:timers/promises';
 import sdpTransform from 'sdp-transform';
 import { loadConfig } from '../../../src/config.js';
 import { MediaSessions } from '../../../src/media/media-sessions.js';
@@ -19,7 +18,8 @@ import { sendAudio } from '../../../src/media/rtp-sender.js';
 import type { CodecName } from '../../../src/media/types.js';
 import { loadSipFixture, variant, type StoredRequest } from '../../helpers/sip-messages.js';
 import { RecordingSink } from '../../helpers/recording-sink.js';
-import { sharedSpeech } from '../../helpers/shared-data.js';
+import { sleep, waitFor } from '../../helpers/wait.js';
+import { NEEDS_SHARED_SPEECH, sharedSpeech } from '../../helpers/shared-data.js';
 
 const log = createLogger('silent');
 
@@ -96,7 +96,7 @@ t.test('every stored SBC INVITE is answered 200 on real ports; RTP arrives; BYE 
       // Real UDP: RTP sent to the answered port reaches the stream's counters.
       const s = media.get(streams[0]!.session.descriptor.streamId)!;
       await sendPcmu(s.port, 5);
-      for (let i = 0; i < 50 && s.counters.packetsReceived < 5; i++) await sleep(10);
+      await waitFor(() => s.counters.packetsReceived >= 5, 500, `${name}: 5 RTP packets received`);
       t.equal(s.counters.packetsReceived, 5, 'RTP packets received on the answered port');
     }
     t.ok(registry.bye(req.callId), name);
@@ -115,7 +115,7 @@ t.test('every stored SBC INVITE is answered 200 on real ports; RTP arrives; BYE 
   t.ok(sink.ended.filter((e) => e.stream.callId === 'B2B.314.8861211.1716976413').every((e) => e.reason === 'bye'));
 });
 
-t.test('the negotiated codec decodes: real speech RTP to each answered port becomes windows (Opus, PCMU, PCMA)', async (t) => {
+t.test('the negotiated codec decodes: real speech RTP to each answered port becomes windows (Opus, PCMU, PCMA)', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const { media, sink, registry } = setup(47100, 47199);
   t.teardown(() => media.closeAll());
   const speech = await readAudioFile(sharedSpeech('audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac'));
@@ -131,7 +131,7 @@ t.test('the negotiated codec decodes: real speech RTP to each answered port beco
         to: { address: '127.0.0.1', port: s.session.port }, realtime: false });
     }
     const ids = out.call!.streams().map((s) => s.session.descriptor.streamId);
-    for (let i = 0; i < 100 && !ids.every((id) => sink.windowsOf(id).length >= 4); i++) await sleep(20);
+    await waitFor(() => ids.every((id) => sink.windowsOf(id).length >= 4), 2_000, `${name}: 4 windows on every leg`);
     for (const id of ids) t.ok(sink.windowsOf(id).length >= 4, `${name}: windows cut from the ${codec} leg`);
     registry.bye(req.callId);
   }
@@ -141,7 +141,7 @@ t.test('the negotiated codec decodes: real speech RTP to each answered port beco
   const leg = pcma.call!.streams()[0]!;
   t.equal(leg.audio.encoding, 'PCMA');
   await sendAudio(twoSec, speech.sampleRate, { codec: 'PCMA', payloadType: 8, to: { address: '127.0.0.1', port: leg.session.port }, realtime: false });
-  for (let i = 0; i < 100 && sink.windowsOf(leg.session.descriptor.streamId).length < 4; i++) await sleep(20);
+  await waitFor(() => sink.windowsOf(leg.session.descriptor.streamId).length >= 4, 2_000, '4 windows on the PCMA leg');
   t.ok(sink.windowsOf(leg.session.descriptor.streamId).length >= 4, 'windows cut from the PCMA leg');
   registry.bye(ac.callId);
   t.equal(media.size, 0);
@@ -299,7 +299,7 @@ t.test('a hold longer than media.streamTimeoutMs: resume allocates fresh session
   const ids0 = first.call!.streams().map((s) => s.session.descriptor.streamId);
   const hold = await registry.modify(variant(req, { body: req.body.replaceAll('a=sendonly', 'a=inactive').replace('1247 9367', '1247 9368') }));
   t.equal(hold.status, 200);
-  for (let i = 0; i < 100 && media.size > 0; i++) await sleep(20);
+  await waitFor(() => media.size === 0, 2_000, 'the silent legs timed out');
   t.equal(media.size, 0, 'media timed the silent legs out');
   t.same(sink.ended.filter((e) => ids0.includes(e.stream.streamId)).map((e) => e.reason), ['timeout', 'timeout']);
   const resume = await registry.modify(variant(req, { body: req.body.replace('1247 9367', '1247 9369') }));
@@ -405,7 +405,7 @@ t.test('session timer with stackRefreshes: calls we refresh (uas) are left to th
   t.same(ours.timer, { intervalSec: 2, refresher: 'uas' });
   t.equal(ours.headers['Session-Expires'], '2;refresher=uas', 'the 2xx still announces the timer (the stack refreshes from it)');
   t.same(theirs.timer, { intervalSec: 2, refresher: 'uac' });
-  for (let i = 0; i < 150 && registry.get('they-refresh') !== undefined; i++) await sleep(20);
+  await waitFor(() => registry.get('they-refresh') === undefined, 3_000, 'the unrefreshed call to end');
   t.equal(registry.get('they-refresh'), undefined, 'unrefreshed UAC-refreshed call ended');
   t.equal(expired.length, 1, 'BYE asked for once');
   await sleep(1200); // past the 2 s interval of the uas call
@@ -430,7 +430,7 @@ t.test('session timer: a session not refreshed in time is ended and its ports fr
   t.equal(refresh.status, 200);
   await sleep(800);
   t.equal(media.size, 2, 'refreshed session still running');
-  for (let i = 0; i < 100 && media.size > 0; i++) await sleep(20);
+  await waitFor(() => media.size === 0, 2_000, 'the expired session to free its ports');
   t.equal(expired, 'yes');
   t.equal(registry.counters.session_timer_expired, 1);
   t.equal(media.size, 0);

@@ -20,6 +20,7 @@ import type { VerdictLabel } from '../../../src/verdicts/types.js';
 import { startTestServer } from '../../helpers/devox-server.js';
 import { CLIP_A, SECRET, TOKEN } from '../websocket/harness.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
+import { NEEDS_SHARED_SPEECH } from '../../helpers/shared-data.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const workerBin = findWorkerBin();
@@ -33,7 +34,7 @@ const skipE2e = !workerBin
     ? 'mediasoup not installed: npm install mediasoup (MEDIASOUP_WORKER_BIN is set)'
     : !CHROMIUM_BIN
       ? CHROMIUM_MISSING
-      : false;
+      : NEEDS_SHARED_SPEECH;
 
 t.test('browser microphone → /webrtc → mediasoup → windows and a verdict', { skip: skipE2e }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'devox-webrtc-'));
@@ -86,7 +87,7 @@ t.test('browser microphone → /webrtc → mediasoup → windows and a verdict',
   t.equal(v[0]!.stream.leg, 'microphone');
   t.equal(v.at(-1)!.label, shown, 'page label = latest verdict');
   // The first verdict can come as early as the third window (1 s of speech); the audio keeps flowing, so wait for more.
-  for (let i = 0; i < 50 && server.detector.stats.windowsIn < 5; i++) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => server.detector.stats.windowsIn >= 5, 5_000, '5 windows from the browser audio');
   t.ok(server.detector.stats.windowsIn >= 5, `windows keep being cut from the browser audio (${server.detector.stats.windowsIn})`);
 
   await page.click('#stop');

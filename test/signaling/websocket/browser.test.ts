@@ -14,6 +14,7 @@ import t from 'tap';
 import { signMediaPath } from '../../../src/signaling/auth.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../../helpers/chromium.js';
 import { CLIP_A, SECRET, sourceClip, startHarness } from './harness.js';
+import { NEEDS_SHARED_SPEECH } from '../../helpers/shared-data.js';
 import { sleep } from '../../helpers/wait.js';
 
 /** RMS per 10 ms frame at 16 kHz: an envelope that survives the browser's resampling and offset. */
@@ -77,7 +78,7 @@ window.stream = async (signedUrl, seconds) => {
 };
 </script>`;
 
-t.test('a browser streams its microphone over the jambonz protocol', { skip: CHROMIUM_BIN ? false : CHROMIUM_MISSING }, async (t) => {
+t.test('a browser streams its microphone over the jambonz protocol', { skip: NEEDS_SHARED_SPEECH || (CHROMIUM_BIN ? false : CHROMIUM_MISSING) }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'devox-browser-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const wav = join(dir, 'speech.wav');

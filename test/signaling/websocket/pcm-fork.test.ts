@@ -5,18 +5,19 @@
 import t from 'tap';
 import { CLIP_A, CLIP_B, alignAndCompare, closed, ffmpegDecode16k, ffmpegRaw, int16FromS16le, openClient, sourceClip, startHarness, streamPcmFork } from './harness.js';
 import { coveredSamples } from '../../helpers/recording-sink.js';
+import { NEEDS_SHARED_SPEECH, loadSharedSpeech } from '../../helpers/shared-data.js';
 
 const h = await startHarness();
 t.teardown(() => h.close());
 
-const refA = await sourceClip(CLIP_A);
-const refB = await sourceClip(CLIP_B);
+const refA = await loadSharedSpeech(() => sourceClip(CLIP_A));
+const refB = await loadSharedSpeech(() => sourceClip(CLIP_B));
 
 function expectedWindows(frames: number, frameMs = 20): number {
   return Math.floor(((frames * frameMs) / 1000 - 1) / 0.25) + 1;
 }
 
-t.test('audio_fork mono 8 kHz (subprotocol audio.drachtio.org)', async (t) => {
+t.test('audio_fork mono 8 kHz (subprotocol audio.drachtio.org)', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const bytes = ffmpegRaw(CLIP_A, 8000, 's16le');
   const uuid = '5b4a3c2d-1e0f-4a5b-8c7d-000000000001';
   const ws = await openClient(h.url('/audio-fork'), { protocol: 'audio.drachtio.org' });
@@ -41,7 +42,7 @@ t.test('audio_fork mono 8 kHz (subprotocol audio.drachtio.org)', async (t) => {
   t.ok(d.snrDb > 25, 'matches ffmpeg resampling of the same PCM (SNR > 25 dB)');
 });
 
-t.test('audio_fork stereo 16 kHz: left = caller, right = callee', async (t) => {
+t.test('audio_fork stereo 16 kHz: left = caller, right = callee', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const left = int16FromS16le(ffmpegRaw(CLIP_A, 16000, 's16le'));
   const right = int16FromS16le(ffmpegRaw(CLIP_B, 16000, 's16le'));
   const uuid = '5b4a3c2d-1e0f-4a5b-8c7d-000000000002';
@@ -66,7 +67,7 @@ t.test('audio_fork stereo 16 kHz: left = caller, right = callee', async (t) => {
   t.ok(cross.corr < 0.3, 'channels are not mixed up');
 });
 
-t.test('jambonz listen: metadata fields become identity; stereo 8 kHz', async (t) => {
+t.test('jambonz listen: metadata fields become identity; stereo 8 kHz', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const left = int16FromS16le(ffmpegRaw(CLIP_A, 8000, 's16le'));
   const right = int16FromS16le(ffmpegRaw(CLIP_B, 8000, 's16le'));
   const callSid = 'b3f8c2a4-9d1e-4f6a-8b2c-jambonz00001';
@@ -115,7 +116,7 @@ t.test('jambonz listen: metadata fields become identity; stereo 8 kHz', async (t
   t.ok(caller.windows.every((w) => w.lostRatio === 0), 'control frame did not cost audio');
 });
 
-t.test('jambonz mixed: one leg named mixed', async (t) => {
+t.test('jambonz mixed: one leg named mixed', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const mono = int16FromS16le(ffmpegRaw(CLIP_A, 16000, 's16le', 2.1));
   const callSid = 'b3f8c2a4-9d1e-4f6a-8b2c-jambonz00002';
   const ws = await openClient(h.url('/jambonz'), { protocol: 'audio.jambonz.org' });

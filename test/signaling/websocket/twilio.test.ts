@@ -7,16 +7,17 @@ import t, { type Test } from 'tap';
 import { createDecoder, createEncoder } from '../../../src/media/codecs.js';
 import { CLIP_A, CLIP_B, CLIP_SEC, OUTPUT_RATE, alignAndCompare, closed, ffmpegDecode16k, ffmpegRaw, int16FromS16le, openClient, sourceClip, startHarness, streamTwilio } from './harness.js';
 import { coveredSamples, type RecordedStream } from '../../helpers/recording-sink.js';
+import { NEEDS_SHARED_SPEECH, loadSharedSpeech } from '../../helpers/shared-data.js';
 
 const h = await startHarness();
 t.teardown(() => h.close());
 
-const refA = await sourceClip(CLIP_A);
-const refB = await sourceClip(CLIP_B);
-const mulawA = ffmpegRaw(CLIP_A, 8000, 'mulaw');
-const mulawB = ffmpegRaw(CLIP_B, 8000, 'mulaw');
-const decodedA = ffmpegDecode16k(mulawA, 8000, 'mulaw');
-const decodedB = ffmpegDecode16k(mulawB, 8000, 'mulaw');
+const refA = await loadSharedSpeech(() => sourceClip(CLIP_A));
+const refB = await loadSharedSpeech(() => sourceClip(CLIP_B));
+const mulawA = await loadSharedSpeech(() => ffmpegRaw(CLIP_A, 8000, 'mulaw'));
+const mulawB = await loadSharedSpeech(() => ffmpegRaw(CLIP_B, 8000, 'mulaw'));
+const decodedA = await loadSharedSpeech(() => ffmpegDecode16k(mulawA, 8000, 'mulaw'));
+const decodedB = await loadSharedSpeech(() => ffmpegDecode16k(mulawB, 8000, 'mulaw'));
 
 /** Windows of one stream: seq 0.., hop 250 ms, 1 s long, covering the clip. */
 function checkWindows(tt: Test, s: RecordedStream, sentSec: number): void {
@@ -32,7 +33,7 @@ function checkWindows(tt: Test, s: RecordedStream, sentSec: number): void {
   tt.ok(s.windows.every((w, i) => i === 0 || w.arrivalMs >= s.windows[i - 1]!.arrivalMs), 'windows come out in arrival order');
 }
 
-t.test('Twilio: inbound + outbound tracks become two legs of one call, audio matches the source', async (t) => {
+t.test('Twilio: inbound + outbound tracks become two legs of one call, audio matches the source', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const callSid = 'CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1';
   const ws = await openClient(h.url('/twilio'));
   const done = closed(ws);
@@ -81,7 +82,7 @@ t.test('Twilio: inbound + outbound tracks become two legs of one call, audio mat
   t.ok(cross.corr < 0.3, `inbound leg is not clip B (corr ${cross.corr.toFixed(3)})`);
 });
 
-t.test('Twilio: frames sent out of order, or with jittery timestamps, are placed exactly', async (t) => {
+t.test('Twilio: frames sent out of order, or with jittery timestamps, are placed exactly', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const inOrderSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1';
   const shuffledSid = 'CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2';
   // Swap neighbours, and hold every 10th frame back by 3 frames (within websocket.reorderFrames = 5).
@@ -123,7 +124,7 @@ t.test('Twilio: frames sent out of order, or with jittery timestamps, are placed
   t.ok(a.corr > 0.95 && Math.abs(a.lag) <= 2, `matches the source (corr ${a.corr.toFixed(4)})`);
 });
 
-t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', async (t) => {
+t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const cases = [
     { encoding: 'PCMU', rate: 8000, bps: 1, bytes: mulawA, fmt: 'mulaw' as const, minCorr: 0.95 },
     { encoding: 'PCMA', rate: 8000, bps: 1, bytes: ffmpegRaw(CLIP_A, 8000, 'alaw'), fmt: 'alaw' as const, minCorr: 0.95 },
@@ -163,11 +164,11 @@ t.test('Telnyx variant: PCMU, PCMA and L16/16k with snake_case fields', async (t
   );
 });
 
-t.test('clip length sanity', async (t) => {
+t.test('clip length sanity', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   t.equal(mulawA.length, Math.round(CLIP_SEC * 8000), 'ffmpeg produced the requested 8 kHz clip');
 });
 
-t.test('Telnyx OPUS: one Opus packet per media message', async (t) => {
+t.test('Telnyx OPUS: one Opus packet per media message', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const pcm48 = int16FromS16le(ffmpegRaw(CLIP_A, 48000, 's16le'));
   const enc = createEncoder('opus', { bitrate: 32000 });
   const dec = createDecoder({ encoding: 'opus', clockRate: 48000, channels: 2 });
