@@ -140,7 +140,7 @@ export class MediaSessions {
   async closeAll(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id, 'released')));
+    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id, 'shutdown')));
   }
 
   #end(streamId: string, reason: StreamEndReason): Promise<void> {

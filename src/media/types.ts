@@ -69,7 +69,8 @@ export interface WindowView extends Readonly<WindowMeasures> {
   copyInto(dst: Float32Array, offset: number): void;
 }
 
-export type StreamEndReason = 'timeout' | 'released' | 'bye' | 'transport_closed' | 'error' | 'eof';
+/** Why a stream ended; `shutdown` when the server itself is closing (docs/events.md, schema/events.schema.json). */
+export type StreamEndReason = 'timeout' | 'released' | 'bye' | 'transport_closed' | 'error' | 'eof' | 'shutdown';
 
 /** The transport-agnostic consumer of windows (the detector side implements it). */
 export interface WindowSink {
