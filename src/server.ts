@@ -245,7 +245,8 @@ export class DevoxServer implements StreamControl {
       streamId: descriptor.streamId,
       callId: descriptor.callId,
       leg: descriptor.leg,
-      address: session.address,
+      // The address peers send to, as SDP answers say it (a wildcard bind needs an announce address).
+      address: this.config.media.announceAddress || session.address,
       port: session.port,
       payloadType: format.payloadType,
       codec,
@@ -283,7 +284,7 @@ export class DevoxServer implements StreamControl {
   listStreams(): unknown[] {
     return [...this.media.streams()].map((s) => ({
       ...s.descriptor,
-      address: s.address,
+      address: this.config.media.announceAddress || s.address,
       port: s.port,
       label: this.pipeline.label(s.descriptor.streamId) ?? 'listening',
       counters: s.counters,
