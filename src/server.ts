@@ -180,7 +180,7 @@ export class DevoxServer implements StreamControl {
       let sip: SipApp | undefined;
       if (config.sip.enabled) {
         // Returns at once; readiness follows the drachtio connection.
-        const app = await startSip({ config, media, log: log.child({ component: 'sip' }) });
+        const app = await startSip({ config, media, log }); // SipApp binds component: 'sip' itself
         cleanup.push(() => app.close());
         metrics.addSipCounters(() => app.counters, () => app.ready);
         sip = app;
