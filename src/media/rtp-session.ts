@@ -112,7 +112,7 @@ export class RtpSessionImpl implements RtpSession {
     this.#lastActivityMs = nowMs();
     rtp.on('message', (msg, rinfo) => this.#onRtp(msg, rinfo));
     rtcp.on('message', () => {
-      this.#stream.extra.rtcpPackets++;
+      this.#stream.counters.packetsRtcp++;
     });
     const onSocketError = (err: Error): void => this.#logOnce('socket_error', { err }, 'RTP socket error');
     rtp.on('error', onSocketError);
