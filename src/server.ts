@@ -139,6 +139,8 @@ export class DevoxServer implements StreamControl {
         outputRate,
         sink: detector,
         log: log.child({ component: 'media' }),
+        // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
+        onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
       });
       const media = ingress.rtp;
       cleanup.push(() => media.closeAll());

@@ -98,3 +98,26 @@ t.test('each datagram in exactly one exported counter', async (t) => {
   t.equal(d('undecodable'), 6, 'undecodable Opus payloads exported, as a part of received');
   t.equal(d('duplicate') + d('late'), 0, 'no duplicate or late packet here');
 });
+
+t.test('a stream that ends before its first window and before any scrape still has its datagrams exported', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const a = await socket();
+  t.teardown(() => a.close());
+  const before = await scrape(server);
+  const s = await server.openStream({ callId: 'acct-short', leg: 'caller', codec: 'PCMU' });
+  const silence = Buffer.alloc(160, 0xff);
+  for (let i = 0; i < 10; i++) await send(a, rtp(i, i * 160, 0, silence), s.port); // 200 ms: no 1-s window
+  await send(a, RTCP_SR, s.port + 1);
+  await send(a, Buffer.from([0x80, 0]), s.port);
+  const c = server.media.get(s.streamId)!.counters;
+  await waitFor(() => c.packetsReceived === 10 && c.packetsRtcp === 1 && c.packetsMalformed === 1, 5000, 'datagrams counted by the stream');
+  t.equal(c.windowsEmitted, 0, 'no window was cut');
+  server.releaseStream(s.streamId);
+  await waitFor(() => server.pipeline.stats.streams === 0, 10_000, 'the stream ended');
+  const after = await scrape(server);
+  const d = (family: string): number => metricValue(after, `devox_rtp_packets_${family}_total`) - metricValue(before, `devox_rtp_packets_${family}_total`);
+  t.equal(d('received'), 10, 'its 10 packets in devox_rtp_packets_received_total');
+  t.equal(d('rtcp'), 1);
+  t.equal(d('malformed'), 1);
+});
