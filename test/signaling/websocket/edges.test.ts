@@ -1,9 +1,12 @@
 /**
  * WebSocket edges a real `ws` client meets: a subprotocol the endpoint does not speak is refused
  * with HTTP 400 and a readable reason (not a 101 the client aborts with 1006); the closes `ws`
- * makes itself (1009 over maxMessageBytes, 1007 invalid UTF-8) carry a non-empty reason.
+ * makes itself (1009 over maxMessageBytes, 1007 invalid UTF-8, 1002 a malformed frame) carry a non-empty reason.
  * No shared data needed: the frames are built here.
  */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
 import { TOKEN, closed, openClient, startHarness } from './harness.js';
@@ -76,4 +79,31 @@ t.test('closes DevoX makes itself keep their own reason (1007 not JSON)', async 
   const c = await done;
   t.equal(c.code, 1007);
   t.match(c.reason, /not JSON/, `reason "${c.reason}"`);
+});
+
+t.test('a malformed frame (a client frame without a mask) closes 1002 with a reason', async (t) => {
+  const url = new URL(h.url('/twilio'));
+  const sock = connect(Number(url.port), url.hostname);
+  t.teardown(() => sock.destroy());
+  await once(sock, 'connect');
+  sock.write(
+    `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
+  );
+  let buf = Buffer.alloc(0);
+  const readUntil = async (done: () => boolean): Promise<void> => {
+    while (!done()) {
+      const [chunk] = (await once(sock, 'data')) as [Buffer];
+      buf = Buffer.concat([buf, chunk]);
+    }
+  };
+  await readUntil(() => buf.includes('\r\n\r\n'));
+  t.match(buf.toString('latin1'), /^HTTP\/1\.1 101 /, 'upgraded');
+  buf = buf.subarray(buf.indexOf('\r\n\r\n') + 4);
+  sock.write(Buffer.from([0x81, 0x01, 0x41])); // FIN text frame "A", MASK bit not set: RFC 6455 5.1 says close
+  await readUntil(() => buf.length >= 2 && buf.length >= 2 + (buf[1]! & 0x7f));
+  t.equal(buf[0], 0x88, 'a close frame');
+  const payload = buf.subarray(2, 2 + (buf[1]! & 0x7f));
+  t.equal(payload.readUInt16BE(0), 1002, 'code 1002 (protocol error)');
+  t.equal(payload.subarray(2).toString('utf8'), 'WebSocket protocol error (malformed frame)', 'non-empty reason');
 });
