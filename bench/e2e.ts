@@ -109,7 +109,10 @@ async function main(): Promise<number> {
   const extra: Record<string, unknown> = {};
   for (const kv of v.set ?? []) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--set: expected key.path=value, got ${JSON.stringify(kv)}`);
+    if (i <= 0) {
+      process.stderr.write(`--set: expected key.path=value, got ${JSON.stringify(kv)}\n\n${USAGE}\n`);
+      return 2;
+    }
     const raw = kv.slice(i + 1);
     let value: unknown = raw;
     try {

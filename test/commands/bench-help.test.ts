@@ -46,6 +46,14 @@ t.test('an unknown option: the reason and the usage on stderr, exit 2, no stack 
   }
 });
 
+t.test('a malformed --set: the reason and the usage, exit 2', async (t) => {
+  const r = await bench('e2e.ts', '--set', 'detect.maxBatchSize');
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--set: expected key\.path=value, got "detect\.maxBatchSize"/);
+  t.match(r.stderr, /usage: npm run bench -- /);
+  t.notMatch(r.stderr, STACK, 'no stack trace');
+});
+
 t.test('npm run bench -- --help', async (t) => {
   const r = await run('npm', ['run', '--silent', 'bench', '--', '--help']);
   t.equal(r.code, 0, 'exit 0');
