@@ -15,6 +15,8 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim
 WORKDIR /app
+# RTP binds every interface: set DEVOX_ANNOUNCE_ADDRESS (the address peers send RTP to) at run time;
+# DevoX refuses to start without it rather than answer SDP with c=IN IP4 0.0.0.0 (hold).
 ENV NODE_ENV=production \
     DEVOX_HTTP_HOST=0.0.0.0 \
     DEVOX_BIND_ADDRESS=0.0.0.0 \

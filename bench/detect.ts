@@ -19,7 +19,6 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { loadConfig, projectRoot } from '../src/config.js';
 import { Detector } from '../src/detect/detector.js';
@@ -28,10 +27,19 @@ import { loadModel } from '../src/detect/model-registry.js';
 import { readAudioFile } from '../src/media/audio-file.js';
 import { RingWindowView } from '../src/media/window-view.js';
 import { createLogger } from '../src/logger.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({
-  options: { model: { type: 'string' }, seconds: { type: 'string' }, batches: { type: 'string' }, streams: { type: 'string' } },
-});
+const USAGE = `usage: npm run bench:detect -- [options]
+
+  --model DIR              model directory (default models/devox-phone, else the tiny test model)
+  --seconds S              seconds per measurement (default 3)
+  --batches 1,8,16,32,64   batch sizes to measure
+  --streams 100,200,400    real-time stream counts through a Detector
+  -h, --help               this text
+
+DEVOX_* environment overrides apply (e.g. DEVOX_MAX_BATCH_SIZE=16).`;
+
+const values = benchArgs(USAGE, { model: { type: 'string' }, seconds: { type: 'string' }, batches: { type: 'string' }, streams: { type: 'string' } });
 const shipped = resolve(projectRoot, 'models/devox-phone');
 const modelDir = values.model ?? (existsSync(join(shipped, 'card.json')) ? shipped : resolve(projectRoot, 'test/fixtures/tiny-model'));
 const seconds = Number(values.seconds ?? '3');

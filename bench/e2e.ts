@@ -22,7 +22,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { loadConfig, mergeConfig, projectRoot } from '../src/config.js';
 import type { WindowScore } from '../src/detect/types.js';
 import { nowMs } from '../src/media/clock.js';
@@ -31,6 +30,7 @@ import { createLogger } from '../src/logger.js';
 import type { OpenedStream } from '../src/http/streams-api.js';
 import { DevoxServer } from '../src/server.js';
 import { NatsServer, natsServerAvailable } from '../test/helpers/nats-server.js';
+import { benchArgs } from './args.js';
 
 const HOP_MS = 250;
 
@@ -76,26 +76,43 @@ async function histogramDelta(server: DevoxServer): Promise<{ sizeSum: number; c
   return { sizeSum: pick(size.values, '_sum'), count: pick(size.values, '_count'), durSum: pick(dur.values, '_sum') };
 }
 
+const USAGE = `usage: npm run bench -- [options]
+
+  --streams N[,N...]   stream counts to run (default 200)
+  --no-search          do not search for the largest real-time N afterwards
+  --duration S         seconds measured per trial (default 12)
+  --warmup S           seconds before measuring (default 3)
+  --model DIR          model directory (default: the shipped models)
+  --no-nats            publish to a discarded stdout even when nats-server is installed
+  --max-streams N      upper bound of the search (default 1600)
+  --set key.path=VALUE config override (repeatable; VALUE parsed as JSON when it can be)
+  -h, --help           this text
+
+examples:
+  npm run bench -- --streams 100,200,400 --no-search --duration 10
+  npm run bench -- --model test/fixtures/tiny-model --no-nats`;
+
 async function main(): Promise<number> {
-  const { values: v } = parseArgs({
-    options: {
-      streams: { type: 'string', default: '200' },
-      search: { type: 'boolean', default: true },
-      'no-search': { type: 'boolean', default: false },
-      duration: { type: 'string', default: '12' },
-      warmup: { type: 'string', default: '3' },
-      model: { type: 'string' },
-      nats: { type: 'boolean', default: true },
-      'no-nats': { type: 'boolean', default: false },
-      'max-streams': { type: 'string', default: '1600' },
-      /** Config overrides, e.g. --set detect.intraOpThreads=2 --set detect.maxBatchSize=32 (value parsed as JSON when it can be). */
-      set: { type: 'string', multiple: true },
-    },
+  const v = benchArgs(USAGE, {
+    streams: { type: 'string', default: '200' },
+    search: { type: 'boolean', default: true },
+    'no-search': { type: 'boolean', default: false },
+    duration: { type: 'string', default: '12' },
+    warmup: { type: 'string', default: '3' },
+    model: { type: 'string' },
+    nats: { type: 'boolean', default: true },
+    'no-nats': { type: 'boolean', default: false },
+    'max-streams': { type: 'string', default: '1600' },
+    /** Config overrides, e.g. --set detect.intraOpThreads=2 --set detect.maxBatchSize=32 (value parsed as JSON when it can be). */
+    set: { type: 'string', multiple: true },
   });
   const extra: Record<string, unknown> = {};
   for (const kv of v.set ?? []) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--set: expected key.path=value, got ${JSON.stringify(kv)}`);
+    if (i <= 0) {
+      process.stderr.write(`--set: expected key.path=value, got ${JSON.stringify(kv)}\n\n${USAGE}\n`);
+      return 2;
+    }
     const raw = kv.slice(i + 1);
     let value: unknown = raw;
     try {

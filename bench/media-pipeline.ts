@@ -13,6 +13,9 @@ import { packetize } from '../src/media/rtp-sender.js';
 import { readAudioFile } from '../src/media/audio-file.js';
 import { defaultPayloadFormat, opusDecodeRate, parseCodecName } from '../src/media/codecs.js';
 import type { WindowSink, WindowView } from '../src/media/types.js';
+import { exitOnHelp } from './args.js';
+
+exitOnHelp('usage: npx tsx bench/media-pipeline.ts [streams=200] [seconds-of-audio-per-stream=12] [pcmu|pcma|opus|l16]');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const audio = await readAudioFile(resolve(here, '../../shared/data/speech/audio/bigcodec_demo/genuine/bonafide/libri-6829_129fb374e5.flac'));

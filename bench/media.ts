@@ -11,7 +11,6 @@
 import { fork } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cpus, loadavg } from 'node:os';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
@@ -20,19 +19,27 @@ import { once } from 'node:events';
 import { MediaSessions } from '../src/media/media-sessions.js';
 import { nowMs } from '../src/media/clock.js';
 import type { StreamDescriptor, WindowSink, WindowView } from '../src/media/types.js';
+import { benchArgs } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SPEECH = resolve(here, '..', '..', 'shared', 'data', 'speech', 'audio/bigcodec_demo/genuine/bonafide/libri-6829_129fb374e5.flac');
 
-const { values } = parseArgs({
-  options: {
-    streams: { type: 'string', default: '250,500,1000,1500,2000' },
-    seconds: { type: 'string', default: '12' },
-    warmup: { type: 'string', default: '4' },
-    'port-min': { type: 'string', default: '20000' },
-    /** Sockets only (count datagrams, nothing else): Node's UDP receive floor for comparison. */
-    bare: { type: 'boolean', default: false },
-  },
+const USAGE = `usage: npm run bench:media -- [options]
+
+  --streams 250,500,1000,1500,2000   concurrent real-time PCMU streams per level
+  --seconds S                        seconds measured per level (default 12)
+  --warmup S                         seconds before measuring (default 4)
+  --port-min PORT                    first RTP port (default 20000)
+  --bare                             sockets only (count datagrams): Node's UDP receive floor
+  -h, --help                         this text`;
+
+const values = benchArgs(USAGE, {
+  streams: { type: 'string', default: '250,500,1000,1500,2000' },
+  seconds: { type: 'string', default: '12' },
+  warmup: { type: 'string', default: '4' },
+  'port-min': { type: 'string', default: '20000' },
+  /** Sockets only (count datagrams, nothing else): Node's UDP receive floor for comparison. */
+  bare: { type: 'boolean', default: false },
 });
 const bare = values.bare;
 const levels = values.streams.split(',').map(Number);

@@ -19,7 +19,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig, projectRoot } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -27,18 +26,26 @@ import { DevoxServer } from '../src/server.js';
 import type { SipApp } from '../src/signaling/sip/sip-app.js';
 import { freePort } from '../test/helpers/nats-server.js';
 import { DRACHTIO_SKIP_REASON, DrachtioServer, findDrachtio } from '../test/helpers/drachtio-server.js';
+import { benchArgs } from './args.js';
 
 const SCENARIO = resolve(projectRoot, 'test/fixtures/sipp/siprec-uac.xml');
 const SPEECH = resolve(projectRoot, '../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac');
 
-const { values: args } = parseArgs({
-  options: {
-    rates: { type: 'string', default: '10,25,50,100' },
-    calls: { type: 'string', default: '200' },
-    concurrent: { type: 'string', default: '25,50,100' },
-    hold: { type: 'string', default: '10' },
-    model: { type: 'string' },
-  },
+const USAGE = `usage: npm run bench:siprec -- [options]   (needs drachtio-server: DRACHTIO_BIN or drachtio on PATH, and sipp)
+
+  --rates 10,25,50,100     call setup rates (calls/s) to measure
+  --calls N                calls placed per rate (default 200)
+  --concurrent 25,50,100   concurrent calls held while real speech streams to every leg
+  --hold S                 seconds measured while the calls are held (default 10)
+  --model DIR              model directory (default: the shipped models)
+  -h, --help               this text`;
+
+const args = benchArgs(USAGE, {
+  rates: { type: 'string', default: '10,25,50,100' },
+  calls: { type: 'string', default: '200' },
+  concurrent: { type: 'string', default: '25,50,100' },
+  hold: { type: 'string', default: '10' },
+  model: { type: 'string' },
 });
 
 function list(s: string): number[] {

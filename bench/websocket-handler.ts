@@ -16,6 +16,9 @@ import { createDecoder } from '../src/media/codecs.js';
 import { FrameLeg } from '../src/media/frame-leg.js';
 import { TwilioStreamHandler } from '../src/signaling/websocket/twilio-stream-handler.js';
 import { newCounters } from '../src/signaling/websocket/media-stream-server.js';
+import { exitOnHelp } from './args.js';
+
+exitOnHelp('usage: npx tsx bench/websocket-handler.ts [streams=200] [seconds=10]');
 
 const streams = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);

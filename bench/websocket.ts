@@ -22,13 +22,13 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { loadConfig, projectRoot } from '../src/config.js';
 import type { StreamDescriptor, WindowSink, WindowView } from '../src/media/types.js';
 import { MediaIngress } from '../src/media/ingress.js';
 import { MediaStreamServer } from '../src/signaling/websocket/media-stream-server.js';
+import { benchArgs } from './args.js';
 
 const TOKEN = 'bench-token';
 const CLIP = resolve(projectRoot, '../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac');
@@ -194,14 +194,20 @@ class BenchSink implements WindowSink {
   }
 }
 
+const USAGE = `usage: npm run bench:ws -- [options]
+
+  --streams 50,100,200,400   concurrent Twilio Media Streams per level
+  --seconds S                seconds per level (default 20)
+  --tracks 1|2               tracks per stream (default 1)
+  -h, --help                 this text`;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      streams: { type: 'string', default: '50,100,200,400' },
-      seconds: { type: 'string', default: '20' },
-      tracks: { type: 'string', default: '1' },
-      client: { type: 'boolean', default: false },
-    },
+  const values = benchArgs(USAGE, {
+    streams: { type: 'string', default: '50,100,200,400' },
+    seconds: { type: 'string', default: '20' },
+    tracks: { type: 'string', default: '1' },
+    /** Internal: the forked client process. */
+    client: { type: 'boolean', default: false },
   });
   if (values.client) {
     await clientMain();

@@ -4,6 +4,7 @@
  * overrides. Validated once with zod; a bad key fails start-up with its path named.
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -203,6 +204,16 @@ const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['media', 'rtpPortMax'],
         message: 'media.rtpPortMin..rtpPortMax must contain an even RTP port and the RTCP port after it' });
     }
+    if (isUnspecifiedAddress(c.media.bindAddress) && c.media.announceAddress === '') {
+      // An SDP answer (and a POST /streams reply) would carry c=IN IP4 0.0.0.0, which peers read as hold.
+      ctx.addIssue({ code: 'custom', path: ['media', 'announceAddress'],
+        message: `media.bindAddress ${c.media.bindAddress} (DEVOX_BIND_ADDRESS) listens on every interface but is no address a peer can send to: ` +
+          'set media.announceAddress (DEVOX_ANNOUNCE_ADDRESS) to the address peers send RTP to; without it SDP answers would say ' +
+          `c=IN IP4 ${c.media.bindAddress} (read as hold)` });
+    } else if (isUnspecifiedAddress(c.media.announceAddress)) {
+      ctx.addIssue({ code: 'custom', path: ['media', 'announceAddress'],
+        message: `${c.media.announceAddress} is no address a peer can send RTP to (c=0.0.0.0 reads as hold): announce a routable address` });
+    }
     if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
       ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });
     }
@@ -210,6 +221,14 @@ const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['window', 'hopMs'], message: 'must be <= window.lengthSec * 1000' });
     }
   });
+
+/** A wildcard ("any") address: bindable, never a destination (0.0.0.0, ::). */
+function isUnspecifiedAddress(a: string): boolean {
+  const bare = a.startsWith('[') && a.endsWith(']') ? a.slice(1, -1) : a;
+  if (isIPv4(bare)) return bare.split('.').every((o) => Number(o) === 0);
+  if (isIPv6(bare)) return /^[0:]+$/.test(bare);
+  return false;
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -139,6 +139,8 @@ export class DevoxServer implements StreamControl {
         outputRate,
         sink: detector,
         log: log.child({ component: 'media' }),
+        // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
+        onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
       });
       const media = ingress.rtp;
       cleanup.push(() => media.closeAll());
@@ -180,7 +182,7 @@ export class DevoxServer implements StreamControl {
       let sip: SipApp | undefined;
       if (config.sip.enabled) {
         // Returns at once; readiness follows the drachtio connection.
-        const app = await startSip({ config, media, log: log.child({ component: 'sip' }) });
+        const app = await startSip({ config, media, log }); // SipApp binds component: 'sip' itself
         cleanup.push(() => app.close());
         metrics.addSipCounters(() => app.counters, () => app.ready);
         sip = app;
@@ -245,7 +247,8 @@ export class DevoxServer implements StreamControl {
       streamId: descriptor.streamId,
       callId: descriptor.callId,
       leg: descriptor.leg,
-      address: session.address,
+      // The address peers send to, as SDP answers say it (a wildcard bind needs an announce address).
+      address: this.config.media.announceAddress || session.address,
       port: session.port,
       payloadType: format.payloadType,
       codec,
@@ -283,7 +286,7 @@ export class DevoxServer implements StreamControl {
   listStreams(): unknown[] {
     return [...this.media.streams()].map((s) => ({
       ...s.descriptor,
-      address: s.address,
+      address: this.config.media.announceAddress || s.address,
       port: s.port,
       label: this.pipeline.label(s.descriptor.streamId) ?? 'listening',
       counters: s.counters,

@@ -39,6 +39,19 @@ t.test('bad values name the key', async (t) => {
   t.throws(() => loadConfig({ env: { DEVOX_CONFIG: '/nonexistent/devox.json' } }), { name: 'ConfigError' });
 });
 
+t.test('a wildcard RTP bind needs an announce address: refused at load, naming both keys', async (t) => {
+  for (const bind of ['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0']) {
+    const err = t.throws(() => loadConfig({ env: { DEVOX_BIND_ADDRESS: bind } }), { name: 'ConfigError', key: 'media.announceAddress' }) as ConfigError;
+    t.match(err.message, /DEVOX_ANNOUNCE_ADDRESS/, `${bind}: the message names the env variable to set`);
+    t.match(err.message, /hold/, `${bind}: and says why (c=0.0.0.0 reads as hold)`);
+  }
+  t.throws(() => loadConfig({ env: { DEVOX_BIND_ADDRESS: '0.0.0.0', DEVOX_ANNOUNCE_ADDRESS: '0.0.0.0' } }), { name: 'ConfigError', key: 'media.announceAddress' },
+    'announcing the wildcard itself is refused too');
+  const ok = loadConfig({ env: { DEVOX_BIND_ADDRESS: '0.0.0.0', DEVOX_ANNOUNCE_ADDRESS: '203.0.113.10' } });
+  t.equal(ok.media.announceAddress, '203.0.113.10', 'wildcard bind with an announce address loads');
+  t.equal(loadConfig({ env: { DEVOX_BIND_ADDRESS: '10.1.2.3' } }).media.announceAddress, '', 'a concrete bind needs no announce address');
+});
+
 t.test('merge replaces arrays and scalars, keeps siblings', async (t) => {
   t.same(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] } }), { a: { b: 1, c: [3] } });
   t.throws(() => validateConfig({}), ConfigError);

@@ -2,6 +2,8 @@
  * devox analyze <file> — scores one audio file through the live path (file-scorer.ts) and prints a
  * per-window timeline and the final stream verdict; --json prints one JSON document instead.
  */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { ModelLoadError } from '../detect/errors.js';
@@ -138,9 +140,27 @@ export function fileResultJson(r: FileResult): Record<string, unknown> {
   };
 }
 
+/** Why `path` is no file to read (missing, a directory, unreadable), or undefined. */
+async function notAReadableFile(path: string): Promise<string | undefined> {
+  try {
+    if ((await stat(path)).isDirectory()) return 'is a directory, not an audio file';
+    await access(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const a = parseCommon('analyze', USAGE, argv);
   if (typeof a === 'number') return a;
+  const notAFile = await notAReadableFile(a.positionals[0]!);
+  if (notAFile !== undefined) {
+    // Before loading any model: the argument is wrong, not the audio.
+    process.stderr.write(`devox analyze: ${a.positionals[0]}: ${notAFile}\n`);
+    return 2;
+  }
   const log = createLogger(a.config.log.level);
   let scorer: FileScorer | undefined;
   try {

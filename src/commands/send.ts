@@ -19,7 +19,36 @@ const USAGE = `usage: devox send <audio file> --to HOST:PORT [options]
   --jitter-ms MS               uniform extra delay per packet
   --seed N                     impairment PRNG seed (default 1)
   --no-realtime                send as fast as possible
+  --bye                        when the file is sent (or on Ctrl-C), end the DevoX stream that
+                               listens at --to, through the control API (DELETE /streams): its
+                               call.ended follows at once instead of after media.streamTimeoutMs
+  --api URL                    DevoX HTTP API for --bye (default http://127.0.0.1:9464)
 `;
+
+/** Ends, through the control API, the stream whose RTP port is `port`; returns its streamId. */
+async function endStreamAt(api: string, port: number): Promise<string> {
+  const base = api.replace(/\/+$/, '');
+  let listed: { streams: Array<{ streamId: string; port: number }> };
+  try {
+    const res = await fetch(`${base}/streams`);
+    if (!res.ok) throw new Error(`GET /streams answered ${res.status}`);
+    listed = (await res.json()) as typeof listed;
+  } catch (err) {
+    throw new ByeError(`--bye: cannot list streams at ${base}: ${(err as Error).message}`);
+  }
+  const s = listed.streams.find((x) => x.port === port);
+  if (!s) throw new ByeError(`--bye: no DevoX stream listens at port ${port} (${base}/streams)`);
+  const res = await fetch(`${base}/streams?streamId=${encodeURIComponent(s.streamId)}`, { method: 'DELETE' });
+  if (!res.ok) throw new ByeError(`--bye: DELETE /streams answered ${res.status} for stream ${s.streamId}`);
+  return s.streamId;
+}
+
+class ByeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ByeError';
+  }
+}
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -66,6 +95,8 @@ export async function run(argv: string[]): Promise<number> {
         'jitter-ms': { type: 'string' },
         seed: { type: 'string' },
         'no-realtime': { type: 'boolean', default: false },
+        bye: { type: 'boolean', default: false },
+        api: { type: 'string', default: 'http://127.0.0.1:9464' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -108,12 +139,17 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const stats = await sendAudio(audio.samples, audio.sampleRate, { ...opts, signal: ac.signal });
       const { droppedIndices: _dropped, ...summary } = stats;
-      process.stdout.write(JSON.stringify({ file, to: `${to.address}:${to.port}`, codec, ...summary }) + '\n');
+      const ended = values.bye ? { ended: await endStreamAt(values.api, to.port) } : {};
+      process.stdout.write(JSON.stringify({ file, to: `${to.address}:${to.port}`, codec, ...summary, ...ended }) + '\n');
     } finally {
       process.off('SIGINT', onSigint);
     }
     return 0;
   } catch (err) {
+    if (err instanceof ByeError) {
+      process.stderr.write(`devox send: ${err.message}\n`);
+      return 1;
+    }
     if (err instanceof UsageError || err instanceof UnsupportedCodecError) {
       process.stderr.write(`devox send: ${err.message}\n${USAGE}`);
       return 2;

@@ -101,8 +101,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = await DevoxServer.start({ config, log });
   } catch (err) {
-    log.fatal({ err }, 'cannot start');
-    process.stderr.write(`devox serve: ${(err as Error).message}\n`);
+    // Said once: the structured fatal line (with the error's fields), or a plain line where logs are off.
+    const why = (err as Error).message;
+    if (log.isLevelEnabled('fatal')) log.fatal({ err }, `cannot start: ${why}`);
+    else process.stderr.write(`devox serve: cannot start: ${why}\n`);
     return 1;
   }
 

@@ -21,6 +21,7 @@ import type {
   PacketStream,
   PayloadFormat,
   ReleaseSlot,
+  StreamCounters,
   StreamDescriptor,
   TransportKind,
   WindowSink,
@@ -35,6 +36,8 @@ export interface MediaIngressOptions {
   log: Logger;
   /** The cap on live streams of every transport; none: unlimited (RTP still by its port range). */
   capacity?: StreamCapacity;
+  /** An RTP session was opened (MediaSessionsOptions.onSessionOpened). */
+  onRtpSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
 }
 
 const NO_SLOT: ReleaseSlot = () => {};
@@ -53,6 +56,7 @@ export class MediaIngress implements MediaIngressApi {
       sink: o.sink,
       log: o.log,
       ...(o.capacity ? { capacity: o.capacity } : {}),
+      ...(o.onRtpSessionOpened ? { onSessionOpened: o.onRtpSessionOpened } : {}),
     });
   }
 

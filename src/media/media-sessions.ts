@@ -9,12 +9,13 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
+import { safeEmit } from '../safe-emit.js';
 import { checkAudioFormat, MAX_DECODED_SAMPLES } from './codecs.js';
 import { PortAllocationError, SessionStateError, UnsupportedCodecError } from './errors.js';
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
 import { reorderMaxWaitMs, rtpInputRate } from './rtp-stream.js';
 import type { ReleaseSlot, StreamCapacity } from './stream-capacity.js';
-import type { PayloadFormat, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
+import type { PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export type { RtpSession } from './rtp-session.js';
 
@@ -27,6 +28,11 @@ export interface MediaSessionsOptions {
   log: Logger;
   /** The cap on live streams shared with the other ingresses; none: only the port range limits. */
   capacity?: StreamCapacity;
+  /**
+   * A session was opened: its counters, for whoever exports them (the server's metrics). Told
+   * at once, so a stream that ends before anything else reports it still has its datagrams counted.
+   */
+  onSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
 }
 
 const AUDIO_ENCODINGS = new Set(['PCMU', 'PCMA', 'L16', 'opus']);
@@ -121,6 +127,8 @@ export class MediaSessions {
         }
         this.#sessions.set(descriptor.streamId, session);
         if (slot) this.#slots.set(descriptor.streamId, slot);
+        safeEmit((err) => log.error({ err, callback: 'onSessionOpened' }, 'media callback threw; continuing'),
+          this.#opts, this.#opts.onSessionOpened, descriptor, session.counters);
         log.debug({ streamId: descriptor.streamId, port, encoding: audio.encoding }, 'RTP session allocated');
         return session;
       } catch (err) {
@@ -140,7 +148,7 @@ export class MediaSessions {
   async closeAll(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id, 'released')));
+    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id, 'shutdown')));
   }
 
   #end(streamId: string, reason: StreamEndReason): Promise<void> {

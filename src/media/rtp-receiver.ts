@@ -51,7 +51,7 @@ const STRAGGLER_WINDOW = 64;
 export class RtpReceiver implements ReorderTarget {
   readonly counters: StreamCounters;
   readonly extra: RtpExtraCounters = {
-    telephoneEvents: 0, comfortNoise: 0, rtcpPackets: 0, sequenceJumps: 0, jumpPacketsDropped: 0, decodeErrors: 0, lateRecovered: 0,
+    telephoneEvents: 0, comfortNoise: 0, sequenceJumps: 0, lateRecovered: 0,
   };
   readonly #audio: AudioStream;
   readonly #log: Logger | undefined;
@@ -152,7 +152,7 @@ export class RtpReceiver implements ReorderTarget {
     const err = parseRtpPacket(buf, length, h);
     if (err !== null) {
       if (err === 'rtcp_on_rtp_port') {
-        this.extra.rtcpPackets++;
+        c.packetsRtcp++;
         return;
       }
       c.packetsMalformed++;
@@ -199,7 +199,7 @@ export class RtpReceiver implements ReorderTarget {
       if (h.sequence !== this.#probeSeq) {
         // Far off: suspect until the next packet continues from it.
         this.#probeSeq = (h.sequence + 1) & 0xffff;
-        this.extra.jumpPacketsDropped++;
+        c.packetsOutOfRange++;
         this.#logOnce('sequence_jump', { sequence: h.sequence, seqDelta: d, tsDelta: dts }, 'RTP packet far off in sequence/time held as suspect');
         return;
       }
@@ -265,8 +265,8 @@ export class RtpReceiver implements ReorderTarget {
     try {
       n = dec.decodeRange(buf, offset, length, this.#pcm);
     } catch (err) {
-      this.extra.decodeErrors++;
-      this.counters.packetsMalformed++;
+      // Counted as received already: undecodable is a part of it, not a second counter.
+      this.counters.packetsUndecodable++;
       this.#prevSeq = -1; // its span is missing audio: the next gap is not known silence
       this.#logOnce('decode_error', { payloadType, err }, 'RTP payload could not be decoded');
       return;

@@ -25,6 +25,7 @@ export interface RtpSessionOptions {
   /** How long a relearn armed by a re-offer waits for a new source (media.streamTimeoutMs). */
   relearnTimeoutMs: number;
   sink: WindowSink;
+  /** The stream's logger: binds streamId and callId (MediaSessions makes it a child). */
   log: Logger;
   /** Decode scratch shared by the sessions of one MediaSessions (see RtpReceiverOptions.scratch). */
   scratch?: Int16Array;
@@ -111,7 +112,7 @@ export class RtpSessionImpl implements RtpSession {
     this.#lastActivityMs = nowMs();
     rtp.on('message', (msg, rinfo) => this.#onRtp(msg, rinfo));
     rtcp.on('message', () => {
-      this.#stream.extra.rtcpPackets++;
+      this.#stream.counters.packetsRtcp++;
     });
     const onSocketError = (err: Error): void => this.#logOnce('socket_error', { err }, 'RTP socket error');
     rtp.on('error', onSocketError);
@@ -176,7 +177,7 @@ export class RtpSessionImpl implements RtpSession {
       if (this.#relearnUntilMs !== 0
         && (arrival > this.#relearnUntilMs || (known && ++this.#relearnKnownPackets >= RELEARN_CONFIRM_PACKETS))) {
         this.#relearnUntilMs = 0;
-        this.#log.debug({ streamId: this.descriptor.streamId, knownPackets: this.#relearnKnownPackets },
+        this.#log.debug({ knownPackets: this.#relearnKnownPackets },
           'RTP remote relearn ended: no new source (deadline, or the known one kept sending)');
       }
       const relearn = this.#relearnUntilMs !== 0;
@@ -188,7 +189,7 @@ export class RtpSessionImpl implements RtpSession {
           return;
         }
         this.#remote = { address: rinfo.address, port: rinfo.port };
-        this.#log.info({ streamId: this.descriptor.streamId, relearned: relearn,
+        this.#log.info({ relearned: relearn,
           pii: { remoteAddress: rinfo.address, remotePort: rinfo.port } }, 'RTP remote learned');
         this.#relearnUntilMs = 0;
       } else if (!known) {

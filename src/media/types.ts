@@ -69,7 +69,8 @@ export interface WindowView extends Readonly<WindowMeasures> {
   copyInto(dst: Float32Array, offset: number): void;
 }
 
-export type StreamEndReason = 'timeout' | 'released' | 'bye' | 'transport_closed' | 'error' | 'eof';
+/** Why a stream ended; `shutdown` when the server itself is closing (docs/events.md, schema/events.schema.json). */
+export type StreamEndReason = 'timeout' | 'released' | 'bye' | 'transport_closed' | 'error' | 'eof' | 'shutdown';
 
 /** The transport-agnostic consumer of windows (the detector side implements it). */
 export interface WindowSink {
@@ -78,15 +79,30 @@ export interface WindowSink {
   onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void;
 }
 
-/** Packet-level counters of one stream; media updates them, observability reads them. */
+/**
+ * Packet-level counters of one stream; media updates them, observability reads them.
+ *
+ * Every datagram an RTP session receives lands in exactly one of packetsReceived,
+ * packetsMalformed, packetsUnknownPayload, packetsWrongSource, packetsRtcp and
+ * packetsOutOfRange. packetsDuplicate, packetsLate and packetsUndecodable are parts of
+ * packetsReceived (accepted as RTP, then not used); packetsLost counts packets never received.
+ */
 export interface StreamCounters {
+  /** Accepted as RTP of this stream (duplicates, late and undecodable ones included). */
   packetsReceived: number;
   packetsLost: number;
   packetsDuplicate: number;
   packetsLate: number;
+  /** Not RTP: too short, wrong version, bad header fields, over media.maxPacketBytes. */
   packetsMalformed: number;
   packetsUnknownPayload: number;
   packetsWrongSource: number;
+  /** RTCP: multiplexed on the RTP port (rtcp-mux) or on the RTCP port (port + 1). Not analysed. */
+  packetsRtcp: number;
+  /** Far off in sequence or timestamp (over media.maxSequenceJump) and not confirmed by the next packet: dropped. */
+  packetsOutOfRange: number;
+  /** Received RTP whose payload the decoder rejected (part of packetsReceived). */
+  packetsUndecodable: number;
   ssrcChanges: number;
   bytesReceived: number;
   /** Interarrival jitter (RFC 3550 A.8), in seconds. */
@@ -98,13 +114,8 @@ export interface StreamCounters {
 export interface RtpExtraCounters {
   telephoneEvents: number;
   comfortNoise: number;
-  /** RTCP seen on the RTP port (rtcp-mux) or packets on the RTCP port: ignored. */
-  rtcpPackets: number;
   /** Confirmed jumps far ahead/behind in sequence or timestamp (stream re-based). */
   sequenceJumps: number;
-  /** Suspect far-off packets dropped without confirmation. */
-  jumpPacketsDropped: number;
-  decodeErrors: number;
   /** Packets that arrived after the reorder buffer gave up but before their window was cut: put in place. */
   lateRecovered: number;
 }

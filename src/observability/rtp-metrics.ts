@@ -8,13 +8,16 @@ import type { StreamCounters } from '../media/types.js';
 
 /** The counter fields of StreamCounters exported as devox_rtp_<name>_total. */
 const RTP_COUNTER_FIELDS = [
-  ['packetsReceived', 'packets_received', 'RTP packets accepted'],
+  ['packetsReceived', 'packets_received', 'RTP packets accepted (duplicate, late and undecodable included)'],
   ['packetsLost', 'packets_lost', 'RTP packets never received (sequence gaps)'],
   ['packetsDuplicate', 'packets_duplicate', 'duplicate RTP packets dropped'],
   ['packetsLate', 'packets_late', 'RTP packets that arrived after their window was cut'],
   ['packetsMalformed', 'packets_malformed', 'datagrams that were not valid RTP'],
   ['packetsUnknownPayload', 'packets_unknown_payload', 'RTP packets with a payload type not negotiated'],
   ['packetsWrongSource', 'packets_wrong_source', 'RTP packets from an unexpected source address'],
+  ['packetsRtcp', 'packets_rtcp', 'RTCP datagrams (rtcp-mux on the RTP port, or on the RTCP port): not analysed'],
+  ['packetsOutOfRange', 'packets_out_of_range', 'RTP packets far off in sequence/timestamp, not confirmed by the next: dropped'],
+  ['packetsUndecodable', 'packets_undecodable', 'received RTP packets whose payload could not be decoded'],
   ['ssrcChanges', 'ssrc_changes', 'SSRC changes within a stream'],
   ['bytesReceived', 'bytes_received', 'RTP payload bytes received'],
 ] as const satisfies ReadonlyArray<readonly [keyof StreamCounters, string, string]>;

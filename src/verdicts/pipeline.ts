@@ -195,7 +195,7 @@ export class VerdictPipeline implements ScoreSink {
     this.#finish(rec, reason);
   }
 
-  #finish(rec: StreamRecord, reason: StreamEndReason | 'shutdown'): void {
+  #finish(rec: StreamRecord, reason: StreamEndReason): void {
     rec.finished = true;
     const stream = rec.stream;
     const call = rec.call;

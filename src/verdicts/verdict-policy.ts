@@ -186,9 +186,17 @@ interface LegState {
  * Call-level verdict over the legs (streams) of one call: the worst leg wins
  * (synthetic > suspicious > genuine > listening > insufficient_speech) and a
  * suspicious/synthetic call names the leg that made it so.
+ *
+ * The deciding leg is sticky: it changes only when a leg's label changes (a leg reaching a
+ * worse label, or the deciding leg leaving its own), never because scores moved while the
+ * labels held. Every label change is published (verdict.changed, or call.ended for a final
+ * label) with this summary, so every change of `suspectLeg` arrives in an event. Among legs
+ * tied at the worst label when one must be chosen, the highest score wins.
  */
 export class CallVerdict {
   readonly #legs = new Map<string, LegState>();
+  /** The leg that decides the call verdict (streamId); undefined before any leg. */
+  #deciding: string | undefined;
 
   set(streamId: string, leg: string, label: VerdictLabel, score: number): void {
     const cur = this.#legs.get(streamId);
@@ -198,6 +206,7 @@ export class CallVerdict {
     } else {
       this.#legs.set(streamId, { leg, label, score });
     }
+    this.#decide();
   }
 
   get size(): number {
@@ -205,23 +214,27 @@ export class CallVerdict {
   }
 
   summary(): CallVerdictSummary {
-    let best: [string, LegState] | undefined;
-    for (const entry of this.#legs) {
-      if (best === undefined) {
-        best = entry;
-        continue;
-      }
-      const r = DECIDED_RANK[entry[1].label] - DECIDED_RANK[best[1].label];
-      if (r > 0 || (r === 0 && entry[1].score > best[1].score)) best = entry;
-    }
-    if (!best) return { label: 'listening', suspectLeg: null, suspectStreamId: null, score: 0 };
-    const [streamId, s] = best;
+    const s = this.#deciding === undefined ? undefined : this.#legs.get(this.#deciding);
+    if (!s) return { label: 'listening', suspectLeg: null, suspectStreamId: null, score: 0 };
     const suspect = s.label === 'suspicious' || s.label === 'synthetic';
     return {
       label: s.label,
       suspectLeg: suspect ? s.leg : null,
-      suspectStreamId: suspect ? streamId : null,
+      suspectStreamId: suspect ? this.#deciding! : null,
       score: s.score,
     };
+  }
+
+  #decide(): void {
+    let worst = -Infinity;
+    for (const s of this.#legs.values()) worst = Math.max(worst, DECIDED_RANK[s.label]);
+    const kept = this.#deciding === undefined ? undefined : this.#legs.get(this.#deciding);
+    if (kept && DECIDED_RANK[kept.label] === worst) return; // still among the worst: scores alone never move it
+    let best: [string, LegState] | undefined;
+    for (const entry of this.#legs) {
+      if (DECIDED_RANK[entry[1].label] !== worst) continue;
+      if (best === undefined || entry[1].score > best[1].score) best = entry;
+    }
+    this.#deciding = best?.[0];
   }
 }

@@ -161,8 +161,8 @@ for (const [channel, dir, band] of [
 
 t.test('analyze: clear errors', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const missing = await devox(['analyze', '/nonexistent.wav', '--model', TINY_MODEL]);
-  t.equal(missing.code, 1);
-  t.match(missing.stderr, /devox analyze: cannot read audio file \/nonexistent\.wav/);
+  t.equal(missing.code, 2, 'a missing file is a usage error (test/commands/analyze-input.test.ts has the rest)');
+  t.match(missing.stderr, /devox analyze: \/nonexistent\.wav: no such file/);
   const badModel = await devox(['analyze', GENUINE, '--model', '/nonexistent/model']);
   t.equal(badModel.code, 1);
   t.match(badModel.stderr, /devox analyze: model \/nonexistent\/model: cannot read card\.json/);
@@ -220,7 +220,7 @@ t.test('eval: per-file lines and a final JSON line with EERs and counts', { skip
   await writeFile(manifest, `path,label\n${relative(dir, GENUINE)},genuine\nmissing.flac,synthetic\n`);
   const bad = await devox(['eval', manifest, '--model', TINY_MODEL]);
   t.equal(bad.code, 1);
-  t.match(bad.stdout, /^ERROR +synthetic +missing\.flac: cannot read audio file/m);
+  t.match(bad.stdout, /^ERROR +synthetic +missing\.flac: cannot read audio file .*: no such file/m);
   const s2 = JSON.parse(bad.stdout.trim().split('\n').pop()!) as EvalSummaryJson;
   t.equal(s2.counts.failed, 1);
   t.equal(s2.eer_file, null, 'no EER without both classes');

@@ -94,6 +94,6 @@ t.test('ffmpeg -f rtp in PCMU, PCMA and Opus, concurrently', { skip: NEEDS_SHARE
     t.ok(ws.every((w, i) => w.seq === i && Math.abs(w.mediaStartSec - 0.25 * i) < 1e-9), `${c.name}: windows on the hop grid`);
     t.ok(ws.some((w) => w.speechRatio > 0.5), `${c.name}: speech detected in windows`);
   }
-  const rtcp = results.reduce((s, r) => s + r.session.rtp.rtcpPackets, 0);
+  const rtcp = results.reduce((s, r) => s + r.session.counters.packetsRtcp, 0);
   t.ok(rtcp > 0, `RTCP sender reports from ffmpeg on port+1 received and ignored (${rtcp})`);
 });

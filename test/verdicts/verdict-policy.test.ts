@@ -158,6 +158,25 @@ t.test('call verdict: worst leg wins and names the suspect leg', async (t) => {
   t.equal(c.size, 2);
 });
 
+t.test('call verdict: the suspect leg moves only with a label change, never with scores alone', async (t) => {
+  const c = new CallVerdict();
+  c.set('a', 'caller', 'suspicious', 0.6);
+  c.set('b', 'callee', 'suspicious', 0.58);
+  t.equal(c.summary().suspectLeg, 'caller', 'the first suspicious leg decides');
+  c.set('b', 'callee', 'suspicious', 0.66);
+  c.set('a', 'caller', 'suspicious', 0.56);
+  t.same(c.summary(), { label: 'suspicious', suspectLeg: 'caller', suspectStreamId: 'a', score: 0.56 },
+    'callee now scores higher at the same label: the suspect stays caller (no event would carry the change)');
+  c.set('b', 'callee', 'synthetic', 0.8);
+  t.equal(c.summary().suspectLeg, 'callee', 'a worse label moves it (that change is a verdict.changed)');
+  c.set('a', 'caller', 'synthetic', 0.95);
+  t.equal(c.summary().suspectLeg, 'callee', 'caller reaching the same label with a higher score does not take it');
+  c.set('b', 'callee', 'genuine', 0.2);
+  t.same(c.summary(), { label: 'synthetic', suspectLeg: 'caller', suspectStreamId: 'a', score: 0.95 }, 'the deciding leg leaving its label hands it on');
+  c.set('a', 'caller', 'genuine', 0.3);
+  t.same(c.summary(), { label: 'genuine', suspectLeg: null, suspectStreamId: null, score: 0.3 }, 'genuine call: no suspect; among tied legs the higher score reports');
+});
+
 t.test('after useModel (a swap) the label holds until the new model has its own evidence, then it decides once without hysteresis', async (t) => {
   const v = new StreamVerdict({ ...cfg, evidenceAlpha: 0.05 }, { eer: 0.5, suspicious: 0.5, synthetic: 0.9 });
   run(v, Array(12).fill(0.6));

@@ -184,7 +184,7 @@ export class CallRegistry {
   /** Ends every call. Idempotent; later INVITEs get 503. */
   close(): void {
     this.#closed = true;
-    for (const call of [...this.#calls.values()]) this.#end(call, 'released');
+    for (const call of [...this.#calls.values()]) this.#end(call, 'shutdown');
   }
 
   #end(call: SiprecCall, reason: StreamEndReason): void {

@@ -23,6 +23,7 @@ export interface SiprecCallOptions {
   retryAfterSec: number;
   passThroughHeaders: readonly string[];
   counters: SipCounters;
+  /** The call's logger: binds callId (CallRegistry makes it a child with the call id). */
   log: Logger;
 }
 
@@ -147,7 +148,7 @@ export class SiprecCall {
       this.#releaseAll(dropped, 'released');
       this.#streams = next;
       if (dropped.length > 0 || fresh.size > 0) {
-        this.#log.info({ event: 'sip_streams_changed', callId: this.callId, added: fresh.size, removed: dropped.length,
+        this.#log.info({ event: 'sip_streams_changed', added: fresh.size, removed: dropped.length,
           streams: next.size }, 'recording streams changed by re-offer');
       }
       return this.#answer(offer, plans);
@@ -171,7 +172,7 @@ export class SiprecCall {
     if (formatsChanged) kept.session.updateSignalFormats(chosen.formats);
     if (remote !== kept.offeredRemote) {
       kept.session.relearnRemote();
-      this.#log.info({ event: 'sip_stream_remote_moved', callId: this.callId, leg: kept.leg },
+      this.#log.info({ event: 'sip_stream_remote_moved', leg: kept.leg },
         're-offer moved the sender: RTP remote is learned again');
     }
     return { ...kept, formats: chosen.formats, offeredRemote: remote };
@@ -215,12 +216,12 @@ export class SiprecCall {
     else if (offer.metadataStatus === 'hostile') c.metadata_hostile++;
     else if (offer.metadataStatus === 'too_large') c.metadata_too_large++;
     if (offer.metadataStatus !== 'ok' && offer.metadataStatus !== 'none') {
-      this.#log.warn({ event: 'sip_metadata_unusable', callId: this.callId, status: offer.metadataStatus,
+      this.#log.warn({ event: 'sip_metadata_unusable', status: offer.metadataStatus,
         problem: offer.metadataProblem }, 'recording metadata unusable: participants recorded as unknown');
     }
     if (unmatchedLabels.length > 0) {
       c.metadata_unmatched++;
-      this.#log.warn({ event: 'sip_metadata_unmatched', callId: this.callId, labels: unmatchedLabels },
+      this.#log.warn({ event: 'sip_metadata_unmatched', labels: unmatchedLabels },
         'SDP labels without a participant in the metadata: recorded as unknown');
     }
     return plans;

@@ -170,7 +170,7 @@ export class WebRtcIngest {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of [...this.#sessions.keys()]) s.close('released', 1001, 'server shutting down');
+    for (const s of [...this.#sessions.keys()]) s.close('shutdown', 1001, 'server shutting down');
     for (const slot of this.#slots) slot.worker.close();
     this.#wss.close();
   }

@@ -61,7 +61,7 @@ const END_REASON: Readonly<Record<WsCloseReason, StreamEndReason>> = {
   client_closed: 'transport_closed',
   idle_timeout: 'timeout',
   start_timeout: 'timeout',
-  server_shutdown: 'released',
+  server_shutdown: 'shutdown',
   not_json: 'error',
   schema: 'error',
   bad_base64: 'error',

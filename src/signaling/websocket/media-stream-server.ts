@@ -10,13 +10,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { Authenticator, type Principal } from '../auth.js';
 import { AuthError } from '../errors.js';
 import { MediaConnection, type ConnectionContext, type ProtocolHandler } from './media-connection.js';
 import { PcmForkHandler } from './pcm-fork-handler.js';
 import { TwilioStreamHandler } from './twilio-stream-handler.js';
 import {
+  CloseCode,
   PROTOCOL_PATHS,
   SUBPROTOCOLS,
   WS_CLOSE_REASONS,
@@ -43,7 +44,7 @@ export function newCounters(): WsMediaCounters {
   for (const p of WS_PROTOCOLS) connections[p] = 0;
   return {
     connections,
-    refused: { unauthorized: 0, not_found: 0 },
+    refused: { unauthorized: 0, not_found: 0, bad_subprotocol: 0 },
     closed,
     messages: 0,
     bytes: 0,
@@ -55,14 +56,49 @@ export function newCounters(): WsMediaCounters {
   };
 }
 
-function refuse(socket: Duplex, status: 401 | 404, body: string): void {
-  const text = status === 401 ? 'Unauthorized' : 'Not Found';
+/**
+ * Why the subprotocols a client offers cannot be accepted on this route, or undefined. No offer is
+ * fine everywhere; an offer must include the route's subprotocol, and routes without one
+ * (Twilio, Telnyx) take no offer.
+ */
+function checkSubprotocol(protocol: WsProtocol, header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const offered = header.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const want = SUBPROTOCOLS[protocol];
+  if (want === undefined) return `unsupported subprotocol ${offered.join(', ')}: the ${protocol} endpoint takes no subprotocol`;
+  if (!offered.includes(want)) return `unsupported subprotocol ${offered.join(', ')}: the ${protocol} endpoint speaks ${want}`;
+  return undefined;
+}
+
+const STATUS_TEXT = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found' } as const;
+
+function refuse(socket: Duplex, status: 400 | 401 | 404, body: string): void {
+  const text = STATUS_TEXT[status];
   const extra = status === 401 ? 'WWW-Authenticate: Bearer realm="devox"\r\n' : '';
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
   );
+}
+
+/**
+ * ws closes a connection itself when a frame breaks a limit or the protocol (its receiver's
+ * errors: 1009 over maxPayload, 1007 invalid UTF-8, 1002 a malformed frame), with the code and
+ * no reason. This WebSocket class gives those closes a reason the client can read.
+ */
+function reasonedWebSocket(maxMessageBytes: number): typeof WebSocket {
+  const reasons: Readonly<Record<number, string>> = {
+    [CloseCode.messageTooBig]: `message over websocket.maxMessageBytes (${maxMessageBytes} bytes)`,
+    [CloseCode.invalidPayload]: 'text message is not valid UTF-8',
+    [CloseCode.protocolError]: 'WebSocket protocol error (malformed frame)',
+  };
+  return class ReasonedWebSocket extends WebSocket {
+    override close(code?: number, data?: string | Buffer): void {
+      const reason = code !== undefined && (data === undefined || data.length === 0) ? reasons[code] : undefined;
+      super.close(code, reason ?? data);
+    }
+  };
 }
 
 export class MediaStreamServer {
@@ -87,6 +123,7 @@ export class MediaStreamServer {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: cfg.maxMessageBytes,
+      WebSocket: reasonedWebSocket(cfg.maxMessageBytes),
       handleProtocols: (offered, req) => {
         const want = SUBPROTOCOLS[this.#pending.get(req)?.protocol ?? 'twilio'];
         return want !== undefined && offered.has(want) ? want : false;
@@ -167,6 +204,14 @@ export class MediaStreamServer {
       this.#counters.refused.unauthorized++;
       log.warn({ protocol: route.protocol, code: err.code, remote: req.socket.remoteAddress }, 'media stream upgrade refused');
       refuse(socket, 401, `${err.message}\n`);
+      return;
+    }
+    const subprotocolError = checkSubprotocol(route.protocol, req.headers['sec-websocket-protocol']);
+    if (subprotocolError !== undefined) {
+      // Accepting without a subprotocol would make the client abort (1006, no reason): say why in HTTP.
+      this.#counters.refused.bad_subprotocol++;
+      log.warn({ protocol: route.protocol, offered: req.headers['sec-websocket-protocol'], remote: req.socket.remoteAddress }, 'media stream upgrade refused');
+      refuse(socket, 400, `${subprotocolError}\n`);
       return;
     }
     this.#pending.set(req, route);

@@ -36,6 +36,7 @@ export const SUBPROTOCOLS: Readonly<Partial<Record<WsProtocol, string>>> = {
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  protocolError: 1002,
   unsupportedData: 1003,
   invalidPayload: 1007,
   policyViolation: 1008,
@@ -130,13 +131,14 @@ export const CLOSE_CODE_OF: Readonly<Record<WsCloseReason, number>> = {
 };
 
 /** Why an upgrade was answered with an HTTP error instead of a WebSocket. */
-export type UpgradeRefusal = 'unauthorized' | 'not_found';
+/** unauthorized: 401; not_found: 404; bad_subprotocol: 400 (a subprotocol the endpoint does not speak). */
+export type UpgradeRefusal = 'unauthorized' | 'not_found' | 'bad_subprotocol';
 
 /** Monotonic counters (plus two gauges) for observability/metrics.ts to export. */
 export interface WsMediaCounters {
   /** Upgrades accepted, by protocol. */
   connections: Record<WsProtocol, number>;
-  /** Upgrades refused with an HTTP status (401 / 404), by cause. */
+  /** Upgrades refused with an HTTP status (400 / 401 / 404), by cause. */
   refused: Record<UpgradeRefusal, number>;
   /** Connections ended, by reason (a reason maps to one close code, CLOSE_CODE_OF). */
   closed: Record<WsCloseReason, number>;

@@ -33,7 +33,7 @@ t.test('a sink that throws on every window does not end the stream', { skip: NEE
   t.equal(h.media.counters.closed.internal_error, 0, 'not treated as an internal error of the connection');
 });
 
-t.test('server shutdown closes live streams with 1001 and ends their legs as released', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
+t.test('server shutdown closes live streams with 1001 and ends their legs with reason shutdown', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const h = await startHarness();
   t.teardown(() => h.close()); // idempotent: the test closes it itself; this covers a failure before that
   const ends: Array<[StreamDescriptor, string]> = [];
@@ -59,8 +59,8 @@ t.test('server shutdown closes live streams with 1001 and ends their legs as rel
   t.same(
     ends.map(([s, r]) => [s.callId, r]).sort(),
     [
-      ['CA-shutdown', 'released'],
-      ['fork-shutdown', 'released'],
+      ['CA-shutdown', 'shutdown'],
+      ['fork-shutdown', 'shutdown'],
     ],
   );
   t.equal(h.media.counters.closed.server_shutdown, 2);
