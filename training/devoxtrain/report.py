@@ -89,12 +89,7 @@ def finish_model_dir(*, out: Path, name, version, net, sess, items, split, by_sp
             'eer': 'threshold where dev false-accept (genuine >= t) equals dev miss (synthetic < t)',
             'suspicious': 'threshold below which only dev EER / 2 of dev synthetic files score (<= eer)',
             'synthetic': 'threshold where 1% of dev genuine files score at or above it (>= eer)'},
-        'frontend': f'inside the graph: DC removal, pre-emphasis 0.97, {net.config.get("n_fft", 320) / 16:g}-ms Hann STFT '
-                    '(fixed Conv1d, 10-ms hop), '
-                    + (f'{net.config["n_mels"]} Slaney-mel' if net.config.get('scale', 'mel') == 'mel' else
-                       f'{net.config["n_mels"]} linearly spaced') + f' bands up to {net.config.get("fmax", 8000) / 1000:g} kHz, log with a floor {-net.config["floor_db"]:g} dB below the window mean, '
-                    + ('per-band' if net.config['norm'] == 'band' else 'global') + ' mean removal and '
-                    'std normalisation over the window',
+        'frontend': frontend_text(net.config),
         'model_config': net.config,
         'architecture': (('plain CNN (stem + 4 blocks of conv3x3-BN-ReLU, 2x2 max-pool after all but the last; '
                           + '-'.join(str(w) for w in net.config['widths']) + ' channels')
@@ -238,6 +233,17 @@ def model_section(card: dict) -> str:
   {inf['batch1']['ms_per_window']} ms per window, batch 64 {inf['batch64']['ms_per_window']} ms per window
   ({inf['batch64']['windows_per_s']} windows/s).
 - Export parity, PyTorch vs onnxruntime: max |Δ| = {card['metrics']['export_parity_max_abs']:.1e}."""
+
+
+def frontend_text(config: dict) -> str:
+    """The card's one-line description of the in-graph feature front-end."""
+    dec = ('low-pass and decimation to 8 kHz composed with a ' if config.get('decimate', 1) == 2 else '')
+    return (f'inside the graph: DC removal, pre-emphasis 0.97, {dec}{config.get("n_fft", 320) / 16:g}-ms Hann STFT '
+            '(fixed Conv1d, 10-ms hop), '
+            + (f'{config["n_mels"]} Slaney-mel' if config.get('scale', 'mel') == 'mel' else
+               f'{config["n_mels"]} linearly spaced') + f' bands up to {config.get("fmax", 8000) / 1000:g} kHz, '
+            f'log with a floor {-config["floor_db"]:g} dB below the window mean, '
+            + ('per-band' if config['norm'] == 'band' else 'global') + ' mean removal and std normalisation over the window')
 
 
 def render_readme(card: dict) -> str:
