@@ -9,11 +9,20 @@ A fold whose run directory already holds oof.json is not trained again (rerun wi
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def same_recipe(a: Path, b: Path) -> bool:
+    """Two recipe files set the same options (their `_` comments aside)."""
+    if not a.exists():
+        return False
+    ra, rb = (json.loads(x.read_text()) for x in (a, b))
+    return {k: v for k, v in ra.items() if not k.startswith('_')} == {k: v for k, v in rb.items() if not k.startswith('_')}
 
 
 def main(argv=None) -> int:
@@ -32,8 +41,10 @@ def main(argv=None) -> int:
         out = Path(args.runs) / f'cv-{tag}-f{k}'
         dirs.append(str(out))
         if (out / 'oof.json').exists() and not args.fresh:
-            print(f'fold {k}: {out} done already', flush=True)
-            continue
+            if same_recipe(out / 'recipe.json', Path(args.recipe)):
+                print(f'fold {k}: {out} done already', flush=True)
+                continue
+            print(f'fold {k}: {out} was trained with another recipe: training it again', flush=True)
         extra = [a for a in args.extra if a != '--']
         cmd = [sys.executable, str(HERE / 'train.py'), '--recipe', args.recipe, '--folds', str(args.folds),
                '--fold', str(k), '--out', str(out), '--version', f'cv-f{k}', '--overwrite', *extra]

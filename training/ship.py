@@ -3,8 +3,8 @@
 cross_validate.py -> training/runs/plain/cv-<recipe>.json), then train it on all data with that report's
 thresholds and figures (train.py --all --thresholds-from ...), into models/<dir>.
 
-    python3 training/ship.py --version 2.0.0          # both models (narrowband, wideband), ~2-3 h on 2 cores
-    python3 training/ship.py --version 2.0.0 --only narrowband
+    python3 training/ship.py --version 2.1.0          # both models (narrowband, wideband), ~2-3 h on 2 cores
+    python3 training/ship.py --version 2.1.0 --only narrowband
 
 Shipped recipes (training/recipes/*.json) and where they go:
   narrowband.json -> models/devox-phone-nb (G.711 / 8 kHz streams), thresholds calibrated through G.711 mu-law
