@@ -172,7 +172,8 @@ t.test('wrong NATS credentials: clear start-up error (library and `devox serve`)
   const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(r, 30_000, 'still running after 30 s'))]);
   const stderr = run.stderr();
   t.equal(code, 1, 'devox serve exits 1');
-  t.match(stderr, /devox serve: NATS nats:\/\/127\.0\.0\.1:\d+: the server refused our credentials/, 'one clear line on stderr');
+  t.match(stderr, /cannot start: NATS nats:\/\/127\.0\.0\.1:\d+: the server refused our credentials/, 'one clear line on stderr (the fatal log line; issue 14: said once)');
+  t.equal(stderr.split('\n').filter((l) => l.includes('refused our credentials')).length, 1, 'and only once');
   t.notMatch(stderr, /DEVOX_NATS_PASS=wrong-pass|wrong-pass/, 'the password is not printed');
 });
 
