@@ -18,11 +18,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def same_recipe(a: Path, b: Path) -> bool:
-    """Two recipe files set the same options (their `_` comments aside)."""
+    """Two recipe files train the same way (their `_` comments and the `version` they ship as aside)."""
     if not a.exists():
         return False
     ra, rb = (json.loads(x.read_text()) for x in (a, b))
-    return {k: v for k, v in ra.items() if not k.startswith('_')} == {k: v for k, v in rb.items() if not k.startswith('_')}
+    def opts(r: dict) -> dict:
+        return {k: v for k, v in r.items() if not k.startswith('_') and k != 'version'}
+    return opts(ra) == opts(rb)
 
 
 def main(argv=None) -> int:

@@ -3,8 +3,11 @@
 cross_validate.py -> training/runs/plain/cv-<recipe>.json), then train it on all data with that report's
 thresholds and figures (train.py --all --thresholds-from ...), into models/<dir>.
 
-    python3 training/ship.py --version 2.1.0          # both models (narrowband, wideband), ~2-3 h on 2 cores
-    python3 training/ship.py --version 2.1.0 --only narrowband
+    python3 training/ship.py                          # both models (narrowband, wideband), ~2-3 h on 2 cores
+    python3 training/ship.py --only narrowband
+
+Each recipe carries the version of the model it makes (`"version"`, e.g. 2.1.0 -> 2.1.0+nb); --version overrides it
+for every recipe.
 
 Shipped recipes (training/recipes/*.json) and where they go:
   narrowband.json -> models/devox-phone-nb (G.711 / 8 kHz streams), thresholds calibrated through G.711 mu-law
@@ -26,7 +29,7 @@ SHIPPED = {'narrowband': ('models/devox-phone-nb', 'g711_ulaw'), 'wideband': ('m
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--version', required=True)
+    ap.add_argument('--version', default=None, help="default: each recipe's own \"version\"")
     ap.add_argument('--folds', type=int, default=3)
     ap.add_argument('--only', choices=sorted(SHIPPED), action='append')
     ap.add_argument('--runs', default=str(HERE / 'runs' / 'plain'))
@@ -34,14 +37,18 @@ def main(argv=None) -> int:
     for name in args.only or sorted(SHIPPED):
         out, channel = SHIPPED[name]
         recipe = f'training/recipes/{name}.json'
-        fakes = json.loads((REPO / recipe).read_text()).get('paired_fakes')
+        spec = json.loads((REPO / recipe).read_text())
+        version = args.version or spec.get('version')
+        if not version:
+            ap.error(f'{recipe} has no "version": give --version')
+        fakes = spec.get('paired_fakes')
         if fakes and not (REPO / fakes).exists():     # generated audio lives outside git: make it first
             subprocess.run([sys.executable, str(HERE / 'resynth_lyra.py'), '--out', str((REPO / fakes).parent)],
                            check=True, cwd=REPO)
         subprocess.run([sys.executable, str(HERE / 'cross_validate.py'), '--recipe', str(REPO / recipe),
                         '--folds', str(args.folds), '--channel', channel, '--runs', args.runs], check=True, cwd=REPO)
         subprocess.run([sys.executable, 'training/train.py', '--recipe', recipe, '--all', '--thresholds-from',
-                        str(Path(args.runs) / f'cv-{name}.json'), '--version', f'{args.version}+{name[0]}b', '--out', out,
+                        str(Path(args.runs) / f'cv-{name}.json'), '--version', f'{version}+{name[0]}b', '--out', out,
                         '--overwrite'], check=True, cwd=REPO)
     return 0
 
