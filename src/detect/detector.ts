@@ -24,7 +24,7 @@ import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
 import { cardBand } from './band.js';
 import { DetectorClosedError, InferenceError, ModelLoadError } from './errors.js';
-import { InferenceEngine } from './inference-engine.js';
+import { InferenceEngine, type EngineOptions } from './inference-engine.js';
 import { MicroBatcher, type BatchInfo, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
 import { SinkDelivery, type DetectorObserver } from './sink-delivery.js';
 import type { ModelCard, ScoreSink, WindowScore } from './types.js';
@@ -65,6 +65,8 @@ export interface DetectorStats {
 
 export class Detector implements WindowSink {
   readonly #opts: DetectorOptions;
+  /** What every inference worker of this detector starts with: the first, a restart, a swap. */
+  readonly #engineOptions: EngineOptions;
   readonly #out: SinkDelivery;
   readonly #log: Logger;
   readonly #batcher: MicroBatcher;
@@ -81,6 +83,7 @@ export class Detector implements WindowSink {
 
   private constructor(opts: DetectorOptions, engine: InferenceEngine) {
     this.#opts = opts;
+    this.#engineOptions = engineOptions(opts);
     this.#out = new SinkDelivery(opts.sink, opts.observer, opts.log);
     this.#log = opts.log;
     this.#engine = engine;
@@ -105,12 +108,7 @@ export class Detector implements WindowSink {
 
   /** Loads and verifies the model (ModelLoadError on any refusal) and starts the inference worker. */
   static async create(opts: DetectorOptions): Promise<Detector> {
-    const engine = await InferenceEngine.start(opts.modelDir, {
-      executionProviders: opts.detect.executionProviders,
-      intraOpThreads: opts.detect.intraOpThreads,
-      inferenceTimeoutMs: opts.detect.inferenceTimeoutMs,
-      log: opts.log,
-    });
+    const engine = await InferenceEngine.start(opts.modelDir, engineOptions(opts));
     if (Math.abs(engine.card.input.windowSec - opts.windowSec) > 1e-9) {
       await engine.close();
       throw new ModelLoadError(
@@ -262,12 +260,7 @@ export class Detector implements WindowSink {
     this.#restarting ??= (async () => {
       this.#log.warn({ modelDir: dead.modelDir, modelVersion: dead.modelVersion }, 'restarting inference worker');
       try {
-        const engine = await InferenceEngine.start(dead.modelDir, {
-          executionProviders: this.#opts.detect.executionProviders,
-          intraOpThreads: this.#opts.detect.intraOpThreads,
-          inferenceTimeoutMs: this.#opts.detect.inferenceTimeoutMs,
-          log: this.#log,
-        });
+        const engine = await InferenceEngine.start(dead.modelDir, this.#engineOptions);
         if (this.#engine === dead) this.#engine = engine;
         else await engine.close(); // a swap happened meanwhile
         this.#retire(dead);
@@ -298,12 +291,7 @@ export class Detector implements WindowSink {
 
   async #swap(dir: string): Promise<void> {
     if (this.#closed) throw new DetectorClosedError();
-    const next = await InferenceEngine.start(dir, {
-      executionProviders: this.#opts.detect.executionProviders,
-      intraOpThreads: this.#opts.detect.intraOpThreads,
-      inferenceTimeoutMs: this.#opts.detect.inferenceTimeoutMs,
-      log: this.#log,
-    });
+    const next = await InferenceEngine.start(dir, this.#engineOptions);
     const cur = this.#engine.card;
     if (next.card.input.sampleRate !== cur.input.sampleRate || next.card.input.shape[1] !== cur.input.shape[1]) {
       await next.close();
@@ -362,4 +350,14 @@ export class Detector implements WindowSink {
     })();
     return this.#closed;
   }
+}
+
+/** The inference engine's options from the detector's: built once per detector. */
+function engineOptions(o: DetectorOptions): EngineOptions {
+  return {
+    executionProviders: o.detect.executionProviders,
+    intraOpThreads: o.detect.intraOpThreads,
+    inferenceTimeoutMs: o.detect.inferenceTimeoutMs,
+    log: o.log,
+  };
 }
