@@ -16,6 +16,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
+import { HttpServerError } from './errors.js';
+
+export { HttpServerError };
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -41,12 +44,6 @@ export interface HttpServerOptions {
   log: Logger;
 }
 
-export class HttpServerError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'HttpServerError';
-  }
-}
 
 /** Largest request body accepted by routes (JSON control requests are tiny). */
 export const MAX_BODY_BYTES = 64 * 1024;

@@ -17,6 +17,9 @@ import { UnsupportedCodecError } from '../media/errors.js';
 import { StreamCapacityError } from '../media/stream-capacity.js';
 import type { CodecName, PayloadFormat } from '../media/types.js';
 import { readJsonBody, sendJson, type HttpServer } from './http-server.js';
+import { StreamRequestError } from './errors.js';
+
+export { StreamRequestError };
 
 const OpenStreamRequest = z
   .object({
@@ -48,12 +51,6 @@ export interface OpenedStream {
   clockRate: number;
 }
 
-export class StreamRequestError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StreamRequestError';
-  }
-}
 
 /** A checked open request: the fields as given, the codec named canonically and its payload format. */
 export interface ParsedStreamRequest {

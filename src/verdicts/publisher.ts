@@ -11,6 +11,9 @@ import type { Logger } from '../logger.js';
 import { NatsPublisher } from './nats-publisher.js';
 import { StdoutPublisher } from './stdout-publisher.js';
 import type { DevoxEvent, EventType } from './types.js';
+import { NatsPublisherError, type NatsPublisherErrorCode } from './errors.js';
+
+export { NatsPublisherError, type NatsPublisherErrorCode };
 
 export interface EventPublisher {
   readonly kind: EventOutput;
@@ -50,18 +53,7 @@ export interface PublisherObserver {
   reconnected?(): void;
 }
 
-export type NatsPublisherErrorCode = 'auth' | 'unreachable' | 'jetstream' | 'permission';
 
-export class NatsPublisherError extends Error {
-  readonly code: NatsPublisherErrorCode;
-  readonly servers: readonly string[];
-  constructor(code: NatsPublisherErrorCode, servers: readonly string[], message: string, options?: { cause?: unknown }) {
-    super(`NATS ${servers.join(',')}: ${message}`, options);
-    this.name = 'NatsPublisherError';
-    this.code = code;
-    this.servers = servers;
-  }
-}
 
 /** NATS when nats.servers names any, else stdout. */
 export function createPublisher(opts: {

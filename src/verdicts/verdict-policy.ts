@@ -16,15 +16,12 @@
 import type { Config } from '../config.js';
 import type { ModelCard, WindowScore } from '../detect/types.js';
 import type { CallVerdictSummary, Evidence, VerdictLabel, VerdictUpdate } from './types.js';
+import { VerdictPolicyError } from './errors.js';
+
+export { VerdictPolicyError };
 
 export type { VerdictLabel, VerdictUpdate, Evidence, CallVerdictSummary } from './types.js';
 
-export class VerdictPolicyError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'VerdictPolicyError';
-  }
-}
 
 /** Scores are clamped away from 0 and 1 so one saturated window cannot dominate the log-odds mean. */
 const P_MIN = 1e-4;
