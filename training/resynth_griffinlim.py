@@ -14,20 +14,15 @@ Resumable: finished files are kept. Needs librosa (pip install librosa).
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from devoxtrain.cache import load_audio
 from devoxtrain.constants import CACHE_DIR, SHARED_MANIFEST
 from devoxtrain.data import read_manifest
+from devoxtrain.resynth import resynthesise
 
-MAX_SEC = 30.0     # the training cache keeps 30 s per file
 SR = 16000
 
 
@@ -50,32 +45,8 @@ def main(argv=None) -> int:
     items = [it for it in read_manifest(args.manifest) if it.label == 'genuine']
     if args.limit:
         items = items[:args.limit]
-    out = Path(args.out)
-    (out / 'audio').mkdir(parents=True, exist_ok=True)
-    rows, t0, done_sec = [], time.time(), 0.0
-    for k, it in enumerate(items):
-        name = hashlib.sha256(it.id.encode()).hexdigest()[:16] + '_gl.flac'
-        target = out / 'audio' / name
-        if not target.exists():
-            x = load_audio(it.path, MAX_SEC)
-            y = resynth(x)
-            tmp = target.with_suffix('.tmp.flac')
-            sf.write(tmp, np.clip(y, -1, 1), SR, subtype='PCM_16')
-            tmp.rename(target)
-            done_sec += len(x) / SR
-        rows.append({'path': f'audio/{name}', 'label': 'synthetic', 'generator': 'griffinlim-mel80',
-                     'speaker': it.speaker, 'source': it.source, 'corpus': it.corpus, 'orig_sample_rate': '16000',
-                     'duration_s': f'{min(it.duration_s, MAX_SEC):.3f}', 'pair_key': it.id,
-                     'license': 'derived (Griffin-Lim mel resynthesis) from: ' + it.license,
-                     'condition': 'resynthesis', 'stored_codec': 'flac'})
-        if (k + 1) % 100 == 0:
-            el = time.time() - t0
-            print(f'{k + 1}/{len(items)} files, {done_sec:.0f} s of audio in {el:.0f} s', flush=True)
-    with open(out / 'manifest.csv', 'w', newline='') as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f'{len(rows)} paired fakes -> {out / "manifest.csv"}', flush=True)
+    resynthesise(items, Path(args.out), 'Griffin-Lim mel resynthesis', lambda it: ('gl', 'griffinlim-mel80'),
+                 lambda x, it: resynth(x), every=100)
     return 0
 
 

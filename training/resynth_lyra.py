@@ -15,25 +15,21 @@ Measured cost: ~0.14 s of one CPU thread per second of audio (the README of lyra
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import sys
-import time
 from pathlib import Path
 
 
 import numpy as np
-import soundfile as sf
 
-from devoxtrain.cache import load_audio
 from devoxtrain.constants import CACHE_DIR, SHARED, SHARED_MANIFEST
 from devoxtrain.data import read_manifest
+from devoxtrain.resynth import resynthesise
 
 LYRA = SHARED / 'models' / 'lyra-v2'
 MANIFEST = SHARED_MANIFEST
 QUANTIZERS = {3.2: 16, 6.0: 30, 9.2: 46}
 FRAME = 320
-MAX_SEC = 30.0     # the training cache keeps 30 s per file
 
 
 class Lyra:
@@ -97,35 +93,10 @@ def main(argv=None) -> int:
     items = [it for it in read_manifest(args.manifest) if it.label == 'genuine']
     if args.limit:
         items = items[:args.limit]
-    out = Path(args.out)
-    (out / 'audio').mkdir(parents=True, exist_ok=True)
     lyra = Lyra()
-    rows, t0, done_sec = [], time.time(), 0.0
-    for k, it in enumerate(items):
-        kbps = pick_kbps(it.id)
-        name = hashlib.sha256(it.id.encode()).hexdigest()[:16] + f'_{kbps:g}k.flac'
-        target = out / 'audio' / name
-        if not target.exists():
-            x = load_audio(it.path, MAX_SEC)
-            y = lyra.resynth(x, kbps)
-            tmp = target.with_suffix('.tmp.flac')
-            sf.write(tmp, np.clip(y, -1, 1), 16000, subtype='PCM_16')
-            tmp.rename(target)
-            done_sec += len(x) / 16000
-        rows.append({'path': f'audio/{name}', 'label': 'synthetic', 'generator': f'lyra-v2-{kbps:g}kbps',
-                     'speaker': it.speaker, 'source': it.source, 'corpus': it.corpus, 'orig_sample_rate': '16000',
-                     'duration_s': f'{min(it.duration_s, MAX_SEC):.3f}', 'pair_key': it.id,
-                     'license': 'derived (Lyra v2 resynthesis) from: ' + it.license, 'condition': 'resynthesis',
-                     'stored_codec': 'flac'})
-        if (k + 1) % 50 == 0:
-            el = time.time() - t0
-            print(f'{k + 1}/{len(items)} files, {done_sec:.0f} s of audio in {el:.0f} s '
-                  f'({el / max(done_sec, 1e-9):.2f} s per s)', flush=True)
-    with open(out / 'manifest.csv', 'w', newline='') as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f'{len(rows)} paired fakes -> {out / "manifest.csv"}', flush=True)
+    resynthesise(items, Path(args.out), 'Lyra v2 resynthesis',
+                 lambda it: (f'{pick_kbps(it.id):g}k', f'lyra-v2-{pick_kbps(it.id):g}kbps'),
+                 lambda x, it: lyra.resynth(x, pick_kbps(it.id)))
     return 0
 
 

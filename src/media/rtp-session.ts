@@ -8,27 +8,17 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
 import { PortAllocationError } from './errors.js';
-import { RtpStream } from './rtp-stream.js';
-import type { PayloadFormat, RtpExtraCounters, RtpSession, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
+import { RtpStream, type RtpStreamOptions } from './rtp-stream.js';
+import type { PayloadFormat, RtpExtraCounters, RtpSession, StreamCounters, StreamDescriptor, StreamEndReason } from './types.js';
 
 export type { RtpSession } from './types.js';
 
-export interface RtpSessionOptions {
-  descriptor: StreamDescriptor;
-  formats: readonly PayloadFormat[];
-  inputRate: number;
-  outputRate: number;
-  window: { lengthSec: number; hopMs: number; speechThresholdDbfs: number };
-  reorderDepthPackets: number;
-  maxSequenceJump: number;
+export interface RtpSessionOptions extends RtpStreamOptions {
   maxPacketBytes: number;
   /** How long a relearn armed by a re-offer waits for a new source (media.streamTimeoutMs). */
   relearnTimeoutMs: number;
-  sink: WindowSink;
   /** The stream's logger: binds streamId and callId (MediaSessions makes it a child). */
   log: Logger;
-  /** Decode scratch shared by the sessions of one MediaSessions (see RtpReceiverOptions.scratch). */
-  scratch?: Int16Array;
 }
 
 /**
