@@ -141,8 +141,12 @@ export class DevoxServer implements StreamControl {
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
+        onRtpSilence: (_descriptor, silent) => {
+          if (silent) metrics.rtpSilences.inc();
+        },
       });
       const media = ingress.rtp;
+      metrics.watchSilentStreams(() => media.silentCount);
       cleanup.push(() => media.closeAll());
       metrics.addCounterSource(() => media.streams());
       let websocket: MediaStreamServer | undefined;
