@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { OpenStreamRequest } from '../http/streams-api.js';
 import { DevoxServer } from '../server.js';
+import { launchedByNpm, watchParent } from '../parent-watch.js';
 
 const USAGE = `usage: devox serve [options]
 
@@ -123,7 +124,10 @@ export async function run(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
+    let unwatch = (): void => {};
+    /** A signal, or 'parent_exited' (the npm that launched us is gone). */
+    const stop = (signal: NodeJS.Signals | 'parent_exited'): void => {
+      unwatch();
       if (stopping) {
         log.warn({ signal }, 'second signal: exiting without finishing shutdown');
         resolve(1);
@@ -131,7 +135,8 @@ export async function run(argv: string[]): Promise<number> {
         return;
       }
       stopping = true;
-      log.info({ signal }, 'signal received: graceful shutdown');
+      if (signal === 'parent_exited') log.info({ reason: signal }, 'launching process (npm) exited: graceful shutdown');
+      else log.info({ signal }, 'signal received: graceful shutdown');
       server.close().then(
         () => resolve(0),
         (err: unknown) => {
@@ -142,6 +147,10 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // Under npm (`npm start`, `npx devox serve`) the launcher's end is ours: no orphan left running.
+    if (launchedByNpm()) {
+      unwatch = watchParent(() => stop('parent_exited'));
+    }
   });
 }
 
