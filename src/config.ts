@@ -94,6 +94,8 @@ const ConfigSchema = z
       .object({
         /** Empty: no NATS; events go to stdout as JSON lines. */
         servers: z.array(z.string()),
+        /** Events on stdout (no servers): false leaves out the per-window window.scored lines (NATS is unaffected). */
+        stdoutWindowEvents: z.boolean(),
         user: z.string(),
         pass: z.string(),
         token: z.string(),
@@ -265,6 +267,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DEVOX_NATS_USER', 'nats.user', 'string'],
   ['DEVOX_NATS_PASS', 'nats.pass', 'string'],
   ['DEVOX_NATS_TOKEN', 'nats.token', 'string'],
+  ['DEVOX_STDOUT_WINDOW_EVENTS', 'nats.stdoutWindowEvents', 'bool'],
   ['DEVOX_MAX_STREAMS', 'media.maxStreams', 'int'],
   ['DEVOX_HTTP_HOST', 'http.host', 'string'],
   ['DEVOX_HTTP_PORT', 'http.port', 'int'],

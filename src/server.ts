@@ -116,8 +116,10 @@ export class DevoxServer implements StreamControl {
         observer: observers.detector,
       });
       cleanup.push(() => detector.close());
+      // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
+      const quietWindows = publisher.kind === 'stdout' && !config.nats.stdoutWindowEvents;
       const pipeline = new VerdictPipeline({
-        verdict: config.verdict,
+        verdict: quietWindows ? { ...config.verdict, publishWindowEvents: false } : config.verdict,
         models: detector,
         log,
         observer: observers.verdicts,

@@ -20,6 +20,8 @@ const USAGE = `usage: devox serve [options]
   --http-host HOST        HTTP bind address for /metrics /healthz /readyz /streams (default 127.0.0.1)
   --http-port PORT        HTTP port (default 9464; 0 = any free port)
   --nats URL[,URL]        NATS servers (events on JetStream); none = JSON lines on stdout
+  --no-window-events      events on stdout: leave out the per-window window.scored lines
+                          (nats.stdoutWindowEvents false, or DEVOX_STDOUT_WINDOW_EVENTS=false)
   --open-stream SPEC      open an RTP stream at start-up without SIP (repeatable):
                           CODEC[:CALLID[:LEG]], CODEC = pcmu | pcma | l16 | opus;
                           its UDP port is printed on stderr. More streams: POST /streams.
@@ -42,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
         'http-host': { type: 'string' },
         'http-port': { type: 'string' },
         nats: { type: 'string' },
+        'no-window-events': { type: 'boolean' },
         'open-stream': { type: 'string', multiple: true },
         'narrowband-model': { type: 'string' },
         'log-level': { type: 'string' },
@@ -75,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     set('http', 'port', Number(v['http-port']));
   }
+  if (v['no-window-events']) set('nats', 'stdoutWindowEvents', false);
   if (v.nats !== undefined) set('nats', 'servers', v.nats.split(',').map((s) => s.trim()).filter(Boolean));
   if (v['log-level'] !== undefined) set('log', 'level', v['log-level']);
 
