@@ -26,7 +26,7 @@ const ConfigSchema = z
         announceAddress: z.string(),
         rtpPortMin: port,
         rtpPortMax: port,
-        /** A stream that receives nothing for this long ends itself. */
+        /** A POST /streams stream that receives nothing for this long ends itself; a SIP leg is reported silent and kept. */
         streamTimeoutMs: z.number().int().min(100),
         /** Packets held to put reordered ones back in place before they are decoded. */
         reorderDepthPackets: z.number().int().min(0).max(50),
@@ -94,6 +94,8 @@ const ConfigSchema = z
       .object({
         /** Empty: no NATS; events go to stdout as JSON lines. */
         servers: z.array(z.string()),
+        /** Events on stdout (no servers): false leaves out the per-window window.scored lines (NATS is unaffected). */
+        stdoutWindowEvents: z.boolean(),
         user: z.string(),
         pass: z.string(),
         token: z.string(),
@@ -254,6 +256,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DEVOX_ANNOUNCE_ADDRESS', 'media.announceAddress', 'string'],
   ['DEVOX_RTP_PORT_MIN', 'media.rtpPortMin', 'int'],
   ['DEVOX_RTP_PORT_MAX', 'media.rtpPortMax', 'int'],
+  ['DEVOX_STREAM_TIMEOUT_MS', 'media.streamTimeoutMs', 'int'],
   ['DEVOX_HOP_MS', 'window.hopMs', 'int'],
   ['DEVOX_MODEL_DIR', 'detect.modelDir', 'string'],
   ['DEVOX_NARROWBAND_MODEL_DIR', 'detect.narrowbandModelDir', 'string'],
@@ -264,6 +267,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DEVOX_NATS_USER', 'nats.user', 'string'],
   ['DEVOX_NATS_PASS', 'nats.pass', 'string'],
   ['DEVOX_NATS_TOKEN', 'nats.token', 'string'],
+  ['DEVOX_STDOUT_WINDOW_EVENTS', 'nats.stdoutWindowEvents', 'bool'],
   ['DEVOX_MAX_STREAMS', 'media.maxStreams', 'int'],
   ['DEVOX_HTTP_HOST', 'http.host', 'string'],
   ['DEVOX_HTTP_PORT', 'http.port', 'int'],

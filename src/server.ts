@@ -116,8 +116,10 @@ export class DevoxServer implements StreamControl {
         observer: observers.detector,
       });
       cleanup.push(() => detector.close());
+      // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
+      const quietWindows = publisher.kind === 'stdout' && !config.nats.stdoutWindowEvents;
       const pipeline = new VerdictPipeline({
-        verdict: config.verdict,
+        verdict: quietWindows ? { ...config.verdict, publishWindowEvents: false } : config.verdict,
         models: detector,
         log,
         observer: observers.verdicts,
@@ -141,8 +143,12 @@ export class DevoxServer implements StreamControl {
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
+        onRtpSilence: (_descriptor, silent) => {
+          if (silent) metrics.rtpSilences.inc();
+        },
       });
       const media = ingress.rtp;
+      metrics.watchSilentStreams(() => media.silentCount);
       cleanup.push(() => media.closeAll());
       metrics.addCounterSource(() => media.streams());
       let websocket: MediaStreamServer | undefined;

@@ -14,8 +14,10 @@ t.test('embedded defaults validate and are frozen', async (t) => {
 
 t.test('env overrides the deployment knobs', async (t) => {
   const c = loadConfig({
-    env: { DEVOX_NATS_SERVERS: 'nats://a:4222, nats://b:4222', DEVOX_HOP_MS: '100', DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu', DEVOX_MAX_STREAMS: '120' },
+    env: { DEVOX_NATS_SERVERS: 'nats://a:4222, nats://b:4222', DEVOX_HOP_MS: '100', DEVOX_EXECUTION_PROVIDERS: 'cuda,cpu', DEVOX_MAX_STREAMS: '120',
+      DEVOX_STREAM_TIMEOUT_MS: '20000' },
   });
+  t.equal(c.media.streamTimeoutMs, 20000, 'DEVOX_STREAM_TIMEOUT_MS');
   t.same(c.nats.servers, ['nats://a:4222', 'nats://b:4222']);
   t.equal(c.media.maxStreams, 120, 'DEVOX_MAX_STREAMS');
   t.equal(c.window.hopMs, 100);
@@ -26,6 +28,7 @@ t.test('bad values name the key', async (t) => {
   t.throws(() => loadConfig({ env: { DEVOX_HOP_MS: 'fast' } }), { name: 'ConfigError', key: 'DEVOX_HOP_MS' });
   t.throws(() => loadConfig({ env: {}, overrides: { window: { hopMs: 5 } } }), { name: 'ConfigError', key: 'window.hopMs' });
   t.throws(() => loadConfig({ env: { DEVOX_MAX_STREAMS: '0' } }), { name: 'ConfigError', key: 'media.maxStreams' });
+  t.throws(() => loadConfig({ env: { DEVOX_STREAM_TIMEOUT_MS: '50' } }), { name: 'ConfigError', key: 'media.streamTimeoutMs' });
   t.throws(() => loadConfig({ env: {}, overrides: { media: { rtpPortMin: 50000, rtpPortMax: 40000 } } }), {
     name: 'ConfigError',
     key: 'media.rtpPortMin',

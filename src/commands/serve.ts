@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { OpenStreamRequest } from '../http/streams-api.js';
 import { DevoxServer } from '../server.js';
+import { launchedByNpm, watchParent } from '../parent-watch.js';
 
 const USAGE = `usage: devox serve [options]
 
@@ -19,6 +20,8 @@ const USAGE = `usage: devox serve [options]
   --http-host HOST        HTTP bind address for /metrics /healthz /readyz /streams (default 127.0.0.1)
   --http-port PORT        HTTP port (default 9464; 0 = any free port)
   --nats URL[,URL]        NATS servers (events on JetStream); none = JSON lines on stdout
+  --no-window-events      events on stdout: leave out the per-window window.scored lines
+                          (nats.stdoutWindowEvents false, or DEVOX_STDOUT_WINDOW_EVENTS=false)
   --open-stream SPEC      open an RTP stream at start-up without SIP (repeatable):
                           CODEC[:CALLID[:LEG]], CODEC = pcmu | pcma | l16 | opus;
                           its UDP port is printed on stderr. More streams: POST /streams.
@@ -41,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
         'http-host': { type: 'string' },
         'http-port': { type: 'string' },
         nats: { type: 'string' },
+        'no-window-events': { type: 'boolean' },
         'open-stream': { type: 'string', multiple: true },
         'narrowband-model': { type: 'string' },
         'log-level': { type: 'string' },
@@ -74,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     set('http', 'port', Number(v['http-port']));
   }
+  if (v['no-window-events']) set('nats', 'stdoutWindowEvents', false);
   if (v.nats !== undefined) set('nats', 'servers', v.nats.split(',').map((s) => s.trim()).filter(Boolean));
   if (v['log-level'] !== undefined) set('log', 'level', v['log-level']);
 
@@ -123,7 +128,10 @@ export async function run(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
+    let unwatch = (): void => {};
+    /** A signal, or 'parent_exited' (the npm that launched us is gone). */
+    const stop = (signal: NodeJS.Signals | 'parent_exited'): void => {
+      unwatch();
       if (stopping) {
         log.warn({ signal }, 'second signal: exiting without finishing shutdown');
         resolve(1);
@@ -131,7 +139,8 @@ export async function run(argv: string[]): Promise<number> {
         return;
       }
       stopping = true;
-      log.info({ signal }, 'signal received: graceful shutdown');
+      if (signal === 'parent_exited') log.info({ reason: signal }, 'launching process (npm) exited: graceful shutdown');
+      else log.info({ signal }, 'signal received: graceful shutdown');
       server.close().then(
         () => resolve(0),
         (err: unknown) => {
@@ -142,6 +151,10 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // Under npm (`npm start`, `npx devox serve`) the launcher's end is ours: no orphan left running.
+    if (launchedByNpm()) {
+      unwatch = watchParent(() => stop('parent_exited'));
+    }
   });
 }
 

@@ -54,6 +54,7 @@ export function newStreamCounters(): StreamCounters {
     packetsRtcp: 0,
     packetsOutOfRange: 0,
     packetsUndecodable: 0,
+    codecMismatches: 0,
     ssrcChanges: 0,
     bytesReceived: 0,
     jitterSec: 0,

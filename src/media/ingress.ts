@@ -38,6 +38,8 @@ export interface MediaIngressOptions {
   capacity?: StreamCapacity;
   /** An RTP session was opened (MediaSessionsOptions.onSessionOpened). */
   onRtpSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
+  /** A SIP leg's RTP went silent or resumed (MediaSessionsOptions.onSilence). */
+  onRtpSilence?(descriptor: StreamDescriptor, silent: boolean): void;
 }
 
 const NO_SLOT: ReleaseSlot = () => {};
@@ -57,6 +59,7 @@ export class MediaIngress implements MediaIngressApi {
       log: o.log,
       ...(o.capacity ? { capacity: o.capacity } : {}),
       ...(o.onRtpSessionOpened ? { onSessionOpened: o.onRtpSessionOpened } : {}),
+      ...(o.onRtpSilence ? { onSilence: o.onRtpSilence } : {}),
     });
   }
 

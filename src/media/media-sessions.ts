@@ -1,8 +1,11 @@
 /**
  * MediaSessions: what signaling calls. allocate() binds an RTP/RTCP port pair from
  * media.rtpPortMin..rtpPortMax for one stream and its negotiated payload formats;
- * release() ends it; one timer ends streams silent for media.streamTimeoutMs (reason
- * 'timeout', logged) and releases reordered packets that waited too long. With a
+ * release() ends it; one timer watches for streams without RTP for media.streamTimeoutMs and
+ * releases reordered packets that waited too long. A stream allocated with onSilence 'end'
+ * (POST /streams) is then ended (reason 'timeout', logged); one allocated with 'report' (a
+ * SIP leg, which lives as long as its dialog) stays open: its silence is logged and told to
+ * onSilence, and so is the RTP that resumes it. With a
  * StreamCapacity (media.maxStreams), allocate() first takes one of its slots
  * (StreamCapacityError when none is left) and the stream's end gives it back.
  */
@@ -33,6 +36,24 @@ export interface MediaSessionsOptions {
    * at once, so a stream that ends before anything else reports it still has its datagrams counted.
    */
   onSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
+  /**
+   * A stream allocated with onSilence 'report' went silent (no RTP for media.streamTimeoutMs:
+   * silent true) or RTP came back (silent false), e.g. for the server's metrics.
+   */
+  onSilence?(descriptor: StreamDescriptor, silent: boolean): void;
+}
+
+/**
+ * What a stream without RTP for media.streamTimeoutMs does: 'end' (reason 'timeout': a stream
+ * nothing else ends, POST /streams) or 'report' (a SIP leg: its dialog ends it, silence is reported).
+ */
+export type SilencePolicy = 'end' | 'report';
+
+export interface AllocateRequest {
+  descriptor: StreamDescriptor;
+  formats: PayloadFormat[];
+  /** Default 'end'. */
+  onSilence?: SilencePolicy;
 }
 
 const AUDIO_ENCODINGS = new Set(['PCMU', 'PCMA', 'L16', 'opus']);
@@ -42,6 +63,8 @@ export class MediaSessions {
   readonly #sessions = new Map<string, RtpSessionImpl>();
   readonly #portsInUse = new Set<number>();
   readonly #slots = new Map<string, ReleaseSlot>();
+  /** Streams that report silence instead of ending: whether each is silent now. */
+  readonly #reportSilence = new Map<string, boolean>();
   readonly #timer: NodeJS.Timeout;
   readonly #reorderMaxWaitMs: number;
   /** One decode buffer for all streams (decoding and windowing are synchronous per packet). */
@@ -63,6 +86,13 @@ export class MediaSessions {
     return this.#sessions.size;
   }
 
+  /** Streams kept open for their dialog that have had no RTP for media.streamTimeoutMs now. */
+  get silentCount(): number {
+    let n = 0;
+    for (const silent of this.#reportSilence.values()) if (silent) n++;
+    return n;
+  }
+
   streams(): IterableIterator<RtpSession> {
     return this.#sessions.values();
   }
@@ -72,7 +102,7 @@ export class MediaSessions {
   }
 
   /** Binds a UDP port pair from the configured range for the stream. */
-  async allocate(req: { descriptor: StreamDescriptor; formats: PayloadFormat[] }): Promise<RtpSession> {
+  async allocate(req: AllocateRequest): Promise<RtpSession> {
     const { descriptor, formats } = req;
     if (this.#closed) throw new SessionStateError(descriptor.streamId, 'media sessions are closed');
     if (this.#sessions.has(descriptor.streamId)) {
@@ -85,7 +115,9 @@ export class MediaSessions {
     checkAudioFormat(audio); // before any port is bound: e.g. L16 at a non-standard rate
     const slot = this.#opts.capacity?.take('rtp');
     try {
-      return await this.#bind(descriptor, formats, audio, slot);
+      const session = await this.#bind(descriptor, formats, audio, slot);
+      if (req.onSilence === 'report') this.#reportSilence.set(descriptor.streamId, false);
+      return session;
     } catch (err) {
       slot?.();
       throw err;
@@ -157,6 +189,7 @@ export class MediaSessions {
     this.#sessions.delete(streamId);
     this.#slots.get(streamId)?.();
     this.#slots.delete(streamId);
+    this.#reportSilence.delete(streamId);
     const done = s.end(reason);
     return done.then(() => {
       this.#portsInUse.delete(s.port);
@@ -167,15 +200,31 @@ export class MediaSessions {
     const now = nowMs();
     const timeout = this.#opts.media.streamTimeoutMs;
     for (const s of this.#sessions.values()) {
-      if (now - s.lastActivityMs > timeout) {
-        this.#opts.log.info(
-          { streamId: s.descriptor.streamId, callId: s.descriptor.callId, reason: 'timeout', silentMs: Math.round(now - s.lastActivityMs) },
-          'RTP stream timed out',
-        );
-        void this.#end(s.descriptor.streamId, 'timeout');
-      } else {
-        s.tick(now, this.#reorderMaxWaitMs);
+      const id = s.descriptor.streamId;
+      const silentMs = now - s.lastActivityMs;
+      const silent = this.#reportSilence.get(id);
+      if (silentMs > timeout && silent === undefined) {
+        this.#opts.log.info({ streamId: id, callId: s.descriptor.callId, reason: 'timeout', silentMs: Math.round(silentMs) },
+          'RTP stream timed out');
+        void this.#end(id, 'timeout');
+        continue;
       }
+      if (silent !== undefined && silent !== silentMs > timeout) this.#silenceChanged(s, !silent, silentMs);
+      s.tick(now, this.#reorderMaxWaitMs);
     }
+  }
+
+  #silenceChanged(s: RtpSessionImpl, silent: boolean, silentMs: number): void {
+    const { descriptor } = s;
+    this.#reportSilence.set(descriptor.streamId, silent);
+    const log = this.#opts.log;
+    if (silent) {
+      log.info({ streamId: descriptor.streamId, callId: descriptor.callId, silentMs: Math.round(silentMs) },
+        'RTP stream silent; kept open for its dialog');
+    } else {
+      log.info({ streamId: descriptor.streamId, callId: descriptor.callId }, 'RTP stream resumed after silence');
+    }
+    safeEmit((err) => log.error({ err, callback: 'onSilence' }, 'media callback threw; continuing'),
+      this.#opts, this.#opts.onSilence, descriptor, silent);
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { AudioStream } from './audio-stream.js';
+import { G711LawCheck } from './g711-law-check.js';
 import { createDecoder, MAX_DECODED_SAMPLES, OPUS_DECODE_RATES, type AudioDecoder } from './codecs.js';
 import { newRtpHeader, parseRtpPacket, seqDelta, tsDelta, type RtpHeader } from './rtp-packet.js';
 import { ReorderBuffer, type ReorderTarget } from './reorder-buffer.js';
@@ -68,6 +69,8 @@ export class RtpReceiver implements ReorderTarget {
   readonly #maxTsJump: number;
   readonly #reorderDepth: number;
   readonly #logged = new Set<string>();
+  /** Per G.711 payload type: is the payload in the negotiated law (until each has decided). */
+  readonly #lawChecks = new Map<number, G711LawCheck>();
 
   #ssrc = -1;
   /** The SSRC before the last change (-1: none) and the highest 16-bit sequence it reached. */
@@ -119,6 +122,7 @@ export class RtpReceiver implements ReorderTarget {
       } else if (f.clockRate === inputRate) {
         this.#decoders[f.payloadType] = createDecoder(f);
         this.#kind[f.payloadType] = KIND_AUDIO;
+        if (f.encoding === 'PCMU' || f.encoding === 'PCMA') this.#lawChecks.set(f.payloadType, new G711LawCheck(f.encoding));
       } else if (f.encoding === 'opus' && OPUS_DECODE_RATES.includes(inputRate)) {
         // Opus straight to the stream's input rate (e.g. 16 kHz): libopus band-limits, no resampling.
         this.#decoders[f.payloadType] = createDecoder(f, { sampleRate: inputRate });
@@ -260,6 +264,7 @@ export class RtpReceiver implements ReorderTarget {
       this.#silent = true;
       return;
     }
+    if (this.#lawChecks.size > 0) this.#checkLaw(buf, offset, length, payloadType);
     const dec = this.#decoders[payloadType]!;
     let n: number;
     try {
@@ -339,6 +344,19 @@ export class RtpReceiver implements ReorderTarget {
       this.counters.packetsLost += lost - this.#lostReported;
       this.#lostReported = lost;
     }
+  }
+
+  /** G.711 in the other law than negotiated (PCMA sent to a PCMU stream) is noise or silence to the detector: say so once. */
+  #checkLaw(buf: Uint8Array, offset: number, length: number, payloadType: number): void {
+    const check = this.#lawChecks.get(payloadType);
+    const verdict = check?.feed(buf, offset, length);
+    if (check === undefined || verdict === undefined) return;
+    this.#lawChecks.delete(payloadType);
+    if (verdict === 'match') return;
+    this.counters.codecMismatches++;
+    const negotiated = check.law;
+    this.#logOnce('codec_mismatch', { payloadType, negotiated, looksLike: negotiated === 'PCMU' ? 'PCMA' : 'PCMU' },
+      `RTP payload looks like ${negotiated === 'PCMU' ? 'A-law (PCMA)' : 'μ-law (PCMU)'} but ${negotiated} was negotiated: the audio analysed is noise or silence; check the sender's codec`);
   }
 
   #logOnce(kind: string, fields: Record<string, unknown>, msg: string): void {

@@ -103,6 +103,11 @@ export interface StreamCounters {
   packetsOutOfRange: number;
   /** Received RTP whose payload the decoder rejected (part of packetsReceived). */
   packetsUndecodable: number;
+  /**
+   * Payload types whose G.711 audio is in the other law than negotiated (PCMA sent to a PCMU
+   * stream): 0 or 1 per G.711 payload type, decided on the first ~2 s of audio. Not a packet counter.
+   */
+  codecMismatches: number;
   ssrcChanges: number;
   bytesReceived: number;
   /** Interarrival jitter (RFC 3550 A.8), in seconds. */

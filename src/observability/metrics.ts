@@ -157,6 +157,11 @@ export class Metrics {
     labelNames: ['transport'] as const,
     registers: [this.registry],
   });
+  readonly rtpSilences = new Counter({
+    name: 'devox_rtp_silences_total',
+    help: 'Times a SIP leg had no RTP for media.streamTimeoutMs (kept open for its dialog, not ended)',
+    registers: [this.registry],
+  });
   readonly modelInfo = new Gauge({
     name: 'devox_model_info',
     help: 'The models serving (value 1), one per band, with name, version and band as labels',
@@ -290,6 +295,18 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [transport, n] of Object.entries(capacity.refused)) this.inc({ transport }, n);
+      },
+    });
+  }
+
+  /** The SIP legs without RTP for media.streamTimeoutMs now (read at scrape time). */
+  watchSilentStreams(count: () => number): void {
+    new Gauge({
+      name: 'devox_rtp_silent_streams',
+      help: 'SIP legs open without RTP for media.streamTimeoutMs now',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
       },
     });
   }

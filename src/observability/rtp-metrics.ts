@@ -18,6 +18,7 @@ const RTP_COUNTER_FIELDS = [
   ['packetsRtcp', 'packets_rtcp', 'RTCP datagrams (rtcp-mux on the RTP port, or on the RTCP port): not analysed'],
   ['packetsOutOfRange', 'packets_out_of_range', 'RTP packets far off in sequence/timestamp, not confirmed by the next: dropped'],
   ['packetsUndecodable', 'packets_undecodable', 'received RTP packets whose payload could not be decoded'],
+  ['codecMismatches', 'codec_mismatches', 'G.711 payload types whose audio is in the other law than negotiated (PCMA sent to PCMU)'],
   ['ssrcChanges', 'ssrc_changes', 'SSRC changes within a stream'],
   ['bytesReceived', 'bytes_received', 'RTP payload bytes received'],
 ] as const satisfies ReadonlyArray<readonly [keyof StreamCounters, string, string]>;

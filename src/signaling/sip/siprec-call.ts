@@ -238,7 +238,7 @@ export class SiprecCall {
           transport: 'rtp',
           identity: Object.freeze({ ...p.identity }),
         };
-        const session = await this.#opts.media.allocate({ descriptor, formats: p.chosen!.formats });
+        const session = await this.#opts.media.allocate({ descriptor, formats: p.chosen!.formats, onSilence: 'report' });
         this.#opts.counters.streams_allocated++;
         return { key: streamKey(p), leg: p.leg, session, audio: p.chosen!.audio, formats: p.chosen!.formats,
           offeredRemote: offeredRemote(p), identity: descriptor.identity! };

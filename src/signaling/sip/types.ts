@@ -7,7 +7,8 @@ import type { PayloadFormat, StreamDescriptor, StreamEndReason, StreamCounters }
 
 /** The part of src/media/media-sessions.ts MediaSessions that a call needs (the real class satisfies it). */
 export interface MediaAllocator {
-  allocate(req: { descriptor: StreamDescriptor; formats: PayloadFormat[] }): Promise<AllocatedMedia>;
+  /** A call's legs are allocated with onSilence 'report': they live as long as the dialog, silence is only reported. */
+  allocate(req: { descriptor: StreamDescriptor; formats: PayloadFormat[]; onSilence?: 'end' | 'report' }): Promise<AllocatedMedia>;
   release(streamId: string, reason?: StreamEndReason): void;
   readonly size: number;
 }
@@ -18,7 +19,7 @@ export interface AllocatedMedia {
   readonly port: number;
   readonly address: string;
   readonly counters?: StreamCounters;
-  /** True once media ended the session on its own (e.g. no RTP for media.streamTimeoutMs while on hold). */
+  /** True once media ended the session on its own (e.g. a socket error; silence does not end a SIP leg). */
   readonly ended?: boolean;
   /** A re-offer moved the sender's c=/m= address or port: learn the remote again from the next RTP packet (bounded, see RtpSession). */
   relearnRemote(): void;

@@ -15,7 +15,7 @@ import { createLogger } from '../../../src/logger.js';
 import { CallRegistry, type SipCallPolicy } from '../../../src/signaling/sip/call-registry.js';
 import { readAudioFile } from '../../../src/media/audio-file.js';
 import { sendAudio } from '../../../src/media/rtp-sender.js';
-import type { CodecName } from '../../../src/media/types.js';
+import type { CodecName, StreamDescriptor } from '../../../src/media/types.js';
 import { loadSipFixture, variant, type StoredRequest } from '../../helpers/sip-messages.js';
 import { RecordingSink } from '../../helpers/recording-sink.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
@@ -35,11 +35,11 @@ const policy: SipCallPolicy = {
 };
 
 function setup(portMin: number, portMax: number, over: Partial<SipCallPolicy> = {}, onSessionExpired?: () => void,
-  streamTimeoutMs = 5000, stackRefreshes = false) {
+  streamTimeoutMs = 5000, stackRefreshes = false, onSilence?: (d: StreamDescriptor, silent: boolean) => void) {
   const cfg = loadConfig({ env: {}, overrides: { media: { bindAddress: '127.0.0.1', rtpPortMin: portMin, rtpPortMax: portMax,
     streamTimeoutMs } } });
   const sink = new RecordingSink();
-  const media = new MediaSessions({ media: cfg.media, window: cfg.window, outputRate: 16000, sink, log });
+  const media = new MediaSessions({ media: cfg.media, window: cfg.window, outputRate: 16000, sink, log, ...(onSilence ? { onSilence } : {}) });
   const registry = new CallRegistry({ media, policy: { ...policy, ...over }, address: '127.0.0.1', log,
     ...(onSessionExpired ? { onSessionExpired } : {}), stackRefreshes });
   return { media, sink, registry };
@@ -291,25 +291,29 @@ t.test('re-INVITE / UPDATE: hold, resume, codec change, added and removed stream
   t.equal(registry.counters.streams_allocated, registry.counters.streams_released);
 });
 
-t.test('a hold longer than media.streamTimeoutMs: resume allocates fresh sessions for the timed-out legs', async (t) => {
-  const { media, sink, registry } = setup(47100, 47199, {}, undefined, 300);
+t.test('a hold longer than media.streamTimeoutMs keeps the legs: silence is reported, the resume keeps the ports', async (t) => {
+  const silences: Array<[string, boolean]> = [];
+  const { media, sink, registry } = setup(47100, 47199, {}, undefined, 300, false, (d, silent) => silences.push([d.streamId, silent]));
   t.teardown(() => media.closeAll());
   const req = loadSipFixture('cisco-cube-siprec-invite.sip');
   const first = await registry.invite(req);
   const ids0 = first.call!.streams().map((s) => s.session.descriptor.streamId);
+  const ports0 = answerPorts(first.sdp);
   const hold = await registry.modify(variant(req, { body: req.body.replaceAll('a=sendonly', 'a=inactive').replace('1247 9367', '1247 9368') }));
   t.equal(hold.status, 200);
-  await waitFor(() => media.size === 0, 2_000, 'the silent legs timed out');
-  t.equal(media.size, 0, 'media timed the silent legs out');
-  t.same(sink.ended.filter((e) => ids0.includes(e.stream.streamId)).map((e) => e.reason), ['timeout', 'timeout']);
+  await waitFor(() => media.silentCount === 2, 2_000, 'both held legs reported silent');
+  await sleep(400); // well past the timeout
+  t.equal(media.size, 2, 'a silent SIP leg is not ended');
+  t.same(sink.ended.filter((e) => ids0.includes(e.stream.streamId)), [], 'no stream end on silence');
+  t.same(silences.map(([, s]) => s), [true, true], 'each leg reported silent once');
   const resume = await registry.modify(variant(req, { body: req.body.replace('1247 9367', '1247 9369') }));
   t.equal(resume.status, 200);
-  t.equal(media.size, 2, 'both legs recording again');
-  const ids1 = first.call!.streams().map((s) => s.session.descriptor.streamId);
-  t.ok(ids1.every((id) => !ids0.includes(id)), 'new media sessions');
-  t.same(answerPorts(resume.sdp), first.call!.streams().map((s) => s.session.port));
+  t.same(first.call!.streams().map((s) => s.session.descriptor.streamId), ids0, 'same media sessions');
+  t.same(answerPorts(resume.sdp), ports0, 'the resume keeps the ports');
   registry.bye(req.callId);
   t.equal(media.size, 0);
+  t.equal(media.silentCount, 0, 'ended legs are no longer counted silent');
+  t.same(sink.ended.filter((e) => ids0.includes(e.stream.streamId)).map((e) => e.reason), ['bye', 'bye']);
 });
 
 t.test('CANCEL while ports are being allocated -> 487 and nothing stays allocated', async (t) => {
