@@ -5,14 +5,12 @@
  * on one AudioStream with its counters — and gives the slot back when the stream ends.
  * server.ts makes one and hands it to every signaling path.
  */
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
 import { createDecoder } from './codecs.js';
 import { FrameLeg } from './frame-leg.js';
-import { MediaSessions } from './media-sessions.js';
+import { MediaSessions, type MediaSessionsOptions } from './media-sessions.js';
 import { PacketLeg } from './packet-leg.js';
-import type { StreamCapacity } from './stream-capacity.js';
 import type {
   AudioDecoder,
   FrameStream,
@@ -24,18 +22,10 @@ import type {
   StreamCounters,
   StreamDescriptor,
   TransportKind,
-  WindowSink,
 } from './types.js';
 
-export interface MediaIngressOptions {
-  media: Config['media'];
-  window: Config['window'];
-  /** The detector's sample rate (the model card's input.sampleRate). */
-  outputRate: number;
-  sink: WindowSink;
-  log: Logger;
-  /** The cap on live streams of every transport; none: unlimited (RTP still by its port range). */
-  capacity?: StreamCapacity;
+/** MediaSessions' options (RTP over UDP), whose cap on live streams (`capacity`) every transport shares. */
+export interface MediaIngressOptions extends Omit<MediaSessionsOptions, 'onSessionOpened' | 'onSilence'> {
   /** An RTP session was opened (MediaSessionsOptions.onSessionOpened). */
   onRtpSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
   /** A SIP leg's RTP went silent or resumed (MediaSessionsOptions.onSilence). */
