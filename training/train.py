@@ -112,6 +112,9 @@ def parse_args(argv=None):
     ap.add_argument('--opus', type=float, default=None, metavar='P',
                     help='probability that a training crop is one of the Opus copies; default 0.25. Wideband takes '
                          'what band-limit (0.15), G.711 and Opus leave')
+    ap.add_argument('--mobile', type=float, default=0.0, metavar='P',
+                    help='probability that a training crop is a mobile leg: AMR-NB 12.2 / 5.9 kbps or GSM-FR, then '
+                         'G.711 at the interconnect (precomputed copies, needs sox); taken from the wideband share')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     ap.add_argument('--recipe', default=None, metavar='JSON',
                     help='a recipe file: {"option_name": value, ...} with the long option names (dashes or '
@@ -180,9 +183,10 @@ def parse_args(argv=None):
     g711 = 0.3 if args.g711 is None else args.g711
     opus = 0.25 if args.opus is None else args.opus
     band = 0.15 if args.p_bandlimit is None else args.p_bandlimit
-    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or not 0.0 <= band <= 1.0 or band + g711 + opus > 1.0 + 1e-9:
-        ap.error(f'--g711 {g711} and --opus {opus} must be probabilities that leave room for band-limit {band} '
-                 f'(band-limit + g711 + opus <= 1)')
+    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or not 0.0 <= band <= 1.0 or band + g711 + opus + args.mobile > 1.0 + 1e-9 \
+            or not 0.0 <= args.mobile <= 1.0:
+        ap.error(f'--g711 {g711}, --opus {opus} and --mobile {args.mobile} must be probabilities that leave room '
+                 f'for band-limit {band} (band-limit + g711 + opus + mobile <= 1)')
     for name in ('p_reverb', 'p_noise', 'p_babble', 'p_loss'):
         v = getattr(args, name)
         if v is not None and not 0.0 <= v <= 1.0:
@@ -336,7 +340,8 @@ def main(argv=None) -> int:
     # One pooled cache of the whole corpus (30 s per file and its codec copies), shared by every split, fold and
     # recipe: a fold or an --all run reuses what the first run decoded.
     pool = items if not args.smoke else list({it.id: it for s in by_split.values() for it in s}.values())
-    pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log)
+    pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log,
+                            mobile=args.mobile > 0)
     stores = {s: pooled['pool'] for s in ('train', 'dev', 'test')}
     if args.paired_fakes:
         if not Path(args.paired_fakes).exists() and (REPO / args.paired_fakes).exists():
@@ -379,6 +384,7 @@ def main(argv=None) -> int:
         aug.p_ulaw, aug.p_alaw = args.g711 * 2 / 3, args.g711 / 3
     if args.opus is not None:
         aug.p_opus = args.opus
+    aug.p_mobile = args.mobile
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,

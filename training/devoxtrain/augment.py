@@ -154,9 +154,10 @@ class AugConfig:
     p_eq: float = 0.0             # random recording-chain colour (equalize), drawn before the room
     eq_max_db: float = 8.0
     p_clean: float = 0.0          # crop left wideband and clean: loudness and gain only (no room, noise, codec, loss)
+    p_mobile: float = 0.0         # one of the precomputed mobile-leg copies (AMR-NB / GSM-FR -> G.711, cache.MOBILE_COPIES)
 
 
-CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus')
+CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile')
 
 
 class Augmenter:
@@ -166,14 +167,14 @@ class Augmenter:
         self.cfg = cfg
         self.babble = babble
         c = cfg
-        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus])
+        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus, c.p_mobile])
         self.channel_p = np.concatenate([[max(0.0, 1 - p.sum())], p])
 
     def pick_channel(self, rng: np.random.Generator) -> str:
         return CHANNELS[int(rng.choice(len(CHANNELS), p=self.channel_p))]
 
     def __call__(self, x: np.ndarray, channel_name: str, rng: np.random.Generator, plain: bool = False) -> np.ndarray:
-        """x: clean crop (or an Opus-decoded crop when channel_name == 'opus', since Opus is precomputed).
+        """x: clean crop (or a decoded copy when channel_name is 'opus' or 'mobile': those codecs are precomputed).
         plain: loudness normalisation and the random gain only (a clean wideband crop, see AugConfig.p_clean)."""
         c = self.cfg
         y = normalize_loudness(x)

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .augment import AugConfig, Augmenter, rms_dbfs
-from .cache import OPUS_BITRATES, SOURCE_COPIES, Store
+from .cache import MOBILE_COPIES, OPUS_BITRATES, SOURCE_COPIES, Store
 from .constants import SPEECH_DBFS, SR, WINDOW
 from .data import Item
 
@@ -40,6 +40,9 @@ class CropStream(IterableDataset):
             raise ValueError(f'pairs must be a fraction in [0, 1], not {pairs!r}')
         self.store, self.aug_cfg, self.batch, self.seed, self.balance = store, aug, batch, seed, balance
         self._sources = [n for n, _, _ in SOURCE_COPIES if n in store.arrays]
+        self._mobile = [n for n, _, _ in MOBILE_COPIES if n in store.arrays]
+        if aug.p_mobile > 0 and not self._mobile:
+            raise ValueError('p_mobile > 0 needs the mobile-leg copies in the cache (cache.build(..., mobile=True))')
         self.groups: dict[int, list[tuple[list[str], float]]] = {}
         by = defaultdict(list)
         for it in items:
@@ -136,6 +139,8 @@ class CropStream(IterableDataset):
         p_source_codec, an MP3/AAC copy (the recording was stored that way before the call), else the clean audio."""
         if ch == 'opus':
             return f'opus{int(rng.choice(OPUS_BITRATES))}'
+        if ch == 'mobile':
+            return self._mobile[int(rng.integers(len(self._mobile)))]
         p = self.aug_cfg.p_source_codec
         if p > 0 and self._sources and rng.random() < p:      # no draw at p = 0: older runs replay exactly
             return self._sources[int(rng.integers(len(self._sources)))]
