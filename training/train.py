@@ -115,6 +115,9 @@ def parse_args(argv=None):
     ap.add_argument('--mobile', type=float, default=0.0, metavar='P',
                     help='probability that a training crop is a mobile leg: AMR-NB 12.2 / 5.9 kbps or GSM-FR, then '
                          'G.711 at the interconnect (precomputed copies, needs sox); taken from the wideband share')
+    ap.add_argument('--denoise', type=float, default=0.0, metavar='P',
+                    help='probability that a (non-Opus, non-mobile) training crop comes from the RNNoise-denoised copy '
+                         '(a softphone denoiser before the leg; precomputed with scripts/neural-channel.ts)')
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     ap.add_argument('--recipe', default=None, metavar='JSON',
                     help='a recipe file: {"option_name": value, ...} with the long option names (dashes or '
@@ -191,7 +194,7 @@ def parse_args(argv=None):
         v = getattr(args, name)
         if v is not None and not 0.0 <= v <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
-    for name in ('select_from', 'clean_crops'):
+    for name in ('select_from', 'clean_crops', 'denoise'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
     return args
@@ -341,7 +344,7 @@ def main(argv=None) -> int:
     # recipe: a fold or an --all run reuses what the first run decoded.
     pool = items if not args.smoke else list({it.id: it for s in by_split.values() for it in s}.values())
     pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log,
-                            mobile=args.mobile > 0)
+                            mobile=args.mobile > 0, denoise=args.denoise > 0)
     stores = {s: pooled['pool'] for s in ('train', 'dev', 'test')}
     if args.paired_fakes:
         if not Path(args.paired_fakes).exists() and (REPO / args.paired_fakes).exists():
@@ -385,6 +388,7 @@ def main(argv=None) -> int:
     if args.opus is not None:
         aug.p_opus = args.opus
     aug.p_mobile = args.mobile
+    aug.p_denoise = args.denoise
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,

@@ -155,6 +155,7 @@ class AugConfig:
     eq_max_db: float = 8.0
     p_clean: float = 0.0          # crop left wideband and clean: loudness and gain only (no room, noise, codec, loss)
     p_mobile: float = 0.0         # one of the precomputed mobile-leg copies (AMR-NB / GSM-FR -> G.711, cache.MOBILE_COPIES)
+    p_denoise: float = 0.0        # crop from the RNNoise-denoised copy (cache.DENOISE_COPIES) unless the channel is Opus / mobile
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile')

@@ -34,16 +34,26 @@ SOURCE_COPIES = (('mp3_24', 'mp3', 24), ('mp3_48', 'mp3', 48), ('aac_32', 'aac',
 # Mobile legs as a SIP trunk receives them (name, codec, sox AMR-NB mode): AMR-NB 12.2 / 5.9 kbps or GSM-FR, then
 # G.711 mu-law at the interconnect (channel.mobile_channel). Computed only for runs that ask for them (--mobile).
 MOBILE_COPIES = (('amr12', 'amrnb', 7), ('amr59', 'amrnb', 2), ('gsm', 'gsm', 0))
+# Neural processing before the leg (name, mode, kbps; channel.neural_channel): RNNoise denoising as a softphone or an
+# agent's headset software applies it. Computed only for runs that ask for it (--denoise).
+DENOISE_COPIES = (('rnnoise', 'rnnoise', 0),)
 
 
-def copy_names(mobile: bool = False) -> list[str]:
+def copy_names(mobile: bool = False, denoise: bool = False) -> list[str]:
     names = [f'opus{b}' for b in OPUS_BITRATES] + [n for n, _, _ in SOURCE_COPIES]
-    return names + [n for n, _, _ in MOBILE_COPIES] if mobile else names
+    if mobile:
+        names += [n for n, _, _ in MOBILE_COPIES]
+    if denoise:
+        names += [n for n, _, _ in DENOISE_COPIES]
+    return names
 
 
 def _encode(name: str, piece: np.ndarray) -> np.ndarray:
     if name.startswith('opus'):
         return channel.opus_channel(piece, int(name[4:]))
+    neural = next(((m, k) for n, m, k in DENOISE_COPIES if n == name), None)
+    if neural is not None:
+        return channel.neural_channel(piece, neural[0], neural[1])
     mobile = next(((c, m) for n, c, m in MOBILE_COPIES if n == name), None)
     if mobile is not None:
         return channel.mobile_channel(piece, mobile[0], mobile[1])
@@ -100,8 +110,9 @@ def _key(items_by_split: dict[str, list[Item]], caps: dict[str, float], opus: bo
 
 
 def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, caps: dict[str, float],
-          copies_for: tuple[str, ...] = ('train',), log=print, mobile: bool = False) -> dict[str, Store]:
-    """mobile: also the mobile-leg copies (MOBILE_COPIES) of the `copies_for` splits."""
+          copies_for: tuple[str, ...] = ('train',), log=print, mobile: bool = False,
+          denoise: bool = False) -> dict[str, Store]:
+    """mobile / denoise: also the mobile-leg (MOBILE_COPIES) / denoised (DENOISE_COPIES) copies of `copies_for`."""
     key = _key(items_by_split, caps, bool(copies_for))
     root = Path(cache_dir) / key
     done = root / 'index.json'
@@ -131,21 +142,21 @@ def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, c
     index = json.loads(done.read_text())
     for split in copies_for:
         if split in index:
-            _copies(root, split, log, mobile)
+            _copies(root, split, log, mobile, denoise)
     stores: dict[str, Store] = {}
     for split, idx in index.items():
         arrays = {'clean': np.load(root / f'{split}_clean.npy', mmap_mode='r')}
         if split in copies_for:
-            for name in copy_names(mobile):
+            for name in copy_names(mobile, denoise):
                 arrays[name] = np.load(root / f'{split}_{name}.npy', mmap_mode='r')
         stores[split] = Store(arrays=arrays, index={k: (int(v[0]), int(v[1])) for k, v in idx.items()})
     return stores
 
 
-def _copies(root: Path, split: str, log, mobile: bool = False) -> None:
+def _copies(root: Path, split: str, log, mobile: bool = False, denoise: bool = False) -> None:
     """The codec copies of a split's clean audio that are not on disk yet (resumable, atomic per copy)."""
     clean = None
-    for name in copy_names(mobile):
+    for name in copy_names(mobile, denoise):
         target = root / f'{split}_{name}.npy'
         if target.exists():
             continue

@@ -209,3 +209,28 @@ def mobile_channel(x: np.ndarray, codec: str = 'amrnb', mode: int = 7, law: str 
     y8 = g711_decode(g711_encode(y8, law), law)
     y = resample(y8, 8000, SR)[:n]
     return (y if len(y) == n else np.pad(y, (0, n - len(y)))).astype(np.float32)
+
+
+# ---------------------------------------------------------------- neural processing (Node: scripts/neural-channel.ts)
+# Opus 1.5 LACE / NoLACE decoding (npm @wasm-audio-decoders/opus-ml, encoder: npm opusscript) and RNNoise denoising
+# (npm @jitsi/rnnoise-wasm): WebAssembly builds that only ship for JavaScript, so the trainer calls the project's own
+# Node tool (npm ci installs them as devDependencies).
+NEURAL_TOOL = os.path.join(os.path.dirname(__file__), '..', '..', 'scripts', 'neural-channel.ts')
+
+
+def neural_channel(x: np.ndarray, mode: str, kbps: int = 12) -> np.ndarray:
+    """16 kHz float32 -> Opus at `kbps` decoded with LACE / NoLACE ('lace' / 'nolace'), plainly ('opus'), or
+    RNNoise-denoised ('rnnoise') -> 16 kHz float32, same length and aligned with x (the tool removes the delays)."""
+    if mode not in ('lace', 'nolace', 'opus', 'rnnoise'):
+        raise ValueError(f'mode must be lace, nolace, opus or rnnoise, not {mode!r}')
+    node = shutil.which('node')
+    if node is None:
+        raise ChannelError('node is not installed: needed for the LACE / NoLACE / RNNoise channels')
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+    p = subprocess.run([node, '--import', 'tsx', NEURAL_TOOL, '--mode', mode, '--kbps', str(kbps)],
+                       input=to_int16(x).tobytes(), capture_output=True, cwd=root)
+    if p.returncode != 0:
+        raise ChannelError(f'neural-channel {mode} failed: {p.stderr.decode(errors="replace")[-400:]}')
+    y = np.frombuffer(p.stdout, dtype=np.int16).astype(np.float32) / 32768.0
+    n = len(x)
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
