@@ -25,6 +25,7 @@ interface Aug {
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
   mobile: Record<'amrnb12.2' | 'amrnb4.75' | 'gsm', { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number; corr_with_g711: number }>;
+  neural: Record<'rnnoise' | 'opus16' | 'lace16' | 'nolace16', { same_length: boolean; lag_samples: number; corr: number; snr_vs_plain_opus_db?: number }>;
 }
 
 t.test('augmentations do what they claim', async (t) => {
@@ -38,6 +39,18 @@ t.test('augmentations do what they claim', async (t) => {
       t.ok(m.corr_with_g711 > 0.4, `${name}: waveform correlation with plain G.711 ${m.corr_with_g711.toFixed(2)} (a codec, not noise)`);
     }
     t.ok(a.mobile.gsm.corr_with_g711 > 0.9, 'GSM-FR (RPE-LTP) keeps the waveform closely');
+  });
+
+  t.test('neural channels (scripts/neural-channel.ts: RNNoise, Opus 1.5 LACE / NoLACE) are aligned copies of the speech', async (t) => {
+    for (const [name, m] of Object.entries(a.neural)) {
+      t.ok(m.same_length, `${name}: same length`);
+      t.ok(Math.abs(m.lag_samples) <= 2, `${name}: lag ${m.lag_samples} samples (delay removed)`);
+      t.ok(m.corr > 0.5, `${name}: correlation with the input ${m.corr.toFixed(2)}`);
+    }
+    for (const name of ['lace16', 'nolace16'] as const) {
+      const snr = a.neural[name].snr_vs_plain_opus_db!;
+      t.ok(snr < 40, `${name}: differs from plain Opus decoding (SNR ${snr.toFixed(1)} dB): the enhancement acts`);
+    }
   });
 
   t.test('band-limit 300-3400 Hz removes the energy above 3.4 kHz', async (t) => {

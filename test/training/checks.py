@@ -250,6 +250,25 @@ def _mobile(speech: np.ndarray) -> dict:
     return out
 
 
+def _neural(speech: np.ndarray) -> dict:
+    """scripts/neural-channel.ts through channel.neural_channel: RNNoise and Opus 16 kbps plain / LACE / NoLACE give
+    copies of the same length, aligned with the input (the tool removes the delays), still the same speech; the
+    enhancement really acts (LACE / NoLACE differ from plain decoding at 16 kbps)."""
+    x = speech[:3 * SR].astype(np.float32)
+    out = {}
+    for name, mode, kbps in (('rnnoise', 'rnnoise', 0), ('opus16', 'opus', 16), ('lace16', 'lace', 16),
+                             ('nolace16', 'nolace', 16)):
+        y = channel.neural_channel(x, mode, kbps)
+        lag = max(range(-200, 200), key=lambda k: float(np.dot(x[max(0, -k):len(x) - max(0, k)], y[max(0, k):len(y) - max(0, -k)])))
+        out[name] = {'same_length': len(y) == len(x), 'lag_samples': int(lag), 'corr': float(np.corrcoef(x, y)[0, 1]), 'y': y}
+    plain = out['opus16'].pop('y')
+    for name in ('lace16', 'nolace16'):
+        out[name]['snr_vs_plain_opus_db'] = _snr(plain, out[name]['y'])
+    for v in out.values():
+        v.pop('y', None)
+    return out
+
+
 def cmd_augment() -> dict:
     rng = np.random.default_rng(1)
     white = (0.1 * rng.standard_normal(SR)).astype(np.float32)
@@ -342,6 +361,7 @@ def cmd_augment() -> dict:
         'channel_share': _channel_share(),
         'opus': op,
         'mobile': _mobile(speech),
+        'neural': _neural(speech),
     }
 
 
