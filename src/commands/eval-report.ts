@@ -8,6 +8,8 @@ import { fileResultJson } from './analyze.js';
 import type { FileResult } from './file-scorer.js';
 import type { ManifestRow, TruthLabel } from './manifest.js';
 
+export { formatProgress, Progress } from './progress.js';
+
 /** Fixed bootstrap seed: the same manifest and scores print the same intervals. */
 export const BOOTSTRAP_SEED = 0x5eed;
 export const DEFAULT_RESAMPLES = 1000;
@@ -195,72 +197,4 @@ export function fileEntryJson(row: ManifestRow, result: FileResult | undefined, 
         }
       : { error }),
   };
-}
-
-function fmtDuration(sec: number): string {
-  const s = Math.max(0, Math.round(sec));
-  const hh = Math.floor(s / 3600);
-  const mm = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, '0');
-  return hh > 0 ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
-}
-
-/** The progress line: bar (when `width` leaves room), files done/total, elapsed, ETA. */
-export function formatProgress(done: number, total: number, elapsedSec: number, width = 80): string {
-  const eta = done > 0 ? fmtDuration((elapsedSec / done) * (total - done)) : '--:--';
-  const text = `${done}/${total} files  elapsed ${fmtDuration(elapsedSec)}  ETA ${eta}`;
-  const barWidth = Math.min(30, width - 1 - text.length - 9);
-  if (barWidth < 5) return text.slice(0, Math.max(0, width - 1));
-  const fill = total > 0 ? Math.round((done / total) * barWidth) : 0;
-  return `eval [${'#'.repeat(fill)}${'-'.repeat(barWidth - fill)}] ${text}`;
-}
-
-/**
- * Progress on stderr, rewritten in place with \r, only when stderr is a terminal (nothing at all
- * on a pipe or file: tests and scripts see clean output). Refreshed per file and every second.
- */
-export class Progress {
-  readonly #out: NodeJS.WriteStream;
-  readonly #total: number;
-  readonly #started = performance.now();
-  readonly #timer: NodeJS.Timeout;
-  #done = 0;
-
-  private constructor(out: NodeJS.WriteStream, total: number) {
-    this.#out = out;
-    this.#total = total;
-    this.#timer = setInterval(() => this.#render(), 1000);
-    this.#timer.unref();
-    this.#render();
-  }
-
-  static start(total: number, out: NodeJS.WriteStream = process.stderr): Progress | undefined {
-    return out.isTTY ? new Progress(out, total) : undefined;
-  }
-
-  tick(): void {
-    this.#done++;
-    this.#render();
-  }
-
-  /** Writes something else to the terminal without tearing the progress line. */
-  around(write: () => void): void {
-    this.#clear();
-    write();
-    this.#render();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#clear();
-  }
-
-  #render(): void {
-    const line = formatProgress(this.#done, this.#total, (performance.now() - this.#started) / 1000, this.#out.columns || 80);
-    this.#out.write(`\r${line}\x1b[K`);
-  }
-
-  #clear(): void {
-    this.#out.write('\r\x1b[K');
-  }
 }

@@ -7,6 +7,7 @@ import { readAudioFile } from '../media/audio-file.js';
 import { parseCodecName } from '../media/codecs.js';
 import { UnsupportedCodecError } from '../media/errors.js';
 import { sendAudio } from '../media/rtp-sender.js';
+import { Progress } from './progress.js';
 
 const USAGE = `usage: devox send <audio file> --to HOST:PORT [options]
 
@@ -19,6 +20,8 @@ const USAGE = `usage: devox send <audio file> --to HOST:PORT [options]
   --jitter-ms MS               uniform extra delay per packet
   --seed N                     impairment PRNG seed (default 1)
   --no-realtime                send as fast as possible
+
+On a terminal, a progress line (packets sent, elapsed, ETA) is drawn on stderr.
   --bye                        when the file is sent (or on Ctrl-C), end the DevoX stream that
                                listens at --to, through the control API (DELETE /streams): its
                                call.ended follows at once instead of after media.streamTimeoutMs
@@ -136,12 +139,24 @@ export async function run(argv: string[]): Promise<number> {
     const ac = new AbortController();
     const onSigint = (): void => ac.abort();
     process.once('SIGINT', onSigint);
+    // A progress line (packets sent, elapsed, ETA) on stderr when it is a terminal.
+    let progress: Progress | undefined;
     try {
-      const stats = await sendAudio(audio.samples, audio.sampleRate, { ...opts, signal: ac.signal });
+      const stats = await sendAudio(audio.samples, audio.sampleRate, {
+        ...opts,
+        signal: ac.signal,
+        onSent: (sent, total) => {
+          progress ??= Progress.start(total, process.stderr, 'send', 'packets');
+          progress?.set(sent);
+        },
+      });
+      progress?.stop();
+      progress = undefined;
       const { droppedIndices: _dropped, ...summary } = stats;
       const ended = values.bye ? { ended: await endStreamAt(values.api, to.port) } : {};
       process.stdout.write(JSON.stringify({ file, to: `${to.address}:${to.port}`, codec, ...summary, ...ended }) + '\n');
     } finally {
+      progress?.stop();
       process.off('SIGINT', onSigint);
     }
     return 0;

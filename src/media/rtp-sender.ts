@@ -54,6 +54,8 @@ export interface RtpSendOptions extends RtpPacketizeOptions, Impairments {
   /** Send from this socket (e.g. to keep one source address across sends). */
   socket?: Socket;
   signal?: AbortSignal;
+  /** Called about once a second of audio (every 50 packets at 20 ms) and after the last packet: datagrams sent so far, of `total`. */
+  onSent?: (sent: number, total: number) => void;
 }
 
 export interface RtpSendStats {
@@ -181,6 +183,7 @@ export async function sendAudio(samples: Float32Array, sampleRate: number, opts:
         await new Promise((r) => setImmediate(r));
       }
       await send(sock, s.data, opts.to.port, opts.to.address);
+      if (opts.onSent && (i % 50 === 49 || i === plan.sends.length - 1)) opts.onSent(i + 1, plan.sends.length);
     }
   } finally {
     if (own) sock.close();
