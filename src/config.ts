@@ -255,6 +255,11 @@ const ConfigSchema = z
           '(POST/GET/DELETE /streams) has no token: set http.controlToken or http.controlTokenFile (DEVOX_HTTP_CONTROL_TOKEN or ' +
           'DEVOX_HTTP_CONTROL_TOKEN_FILE; e.g. openssl rand -hex 32), or bind http.host to 127.0.0.1' });
     }
+    if (c.sip.enabled && c.sip.drachtioSecret === DRACHTIO_DEFAULT_SECRET && !isLoopbackHost(c.sip.drachtioHost)) {
+      ctx.addIssue({ code: 'custom', path: ['sip', 'drachtioSecret'],
+        message: `drachtio-server at ${c.sip.drachtioHost} with the well-known default secret "${DRACHTIO_DEFAULT_SECRET}": set the same secret ` +
+          'on both sides (DRACHTIO_SECRET or DRACHTIO_SECRET_FILE; e.g. openssl rand -hex 24); whoever reaches its admin port controls every call' });
+    }
     const natsAuth = [
       c.nats.user !== '' && 'nats.user', c.nats.token !== '' && 'nats.token', c.nats.credsFile !== '' && 'nats.credsFile',
       c.nats.nkeySeedFile !== '' && 'nats.nkeySeedFile',
@@ -281,6 +286,9 @@ function isUnspecifiedAddress(a: string): boolean {
   if (isIPv6(bare)) return /^[0:]+$/.test(bare);
   return false;
 }
+
+/** drachtio-server's documented example secret (config/default.json keeps it for the one-box default). */
+const DRACHTIO_DEFAULT_SECRET = 'cymru';
 
 /** True for an address only this machine can reach (127.0.0.0/8, ::1, localhost); '' (every interface) is not. */
 export function isLoopbackHost(host: string): boolean {

@@ -95,3 +95,11 @@ t.test('NATS credentials: one method, files checked readable at load, TLS cert a
   t.throws(() => loadConfig({ env: { DEVOX_NATS_TOKEN: 'tok', DEVOX_NATS_CREDS_FILE: seed } }), { name: 'ConfigError', key: 'nats.credsFile' });
   t.throws(() => loadConfig({ env: { DEVOX_NATS_TLS_CERT_FILE: seed } }), { name: 'ConfigError', key: 'nats.tls.keyFile' });
 });
+
+t.test("drachtio's example secret is refused for a drachtio-server on another host", async (t) => {
+  const remote = { DEVOX_SIP_ENABLED: 'true', DRACHTIO_HOST: 'drachtio' };
+  const err = t.throws(() => loadConfig({ env: remote }), { name: 'ConfigError', key: 'sip.drachtioSecret' }) as ConfigError;
+  t.match(err.message, /DRACHTIO_SECRET/);
+  t.equal(loadConfig({ env: { ...remote, DRACHTIO_SECRET: 'x'.repeat(24) } }).sip.drachtioSecret, 'x'.repeat(24));
+  t.equal(loadConfig({ env: { DEVOX_SIP_ENABLED: 'true' } }).sip.drachtioHost, '127.0.0.1', 'the one-box default (loopback drachtio) still loads');
+});
