@@ -200,6 +200,7 @@ export class DevoxServer implements StreamControl {
         metrics,
         log: log.child({ component: 'http' }),
         auth: { controlToken: config.http.controlToken, metricsToken: config.http.metricsToken, protectHealth: config.http.protectHealth },
+        onUnauthorized: (access, reason) => metrics.httpUnauthorized.inc({ access, reason }),
         readiness: () => {
           const checks: Record<string, true | string> = {
             model: true,

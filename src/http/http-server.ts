@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
-import { BearerAuth, sendUnauthorized, type HttpAuthConfig, type RouteAccess } from './bearer-auth.js';
+import { BearerAuth, sendUnauthorized, type AuthRefusal, type HttpAuthConfig, type RouteAccess } from './bearer-auth.js';
 import { HttpServerError } from './errors.js';
 
 export { HttpServerError, type HttpAuthConfig, type RouteAccess };
@@ -49,6 +49,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Bearer tokens per access level; absent: every route is open (loopback-only tests and tools). */
   auth?: HttpAuthConfig;
+  /** Called on every 401 (a metric: repeated refusals are someone guessing). */
+  onUnauthorized?: (access: RouteAccess, reason: AuthRefusal) => void;
 }
 
 
@@ -151,6 +153,8 @@ export class HttpServer {
     if (access !== undefined) {
       const refused = this.#auth.check(access, req);
       if (refused !== undefined) {
+        this.#opts.onUnauthorized?.(access, refused);
+        this.#opts.log.debug({ route: key, access, reason: refused, remote: req.socket.remoteAddress }, 'HTTP request refused: bearer token');
         req.resume(); // drain an unread body so the connection can be reused
         return sendUnauthorized(res, refused);
       }

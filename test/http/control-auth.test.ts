@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runDevoxCli, spawnDevox } from '../helpers/child-process.js';
-import { startTestServer, testModelDir } from '../helpers/devox-server.js';
+import { metricValue, startTestServer, testModelDir } from '../helpers/devox-server.js';
 import { GENUINE_FILE } from '../helpers/fixture-paths.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -57,7 +57,12 @@ t.test('control routes need the control token; metrics and health stay open by d
   t.equal(del.status, 200);
   await waitFor(() => [...server.media.streams()].length === 0, 5000, 'the stream released');
 
-  t.equal((await fetch(`${api}/metrics`)).status, 200, '/metrics open without http.metricsToken');
+  const metrics = await fetch(`${api}/metrics`);
+  t.equal(metrics.status, 200, '/metrics open without http.metricsToken');
+  const text = await metrics.text();
+  t.equal(metricValue(text, 'devox_http_unauthorized_total', 'access="control",reason="missing_token"'), 3, 'refusals counted by reason');
+  t.equal(metricValue(text, 'devox_http_unauthorized_total', 'access="control",reason="invalid_token"'), 3);
+  t.equal(metricValue(text, 'devox_http_unauthorized_total', 'access="control",reason="malformed_authorization"'), 1);
   t.equal((await fetch(`${api}/healthz`)).status, 200, '/healthz open by default');
   t.equal((await fetch(`${api}/readyz`)).status, 200, '/readyz open by default');
   t.equal((await fetch(`${api}/webrtc`)).status !== 401, true, 'the WebRTC page is public (its signaling socket authenticates)');
