@@ -1,10 +1,9 @@
 /**
  * The NATS side of publishing: connecting with the configured credentials (user/password, token,
- * a JWT creds file or an nkey seed file; TLS with a private CA and an optional client certificate),
- * and making sure
- * the JetStream stream `nats.stream` captures `<prefix>.>` (created when missing, our subjects
- * added when it exists without them). Failures at start become a NatsPublisherError saying
- * what is wrong (credentials, reachability, JetStream, permissions).
+ * a JWT creds file or an nkey seed file; TLS with a private CA and an optional client
+ * certificate), and making sure the JetStream stream `nats.stream` captures `<prefix>.>` (created
+ * when missing, our subjects added when it exists without them). Failures at start become a
+ * NatsPublisherError saying what is wrong (credentials, TLS, reachability, JetStream, permissions).
  */
 import { readFileSync } from 'node:fs';
 import {
