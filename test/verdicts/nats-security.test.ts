@@ -17,6 +17,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { projectRoot } from '../../src/config.js';
 import type { DevoxServer } from '../../src/server.js';
 import { NatsPublisherError } from '../../src/verdicts/publisher.js';
+import { runDevoxCli } from '../helpers/child-process.js';
 import { readWith } from '../helpers/events.js';
 import { startTestServer } from '../helpers/devox-server.js';
 import { NatsOperator } from '../helpers/nats-jwt.js';
@@ -116,13 +117,15 @@ t.test('shipped compose NATS config: devox publishes, consumer reads only, feedb
   devox.subscribe('devox.>');
   t.match(await devoxErr, /Permissions Violation for Subscription to "devox\.>"/, 'devox cannot subscribe to the events');
 
-  // The feedback user: feedback yes, call events no.
+  // The feedback user: `devox feedback` works with it; a call event does not.
+  const fb = await runDevoxCli(['feedback', '--call', 'lp-call-1', '--verdict', 'confirmed_genuine', '--operator', 'analyst-7', '--nats', nats.url], {
+    timeoutMs: 60_000, env: { DEVOX_NATS_USER: 'feedback', DEVOX_NATS_PASS: PASSWORDS.NATS_FEEDBACK_PASS },
+  });
+  t.equal(fb.code, 0, `devox feedback as the feedback user: ${fb.stderr}`);
+  t.equal((JSON.parse(fb.stdout) as { stored: { stream: string } }).stored.stream, 'DEVOX', 'feedback stored');
   const feedback = await as('feedback', PASSWORDS.NATS_FEEDBACK_PASS);
   t.teardown(() => feedback.close());
-  const jf = jetstream(feedback, { timeout: 2000 });
-  const ack = await jf.publish('devox.feedback.lp-call-1', JSON.stringify({ type: 'call.feedback' }));
-  t.equal(ack.stream, 'DEVOX', 'feedback stored');
-  const fbForge = await jf.publish(forgedSubject, '{}').then(() => 'stored', (e: Error) => e.message);
+  const fbForge = await jetstream(feedback, { timeout: 2000 }).publish(forgedSubject, '{}').then(() => 'stored', (e: Error) => e.message);
   t.match(fbForge, /permission|violation/i, 'feedback user cannot publish call events');
 
   const after = await readWith(consumer, 'DEVOX');
