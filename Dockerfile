@@ -19,7 +19,9 @@ WORKDIR /app
 # DevoX refuses to start without it rather than answer SDP with c=IN IP4 0.0.0.0 (hold).
 # HTTP binds every interface too: set DEVOX_HTTP_CONTROL_TOKEN (or DEVOX_HTTP_CONTROL_TOKEN_FILE, a
 # mounted secret) at run time; DevoX refuses to start with its control API open to the network.
+# ORT_DISABLE_TELEMETRY: onnxruntime's Microsoft telemetry off (DevoX sets it too; docs/security.md).
 ENV NODE_ENV=production \
+    ORT_DISABLE_TELEMETRY=1 \
     DEVOX_HTTP_HOST=0.0.0.0 \
     DEVOX_BIND_ADDRESS=0.0.0.0 \
     DEVOX_RTP_PORT_MIN=40000 \
