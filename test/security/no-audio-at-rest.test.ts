@@ -1,9 +1,12 @@
 /**
  * No raw audio is written anywhere by default (docs/security.md): a real `devox serve` in a fresh
  * working directory, with TMPDIR pointed at a fresh directory and logs at trace level (every
- * debug line and more) and HOME pointed at a fresh directory, analyses a real RTP call. Then:
+ * debug line and more) and HOME pointed at a fresh directory, analyses a real RTP call and a
+ * Twilio Media Streams call over a real WebSocket (base64 audio in JSON: the likeliest way for
+ * audio to reach a log), the latter ended by a malformed frame full of payload. Then:
  *  - its logs and event output carry no audio-sized payload: no long base64/hex runs, no arrays of
- *    sample values, no serialized Buffers, no binary bytes, and not the call's own payload bytes;
+ *    sample values, no serialized Buffers, no binary bytes, and not the calls' own payload bytes
+ *    (RTP: any 24-byte run, raw, hex or base64; WebSocket: any 16 characters of any frame's base64);
  *  - mid-call, the process holds no regular file open for writing;
  *  - TMPDIR, HOME and the working directory are still empty when it has exited (onnxruntime's
  *    telemetry, on by default in the library, wrote to TMPDIR and ~/.cache until src/detect/ort.ts
@@ -16,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
+import WebSocket from 'ws';
 import { projectRoot } from '../../src/config.js';
 import { packetize, sendAudio } from '../../src/media/rtp-sender.js';
 import { loadAudio, metricValue, testModelDir } from '../helpers/devox-server.js';
@@ -23,6 +27,39 @@ import { GENUINE_FILE } from '../helpers/fixture-paths.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CALL_SEC = 3;
+const WS_TOKEN = 'ws-token-' + 'k'.repeat(32);
+const TWILIO_FRAMES = 100; // 2 s of 20 ms µ-law frames
+
+/** A Twilio Media Streams call: connected, start, TWILIO_FRAMES media frames at real-time pace, then a broken frame. */
+async function twilioCall(url: string, ulaw: Buffer): Promise<{ payloads: string[]; close: { code: number; reason: string } }> {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${WS_TOKEN}` } });
+  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const streamSid = 'MZ00000000000000000000000000000000';
+  const callSid = 'CAno-audio-at-rest';
+  ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  ws.send(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid, start: { accountSid: 'AC0', streamSid, callSid, tracks: ['inbound'],
+    customParameters: {}, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } }));
+  const payloads: string[] = [];
+  const started = performance.now();
+  for (let i = 0; i < TWILIO_FRAMES; i++) {
+    const payload = ulaw.subarray(i * 160, (i + 1) * 160).toString('base64');
+    payloads.push(payload);
+    ws.send(JSON.stringify({ event: 'media', sequenceNumber: String(i + 2), streamSid,
+      media: { track: 'inbound', chunk: String(i + 1), timestamp: String(i * 20), payload } }));
+    const ahead = started + (i + 1) * 20 - performance.now();
+    if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
+  }
+  // A broken frame made of payload: an unescaped quote in the middle of the base64.
+  const broken = ulaw.subarray(TWILIO_FRAMES * 160, (TWILIO_FRAMES + 1) * 160).toString('base64');
+  payloads.push(broken);
+  ws.send(`{"event":"media","sequenceNumber":"${TWILIO_FRAMES + 2}","streamSid":"${streamSid}","media":{"track":"inbound","chunk":"${TWILIO_FRAMES + 1}",` +
+    `"timestamp":"${TWILIO_FRAMES * 20}","payload":"${broken.slice(0, 100)}"${broken.slice(100)}"}}`);
+  return { payloads, close: await closed };
+}
 
 /** Regular files `pid` holds open for writing (Linux /proc); undefined where /proc is not there. */
 function filesOpenForWriting(pid: number): string[] | undefined {
@@ -81,6 +118,7 @@ t.test('devox serve at trace level writes no audio to logs, temp files or its wo
       DEVOX_NATS_SERVERS: '',
       DEVOX_RTP_PORT_MIN: String(rtpPortMin),
       DEVOX_RTP_PORT_MAX: String(rtpPortMin + 399),
+      DEVOX_WS_TOKENS: WS_TOKEN,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,6 +151,10 @@ t.test('devox serve at trace level writes no audio to logs, temp files or its wo
   t.same(readdirSync(home), [], 'mid-call: HOME empty');
   const stats = await sending;
   await waitFor(async () => metricValue(await (await fetch(`${api}/metrics`)).text(), 'devox_windows_scored_total') >= CALL_SEC * 4 - 4, 30_000, 'the call analysed', 100);
+  const ulawCall = Buffer.concat(packetize(audio.samples, audio.sampleRate, { codec: 'PCMU' }).packets.map((p) => p.data.subarray(12)));
+  const twilio = await twilioCall(`ws://127.0.0.1:${port}/media/twilio`, ulawCall);
+  t.not(twilio.close.code, 1000, `the broken frame closed the stream (${twilio.close.code} ${twilio.close.reason})`);
+  await waitFor(() => /"type":"call\.ended"[^\n]*CAno-audio-at-rest|CAno-audio-at-rest[^\n]*"type":"call\.ended"/.test(text(stdout)), 20_000, 'the WebSocket call ended', 100);
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'clean exit');
 
@@ -133,7 +175,22 @@ t.test('devox serve at trace level writes no audio to logs, temp files or its wo
     const chunk = ulaw.subarray(off, off + 24);
     if (all.includes(chunk.toString('base64').slice(0, 28)) || all.includes(chunk.toString('hex')) || all.includes(chunk.toString('latin1'))) found++;
   }
-  t.equal(found, 0, 'none of the call payload bytes appear in logs or events');
+  t.equal(found, 0, 'none of the RTP call payload bytes appear in logs or events');
+  const piecesIn = (haystack: string): number => {
+    let n = 0;
+    for (const b64 of twilio.payloads) {
+      for (let off = 0; off + 16 <= b64.length; off += 8) {
+        const piece = b64.slice(off, off + 16);
+        if (!/^(.)\1*$/.test(piece) && haystack.includes(piece)) n++;
+      }
+    }
+    return n;
+  };
+  // Positive control: the search finds a payload that did leak (a 20-character excerpt, as a JSON.parse error would quote).
+  t.ok(piecesIn(`{"msg":"bad frame","detail":"...${twilio.payloads[40]!.slice(60, 90)}..."}`) > 0, 'the search finds a leaked excerpt');
+  const wsFound = piecesIn(all);
+  t.equal(wsFound, 0, `none of the ${twilio.payloads.length} WebSocket frames' base64 payload appears in logs or events (16-character pieces)`);
+  t.match(logs, /closing media stream on bad input/, 'the broken frame was logged (without its content)');
   const lineMax = Math.max(...logs.split('\n').map((l) => l.length));
   t.ok(lineMax < 8192, `longest log line ${lineMax} characters (no payload dumps)`);
 
