@@ -4,12 +4,17 @@
  * overrides. Validated once with zod; a bad key fails start-up with its path named.
  */
 import { readFileSync } from 'node:fs';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const port = z.number().int().min(1).max(65535);
+/** A bearer token: empty (none) or long enough not to be guessed (e.g. `openssl rand -hex 32`). */
+const secretToken = z
+  .string()
+  .refine((v) => v === '' || v.length >= 16, 'must be empty or at least 16 characters (e.g. openssl rand -hex 32)')
+  .refine((v) => !/\s/.test(v), 'must not contain whitespace');
 
 const ConfigSchema = z
   .object({
@@ -99,6 +104,20 @@ const ConfigSchema = z
         user: z.string(),
         pass: z.string(),
         token: z.string(),
+        /** JWT user credentials file (`nsc generate creds`: the user JWT and its nkey seed); decentralised auth. */
+        credsFile: z.string(),
+        /** File holding the user's nkey seed (`SU...`); the server knows only its public key. */
+        nkeySeedFile: z.string(),
+        /** TLS to the server: empty paths use the system CAs (a server that requires TLS is still met with TLS). */
+        tls: z
+          .object({
+            /** PEM CA bundle that signed the server certificate. */
+            caFile: z.string(),
+            /** PEM client certificate and its key for mutual TLS (both or neither). */
+            certFile: z.string(),
+            keyFile: z.string(),
+          })
+          .strict(),
         subjectPrefix: z.string().min(1),
         stream: z.string().min(1),
         /** Events kept in memory while NATS is unreachable; the oldest are dropped beyond it. */
@@ -111,6 +130,19 @@ const ConfigSchema = z
       .object({
         host: z.string(),
         port: z.number().int().min(0).max(65535),
+        /**
+         * Bearer token the control API (POST/GET/DELETE /streams) requires. Empty: the API is open,
+         * which start-up allows only while http.host is a loopback address.
+         */
+        controlToken: secretToken,
+        /** File holding the control token (read at start; instead of controlToken). */
+        controlTokenFile: z.string(),
+        /** Bearer token /metrics requires (the control token is accepted too); empty: /metrics is open. */
+        metricsToken: secretToken,
+        /** File holding the metrics token (instead of metricsToken). */
+        metricsTokenFile: z.string(),
+        /** /healthz and /readyz require the metrics or the control token too (open by default, for probes). */
+        protectHealth: z.boolean(),
       })
       .strict(),
     sip: z
@@ -216,6 +248,29 @@ const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['media', 'announceAddress'],
         message: `${c.media.announceAddress} is no address a peer can send RTP to (c=0.0.0.0 reads as hold): announce a routable address` });
     }
+    if (!isLoopbackHost(c.http.host) && c.http.controlToken === '') {
+      // Anyone reaching the port could list calls, fill media.maxStreams or end an analysis.
+      ctx.addIssue({ code: 'custom', path: ['http', 'controlToken'],
+        message: `http.host ${JSON.stringify(c.http.host)} (DEVOX_HTTP_HOST, --http-host) is reachable from other machines but the control API ` +
+          '(POST/GET/DELETE /streams) has no token: set http.controlToken or http.controlTokenFile (DEVOX_HTTP_CONTROL_TOKEN or ' +
+          'DEVOX_HTTP_CONTROL_TOKEN_FILE; e.g. openssl rand -hex 32), or bind http.host to 127.0.0.1' });
+    }
+    if (c.sip.enabled && c.sip.drachtioSecret === DRACHTIO_DEFAULT_SECRET && !isLoopbackHost(c.sip.drachtioHost)) {
+      ctx.addIssue({ code: 'custom', path: ['sip', 'drachtioSecret'],
+        message: `drachtio-server at ${c.sip.drachtioHost} with the well-known default secret "${DRACHTIO_DEFAULT_SECRET}": set the same secret ` +
+          'on both sides (DRACHTIO_SECRET or DRACHTIO_SECRET_FILE; e.g. openssl rand -hex 24); whoever reaches its admin port controls every call' });
+    }
+    const natsAuth = [
+      c.nats.user !== '' && 'nats.user', c.nats.token !== '' && 'nats.token', c.nats.credsFile !== '' && 'nats.credsFile',
+      c.nats.nkeySeedFile !== '' && 'nats.nkeySeedFile',
+    ].filter((k): k is string => k !== false);
+    if (natsAuth.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['nats', 'credsFile'], message: `set one NATS authentication, not ${natsAuth.join(' and ')}` });
+    }
+    if ((c.nats.tls.certFile === '') !== (c.nats.tls.keyFile === '')) {
+      ctx.addIssue({ code: 'custom', path: ['nats', 'tls', c.nats.tls.certFile === '' ? 'certFile' : 'keyFile'],
+        message: 'nats.tls.certFile and nats.tls.keyFile go together (the client certificate and its key)' });
+    }
     if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
       ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });
     }
@@ -229,6 +284,18 @@ function isUnspecifiedAddress(a: string): boolean {
   const bare = a.startsWith('[') && a.endsWith(']') ? a.slice(1, -1) : a;
   if (isIPv4(bare)) return bare.split('.').every((o) => Number(o) === 0);
   if (isIPv6(bare)) return /^[0:]+$/.test(bare);
+  return false;
+}
+
+/** drachtio-server's documented example secret (config/default.json keeps it for the one-box default). */
+const DRACHTIO_DEFAULT_SECRET = 'cymru';
+
+/** True for an address only this machine can reach (127.0.0.0/8, ::1, localhost); '' (every interface) is not. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.split('.')[0] === '127';
+  if (isIP(bare) === 6) return /^(0{0,4}:){2,7}0{0,3}1$/.test(bare) || /^::ffff:127\./i.test(bare);
   return false;
 }
 
@@ -249,8 +316,14 @@ export const defaultConfigPath = resolve(projectRoot, 'config', 'default.json');
 
 type Env = Record<string, string | undefined>;
 
-/** The deployment knobs that can be set from the environment, with the config key they set. */
-const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' | 'bool' | 'list']> = [
+type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list';
+
+/**
+ * The deployment knobs that can be set from the environment, with the config key they set.
+ * A `secret` one may instead be read from a file named by `<NAME>_FILE` (Docker/Kubernetes secrets):
+ * its content, without the trailing newline; setting both is an error.
+ */
+const ENV_OVERRIDES: ReadonlyArray<readonly [string, string, EnvKind, 'secret'?]> = [
   ['DEVOX_LOG_LEVEL', 'log.level', 'string'],
   ['DEVOX_BIND_ADDRESS', 'media.bindAddress', 'string'],
   ['DEVOX_ANNOUNCE_ADDRESS', 'media.announceAddress', 'string'],
@@ -265,25 +338,61 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' 
   ['DEVOX_MAX_BATCH_WAIT_MS', 'detect.maxBatchWaitMs', 'number'],
   ['DEVOX_NATS_SERVERS', 'nats.servers', 'list'],
   ['DEVOX_NATS_USER', 'nats.user', 'string'],
-  ['DEVOX_NATS_PASS', 'nats.pass', 'string'],
-  ['DEVOX_NATS_TOKEN', 'nats.token', 'string'],
+  ['DEVOX_NATS_PASS', 'nats.pass', 'string', 'secret'],
+  ['DEVOX_NATS_TOKEN', 'nats.token', 'string', 'secret'],
+  ['DEVOX_NATS_CREDS_FILE', 'nats.credsFile', 'string'],
+  ['DEVOX_NATS_NKEY_SEED_FILE', 'nats.nkeySeedFile', 'string'],
+  ['DEVOX_NATS_TLS_CA_FILE', 'nats.tls.caFile', 'string'],
+  ['DEVOX_NATS_TLS_CERT_FILE', 'nats.tls.certFile', 'string'],
+  ['DEVOX_NATS_TLS_KEY_FILE', 'nats.tls.keyFile', 'string'],
   ['DEVOX_STDOUT_WINDOW_EVENTS', 'nats.stdoutWindowEvents', 'bool'],
   ['DEVOX_MAX_STREAMS', 'media.maxStreams', 'int'],
   ['DEVOX_HTTP_HOST', 'http.host', 'string'],
   ['DEVOX_HTTP_PORT', 'http.port', 'int'],
+  ['DEVOX_HTTP_CONTROL_TOKEN', 'http.controlToken', 'string', 'secret'],
+  ['DEVOX_HTTP_METRICS_TOKEN', 'http.metricsToken', 'string', 'secret'],
+  ['DEVOX_HTTP_PROTECT_HEALTH', 'http.protectHealth', 'bool'],
   ['DEVOX_SIP_ENABLED', 'sip.enabled', 'bool'],
   ['DRACHTIO_HOST', 'sip.drachtioHost', 'string'],
   ['DRACHTIO_PORT', 'sip.drachtioPort', 'int'],
-  ['DRACHTIO_SECRET', 'sip.drachtioSecret', 'string'],
+  ['DRACHTIO_SECRET', 'sip.drachtioSecret', 'string', 'secret'],
   ['DEVOX_SIP_ALLOWED_NETWORKS', 'sip.allowedNetworks', 'list'],
   ['DEVOX_SIP_MAX_CALLS', 'sip.maxConcurrentCalls', 'int'],
   ['DEVOX_SIP_DIGEST_USERNAME', 'sip.digestUsername', 'string'],
-  ['DEVOX_SIP_DIGEST_PASSWORD', 'sip.digestPassword', 'string'],
-  ['DEVOX_WS_TOKENS', 'websocket.tokens', 'list'],
-  ['DEVOX_WS_SIGNING_SECRET', 'websocket.signingSecret', 'string'],
+  ['DEVOX_SIP_DIGEST_PASSWORD', 'sip.digestPassword', 'string', 'secret'],
+  ['DEVOX_WS_TOKENS', 'websocket.tokens', 'list', 'secret'],
+  ['DEVOX_WS_SIGNING_SECRET', 'websocket.signingSecret', 'string', 'secret'],
 ];
 
-function parseEnvValue(name: string, raw: string, kind: string): unknown {
+/** Config keys naming a file whose content is the value of a secret key (read at load). */
+const SECRET_FILE_KEYS: ReadonlyArray<readonly [fileKey: string, valueKey: string]> = [
+  ['http.controlTokenFile', 'http.controlToken'],
+  ['http.metricsTokenFile', 'http.metricsToken'],
+];
+
+/** Config keys naming files DevoX reads at start (checked readable at load, so the error names the key). */
+const READ_AT_START_KEYS = ['nats.credsFile', 'nats.nkeySeedFile', 'nats.tls.caFile', 'nats.tls.certFile', 'nats.tls.keyFile'];
+
+/** The content of a secret file without its trailing newline; ConfigError naming `key` when unreadable or empty. */
+function readSecretFile(key: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value.trim() === '') throw new ConfigError(key, `${path} is empty`);
+  return value;
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const k of path.split('.')) cur = isPlainObject(cur) ? cur[k] : undefined;
+  return cur;
+}
+
+function parseEnvValue(name: string, raw: string, kind: EnvKind): unknown {
   switch (kind) {
     case 'int': {
       if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got ${JSON.stringify(raw)}`);
@@ -343,6 +452,17 @@ function readJson(path: string): unknown {
   }
 }
 
+/**
+ * The control token a client (devox send --bye) sends: DEVOX_HTTP_CONTROL_TOKEN, or the file named
+ * by DEVOX_HTTP_CONTROL_TOKEN_FILE; undefined when neither is set. The server's variables, so one
+ * export serves both on the same box.
+ */
+export function clientControlToken(env: Env = process.env): string | undefined {
+  const file = env.DEVOX_HTTP_CONTROL_TOKEN_FILE;
+  if (file) return readSecretFile('DEVOX_HTTP_CONTROL_TOKEN_FILE', file);
+  return env.DEVOX_HTTP_CONTROL_TOKEN || undefined;
+}
+
 export interface LoadConfigOptions {
   /** Operator config file merged over the embedded defaults. */
   file?: string;
@@ -379,12 +499,28 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const file = opts.file ?? env.DEVOX_CONFIG;
   if (file) raw = mergeConfig(raw, readJson(resolve(file)));
   const fromEnv: Record<string, unknown> = {};
-  for (const [name, path, kind] of ENV_OVERRIDES) {
-    const v = env[name];
+  for (const [name, path, kind, secret] of ENV_OVERRIDES) {
+    let v = env[name];
+    const file = secret ? env[`${name}_FILE`] : undefined;
+    if (file !== undefined && file !== '') {
+      if (v !== undefined && v !== '') throw new ConfigError(name, `set ${name} or ${name}_FILE, not both`);
+      v = readSecretFile(`${name}_FILE`, file);
+    }
     if (v !== undefined && v !== '') setPath(fromEnv, path, parseEnvValue(name, v, kind));
   }
   raw = mergeConfig(raw, fromEnv);
   if (opts.overrides !== undefined) raw = mergeConfig(raw, opts.overrides);
+  for (const [fileKey, valueKey] of SECRET_FILE_KEYS) {
+    const file = getPath(raw, fileKey);
+    if (typeof file !== 'string' || file === '') continue;
+    if (getPath(raw, valueKey) !== '') throw new ConfigError(fileKey, `set ${valueKey} or ${fileKey}, not both`);
+    raw = structuredClone(raw); // setPath must not write into a caller's overrides object
+    setPath(raw as Record<string, unknown>, valueKey, readSecretFile(fileKey, file));
+  }
+  for (const key of READ_AT_START_KEYS) {
+    const file = getPath(raw, key);
+    if (typeof file === 'string' && file !== '') readSecretFile(key, file);
+  }
   return validateConfig(raw);
 }
 

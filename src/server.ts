@@ -199,6 +199,8 @@ export class DevoxServer implements StreamControl {
         port: config.http.port,
         metrics,
         log: log.child({ component: 'http' }),
+        auth: { controlToken: config.http.controlToken, metricsToken: config.http.metricsToken, protectHealth: config.http.protectHealth },
+        onUnauthorized: (access, reason) => metrics.httpUnauthorized.inc({ access, reason }),
         readiness: () => {
           const checks: Record<string, true | string> = {
             model: true,
@@ -216,9 +218,9 @@ export class DevoxServer implements StreamControl {
         http.route('GET', config.webrtc.path, (_req, res) => {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
           res.end(w.page());
-        });
+        }, 'public'); // the page is static; its signaling socket authenticates (websocket.tokens / signed URL)
       } else {
-        http.route('GET', config.webrtc.path, (_req, res) => sendJson(res, 503, { error: `WebRTC unavailable: ${webrtcUnavailable}` }));
+        http.route('GET', config.webrtc.path, (_req, res) => sendJson(res, 503, { error: `WebRTC unavailable: ${webrtcUnavailable}` }), 'public');
       }
       if (websocket) {
         const ws = websocket;

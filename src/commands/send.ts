@@ -3,6 +3,7 @@
  * Streams a file as real-time RTP (20 ms packets) and prints a JSON summary.
  */
 import { parseArgs } from 'node:util';
+import { clientControlToken, ConfigError } from '../config.js';
 import { readAudioFile } from '../media/audio-file.js';
 import { parseCodecName } from '../media/codecs.js';
 import { UnsupportedCodecError } from '../media/errors.js';
@@ -26,14 +27,19 @@ On a terminal, a progress line (packets sent, elapsed, ETA) is drawn on stderr.
                                listens at --to, through the control API (DELETE /streams): its
                                call.ended follows at once instead of after media.streamTimeoutMs
   --api URL                    DevoX HTTP API for --bye (default http://127.0.0.1:9464)
+  --api-token TOKEN            control token for --bye (default: DEVOX_HTTP_CONTROL_TOKEN, or the
+                               file named by DEVOX_HTTP_CONTROL_TOKEN_FILE); prefer the variables:
+                               a flag is visible to every user of the machine in ps
 `;
 
 /** Ends, through the control API, the stream whose RTP port is `port`; returns its streamId. */
-async function endStreamAt(api: string, port: number): Promise<string> {
+async function endStreamAt(api: string, port: number, token: string | undefined): Promise<string> {
   const base = api.replace(/\/+$/, '');
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   let listed: { streams: Array<{ streamId: string; port: number }> };
   try {
-    const res = await fetch(`${base}/streams`);
+    const res = await fetch(`${base}/streams`, { headers });
+    if (res.status === 401) throw new Error(`GET /streams answered 401: ${unauthorizedHint(await res.text(), token)}`);
     if (!res.ok) throw new Error(`GET /streams answered ${res.status}`);
     listed = (await res.json()) as typeof listed;
   } catch (err) {
@@ -41,9 +47,23 @@ async function endStreamAt(api: string, port: number): Promise<string> {
   }
   const s = listed.streams.find((x) => x.port === port);
   if (!s) throw new ByeError(`--bye: no DevoX stream listens at port ${port} (${base}/streams)`);
-  const res = await fetch(`${base}/streams?streamId=${encodeURIComponent(s.streamId)}`, { method: 'DELETE' });
+  const res = await fetch(`${base}/streams?streamId=${encodeURIComponent(s.streamId)}`, { method: 'DELETE', headers });
+  if (res.status === 401) throw new ByeError(`--bye: DELETE /streams answered 401: ${unauthorizedHint(await res.text(), token)}`);
   if (!res.ok) throw new ByeError(`--bye: DELETE /streams answered ${res.status} for stream ${s.streamId}`);
   return s.streamId;
+}
+
+/** Why the API refused us, from its JSON body, and what to do. */
+function unauthorizedHint(body: string, token: string | undefined): string {
+  let reason = 'unauthorized';
+  try {
+    reason = (JSON.parse(body) as { reason?: string }).reason ?? reason;
+  } catch {
+    // not JSON: keep the generic word
+  }
+  return token
+    ? `${reason} (the token given by --api-token / DEVOX_HTTP_CONTROL_TOKEN is not the server's http.controlToken)`
+    : `${reason} (the API needs its control token: --api-token or DEVOX_HTTP_CONTROL_TOKEN / DEVOX_HTTP_CONTROL_TOKEN_FILE)`;
 }
 
 class ByeError extends Error {
@@ -100,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
         'no-realtime': { type: 'boolean', default: false },
         bye: { type: 'boolean', default: false },
         api: { type: 'string', default: 'http://127.0.0.1:9464' },
+        'api-token': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -135,6 +156,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: num('seed', values.seed, 0, 0xffffffff, true),
       realtime: !values['no-realtime'],
     };
+    const apiToken = values['api-token'] ?? (values.bye ? clientControlToken() : undefined);
     const audio = await readAudioFile(file);
     const ac = new AbortController();
     const onSigint = (): void => ac.abort();
@@ -153,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
       progress?.stop();
       progress = undefined;
       const { droppedIndices: _dropped, ...summary } = stats;
-      const ended = values.bye ? { ended: await endStreamAt(values.api, to.port) } : {};
+      const ended = values.bye ? { ended: await endStreamAt(values.api, to.port, apiToken) } : {};
       process.stdout.write(JSON.stringify({ file, to: `${to.address}:${to.port}`, codec, ...summary, ...ended }) + '\n');
     } finally {
       progress?.stop();
@@ -164,6 +186,10 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof ByeError) {
       process.stderr.write(`devox send: ${err.message}\n`);
       return 1;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`devox send: ${err.message}\n`);
+      return 2;
     }
     if (err instanceof UsageError || err instanceof UnsupportedCodecError) {
       process.stderr.write(`devox send: ${err.message}\n${USAGE}`);

@@ -17,7 +17,9 @@ const USAGE = `usage: devox serve [options]
                           it serves every stream
   --narrowband-model DIR  model for G.711 / 8 kHz streams (detect.narrowbandModelDir; default
                           models/devox-phone-nb unless --model is given)
-  --http-host HOST        HTTP bind address for /metrics /healthz /readyz /streams (default 127.0.0.1)
+  --http-host HOST        HTTP bind address for /metrics /healthz /readyz /streams (default 127.0.0.1);
+                          off loopback the control API needs a token (DEVOX_HTTP_CONTROL_TOKEN or
+                          DEVOX_HTTP_CONTROL_TOKEN_FILE), or DevoX refuses to start
   --http-port PORT        HTTP port (default 9464; 0 = any free port)
   --nats URL[,URL]        NATS servers (events on JetStream); none = JSON lines on stdout
   --no-window-events      events on stdout: leave out the per-window window.scored lines
@@ -28,7 +30,8 @@ const USAGE = `usage: devox serve [options]
   --log-level LEVEL       trace | debug | info | warn | error | fatal | silent
   -h, --help
 
-Open a stream over HTTP and send a file to it:
+Open a stream over HTTP and send a file to it (with a control token set, add
+  -H "Authorization: Bearer $DEVOX_HTTP_CONTROL_TOKEN"):
   curl -s -XPOST localhost:9464/streams -d '{"codec":"PCMU","callId":"call-1","leg":"caller"}'
   devox send samples/genuine-librispeech.flac --codec pcmu --to 127.0.0.1:<port>
 `;

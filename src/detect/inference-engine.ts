@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { InferenceError, InferenceTimeoutError, ModelLoadError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './inference-worker.js';
+import { disableOrtTelemetry } from './ort-telemetry.js';
 import type { ExecutionProviderName } from './model-registry.js';
 import type { ModelCard } from './types.js';
 
@@ -43,6 +44,7 @@ export interface EngineOptions {
  * worker threads.
  */
 function spawnWorker(init: WorkerInit): Worker {
+  disableOrtTelemetry(); // before the worker's first session reads the environment
   const opts = { workerData: init, name: 'devox-inference' };
   const js = new URL('./inference-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(js))) return new Worker(js, opts);

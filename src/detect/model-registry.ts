@@ -11,7 +11,11 @@ import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { ModelLoadError } from './errors.js';
+import { disableOrtTelemetry } from './ort-telemetry.js';
 import type { ModelCard } from './types.js';
+
+// Sessions created on the main thread (tools, tests) too: no telemetry (ort-telemetry.ts).
+disableOrtTelemetry();
 
 export type ExecutionProviderName = 'cuda' | 'cpu';
 

@@ -11,14 +11,19 @@
  * The handler gets every upgrade whose path is `/media` or starts with `/media/` (query
  * ignored); the longest registered prefix wins; an upgrade no handler claims is answered
  * 404 and closed. A handler that throws gets its socket destroyed; the server keeps going.
+ *
+ * Every route has an access level (bearer-auth.ts): routes are `control` unless added as
+ * another level; /metrics is `metrics`, /healthz and /readyz are `health`. A request without
+ * the token its level needs gets 401 before the handler runs. Upgrades authenticate themselves.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
+import { BearerAuth, sendUnauthorized, type AuthRefusal, type HttpAuthConfig, type RouteAccess } from './bearer-auth.js';
 import { HttpServerError } from './errors.js';
 
-export { HttpServerError };
+export { HttpServerError, type HttpAuthConfig, type RouteAccess };
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -42,6 +47,10 @@ export interface HttpServerOptions {
   /** Evaluated on every /readyz. */
   readiness: () => ReadinessReport;
   log: Logger;
+  /** Bearer tokens per access level; absent: every route is open (loopback-only tests and tools). */
+  auth?: HttpAuthConfig;
+  /** Called on every 401 (a metric: repeated refusals are someone guessing). */
+  onUnauthorized?: (access: RouteAccess, reason: AuthRefusal) => void;
 }
 
 
@@ -52,12 +61,14 @@ export class HttpServer {
   readonly #opts: HttpServerOptions;
   readonly #server: Server;
   readonly #upgrades = new Map<string, UpgradeHandler>();
-  readonly #routes = new Map<string, RouteHandler>();
+  readonly #routes = new Map<string, { handler: RouteHandler; access: RouteAccess }>();
+  readonly #auth: BearerAuth;
   #address: AddressInfo | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(opts: HttpServerOptions) {
     this.#opts = opts;
+    this.#auth = new BearerAuth(opts.auth ?? { controlToken: '', metricsToken: '', protectHealth: false });
     this.#server = createServer((req, res) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
@@ -70,13 +81,16 @@ export class HttpServer {
     this.#upgrades.set(p, handler);
   }
 
-  /** Add a route, e.g. route('POST', '/streams', handler). Exact path match. */
-  route(method: string, path: string, handler: RouteHandler): void {
+  /**
+   * Add a route, e.g. route('POST', '/streams', handler). Exact path match. `access` says which
+   * token it needs (default `control`: a route is closed unless it says otherwise).
+   */
+  route(method: string, path: string, handler: RouteHandler, access: RouteAccess = 'control'): void {
     const key = `${method.toUpperCase()} ${path}`;
     if (this.#routes.has(key) || path === '/metrics' || path === '/healthz' || path === '/readyz') {
       throw new HttpServerError(`route ${key} is already taken`);
     }
-    this.#routes.set(key, handler);
+    this.#routes.set(key, { handler, access });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -90,7 +104,10 @@ export class HttpServer {
       });
     });
     this.#address = this.#server.address() as AddressInfo;
-    this.#opts.log.info({ host: this.#address.address, port: this.#address.port }, 'HTTP server listening (/metrics /healthz /readyz)');
+    this.#opts.log.info(
+      { host: this.#address.address, port: this.#address.port, controlApi: this.#auth.controlProtected ? 'bearer token' : 'open (loopback)' },
+      'HTTP server listening (/metrics /healthz /readyz)',
+    );
     return this.#address;
   }
 
@@ -129,6 +146,19 @@ export class HttpServer {
       return send(res, 400, 'text/plain', 'bad request URL\n');
     }
     const key = `${req.method} ${url.pathname}`;
+    const builtIn: RouteAccess | undefined =
+      key === 'GET /metrics' ? 'metrics' : key === 'GET /healthz' || key === 'GET /readyz' ? 'health' : undefined;
+    const route = builtIn === undefined ? this.#routes.get(key) : undefined;
+    const access = builtIn ?? route?.access;
+    if (access !== undefined) {
+      const refused = this.#auth.check(access, req);
+      if (refused !== undefined) {
+        this.#opts.onUnauthorized?.(access, refused);
+        this.#opts.log.debug({ route: key, access, reason: refused, remote: req.socket.remoteAddress }, 'HTTP request refused: bearer token');
+        req.resume(); // drain an unread body so the connection can be reused
+        return sendUnauthorized(res, refused);
+      }
+    }
     switch (key) {
       case 'GET /metrics':
         this.#opts.metrics.text().then(
@@ -153,7 +183,7 @@ export class HttpServer {
       default:
         break;
     }
-    const handler = this.#routes.get(key);
+    const handler = route?.handler;
     if (!handler) {
       const otherMethod = [...this.#routes.keys()].some((k) => k.endsWith(` ${url.pathname}`));
       return send(res, otherMethod ? 405 : 404, 'text/plain', otherMethod ? 'method not allowed\n' : 'not found\n');

@@ -6,6 +6,9 @@
  *   GET    /streams                      → live streams with their labels and RTP counters
  *   DELETE /streams?streamId=<id>        → ends the stream now (its call.ended follows)
  *
+ * Every route needs the control token (`Authorization: Bearer <http.controlToken>`) when one is
+ * configured; without one (allowed on a loopback http.host only) they are open.
+ *
  * This file owns the request schema and the routes; what opening a stream does (a media
  * session) is the StreamControl the server hands in.
  */
@@ -110,14 +113,14 @@ export function routeStreams(http: HttpServer, control: StreamControl, opts: { l
       }
       sendJson(res, 503, { error: (err as Error).message });
     }
-  });
+  }, 'control');
   http.route('GET', '/streams', (_req, res) => {
     sendJson(res, 200, { streams: control.listStreams() });
-  });
+  }, 'control');
   http.route('DELETE', '/streams', (_req, res, url) => {
     const streamId = url.searchParams.get('streamId');
     if (!streamId) return sendJson(res, 400, { error: 'streamId query parameter is required' });
     const known = control.releaseStream(streamId);
     sendJson(res, known ? 200 : 404, known ? { released: streamId } : { error: 'no such stream' });
-  });
+  }, 'control');
 }

@@ -162,6 +162,12 @@ export class Metrics {
     help: 'Times a SIP leg had no RTP for media.streamTimeoutMs (kept open for its dialog, not ended)',
     registers: [this.registry],
   });
+  readonly httpUnauthorized = new Counter({
+    name: 'devox_http_unauthorized_total',
+    help: 'HTTP requests refused for a missing, malformed or wrong bearer token (401), by route access level and reason',
+    labelNames: ['access', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly modelInfo = new Gauge({
     name: 'devox_model_info',
     help: 'The models serving (value 1), one per band, with name, version and band as labels',

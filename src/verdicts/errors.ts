@@ -1,5 +1,5 @@
 /** The errors of verdicts/: the event publishers and the verdict policy. */
-export type NatsPublisherErrorCode = 'auth' | 'unreachable' | 'jetstream' | 'permission';
+export type NatsPublisherErrorCode = 'auth' | 'credentials' | 'tls' | 'unreachable' | 'jetstream' | 'permission';
 
 export class NatsPublisherError extends Error {
   readonly code: NatsPublisherErrorCode;

@@ -42,12 +42,15 @@ export function spawnDevox(
 }
 
 /** Runs the devox CLI (src/cli.ts through tsx) to completion; never rejects: the exit code is in `code`. */
-export function runDevoxCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runDevoxCli(
+  args: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', join(projectRoot, 'src/cli.ts'), ...args],
-      { cwd: projectRoot, maxBuffer: 32 << 20, env: { ...process.env, DEVOX_CONFIG: '' }, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) },
+      { cwd: projectRoot, maxBuffer: 32 << 20, env: { ...process.env, DEVOX_CONFIG: '', ...opts.env }, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -2,9 +2,16 @@
  * Starts a REAL nats-server (Debian package, /usr/bin/nats-server) with JetStream on a
  * free loopback port and a temporary store directory; stop() kills it, restart() brings
  * it back on the same port and store (JetStream data survives, like a server restart).
+ *
+ * With `config`, the server also reads that configuration file (accounts, users with nkeys or
+ * passwords and permissions, TLS): the text is written next to the store and passed with -c;
+ * `$VARIABLES` in it resolve from `env` (nats-server reads undefined config variables from its
+ * environment), as the shipped docker/nats/nats-server.conf does. Port and address still come
+ * from the command line, which overrides the file; a `store_dir:` in the file is pointed at the
+ * temporary store (nats-server refuses it twice, in the file and as -sd).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +61,10 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 export interface NatsServerOptions {
   user?: string;
   pass?: string;
+  /** nats-server configuration file text (passed with -c). */
+  config?: string;
+  /** Extra environment for the server process (values for `$VARS` in `config`). */
+  env?: Record<string, string>;
 }
 
 export class NatsServer {
@@ -89,9 +100,16 @@ export class NatsServer {
   }
 
   async #spawn(): Promise<void> {
-    const args = ['-js', '-sd', this.storeDir, '-p', String(this.port), '-a', '127.0.0.1', '-m', '0'];
+    const STORE_DIR = /^(\s*)store_dir\s*[:=].*$/m;
+    const config = this.#opts.config?.replace(STORE_DIR, `$1store_dir: ${JSON.stringify(this.storeDir)}`);
+    const args = ['-js', ...(config && STORE_DIR.test(config) ? [] : ['-sd', this.storeDir]), '-p', String(this.port), '-a', '127.0.0.1', '-m', '0'];
     if (this.#opts.user !== undefined) args.push('--user', this.#opts.user, '--pass', this.#opts.pass ?? '');
-    const proc = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (config !== undefined) {
+      const file = join(this.storeDir, 'nats-server.conf');
+      writeFileSync(file, config, { mode: 0o600 });
+      args.push('-c', file);
+    }
+    const proc = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.#opts.env } });
     proc.stdout!.on('data', (d: Buffer) => (this.#log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.#log += d.toString()));
     this.#proc = proc;
