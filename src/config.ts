@@ -5,14 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ConsoleConfigSchema, NodeConfigSchema } from './console/config-schema.js';
 
 const port = z.number().int().min(1).max(65535);
 
 const ConfigSchema = z
   .object({
+    node: NodeConfigSchema,
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
@@ -196,6 +199,7 @@ const ConfigSchema = z
         pingIntervalMs: z.number().int().min(100).max(600000),
       })
       .strict(),
+    console: ConsoleConfigSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -218,6 +222,9 @@ const ConfigSchema = z
     }
     if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
       ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });
+    }
+    if (c.console.enabled && c.console.source === 'nats' && c.nats.servers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['console', 'source'], message: '"nats" (the fleet view) needs nats.servers' });
     }
     if (c.window.hopMs > c.window.lengthSec * 1000) {
       ctx.addIssue({ code: 'custom', path: ['window', 'hopMs'], message: 'must be <= window.lengthSec * 1000' });
@@ -251,7 +258,9 @@ type Env = Record<string, string | undefined>;
 
 /** The deployment knobs that can be set from the environment, with the config key they set. */
 const ENV_OVERRIDES: ReadonlyArray<[string, string, 'string' | 'int' | 'number' | 'bool' | 'list']> = [
+  ['DEVOX_NODE_ID', 'node.id', 'string'],
   ['DEVOX_LOG_LEVEL', 'log.level', 'string'],
+  ['DEVOX_CONSOLE_SOURCE', 'console.source', 'string'],
   ['DEVOX_BIND_ADDRESS', 'media.bindAddress', 'string'],
   ['DEVOX_ANNOUNCE_ADDRESS', 'media.announceAddress', 'string'],
   ['DEVOX_RTP_PORT_MIN', 'media.rtpPortMin', 'int'],
@@ -385,6 +394,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   }
   raw = mergeConfig(raw, fromEnv);
   if (opts.overrides !== undefined) raw = mergeConfig(raw, opts.overrides);
+  // node.id empty: this host's name (what an operator sees in events and the console).
+  if ((raw as { node?: { id?: unknown } }).node?.id === '') raw = mergeConfig(raw, { node: { id: hostname() } });
   return validateConfig(raw);
 }
 

@@ -29,7 +29,9 @@ import { parseOpenStreamRequest, routeStreams, StreamRequestError, type OpenedSt
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
-import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { createPublisher, tapPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { SupervisorConsole } from './console/console.js';
+import { routeConsole } from './console/routes.js';
 import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
@@ -61,6 +63,8 @@ export class DevoxServer implements StreamControl {
   readonly sip: SipApp | undefined;
   /** Browser microphones over WebRTC (mediasoup); undefined when disabled or mediasoup / its worker is missing. */
   readonly webrtc: WebRtcIngest | undefined;
+  /** The supervisor console (console.path); undefined when console.enabled is false. */
+  readonly console: SupervisorConsole | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -75,6 +79,7 @@ export class DevoxServer implements StreamControl {
     websocket: MediaStreamServer | undefined;
     sip: SipApp | undefined;
     webrtc: WebRtcIngest | undefined;
+    console: SupervisorConsole | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -87,6 +92,7 @@ export class DevoxServer implements StreamControl {
     this.websocket = parts.websocket;
     this.sip = parts.sip;
     this.webrtc = parts.webrtc;
+    this.console = parts.console;
   }
 
   /**
@@ -118,12 +124,32 @@ export class DevoxServer implements StreamControl {
       cleanup.push(() => detector.close());
       // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
       const quietWindows = publisher.kind === 'stdout' && !config.nats.stdoutWindowEvents;
+      const publishWindows = config.verdict.publishWindowEvents && !quietWindows;
+      // The supervisor console; in local mode it sees every event (window ones too) as it is published.
+      let supervisor: SupervisorConsole | undefined;
+      let listenUnavailable = 'no mediasoup worker (webrtc.enabled is false)';
+      if (config.console.enabled) {
+        supervisor = await SupervisorConsole.start({
+          config,
+          log,
+          thresholds: (version) => {
+            const th = detector.cardOfVersion(version)?.thresholds;
+            return th ? { suspicious: th.suspicious, synthetic: th.synthetic } : undefined;
+          },
+          media: (streamId) => streamMedia(media, streamId),
+          listenUnavailable: () => listenUnavailable,
+        });
+        const c = supervisor;
+        cleanup.push(() => c.close());
+      }
+      const local = supervisor && config.console.source === 'local' ? supervisor : undefined;
       const pipeline = new VerdictPipeline({
-        verdict: quietWindows ? { ...config.verdict, publishWindowEvents: false } : config.verdict,
+        verdict: { ...config.verdict, publishWindowEvents: publishWindows || local !== undefined },
         models: detector,
         log,
         observer: observers.verdicts,
-        publisher,
+        publisher: local ? tapPublisher(publisher, local, { forwardWindows: publishWindows, log }) : publisher,
+        node: config.node.id,
         ...(opts.listener ? { listener: opts.listener } : {}),
       });
       scores.add(pipeline);
@@ -177,11 +203,13 @@ export class DevoxServer implements StreamControl {
           });
           cleanup.push(() => w.close());
           webrtc = w;
+          listenUnavailable = 'listen-in is not built into this DevoX yet: the mediasoup worker is present, the RTP-leg producer is not (docs/console.md)';
           scores.add(liveScores(w));
         } catch (err) {
           if (!(err instanceof WebRtcUnavailableError)) throw err;
           // mediasoup is optional: DevoX runs without WebRTC and says why.
           webrtcUnavailable = err.message;
+          listenUnavailable = `no mediasoup worker: ${err.message}`;
           log.warn({ reason: err.reason, detail: err.message }, 'WebRTC ingest unavailable; starting without it');
         }
       }
@@ -209,7 +237,8 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor });
+      if (supervisor) routeConsole(http, supervisor);
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -321,11 +350,30 @@ export class DevoxServer implements StreamControl {
       await step('detector', () => this.detector.close());
       await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
+      await step('console', async () => this.console?.close());
       await step('http', () => this.http.close());
       log.info('shutdown complete');
     })();
     return this.#closing;
   }
+}
+
+/** A local RTP stream's media counters for the console's detail view. */
+function streamMedia(media: MediaSessions, streamId: string): Record<string, number | string> | undefined {
+  for (const s of media.streams()) {
+    if (s.descriptor.streamId !== streamId) continue;
+    const c = s.counters;
+    return {
+      packetsReceived: c.packetsReceived,
+      packetsLost: c.packetsLost,
+      packetsLate: c.packetsLate,
+      packetsDuplicate: c.packetsDuplicate,
+      jitterMs: Math.round(c.jitterSec * 10000) / 10,
+      codecMismatches: c.codecMismatches,
+      remote: s.remote ? `${s.remote.address}:${s.remote.port}` : '',
+    };
+  }
+  return undefined;
 }
 
 /** The /webrtc page shows its stream's latest window score. */
