@@ -21,10 +21,12 @@ export class FleetSource {
   readonly #done: Promise<void>;
   #received = 0;
 
-  private constructor(messages: ConsumerMessages, sink: FleetSink, log: Logger) {
+  private constructor(messages: ConsumerMessages, prefix: string, sink: FleetSink, log: Logger) {
     this.#messages = messages;
     this.#done = (async () => {
       for await (const m of messages) {
+        const kind = m.subject.slice(prefix.length + 1, m.subject.indexOf('.', prefix.length + 1));
+        if (kind !== 'call' && kind !== 'feedback') continue;
         this.#received++;
         try {
           const body = m.json<{ type?: string }>();
@@ -40,14 +42,16 @@ export class FleetSource {
   /** Starts consuming; `lookbackSec` of history first. */
   static async start(nc: NatsConnection, nats: Config['nats'], lookbackSec: number, sink: FleetSink, log: Logger): Promise<FleetSource> {
     const js = jetstream(nc);
+    // One filter over the prefix (several filter subjects need nats-server 2.10); the subjects
+    // read are call and feedback events, anything else under the prefix is skipped.
     const consumer = await js.consumers.get(nats.stream, {
-      filter_subjects: [`${nats.subjectPrefix}.call.>`, `${nats.subjectPrefix}.feedback.>`],
+      filter_subjects: `${nats.subjectPrefix}.>`,
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: new Date(Date.now() - lookbackSec * 1000).toISOString(),
     });
     const messages = await consumer.consume({ max_messages: 1000 });
     log.info({ stream: nats.stream, lookbackSec }, 'console reading the fleet from JetStream');
-    return new FleetSource(messages, sink, log);
+    return new FleetSource(messages, nats.subjectPrefix, sink, log);
   }
 
   get received(): number {

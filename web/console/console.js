@@ -305,7 +305,7 @@ function sparkline(cv, pts, label) {
   if (pts.length < 2) return;
   // newest at the right edge, one point per window (the last console.sparklinePoints windows)
   const color = COLORS[label] ?? '#7aa2f7';
-  const n = Math.max(pts.length, 60);
+  const n = Math.max(pts.length, 24);
   const X = (i) => w - (pts.length - 1 - i) * (w / (n - 1));
   const Y = (v) => h - 2 - v * (h - 4);
   ctx.beginPath();
