@@ -38,11 +38,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** The rows of the calls table as the page shows them. */
 export function tableRows(page: Page): Promise<Array<{ callId: string; label: string; node: string; legs: Array<{ label: string; windows: number }> }>> {
   return page.evaluate(() =>
-    [...document.querySelectorAll<HTMLTableRowElement>('#rows tr')].map((tr) => ({
+    Array.from(document.querySelectorAll('#rows tr') as NodeListOf<HTMLTableRowElement>).map((tr) => ({
       callId: tr.dataset.callId ?? '',
       label: tr.querySelector('.c-label .badge')?.textContent?.replace(' ', '_') ?? '',
       node: tr.querySelector('.c-node')?.textContent ?? '',
-      legs: [...tr.querySelectorAll<HTMLElement>('.leg')].map((l) => ({
+      legs: Array.from(tr.querySelectorAll('.leg') as NodeListOf<HTMLElement>).map((l) => ({
         label: l.querySelector('.badge')?.textContent?.replace(' ', '_') ?? '',
         windows: Number(l.dataset.windows ?? 0),
       })),
