@@ -174,7 +174,8 @@ function filters() {
 }
 
 const SORTS = {
-  label: (c) => RANK[c.label] * 10 + c.score,
+  // severity, then start time (stable: rows do not jump as scores move)
+  label: (c) => RANK[c.label],
   call: (c) => c.callId,
   caller: (c) => c.caller,
   tenant: (c) => c.tenant,
@@ -202,6 +203,8 @@ function render() {
   const keep = new Set(list.map((c) => c.callId));
   for (const [id, row] of state.rows) {
     if (!keep.has(id)) {
+      rowObserver.unobserve(row.tr);
+      visibleRows.delete(row.tr);
       row.tr.remove();
       state.rows.delete(id);
     }
@@ -213,7 +216,11 @@ function render() {
       row = makeRow(c.callId);
       state.rows.set(c.callId, row);
     }
-    if (row.call !== c) updateRow(row, c);
+    if (row.call !== c) {
+      // Rows out of view are brought up to date when they scroll into view.
+      if (!row.call || visibleRows.has(row.tr)) updateRow(row, c);
+      else row.pending = c;
+    }
     const want = prev ? prev.nextSibling : tbody.firstChild;
     if (want !== row.tr) tbody.insertBefore(row.tr, want);
     prev = row.tr;
@@ -228,6 +235,28 @@ function render() {
   if (state.frameMs.length > 2000) state.frameMs.shift();
 }
 
+// Rows on screen (or about to be): only those are redrawn on a push.
+const visibleRows = new Set();
+const rowOfTr = new WeakMap();
+const rowObserver = new IntersectionObserver(
+  (entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) {
+        visibleRows.delete(e.target);
+        continue;
+      }
+      visibleRows.add(e.target);
+      const row = rowOfTr.get(e.target);
+      if (row && row.pending) {
+        const c = row.pending;
+        row.pending = null;
+        updateRow(row, c);
+      }
+    }
+  },
+  { root: document.querySelector('.table-wrap'), rootMargin: '300px 0px' },
+);
+
 function makeRow(callId) {
   const tr = document.createElement('tr');
   tr.dataset.callId = callId;
@@ -235,7 +264,14 @@ function makeRow(callId) {
   tr.addEventListener('click', () => openDetail(callId));
   const cells = {};
   for (const td of tr.children) cells[td.className.split(' ')[0].slice(2)] = td;
-  return { tr, cells, call: null, legs: new Map() };
+  const row = { tr, cells, call: null, pending: null, legs: new Map() };
+  rowOfTr.set(tr, row);
+  rowObserver.observe(tr);
+  return row;
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function badge(label, small) {
@@ -249,7 +285,9 @@ function updateRow(row, c) {
   const old = row.call;
   row.call = c;
   const { cells, tr } = row;
-  tr.className = `${c.endedMs !== null ? 'ended ' : ''}row-${c.label}`;
+  const cls = `${c.endedMs !== null ? 'ended ' : ''}row-${c.label}`;
+  if (tr.className !== cls && !tr.classList.contains('pulse')) tr.className = cls;
+  else if (tr.className !== cls) tr.className = `${cls} pulse`;
   if (!old || old.label !== c.label) cells.label.replaceChildren(badge(c.label));
   if (!old) {
     cells.call.innerHTML = '<div class="callid"></div><span class="chip"></span>';
@@ -258,14 +296,14 @@ function updateRow(row, c) {
     cells.call.lastChild.textContent = c.ingress;
     const params = Object.entries(c.params).map(([k, v]) => `${k}=${v}`).join(' · ');
     cells.who.innerHTML = '<div></div><div class="sub"></div>';
-    cells.who.firstChild.textContent = c.caller || c.callee ? `${c.caller || '?'} → ${c.callee || '?'}` : '—';
+    cells.who.firstChild.textContent = c.callee ? `${c.caller || '?'} → ${c.callee}` : c.caller || '—';
     cells.who.lastChild.textContent = params;
     cells.tenant.textContent = c.tenant || '—';
   }
-  cells.model.textContent = c.modelVersion;
-  cells.node.textContent = c.node;
-  cells.speech.textContent = `${c.legs.reduce((a, l) => a + l.speechSec, 0).toFixed(1)} s`;
-  cells.dur.textContent = duration(c);
+  setText(cells.model, c.modelVersion);
+  setText(cells.node, c.node);
+  setText(cells.speech, `${c.legs.reduce((a, l) => a + l.speechSec, 0).toFixed(1)} s`);
+  setText(cells.dur, duration(c));
   // legs: one line each, with a sparkline
   let wrap = cells.legs.firstChild;
   if (!wrap) {
@@ -278,7 +316,7 @@ function updateRow(row, c) {
     if (!el) {
       el = document.createElement('div');
       el.className = 'leg';
-      el.innerHTML = '<span class="name"></span><span class="lb"></span><span class="num sc"></span><canvas width="144" height="24" aria-label="window scores"></canvas>';
+      el.innerHTML = '<span class="name"></span><span class="lb"></span><span class="num sc"></span><canvas width="160" height="26" aria-label="window scores"></canvas>';
       el.firstChild.textContent = l.leg;
       el.firstChild.title = `${l.leg} (${l.transport}, ${l.node})`;
       wrap.append(el);
@@ -289,7 +327,7 @@ function updateRow(row, c) {
       el.children[1].replaceChildren(badge(l.label, true));
       el.prevLabel = l.label;
     }
-    el.children[2].textContent = l.score.toFixed(2);
+    setText(el.children[2], l.score.toFixed(2));
     el.dataset.windows = String(l.windows);
     sparkline(el.children[3], l.spark, l.label);
   }
@@ -387,7 +425,10 @@ for (const th of document.querySelectorAll('#calls th[data-sort]')) {
 }
 // durations of live calls move every second
 setInterval(() => {
-  for (const row of state.rows.values()) if (row.call && row.call.endedMs === null) row.cells.dur.textContent = duration(row.call);
+  for (const tr of visibleRows) {
+    const row = rowOfTr.get(tr);
+    if (row && row.call && row.call.endedMs === null) row.cells.dur.textContent = duration(row.call);
+  }
 }, 1000);
 
 // ---------- alerts ----------
@@ -432,7 +473,9 @@ function renderAlerts(fresh) {
       return li;
     }),
   );
-  $('alert-count').textContent = String(list.filter((a) => !a.ack).length);
+  let open = 0;
+  for (const a of state.alerts.values()) if (!a.ack) open++;
+  $('alert-count').textContent = String(open);
 }
 
 function cue(alerts) {
@@ -523,7 +566,7 @@ function renderDetail(d) {
       panel = document.createElement('div');
       panel.className = 'leg-panel';
       panel.dataset.streamId = tl.streamId;
-      panel.innerHTML = '<div class="lp-head"><b></b><span class="lb"></span><span class="sub info"></span><span class="legend"><span><i style="background:#e6edf3"></i>smoothed score</span><span><i style="background:#7aa2f7"></i>window score</span><span><i style="background:#2e4a3a"></i>speech</span><span><i style="background:#ff5c5c"></i>lost media</span></span></div><canvas class="timeline" aria-label="window timeline"></canvas><div class="counters"></div>';
+      panel.innerHTML = '<div class="lp-head"><b></b><span class="lb"></span><span class="sub info"></span><span class="legend"><span><i class="lg-smooth"></i>smoothed score</span><span><i class="lg-window"></i>window score</span><span><i class="lg-speech"></i>speech</span><span><i class="lg-lost"></i>lost media</span><span><i class="lg-threshold"></i>model thresholds</span></span></div><canvas class="timeline" aria-label="window timeline"></canvas><div class="counters"></div>';
       legs.append(panel);
     }
     const leg = c.legs.find((l) => l.streamId === tl.streamId);
