@@ -71,7 +71,8 @@ export class PushHub {
   push(): void {
     const t0 = performance.now();
     const delta = this.#board.takeDelta();
-    if (delta) {
+    // Nobody watching: the changes are dropped unserialised (a browser that connects gets a snapshot).
+    if (delta && this.#clients.size > 0) {
       const msg = frame('delta', delta);
       this.#write(msg);
       this.#stats.pushes++;
