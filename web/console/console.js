@@ -288,7 +288,10 @@ function updateRow(row, c) {
   const cls = `${c.endedMs !== null ? 'ended ' : ''}row-${c.label}`;
   if (tr.className !== cls && !tr.classList.contains('pulse')) tr.className = cls;
   else if (tr.className !== cls) tr.className = `${cls} pulse`;
-  if (!old || old.label !== c.label) cells.label.replaceChildren(badge(c.label));
+  if (!old || old.label !== c.label || (old.endedMs === null) !== (c.endedMs === null)) {
+    cells.label.replaceChildren(badge(c.label));
+    if (c.endedMs !== null) cells.label.append(Object.assign(document.createElement('div'), { className: 'sub', textContent: 'call ended' }));
+  }
   if (!old) {
     cells.call.innerHTML = '<div class="callid"></div><span class="chip"></span>';
     cells.call.firstChild.textContent = c.callId;
@@ -369,7 +372,7 @@ function duration(c) {
   const ms = (c.endedMs ?? Date.now()) - c.startedMs;
   const s = Math.max(0, Math.round(ms / 1000));
   const m = Math.floor(s / 60);
-  return `${m}:${String(s % 60).padStart(2, '0')}${c.endedMs !== null ? ' ended' : ''}`;
+  return `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function updateKpis() {
@@ -558,7 +561,7 @@ function renderDetail(d) {
   const c = d.call;
   const title = $('d-title');
   title.replaceChildren(badge(c.label), document.createTextNode(c.callId));
-  $('d-sub').textContent = `${c.ingress} · ${c.caller || '?'} → ${c.callee || '?'}${c.tenant ? ` · tenant ${c.tenant}` : ''} · node ${c.node} · model ${c.modelVersion} · ${duration(c)}`;
+  $('d-sub').textContent = `${c.ingress} · ${c.caller || '?'} → ${c.callee || '?'}${c.tenant ? ` · tenant ${c.tenant}` : ''} · node ${c.node} · model ${c.modelVersion} · ${duration(c)}${c.endedMs !== null ? ' (ended)' : ''}`;
   const legs = $('d-legs');
   for (const tl of d.timelines) {
     let panel = legs.querySelector(`[data-stream-id="${CSS.escape(tl.streamId)}"]`);
