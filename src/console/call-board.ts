@@ -63,6 +63,8 @@ interface CallState {
   feedback: FeedbackSummary[];
 }
 
+const SHOWN_PARAMS = new Set(['param.caller', 'param.from', 'param.callee', 'param.to', 'param.tenant']);
+
 const RANK: Record<VerdictLabel, number> = { listening: 0, insufficient_speech: 1, genuine: 2, suspicious: 3, synthetic: 4 };
 
 export class CallBoard {
@@ -311,7 +313,8 @@ export class CallBoard {
       caller: pick(id, ['from', 'caller', 'param.caller', 'param.from', 'participantAor', 'From']),
       callee: pick(id, ['to', 'callee', 'param.callee', 'param.to', 'receiverAors', 'To']),
       tenant: pick(id, ['tenant', 'param.tenant', 'tenantId', 'X-Tenant', 'x-tenant']),
-      params: Object.fromEntries(Object.entries(id).filter(([k]) => k.startsWith('param.')).map(([k, v]) => [k.slice(6), v])),
+      // custom parameters, less those already shown as caller / callee / tenant
+      params: Object.fromEntries(Object.entries(id).filter(([k]) => k.startsWith('param.') && !SHOWN_PARAMS.has(k)).map(([k, v]) => [k.slice(6), v])),
       identity: id,
       startedMs: c.startedMs,
       lastMs: c.lastMs,

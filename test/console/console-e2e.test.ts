@@ -1,6 +1,7 @@
 /**
  * The supervisor console end to end: a real DevoX (shipped model), a real nats-server, two real
- * RTP calls (the genuine and the synthetic sample) and headless Chromium signing in:
+ * RTP calls (the genuine and the synthetic sample), a real Twilio Media Streams call over
+ * WebSocket (two tracks: one sample each) and headless Chromium signing in:
  * a refused and an accepted sign-in, both calls appearing live with their labels and moving
  * sparklines, a filter and a search, the alert of a transition acknowledged and assigned, the
  * detail view, and "confirmed fake" reaching JetStream as a schema-valid feedback event. The
@@ -16,13 +17,14 @@ import addFormats from 'ajv-formats';
 import type { Browser } from 'playwright-core';
 import { projectRoot } from '../../src/config.js';
 import { parseFeedback } from '../../src/verdicts/feedback.js';
-import type { DevoxEvent, VerdictChangedEvent } from '../../src/verdicts/types.js';
+import type { CallEndedEvent, DevoxEvent, VerdictChangedEvent } from '../../src/verdicts/types.js';
 import { CHROMIUM_BIN, CHROMIUM_MISSING, launchChromium } from '../helpers/chromium.js';
 import { sendFile, startTestServer } from '../helpers/devox-server.js';
 import { readStoredEvents } from '../helpers/events.js';
 import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { screenshot, signIn, SUPERVISOR, tableRows, testOperators, VIEWER } from '../helpers/console.js';
+import { closed, ffmpegRaw, openClient, streamTwilio, TOKEN } from '../signaling/websocket/harness.js';
 
 const GENUINE = resolve(projectRoot, 'samples/genuine-librispeech.flac');
 const SYNTHETIC = resolve(projectRoot, 'samples/synthetic-ljspeech-espnet.flac');
@@ -40,6 +42,7 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   const server = await startTestServer({
     node: { id: 'node-e2e' },
     nats: { servers: [nats.url] },
+    websocket: { tokens: [TOKEN] },
     console: { operators: await testOperators(), auditFile, endedRetentionSec: 600 },
   });
   t.teardown(() => server.close());
@@ -70,28 +73,44 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   ];
   const opened = await Promise.all(calls.map((c) => server.openStream({ callId: c.callId, leg: 'caller', codec: 'PCMU', identity: c.identity })));
   const sending = Promise.all(calls.map((c, i) => sendFile(opened[i]!, c.file, { maxSec: 12 })));
+  // A Twilio call (7.5 s): the customer (inbound) speaks the genuine sample, the far end the synthetic one.
+  const twilioSid = 'CA00c0ffee0000000000000000000000e2';
+  const tw = await openClient(`ws://127.0.0.1:${server.http.port}${server.config.websocket.pathPrefix}/twilio`);
+  const twClosed = closed(tw);
+  const twilio = streamTwilio(
+    tw,
+    [
+      { track: 'inbound', bytes: ffmpegRaw(GENUINE, 8000, 'mulaw', 7.5) },
+      { track: 'outbound', bytes: ffmpegRaw(SYNTHETIC, 8000, 'mulaw', 7.5) },
+    ],
+    { callSid: twilioSid, customParameters: { tenant: 'initech', caller: '+442071234567', callee: '+442079876543' } },
+  );
 
-  // Both calls appear, with sparklines that move while the audio flows.
-  await waitFor(async () => (await tableRows(page)).filter((r) => r.legs[0] && r.legs[0].windows >= 4).length === 2, 60_000, 'both calls in the table with windows', 200);
+  // The three calls appear, with sparklines that move while the audio flows.
+  await waitFor(async () => (await tableRows(page)).filter((r) => r.legs.length > 0 && r.legs.every((l) => l.windows >= 4)).length === 3, 60_000, 'the three calls in the table with windows', 200);
   const before = await tableRows(page);
   await waitFor(async () => {
     const now = await tableRows(page);
     return now.every((r) => r.legs[0]!.windows > (before.find((b) => b.callId === r.callId)?.legs[0]?.windows ?? 0) + 3);
   }, 60_000, 'sparklines moving', 200);
-  t.same((await tableRows(page)).map((r) => r.callId).sort(), calls.map((c) => c.callId).sort(), 'the two calls, by id');
+  t.same((await tableRows(page)).map((r) => r.callId).sort(), [...calls.map((c) => c.callId), twilioSid].sort(), 'the three calls, by id');
+  t.same((await tableRows(page)).find((r) => r.callId === twilioSid)?.legs.length, 2, 'the Twilio call with its two legs');
   await screenshot(page, '02-calls-live');
   await sending;
   for (const s of opened) server.releaseStream(s.streamId);
+  await twilio;
+  t.equal((await twClosed).code, 1000, 'Twilio stream stopped normally');
 
   // The labels the events give, read back from JetStream like an integrator.
-  const stored = (await waitForStored(nats.url, (ev) => ev.filter((e) => e.type === 'call.ended').length === 2)).map((s) => s.event);
-  const finalLabel = (callId: string) => stored.find((e) => e.type === 'call.ended' && e.callId === callId)!.label;
+  const stored = (await waitForStored(nats.url, (ev) => ev.filter((e) => e.type === 'call.ended').length === 4)).map((s) => s.event);
+  // A call's label is its worst leg's: the call verdict of its last call.ended.
+  const finalLabel = (callId: string) => stored.filter((e): e is CallEndedEvent => e.type === 'call.ended' && e.callId === callId).at(-1)!.call.label;
   t.ok(stored.every((e) => e.node === 'node-e2e'), 'every event names its node');
   await waitFor(async () => {
     const rows = await tableRows(page);
-    return calls.every((c) => rows.find((r) => r.callId === c.callId)?.label === finalLabel(c.callId));
+    return [...calls.map((c) => c.callId), twilioSid].every((id) => rows.find((r) => r.callId === id)?.label === finalLabel(id));
   }, 30_000, 'table labels as the call.ended events say', 200);
-  for (const c of calls) t.comment(`${c.callId}: ${finalLabel(c.callId)} (per the events)`);
+  for (const id of [...calls.map((c) => c.callId), twilioSid]) t.comment(`${id}: ${finalLabel(id)} (per the events)`);
 
   // --- alerts: one per transition to suspicious / synthetic ---
   const transitions = stored.filter((e): e is VerdictChangedEvent => e.type === 'verdict.changed' && (e.label === 'suspicious' || e.label === 'synthetic'));
@@ -124,7 +143,11 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   await waitFor(async () => (await tableRows(page)).length === 1, 10_000, 'search by number', 100);
   t.same((await tableRows(page)).map((r) => r.callId), ['call-synthetic-0043'], 'search by caller number');
   await page.fill('#search', '');
-  await waitFor(async () => (await tableRows(page)).length === 2, 10_000, 'search cleared', 100);
+  await page.selectOption('#f-ingress', 'twilio');
+  await waitFor(async () => (await tableRows(page)).length === 1, 10_000, 'ingress filter', 100);
+  t.same((await tableRows(page)).map((r) => r.callId), [twilioSid], 'ingress filter twilio');
+  await page.selectOption('#f-ingress', '');
+  await waitFor(async () => (await tableRows(page)).length === 3, 10_000, 'filters cleared', 100);
 
   // --- detail view ---
   await page.click('tr[data-call-id="call-synthetic-0043"]');
@@ -159,7 +182,7 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   const vpage = await vctx.newPage();
   await vpage.goto(url);
   await signIn(vpage, VIEWER);
-  await vpage.waitForFunction(() => document.querySelectorAll('#rows tr').length === 2, undefined, { timeout: 30_000 });
+  await vpage.waitForFunction(() => document.querySelectorAll('#rows tr').length === 3, undefined, { timeout: 30_000 });
   t.equal(await vpage.locator('#alerts button').count(), 0, 'a viewer gets no alert buttons');
   await vpage.click('tr[data-call-id="call-genuine-0042"]');
   await vpage.waitForSelector('#detail .leg-panel', { timeout: 30_000 });
