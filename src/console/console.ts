@@ -17,6 +17,7 @@ import { Accounts } from './accounts.js';
 import { AuditLog } from './audit.js';
 import { CallBoard, type CallBoardOptions } from './call-board.js';
 import { FleetSource } from './fleet-source.js';
+import { LoginThrottle } from './login-throttle.js';
 import { PushHub } from './push-hub.js';
 import { Sessions, type Session } from './sessions.js';
 
@@ -44,6 +45,7 @@ export interface ConsoleCore {
   readonly assets: Readonly<Record<string, string>>;
   readonly accounts: Accounts;
   readonly sessions: Sessions;
+  readonly throttle: LoginThrottle;
   readonly audit: AuditLog;
   readonly board: CallBoard;
   readonly push: PushHub;
@@ -57,6 +59,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
   readonly assets: Readonly<Record<string, string>>;
   readonly accounts: Accounts;
   readonly sessions: Sessions;
+  readonly throttle = new LoginThrottle();
   readonly audit: AuditLog;
   readonly board: CallBoard;
   readonly push: PushHub;

@@ -3,7 +3,8 @@
  *
  *   GET  /console                 the page (web/console/index.html; it signs in first)
  *   GET  /console/console.js|css  its script and style
- *   POST /console/api/login       {"name","password"} → 204 + session cookie | 401
+ *   POST /console/api/login       {"name","password"} → 204 + session cookie | 401 | 429 (5 failures
+ *                                 from one address within 5 min lock it out for a minute)
  *   POST /console/api/logout      → 204, cookie cleared
  *   GET  /console/api/me          → {"name","role"} | 401
  *   GET  /console/api/stream      server-sent events: hello, snapshot, delta...
@@ -42,14 +43,22 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
   http.route('GET', `${p}/console.css`, asset('console.css', 'text/css; charset=utf-8'));
 
   http.route('POST', `${p}/api/login`, async (req, res) => {
+    const wait = core.throttle.retryAfterSec(remote(req));
+    if (wait > 0) {
+      core.audit.record({ action: 'login_refused', operator: '', remote: remote(req), detail: `throttled: too many failed sign-ins (${wait} s left)` });
+      res.setHeader('retry-after', String(wait));
+      return sendJson(res, 429, { error: `too many failed sign-ins from this address: try again in ${wait} s` });
+    }
     const body = await jsonBody(req);
     const name = typeof body.name === 'string' ? body.name.slice(0, 64) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
     const op = name && password ? await core.accounts.authenticate(name, password) : undefined;
     if (!op) {
+      core.throttle.failed(remote(req));
       core.audit.record({ action: 'login_refused', operator: name, remote: remote(req), detail: core.accounts.size === 0 ? 'no operators configured' : 'bad name or password' });
       return sendJson(res, 401, { error: core.accounts.size === 0 ? 'no operator accounts are configured (console.operators, see docs/console.md)' : 'wrong name or password' });
     }
+    core.throttle.succeeded(remote(req));
     const s = core.sessions.create(op);
     core.audit.record({ action: 'login', operator: op.name, role: op.role, remote: remote(req) });
     res.writeHead(204, { 'set-cookie': core.sessions.cookie(s), 'cache-control': 'no-store' });

@@ -145,6 +145,14 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   }
   t.ok(audit.every((a) => a.component === 'console' && typeof a.remote === 'string'), 'with component and remote address');
   t.notOk(JSON.stringify(cap.lines).includes(SUPERVISOR.password), 'no password in any log line');
+
+  // Guessing: five refusals in a row lock the address out for a minute, the right password too.
+  for (let i = 0; i < 5; i++) t.equal((await post('login', { name: VIEWER.name, password: `guess ${i}` })).status, 401);
+  const locked = await post('login', { name: VIEWER.name, password: VIEWER.password });
+  t.equal(locked.status, 429, 'locked out');
+  t.match(locked.headers.get('retry-after'), /^\d+$/);
+  t.match(((await locked.json()) as { error: string }).error, /too many failed sign-ins from this address: try again in \d+ s/);
+  t.ok(cap.lines.some((l) => l.audit === true && l.action === 'login_refused' && /throttled/.test(String(l.detail))), 'audited');
 });
 
 // Listen-in (a flagged leg's RTP fed into a mediasoup producer, consumed by the browser) is not
