@@ -59,8 +59,10 @@ t.test('sessions end at their expiry', async (t) => {
 
 t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   const cap = captureLog('info');
-  const config = testConfig({ log: { level: 'info' }, node: { id: 'box-1' }, console: { operators: await testOperators(), maxPushPerSec: 2 } });
-  const server = await DevoxServer.start({ config, log: cap.log, stdout: new LineCapture() });
+  // Events to stdout without their window lines: the console still gets every window (its tap).
+  const config = testConfig({ log: { level: 'info' }, node: { id: 'box-1' }, nats: { stdoutWindowEvents: false }, console: { operators: await testOperators(), maxPushPerSec: 2 } });
+  const stdout = new LineCapture();
+  const server = await DevoxServer.start({ config, log: cap.log, stdout });
   t.teardown(() => server.close());
   const base = `${server.http.url}/console`;
   const post = (path: string, body: unknown, cookie = '', type = 'application/json') =>
@@ -137,6 +139,9 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   // Coalesced: ~4 windows a second, at most 2 pushes a second (console.maxPushPerSec).
   t.ok(deltas.length <= Math.ceil(elapsedSec * 2) + 2, `${deltas.length} pushes in ${elapsedSec.toFixed(1)} s for ${call.legs[0]!.windows} windows`);
   t.ok(deltas.length < call.legs[0]!.windows, 'fewer pushes than windows');
+  const types = stdout.lines.map((l) => (JSON.parse(l) as { event: { type: string; node?: string } }).event);
+  t.ok(types.some((e) => e.type === 'call.ended') && types.every((e) => e.type !== 'window.scored'), 'no window.scored on stdout (nats.stdoutWindowEvents false)');
+  t.ok(types.every((e) => e.node === 'box-1'), 'stdout events name their node');
 
   const audit = cap.lines.filter((l) => l.audit === true);
   const actions = audit.map((a) => `${String(a.action)}:${String(a.operator)}`);
