@@ -95,6 +95,8 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   }, 60_000, 'sparklines moving', 200);
   t.same((await tableRows(page)).map((r) => r.callId).sort(), [...calls.map((c) => c.callId), twilioSid].sort(), 'the three calls, by id');
   t.same((await tableRows(page)).find((r) => r.callId === twilioSid)?.legs.length, 2, 'the Twilio call with its two legs');
+  // A view worth a screenshot: the calls a few seconds in (a safety net, not a timing check).
+  await waitFor(async () => (await tableRows(page)).every((r) => r.legs.every((l) => l.windows >= 16)), 30_000, 'calls a few seconds in', 200).catch(() => undefined);
   await screenshot(page, '02-calls-live');
   await sending;
   for (const s of opened) server.releaseStream(s.streamId);
