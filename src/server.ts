@@ -32,6 +32,7 @@ import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, tapPublisher, type EventPublisher } from './verdicts/publisher.js';
 import { SupervisorConsole } from './console/console.js';
 import { routeConsole } from './console/routes.js';
+import { RecentCounters } from './console/recent-counters.js';
 import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
@@ -127,6 +128,8 @@ export class DevoxServer implements StreamControl {
       const publishWindows = config.verdict.publishWindowEvents && !quietWindows;
       // The supervisor console; in local mode it sees every event (window ones too) as it is published.
       let supervisor: SupervisorConsole | undefined;
+      // RTP counters of recent streams (ended ones too) for the console's call detail.
+      const counters = new RecentCounters(config.console.maxCalls * 2);
       let listenUnavailable = 'no mediasoup worker (webrtc.enabled is false)';
       if (config.console.enabled) {
         supervisor = await SupervisorConsole.start({
@@ -136,7 +139,7 @@ export class DevoxServer implements StreamControl {
             const th = detector.cardOfVersion(version)?.thresholds;
             return th ? { suspicious: th.suspicious, synthetic: th.synthetic } : undefined;
           },
-          media: (streamId) => streamMedia(media, streamId),
+          media: (streamId) => counters.view(streamId),
           listenUnavailable: () => listenUnavailable,
         });
         const c = supervisor;
@@ -168,7 +171,10 @@ export class DevoxServer implements StreamControl {
         sink: detector,
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
-        onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
+        onRtpSessionOpened: (descriptor, c) => {
+          metrics.trackStreamCounters(descriptor.streamId, c);
+          if (supervisor) counters.remember(descriptor.streamId, c);
+        },
         onRtpSilence: (_descriptor, silent) => {
           if (silent) metrics.rtpSilences.inc();
         },
@@ -356,24 +362,6 @@ export class DevoxServer implements StreamControl {
     })();
     return this.#closing;
   }
-}
-
-/** A local RTP stream's media counters for the console's detail view. */
-function streamMedia(media: MediaSessions, streamId: string): Record<string, number | string> | undefined {
-  for (const s of media.streams()) {
-    if (s.descriptor.streamId !== streamId) continue;
-    const c = s.counters;
-    return {
-      packetsReceived: c.packetsReceived,
-      packetsLost: c.packetsLost,
-      packetsLate: c.packetsLate,
-      packetsDuplicate: c.packetsDuplicate,
-      jitterMs: Math.round(c.jitterSec * 10000) / 10,
-      codecMismatches: c.codecMismatches,
-      remote: s.remote ? `${s.remote.address}:${s.remote.port}` : '',
-    };
-  }
-  return undefined;
 }
 
 /** The /webrtc page shows its stream's latest window score. */
