@@ -24,13 +24,13 @@ export class RecentCounters {
     if (!c) return undefined;
     const expected = c.packetsReceived + c.packetsLost;
     return {
-      packetsReceived: c.packetsReceived,
-      packetsLost: c.packetsLost,
+      'RTP packets': c.packetsReceived,
+      lost: c.packetsLost,
       loss: `${expected > 0 ? ((100 * c.packetsLost) / expected).toFixed(2) : '0.00'} %`,
-      packetsLate: c.packetsLate,
-      packetsDuplicate: c.packetsDuplicate,
-      jitterMs: Math.round(c.jitterSec * 10000) / 10,
-      codecMismatches: c.codecMismatches,
+      late: c.packetsLate,
+      duplicate: c.packetsDuplicate,
+      jitter: `${(c.jitterSec * 1000).toFixed(1)} ms`,
+      'codec mismatches': c.codecMismatches,
     };
   }
 }

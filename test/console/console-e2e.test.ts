@@ -162,10 +162,10 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   t.match(await page.textContent('#d-legs .counters'), /synthetic ≥ 0\.\d{3}/, "the judging model's thresholds");
   t.match(await page.textContent('#d-legs .counters'), /windows \d+/);
   const counters = await page.textContent('#d-legs .counters');
-  t.match(counters, /packetsReceived [1-9]\d+/, 'the RTP leg’s media counters, after the call ended too');
-  t.match(counters, /packetsLost \d+/);
+  t.match(counters, /RTP packets [1-9]\d+/, 'the RTP leg’s media counters, after the call ended too');
+  t.match(counters, /lost \d+/);
   t.match(counters, /loss \d+\.\d\d %/);
-  t.match(counters, /jitterMs [\d.]+/);
+  t.match(counters, /jitter [\d.]+ ms/);
   t.ok((await page.locator('#d-events li').count()) >= 3, 'events as received');
   t.match(await page.textContent('#d-identity'), /\+33612345678/, 'identity fields');
   t.equal(await page.isDisabled('#listen'), true, 'listen-in disabled here');
