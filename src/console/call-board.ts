@@ -36,6 +36,8 @@ interface LegState {
   lastWindowScore: number | null;
   speechSec: number;
   windows: number;
+  /** `windows` at the last delta taken: the sparkline points browsers already have. */
+  pushedWindows: number;
   mediaTimeSec: number;
   modelVersion: string;
   ended: boolean;
@@ -211,7 +213,9 @@ export class CallBoard {
     const calls: CallSummary[] = [];
     for (const id of this.#dirty) {
       const c = this.#calls.get(id);
-      if (c) calls.push(this.#summary(c));
+      if (!c) continue;
+      calls.push(this.#summary(c, true));
+      for (const l of c.legs.values()) l.pushedWindows = l.windows;
     }
     const delta = { calls, removed: [...this.#removed], alerts: [...this.#dirtyAlerts] };
     this.#dirty.clear();
@@ -271,6 +275,7 @@ export class CallBoard {
       lastWindowScore: null,
       speechSec: 0,
       windows: 0,
+      pushedWindows: 0,
       mediaTimeSec: 0,
       modelVersion: e.modelVersion,
       ended: false,
@@ -288,7 +293,8 @@ export class CallBoard {
     this.#dirtyAlerts.add(a);
   }
 
-  #summary(c: CallState): CallSummary {
+  /** A call as browsers see it; `tail`: sparklines hold only the windows since the last delta. */
+  #summary(c: CallState, tail = false): CallSummary {
     const legs: LegSummary[] = [...c.legs.values()].map((l) => ({
       streamId: l.streamId,
       leg: l.leg,
@@ -303,7 +309,8 @@ export class CallBoard {
       modelVersion: l.modelVersion,
       ended: l.ended,
       endReason: l.endReason,
-      spark: l.spark.toArray(),
+      spark: tail ? l.spark.tail(l.windows - l.pushedWindows) : l.spark.toArray(),
+      sparkTail: tail,
     }));
     const id = c.identity;
     return {

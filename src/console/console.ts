@@ -137,6 +137,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
       feedback: nats ? { available: true } : { available: false, reason: 'NATS is not configured (nats.servers is empty): feedback cannot be stored' },
       listen: { available: false, reason: this.listenUnavailable },
       endedRetentionSec: this.#config.console.endedRetentionSec,
+      sparklinePoints: this.#config.console.sparklinePoints,
     };
   }
 

@@ -25,10 +25,17 @@ export class Ring {
 
   /** Oldest first, each rounded to `digits` decimals (compact JSON). */
   toArray(digits = 3): number[] {
+    return this.tail(this.#len, digits);
+  }
+
+  /** The newest `n` values (at most all), oldest first, rounded like toArray. */
+  tail(n: number, digits = 3): number[] {
     const cap = this.#buf.length;
     const f = 10 ** digits;
-    const out = new Array<number>(this.#len);
-    for (let i = 0; i < this.#len; i++) out[i] = Math.round(this.#buf[(this.#start + i) % cap]! * f) / f;
+    const k = Math.max(0, Math.min(n, this.#len));
+    const from = this.#len - k;
+    const out = new Array<number>(k);
+    for (let i = 0; i < k; i++) out[i] = Math.round(this.#buf[(this.#start + from + i) % cap]! * f) / f;
     return out;
   }
 }

@@ -24,8 +24,13 @@ export interface LegSummary {
   modelVersion: string;
   ended: boolean;
   endReason: string | null;
-  /** The last window scores (oldest first), for the sparkline. */
+  /**
+   * Window scores for the sparkline, oldest first: the last console.sparklinePoints in a snapshot
+   * and a call detail; in a delta (`sparkTail`) only those scored since the previous push, to be
+   * appended (the browser keeps the last sparklinePoints, using `windows` to skip any it has).
+   */
   spark: number[];
+  sparkTail: boolean;
 }
 
 export interface CallSummary {

@@ -51,7 +51,9 @@ t.test('coalesces, de-duplicates, alerts and keeps ended calls for a while', asy
   t.match(c, { callId: 'c1', node: 'node-1', ingress: 'rtp', caller: '+15550100', callee: '+15550199', tenant: 'acme', params: { queue: 'vip' }, label: 'synthetic', modelVersion: 'm-1' });
   t.equal(c.endedMs, T0 + 10 * 250, 'ended');
   t.equal(c.legs[0]!.windows, 10, 're-delivered windows not counted twice');
-  t.same(c.legs[0]!.spark, [0.2, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9], 'the last sparklinePoints window scores, oldest first');
+  t.same(c.legs[0]!.spark, [0.2, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9], 'a first delta: the last sparklinePoints window scores, oldest first');
+  t.equal(c.legs[0]!.sparkTail, true);
+  t.same(board.snapshot(T0 + 5000).calls[0]!.legs[0]!.spark.length, 8, 'a snapshot: the full sparkline');
   t.equal(d.alerts.length, 1, 'one alert for the transition');
   t.match(d.alerts[0], { callId: 'c1', leg: 'caller', label: 'synthetic', previousLabel: 'listening', node: 'node-1', ack: null });
   t.equal(board.takeDelta(T0 + 5000), undefined, 'nothing new');
@@ -69,6 +71,18 @@ t.test('coalesces, de-duplicates, alerts and keeps ended calls for a while', asy
   t.equal(board.takeDelta(T0 + 2500 + 59_000), undefined, 'still shown within endedRetentionSec');
   t.same(board.takeDelta(T0 + 2500 + 60_000)!.removed, ['c1'], 'then removed');
   t.equal(board.size, 0);
+});
+
+t.test('deltas carry only the window scores since the previous push', async (t) => {
+  const board = new CallBoard(options);
+  const events = callEvents(leg('c1', 's1'), 10, T0);
+  const sent: number[] = [];
+  for (const e of events) {
+    board.apply(e);
+    const d = board.takeDelta(T0);
+    if (d?.calls[0]) sent.push(...d.calls[0].legs[0]!.spark);
+  }
+  t.same(sent, [0.2, 0.2, 0.2, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9], 'every window score pushed once, in order');
 });
 
 t.test('over maxCalls the oldest ended call goes first; a second leg joins its call', async (t) => {

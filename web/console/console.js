@@ -102,7 +102,10 @@ function connect() {
   });
   es.addEventListener('delta', (e) => {
     const d = JSON.parse(e.data);
-    for (const c of d.calls) state.calls.set(c.callId, c);
+    for (const c of d.calls) {
+      mergeSparks(c, state.calls.get(c.callId));
+      state.calls.set(c.callId, c);
+    }
     for (const id of d.removed) state.calls.delete(id);
     const fresh = new Set();
     for (const a of d.alerts) {
@@ -114,6 +117,20 @@ function connect() {
     if (state.detailId && (d.calls.some((c) => c.callId === state.detailId) || d.alerts.length)) refreshDetailSoon();
     schedule();
   });
+}
+
+// A delta carries only the window scores since the previous push: append them to what we have.
+function mergeSparks(c, prev) {
+  const max = state.hello?.sparklinePoints ?? 60;
+  for (const l of c.legs) {
+    if (!l.sparkTail) continue;
+    const p = prev?.legs.find((x) => x.streamId === l.streamId);
+    if (p) {
+      const fresh = Math.max(0, l.windows - p.windows);
+      l.spark = p.spark.concat(fresh > 0 ? l.spark.slice(-fresh) : []).slice(-max);
+    }
+    l.sparkTail = false;
+  }
 }
 
 function setConn(cls, text) {
