@@ -91,7 +91,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
       ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
       ...(opts.media ? { media: opts.media } : {}),
     });
-    this.push = new PushHub({ board: this.board, maxPushPerSec: c.maxPushPerSec, log: this.#log });
+    this.push = new PushHub({ board: this.board, maxPushPerSec: c.maxPushPerSec, log: this.#log, sessionLive: (id) => this.sessions.isLive(id) });
     this.#listenUnavailable = opts.listenUnavailable;
   }
 

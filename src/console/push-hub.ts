@@ -3,7 +3,8 @@
  * console.maxPushPerSec pushes a second of what changed (the call board coalesces per call).
  * A push is serialised once and written to every browser, so its cost grows with the calls
  * that changed, not with calls × browsers. A browser that stops reading (over MAX_BACKLOG
- * bytes unsent) is disconnected; EventSource reconnects and gets a fresh snapshot.
+ * bytes unsent) is disconnected; EventSource reconnects and gets a fresh snapshot. A browser
+ * whose session ended (signed out, expired) is disconnected at the next push or keepalive.
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
@@ -23,6 +24,7 @@ export interface PushStats {
 interface Client {
   res: ServerResponse;
   operator: string;
+  sessionId: string;
 }
 
 export class PushHub {
@@ -34,8 +36,11 @@ export class PushHub {
   #stats: PushStats = { clients: 0, pushes: 0, bytes: 0, pushMs: 0 };
   #closed = false;
 
-  constructor(opts: { board: CallBoard; maxPushPerSec: number; log: Logger }) {
+  readonly #sessionLive: (sessionId: string) => boolean;
+
+  constructor(opts: { board: CallBoard; maxPushPerSec: number; log: Logger; sessionLive: (sessionId: string) => boolean }) {
     this.#board = opts.board;
+    this.#sessionLive = opts.sessionLive;
     this.#log = opts.log;
     this.#timer = setInterval(() => this.push(), Math.round(1000 / opts.maxPushPerSec));
     this.#timer.unref();
@@ -48,7 +53,7 @@ export class PushHub {
   }
 
   /** Starts an event stream on `res` with `hello` (who, what is available) and the snapshot. */
-  add(res: ServerResponse, operator: string, hello: unknown): void {
+  add(res: ServerResponse, session: { id: string; operator: { name: string } }, hello: unknown): void {
     if (this.#closed) {
       res.writeHead(503).end();
       return;
@@ -59,7 +64,7 @@ export class PushHub {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const c: Client = { res, operator };
+    const c: Client = { res, operator: session.operator.name, sessionId: session.id };
     this.#clients.add(c);
     res.on('close', () => this.#clients.delete(c));
     res.write('retry: 2000\n\n');
@@ -81,6 +86,15 @@ export class PushHub {
     this.#stats.pushMs += performance.now() - t0;
   }
 
+  /** Ends the event streams of one session now (signed out). */
+  endSession(sessionId: string): void {
+    for (const c of this.#clients) {
+      if (c.sessionId !== sessionId) continue;
+      this.#clients.delete(c);
+      c.res.end();
+    }
+  }
+
   /** Sends one named event to every browser now (e.g. a NATS state change). */
   broadcast(event: string, data: unknown): void {
     this.#write(frame(event, data));
@@ -88,6 +102,11 @@ export class PushHub {
 
   #write(msg: string): void {
     for (const c of this.#clients) {
+      if (!this.#sessionLive(c.sessionId)) {
+        this.#clients.delete(c);
+        c.res.end();
+        continue;
+      }
       if (c.res.writableLength > MAX_BACKLOG) {
         this.#log.warn({ operator: c.operator, backlog: c.res.writableLength }, 'console browser not reading; disconnected');
         this.#clients.delete(c);

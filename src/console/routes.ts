@@ -69,6 +69,7 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
     const s = core.sessions.fromRequest(req);
     if (s) {
       core.sessions.end(s.id);
+      core.push.endSession(s.id);
       core.audit.record({ action: 'logout', operator: s.operator.name, role: s.operator.role, remote: remote(req) });
     }
     res.writeHead(204, { 'set-cookie': core.sessions.clearCookie(), 'cache-control': 'no-store' });
@@ -82,7 +83,7 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
 
   http.route('GET', `${p}/api/stream`, (req, res) => {
     const s = signedIn(core, req, res);
-    if (s) core.push.add(res, s.operator.name, core.hello(s));
+    if (s) core.push.add(res, s, core.hello(s));
   });
 
   http.route('GET', `${p}/api/call`, (req, res, url) => {

@@ -47,6 +47,12 @@ export class Sessions {
     return s;
   }
 
+  /** The session exists and has not expired. */
+  isLive(id: string, nowMs = Date.now()): boolean {
+    const s = this.#byId.get(id);
+    return s !== undefined && s.expiresMs > nowMs;
+  }
+
   end(id: string): void {
     this.#byId.delete(id);
   }

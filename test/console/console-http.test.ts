@@ -102,6 +102,7 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   const sse = await fetch(`${base}/api/stream`, { headers: { cookie: viewer }, signal: ac.signal });
   t.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
   const frames: Array<{ event: string; data: unknown; atMs: number }> = [];
+  let streamEnded = false;
   void (async () => {
     let buf = '';
     const dec = new TextDecoder();
@@ -119,6 +120,7 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
         if (ev && data) frames.push({ event: ev, data: JSON.parse(data), atMs: Date.now() });
       }
     }
+    streamEnded = true;
   })().catch(() => undefined);
   await waitFor(() => frames.length >= 2, 10_000, 'hello and snapshot');
   t.match(frames[0], { event: 'hello', data: { operator: { name: VIEWER.name, role: 'viewer' }, node: 'box-1', feedback: { available: false }, listen: { available: false } } });
@@ -151,6 +153,12 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   }
   t.ok(audit.every((a) => a.component === 'console' && typeof a.remote === 'string'), 'with component and remote address');
   t.notOk(JSON.stringify(cap.lines).includes(SUPERVISOR.password), 'no password in any log line');
+
+  // Signing out ends that session's event stream; its cookie no longer works.
+  t.equal((await post('logout', {}, viewer)).status, 204);
+  await waitFor(() => streamEnded, 10_000, 'the signed-out browser’s event stream ended');
+  t.equal((await fetch(`${base}/api/stream`, { headers: { cookie: viewer } })).status, 401, 'the cookie is dead');
+  t.ok(cap.lines.some((l) => l.audit === true && l.action === 'logout' && l.operator === VIEWER.name), 'sign-out audited');
 
   // Guessing: five refusals in a row lock the address out for a minute, the right password too.
   for (let i = 0; i < 5; i++) t.equal((await post('login', { name: VIEWER.name, password: `guess ${i}` })).status, 401);

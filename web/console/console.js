@@ -278,7 +278,11 @@ function makeRow(callId) {
   const tr = document.createElement('tr');
   tr.dataset.callId = callId;
   tr.innerHTML = '<td class="c-label"></td><td class="c-call"></td><td class="c-who"></td><td class="c-tenant"></td><td class="c-legs"></td><td class="c-speech num"></td><td class="c-dur num"></td><td class="c-model sub"></td><td class="c-node"></td>';
+  tr.tabIndex = 0;
   tr.addEventListener('click', () => openDetail(callId));
+  tr.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') openDetail(callId);
+  });
   const cells = {};
   for (const td of tr.children) cells[td.className.split(' ')[0].slice(2)] = td;
   const row = { tr, cells, call: null, pending: null, legs: new Map() };
