@@ -31,6 +31,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY schema ./schema
+COPY web ./web
 RUN mkdir -p models && chown node:node models
 USER node
 # /metrics /healthz /readyz and WebSocket media; RTP (UDP): the port range set above (100 streams).

@@ -5,9 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ConsoleConfigSchema, NodeConfigSchema } from './console/config-schema.js';
 
 const port = z.number().int().min(1).max(65535);
 /** A bearer token: empty (none) or long enough not to be guessed (e.g. `openssl rand -hex 32`). */
@@ -18,6 +20,7 @@ const secretToken = z
 
 const ConfigSchema = z
   .object({
+    node: NodeConfigSchema,
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
@@ -228,6 +231,7 @@ const ConfigSchema = z
         pingIntervalMs: z.number().int().min(100).max(600000),
       })
       .strict(),
+    console: ConsoleConfigSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -273,6 +277,9 @@ const ConfigSchema = z
     }
     if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
       ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });
+    }
+    if (c.console.enabled && c.console.source === 'nats' && c.nats.servers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['console', 'source'], message: '"nats" (the fleet view) needs nats.servers' });
     }
     if (c.window.hopMs > c.window.lengthSec * 1000) {
       ctx.addIssue({ code: 'custom', path: ['window', 'hopMs'], message: 'must be <= window.lengthSec * 1000' });
@@ -324,7 +331,9 @@ type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list';
  * its content, without the trailing newline; setting both is an error.
  */
 const ENV_OVERRIDES: ReadonlyArray<readonly [string, string, EnvKind, 'secret'?]> = [
+  ['DEVOX_NODE_ID', 'node.id', 'string'],
   ['DEVOX_LOG_LEVEL', 'log.level', 'string'],
+  ['DEVOX_CONSOLE_SOURCE', 'console.source', 'string'],
   ['DEVOX_BIND_ADDRESS', 'media.bindAddress', 'string'],
   ['DEVOX_ANNOUNCE_ADDRESS', 'media.announceAddress', 'string'],
   ['DEVOX_RTP_PORT_MIN', 'media.rtpPortMin', 'int'],
@@ -521,6 +530,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
     const file = getPath(raw, key);
     if (typeof file === 'string' && file !== '') readSecretFile(key, file);
   }
+  // node.id empty: this host's name (what an operator sees in events and the console).
+  if ((raw as { node?: { id?: unknown } }).node?.id === '') raw = mergeConfig(raw, { node: { id: hostname() } });
   return validateConfig(raw);
 }
 

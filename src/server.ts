@@ -29,7 +29,10 @@ import { parseOpenStreamRequest, routeStreams, StreamRequestError, type OpenedSt
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
-import { createPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { createPublisher, tapPublisher, type EventPublisher } from './verdicts/publisher.js';
+import { SupervisorConsole } from './console/console.js';
+import { routeConsole } from './console/routes.js';
+import { RecentCounters } from './console/recent-counters.js';
 import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
@@ -61,6 +64,8 @@ export class DevoxServer implements StreamControl {
   readonly sip: SipApp | undefined;
   /** Browser microphones over WebRTC (mediasoup); undefined when disabled or mediasoup / its worker is missing. */
   readonly webrtc: WebRtcIngest | undefined;
+  /** The supervisor console (console.path); undefined when console.enabled is false. */
+  readonly console: SupervisorConsole | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -75,6 +80,7 @@ export class DevoxServer implements StreamControl {
     websocket: MediaStreamServer | undefined;
     sip: SipApp | undefined;
     webrtc: WebRtcIngest | undefined;
+    console: SupervisorConsole | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -87,6 +93,7 @@ export class DevoxServer implements StreamControl {
     this.websocket = parts.websocket;
     this.sip = parts.sip;
     this.webrtc = parts.webrtc;
+    this.console = parts.console;
   }
 
   /**
@@ -118,12 +125,34 @@ export class DevoxServer implements StreamControl {
       cleanup.push(() => detector.close());
       // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
       const quietWindows = publisher.kind === 'stdout' && !config.nats.stdoutWindowEvents;
+      const publishWindows = config.verdict.publishWindowEvents && !quietWindows;
+      // The supervisor console; in local mode it sees every event (window ones too) as it is published.
+      let supervisor: SupervisorConsole | undefined;
+      // RTP counters of recent streams (ended ones too) for the console's call detail.
+      const counters = new RecentCounters(config.console.maxCalls * 2);
+      let listenUnavailable = 'no mediasoup worker (webrtc.enabled is false)';
+      if (config.console.enabled) {
+        supervisor = await SupervisorConsole.start({
+          config,
+          log,
+          thresholds: (version) => {
+            const th = detector.cardOfVersion(version)?.thresholds;
+            return th ? { suspicious: th.suspicious, synthetic: th.synthetic } : undefined;
+          },
+          media: (streamId) => counters.view(streamId),
+          listenUnavailable: () => listenUnavailable,
+        });
+        const c = supervisor;
+        cleanup.push(() => c.close());
+      }
+      const local = supervisor && config.console.source === 'local' ? supervisor : undefined;
       const pipeline = new VerdictPipeline({
-        verdict: quietWindows ? { ...config.verdict, publishWindowEvents: false } : config.verdict,
+        verdict: { ...config.verdict, publishWindowEvents: publishWindows || local !== undefined },
         models: detector,
         log,
         observer: observers.verdicts,
-        publisher,
+        publisher: local ? tapPublisher(publisher, local, { forwardWindows: publishWindows, log }) : publisher,
+        node: config.node.id,
         ...(opts.listener ? { listener: opts.listener } : {}),
       });
       scores.add(pipeline);
@@ -142,7 +171,10 @@ export class DevoxServer implements StreamControl {
         sink: detector,
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
-        onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
+        onRtpSessionOpened: (descriptor, c) => {
+          metrics.trackStreamCounters(descriptor.streamId, c);
+          if (supervisor) counters.remember(descriptor.streamId, c);
+        },
         onRtpSilence: (_descriptor, silent) => {
           if (silent) metrics.rtpSilences.inc();
         },
@@ -177,11 +209,13 @@ export class DevoxServer implements StreamControl {
           });
           cleanup.push(() => w.close());
           webrtc = w;
+          listenUnavailable = 'listen-in is not built into this DevoX yet: the mediasoup worker is present, the RTP-leg producer is not (docs/console.md)';
           scores.add(liveScores(w));
         } catch (err) {
           if (!(err instanceof WebRtcUnavailableError)) throw err;
           // mediasoup is optional: DevoX runs without WebRTC and says why.
           webrtcUnavailable = err.message;
+          listenUnavailable = `no mediasoup worker: ${err.message}`;
           log.warn({ reason: err.reason, detail: err.message }, 'WebRTC ingest unavailable; starting without it');
         }
       }
@@ -211,7 +245,8 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor });
+      if (supervisor) routeConsole(http, supervisor);
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -323,6 +358,7 @@ export class DevoxServer implements StreamControl {
       await step('detector', () => this.detector.close());
       await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
+      await step('console', async () => this.console?.close());
       await step('http', () => this.http.close());
       log.info('shutdown complete');
     })();

@@ -104,9 +104,10 @@ export function eventIdFor(callId: string, streamId: string, type: EventType, wi
 
 const NO_IDENTITY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
-function base(stream: StreamDescriptor, seq: number, wallTimeMs: number, modelVersion: string) {
+function base(stream: StreamDescriptor, seq: number, wallTimeMs: number, modelVersion: string, node: string | undefined) {
   return {
     schemaVersion: EVENT_SCHEMA_VERSION,
+    ...(node ? { node } : {}),
     callId: stream.callId,
     streamId: stream.streamId,
     leg: stream.leg,
@@ -125,9 +126,10 @@ export function callStarted(
   seq: number,
   wallTimeMs: number,
   modelVersion: string,
+  node?: string,
 ): CallStartedEvent {
   return {
-    ...base(stream, seq, wallTimeMs, modelVersion),
+    ...base(stream, seq, wallTimeMs, modelVersion, node),
     eventId: eventIdFor(stream.callId, stream.streamId, 'call.started', null),
     type: 'call.started',
     mediaTimeSec: 0,
@@ -145,9 +147,10 @@ export function windowScored(
   label: VerdictLabel,
   evidence: Evidence,
   publishedMs: number,
+  node?: string,
 ): WindowScoredEvent {
   return {
-    ...base(s.stream, seq, publishedMs, s.modelVersion),
+    ...base(s.stream, seq, publishedMs, s.modelVersion, node),
     eventId: eventIdFor(s.stream.callId, s.stream.streamId, 'window.scored', s.seq),
     type: 'window.scored',
     mediaTimeSec: s.mediaEndSec,
@@ -174,9 +177,10 @@ export function verdictChanged(
   evidence: Evidence,
   call: CallVerdictSummary,
   publishedMs: number,
+  node?: string,
 ): VerdictChangedEvent {
   return {
-    ...base(s.stream, seq, publishedMs, s.modelVersion),
+    ...base(s.stream, seq, publishedMs, s.modelVersion, node),
     eventId: eventIdFor(s.stream.callId, s.stream.streamId, 'verdict.changed', s.seq),
     type: 'verdict.changed',
     mediaTimeSec: s.mediaEndSec,
@@ -203,10 +207,11 @@ export function callEnded(
     lastLeg: boolean;
     wallTimeMs: number;
     modelVersion: string;
+    node?: string;
   },
 ): CallEndedEvent {
   return {
-    ...base(stream, seq, args.wallTimeMs, args.modelVersion),
+    ...base(stream, seq, args.wallTimeMs, args.modelVersion, args.node),
     eventId: eventIdFor(stream.callId, stream.streamId, 'call.ended', null),
     type: 'call.ended',
     mediaTimeSec: args.mediaTimeSec,

@@ -40,6 +40,8 @@ export interface PipelineOptions {
   publisher: EventPublisher;
   /** In-process listeners (demo, tests); errors they throw are logged and ignored. */
   listener?: VerdictListener;
+  /** This process's name, put in every event's `node` (config node.id). */
+  node?: string;
 }
 
 interface StreamRecord {
@@ -133,7 +135,7 @@ export class VerdictPipeline implements ScoreSink {
     call.verdict.set(stream.streamId, stream.leg, 'listening', 0);
     this.#obs.streamStarted?.(stream, this.#liveCalls);
     this.#log.info({ callId: stream.callId, streamId: stream.streamId, leg: stream.leg, transport: stream.transport }, 'stream started');
-    this.#publisher.publish(callStarted(stream, rec.seq++, nowMs(), this.#models.modelVersion));
+    this.#publisher.publish(callStarted(stream, rec.seq++, nowMs(), this.#models.modelVersion, this.#opts.node));
   }
 
   onScore(s: WindowScore): void {
@@ -158,7 +160,7 @@ export class VerdictPipeline implements ScoreSink {
     const publishWindows = this.#opts.verdict.publishWindowEvents;
     let publishedMs = nowMs();
     if (publishWindows) {
-      this.#publisher.publish(windowScored(s, rec.seq++, u.label, u.evidence, publishedMs));
+      this.#publisher.publish(windowScored(s, rec.seq++, u.label, u.evidence, publishedMs, this.#opts.node));
     }
     if (u.changed) {
       rec.call.verdict.set(s.stream.streamId, s.stream.leg, u.label, u.evidence.score);
@@ -169,7 +171,7 @@ export class VerdictPipeline implements ScoreSink {
       if (firstDecision) rec.decided = true;
       this.#obs.verdictChanged?.(u.label, prev, firstDecision, s.mediaEndSec);
       publishedMs = nowMs();
-      this.#publisher.publish(verdictChanged(s, rec.seq++, u.label, prev, u.evidence, call, publishedMs));
+      this.#publisher.publish(verdictChanged(s, rec.seq++, u.label, prev, u.evidence, call, publishedMs, this.#opts.node));
       this.#log.info(
         { callId: s.stream.callId, streamId: s.stream.streamId, leg: s.stream.leg, label: u.label, previous: prev, score: u.evidence.score, speechSec: u.evidence.speechSec, mediaTimeSec: s.mediaEndSec, callLabel: call.label, suspectLeg: call.suspectLeg },
         'verdict changed',
@@ -218,6 +220,7 @@ export class VerdictPipeline implements ScoreSink {
         wallTimeMs: nowMs(),
         // the model whose thresholds made the final label (its band's model; the latest after a swap)
         modelVersion: rec.modelVersion,
+        node: this.#opts.node,
       }),
     );
     this.#streams.delete(stream.streamId);

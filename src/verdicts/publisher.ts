@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { NatsPublisher } from './nats-publisher.js';
 import { StdoutPublisher } from './stdout-publisher.js';
 import type { DevoxEvent, EventType } from './types.js';
+import { safeEmit } from '../safe-emit.js';
 import { NatsPublisherError, type NatsPublisherErrorCode } from './errors.js';
 
 export { NatsPublisherError, type NatsPublisherErrorCode };
@@ -64,4 +65,36 @@ export function createPublisher(opts: {
 }): EventPublisher {
   if (opts.nats.servers.length === 0) return new StdoutPublisher(opts.nats.subjectPrefix, opts.observer, opts.stdout, opts.log);
   return new NatsPublisher(opts.nats, opts.observer, opts.log);
+}
+
+/** Sees every event as it is handed to the publisher (the console's in-process call board). */
+export interface EventTap {
+  /** Called on the scoring path: keep it cheap; a throw is logged and ignored. */
+  onEvent(event: DevoxEvent): void;
+}
+
+/**
+ * `inner` with `tap` seeing every event first. With `forwardWindows` false the window.scored
+ * events reach the tap only (stdout without per-window lines, yet a console with sparklines).
+ */
+export function tapPublisher(inner: EventPublisher, tap: EventTap, opts: { forwardWindows: boolean; log: Logger }): EventPublisher {
+  const onError = (err: unknown): void => opts.log.error({ err, listener: 'event tap' }, 'event tap threw; continuing');
+  return {
+    get kind() {
+      return inner.kind;
+    },
+    start: () => inner.start(),
+    publish(event: DevoxEvent): void {
+      safeEmit(onError, tap, tap.onEvent, event);
+      if (opts.forwardWindows || event.type !== 'window.scored') inner.publish(event);
+    },
+    flush: (timeoutMs) => inner.flush(timeoutMs),
+    get connected() {
+      return inner.connected;
+    },
+    get pending() {
+      return inner.pending;
+    },
+    close: () => inner.close(),
+  };
 }

@@ -58,6 +58,8 @@ export interface CallVerdictSummary {
 
 interface EventBase {
   schemaVersion: typeof EVENT_SCHEMA_VERSION;
+  /** The DevoX process that saw the stream (config node.id, default its host name); absent from older nodes. */
+  node?: string;
   /** Deterministic from call / stream / seq / type: doubles as the NATS Nats-Msg-Id for de-duplication. */
   eventId: string;
   type: EventType;

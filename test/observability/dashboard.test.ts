@@ -128,6 +128,30 @@ t.test('every metric the dashboards query is exported by /metrics', async (t) =>
   for (const w of wanted) t.ok(queried.has(w), `dashboard shows ${w}`);
 });
 
+t.test('multi-node: an instance variable every query honours, the suspicious stat, a link to the console', async (t) => {
+  const dash = JSON.parse(readFileSync(resolve(projectRoot, 'grafana/dashboards/devox.json'), 'utf8')) as {
+    templating: { list: Array<{ name: string; type: string; query: unknown; includeAll?: boolean; multi?: boolean }> };
+    links: Array<{ title: string; url: string }>;
+    panels: Array<{ title: string; type: string; targets?: Array<{ expr?: string }> }>;
+  };
+  const instance = dash.templating.list.find((v) => v.name === 'instance');
+  t.match(instance, { type: 'query', includeAll: true, multi: true }, 'an instance variable, all or several nodes');
+  t.match(JSON.stringify(instance?.query), /label_values\(devox_model_info, instance\)/);
+  for (const p of dash.panels) {
+    for (const target of p.targets ?? []) {
+      for (const sel of selectors(target.expr ?? '').selectors) {
+        t.ok(sel.matchers.some((m) => m.label === 'instance' && m.op === '=~' && m.value === '$instance'), `${p.title}: ${sel.metric} filtered by $instance`);
+      }
+    }
+  }
+  const suspicious = dash.panels.find((p) => p.type === 'stat' && /suspicious/i.test(p.title));
+  t.ok(suspicious, 'a suspicious stat');
+  t.match(suspicious?.targets?.[0]?.expr, /devox_verdicts_total\{instance=~"\$instance", label="suspicious"\}/);
+  const link = dash.links.find((l) => /console/i.test(l.title));
+  t.equal(link?.url, '${console_url}', 'a link to the console');
+  t.match(dash.templating.list.find((v) => v.name === 'console_url'), { type: 'textbox', query: /\/console$/ });
+});
+
 t.test('provisioning points Grafana at the dashboards and at the datasource uid', async (t) => {
   const ds = readFileSync(resolve(projectRoot, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8');
   t.match(ds, /uid: devox-prometheus/);
