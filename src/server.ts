@@ -35,6 +35,8 @@ import { MediaStreamServer } from './signaling/websocket/media-stream-server.js'
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
+import { ModelLifecycle } from './registry/model-lifecycle.js';
+import { registerLifecycleMetrics } from './observability/registry-metrics.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -61,6 +63,8 @@ export class DevoxServer implements StreamControl {
   readonly sip: SipApp | undefined;
   /** Browser microphones over WebRTC (mediasoup); undefined when disabled or mediasoup / its worker is missing. */
   readonly webrtc: WebRtcIngest | undefined;
+  /** Registry watch, shadow, canary and features export; undefined without NATS. */
+  readonly lifecycle: ModelLifecycle | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -75,6 +79,7 @@ export class DevoxServer implements StreamControl {
     websocket: MediaStreamServer | undefined;
     sip: SipApp | undefined;
     webrtc: WebRtcIngest | undefined;
+    lifecycle: ModelLifecycle | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -87,6 +92,7 @@ export class DevoxServer implements StreamControl {
     this.websocket = parts.websocket;
     this.sip = parts.sip;
     this.webrtc = parts.webrtc;
+    this.lifecycle = parts.lifecycle;
   }
 
   /**
@@ -114,6 +120,8 @@ export class DevoxServer implements StreamControl {
         log: log.child({ component: 'detect' }),
         sink: scores,
         observer: observers.detector,
+        // Features export reads each window's embedding output.
+        embeddings: publisher.kind === 'nats' && config.features.export,
       });
       cleanup.push(() => detector.close());
       // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
@@ -128,6 +136,20 @@ export class DevoxServer implements StreamControl {
       });
       scores.add(pipeline);
       cleanup.push(async () => pipeline.close());
+      // With NATS: the registry's serving version hot-swaps in; shadow, canary and features as configured.
+      let lifecycle: ModelLifecycle | undefined;
+      if (publisher.kind === 'nats') {
+        lifecycle = await ModelLifecycle.start({
+          config,
+          detector,
+          scores,
+          swap: (dir) => countedSwap(detector, metrics, dir),
+          log: log.child({ component: 'registry' }),
+          observers: registerLifecycleMetrics(metrics.registry),
+        });
+        const lc = lifecycle;
+        cleanup.push(() => lc.close());
+      }
       /** The media output rate: the models' input sample rate. */
       const outputRate = detector.card.input.sampleRate;
       // One cap on live streams shared by every ingress (media.maxStreams).
@@ -139,7 +161,7 @@ export class DevoxServer implements StreamControl {
         media: config.media,
         window: config.window,
         outputRate,
-        sink: detector,
+        sink: lifecycle?.windowSink ?? detector,
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
@@ -209,7 +231,7 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, lifecycle });
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -266,14 +288,8 @@ export class DevoxServer implements StreamControl {
    * Loads another model version and makes it serve the band its card declares (ModelLoadError
    * on refusal: the current model stays); counted in devox_model_swaps_total.
    */
-  async swapModel(dir: string): Promise<void> {
-    try {
-      await this.detector.swapModel(dir);
-    } catch (err) {
-      this.metrics.modelSwaps.inc({ result: 'refused' });
-      throw err;
-    }
-    this.metrics.modelSwaps.inc({ result: 'ok' });
+  swapModel(dir: string): Promise<void> {
+    return countedSwap(this.detector, this.metrics, dir);
   }
 
   /** Ends a stream now (idempotent); its final verdict and call.ended follow. */
@@ -319,6 +335,7 @@ export class DevoxServer implements StreamControl {
       await step('webrtc', async () => this.webrtc?.close());
       await step('media', () => this.media.closeAll());
       await step('detector', () => this.detector.close());
+      await step('registry', async () => this.lifecycle?.close());
       await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
       await step('http', () => this.http.close());
@@ -326,6 +343,16 @@ export class DevoxServer implements StreamControl {
     })();
     return this.#closing;
   }
+}
+
+async function countedSwap(detector: DetectorSet, metrics: Metrics, dir: string): Promise<void> {
+  try {
+    await detector.swapModel(dir);
+  } catch (err) {
+    metrics.modelSwaps.inc({ result: 'refused' });
+    throw err;
+  }
+  metrics.modelSwaps.inc({ result: 'ok' });
 }
 
 /** The /webrtc page shows its stream's latest window score. */

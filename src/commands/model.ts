@@ -7,6 +7,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, loadConfig, type Config } from '../config.js';
+import { cardBand } from '../detect/band.js';
 import { ModelLoadError } from '../detect/errors.js';
 import { createLogger } from '../logger.js';
 import { connectNats } from '../verdicts/nats-connection.js';
@@ -122,14 +123,14 @@ export async function run(argv: string[]): Promise<number> {
       case 'promote': {
         if (pos.length !== 1) return fail(`promote takes NAME@VERSION\n${USAGE}`);
         const { name, version } = parseRef(pos[0]!);
-        const target = channel ?? (await registry.card(name, version)).band ?? 'wideband';
-        out({ promoted: await registry.promote(name, version, target as Channel, by) });
+        const target: Channel = channel ?? cardBand(await registry.card(name, version));
+        out({ promoted: await registry.promote(name, version, target, by) });
         return 0;
       }
       case 'rollback': {
         let target = channel;
         if (!target) {
-          const withHistory = [];
+          const withHistory: Channel[] = [];
           for (const c of CHANNELS) if ((await registry.history(c)).length > 0) withHistory.push(c);
           if (withHistory.length !== 1) return fail(`rollback: say which channel (--channel ${CHANNELS.join('|')})`);
           target = withHistory[0];

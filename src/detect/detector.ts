@@ -297,6 +297,15 @@ export class Detector implements WindowSink {
     if (this.#closed) throw new DetectorClosedError();
     const next = await InferenceEngine.start(dir, this.#engineOptions);
     const cur = this.#engine.card;
+    if (Math.abs(next.card.input.windowSec - this.#opts.windowSec) > 1e-9) {
+      await next.close();
+      throw new ModelLoadError(
+        'card_mismatch',
+        next.modelDir,
+        `cannot swap: the model scores ${next.card.input.windowSec}-s windows (card input.windowSec) but config window.lengthSec is ${this.#opts.windowSec}`,
+        { field: 'input.windowSec' },
+      );
+    }
     if (next.card.input.sampleRate !== cur.input.sampleRate || next.card.input.shape[1] !== cur.input.shape[1]) {
       await next.close();
       throw new ModelLoadError(

@@ -4,7 +4,7 @@
  * history and audit events, a pull checked against digests; refusals named.
  */
 import t from 'tap';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -17,15 +17,7 @@ import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { runDevoxCli } from '../helpers/child-process.js';
 import { EMBEDDING_MODEL } from '../helpers/fixture-paths.js';
 import { readStoredEvents } from '../helpers/events.js';
-
-/** A copy of a model folder with card fields changed (the ONNX file and its sha256 kept unless changed). */
-export function modelCopy(src: string, patch: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'devox-model-'));
-  cpSync(src, dir, { recursive: true });
-  const card = JSON.parse(readFileSync(join(dir, 'card.json'), 'utf8'));
-  writeFileSync(join(dir, 'card.json'), JSON.stringify({ ...card, ...patch }, null, 2));
-  return dir;
-}
+import { modelCopy } from '../helpers/model-copy.js';
 
 t.test('publish, list, promote, rollback, pull, history: one command each, audited', { skip: NEEDS_NATS }, async (t) => {
   const nats = await NatsServer.start();
