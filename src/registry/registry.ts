@@ -26,7 +26,7 @@ export type Channel = Band;
 export const CHANNELS: readonly Channel[] = ['narrowband', 'wideband'];
 
 /** Files a model folder may carry into the registry besides card.file (others stay local). */
-const OPTIONAL_FILES = ['head.json', 'README.md', 'recipe.json'] as const;
+const OPTIONAL_FILES = ['head.json', 'replay.json', 'README.md', 'recipe.json'] as const;
 
 export class RegistryError extends Error {
   readonly code: 'exists' | 'not_found' | 'invalid' | 'conflict' | 'nothing_to_roll_back';
