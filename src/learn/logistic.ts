@@ -5,7 +5,8 @@
  *   shipped models end in a linear layer on the embedding (training/devoxtrain/model.py), so
  *   logit(score) = w·e + b exactly; least squares recovers it (its residual says how exactly).
  * - fitHead: weighted logistic regression by Newton's method (IRLS) with an L2 pull towards a
- *   prior head (the serving head): min Σ wᵢ·BCE(yᵢ, σ(w·eᵢ + b)) + λ/2·‖θ − θ₀‖². Targets may be
+ *   prior head (the serving head): min Σ wᵢ·BCE(yᵢ, σ(w·eᵢ + b)) + λ/2·‖θ − θ₀‖² (θ in z-scored
+ *   embedding coordinates). Targets may be
  *   soft (the distillation windows carry the prior head's probability): that plus the pull is
  *   what keeps the head from forgetting what the backbone's original head knew.
  * - callScore: what the verdict engine smooths, per call: σ(mean clamped log-odds of its windows).
@@ -106,41 +107,91 @@ export interface FitRow {
   w: number;
 }
 
-/** Weighted logistic regression with an L2 pull (lambda) towards `prior`, by Newton steps. */
-export function fitHead(rows: readonly FitRow[], prior: Head, lambda: number, iterations = 25): Head {
+/** The objective fitHead minimises (standardised space). */
+function objective(rows: readonly FitRow[], xs: Float64Array, n: number, theta: Float64Array, theta0: Float64Array, lambda: number): number {
+  let f = 0;
+  for (let r = 0; r < rows.length; r++) {
+    let z = 0;
+    for (let i = 0; i < n; i++) z += theta[i]! * xs[r * n + i]!;
+    // BCE with logits, stable: log(1 + e^z) - y z
+    const y = rows[r]!.y;
+    f += rows[r]!.w * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y * z);
+  }
+  let pen = 0;
+  for (let i = 0; i < n; i++) pen += (theta[i]! - theta0[i]!) ** 2;
+  return f + 0.5 * lambda * pen;
+}
+
+/**
+ * Weighted logistic regression with an L2 pull (lambda) towards `prior`, by damped Newton steps
+ * (backtracking on the objective) in standardised coordinates: each embedding dimension is
+ * z-scored over the rows, so the pull weighs every dimension alike and the steps stay well
+ * conditioned; the result is mapped back to raw embedding coordinates.
+ */
+export function fitHead(rows: readonly FitRow[], prior: Head, lambda: number, iterations = 50): Head {
   const dim = prior.weights.length;
   const n = dim + 1;
-  const theta = Float64Array.from([...prior.weights, prior.bias]);
-  const theta0 = Float64Array.from(theta);
-  const x = new Float64Array(n);
+  const mu = new Float64Array(dim);
+  const sd = new Float64Array(dim);
+  for (const r of rows) for (let i = 0; i < dim; i++) mu[i]! += r.e[i]! / rows.length;
+  for (const r of rows) for (let i = 0; i < dim; i++) sd[i]! += (r.e[i]! - mu[i]!) ** 2 / rows.length;
+  for (let i = 0; i < dim; i++) sd[i] = Math.sqrt(sd[i]!) || 1;
+  const xs = new Float64Array(rows.length * n);
+  rows.forEach((r, k) => {
+    for (let i = 0; i < dim; i++) xs[k * n + i] = (r.e[i]! - mu[i]!) / sd[i]!;
+    xs[k * n + dim] = 1;
+  });
+  // The prior in standardised coordinates: w'ᵢ = wᵢ·sdᵢ, b' = b + Σ wᵢ·μᵢ.
+  const theta0 = new Float64Array(n);
+  let b0 = prior.bias;
+  for (let i = 0; i < dim; i++) {
+    theta0[i] = prior.weights[i]! * sd[i]!;
+    b0 += prior.weights[i]! * mu[i]!;
+  }
+  theta0[dim] = b0;
+  const theta = Float64Array.from(theta0);
+  let f = objective(rows, xs, n, theta, theta0, lambda);
   for (let it = 0; it < iterations; it++) {
     const H = new Float64Array(n * n);
     const g = new Float64Array(n);
-    for (const r of rows) {
-      for (let i = 0; i < dim; i++) x[i] = r.e[i]!;
-      x[dim] = 1;
+    for (let r = 0; r < rows.length; r++) {
+      const o = r * n;
       let z = 0;
-      for (let i = 0; i < n; i++) z += theta[i]! * x[i]!;
+      for (let i = 0; i < n; i++) z += theta[i]! * xs[o + i]!;
       const p = sigmoid(z);
-      const gr = r.w * (p - r.y);
-      const hr = r.w * Math.max(p * (1 - p), 1e-9);
+      const gr = rows[r]!.w * (p - rows[r]!.y);
+      const hr = rows[r]!.w * Math.max(p * (1 - p), 1e-9);
       for (let i = 0; i < n; i++) {
-        g[i]! += gr * x[i]!;
-        for (let j = 0; j <= i; j++) H[i * n + j]! += hr * x[i]! * x[j]!;
+        g[i]! += gr * xs[o + i]!;
+        for (let j = 0; j <= i; j++) H[i * n + j]! += hr * xs[o + i]! * xs[o + j]!;
       }
     }
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < i; j++) H[j * n + i] = H[i * n + j]!;
-      H[i * n + i]! += lambda;
+      H[i * n + i]! += lambda + 1e-6;
       g[i]! += lambda * (theta[i]! - theta0[i]!);
     }
     const step = solveSpd(H, g, n);
-    let norm = 0;
-    for (let i = 0; i < n; i++) {
-      theta[i]! -= step[i]!;
-      norm += step[i]! * step[i]!;
+    let alpha = 1;
+    let next = new Float64Array(n);
+    let fn = Infinity;
+    for (let k = 0; k < 30; k++, alpha /= 2) {
+      for (let i = 0; i < n; i++) next[i] = theta[i]! - alpha * step[i]!;
+      fn = objective(rows, xs, n, next, theta0, lambda);
+      if (fn <= f) break;
     }
-    if (Math.sqrt(norm) < 1e-7) break;
+    if (!(fn <= f)) break;
+    const gain = f - fn;
+    theta.set(next);
+    f = fn;
+    next = new Float64Array(0);
+    if (gain < 1e-9 * Math.max(1, Math.abs(f))) break;
   }
-  return { weights: Array.from(theta.subarray(0, dim)), bias: theta[dim]! };
+  const weights = new Array<number>(dim);
+  let bias = theta[dim]!;
+  for (let i = 0; i < dim; i++) {
+    weights[i] = theta[i]! / sd[i]!;
+    bias -= weights[i]! * mu[i]!;
+  }
+  return { weights, bias };
 }

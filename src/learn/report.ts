@@ -30,8 +30,21 @@ export interface VersionReport {
   heldOutCalls: { synthetic: number; genuine: number };
 }
 
+/** One (serving, candidate) pair of shadow windows: the same windows scored by both. */
+export interface ShadowPairReport {
+  serving: string;
+  candidate: string;
+  windows: number;
+  /** Share of windows on the same side of each model's EER threshold. */
+  agree: number;
+  /** EER of each over the same labelled calls, those the candidate did not learn from (null: one class missing). */
+  servingEer: number | null;
+  candidateEer: number | null;
+  labelledCalls: { synthetic: number; genuine: number };
+}
+
 export interface ModelReport {
-  agreement: Array<{ serving: string; candidate: string; windows: number; agree: number }>;
+  agreement: ShadowPairReport[];
   versions: VersionReport[];
   text: string;
 }
@@ -56,7 +69,7 @@ export async function modelReport(nc: NatsConnection, config: Readonly<Config>, 
     readJson(nc, config.nats.stream, `${prefix}.call.*.window`, sinceMs),
   ]);
 
-  const pairs = new Map<string, { serving: string; candidate: string; windows: number; agreeing: number }>();
+  const pairs = new Map<string, { serving: string; candidate: string; windows: number; agreeing: number; calls: Map<string, { s: number[]; c: number[] }> }>();
   // version → call → window scores
   const scores = new Map<string, Map<string, number[]>>();
   const add = (version: string, callId: string, score: number): void => {
@@ -68,10 +81,14 @@ export async function modelReport(nc: NatsConnection, config: Readonly<Config>, 
   };
   for (const r of shadow) {
     const key = `${r.serving.version}\u0000${r.candidate.version}`;
-    const p = pairs.get(key) ?? { serving: r.serving.version, candidate: r.candidate.version, windows: 0, agreeing: 0 };
+    const p = pairs.get(key) ?? { serving: r.serving.version, candidate: r.candidate.version, windows: 0, agreeing: 0, calls: new Map() };
     p.windows++;
     if (r.agree) p.agreeing++;
     pairs.set(key, p);
+    let c = p.calls.get(r.callId);
+    if (!c) p.calls.set(r.callId, (c = { s: [], c: [] }));
+    c.s.push(r.serving.score);
+    c.c.push(r.candidate.score);
     add(r.candidate.version, r.callId, r.candidate.score);
   }
   for (const raw of windowEvents) {
@@ -118,12 +135,35 @@ export async function modelReport(nc: NatsConnection, config: Readonly<Config>, 
       heldOutCalls: { synthetic: hs.length, genuine: hg.length },
     });
   }
-  const agreement = [...pairs.values()].map((p) => ({ serving: p.serving, candidate: p.candidate, windows: p.windows, agree: p.windows ? p.agreeing / p.windows : 0 }));
+  const eerOf = (a: number[], b: number[]) => (a.length && b.length ? computeEer(a, b).eer : null);
+  const agreement: ShadowPairReport[] = [...pairs.values()].map((p) => {
+    const trained = learnedFrom.get(p.candidate);
+    const sv = { g: [] as number[], s: [] as number[] };
+    const cv = { g: [] as number[], s: [] as number[] };
+    for (const [callId, c] of p.calls) {
+      const f = feedback.byCall.get(callId);
+      const label = f ? feedbackLabel(f) : null;
+      if (label === null || trained?.has(callHash(callId))) continue;
+      (label === 1 ? sv.s : sv.g).push(callScore(c.s));
+      (label === 1 ? cv.s : cv.g).push(callScore(c.c));
+    }
+    return {
+      serving: p.serving,
+      candidate: p.candidate,
+      windows: p.windows,
+      agree: p.windows ? p.agreeing / p.windows : 0,
+      servingEer: eerOf(sv.g, sv.s),
+      candidateEer: eerOf(cv.g, cv.s),
+      labelledCalls: { synthetic: sv.s.length, genuine: sv.g.length },
+    };
+  });
 
   const lines: string[] = [];
   lines.push(`shadow agreement (same side of each model's EER threshold)${sinceMin ? `, last ${sinceMin} min` : ''}:`);
   if (agreement.length === 0) lines.push('  (no shadow windows)');
-  for (const a of agreement) lines.push(`  ${a.serving} vs ${a.candidate}: ${pct(a.agree)} of ${a.windows} windows`);
+  for (const a of agreement) {
+    lines.push(`  ${a.serving} vs ${a.candidate}: ${pct(a.agree)} of ${a.windows} windows; on the same ${a.labelledCalls.synthetic} synthetic / ${a.labelledCalls.genuine} genuine labelled calls (not learned from) EER ${pct(a.servingEer)} vs ${pct(a.candidateEer)}`);
+  }
   lines.push('');
   lines.push('per version (call score = σ(mean window log-odds)); EER against analyst feedback:');
   lines.push(`  ${'version'.padEnd(36)} ${'calls'.padStart(6)} ${'windows'.padStart(8)}   EER (labelled calls)     EER (calls it did not learn from)`);
