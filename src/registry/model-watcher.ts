@@ -19,7 +19,7 @@ import { ModelLoadError } from '../detect/errors.js';
 import type { ModelCard } from '../detect/types.js';
 import type { Logger } from '../logger.js';
 import { ObjectStoreError } from './jetstream-store.js';
-import { RegistryError, servingKey, type Channel, type ModelRegistry, type ServingEntry } from './registry.js';
+import { RegistryError, type Channel, type ModelRegistry, type ServingEntry } from './registry.js';
 
 export type SwapRefusal = 'pull_failed' | 'corrupt' | 'mismatch' | 'invalid_model';
 
