@@ -24,7 +24,8 @@ const USAGE = `usage: devox learn [options]
   --version V           the new version (default: <base version>-l<UTC timestamp>)
   --out DIR             where the new model folder is written (default: a temporary folder)
   --no-publish          write the folder only
-  --lambda X            L2 pull towards the base head (default 1)
+  --lambda X|auto       L2 pull towards the base head (default auto: 5-fold CV over the
+                        labelled calls picks it from 1, 10, 100, 1000)
   --distill X           weight of distillation windows relative to labelled ones (default 0.25)
   --since-min N         only features and feedback of the last N minutes
   --config FILE / --nats URL / --by WHO   as for devox model
@@ -41,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
         version: { type: 'string' },
         out: { type: 'string' },
         'no-publish': { type: 'boolean', default: false },
-        lambda: { type: 'string', default: '1' },
+        lambda: { type: 'string', default: 'auto' },
         distill: { type: 'string', default: '0.25' },
         'since-min': { type: 'string' },
         config: { type: 'string' },
@@ -63,10 +64,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`devox learn: ${msg}\n`);
     return code;
   };
-  const lambda = Number(v.lambda);
+  const lambda = v.lambda === 'auto' ? 'auto' : Number(v.lambda);
   const distill = Number(v.distill);
   const sinceMin = v['since-min'] === undefined ? undefined : Number(v['since-min']);
-  if (!(lambda >= 0) || !(distill >= 0) || (sinceMin !== undefined && !(sinceMin > 0))) return fail('--lambda and --distill must be >= 0, --since-min > 0');
+  if ((lambda !== 'auto' && !(lambda >= 0)) || !(distill >= 0) || (sinceMin !== undefined && !(sinceMin > 0))) return fail('--lambda and --distill must be >= 0, --since-min > 0');
   if (!(CHANNELS as readonly string[]).includes(v.channel)) return fail(`--channel must be ${CHANNELS.join(' or ')}`);
   let config: Readonly<Config>;
   try {

@@ -37,8 +37,8 @@ export interface LearnInputs {
   feedback: Map<string, FeedbackEvent>;
   newVersion: string;
   outDir: string;
-  /** L2 pull towards the base head. */
-  lambda: number;
+  /** L2 pull towards the base head; 'auto': chosen by cross-validation over the labelled calls. */
+  lambda: number | 'auto';
   /** Total weight of distillation rows relative to the labelled rows. */
   distillWeight: number;
   /** Most labelled calls per class kept for replay. */
@@ -54,6 +54,9 @@ export interface LearnSummary {
   replayCalls: { synthetic: number; genuine: number };
   labelledWindows: number;
   distillWindows: number;
+  lambda: number;
+  /** With lambda 'auto': the pooled 5-fold call EER of each candidate lambda (folds by call). */
+  lambdaCv?: Record<string, number>;
   inSample: { callEerBefore: number; callEerAfter: number; calls: number };
   thresholds: ModelCard['thresholds'];
   thresholdsFrom: 'labelled calls' | 'base card (too few labelled calls)';
@@ -150,13 +153,8 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
   if (nPos === 0 || nNeg === 0) throw new LearnError(`learning needs confirmed calls of both classes with exported features: ${nPos} synthetic, ${nNeg} genuine`);
 
   // Each call weighs the same, each class half; the labelled rows' weights sum to their window count.
-  const rows: FitRow[] = [];
-  let labelledWindows = 0;
-  for (const c of calls) labelledWindows += c.embeddings.length;
-  for (const c of calls) {
-    const w = labelledWindows / (2 * (c.label === 1 ? nPos : nNeg) * c.embeddings.length);
-    for (const e of c.embeddings) rows.push({ e, y: c.label, w });
-  }
+  const labelledWindows = labelledRowCount(calls);
+  const rows: FitRow[] = labelledRows(calls, labelledWindows);
   const feedbackCalls = new Set([...i.feedback.keys()]);
   const distill: Float32Array[] = [];
   for (const [callId, ws] of i.features) {
@@ -167,7 +165,12 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
     const w = (i.distillWeight * labelledWindows) / distill.length;
     for (const e of distill) rows.push({ e, y: sigmoid(headLogit(prior, e)), w });
   }
-  const head = fitHead(rows, prior, i.lambda);
+  let lambda: number;
+  let lambdaCv: Record<string, number> | undefined;
+  if (i.lambda === 'auto') {
+    ({ lambda, cv: lambdaCv } = chooseLambda(calls, rows.slice(labelledRowCount(calls)), prior, labelledWindows));
+  } else lambda = i.lambda;
+  const head = fitHead(rows, prior, lambda);
 
   const scoreCall = (h: Head, c: LabelledCall) => callScore(c.embeddings.map((e) => sigmoid(headLogit(h, e))));
   const split = (h: Head) => ({
@@ -200,6 +203,8 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
     replayCalls: replay,
     labelledWindows,
     distillWindows: distill.length,
+    lambda,
+    ...(lambdaCv ? { lambdaCv } : {}),
     inSample: { callEerBefore: computeEer(before.g, before.s).eer, callEerAfter: computeEer(after.g, after.s).eer, calls: calls.length },
     thresholds,
     thresholdsFrom: enough ? 'labelled calls' : 'base card (too few labelled calls)',
@@ -214,7 +219,6 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
       ...summary,
       backboneSha256: base.sha256,
       method: 'logistic head on the frozen embedding output (Newton/IRLS), L2 pull towards the base head, distillation of the base head on exported windows without feedback, replay of the base\'s labelled calls; thresholds by the symmetric EER/2 rule on the labelled calls\' call scores (in-sample)',
-      lambda: i.lambda,
       distillWeight: i.distillWeight,
       note: 'in-sample figures are optimistic: judge the version by shadow scoring and `devox model report` on calls it did not learn from',
     },
@@ -223,6 +227,59 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
   const readme = `# ${base.name} ${i.newVersion} (learned head)\n\nThe backbone of ${summary.base} (model.onnx unchanged, sha256 ${base.sha256}) with a logistic head\n(head.json) retrained by \`devox learn\` from exported window embeddings and analyst feedback; no audio.\nWhat it learned from is in card.json \`learned\`: ${fb.synthetic} confirmed-synthetic and ${fb.genuine} confirmed-genuine calls,\n${replay.synthetic + replay.genuine} replayed calls, ${distill.length} distillation windows. In-sample call EER ${pct(summary.inSample.callEerBefore)} → ${pct(summary.inSample.callEerAfter)}\n(optimistic: measure it on other calls with shadow scoring and \`devox model report\`).\n`;
   await writeFile(join(i.outDir, 'README.md'), readme);
   return { summary, card };
+}
+
+function labelledRowCount(calls: LabelledCall[]): number {
+  let n = 0;
+  for (const c of calls) n += c.embeddings.length;
+  return n;
+}
+
+/** Rows of labelled calls, each call weighing the same and each class half (weights summing to `total`). */
+function labelledRows(calls: LabelledCall[], total: number): FitRow[] {
+  const nPos = calls.filter((c) => c.label === 1).length;
+  const nNeg = calls.length - nPos;
+  const rows: FitRow[] = [];
+  for (const c of calls) {
+    const w = total / (2 * (c.label === 1 ? nPos : nNeg) * c.embeddings.length);
+    for (const e of c.embeddings) rows.push({ e, y: c.label, w });
+  }
+  return rows;
+}
+
+export const LAMBDA_GRID = [1, 10, 100, 1000] as const;
+
+/**
+ * The pull towards the base head by 5-fold cross-validation over the labelled calls (folds by
+ * call hash, so a call's windows never straddle train and test): the lambda whose pooled
+ * held-out call EER is lowest (ties: the larger, i.e. closer to the base head).
+ */
+function chooseLambda(calls: LabelledCall[], distillRows: FitRow[], prior: Head, total: number): { lambda: number; cv: Record<string, number> } {
+  const folds = 5;
+  const sorted = [...calls].sort((a, b) => a.call.localeCompare(b.call));
+  const fold = new Map(sorted.map((c, k) => [c.call, k % folds]));
+  const cv: Record<string, number> = {};
+  let best: number = LAMBDA_GRID[0];
+  let bestEer = Infinity;
+  for (const lambda of LAMBDA_GRID) {
+    const g: number[] = [];
+    const s: number[] = [];
+    for (let k = 0; k < folds; k++) {
+      const train = sorted.filter((c) => fold.get(c.call) !== k);
+      const test = sorted.filter((c) => fold.get(c.call) === k);
+      if (test.length === 0 || !train.some((c) => c.label === 1) || !train.some((c) => c.label === 0)) continue;
+      const trainTotal = (total * train.length) / calls.length;
+      const h = fitHead([...labelledRows(train, trainTotal), ...distillRows], prior, lambda);
+      for (const c of test) (c.label === 1 ? s : g).push(callScore(c.embeddings.map((e) => sigmoid(headLogit(h, e)))));
+    }
+    const eer = computeEer(g, s).eer;
+    cv[String(lambda)] = eer;
+    if (eer <= bestEer) {
+      bestEer = eer;
+      best = lambda;
+    }
+  }
+  return { lambda: best, cv };
 }
 
 function pct(x: number): string {
