@@ -24,8 +24,8 @@ const USAGE = `usage: devox learn [options]
   --version V           the new version (default: <base version>-l<UTC timestamp>)
   --out DIR             where the new model folder is written (default: a temporary folder)
   --no-publish          write the folder only
-  --lambda X|auto       L2 pull towards the base head (default auto: 5-fold CV over the
-                        labelled calls picks it from 1, 10, 100, 1000)
+  --lambda X            L2 strength in z-scored embedding coordinates (default 100)
+  --prior zero|base     what the L2 term pulls towards: a fresh ridge head (default) or the base head
   --distill X           weight of distillation windows relative to labelled ones (default 0.25)
   --since-min N         only features and feedback of the last N minutes
   --config FILE / --nats URL / --by WHO   as for devox model
@@ -42,7 +42,8 @@ export async function run(argv: string[]): Promise<number> {
         version: { type: 'string' },
         out: { type: 'string' },
         'no-publish': { type: 'boolean', default: false },
-        lambda: { type: 'string', default: 'auto' },
+        lambda: { type: 'string', default: '100' },
+        prior: { type: 'string', default: 'zero' },
         distill: { type: 'string', default: '0.25' },
         'since-min': { type: 'string' },
         config: { type: 'string' },
@@ -64,10 +65,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`devox learn: ${msg}\n`);
     return code;
   };
-  const lambda = v.lambda === 'auto' ? 'auto' : Number(v.lambda);
+  const lambda = Number(v.lambda);
+  if (v.prior !== 'zero' && v.prior !== 'base') return fail('--prior must be zero or base');
   const distill = Number(v.distill);
   const sinceMin = v['since-min'] === undefined ? undefined : Number(v['since-min']);
-  if ((lambda !== 'auto' && !(lambda >= 0)) || !(distill >= 0) || (sinceMin !== undefined && !(sinceMin > 0))) return fail('--lambda and --distill must be >= 0, --since-min > 0');
+  if (!(lambda >= 0) || !(distill >= 0) || (sinceMin !== undefined && !(sinceMin > 0))) return fail('--lambda and --distill must be >= 0, --since-min > 0');
   if (!(CHANNELS as readonly string[]).includes(v.channel)) return fail(`--channel must be ${CHANNELS.join(' or ')}`);
   let config: Readonly<Config>;
   try {
@@ -110,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
       newVersion,
       outDir,
       lambda,
+      prior: v.prior,
       distillWeight: distill,
       replayCap: 500,
     });

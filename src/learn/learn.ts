@@ -37,8 +37,13 @@ export interface LearnInputs {
   feedback: Map<string, FeedbackEvent>;
   newVersion: string;
   outDir: string;
-  /** L2 pull towards the base head; 'auto': chosen by cross-validation over the labelled calls. */
-  lambda: number | 'auto';
+  /** L2 strength (z-scored embedding coordinates; the labelled rows weigh one per window on average). */
+  lambda: number;
+  /**
+   * What the L2 term pulls towards: 'zero' (a fresh ridge head: the base head is by definition wrong
+   * where feedback disagrees with it) or 'base' (stay close to the serving head).
+   */
+  prior: 'zero' | 'base';
   /** Total weight of distillation rows relative to the labelled rows. */
   distillWeight: number;
   /** Most labelled calls per class kept for replay. */
@@ -55,8 +60,7 @@ export interface LearnSummary {
   labelledWindows: number;
   distillWindows: number;
   lambda: number;
-  /** With lambda 'auto': the pooled 5-fold call EER of each candidate lambda (folds by call). */
-  lambdaCv?: Record<string, number>;
+  prior: 'zero' | 'base';
   inSample: { callEerBefore: number; callEerAfter: number; calls: number };
   thresholds: ModelCard['thresholds'];
   thresholdsFrom: 'labelled calls' | 'base card (too few labelled calls)';
@@ -165,12 +169,8 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
     const w = (i.distillWeight * labelledWindows) / distill.length;
     for (const e of distill) rows.push({ e, y: sigmoid(headLogit(prior, e)), w });
   }
-  let lambda: number;
-  let lambdaCv: Record<string, number> | undefined;
-  if (i.lambda === 'auto') {
-    ({ lambda, cv: lambdaCv } = chooseLambda(calls, rows.slice(labelledRowCount(calls)), prior, labelledWindows));
-  } else lambda = i.lambda;
-  const head = fitHead(rows, prior, lambda);
+  const start: Head = i.prior === 'base' ? prior : { weights: new Array<number>(dim).fill(0), bias: 0 };
+  const head = fitHead(rows, start, i.lambda);
 
   const scoreCall = (h: Head, c: LabelledCall) => callScore(c.embeddings.map((e) => sigmoid(headLogit(h, e))));
   const split = (h: Head) => ({
@@ -203,8 +203,8 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
     replayCalls: replay,
     labelledWindows,
     distillWindows: distill.length,
-    lambda,
-    ...(lambdaCv ? { lambdaCv } : {}),
+    lambda: i.lambda,
+    prior: i.prior,
     inSample: { callEerBefore: computeEer(before.g, before.s).eer, callEerAfter: computeEer(after.g, after.s).eer, calls: calls.length },
     thresholds,
     thresholdsFrom: enough ? 'labelled calls' : 'base card (too few labelled calls)',
@@ -218,7 +218,7 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
     learned: {
       ...summary,
       backboneSha256: base.sha256,
-      method: 'logistic head on the frozen embedding output (Newton/IRLS), L2 pull towards the base head, distillation of the base head on exported windows without feedback, replay of the base\'s labelled calls; thresholds by the symmetric EER/2 rule on the labelled calls\' call scores (in-sample)',
+      method: 'logistic head on the frozen embedding output (damped Newton, z-scored coordinates), L2 towards the prior (zero: ridge; base: the base head), distillation of the base head on exported windows without feedback and replay of the base\'s labelled calls against forgetting; thresholds by the symmetric EER/2 rule on the labelled calls\' call scores (in-sample)',
       distillWeight: i.distillWeight,
       note: 'in-sample figures are optimistic: judge the version by shadow scoring and `devox model report` on calls it did not learn from',
     },
@@ -245,41 +245,6 @@ function labelledRows(calls: LabelledCall[], total: number): FitRow[] {
     for (const e of c.embeddings) rows.push({ e, y: c.label, w });
   }
   return rows;
-}
-
-export const LAMBDA_GRID = [1, 10, 100, 1000] as const;
-
-/**
- * The pull towards the base head by 5-fold cross-validation over the labelled calls (folds by
- * call hash, so a call's windows never straddle train and test): the lambda whose pooled
- * held-out call EER is lowest (ties: the larger, i.e. closer to the base head).
- */
-function chooseLambda(calls: LabelledCall[], distillRows: FitRow[], prior: Head, total: number): { lambda: number; cv: Record<string, number> } {
-  const folds = 5;
-  const sorted = [...calls].sort((a, b) => a.call.localeCompare(b.call));
-  const fold = new Map(sorted.map((c, k) => [c.call, k % folds]));
-  const cv: Record<string, number> = {};
-  let best: number = LAMBDA_GRID[0];
-  let bestEer = Infinity;
-  for (const lambda of LAMBDA_GRID) {
-    const g: number[] = [];
-    const s: number[] = [];
-    for (let k = 0; k < folds; k++) {
-      const train = sorted.filter((c) => fold.get(c.call) !== k);
-      const test = sorted.filter((c) => fold.get(c.call) === k);
-      if (test.length === 0 || !train.some((c) => c.label === 1) || !train.some((c) => c.label === 0)) continue;
-      const trainTotal = (total * train.length) / calls.length;
-      const h = fitHead([...labelledRows(train, trainTotal), ...distillRows], prior, lambda);
-      for (const c of test) (c.label === 1 ? s : g).push(callScore(c.embeddings.map((e) => sigmoid(headLogit(h, e)))));
-    }
-    const eer = computeEer(g, s).eer;
-    cv[String(lambda)] = eer;
-    if (eer <= bestEer) {
-      bestEer = eer;
-      best = lambda;
-    }
-  }
-  return { lambda: best, cv };
 }
 
 function pct(x: number): string {
