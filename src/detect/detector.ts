@@ -297,15 +297,6 @@ export class Detector implements WindowSink {
     if (this.#closed) throw new DetectorClosedError();
     const next = await InferenceEngine.start(dir, this.#engineOptions);
     const cur = this.#engine.card;
-    if (Math.abs(next.card.input.windowSec - this.#opts.windowSec) > 1e-9) {
-      await next.close();
-      throw new ModelLoadError(
-        'card_mismatch',
-        next.modelDir,
-        `cannot swap: the model scores ${next.card.input.windowSec}-s windows (card input.windowSec) but config window.lengthSec is ${this.#opts.windowSec}`,
-        { field: 'input.windowSec' },
-      );
-    }
     if (next.card.input.sampleRate !== cur.input.sampleRate || next.card.input.shape[1] !== cur.input.shape[1]) {
       await next.close();
       throw new ModelLoadError(
@@ -313,6 +304,15 @@ export class Detector implements WindowSink {
         next.modelDir,
         `cannot swap: input ${next.card.input.sampleRate} Hz × ${next.card.input.shape[1]} samples differs from the running model's ${cur.input.sampleRate} Hz × ${cur.input.shape[1]}`,
         { field: 'input' },
+      );
+    }
+    if (Math.abs(next.card.input.windowSec - this.#opts.windowSec) > 1e-9) {
+      await next.close();
+      throw new ModelLoadError(
+        'card_mismatch',
+        next.modelDir,
+        `cannot swap: the model scores ${next.card.input.windowSec}-s windows (card input.windowSec) but config window.lengthSec is ${this.#opts.windowSec}`,
+        { field: 'input.windowSec' },
       );
     }
     if (next.card.version === cur.version && (next.card.sha256 !== cur.sha256 || !sameThresholds(next.card, cur))) {
