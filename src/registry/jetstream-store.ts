@@ -2,7 +2,7 @@
  * The two JetStream storage shapes the model registry needs, on the plain JetStream API
  * (@nats-io/kv and @nats-io/obj are not dependencies of DevoX): both use the stream layouts of
  * the NATS Key-Value and Object Store conventions (ADR-8, ADR-20), so `nats kv` / `nats obj`
- * can read them.
+ * should read them (not verified: no nats CLI where this was written).
  *
  * - KvBucket: stream `KV_<bucket>` over `$KV.<bucket>.>`, one subject per key, the last
  *   `history` values of each key kept (the registry's audit trail and rollback stack).
