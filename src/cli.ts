@@ -10,6 +10,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   demo: { summary: 'start the server and stream the sample calls over real RTP; prints the verdicts', load: () => import('./commands/demo.js') },
   feedback: { summary: 'publish analyst feedback on a call (confirmed synthetic / genuine / unsure) to NATS', load: () => import('./commands/feedback.js') },
   'console-hash': { summary: 'hash a console operator password (read from stdin) for console.operators', load: () => import('./commands/console-hash.js') },
+  model: { summary: 'model registry on NATS: publish, list, promote, rollback, pull, history, report', load: () => import('./commands/model.js') },
+  learn: { summary: 'retrain the classifier head from exported features + feedback; publish a candidate', load: () => import('./commands/learn.js') },
   eval: { summary: 'EER of the model over a manifest.csv (path,label)', load: () => import('./commands/eval.js') },
 };
 

@@ -38,6 +38,8 @@ import { MediaStreamServer } from './signaling/websocket/media-stream-server.js'
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
+import { ModelLifecycle } from './registry/model-lifecycle.js';
+import { registerLifecycleMetrics } from './observability/registry-metrics.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -66,6 +68,8 @@ export class DevoxServer implements StreamControl {
   readonly webrtc: WebRtcIngest | undefined;
   /** The supervisor console (console.path); undefined when console.enabled is false. */
   readonly console: SupervisorConsole | undefined;
+  /** Registry watch, shadow, canary and features export; undefined without NATS. */
+  readonly lifecycle: ModelLifecycle | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -81,6 +85,7 @@ export class DevoxServer implements StreamControl {
     sip: SipApp | undefined;
     webrtc: WebRtcIngest | undefined;
     console: SupervisorConsole | undefined;
+    lifecycle: ModelLifecycle | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -94,6 +99,7 @@ export class DevoxServer implements StreamControl {
     this.sip = parts.sip;
     this.webrtc = parts.webrtc;
     this.console = parts.console;
+    this.lifecycle = parts.lifecycle;
   }
 
   /**
@@ -121,6 +127,8 @@ export class DevoxServer implements StreamControl {
         log: log.child({ component: 'detect' }),
         sink: scores,
         observer: observers.detector,
+        // Features export reads each window's embedding output.
+        embeddings: publisher.kind === 'nats' && config.features.export,
       });
       cleanup.push(() => detector.close());
       // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
@@ -157,6 +165,20 @@ export class DevoxServer implements StreamControl {
       });
       scores.add(pipeline);
       cleanup.push(async () => pipeline.close());
+      // With NATS: the registry's serving version hot-swaps in; shadow, canary and features as configured.
+      let lifecycle: ModelLifecycle | undefined;
+      if (publisher.kind === 'nats') {
+        lifecycle = await ModelLifecycle.start({
+          config,
+          detector,
+          scores,
+          swap: (dir) => countedSwap(detector, metrics, dir),
+          log: log.child({ component: 'registry' }),
+          observers: registerLifecycleMetrics(metrics.registry),
+        });
+        const lc = lifecycle;
+        cleanup.push(() => lc.close());
+      }
       /** The media output rate: the models' input sample rate. */
       const outputRate = detector.card.input.sampleRate;
       // One cap on live streams shared by every ingress (media.maxStreams).
@@ -168,7 +190,7 @@ export class DevoxServer implements StreamControl {
         media: config.media,
         window: config.window,
         outputRate,
-        sink: detector,
+        sink: lifecycle?.windowSink ?? detector,
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, c) => {
@@ -245,7 +267,7 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor, lifecycle });
       if (supervisor) routeConsole(http, supervisor);
       if (webrtc) {
         const w = webrtc;
@@ -303,14 +325,8 @@ export class DevoxServer implements StreamControl {
    * Loads another model version and makes it serve the band its card declares (ModelLoadError
    * on refusal: the current model stays); counted in devox_model_swaps_total.
    */
-  async swapModel(dir: string): Promise<void> {
-    try {
-      await this.detector.swapModel(dir);
-    } catch (err) {
-      this.metrics.modelSwaps.inc({ result: 'refused' });
-      throw err;
-    }
-    this.metrics.modelSwaps.inc({ result: 'ok' });
+  swapModel(dir: string): Promise<void> {
+    return countedSwap(this.detector, this.metrics, dir);
   }
 
   /** Ends a stream now (idempotent); its final verdict and call.ended follow. */
@@ -356,6 +372,7 @@ export class DevoxServer implements StreamControl {
       await step('webrtc', async () => this.webrtc?.close());
       await step('media', () => this.media.closeAll());
       await step('detector', () => this.detector.close());
+      await step('registry', async () => this.lifecycle?.close());
       await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
       await step('console', async () => this.console?.close());
@@ -364,6 +381,16 @@ export class DevoxServer implements StreamControl {
     })();
     return this.#closing;
   }
+}
+
+async function countedSwap(detector: DetectorSet, metrics: Metrics, dir: string): Promise<void> {
+  try {
+    await detector.swapModel(dir);
+  } catch (err) {
+    metrics.modelSwaps.inc({ result: 'refused' });
+    throw err;
+  }
+  metrics.modelSwaps.inc({ result: 'ok' });
 }
 
 /** The /webrtc page shows its stream's latest window score. */

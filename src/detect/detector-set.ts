@@ -52,10 +52,15 @@ export class DetectorSet implements WindowSink, ServingModels {
   readonly #sink: ScoreSink;
   readonly #observer: DetectorSetObserver | undefined;
   readonly #log: DetectorSetOptions['log'];
+  /** What each band's Detector was created with (a canary Detector is created the same way). */
+  readonly #detectorOptions: DetectorOptions;
+  /** A candidate judging a share of the new streams of its band (registry.canary). */
+  #canary: { detector: Detector; band: Band; share: number } | null = null;
   /** Streams routed to a detector (at their first window; before it, no detector knows them). */
   readonly #routed = new Map<string, Routed>();
 
-  private constructor(primary: Detector, narrow: Detector | null, opts: DetectorSetOptions) {
+  private constructor(primary: Detector, narrow: Detector | null, opts: DetectorSetOptions, detectorOptions: DetectorOptions) {
+    this.#detectorOptions = detectorOptions;
     this.#primary = primary;
     this.#narrow = narrow;
     this.#sink = opts.sink;
@@ -69,7 +74,7 @@ export class DetectorSet implements WindowSink, ServingModels {
     // its Detectors only score, shed and drain.
     const rest = { ...common, sink: scoresOnly(sink) };
     const primary = await Detector.create(rest);
-    if (!narrowbandModelDir) return new DetectorSet(primary, null, opts);
+    if (!narrowbandModelDir) return new DetectorSet(primary, null, opts, rest);
     let narrow: Detector;
     try {
       narrow = await Detector.create({ ...rest, modelDir: narrowbandModelDir });
@@ -91,7 +96,7 @@ export class DetectorSet implements WindowSink, ServingModels {
       await Promise.all([primary.close(), narrow.close()]);
       throw new ModelLoadError('card_mismatch', narrowbandModelDir, `detect.narrowbandModelDir: ${problem}`, { field: 'band' });
     }
-    return new DetectorSet(primary, narrow, opts);
+    return new DetectorSet(primary, narrow, opts, rest);
   }
 
   /** The primary model's card (its input contract is every model's). */
@@ -116,6 +121,7 @@ export class DetectorSet implements WindowSink, ServingModels {
   cardOfVersion(version: string): Readonly<ModelCard> | undefined {
     if (this.#primary.modelVersion === version) return this.#primary.card;
     if (this.#narrow?.modelVersion === version) return this.#narrow.card;
+    if (this.#canary?.detector.modelVersion === version) return this.#canary.detector.card;
     return undefined;
   }
 
@@ -128,7 +134,7 @@ export class DetectorSet implements WindowSink, ServingModels {
 
   get stats(): DetectorStats {
     const a = this.#primary.stats;
-    const b = this.#narrow?.stats;
+    const b = sumStats(this.#narrow?.stats, this.#canary?.detector.stats);
     if (!b) return a;
     return {
       windowsIn: a.windowsIn + b.windowsIn,
@@ -158,7 +164,10 @@ export class DetectorSet implements WindowSink, ServingModels {
     let r = this.#routed.get(w.stream.streamId);
     if (!r) {
       const band = bandOf(w.inputRate);
-      r = { detector: this.#detectorFor(band), band };
+      const c = this.#canary;
+      // A canary judges a share of the NEW streams of its band; a stream stays with its detector to the end.
+      const detector = c && c.band === band && Math.random() < c.share ? c.detector : this.#detectorFor(band);
+      r = { detector, band };
       this.#routed.set(w.stream.streamId, r);
       r.detector.onStreamStart(w.stream);
       try {
@@ -188,8 +197,32 @@ export class DetectorSet implements WindowSink, ServingModels {
     throw new ModelLoadError('card_mismatch', dir, `cannot swap: the card serves ${band} but the primary model serves ${cardBand(this.#primary.card)}`, { field: 'band' });
   }
 
+  /**
+   * Starts a canary: the model in `dir` (same input contract, its card's band) judges `share`
+   * of the new streams of that band, through the same sink as the serving models (its scores
+   * carry its version; the verdict engine reads its thresholds through cardOfVersion).
+   */
+  async startCanary(dir: string, share: number): Promise<Readonly<ModelCard>> {
+    if (this.#canary) throw new ModelLoadError('card_mismatch', dir, 'a canary is already running', { field: 'canary' });
+    const d = await Detector.create({ ...this.#detectorOptions, modelDir: dir });
+    const band = cardBand(d.card);
+    const serving = this.#detectorFor(band).card;
+    const problem =
+      d.card.input.sampleRate !== serving.input.sampleRate || d.card.input.shape[1] !== serving.input.shape[1]
+        ? `its input ${d.card.input.sampleRate} Hz × ${d.card.input.shape[1]} differs from the serving model's`
+        : d.card.version === this.#primary.modelVersion || d.card.version === this.#narrow?.modelVersion
+          ? `its version ${JSON.stringify(d.card.version)} is serving already`
+          : null;
+    if (problem) {
+      await d.close();
+      throw new ModelLoadError('card_mismatch', dir, `canary refused: ${problem}`, { field: 'version' });
+    }
+    this.#canary = { detector: d, band, share };
+    return d.card;
+  }
+
   async flush(): Promise<void> {
-    await Promise.all([this.#primary.flush(), this.#narrow?.flush()]);
+    await Promise.all([this.#primary.flush(), this.#narrow?.flush(), this.#canary?.detector.flush()]);
   }
 
   get hasRoom(): boolean {
@@ -201,8 +234,20 @@ export class DetectorSet implements WindowSink, ServingModels {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#primary.close(), this.#narrow?.close()]);
+    await Promise.all([this.#primary.close(), this.#narrow?.close(), this.#canary?.detector.close()]);
   }
+}
+
+function sumStats(a: DetectorStats | undefined, b: DetectorStats | undefined): DetectorStats | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    windowsIn: a.windowsIn + b.windowsIn,
+    scored: a.scored + b.scored,
+    shed: a.shed + b.shed,
+    queued: a.queued + b.queued,
+    inFlight: a.inFlight + b.inFlight,
+    streams: a.streams + b.streams,
+  };
 }
 
 /** The sink without onStreamStart (bound once, not per call). */

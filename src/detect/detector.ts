@@ -44,6 +44,8 @@ export interface DetectorOptions {
   log: Logger;
   /** Where scores go (several sinks: a ScoreFanOut). */
   sink: ScoreSink;
+  /** Hand each WindowScore its window's embedding (features export, shadow scoring). */
+  embeddings?: boolean;
   observer?: DetectorObserver;
 }
 
@@ -96,7 +98,7 @@ export class Detector implements WindowSink {
       maxQueuedBatches: d.maxQueuedBatches,
       now: nowMs,
       run: (buffer, rows) => this.#run(buffer, rows),
-      onScored: (w, score, b) => this.#emitScore(w, score, b),
+      onScored: (w, score, b, row) => this.#emitScore(w, score, b, row),
       onBatch: (b) => this.#out.batch(b),
       onShed: (w, reason, waitMs) => this.#emitShed(w, reason, waitMs),
       onBatchError: (err, rows) => {
@@ -210,7 +212,7 @@ export class Detector implements WindowSink {
     this.#out.drained(s.stream, s.ended);
   }
 
-  #emitScore(w: QueuedWindow, score: number, b: BatchInfo): void {
+  #emitScore(w: QueuedWindow, score: number, b: BatchInfo, row: number): void {
     this.#scored++;
     // A fresh object per window: consumers (verdicts, publisher buffers) may keep it.
     const ws: WindowScore = {
@@ -228,6 +230,8 @@ export class Detector implements WindowSink {
       batchSize: b.size,
       modelVersion: b.modelVersion,
     };
+    // A view into the batch's own embedding array (fresh per batch): no copy per window.
+    if (b.embeddings) ws.embedding = b.embeddings.subarray(row * b.embeddingDim, (row + 1) * b.embeddingDim);
     this.#out.score(ws);
     this.#maybeDrained(w.owner as StreamState);
   }
@@ -302,6 +306,15 @@ export class Detector implements WindowSink {
         { field: 'input' },
       );
     }
+    if (Math.abs(next.card.input.windowSec - this.#opts.windowSec) > 1e-9) {
+      await next.close();
+      throw new ModelLoadError(
+        'card_mismatch',
+        next.modelDir,
+        `cannot swap: the model scores ${next.card.input.windowSec}-s windows (card input.windowSec) but config window.lengthSec is ${this.#opts.windowSec}`,
+        { field: 'input.windowSec' },
+      );
+    }
     if (next.card.version === cur.version && (next.card.sha256 !== cur.sha256 || !sameThresholds(next.card, cur))) {
       // Scores, events and the verdict engine tell models apart by version.
       await next.close();
@@ -359,5 +372,6 @@ function engineOptions(o: DetectorOptions): EngineOptions {
     intraOpThreads: o.detect.intraOpThreads,
     inferenceTimeoutMs: o.detect.inferenceTimeoutMs,
     log: o.log,
+    embeddings: o.embeddings ?? false,
   };
 }

@@ -22,6 +22,9 @@ export type BatchOutcome =
       /** Probability of "synthetic" per row (sigmoid already applied for logit models). */
       scores: Float32Array;
       inferenceMs: number;
+      /** Embedding rows (rows × embeddingDim) when EngineOptions.embeddings asked for them, else null. */
+      embeddings: Float32Array | null;
+      embeddingDim: number;
     }
   | {
       ok: false;
@@ -36,6 +39,8 @@ export interface EngineOptions {
   /** A run still going after this long is abandoned and the worker terminated (the engine is then dead). */
   inferenceTimeoutMs: number;
   log: Logger;
+  /** Hand back the model's embedding output with every batch (features export). */
+  embeddings?: boolean;
 }
 
 /**
@@ -103,6 +108,7 @@ export class InferenceEngine {
       modelDir,
       executionProviders: [...opts.executionProviders],
       intraOpThreads: opts.intraOpThreads,
+      embeddings: opts.embeddings ?? false,
     };
     const worker = spawnWorker(init);
     const log = opts.log;
@@ -190,7 +196,7 @@ export class InferenceEngine {
         }
         this.#pending = null;
         clearTimeout(p.timer);
-        if (m.type === 'done') p.resolve({ ok: true, buffer: m.buffer, scores: m.scores, inferenceMs: m.inferenceMs });
+        if (m.type === 'done') p.resolve({ ok: true, buffer: m.buffer, scores: m.scores, inferenceMs: m.inferenceMs, embeddings: m.embeddings, embeddingDim: m.embeddingDim });
         else {
           const error = new InferenceError(this.modelVersion, p.rows, { cause: new Error(m.message) });
           p.resolve({ ok: false, error, buffer: m.buffer });

@@ -60,10 +60,13 @@ export interface BatchInfo {
   startedMs: number;
   scoredMs: number;
   modelVersion: string;
+  /** The batch's embedding rows (row-major, `embeddingDim` each) when the engine fetched them, else null. */
+  embeddings: Float32Array | null;
+  embeddingDim: number;
 }
 
 export type RunOutcome =
-  | { ok: true; buffer: ArrayBuffer; scores: Float32Array; inferenceMs: number; modelVersion: string }
+  | { ok: true; buffer: ArrayBuffer; scores: Float32Array; inferenceMs: number; modelVersion: string; embeddings: Float32Array | null; embeddingDim: number }
   | { ok: false; error: InferenceError; buffer: ArrayBuffer | null; modelVersion: string };
 
 export interface MicroBatcherOptions {
@@ -75,7 +78,8 @@ export interface MicroBatcherOptions {
   maxQueuedBatches: number;
   /** Runs `rows` windows at the start of `buffer` (ownership passes to it until it settles). Never rejects. */
   run(buffer: ArrayBuffer, rows: number): Promise<RunOutcome>;
-  onScored(w: QueuedWindow, score: number, batch: BatchInfo): void;
+  /** `row` indexes the window in the batch (batch.embeddings). */
+  onScored(w: QueuedWindow, score: number, batch: BatchInfo, row: number): void;
   onBatch(batch: BatchInfo): void;
   onShed(w: QueuedWindow, reason: ShedReason, waitMs: number): void;
   onBatchError(err: InferenceError, rows: number): void;
@@ -109,6 +113,8 @@ export class MicroBatcher {
     startedMs: 0,
     scoredMs: 0,
     modelVersion: '',
+    embeddings: null,
+    embeddingDim: 0,
   };
 
   constructor(opts: MicroBatcherOptions) {
@@ -312,11 +318,13 @@ export class MicroBatcher {
       info.startedMs = startedMs;
       info.scoredMs = scoredMs;
       info.modelVersion = out.modelVersion;
+      info.embeddings = out.embeddings;
+      info.embeddingDim = out.embeddingDim;
       this.#o.onBatch(info);
       for (let i = 0; i < n; i++) {
         const s = b.slots[perm[i]!]!;
         s.owner.queued--;
-        this.#o.onScored(s, out.scores[perm[i]!]!, info);
+        this.#o.onScored(s, out.scores[perm[i]!]!, info, perm[i]!);
       }
     } else {
       this.#o.onBatchError(out.error, n);

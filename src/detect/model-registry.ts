@@ -39,6 +39,13 @@ const ModelCardSchema = z
       meaning: z.enum(['probability_synthetic', 'logit_synthetic']),
     }),
     embedding: z.object({ name: nonEmpty, dim: z.number().int().positive() }).optional(),
+    // A learned head (devox learn): scores come from head.json applied to the embedding output.
+    head: z
+      .object({
+        file: nonEmpty.refine((f) => !f.includes('/') && !f.includes('\\') && f !== '..', 'must be a file name inside the model directory'),
+        sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters'),
+      })
+      .optional(),
     // Open interval: the verdict engine works on log-odds, where 0 and 1 are infinite (verdict-policy.ts).
     thresholds: z.object({
       eer: z.number().gt(0).lt(1),
@@ -55,6 +62,9 @@ const ModelCardSchema = z
         path: ['input', 'shape', 1],
         message: `must equal input.sampleRate * input.windowSec (${samples})`,
       });
+    }
+    if (c.head && !c.embedding) {
+      ctx.addIssue({ code: 'custom', path: ['head'], message: 'a head needs the embedding output it reads (card.embedding)' });
     }
     if (c.thresholds.suspicious > c.thresholds.synthetic) {
       ctx.addIssue({ code: 'custom', path: ['thresholds', 'suspicious'], message: 'must be <= thresholds.synthetic' });
@@ -85,7 +95,53 @@ export interface LoadedModel {
   readonly windowLength: number;
   /** True when the output is a logit and the runtime applies the sigmoid. */
   readonly outputIsLogit: boolean;
+  /** The learned head (head.json) that replaces the score output, or null. */
+  readonly head: LinearHead | null;
   release(): Promise<void>;
+}
+
+/**
+ * head.json: a logistic head on the embedding output, written by `devox learn` (src/learn/).
+ * score = sigmoid(bias + Σ weights[i] · embedding[i]); the ONNX file (the frozen backbone) is unchanged.
+ */
+export interface LinearHead {
+  readonly weights: Float32Array;
+  readonly bias: number;
+}
+
+const HeadSchema = z
+  .object({
+    type: z.literal('logistic'),
+    input: nonEmpty,
+    dim: z.number().int().positive(),
+    weights: z.array(z.number().finite()),
+    bias: z.number().finite(),
+  })
+  .passthrough();
+
+async function readHead(dir: string, card: ModelCard): Promise<LinearHead | null> {
+  if (!card.head) return null;
+  const bytes = await readBytes(dir, resolve(dir, card.head.file), 'head file');
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== card.head.sha256.toLowerCase()) {
+    throw new ModelLoadError('sha256_mismatch', dir, `sha256 of ${card.head.file} is ${digest}, card.json head.sha256 says ${card.head.sha256}`, { field: 'head.sha256' });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new ModelLoadError('invalid_card', dir, `${card.head.file} is not valid JSON: ${(err as Error).message}`, { cause: err, field: 'head' });
+  }
+  const h = HeadSchema.safeParse(raw);
+  if (!h.success) {
+    const issue = h.error.issues[0]!;
+    throw new ModelLoadError('invalid_card', dir, `${card.head.file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { field: 'head' });
+  }
+  const emb = card.embedding!;
+  if (h.data.input !== emb.name || h.data.dim !== emb.dim || h.data.weights.length !== emb.dim) {
+    throw new ModelLoadError('card_mismatch', dir, `${card.head.file} reads ${h.data.input} [${h.data.weights.length} weights, dim ${h.data.dim}] but the card's embedding is ${emb.name} [${emb.dim}]`, { field: 'head' });
+  }
+  return { weights: Float32Array.from(h.data.weights), bias: h.data.bias };
 }
 
 async function readBytes(dir: string, path: string, what: string): Promise<Buffer> {
@@ -238,8 +294,10 @@ export async function loadModel(modelDir: string, opts: LoadModelOptions = {}): 
       { cause: lastErr, field: 'file' },
     );
   }
+  let head: LinearHead | null;
   try {
     checkContract(dir, card, session);
+    head = await readHead(dir, card);
   } catch (err) {
     await session.release().catch(() => undefined);
     throw err;
@@ -258,6 +316,7 @@ export async function loadModel(modelDir: string, opts: LoadModelOptions = {}): 
     executionProvider: chosen,
     windowLength: card.input.shape[1],
     outputIsLogit: card.output.meaning === 'logit_synthetic',
+    head,
     release(): Promise<void> {
       released ??= s.release().catch((err: unknown) => {
         log?.warn({ modelDir: dir, err }, 'releasing onnxruntime session failed');

@@ -15,6 +15,8 @@ export interface ModelCard {
   output: { name: string; meaning: 'probability_synthetic' | 'logit_synthetic' };
   /** Optional second output with the penultimate embedding. */
   embedding?: { name: string; dim: number };
+  /** A learned logistic head on the embedding (head.json, devox learn): it replaces `output` as the score. */
+  head?: { file: string; sha256: string };
   /** Decision thresholds on the probability of "synthetic", calibrated on the dev split. */
   thresholds: { eer: number; suspicious: number; synthetic: number };
   /** The channel band the model serves (detector-set.ts); absent: wideband. */
@@ -33,6 +35,8 @@ export interface WindowScore extends WindowMeasures {
   scoredMs: number;
   batchSize: number;
   modelVersion: string;
+  /** The window's embedding when the detector was asked for it (features export): a view, valid to keep. */
+  embedding?: Float32Array;
 }
 
 /**

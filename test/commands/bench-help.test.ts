@@ -24,6 +24,7 @@ const SCRIPTS: Array<[string, RegExp]> = [
   ['websocket.ts', /^usage: npm run bench:ws -- /],
   ['siprec.ts', /^usage: npm run bench:siprec -- /],
   ['console.ts', /^usage: npm run bench:console -- /],
+  ['registry.ts', /^usage: npm run bench:registry -- /],
   ['media-pipeline.ts', /^usage: npx tsx bench\/media-pipeline\.ts /],
   ['websocket-handler.ts', /^usage: npx tsx bench\/websocket-handler\.ts /],
 ];
