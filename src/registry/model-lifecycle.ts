@@ -41,11 +41,12 @@ export class ModelLifecycle {
   /** What media feeds: the detector set, or a tee that also feeds the shadow candidate. */
   readonly windowSink: WindowSink;
   readonly watcher: ModelWatcher | undefined;
-  readonly registry: ModelRegistry;
+  /** Undefined when nothing asks for it (registry.watch off, no shadow or canary version). */
+  readonly registry: ModelRegistry | undefined;
   readonly #nc: NatsConnection;
   readonly #shadow: Detector | undefined;
 
-  private constructor(parts: { nc: NatsConnection; registry: ModelRegistry; watcher: ModelWatcher | undefined; windowSink: WindowSink; shadow: Detector | undefined }) {
+  private constructor(parts: { nc: NatsConnection; registry: ModelRegistry | undefined; watcher: ModelWatcher | undefined; windowSink: WindowSink; shadow: Detector | undefined }) {
     this.#nc = parts.nc;
     this.registry = parts.registry;
     this.watcher = parts.watcher;
@@ -62,12 +63,17 @@ export class ModelLifecycle {
     const { config, detector, log } = o;
     const nc = await connectNats(config.nats);
     try {
-      const registry = await ModelRegistry.open(nc, {
-        objectBucket: config.registry.objectBucket,
-        kvBucket: config.registry.kvBucket,
-        subjectPrefix: config.nats.subjectPrefix,
-        log,
-      });
+      // Opened only when something needs it: an edge allowed only its events (no registry watch,
+      // shadow or canary) must not need the registry's permissions.
+      const needsRegistry = config.registry.watch || config.registry.shadow.version !== '' || config.registry.canary.version !== '';
+      const registry = needsRegistry
+        ? await ModelRegistry.open(nc, {
+            objectBucket: config.registry.objectBucket,
+            kvBucket: config.registry.kvBucket,
+            subjectPrefix: config.nats.subjectPrefix,
+            log,
+          })
+        : undefined;
       const cacheDir = ModelLifecycle.cacheDir(config);
       if (config.features.export) {
         await ensureFeatureStream(nc, config, log);
@@ -78,7 +84,7 @@ export class ModelLifecycle {
       let shadow: Detector | undefined;
       if (config.registry.shadow.version) {
         const { name, version } = parseRef(config.registry.shadow.version);
-        const dir = await registry.pull(name, version, resolve(cacheDir, name, version));
+        const dir = await registry!.pull(name, version, resolve(cacheDir, name, version));
         const cards = new Map<string, number>();
         const comparer = new ShadowComparer({
           nc,
@@ -101,12 +107,12 @@ export class ModelLifecycle {
       }
       if (config.registry.canary.version && config.registry.canary.share > 0) {
         const { name, version } = parseRef(config.registry.canary.version);
-        const dir = await registry.pull(name, version, resolve(cacheDir, name, version));
+        const dir = await registry!.pull(name, version, resolve(cacheDir, name, version));
         const card = await detector.startCanary(dir, config.registry.canary.share);
         log.info({ candidate: `${name}@${version}`, band: cardBand(card), share: config.registry.canary.share }, 'canary: candidate judges a share of new streams');
       }
       let watcher: ModelWatcher | undefined;
-      if (config.registry.watch) {
+      if (config.registry.watch && registry) {
         const channels: Channel[] = detector.models.map((m) => m.band);
         watcher = new ModelWatcher({
           registry,

@@ -58,6 +58,7 @@ const SAMPLE_ENV: Record<string, string> = {
   DEVOX_NATS_PASS: 'n'.repeat(48),
   NATS_CONSUMER_PASS: 'm'.repeat(48),
   NATS_FEEDBACK_PASS: 'f'.repeat(48),
+  NATS_REGISTRY_PASS: 'g'.repeat(48),
   GRAFANA_ADMIN_PASSWORD: 'g'.repeat(32),
 };
 
@@ -138,7 +139,7 @@ t.test('NATS runs the shipped accounts config with its passwords from the enviro
   t.match(body, /accounts\s*\{/, 'accounts');
   t.notMatch(body, /no_auth_user/, 'no anonymous fallback user');
   const users = [...body.matchAll(/\{\s*user:\s*(\w+),\s*password:\s*(\S+),\s*permissions:\s*\$(\w+)\s*\}/g)];
-  t.same(users.map((u) => u[1]), ['devox', 'consumer', 'feedback'], 'three users, each with permissions');
+  t.same(users.map((u) => u[1]), ['devox', 'consumer', 'feedback', 'registry'], 'four users, each with permissions');
   const env = envOf('nats', SAMPLE_ENV);
   for (const u of users) {
     t.match(u[2]!, /^\$[A-Z_]+$/, `${u[1]}'s password is an environment variable`);

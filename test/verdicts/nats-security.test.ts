@@ -26,7 +26,7 @@ import { makeTestPki, NEEDS_OPENSSL } from '../helpers/tls-certs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SHIPPED_NATS_CONF = join(projectRoot, 'docker', 'nats', 'nats-server.conf');
-const PASSWORDS = { DEVOX_NATS_PASS: 'devox-' + 'p'.repeat(20), NATS_CONSUMER_PASS: 'consumer-' + 'q'.repeat(20), NATS_FEEDBACK_PASS: 'feedback-' + 'r'.repeat(20) };
+const PASSWORDS = { DEVOX_NATS_PASS: 'devox-' + 'p'.repeat(20), NATS_CONSUMER_PASS: 'consumer-' + 'q'.repeat(20), NATS_FEEDBACK_PASS: 'feedback-' + 'r'.repeat(20), NATS_REGISTRY_PASS: 'registry-' + 's'.repeat(20) };
 
 /** One short call (stream opened and released): call.started and call.ended, flushed to JetStream. */
 async function oneCall(server: DevoxServer, callId: string): Promise<void> {
@@ -116,6 +116,13 @@ t.test('shipped compose NATS config: devox publishes, consumer reads only, feedb
   const devoxErr = nextServerError(devox);
   devox.subscribe('devox.>');
   t.match(await devoxErr, /Permissions Violation for Subscription to "devox\.>"/, 'devox cannot subscribe to the events');
+  // An edge reads the model registry (it serves what the core promoted) but cannot promote.
+  const promote = await jetstream(devox, { timeout: 2000 }).publish('$KV.devox-serving.narrowband', '{}').then(() => 'stored', (e: Error) => e.message);
+  t.match(promote, /permission|violation/i, 'devox (an edge) cannot write the serving key');
+  const registry = await as('registry', PASSWORDS.NATS_REGISTRY_PASS);
+  t.teardown(() => registry.close());
+  const promoted = await jetstream(registry, { timeout: 5000 }).publish('$KV.devox-serving.probe', '{}').then(() => 'stored', (e: Error) => e.message);
+  t.equal(promoted, 'stored', 'the registry user (the core) writes the serving key');
 
   // The feedback user: `devox feedback` works with it; a call event does not.
   const fb = await runDevoxCli(['feedback', '--call', 'lp-call-1', '--verdict', 'confirmed_genuine', '--operator', 'analyst-7', '--nats', nats.url], {
@@ -178,7 +185,7 @@ t.test('JWT creds file: DevoX publishes as a user whose JWT allows only its pref
   };
   const credsFile = join(nats.storeDir, 'devox.creds');
   writeFileSync(credsFile, operator.userCreds('devox', devoxPerms), { mode: 0o600 });
-  const server = await startTestServer({ nats: { servers: [nats.url], credsFile } });
+  const server = await startTestServer({ nats: { servers: [nats.url], credsFile }, registry: { watch: false } }); // a user allowed only its prefix and stream: no registry
   t.teardown(() => server.close());
   await oneCall(server, 'creds-call');
 
