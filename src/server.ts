@@ -197,8 +197,9 @@ export class DevoxServer implements StreamControl {
           metrics.trackStreamCounters(descriptor.streamId, c);
           if (supervisor) counters.remember(descriptor.streamId, c);
         },
-        onRtpSilence: (_descriptor, silent) => {
+        onRtpSilence: (descriptor, silent, silentMs) => {
           if (silent) metrics.rtpSilences.inc();
+          pipeline.onStreamSilence(descriptor, silent, silentMs);
         },
       });
       const media = ingress.rtp;

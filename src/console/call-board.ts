@@ -116,6 +116,7 @@ export class CallBoard {
     call.lastMs = Math.max(call.lastMs, e.wallTimeMs);
     switch (e.type) {
       case 'call.started':
+      case 'stream.silence': // listed with the call's events in the detail view
         break;
       case 'window.scored': {
         leg.windows++;

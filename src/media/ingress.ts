@@ -29,7 +29,7 @@ export interface MediaIngressOptions extends Omit<MediaSessionsOptions, 'onSessi
   /** An RTP session was opened (MediaSessionsOptions.onSessionOpened). */
   onRtpSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
   /** A SIP leg's RTP went silent or resumed (MediaSessionsOptions.onSilence). */
-  onRtpSilence?(descriptor: StreamDescriptor, silent: boolean): void;
+  onRtpSilence?(descriptor: StreamDescriptor, silent: boolean, silentMs: number): void;
 }
 
 const NO_SLOT: ReleaseSlot = () => {};

@@ -40,7 +40,7 @@ export interface MediaSessionsOptions {
    * A stream allocated with onSilence 'report' went silent (no RTP for media.streamTimeoutMs:
    * silent true) or RTP came back (silent false), e.g. for the server's metrics.
    */
-  onSilence?(descriptor: StreamDescriptor, silent: boolean): void;
+  onSilence?(descriptor: StreamDescriptor, silent: boolean, silentMs: number): void;
 }
 
 /**
@@ -225,6 +225,6 @@ export class MediaSessions {
       log.info({ streamId: descriptor.streamId, callId: descriptor.callId }, 'RTP stream resumed after silence');
     }
     safeEmit((err) => log.error({ err, callback: 'onSilence' }, 'media callback threw; continuing'),
-      this.#opts, this.#opts.onSilence, descriptor, silent);
+      this.#opts, this.#opts.onSilence, descriptor, silent, silentMs);
   }
 }

@@ -6,6 +6,7 @@
  *   <prefix>.call.<callToken>.started   call.started     (one per stream/leg)
  *   <prefix>.call.<callToken>.window    window.scored    (one per scored window, if enabled)
  *   <prefix>.call.<callToken>.verdict   verdict.changed  (a stream's label changed)
+ *   <prefix>.call.<callToken>.silence   stream.silence   (a SIP leg's RTP stopped / resumed)
  *   <prefix>.call.<callToken>.ended     call.ended       (one per stream/leg)
  */
 import type { StreamDescriptor } from '../media/types.js';
@@ -18,6 +19,7 @@ import {
   type CallVerdictSummary,
   type EventType,
   type Evidence,
+  type StreamSilenceEvent,
   type VerdictChangedEvent,
   type VerdictLabel,
   type WindowScoredEvent,
@@ -192,6 +194,23 @@ export function verdictChanged(
     call,
     timestamps: windowTimestamps(s, publishedMs),
     latencyMs: publishedMs - s.readyMs,
+  };
+}
+
+export function streamSilence(
+  stream: StreamDescriptor,
+  seq: number,
+  args: { silent: boolean; silentSec: number; label: VerdictLabel; mediaTimeSec: number; wallTimeMs: number; modelVersion: string; node?: string },
+): StreamSilenceEvent {
+  return {
+    ...base(stream, seq, args.wallTimeMs, args.modelVersion, args.node),
+    // A stream may fall silent and resume many times: its event seq tells them apart.
+    eventId: eventIdFor(stream.callId, stream.streamId, 'stream.silence', seq),
+    type: 'stream.silence',
+    mediaTimeSec: args.mediaTimeSec,
+    silent: args.silent,
+    silentSec: args.silentSec,
+    label: args.label,
   };
 }
 

@@ -5,6 +5,7 @@
  *
  *   onStreamStart ─▶ call.started
  *   onScore ─▶ StreamVerdict ─▶ window.scored (+ verdict.changed when the label moves)
+ *   onStreamSilence (a SIP leg's RTP stopped / resumed) ─▶ stream.silence
  *   onStreamDrained (the detector scored the stream's last window) ─▶ call.ended (final label + call verdict)
  *
  * Every event of a stream carries a per-stream seq; verdict policy thresholds come from the
@@ -17,7 +18,7 @@ import type { Logger } from '../logger.js';
 import { nowMs } from '../media/clock.js';
 import type { StreamDescriptor, StreamEndReason } from '../media/types.js';
 import { safeEmit } from '../safe-emit.js';
-import { callEnded, callStarted, verdictChanged, windowScored } from './events.js';
+import { callEnded, callStarted, streamSilence, verdictChanged, windowScored } from './events.js';
 import type { EventPublisher } from './publisher.js';
 import type { CallVerdictSummary, Evidence, VerdictLabel, VerdictObserver } from './types.js';
 import { CallVerdict, StreamVerdict } from './verdict-policy.js';
@@ -195,6 +196,23 @@ export class VerdictPipeline implements ScoreSink {
     const rec = this.#streams.get(stream.streamId);
     if (!rec || rec.finished) return;
     this.#finish(rec, reason);
+  }
+
+  /** A SIP leg's RTP stopped for longer than media.streamTimeoutMs (or came back): a stream.silence event. */
+  onStreamSilence(stream: StreamDescriptor, silent: boolean, silentMs: number): void {
+    const rec = this.#streams.get(stream.streamId);
+    if (!rec || rec.finished) return;
+    this.#publisher.publish(
+      streamSilence(stream, rec.seq++, {
+        silent,
+        silentSec: silent ? Math.round(silentMs) / 1000 : 0,
+        label: rec.verdict.label,
+        mediaTimeSec: rec.mediaTimeSec,
+        wallTimeMs: nowMs(),
+        modelVersion: rec.modelVersion,
+        node: this.#opts.node,
+      }),
+    );
   }
 
   #finish(rec: StreamRecord, reason: StreamEndReason): void {

@@ -37,13 +37,14 @@ export interface VerdictUpdate {
 
 export const EVENT_SCHEMA_VERSION = 1 as const;
 
-export type EventType = 'call.started' | 'window.scored' | 'verdict.changed' | 'call.ended';
+export type EventType = 'call.started' | 'window.scored' | 'verdict.changed' | 'stream.silence' | 'call.ended';
 
 /** Subject token of each event type: `<prefix>.call.<callId>.<token>`. */
 export const SUBJECT_TOKEN: Readonly<Record<EventType, string>> = {
   'call.started': 'started',
   'window.scored': 'window',
   'verdict.changed': 'verdict',
+  'stream.silence': 'silence',
   'call.ended': 'ended',
 };
 
@@ -114,6 +115,19 @@ export interface VerdictChangedEvent extends EventBase {
   latencyMs: number;
 }
 
+/**
+ * A SIP leg's RTP stopped for longer than media.streamTimeoutMs (`silent` true) or came back
+ * (`silent` false). The leg stays open for its dialog; speech that starts later is analysed.
+ */
+export interface StreamSilenceEvent extends EventBase {
+  type: 'stream.silence';
+  silent: boolean;
+  /** How long no RTP had arrived when the change was seen, seconds (0 on a resume). */
+  silentSec: number;
+  /** Label of the stream at that moment (unchanged by the silence). */
+  label: VerdictLabel;
+}
+
 export interface CallEndedEvent extends EventBase {
   type: 'call.ended';
   /** Final label of this stream. */
@@ -139,7 +153,7 @@ export interface WindowTimestamps {
   publishedMs: number;
 }
 
-export type DevoxEvent = CallStartedEvent | WindowScoredEvent | VerdictChangedEvent | CallEndedEvent;
+export type DevoxEvent = CallStartedEvent | WindowScoredEvent | VerdictChangedEvent | StreamSilenceEvent | CallEndedEvent;
 
 /**
  * What the verdict pipeline reports, without verdicts/ knowing prom-client (observability

@@ -17,7 +17,7 @@ import { metricsObservers, publisherObserver } from '../../src/observability/obs
 import { VerdictPipeline, type VerdictListener } from '../../src/verdicts/pipeline.js';
 import type { EventPublisher } from '../../src/verdicts/publisher.js';
 import { StdoutPublisher } from '../../src/verdicts/stdout-publisher.js';
-import type { CallEndedEvent, DevoxEvent } from '../../src/verdicts/types.js';
+import type { CallEndedEvent, DevoxEvent, StreamSilenceEvent } from '../../src/verdicts/types.js';
 import { eventValidator } from '../helpers/events.js';
 import { loadAudio, metricValue } from '../helpers/devox-server.js';
 import { LineCapture } from '../helpers/capture.js';
@@ -112,6 +112,12 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
   t.equal(live, 1, 'one live stream counted under its current label');
   t.equal(metricValue(mid, 'devox_live_streams_by_label', `label="${pipeline.label('leg-b')}"`), 1);
   t.equal(pipeline.label('leg-b') !== undefined, true, 'leg b still live');
+  // Leg b's RTP stops (a SIP leg on hold) and comes back: two stream.silence events, the leg stays live.
+  const labelB = pipeline.label('leg-b');
+  pipeline.onStreamSilence(b.descriptor, true, 5321.4);
+  pipeline.onStreamSilence(b.descriptor, false, 0);
+  pipeline.onStreamSilence({ ...b.descriptor, streamId: 'never-started' }, true, 6000); // unknown stream: nothing
+  t.equal(pipeline.label('leg-b'), labelB, 'silence leaves the label alone');
   await close(); // leg b is still open: it ends with reason "shutdown"
   await close(); // idempotent
 
@@ -127,6 +133,11 @@ t.test('pipeline: events per stream, call verdict, throwing listener, insufficie
     t.equal(evs.at(-1)!.type, 'call.ended');
     t.equal(evs.filter((e) => e.type === 'window.scored').length, 9, `${id}: 3 s → 9 windows scored`);
   }
+  const silences = events.filter((e): e is StreamSilenceEvent => e.type === 'stream.silence');
+  t.same(silences.map((e) => [e.streamId, e.silent, e.silentSec, e.label]), [['leg-b', true, 5.321, labelB], ['leg-b', false, 0, labelB]],
+    'stream.silence: silent after 5.3 s, then resumed, under the live label');
+  t.not(silences[0]!.eventId, silences[1]!.eventId, 'each silence event has its own id');
+  t.equal(events.filter((e) => e.streamId === 'never-started').length, 0);
   const ended = (id: string) => events.find((e) => e.streamId === id && e.type === 'call.ended') as CallEndedEvent;
   t.equal(ended('leg-a').reason, 'eof');
   t.not(ended('leg-a').label, 'listening');
