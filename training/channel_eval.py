@@ -41,6 +41,10 @@ def main(argv=None) -> int:
     bad = set(chans) - set(CHANNELS)
     if bad:
         ap.error(f'unknown channels {sorted(bad)}; known: {sorted(CHANNELS)}')
+    folds_of = [json.loads((Path(r) / 'oof.json').read_text())['meta']['fold'] for r in args.runs]
+    if len(set(folds_of)) != len(folds_of):
+        ap.error(f'two runs hold out the same fold ({folds_of}): the report pools the runs as folds of one recipe; '
+                 'evaluate runs of different recipes one at a time')
     rows: dict[str, list[dict]] = {c: [] for c in ['g711_ulaw', *chans]}
     t0 = time.time()
     for run in args.runs:
