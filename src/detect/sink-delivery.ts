@@ -11,6 +11,7 @@ import type { StreamDescriptor, StreamEndReason } from '../media/types.js';
 import type { Band } from './band.js';
 import type { InferenceError } from './errors.js';
 import type { BatchInfo, ShedReason } from './micro-batcher.js';
+import { ShedLog } from './shed-log.js';
 import type { ScoreSink, WindowScore } from './types.js';
 
 /** What observability records, without detect/ knowing prom-client. All methods optional. */
@@ -36,11 +37,13 @@ export class SinkDelivery {
   readonly #sink: ScoreSink;
   readonly #observer: DetectorObserver | undefined;
   readonly #log: Logger;
+  readonly #shedLog: ShedLog;
 
   constructor(sink: ScoreSink, observer: DetectorObserver | undefined, log: Logger) {
     this.#sink = sink;
     this.#observer = observer;
     this.#log = log;
+    this.#shedLog = new ShedLog(log);
   }
 
   streamStart(stream: StreamDescriptor): void {
@@ -61,6 +64,7 @@ export class SinkDelivery {
 
   /** A window dropped unscored: the sink's onShed, then the observer's shed. */
   shed(stream: StreamDescriptor, seq: number, reason: ShedReason, waitMs: number): void {
+    this.#shedLog.shed(stream, reason, waitMs);
     try {
       this.#sink.onShed?.(stream, seq);
     } catch (err) {

@@ -135,7 +135,7 @@ t.test('overload, buffer full: each stream loses its own oldest windows first, a
   const rec = recorder();
   // Four streams push a synchronous burst of 25 windows each: the first batch (8) launches at
   // once, the next 8 fill the second buffer, every later window must evict one.
-  const { detector } = await makeDetector(rec, { maxBatchSize: 8, maxBatchWaitMs: 1, maxQueueDelayMs: 60_000, maxQueuedBatches: 1 });
+  const { detector, lines } = await makeDetector(rec, { maxBatchSize: 8, maxBatchWaitMs: 1, maxQueueDelayMs: 60_000, maxQueuedBatches: 1 });
   t.teardown(() => detector.close());
   const audio = await speech();
   const srcs = ['a', 'b', 'c', 'd'].map((id, i) => new WindowSource(stream(id), audio.subarray(i * 4000)));
@@ -143,6 +143,9 @@ t.test('overload, buffer full: each stream loses its own oldest windows first, a
   for (let i = 0; i < perStream; i++) for (const s of srcs) detector.onWindow(s.next());
   await detector.flush();
   t.equal(rec.scores.length + rec.shed.length, perStream * 4, 'every window scored or shed');
+  const warns = lines.filter((l) => l.level === 40 && String(l.msg).startsWith('detector overloaded'));
+  t.equal(warns.length, 1, `shedding logged at warn once, not per window (${rec.shed.length} shed within the 10-s interval)`);
+  t.match(warns[0], { shed: { buffer_full: 1 }, windows: 1 }, 'the first shed window is reported at once');
   t.equal(rec.scores.length, 16, 'two batches of 8 scored');
   t.ok(rec.shed.every((s) => s.reason === 'buffer_full'));
   for (const s of srcs) {
