@@ -18,7 +18,7 @@ export interface Batch {
 }
 
 const NO_STREAM: StreamDescriptor = Object.freeze({ streamId: '', callId: '', leg: '', transport: 'file' });
-const NO_OWNER: StreamQueue = { queued: 0 };
+const NO_OWNER: StreamQueue = { queued: 0, principal: { queued: 0 } };
 
 export function newSlot(): QueuedWindow {
   return {

@@ -25,7 +25,7 @@ import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '
 import { cardBand } from './band.js';
 import { DetectorClosedError, InferenceError, ModelLoadError } from './errors.js';
 import { InferenceEngine, type EngineOptions } from './inference-engine.js';
-import { MicroBatcher, type BatchInfo, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
+import { MicroBatcher, type BatchInfo, type PrincipalQueue, type QueuedWindow, type RunOutcome, type ShedReason, type StreamQueue } from './micro-batcher.js';
 import { SinkDelivery, type DetectorObserver } from './sink-delivery.js';
 import type { ModelCard, ScoreSink, WindowScore } from './types.js';
 
@@ -51,6 +51,7 @@ export interface DetectorOptions {
 
 interface StreamState extends StreamQueue {
   stream: StreamDescriptor;
+  principalKey: string;
   ended: StreamEndReason | null;
   badWindowLogged: boolean;
 }
@@ -73,6 +74,8 @@ export class Detector implements WindowSink {
   readonly #log: Logger;
   readonly #batcher: MicroBatcher;
   readonly #streams = new Map<string, StreamState>();
+  /** Queued windows per principal (StreamDescriptor.principal, else the call), shared by its streams. */
+  readonly #principals = new Map<string, PrincipalQueue & { streams: number }>();
   #engine: InferenceEngine;
   #restarting: Promise<InferenceEngine> | null = null;
   /** Engines being let go (after a swap or a timeout): close() waits for their workers to exit. */
@@ -165,7 +168,16 @@ export class Detector implements WindowSink {
   #state(stream: StreamDescriptor): StreamState {
     let s = this.#streams.get(stream.streamId);
     if (!s) {
-      s = { stream, queued: 0, ended: null, badWindowLogged: false };
+      // Who sent the audio shares the detector fairly with the others (overload sheds the principal
+      // holding most windows first); a stream without one is its call's.
+      const principalKey = stream.principal ?? `call:${stream.callId}`;
+      let p = this.#principals.get(principalKey);
+      if (!p) {
+        p = { queued: 0, streams: 0 };
+        this.#principals.set(principalKey, p);
+      }
+      p.streams++;
+      s = { stream, principalKey, principal: p, queued: 0, ended: null, badWindowLogged: false };
       this.#streams.set(stream.streamId, s);
     }
     return s;
@@ -209,6 +221,8 @@ export class Detector implements WindowSink {
   #maybeDrained(s: StreamState): void {
     if (s.ended === null || s.queued > 0) return;
     this.#streams.delete(s.stream.streamId);
+    const p = this.#principals.get(s.principalKey);
+    if (p && --p.streams <= 0) this.#principals.delete(s.principalKey);
     this.#out.drained(s.stream, s.ended);
   }
 

@@ -31,10 +31,17 @@ import type { InferenceError } from './errors.js';
 export const SHED_REASONS = ['queue_delay', 'buffer_full', 'inference_error', 'closed', 'invalid_window'] as const;
 export type ShedReason = (typeof SHED_REASONS)[number];
 
+/** Windows queued by one principal (who sent the audio: a WebSocket token, else the call). */
+export interface PrincipalQueue {
+  queued: number;
+}
+
 /** Per-stream bookkeeping the batcher updates (the detector owns the objects). */
 export interface StreamQueue {
   /** Windows of this stream pushed and not yet scored or shed. */
   queued: number;
+  /** Shared by every stream of the same principal: overload sheds the principal holding most first. */
+  principal: PrincipalQueue;
 }
 
 /** A queued window's metadata. Slots are reused: valid only during the callback that receives it. */
@@ -175,6 +182,7 @@ export class MicroBatcher {
     w.copyInto(tail.input, row * this.#len);
     this.#fill(tail.slots[row]!, w, owner, now, true);
     owner.queued++;
+    owner.principal.queued++;
     if (this.#inFlight) return;
     const head = this.#waiting[0]!;
     if (head.count >= this.#max || this.#flushing) this.#launch();
@@ -186,24 +194,28 @@ export class MicroBatcher {
   }
 
   /**
-   * Every waiting batch is full: sheds the oldest window of the stream holding most windows (the
-   * incoming one counts for its stream), then moves the hole to the tail batch, keeping batches in
-   * age order. Returns the tail row the incoming window goes to.
+   * Every waiting batch is full: sheds the oldest window of the stream holding most windows within
+   * the principal holding most windows (the incoming one counts for both), so one customer's flood
+   * is shed before another's calls; then moves the hole to the tail batch, keeping batches in age
+   * order. Returns the tail row the incoming window goes to.
    */
   #evict(incoming: StreamQueue, now: number): number {
     const waiting = this.#waiting;
     let vb = 0;
     let vr = 0;
+    let bestPrincipal = -1;
     let bestQueued = -1;
     let bestOrder = Infinity;
     for (let b = 0; b < waiting.length; b++) {
       const batch = waiting[b]!;
       for (let i = 0; i < batch.count; i++) {
         const s = batch.slots[i]!;
+        const pq = s.owner.principal.queued + (s.owner.principal === incoming.principal ? 1 : 0);
         const q = s.owner.queued + (s.owner === incoming ? 1 : 0);
-        if (q > bestQueued || (q === bestQueued && s.order < bestOrder)) {
+        if (pq > bestPrincipal || (pq === bestPrincipal && (q > bestQueued || (q === bestQueued && s.order < bestOrder)))) {
           vb = b;
           vr = i;
+          bestPrincipal = pq;
           bestQueued = q;
           bestOrder = s.order;
         }
@@ -211,6 +223,7 @@ export class MicroBatcher {
     }
     const victim = waiting[vb]!.slots[vr]!;
     victim.owner.queued--;
+    victim.owner.principal.queued--;
     this.#o.onShed(victim, 'buffer_full', now - victim.enqueuedMs);
     let hole = vr;
     waiting[vb]!.reordered = true;
@@ -274,6 +287,7 @@ export class MicroBatcher {
         const wait = now - s.enqueuedMs;
         if (wait > this.#o.maxQueueDelayMs) {
           s.owner.queued--;
+          s.owner.principal.queued--;
           this.#o.onShed(s, 'queue_delay', wait);
           continue;
         }
@@ -324,6 +338,7 @@ export class MicroBatcher {
       for (let i = 0; i < n; i++) {
         const s = b.slots[perm[i]!]!;
         s.owner.queued--;
+        s.owner.principal.queued--;
         this.#o.onScored(s, out.scores[perm[i]!]!, info, perm[i]!);
       }
     } else {
@@ -331,6 +346,7 @@ export class MicroBatcher {
       for (let i = 0; i < n; i++) {
         const s = b.slots[perm[i]!]!;
         s.owner.queued--;
+        s.owner.principal.queued--;
         this.#o.onShed(s, 'inference_error', scoredMs - s.enqueuedMs);
       }
     }

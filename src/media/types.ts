@@ -29,6 +29,11 @@ export interface StreamDescriptor {
   transport: TransportKind;
   /** Pass-through identity (SIP Call-ID, SIPREC session id, callSid, custom parameters...). */
   identity?: Readonly<Record<string, string>>;
+  /**
+   * Who sent this audio, for sharing the detector fairly under overload (a WebSocket token's
+   * principal id); absent: the call. Never published in events.
+   */
+  principal?: string;
 }
 
 /**

@@ -157,6 +157,33 @@ t.test('overload, buffer full: each stream loses its own oldest windows first, a
   }
 });
 
+t.test('overload, fair between principals: one principal\'s flood is shed before another\'s call', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
+  const rec = recorder();
+  // 1 batch of 8 in flight + 2 waiting batches of 8. Principal "flood" (one token, six streams)
+  // pushes six windows per round, principal "quiet" (another token, one stream) one.
+  const { detector, lines } = await makeDetector(rec, { maxBatchSize: 8, maxBatchWaitMs: 1, maxQueueDelayMs: 60_000, maxQueuedBatches: 2 });
+  t.teardown(() => detector.close());
+  const audio = await speech();
+  const flood = Array.from({ length: 6 }, (_, i) => new WindowSource({ ...stream(`f${i}`), principal: 'bearer:0' }, audio.subarray(i * 2000)));
+  const quiet = new WindowSource({ ...stream('q'), principal: 'bearer:1' }, audio.subarray(13_000));
+  const rounds = 20;
+  for (let i = 0; i < rounds; i++) {
+    for (const s of flood) detector.onWindow(s.next());
+    detector.onWindow(quiet.next());
+  }
+  await detector.flush();
+  t.equal(rec.scores.length + rec.shed.length, rounds * 7, 'every window scored or shed');
+  const scoredOf = (id: string) => rec.scores.filter((x) => x.stream.streamId === id).length;
+  const quietScored = scoredOf('q');
+  const floodScored = flood.map((s) => scoredOf(s.stream.streamId));
+  const waitingQuiet = quietScored - rec.scores.slice(0, 8).filter((x) => x.stream.streamId === 'q').length;
+  // Per-stream fairness alone would leave the quiet stream ~1/7 of the 16 waiting rows (2); per principal it keeps half.
+  t.ok(waitingQuiet >= 7, `the quiet principal kept ${waitingQuiet} of the 16 waiting rows (at least its fair half)`);
+  t.ok(floodScored.every((n) => n < quietScored), `each flood stream scored less (${floodScored.join(', ')}) than the quiet one (${quietScored})`);
+  t.ok(rec.shed.filter((x) => x.stream.streamId === 'q').length < rec.shed.length / 6, 'the flood took most of the shedding');
+  t.ok(lines.some((l) => l.level === 40 && String(l.msg).startsWith('detector overloaded')), 'shedding logged at warn');
+});
+
 t.test('overload with several waiting batches: evictions keep per-stream order across batches', { skip: NEEDS_SHARED_SPEECH }, async (t) => {
   const rec = recorder();
   // 1 batch in flight + 3 waiting batches of 4 = 16 windows held; 3 streams burst 30 windows each.

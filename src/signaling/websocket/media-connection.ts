@@ -45,6 +45,8 @@ export interface ProtocolHandler {
 
 export interface MediaConnectionOptions {
   connId: string;
+  /** Who authenticated the connection (Principal.id): its legs share the detector fairly with others'. */
+  principal: string;
   protocol: WsProtocol;
   websocket: Config['websocket'];
   /** Each leg opens a framed stream there (StreamCapacityError closes the connection with over_capacity). */
@@ -154,6 +156,7 @@ export class MediaConnection implements ConnectionContext {
           leg,
           transport: 'websocket',
           identity: { protocol: this.protocol, ...identity },
+          principal: this.#opts.principal,
         },
         inputRate,
         realtimeSlackMs: this.#opts.websocket.realtimeSlackMs,

@@ -229,6 +229,7 @@ export class MediaStreamServer {
       ws,
       conn: new MediaConnection(ws, {
         connId,
+        principal: principal.id,
         protocol: route.protocol,
         websocket: this.#opts.websocket,
         ingress: this.#opts.ingress,
