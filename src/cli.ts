@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   analyze: { summary: 'score an audio file through the live window/decoder/model path', load: () => import('./commands/analyze.js') },
   demo: { summary: 'start the server and stream the sample calls over real RTP; prints the verdicts', load: () => import('./commands/demo.js') },
   eval: { summary: 'EER of the model over a manifest.csv (path,label)', load: () => import('./commands/eval.js') },
+  enroll: { summary: 'enrol (or erase) a caller\'s voice for speaker verification', load: () => import('./commands/enroll.js') },
 };
 
 function usage(): string {

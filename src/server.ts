@@ -35,6 +35,9 @@ import { MediaStreamServer } from './signaling/websocket/media-stream-server.js'
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
+import { WindowFanOut } from './media/window-fan-out.js';
+import { SpeakerService } from './speaker/speaker-service.js';
+import type { IdentityEvent } from './verdicts/types.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -43,6 +46,8 @@ export interface ServerOptions {
   stdout?: NodeJS.WritableStream;
   /** In-process verdict listener (demo, tests). */
   listener?: VerdictListener;
+  /** In-process listener of identity.* events (tests). */
+  onIdentity?(e: IdentityEvent): void;
 }
 
 export class DevoxServer implements StreamControl {
@@ -61,6 +66,8 @@ export class DevoxServer implements StreamControl {
   readonly sip: SipApp | undefined;
   /** Browser microphones over WebRTC (mediasoup); undefined when disabled or mediasoup / its worker is missing. */
   readonly webrtc: WebRtcIngest | undefined;
+  /** Speaker verification (docs/speaker.md); undefined when speaker.enabled is false. */
+  readonly speaker: SpeakerService | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -75,6 +82,7 @@ export class DevoxServer implements StreamControl {
     websocket: MediaStreamServer | undefined;
     sip: SipApp | undefined;
     webrtc: WebRtcIngest | undefined;
+    speaker: SpeakerService | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -87,6 +95,7 @@ export class DevoxServer implements StreamControl {
     this.websocket = parts.websocket;
     this.sip = parts.sip;
     this.webrtc = parts.webrtc;
+    this.speaker = parts.speaker;
   }
 
   /**
@@ -128,6 +137,20 @@ export class DevoxServer implements StreamControl {
       });
       scores.add(pipeline);
       cleanup.push(async () => pipeline.close());
+      // Who is speaking: the speaker model beside the detector, identity decisions after the verdicts.
+      let speaker: SpeakerService | undefined;
+      if (config.speaker.enabled) {
+        const sp = await SpeakerService.start({
+          config,
+          publisher,
+          labelOf: (streamId) => pipeline.label(streamId),
+          log,
+          ...(opts.onIdentity ? { onEvent: opts.onIdentity } : {}),
+        });
+        cleanup.push(() => sp.close());
+        scores.add(sp.identity);
+        speaker = sp;
+      }
       /** The media output rate: the models' input sample rate. */
       const outputRate = detector.card.input.sampleRate;
       // One cap on live streams shared by every ingress (media.maxStreams).
@@ -139,7 +162,7 @@ export class DevoxServer implements StreamControl {
         media: config.media,
         window: config.window,
         outputRate,
-        sink: detector,
+        sink: speaker ? new WindowFanOut([detector, speaker.scorer], log.child({ component: 'media' })) : detector,
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, counters) => metrics.trackStreamCounters(descriptor.streamId, counters),
@@ -209,7 +232,8 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, speaker });
+      speaker?.route(http, config, log);
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -319,6 +343,7 @@ export class DevoxServer implements StreamControl {
       await step('webrtc', async () => this.webrtc?.close());
       await step('media', () => this.media.closeAll());
       await step('detector', () => this.detector.close());
+      await step('speaker', async () => this.speaker?.close());
       await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
       await step('http', () => this.http.close());

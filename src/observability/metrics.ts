@@ -184,7 +184,7 @@ export class Metrics {
     for (const label of ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic'] satisfies VerdictLabel[]) {
       this.liveStreamsByLabel.set({ label }, 0);
     }
-    for (const type of ['call.started', 'window.scored', 'verdict.changed', 'call.ended'] satisfies EventType[]) {
+    for (const type of ['call.started', 'window.scored', 'verdict.changed', 'call.ended', 'identity.verified', 'identity.mismatch', 'identity.insufficient_speech'] satisfies EventType[]) {
       this.eventsPublished.inc({ type }, 0);
     }
     this.eventsDropped.inc({ reason: 'buffer_full' }, 0);

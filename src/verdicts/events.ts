@@ -7,6 +7,7 @@
  *   <prefix>.call.<callToken>.window    window.scored    (one per scored window, if enabled)
  *   <prefix>.call.<callToken>.verdict   verdict.changed  (a stream's label changed)
  *   <prefix>.call.<callToken>.ended     call.ended       (one per stream/leg)
+ *   <prefix>.call.<callToken>.identity  identity.verified / identity.mismatch / identity.insufficient_speech
  */
 import type { StreamDescriptor } from '../media/types.js';
 import type { WindowScore } from '../detect/types.js';
@@ -18,6 +19,8 @@ import {
   type CallVerdictSummary,
   type EventType,
   type Evidence,
+  type IdentityEvent,
+  type IdentityEventType,
   type VerdictChangedEvent,
   type VerdictLabel,
   type WindowScoredEvent,
@@ -216,5 +219,32 @@ export function callEnded(
     reason: args.reason,
     call: args.call,
     lastLeg: args.lastLeg,
+  };
+}
+
+/** An identity decision of a leg (speaker/identity-pipeline.ts); `seq` counts the stream's identity events. */
+export function identityEvent(
+  stream: StreamDescriptor,
+  seq: number,
+  args: {
+    type: IdentityEventType;
+    claim: string;
+    account: string | null;
+    score: number | null;
+    threshold: number;
+    reason: string;
+    windows: number;
+    deepVoiceLabel: VerdictLabel;
+    final: boolean;
+    mediaTimeSec: number;
+    wallTimeMs: number;
+    modelVersion: string;
+  },
+): IdentityEvent {
+  const { wallTimeMs, modelVersion, ...rest } = args;
+  return {
+    ...base(stream, seq, wallTimeMs, modelVersion),
+    eventId: eventIdFor(stream.callId, stream.streamId, args.type, seq),
+    ...rest,
   };
 }
