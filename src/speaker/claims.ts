@@ -19,8 +19,10 @@ export type ClaimResult = { account: string; key: string } | { account: null; ke
 
 export function resolveClaim(identity: Readonly<Record<string, string>> | undefined, rules: ClaimRules): ClaimResult {
   if (!identity) return { account: null, key: null };
+  // Keys compare case-insensitively (a SIP header keeps the case sip.passThroughHeaders gives it).
+  const lower = new Map(Object.entries(identity).map(([k, v]) => [k.toLowerCase(), v]));
   for (const key of rules.claimKeys) {
-    const raw = identity[key];
+    const raw = identity[key] ?? lower.get(key.toLowerCase());
     if (raw === undefined || raw.trim() === '' || raw === 'unknown') continue;
     const v = raw.trim();
     const user = /^(sips?|tel):/i.test(v) ? v.replace(/^(sips?|tel):/i, '').replace(/[@;].*$/, '').replace(/^\+/, '') : v;

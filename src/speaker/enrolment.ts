@@ -4,8 +4,9 @@
  *   - enough speech: at least `minSpeechSec` seconds of 20-ms frames above the speech threshold;
  *   - enough segments: the speech windows are grouped into segments (each file, cut into runs of
  *     `segmentWindows` windows), at least `minSegments` of them;
- *   - consistent segments: each segment's mean embedding must be within `minConsistency` cosine
- *     of the enrolment mean (a second voice, music or a wrong file fails here, naming the segment).
+ *   - consistent segments: each segment's mean embedding must reach `minConsistency` cosine with
+ *     the mean of all the other segments (a second voice, music or a wrong file fails here, naming
+ *     the segment).
  * Windows are cut as media cuts them (1 s, speech ratio of 20-ms frames) every `hopSec`.
  * Only the embedding, model version, counts and time are kept: the audio is dropped.
  */
@@ -146,16 +147,18 @@ export async function buildEnrolment(
   let minCos = 1;
   const bad: { segment: string; cosine: number }[] = [];
   for (let s = 0; s < sw.segments; s++) {
+    // leave one out: the segment against the mean of all the others
     const rows: number[] = [];
-    for (let r = 0; r < sw.rows; r++) if (sw.segment[r] === s) rows.push(r);
-    const c = cosine(meanOf(emb, dim, rows), all);
+    const others: number[] = [];
+    for (let r = 0; r < sw.rows; r++) (sw.segment[r] === s ? rows : others).push(r);
+    const c = cosine(meanOf(emb, dim, rows), meanOf(emb, dim, others));
     minCos = Math.min(minCos, c);
     if (c < policy.minConsistency) bad.push({ segment: sw.segmentNames[s]!, cosine: Math.round(c * 1000) / 1000 });
   }
   if (bad.length > 0) {
     throw new EnrolmentError(
       'inconsistent_segments',
-      `enrolment segments do not sound like one speaker (cosine to the others below ${policy.minConsistency}): ${bad.map((b) => `${b.segment} (${b.cosine})`).join(', ')}`,
+      `enrolment segments do not sound like one speaker (cosine with the other segments below ${policy.minConsistency}): ${bad.map((b) => `${b.segment} (${b.cosine})`).join(', ')}`,
       { inconsistent: bad },
     );
   }

@@ -66,6 +66,11 @@ export class IdentityPipeline implements ScoreSink, SpeakerSink {
     return { legs: this.#legs.size, published: this.#published };
   }
 
+  /** Whether a leg can get an identity decision: it carries a claim, or 1:N identification is configured. */
+  wants(stream: StreamDescriptor): boolean {
+    return this.#o.identifySet.length > 0 || resolveClaim(stream.identity, this.#o).account !== null;
+  }
+
   onStreamStart(stream: StreamDescriptor): void {
     const c = resolveClaim(stream.identity, this.#o);
     if (c.account === null && 'invalid' in c && c.invalid !== undefined) {

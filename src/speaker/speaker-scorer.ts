@@ -31,6 +31,8 @@ export interface SpeakerScorerOptions {
   maxBatchSize: number;
   maxBatchWaitMs: number;
   sink: SpeakerSink;
+  /** Whether a stream is embedded at all (e.g. only legs with a claim); default all. */
+  wants?(stream: StreamDescriptor): boolean;
   log: Logger;
 }
 
@@ -54,8 +56,9 @@ export class SpeakerScorer implements WindowSink {
   readonly #o: SpeakerScorerOptions;
   readonly #legs = new Map<string, LegState>();
   readonly #len: number;
-  /** The filling batch: its buffer, the leg and media end of each row. */
+  /** The filling batch: its buffer (and a float view of it), the leg and media end of each row. */
   #buffer: ArrayBuffer | null;
+  #view: Float32Array | null;
   /** The other buffer, while it is not in the worker. */
   #spare: ArrayBuffer | null;
   #rows = 0;
@@ -70,13 +73,14 @@ export class SpeakerScorer implements WindowSink {
     this.#len = opts.engine.windowLength;
     const bytes = opts.maxBatchSize * this.#len * 4;
     this.#buffer = new ArrayBuffer(bytes);
+    this.#view = new Float32Array(this.#buffer);
     this.#spare = new ArrayBuffer(bytes);
     this.#rowLeg = new Array<LegState | undefined>(opts.maxBatchSize);
     this.#rowEnd = new Float64Array(opts.maxBatchSize);
   }
 
   onStreamStart(stream: StreamDescriptor): void {
-    if (this.#legs.has(stream.streamId)) return;
+    if (this.#legs.has(stream.streamId) || (this.#o.wants && !this.#o.wants(stream))) return;
     this.#legs.set(stream.streamId, { stream, acc: new EmbeddingAccumulator(this.#o.engine.card.output.dim), speechWindows: 0, inFlight: 0, ended: null });
     this.stats.streams = this.#legs.size;
   }
@@ -86,12 +90,12 @@ export class SpeakerScorer implements WindowSink {
     if (!leg || leg.ended || this.#closed) return;
     if (w.speechRatio < this.#o.minSpeechRatio || w.length !== this.#len) return;
     if (leg.speechWindows++ % this.#o.everyNth !== 0) return;
-    const buf = this.#buffer;
-    if (!buf || this.#rows >= this.#o.maxBatchSize) {
+    const view = this.#view;
+    if (!view || this.#rows >= this.#o.maxBatchSize) {
       this.stats.shed++;
       return;
     }
-    w.copyInto(new Float32Array(buf, this.#rows * this.#len * 4, this.#len), 0);
+    w.copyInto(view, this.#rows * this.#len);
     this.#rowLeg[this.#rows] = leg;
     this.#rowEnd[this.#rows] = w.mediaEndSec;
     this.#rows++;
@@ -123,13 +127,14 @@ export class SpeakerScorer implements WindowSink {
     const legs = this.#rowLeg.slice(0, rows) as LegState[];
     const ends = this.#rowEnd.slice(0, rows);
     this.#buffer = this.#spare;
+    this.#view = this.#buffer ? new Float32Array(this.#buffer) : null;
     this.#spare = null;
     this.#rows = 0;
     this.#rowLeg.fill(undefined);
     this.stats.batches++;
     this.#o.engine.run(buffer, rows).then(
       (r) => {
-        this.#spare = r.buffer;
+        this.#adopt(r.buffer);
         this.stats.inferenceMs += r.inferenceMs;
         this.stats.embedded += rows;
         for (let i = 0; i < rows; i++) {
@@ -141,13 +146,23 @@ export class SpeakerScorer implements WindowSink {
         this.#afterBatch(legs);
       },
       (err: Error & { buffer?: ArrayBuffer }) => {
-        this.#spare = err.buffer ?? new ArrayBuffer(this.#o.maxBatchSize * this.#len * 4);
+        this.#adopt(err.buffer ?? new ArrayBuffer(this.#o.maxBatchSize * this.#len * 4));
         this.stats.shed += rows;
         this.#o.log.error({ err, rows }, 'speaker batch failed: its windows are shed');
         for (const leg of legs) leg.inFlight--;
         this.#afterBatch(legs);
       },
     );
+  }
+
+  /** A buffer back from the worker: the spare one, or the filling one if there was none. */
+  #adopt(buffer: ArrayBuffer): void {
+    if (this.#buffer) {
+      this.#spare = buffer;
+    } else {
+      this.#buffer = buffer;
+      this.#view = new Float32Array(buffer);
+    }
   }
 
   #afterBatch(legs: LegState[]): void {

@@ -105,6 +105,8 @@ export class SpeakerService {
         maxBatchSize: cfg.maxBatchSize,
         maxBatchWaitMs: cfg.maxBatchWaitMs,
         sink: identity,
+        // Only legs that can get an identity event cost a speaker model run.
+        wants: (stream) => identity.wants(stream),
         log: log.child({ component: 'speaker' }),
       });
       const enrol = new EnrolService({

@@ -41,7 +41,7 @@ export interface EnrolmentRecord {
   /** Seconds of speech windows that went into the embedding. */
   speechSec: number;
   segments: number;
-  /** Lowest cosine of one segment's mean to the enrolment mean (how consistent the enrolment audio is). */
+  /** Lowest cosine of one segment's mean with the mean of the other segments (how consistent the enrolment audio is). */
   minSegmentCosine: number;
 }
 

@@ -38,6 +38,7 @@ t.test('claims: first configured key wins, schemes dropped, map applied, invalid
   t.same(resolveClaim({ participantAor: 'unknown' }, rules), { account: null, key: null }, 'SIPREC "unknown" is no claim');
   t.same(resolveClaim({ 'x-devox-claim': 'a b' }, rules), { account: null, key: 'x-devox-claim', invalid: 'a b' });
   t.same(resolveClaim(undefined, rules), { account: null, key: null });
+  t.same(resolveClaim({ 'X-Devox-Claim': 'acct-9' }, rules), { account: 'acct-9', key: 'x-devox-claim' }, 'keys compare case-insensitively (SIP pass-through headers)');
 });
 
 const rec = (account: string, embedding: number[], modelVersion = '1.0.0'): EnrolmentRecord => ({
