@@ -123,6 +123,10 @@ const ConfigSchema = z
         everyNthWindow: z.number().int().min(1).max(64),
         maxBatchSize: z.number().int().min(1).max(256),
         maxBatchWaitMs: z.number().min(0).max(1000),
+        /** Deep-voice labels of the leg under which a matching voice is verified: never synthetic; ["genuine"] is the strict rule. */
+        verifyDeepVoiceLabels: z
+          .array(z.enum(['genuine', 'suspicious']))
+          .min(1),
         /** Embedded windows needed before a voice decision (one per everyNthWindow speech windows). */
         minWindows: z.number().int().min(1),
         /** Decision threshold on the cosine score: the card's "far1" (1 % false accepts) or "eer" point, or a number. */

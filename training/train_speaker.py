@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,10 @@ MAX_UTT_PER_SPEAKER = 6
 EVAL_HOP = 8000                  # 0.5 s between evaluation windows
 CHANNELS = (('clean', 0.20), ('ulaw', 0.18), ('alaw', 0.10), ('amr7', 0.14), ('amr0', 0.10), ('gsm', 0.08),
             ('opus8', 0.08), ('opus16', 0.06), ('opus24', 0.06))
+
+
+# Page-local ids that pool several real speakers (speaker_report.py leaves them out of every figure).
+POOLED_SPEAKERS = re.compile(r'^(unknown\(|denoispeech:)')
 
 
 def speaker_fold(speaker: str, folds: int, seed: int) -> int:
@@ -225,7 +230,8 @@ def cmd_train(args) -> None:
     spk_durs: dict[str, float] = {}
     for it in train_items:
         spk_durs[it.speaker] = spk_durs.get(it.speaker, 0.0) + min(it.duration_s, POOL_CAP_S)
-    train_spk = sorted(s for s, d in spk_durs.items() if d >= args.min_speaker_s)
+    train_spk = sorted(s for s, d in spk_durs.items() if d >= args.min_speaker_s
+                       and not (args.drop_pooled and POOLED_SPEAKERS.match(s)))
     train_items = [it for it in train_items if it.speaker in set(train_spk)]
     spk_index = {s: i for i, s in enumerate(train_spk)}
     log(f'fold {args.fold}: {len(train_spk)} training speakers ({len(train_items)} files, '
@@ -335,6 +341,7 @@ def main() -> None:
     t.add_argument('--freq-mask', type=int, default=4)
     t.add_argument('--min-speaker-s', type=float, default=3.0)
     t.add_argument('--threads', type=int, default=1)
+    t.add_argument('--drop-pooled', type=int, default=1, help='1: pooled multi-speaker ids are no training class')
     t.add_argument('--out', required=True)
     t.set_defaults(func=cmd_train)
     c = sub.add_parser('fusion-manifest', help='devox eval manifest of the folds\' held-out files')

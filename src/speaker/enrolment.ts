@@ -4,9 +4,9 @@
  *   - enough speech: at least `minSpeechSec` seconds of 20-ms frames above the speech threshold;
  *   - enough segments: the speech windows are grouped into segments (each file, cut into runs of
  *     `segmentWindows` windows), at least `minSegments` of them;
- *   - consistent segments: each segment's mean embedding must reach `minConsistency` cosine with
- *     the mean of all the other segments (a second voice, music or a wrong file fails here, naming
- *     the segment).
+ *   - consistent audio: with several recordings, each recording's mean embedding must reach
+ *     `minConsistency` cosine with the mean of the other recordings (a wrong file or another voice
+ *     fails here, naming the recording); with one recording, each segment against the others.
  * Windows are cut as media cuts them (1 s, speech ratio of 20-ms frames) every `hopSec`.
  * Only the embedding, model version, counts and time are kept: the audio is dropped.
  */
@@ -59,6 +59,10 @@ export interface SpeechWindows {
   rows: number;
   /** Segment index of each row. */
   segment: Int32Array;
+  /** Source (recording) index of each row, and how many sources had speech. */
+  source: Int32Array;
+  sources: number;
+  sourceNames: string[];
   segments: number;
   speechSec: number;
   /** Where each segment comes from, e.g. "file 1, 0.0-3.5 s". */
@@ -77,6 +81,8 @@ export function speechWindows(
   const frameFloor = 10 ** (policy.speechThresholdDbfs / 10) * frame;
   const rows: Float32Array[] = [];
   const seg: number[] = [];
+  const srcOf: number[] = [];
+  const srcNames: string[] = [];
   const names: string[] = [];
   let speechFrames = 0;
   let segment = -1;
@@ -105,13 +111,18 @@ export function speechWindows(
       w.set(x.subarray(s, Math.min(s + windowLength, x.length)));
       rows.push(w);
       seg.push(segment);
+      if (srcNames.at(-1) !== src.name || srcOf.length === 0) srcNames.push(src.name);
+      srcOf.push(srcNames.length - 1);
       inSeg++;
     }
     inSeg = policy.segmentWindows; // a new source starts a new segment
   }
   const windows = new Float32Array(rows.length * windowLength);
   rows.forEach((r, i) => windows.set(r, i * windowLength));
-  return { windows, rows: rows.length, segment: Int32Array.from(seg), segments: segment + 1, speechSec: speechFrames * 0.02, segmentNames: names };
+  return {
+    windows, rows: rows.length, segment: Int32Array.from(seg), segments: segment + 1, speechSec: speechFrames * 0.02, segmentNames: names,
+    source: Int32Array.from(srcOf), sources: srcNames.length, sourceNames: srcNames,
+  };
 }
 
 /** Mean of rows [from, to) of a rows × dim block, normalised. */
@@ -146,19 +157,23 @@ export async function buildEnrolment(
   const all = meanOf(emb, dim, Array.from({ length: sw.rows }, (_, i) => i));
   let minCos = 1;
   const bad: { segment: string; cosine: number }[] = [];
-  for (let s = 0; s < sw.segments; s++) {
-    // leave one out: the segment against the mean of all the others
+  // Leave one out: each recording against the mean of the other recordings (several recordings), or each
+  // segment against the mean of the other segments (one recording). A wrong file stands out against the rest.
+  const bySource = sw.sources >= 2;
+  const groupOf = bySource ? sw.source : sw.segment;
+  const groups = bySource ? sw.sources : sw.segments;
+  for (let g = 0; g < groups; g++) {
     const rows: number[] = [];
     const others: number[] = [];
-    for (let r = 0; r < sw.rows; r++) (sw.segment[r] === s ? rows : others).push(r);
+    for (let r = 0; r < sw.rows; r++) (groupOf[r] === g ? rows : others).push(r);
     const c = cosine(meanOf(emb, dim, rows), meanOf(emb, dim, others));
     minCos = Math.min(minCos, c);
-    if (c < policy.minConsistency) bad.push({ segment: sw.segmentNames[s]!, cosine: Math.round(c * 1000) / 1000 });
+    if (c < policy.minConsistency) bad.push({ segment: bySource ? sw.sourceNames[g]! : sw.segmentNames[g]!, cosine: Math.round(c * 1000) / 1000 });
   }
   if (bad.length > 0) {
     throw new EnrolmentError(
       'inconsistent_segments',
-      `enrolment segments do not sound like one speaker (cosine with the other segments below ${policy.minConsistency}): ${bad.map((b) => `${b.segment} (${b.cosine})`).join(', ')}`,
+      `the enrolment audio does not sound like one speaker (cosine with the rest below ${policy.minConsistency}): ${bad.map((b) => `${b.segment} (${b.cosine})`).join(', ')}`,
       { inconsistent: bad },
     );
   }

@@ -1,9 +1,10 @@
 /**
  * The identity decision of one leg, from its speaker evidence, its enrolment(s) and its
- * deep-voice label. Spoof-aware by construction: `identity.verified` needs the deep-voice label
- * `genuine`; while the label is `synthetic` the answer is `identity.mismatch` (reason
- * synthetic_voice) whatever the voice score, since a good clone matches the voice it copies.
- * Pure: no I/O, no clock (identity-pipeline.ts calls it and publishes what changes).
+ * deep-voice label. Spoof-aware by construction: while the label is `synthetic` the answer is
+ * `identity.mismatch` (reason synthetic_voice) whatever the voice score, since a good clone
+ * matches the voice it copies; `identity.verified` needs a decided deep-voice label among
+ * `verifyLabels` (speaker.verifyDeepVoiceLabels: genuine and suspicious by default, genuine only
+ * for the strict rule). Pure: no I/O, no clock (identity-pipeline.ts calls it and publishes what changes).
  */
 import type { VerdictLabel } from '../verdicts/types.js';
 import type { EmbeddingAccumulator } from './embedding-accumulator.js';
@@ -15,6 +16,8 @@ export interface IdentityPolicyOptions {
   minWindows: number;
   /** The speaker model's version: an enrolment made with another one is not compared. */
   modelVersion: string;
+  /** Deep-voice labels under which a matching voice is verified (never `synthetic`). */
+  verifyLabels: readonly VerdictLabel[];
 }
 
 export interface LegEvidence {
@@ -55,7 +58,7 @@ export function decideIdentity(e: LegEvidence, o: IdentityPolicyOptions): Identi
   if (score < o.threshold) {
     return { ...base, kind: 'identity.mismatch', reason: e.claim !== '' ? 'voice_differs' : 'not_identified', ...(e.claim !== '' ? { account } : {}), score };
   }
-  if (e.label === 'genuine') return { ...base, kind: 'identity.verified', reason: e.claim !== '' ? 'voice_matches' : 'identified', account, score };
+  if (o.verifyLabels.includes(e.label)) return { ...base, kind: 'identity.verified', reason: e.claim !== '' ? 'voice_matches' : 'identified', account, score };
   if (!e.final) return null;
   if (e.label === 'suspicious') return { ...base, kind: 'identity.mismatch', reason: 'suspicious_voice', account, score };
   return { ...base, kind: 'identity.insufficient_speech', reason: 'deep_voice_undecided', account, score };

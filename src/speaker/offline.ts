@@ -82,7 +82,12 @@ export async function claimDecision(
   }
   return decideIdentity(
     { claim, enrolments: enrolment ? [enrolment] : [], acc, label, final: true },
-    { threshold: speakerThreshold(config.speaker, model.card), minWindows: config.speaker.minWindows, modelVersion: model.card.version },
+    {
+      threshold: speakerThreshold(config.speaker, model.card),
+      minWindows: config.speaker.minWindows,
+      modelVersion: model.card.version,
+      verifyLabels: config.speaker.verifyDeepVoiceLabels,
+    },
   );
 }
 

@@ -94,6 +94,7 @@ export class SpeakerService {
         identifySet: cfg.identifySet,
         threshold: speakerThreshold(cfg, card),
         minWindows: cfg.minWindows,
+        verifyLabels: cfg.verifyDeepVoiceLabels,
         modelVersion: card.version,
         log: log.child({ component: 'identity' }),
         ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),

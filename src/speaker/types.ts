@@ -41,7 +41,7 @@ export interface EnrolmentRecord {
   /** Seconds of speech windows that went into the embedding. */
   speechSec: number;
   segments: number;
-  /** Lowest cosine of one segment's mean with the mean of the other segments (how consistent the enrolment audio is). */
+  /** Lowest leave-one-out cosine (a recording, or a segment of a single recording, against the rest): how consistent the audio is. */
   minSegmentCosine: number;
 }
 

@@ -46,7 +46,7 @@ const rec = (account: string, embedding: number[], modelVersion = '1.0.0'): Enro
 });
 
 t.test('identity policy: never verified while synthetic; thresholds; insufficient speech; 1:N', async (t) => {
-  const o = { threshold: 0.5, minWindows: 2, modelVersion: '1.0.0' };
+  const o = { threshold: 0.5, minWindows: 2, modelVersion: '1.0.0', verifyLabels: ['genuine'] as const };
   const acc = new EmbeddingAccumulator(2);
   const alice = rec('alice', [1, 0]);
   const decide = (label: Parameters<typeof decideIdentity>[0]['label'], final = false, enrolments = [alice], claim = 'alice') =>
@@ -58,7 +58,10 @@ t.test('identity policy: never verified while synthetic; thresholds; insufficien
   t.match(decide('genuine'), { kind: 'identity.verified', reason: 'voice_matches', account: 'alice', windows: 2 });
   t.match(decide('synthetic'), { kind: 'identity.mismatch', reason: 'synthetic_voice', deepVoiceLabel: 'synthetic' }, 'a matching voice judged synthetic is a mismatch');
   t.equal(decide('listening'), null, 'matching voice, deep-voice verdict pending: wait');
-  t.match(decide('suspicious', true), { kind: 'identity.mismatch', reason: 'suspicious_voice' });
+  t.match(decide('suspicious', true), { kind: 'identity.mismatch', reason: 'suspicious_voice' }, 'strict rule: suspicious at the end is a mismatch');
+  t.equal(decide('suspicious'), null, 'strict rule: a matching voice under suspicion waits');
+  t.match(decideIdentity({ claim: 'alice', enrolments: [alice], acc, label: 'suspicious', final: false }, { ...o, verifyLabels: ['genuine', 'suspicious'] }), { kind: 'identity.verified' }, 'default rule: suspicious (not synthetic) may be verified');
+  t.match(decideIdentity({ claim: 'alice', enrolments: [alice], acc, label: 'synthetic', final: false }, { ...o, verifyLabels: ['genuine', 'suspicious'] }), { kind: 'identity.mismatch', reason: 'synthetic_voice' }, 'never verified while synthetic, whatever the rule');
   t.match(decide('listening', true), { kind: 'identity.insufficient_speech', reason: 'deep_voice_undecided' });
   t.match(decideIdentity({ claim: 'alice', enrolments: [rec('alice', [0, 1])], acc, label: 'genuine', final: false }, o), { kind: 'identity.mismatch', reason: 'voice_differs' });
   t.match(decide('genuine', false, []), { kind: 'identity.mismatch', reason: 'not_enrolled', score: null });
