@@ -241,6 +241,12 @@ def ship(args, folds: list[dict], res: dict) -> None:
     shutil.copy(run / 'model.onnx', out / 'model.onnx')
     recipe = json.loads((run / 'recipe.json').read_text())
     timing = time_inference(str(out / 'model.onnx'))
+    import torch
+    from devoxtrain.speaker import SpeakerNet, count_macs
+    ck = torch.load(run / 'model.pt', map_location='cpu')
+    net = SpeakerNet(**{**ck['config'], 'widths': tuple(ck['config']['widths'])})
+    net.load_state_dict(ck['state'])
+    flops = count_macs(net)
     card = {
         'name': 'devox-speaker', 'version': args.version, 'kind': 'speaker_embedding',
         'sha256': sha256(str(out / 'model.onnx')), 'file': 'model.onnx',
@@ -254,6 +260,7 @@ def ship(args, folds: list[dict], res: dict) -> None:
         'held_out_speakers': recipe['held_out_speakers'],
         'evaluation': res,
         'timing': timing,
+        'flops': flops,
         'cost': {'ms_per_window_batch64': timing['batch64']['ms_per_window'],
                  'cpu_ms_per_second_of_speech_every4th': round(timing['batch64']['ms_per_window'], 3)},
     }
@@ -324,6 +331,7 @@ end with a verdict that allows verification under the default rule (genuine or s
 the strict rule (verdicts {fus.get('detector_verdicts', {})}).
 
 ## Cost
+{card['flops']['per_window_mflops']} MFLOPs per window ({card['flops']['params']} parameters);
 {card['timing']['batch64']['ms_per_window']} ms CPU per window at batch 64, {card['timing']['batch1']['ms_per_window']} ms at batch 1
 (onnxruntime {card['timing']['onnxruntime']}, 1 thread). The runtime embeds one speech window in four (one per second of
 speech at the 250-ms hop): about {card['cost']['cpu_ms_per_second_of_speech_every4th']} ms of CPU per second of speech per leg.

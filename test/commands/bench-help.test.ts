@@ -23,6 +23,7 @@ const SCRIPTS: Array<[string, RegExp]> = [
   ['detect.ts', /^usage: npm run bench:detect -- /],
   ['websocket.ts', /^usage: npm run bench:ws -- /],
   ['siprec.ts', /^usage: npm run bench:siprec -- /],
+  ['speaker.ts', /^usage: npm run bench:speaker-cost -- /],
   ['media-pipeline.ts', /^usage: npx tsx bench\/media-pipeline\.ts /],
   ['websocket-handler.ts', /^usage: npx tsx bench\/websocket-handler\.ts /],
 ];

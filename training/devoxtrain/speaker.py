@@ -119,3 +119,29 @@ def mean_embedding(embs: np.ndarray) -> np.ndarray | None:
         return None
     m = embs.mean(axis=0)
     return (m / max(float(np.linalg.norm(m)), 1e-9)).astype(np.float32)
+
+
+def count_macs(net: SpeakerNet) -> dict:
+    """Multiply-accumulates per 1-s window (hooks on Conv2d/Linear plus the front-end's composed conv and filterbank)."""
+    macs = {'network': 0}
+
+    def conv_hook(m, i, o):
+        macs['network'] += int(o[0].numel()) * int(np.prod(m.kernel_size)) * (m.in_channels // m.groups)
+
+    def lin_hook(m, i, o):
+        macs['network'] += m.in_features * m.out_features
+
+    hooks = [m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else lin_hook)
+             for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, WINDOW))
+    net.train(was)
+    for h in hooks:
+        h.remove()
+    fe = net.front
+    front = fe.kernel.shape[0] * fe.kernel.shape[-1] * fe.n_frames + fe.fb.numel() * fe.n_frames
+    total = front + macs['network']
+    return {'macs': total, 'frontend_macs': front, 'network_macs': macs['network'], 'per_window_mflops': round(2 * total / 1e6, 2),
+            'params': sum(p.numel() for p in net.parameters())}
