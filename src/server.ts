@@ -149,6 +149,7 @@ export class DevoxServer implements StreamControl {
         });
         cleanup.push(() => sp.close());
         scores.add(sp.identity);
+        metrics.addSpeakerCounters(() => sp.scorer.stats);
         speaker = sp;
       }
       /** The media output rate: the models' input sample rate. */

@@ -21,7 +21,7 @@ import type { IdentityEvent } from '../../src/verdicts/types.js';
 import { NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { NEEDS_SHARED_SPEECH, sharedSpeech } from '../helpers/shared-data.js';
 import { eventValidator, readStoredEvents } from '../helpers/events.js';
-import { sendFile, startTestServer } from '../helpers/devox-server.js';
+import { metricValue, scrape, sendFile, startTestServer } from '../helpers/devox-server.js';
 import { GENUINE_FILE, SYNTHETIC_FILE } from '../helpers/fixture-paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { closed, ffmpegRaw, openClient, streamTwilio, TOKEN as WS_TOKEN } from '../signaling/websocket/harness.js';
@@ -141,6 +141,9 @@ t.test('enrol over HTTP and NATS; RTP calls carrying the claim → identity even
   }
   const info = await jsm.streams.info('KV_devox_speakers');
   t.equal(info.state.messages, 0, 'the bucket is empty');
+  const metrics = await scrape(server);
+  t.ok(metricValue(metrics, 'devox_speaker_windows_embedded_total') >= 16, 'speaker windows counted in /metrics');
+  t.equal(metricValue(metrics, 'devox_events_published_total', 'type="identity.verified"') >= 1, true, 'identity events counted by type');
 });
 
 t.test('a Twilio Media Streams call with the claim in customParameters', { skip }, async (t) => {
