@@ -256,7 +256,7 @@ def ship(args, folds: list[dict], res: dict) -> None:
         'created': datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
         'training': {k: recipe[k] for k in ('steps', 'batch', 'lr', 'margin', 'scale', 'widths', 'emb_dim', 'freq_mask', 'seed',
                                             'split_seed', 'folds', 'fold', 'train_speakers', 'train_files', 'train_minutes',
-                                            'channels', 'train_seconds') if k in recipe},
+                                            'channels', 'train_seconds', 'drop_pooled') if k in recipe},
         'held_out_speakers': recipe['held_out_speakers'],
         'evaluation': res,
         'timing': timing,
@@ -296,8 +296,8 @@ The shipped model is fold {t.get('fold')}'s: {t.get('train_speakers')} training 
 {', '.join(f'{k} {v}' for k, v in (t.get('channels') or {}).items())} (G.711 with the runtime's resampler; AMR-NB / GSM-FR
 transcoded to G.711 via sox; Opus copies of the detector cache), plus noise at 8-30 dB SNR on a quarter.
 Its held-out speakers are listed in card.json (`held_out_speakers`). Page-local ids that pool several real speakers
-(`unknown(...)` of the Universal MelGAN page, `denoispeech:*`) are left out of every figure below (they are not one voice);
-in training they were classes like any other (noisy labels, kept so that the code reproduces the shipped run).
+(`unknown(...)` of the Universal MelGAN page, `denoispeech:*`) are left out of every figure below (they are not one voice)
+{'and were no training class either' if t.get('drop_pooled') else 'but were training classes like any other in this run (noisy labels)'}.
 
 ## Held-out figures (speakers never trained on)
 Utterance embedding = mean of the unit embeddings of its 1-s speech windows (0.5-s hop), as the runtime accumulates a leg.

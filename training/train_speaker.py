@@ -301,6 +301,7 @@ def cmd_ship(args) -> None:
     """npm run train:speaker: every fold, the deep-voice verdicts of the held-out files (the runtime's detector, for
     fusion), then the report and models/devox-speaker from fold `--ship-fold`'s model."""
     import subprocess
+    args.runs = args.runs or str(RUNS_DIR / f'speaker-{args.steps}')
     runs = [str(Path(args.runs) / f'f{k}') for k in range(args.folds)]
     me = str(Path(__file__).resolve())
     for k, run in enumerate(runs):
@@ -308,7 +309,7 @@ def cmd_ship(args) -> None:
             log(f'fold {k}: {run} exists (--retrain to redo)')
             continue
         subprocess.run([sys.executable, me, 'train', '--folds', str(args.folds), '--fold', str(k), '--steps', str(args.steps),
-                        '--out', run], check=True)
+                        '--drop-pooled', str(args.drop_pooled), '--out', run], check=True)
     fusion = Path(args.runs) / 'fusion'
     subprocess.run([sys.executable, me, 'fusion-manifest', '--runs', *runs, '--out', str(fusion / 'manifest.csv')], check=True)
     verdicts = fusion / 'eval.json'
@@ -330,7 +331,7 @@ def main() -> None:
     t.add_argument('--fold', type=int, default=None)
     t.add_argument('--split-seed', type=int, default=1337)
     t.add_argument('--seed', type=int, default=1337)
-    t.add_argument('--steps', type=int, default=900)
+    t.add_argument('--steps', type=int, default=1800)
     t.add_argument('--batch', type=int, default=64)
     t.add_argument('--lr', type=float, default=0.004)
     t.add_argument('--weight-decay', type=float, default=1e-4)
@@ -353,12 +354,13 @@ def main() -> None:
     c.set_defaults(func=cmd_fusion_manifest)
     sh = sub.add_parser('ship', help='all folds, fusion verdicts, report and models/devox-speaker')
     sh.add_argument('--folds', type=int, default=2)
-    sh.add_argument('--steps', type=int, default=900)
-    sh.add_argument('--runs', default=str(RUNS_DIR / 'speaker'))
+    sh.add_argument('--steps', type=int, default=1800)
+    sh.add_argument('--runs', default='', help='default training/runs/speaker-<steps>')
     sh.add_argument('--ship-fold', type=int, default=0)
     sh.add_argument('--out', default=str(MODELS_DIR / 'devox-speaker'))
-    sh.add_argument('--version', default='1.0.0')
+    sh.add_argument('--version', default='1.1.0')
     sh.add_argument('--retrain', action='store_true')
+    sh.add_argument('--drop-pooled', type=int, default=1)
     sh.set_defaults(func=cmd_ship)
     if len(sys.argv) > 1 and sys.argv[1] == 'report':
         from speaker_report import main as report_main
