@@ -247,6 +247,16 @@ def ship(args, folds: list[dict], res: dict) -> None:
     net = SpeakerNet(**{**ck['config'], 'widths': tuple(ck['config']['widths'])})
     net.load_state_dict(ck['state'])
     flops = count_macs(net)
+    # export parity: the shipped ONNX graph against the PyTorch model it came from, on real-looking input
+    from devoxtrain.onnx_io import session
+    from devoxtrain.speaker import ExportWrapper
+    x = (0.05 * np.random.default_rng(0).standard_normal((8, WINDOW))).astype(np.float32)
+    with torch.no_grad():
+        ref = ExportWrapper(net.eval())(torch.from_numpy(x)).numpy()
+    got = session(str(out / 'model.onnx')).run(None, {'audio': x})[0]
+    parity = float(np.abs(ref - got).max())
+    if parity > 1e-4:
+        raise SystemExit(f'ONNX export differs from the PyTorch model by {parity}')
     card = {
         'name': 'devox-speaker', 'version': args.version, 'kind': 'speaker_embedding',
         'sha256': sha256(str(out / 'model.onnx')), 'file': 'model.onnx',
@@ -261,6 +271,7 @@ def ship(args, folds: list[dict], res: dict) -> None:
         'evaluation': res,
         'timing': timing,
         'flops': flops,
+        'export_parity_max_abs_diff': parity,
         'cost': {'ms_per_window_batch64': timing['batch64']['ms_per_window'],
                  'cpu_ms_per_second_of_speech_every4th': round(timing['batch64']['ms_per_window'], 3)},
     }
