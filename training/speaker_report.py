@@ -344,7 +344,8 @@ the strict rule (verdicts {fus.get('detector_verdicts', {})}).
 ## Cost
 {card['flops']['per_window_mflops']} MFLOPs per window ({card['flops']['params']} parameters);
 {card['timing']['batch64']['ms_per_window']} ms CPU per window at batch 64, {card['timing']['batch1']['ms_per_window']} ms at batch 1
-(onnxruntime {card['timing']['onnxruntime']}, 1 thread). The runtime embeds one speech window in four (one per second of
+(onnxruntime {card['timing']['onnxruntime']}, 1 thread, timed by the training box as it was loaded at the time: the
+interleaved comparison with the detector in docs/benchmarks.md is the figure to plan with). The runtime embeds one speech window in four (one per second of
 speech at the 250-ms hop): about {card['cost']['cpu_ms_per_second_of_speech_every4th']} ms of CPU per second of speech per leg.
 
 ## Limits
