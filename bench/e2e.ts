@@ -16,6 +16,7 @@
  *   npm run bench                          # 200 streams, then the search
  *   npm run bench -- --streams 100,200,400 --no-search --duration 10
  *   npm run bench -- --model test/fixtures/tiny-model --no-nats
+ *   npm run bench:speaker                  # the same with the speaker model on every leg (1:N against one account)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -50,6 +51,8 @@ interface TrialResult {
   rssMiB: number;
   firstVerdictMs: { p50: number; p90: number; max: number; streams: number };
   sender: { p99LateMs: number; maxLateMs: number; cpuSec: number; sent: number };
+  /** With --set speaker.enabled=true (npm run bench:speaker): the speaker model beside the detector. */
+  speaker?: { windowsPerSec: number; shed: number; msPerWindow: number; meanBatch: number };
   realtime: boolean;
   why: string;
 }
@@ -229,6 +232,7 @@ async function main(): Promise<number> {
     // Sender start-up (tsx, file encoding) then warm-up; measure a fixed wall-clock window.
     await new Promise((r) => setTimeout(r, 1500 + warmupSec * 1000));
     const h0 = await histogramDelta(server);
+    const sp0 = server.speaker ? { ...server.speaker.scorer.stats } : null;
     const cpu0 = process.cpuUsage();
     const t0 = nowMs();
     measureFromMs = t0;
@@ -238,6 +242,7 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, durationSec * 1000));
     const cpu1 = process.cpuUsage(cpu0);
     const wallMs = nowMs() - t0;
+    const sp1 = server.speaker ? { ...server.speaker.scorer.stats } : null;
     clearInterval(rssTimer);
     const h1 = await histogramDelta(server);
     const code = await exited;
@@ -260,6 +265,16 @@ async function main(): Promise<number> {
     if (windowsPerSec < 0.98 * expected) reasons.push(`scored ${windowsPerSec.toFixed(0)}/s < 98% of ${expected}/s`);
     if (!(p99 < HOP_MS)) reasons.push(`p99 ${p99.toFixed(1)} ms ≥ one hop`);
     if (sender.latenessMs.p99 > 20) reasons.push(`sender fell behind (p99 late ${sender.latenessMs.p99.toFixed(1)} ms)`);
+    const speaker =
+      sp0 && sp1
+        ? {
+            windowsPerSec: (sp1.embedded - sp0.embedded) / ((wallMs / 1000)),
+            shed: sp1.shed - sp0.shed,
+            msPerWindow: sp1.embedded > sp0.embedded ? (sp1.inferenceMs - sp0.inferenceMs) / (sp1.embedded - sp0.embedded) : Number.NaN,
+            meanBatch: sp1.batches > sp0.batches ? (sp1.embedded - sp0.embedded) / (sp1.batches - sp0.batches) : 0,
+          }
+        : undefined;
+    if (speaker && speaker.shed > 0) reasons.push(`${speaker.shed} speaker windows shed`);
     return {
       streams: admitted,
       offered: n,
@@ -275,6 +290,7 @@ async function main(): Promise<number> {
       rssMiBPerStream: (rssPeak - rssBefore) / 2 ** 20 / Math.max(1, admitted),
       firstVerdictMs: { p50: quantile(fv, 0.5), p90: quantile(fv, 0.9), max: fv.length ? fv[fv.length - 1]! : Number.NaN, streams: fv.length },
       sender: { p99LateMs: sender.latenessMs.p99, maxLateMs: sender.latenessMs.max, cpuSec: sender.cpuSec, sent: sender.sent },
+      ...(speaker ? { speaker } : {}),
       realtime: reasons.length === 0,
       why: reasons.join('; ') || 'ok',
     };
@@ -287,7 +303,9 @@ async function main(): Promise<number> {
         `batch ${r.batch.meanSize.toFixed(1)} win / ${r.batch.meanMs.toFixed(2)} ms  CPU ${r.cpuPercent.toFixed(0)}%  ` +
         `RSS ${r.rssMiB.toFixed(0)} MiB (${(r.rssMiBPerStream * 1024).toFixed(0)} KiB/stream)  ` +
         `first verdict p50 ${r.firstVerdictMs.p50.toFixed(0)} p90 ${r.firstVerdictMs.p90.toFixed(0)} ms after the first 1 s of speech  ` +
-        `sender p99 late ${r.sender.p99LateMs.toFixed(1)} ms  → ${r.realtime ? 'REAL-TIME' : 'NOT real-time: ' + r.why}`,
+        `sender p99 late ${r.sender.p99LateMs.toFixed(1)} ms  ` +
+        (r.speaker ? `speaker ${r.speaker.windowsPerSec.toFixed(0)} win/s (${r.speaker.msPerWindow.toFixed(2)} ms/win, batch ${r.speaker.meanBatch.toFixed(1)}, shed ${r.speaker.shed})  ` : '') +
+        `→ ${r.realtime ? 'REAL-TIME' : 'NOT real-time: ' + r.why}`,
     );
     console.log(JSON.stringify({ bench: 'e2e', ...r }));
   };

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   model: { summary: 'model registry on NATS: publish, list, promote, rollback, pull, history, report', load: () => import('./commands/model.js') },
   learn: { summary: 'retrain the classifier head from exported features + feedback; publish a candidate', load: () => import('./commands/learn.js') },
   eval: { summary: 'EER of the model over a manifest.csv (path,label)', load: () => import('./commands/eval.js') },
+  enroll: { summary: 'enrol (or erase) a caller\'s voice for speaker verification', load: () => import('./commands/enroll.js') },
 };
 
 function usage(): string {

@@ -40,6 +40,9 @@ import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
 import { ModelLifecycle } from './registry/model-lifecycle.js';
 import { registerLifecycleMetrics } from './observability/registry-metrics.js';
+import { WindowFanOut } from './media/window-fan-out.js';
+import { SpeakerService } from './speaker/speaker-service.js';
+import type { IdentityEvent } from './verdicts/types.js';
 
 export interface ServerOptions {
   config: Readonly<Config>;
@@ -48,6 +51,8 @@ export interface ServerOptions {
   stdout?: NodeJS.WritableStream;
   /** In-process verdict listener (demo, tests). */
   listener?: VerdictListener;
+  /** In-process listener of identity.* events (tests). */
+  onIdentity?(e: IdentityEvent): void;
 }
 
 export class DevoxServer implements StreamControl {
@@ -70,6 +75,8 @@ export class DevoxServer implements StreamControl {
   readonly console: SupervisorConsole | undefined;
   /** Registry watch, shadow, canary and features export; undefined without NATS. */
   readonly lifecycle: ModelLifecycle | undefined;
+  /** Speaker verification (docs/speaker.md); undefined when speaker.enabled is false. */
+  readonly speaker: SpeakerService | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -86,6 +93,7 @@ export class DevoxServer implements StreamControl {
     webrtc: WebRtcIngest | undefined;
     console: SupervisorConsole | undefined;
     lifecycle: ModelLifecycle | undefined;
+    speaker: SpeakerService | undefined;
   }) {
     this.config = parts.config;
     this.log = parts.log;
@@ -100,6 +108,7 @@ export class DevoxServer implements StreamControl {
     this.webrtc = parts.webrtc;
     this.console = parts.console;
     this.lifecycle = parts.lifecycle;
+    this.speaker = parts.speaker;
   }
 
   /**
@@ -179,6 +188,21 @@ export class DevoxServer implements StreamControl {
         const lc = lifecycle;
         cleanup.push(() => lc.close());
       }
+      // Who is speaking: the speaker model beside the detector, identity decisions after the verdicts.
+      let speaker: SpeakerService | undefined;
+      if (config.speaker.enabled) {
+        const sp = await SpeakerService.start({
+          config,
+          publisher,
+          labelOf: (streamId) => pipeline.label(streamId),
+          log,
+          ...(opts.onIdentity ? { onEvent: opts.onIdentity } : {}),
+        });
+        cleanup.push(() => sp.close());
+        scores.add(sp.identity);
+        metrics.addSpeakerCounters(() => sp.scorer.stats);
+        speaker = sp;
+      }
       /** The media output rate: the models' input sample rate. */
       const outputRate = detector.card.input.sampleRate;
       // One cap on live streams shared by every ingress (media.maxStreams).
@@ -190,7 +214,7 @@ export class DevoxServer implements StreamControl {
         media: config.media,
         window: config.window,
         outputRate,
-        sink: lifecycle?.windowSink ?? detector,
+        sink: speaker ? new WindowFanOut([lifecycle?.windowSink ?? detector, speaker.scorer], log.child({ component: 'media' })) : (lifecycle?.windowSink ?? detector),
         log: log.child({ component: 'media' }),
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, c) => {
@@ -268,8 +292,9 @@ export class DevoxServer implements StreamControl {
           return { ready: Object.values(checks).every((c) => c === true), checks };
         },
       });
-      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor, lifecycle });
+      server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor, lifecycle, speaker });
       if (supervisor) routeConsole(http, supervisor);
+      speaker?.route(http, config, log);
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
@@ -374,6 +399,7 @@ export class DevoxServer implements StreamControl {
       await step('media', () => this.media.closeAll());
       await step('detector', () => this.detector.close());
       await step('registry', async () => this.lifecycle?.close());
+      await step('speaker', async () => this.speaker?.close());
       await step('pipeline', async () => this.pipeline.close());
       await step('publisher', () => this.publisher.close());
       await step('console', async () => this.console?.close());

@@ -10,6 +10,30 @@ import { ModelLoadError } from '../detect/errors.js';
 import { AudioFileError } from '../media/errors.js';
 import { createLogger } from '../logger.js';
 import { FileScorer, parseChannel, UsageError, type Channel, type FileResult } from './file-scorer.js';
+import { claimDecision, loadSpeakerModel, openConfiguredStore, SpeakerWindowCollector } from '../speaker/offline.js';
+import type { IdentityDecision } from '../speaker/types.js';
+import type { VerdictLabel } from '../verdicts/types.js';
+
+/** analyze --claim: the final identity decision of the file against the claim's enrolment. */
+async function verifyClaim(
+  config: Readonly<Config>,
+  claim: string,
+  windows: readonly Float32Array[],
+  label: VerdictLabel,
+): Promise<{ decision: IdentityDecision | null; model: { name: string; version: string } }> {
+  const store = await openConfiguredStore(config);
+  try {
+    const model = await loadSpeakerModel(config.speaker.modelDir, config.detect.intraOpThreads);
+    try {
+      const decision = await claimDecision(config, model, store, claim, windows, label);
+      return { decision, model: { name: model.card.name, version: model.card.version } };
+    } finally {
+      await model.session.release();
+    }
+  } finally {
+    await store.close();
+  }
+}
 
 const USAGE = `usage: devox analyze <file> [options]
 
@@ -22,6 +46,9 @@ live call, and prints each window (media time, score, speech ratio, verdict labe
                           models/devox-phone-nb, unless --model is given)
   --channel CH            none | g711u | g711a | opus: run the audio through that codec at its
                           native rate (8 kHz G.711, 48 kHz Opus) first, as a phone call would
+  --claim ACCOUNT         also verify the voice against ACCOUNT's enrolment (speaker verification,
+                          docs/speaker.md), spoof-aware like a live leg: never verified when the
+                          deep-voice verdict is synthetic
   --json                  print one JSON document instead of the timeline
   --config FILE           operator config merged over config/default.json (or DEVOX_CONFIG)
   --log-level LEVEL       logs on stderr (default warn)
@@ -35,6 +62,8 @@ export interface CommonArgs {
   narrowbandModelDir: string;
   channel: Channel;
   json: boolean;
+  /** analyze --claim ACCOUNT: verify the speaker too. */
+  claim?: string;
   positionals: string[];
 }
 
@@ -49,6 +78,7 @@ export function parseCommon(name: string, usage: string, argv: string[]): Common
         'narrowband-model': { type: 'string' },
         channel: { type: 'string' },
         json: { type: 'boolean' },
+        ...(name === 'analyze' ? { claim: { type: 'string' as const } } : {}),
         config: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -87,7 +117,8 @@ export function parseCommon(name: string, usage: string, argv: string[]): Common
     throw err;
   }
   const narrowbandModelDir = v['narrowband-model'] ?? (v.model !== undefined ? '' : config.detect.narrowbandModelDir);
-  return { config, modelDir: v.model ?? config.detect.modelDir, narrowbandModelDir, channel, json: v.json ?? false, positionals: args.positionals };
+  const claim = (v as { claim?: string }).claim;
+  return { config, modelDir: v.model ?? config.detect.modelDir, narrowbandModelDir, channel, json: v.json ?? false, ...(claim !== undefined ? { claim } : {}), positionals: args.positionals };
 }
 
 /** Errors the user can fix get one line and exit 1; anything else is rethrown (a bug). */
@@ -165,15 +196,25 @@ export async function run(argv: string[]): Promise<number> {
   let scorer: FileScorer | undefined;
   try {
     scorer = await FileScorer.create({ config: a.config, modelDir: a.modelDir, narrowbandModelDir: a.narrowbandModelDir, log });
-    const r = await scorer.scoreFile(a.positionals[0]!, a.channel);
+    const collector = a.claim !== undefined ? new SpeakerWindowCollector(a.config.speaker.everyNthWindow, a.config.verdict.minWindowSpeechRatio) : undefined;
+    const r = await scorer.scoreFile(a.positionals[0]!, a.channel, collector);
+    const identity = a.claim !== undefined ? await verifyClaim(a.config, a.claim, collector!.windows, r.verdict.label) : undefined;
     if (a.json) {
       const doc = {
         ...fileResultJson(r),
         model: { ...r.model, executionProvider: scorer.executionProvider },
+        ...(identity ? { identity } : {}),
       };
       process.stdout.write(JSON.stringify(doc) + '\n');
     } else {
       printTimeline(r, { name: r.model.name, version: `${r.model.version} (${r.model.band})`, ep: scorer.executionProvider });
+      if (identity) {
+        const d = identity.decision;
+        process.stdout.write(
+          `identity ${d ? `${d.kind} (${d.reason})` : 'undecided'}  claim ${a.claim}, score ${d?.score ?? 'n/a'} vs threshold ${d?.threshold ?? 'n/a'}, ` +
+            `${d?.windows ?? 0} speaker windows, speaker model ${identity.model.version}\n`,
+        );
+      }
     }
     return 0;
   } catch (err) {

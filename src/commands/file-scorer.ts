@@ -19,7 +19,8 @@ import { AudioStream } from '../media/audio-stream.js';
 import { nowMs } from '../media/clock.js';
 import { createDecoder, createEncoder, MAX_DECODED_SAMPLES, type AudioDecoder, type AudioEncoder } from '../media/codecs.js';
 import { resampleBuffer } from '../media/resampler.js';
-import type { StreamDescriptor } from '../media/types.js';
+import type { StreamDescriptor, WindowSink } from '../media/types.js';
+import { WindowFanOut } from '../media/window-fan-out.js';
 import type { Logger } from '../logger.js';
 import { StreamVerdict } from '../verdicts/verdict-policy.js';
 import type { Evidence, VerdictLabel } from '../verdicts/types.js';
@@ -200,7 +201,8 @@ export class FileScorer {
     });
   }
 
-  async scoreFile(path: string, channel: Channel): Promise<FileResult> {
+  /** Scores one file; `tap` (e.g. the speaker window collector) sees every window the detector sees. */
+  async scoreFile(path: string, channel: Channel, tap?: WindowSink): Promise<FileResult> {
     const { samples, sampleRate } = await readAudioFile(path);
     const packets = channelPath(samples, sampleRate, channel);
     const band = bandOf(packets.sampleRate);
@@ -220,7 +222,7 @@ export class FileScorer {
         windowSec: card.input.windowSec,
         hopMs: this.#config.window.hopMs,
         speechThresholdDbfs: this.#config.window.speechThresholdDbfs,
-        sink: detector,
+        sink: tap ? new WindowFanOut([detector, tap], this.#log) : detector,
         log: this.#log,
       });
       let pos = 0;

@@ -108,9 +108,15 @@ export class CallBoard {
       if (call.endedMs !== null && e.type !== 'call.ended') call.endedMs = null;
       // identity of later legs adds to the call's (SIPREC: one participant per leg)
       for (const [k, v] of Object.entries(e.identity)) if (!(k in call.identity)) call.identity[k] = v;
-    } else if (e.seq <= leg.lastSeq) {
+    }
+    if (e.type.startsWith('identity.')) {
+      // Identity events number their own seq per stream (docs/events.md): listed, not ordered with the verdicts.
+      call.events.push(e);
+      if (call.events.length > MAX_EVENTS) call.events.shift();
+      this.#dirty.add(call.callId);
       return;
     }
+    if (e.seq <= leg.lastSeq) return;
     leg.lastSeq = e.seq;
     leg.modelVersion = e.modelVersion;
     call.lastMs = Math.max(call.lastMs, e.wallTimeMs);

@@ -42,8 +42,12 @@ export async function readAudioFile(path: string): Promise<{ samples: Float32Arr
   } catch (err) {
     throw new AudioFileError(path, `cannot read audio file ${path}: ${readFailure(err)}`, { cause: err });
   }
-  if (bytes.length === 0) throw new AudioFileError(path, `audio file ${path} is empty`);
-  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return decodeAudioBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+/** Decodes the bytes of an audio file (`path` names it in errors: a path, or e.g. "request file 2"). */
+export async function decodeAudioBytes(u8: Uint8Array, path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
+  if (u8.length === 0) throw new AudioFileError(path, `audio file ${path} is empty`);
   const flacTotal = flacTotalSamples(u8);
   let decoded: { channelData: Float32Array[]; sampleRate: number };
   try {

@@ -190,7 +190,7 @@ export class Metrics {
     for (const label of ['listening', 'insufficient_speech', 'genuine', 'suspicious', 'synthetic'] satisfies VerdictLabel[]) {
       this.liveStreamsByLabel.set({ label }, 0);
     }
-    for (const type of ['call.started', 'window.scored', 'verdict.changed', 'stream.silence', 'call.ended'] satisfies EventType[]) {
+    for (const type of ['call.started', 'window.scored', 'verdict.changed', 'stream.silence', 'call.ended', 'identity.verified', 'identity.mismatch', 'identity.insufficient_speech'] satisfies EventType[]) {
       this.eventsPublished.inc({ type }, 0);
     }
     this.eventsDropped.inc({ reason: 'buffer_full' }, 0);
@@ -272,6 +272,23 @@ export class Metrics {
         this.set(read().activeConnections);
       },
     });
+  }
+
+  /** Speaker verification (speaker/speaker-scorer.ts stats), read at scrape time; identity events count in devox_events_published_total. */
+  addSpeakerCounters(read: () => Readonly<{ embedded: number; shed: number; batches: number; inferenceMs: number; streams: number }>): void {
+    const r = this.registry;
+    const plain = (name: string, help: string, pick: (c: ReturnType<typeof read>) => number) =>
+      new Counter({ name, help, registers: [r], collect() {
+        this.reset();
+        this.inc(pick(read()));
+      } });
+    plain('devox_speaker_windows_embedded_total', 'Speech windows embedded by the speaker model', (c) => c.embedded);
+    plain('devox_speaker_windows_shed_total', 'Speaker windows dropped (batch full while the worker was busy, or a failed batch)', (c) => c.shed);
+    plain('devox_speaker_batches_total', 'Speaker-model batches run', (c) => c.batches);
+    plain('devox_speaker_inference_seconds_total', 'Time the speaker model spent in inference', (c) => c.inferenceMs / 1000);
+    new Gauge({ name: 'devox_speaker_legs', help: 'Live legs whose voice is being embedded (a claim, or 1:N identification)', registers: [r], collect() {
+      this.set(read().streams);
+    } });
   }
 
   /** The shared cap on live streams (media.maxStreams): its limit, slots in use, refusals by transport. */

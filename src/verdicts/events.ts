@@ -8,6 +8,7 @@
  *   <prefix>.call.<callToken>.verdict   verdict.changed  (a stream's label changed)
  *   <prefix>.call.<callToken>.silence   stream.silence   (a SIP leg's RTP stopped / resumed)
  *   <prefix>.call.<callToken>.ended     call.ended       (one per stream/leg)
+ *   <prefix>.call.<callToken>.identity  identity.verified / identity.mismatch / identity.insufficient_speech
  */
 import type { StreamDescriptor } from '../media/types.js';
 import type { WindowScore } from '../detect/types.js';
@@ -20,6 +21,8 @@ import {
   type EventType,
   type Evidence,
   type StreamSilenceEvent,
+  type IdentityEvent,
+  type IdentityEventType,
   type VerdictChangedEvent,
   type VerdictLabel,
   type WindowScoredEvent,
@@ -240,5 +243,33 @@ export function callEnded(
     reason: args.reason,
     call: args.call,
     lastLeg: args.lastLeg,
+  };
+}
+
+/** An identity decision of a leg (speaker/identity-pipeline.ts); `seq` counts the stream's identity events. */
+export function identityEvent(
+  stream: StreamDescriptor,
+  seq: number,
+  args: {
+    type: IdentityEventType;
+    claim: string;
+    account: string | null;
+    score: number | null;
+    threshold: number;
+    reason: string;
+    windows: number;
+    deepVoiceLabel: VerdictLabel;
+    final: boolean;
+    mediaTimeSec: number;
+    wallTimeMs: number;
+    modelVersion: string;
+    node?: string;
+  },
+): IdentityEvent {
+  const { wallTimeMs, modelVersion, node, ...rest } = args;
+  return {
+    ...base(stream, seq, wallTimeMs, modelVersion, node),
+    eventId: eventIdFor(stream.callId, stream.streamId, args.type, seq),
+    ...rest,
   };
 }

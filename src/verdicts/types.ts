@@ -37,7 +37,9 @@ export interface VerdictUpdate {
 
 export const EVENT_SCHEMA_VERSION = 1 as const;
 
-export type EventType = 'call.started' | 'window.scored' | 'verdict.changed' | 'stream.silence' | 'call.ended';
+export type IdentityEventType = 'identity.verified' | 'identity.mismatch' | 'identity.insufficient_speech';
+
+export type EventType = 'call.started' | 'window.scored' | 'verdict.changed' | 'stream.silence' | 'call.ended' | IdentityEventType;
 
 /** Subject token of each event type: `<prefix>.call.<callId>.<token>`. */
 export const SUBJECT_TOKEN: Readonly<Record<EventType, string>> = {
@@ -46,6 +48,9 @@ export const SUBJECT_TOKEN: Readonly<Record<EventType, string>> = {
   'verdict.changed': 'verdict',
   'stream.silence': 'silence',
   'call.ended': 'ended',
+  'identity.verified': 'identity',
+  'identity.mismatch': 'identity',
+  'identity.insufficient_speech': 'identity',
 };
 
 /** Call-level verdict: the worst leg wins. */
@@ -153,7 +158,32 @@ export interface WindowTimestamps {
   publishedMs: number;
 }
 
-export type DevoxEvent = CallStartedEvent | WindowScoredEvent | VerdictChangedEvent | StreamSilenceEvent | CallEndedEvent;
+/**
+ * Who is speaking (speaker/identity-pipeline.ts, docs/speaker.md): the leg's voice against the
+ * claimed account's enrolment. `modelVersion` is the speaker model's; identity events number
+ * their own `seq` per stream (0, 1, ...), apart from the deep-voice events.
+ */
+export interface IdentityEvent extends EventBase {
+  type: IdentityEventType;
+  /** The claimed account ('' when identifying 1:N without a claim). */
+  claim: string;
+  /** The account the voice was compared with and matched best (the claim, or the 1:N best); null when none. */
+  account: string | null;
+  /** Cosine of the leg's mean speaker embedding to the account's enrolment; null when not computed. */
+  score: number | null;
+  /** The decision threshold on `score`. */
+  threshold: number;
+  /** Why: voice_matches, voice_differs, synthetic_voice, suspicious_voice, deep_voice_undecided, too_little_speech, not_enrolled, enrolment_model_changed, identified, not_identified. */
+  reason: string;
+  /** Speaker windows embedded so far. */
+  windows: number;
+  /** The leg's deep-voice label when the decision was made (identity is never verified while it is synthetic). */
+  deepVoiceLabel: VerdictLabel;
+  /** True on the decision made when the leg ended. */
+  final: boolean;
+}
+
+export type DevoxEvent = CallStartedEvent | WindowScoredEvent | VerdictChangedEvent | StreamSilenceEvent | CallEndedEvent | IdentityEvent;
 
 /**
  * What the verdict pipeline reports, without verdicts/ knowing prom-client (observability

@@ -25,6 +25,7 @@ const SCRIPTS: Array<[string, RegExp]> = [
   ['siprec.ts', /^usage: npm run bench:siprec -- /],
   ['console.ts', /^usage: npm run bench:console -- /],
   ['registry.ts', /^usage: npm run bench:registry -- /],
+  ['speaker.ts', /^usage: npm run bench:speaker-cost -- /],
   ['media-pipeline.ts', /^usage: npx tsx bench\/media-pipeline\.ts /],
   ['websocket-handler.ts', /^usage: npx tsx bench\/websocket-handler\.ts /],
 ];
