@@ -95,11 +95,13 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
       const pt = Number(p);
       if (pt > 127) throw new SdpOfferError(`m= line ${index} lists payload type ${pt} (> 127)`);
       const map = m.rtp.find((r) => r.payload === pt);
-      const fmtp = m.fmtp.find((f) => f.payload === pt)?.config;
+      // sdp-transform turns numeric-looking values into numbers (a=rtpmap:96 729/8000, a=fmtp:18 0): back to text.
+      const rawFmtp = m.fmtp.find((f) => f.payload === pt)?.config;
+      const fmtp = rawFmtp === undefined ? undefined : String(rawFmtp);
       if (map) {
         formats.push({
           payloadType: pt,
-          name: map.codec,
+          name: String(map.codec),
           clockRate: map.rate ?? 8000,
           channels: map.encoding ?? 1,
           ...(fmtp !== undefined ? { fmtp } : {}),
