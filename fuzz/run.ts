@@ -6,7 +6,8 @@
  * for N executions or S seconds (default 30 s each), one after the other, and prints per target:
  * executions, executions/s, corpus size, coverage (features hit after the seeds → at the end, of
  * those known), crashes and hangs. Findings are saved under fuzz/findings/<target>/. Exit 1 on any
- * crash or hang. `--input FILE` runs only the given input(s) once (to reproduce a finding).
+ * crash or hang. `--input FILE` runs only the given input(s) once, uninstrumented, so a stack
+ * trace points at TypeScript lines (to reproduce a finding).
  */
 import { parseArgs } from 'node:util';
 import { fuzzTarget, listTargets, type FuzzResult } from './engine/supervisor.js';
@@ -60,7 +61,7 @@ for (const target of targets) {
     ...(runs !== undefined ? { runs } : {}),
     ...(seconds !== undefined ? { seconds } : {}),
     seed,
-    ...(inputs !== undefined ? { inputs } : {}),
+    ...(inputs !== undefined ? { inputs, instrument: [] } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(hangMs !== undefined ? { hangMs } : {}),
     onProgress: (s) => {
@@ -70,7 +71,10 @@ for (const target of targets) {
     },
   });
   results.push(r);
-  for (const f of r.findings) console.log(`[${target}] ${f.kind.toUpperCase()} ${f.name}: ${f.message.slice(0, 200)}`);
+  for (const f of r.findings) {
+    console.log(`[${target}] ${f.kind.toUpperCase()} ${f.name}: ${f.message.slice(0, 200)}`);
+    if (inputs !== undefined) console.log(f.stack);
+  }
   for (const p of r.saved) console.log(`[${target}]   saved ${p}`);
   console.log(`[${target}] done: ${fmt(r.execs)} execs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
