@@ -19,7 +19,8 @@ export function fuzz(data: Buffer): void {
     const d = chooseCodec(offered);
     return { offered, accepted: d.ok ? { port: 40000 + 2 * i, chosen: d.chosen } : null };
   });
-  const answer = buildAnswer({ address: '192.0.2.10', sessionId: offer.originSessionId, version: 2, streams });
+  // Like SiprecCall: our own numeric o= session id, the version grown by one per answer.
+  const answer = buildAnswer({ address: '192.0.2.10', sessionId: '1733550000000', version: 2, streams });
   let back;
   try {
     back = parseSdpOffer(answer);

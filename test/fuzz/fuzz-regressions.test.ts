@@ -2,7 +2,8 @@
  * Bugs the fuzzer found (docs/reliability.md, "Bugs found"), kept fixed: sdp-transform turns
  * numeric-looking SDP values into JavaScript numbers, and code that called string methods on
  * them threw TypeError (SIP: 500 instead of a 488 / an answer; WebRTC: close 1011 instead of an
- * answer), or handed mediasoup a number where it validates a string (a=mid:1, cname).
+ * answer), or handed mediasoup a number where it validates a string (a=mid:1, cname). And an
+ * offer with two o= lines was taken, its origin read from the first and validated on the last.
  * Every input in test/fuzz/regressions/<target>/ is also replayed through its fuzz target.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { TargetModule } from '../../fuzz/engine/target.js';
 import { chooseCodec } from '../../src/signaling/sip/codec-choice.js';
+import { SdpOfferError } from '../../src/signaling/sip/errors.js';
 import { parseSdpOffer } from '../../src/signaling/sip/sdp-offer.js';
 import { parseBrowserOffer } from '../../src/signaling/webrtc/sdp-bridge.js';
 import { CHROME_OFFER } from '../signaling/webrtc/session-harness.js';
@@ -41,6 +43,13 @@ t.test('SIP: a numeric rtpmap encoding name is an unknown codec, not a TypeError
   t.equal(formats[0]!.fmtp, '0', 'fmtp kept as text');
   const d = chooseCodec(offer.streams[0]!);
   t.equal(d.ok, false, 'no decodable codec: the stream is declined (488 when it is the only one)');
+});
+
+t.test('SIP: an offer with two o= lines is refused (its origin ids were read from one, validated on the other)', async (t) => {
+  const sdp = (origins: string[]): string => ['v=0', ...origins, 's=-', 'c=IN IP4 198.51.100.1', 't=0 0', 'm=audio 12240 RTP/AVP 0', ''].join('\r\n');
+  t.throws(() => parseSdpOffer(sdp(['o=- 20RTP/AVap:8 x IN0', 'o=- 4711 1 IN IP4 127.0.0.1'])), SdpOfferError);
+  t.throws(() => parseSdpOffer(sdp([])), SdpOfferError);
+  t.equal(parseSdpOffer(sdp(['o=- 4711 1 IN IP4 127.0.0.1'])).originSessionId, '4711');
 });
 
 t.test('WebRTC: numeric codec names, fingerprint type, fmtp, mid and cname are read as text', async (t) => {
