@@ -1,4 +1,4 @@
-// ESLint flat config: type-aware typescript-eslint over src/, test/, bench/ and scripts/.
+// ESLint flat config: type-aware typescript-eslint over src/, test/, bench/, scripts/ and fuzz/.
 // The rule set is about correctness (promises, unused code, loose equality, `any`), not style.
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
@@ -12,7 +12,7 @@ export default defineConfig(
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: {
-        // tsconfig.check.json is the type-check program over all four trees (tsconfig.json builds src/ only).
+        // tsconfig.check.json is the type-check program over all five trees (tsconfig.json builds src/ only).
         project: './tsconfig.check.json',
         tsconfigRootDir: import.meta.dirname,
       },

@@ -43,6 +43,10 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
   for (const l of lines) {
     if (!/^[a-z]=/.test(l)) throw new SdpOfferError(`SDP line is not <type>=<value>: ${JSON.stringify(l.slice(0, 40))}`);
   }
+  // Exactly one o= (RFC 4566 5): the origin is read from the text below and validated by sdp-transform,
+  // which keeps the last o= line; with two they could disagree (a re-offer is keyed on the origin).
+  const oCount = lines.filter((l) => l.startsWith('o=')).length;
+  if (oCount !== 1) throw new SdpOfferError(`SDP has ${oCount} o= lines (exactly one required)`);
   const mCount = lines.filter((l) => l.startsWith('m=')).length;
   if (mCount === 0) throw new SdpOfferError('SDP offer has no m= line');
   if (mCount > MAX_M_LINES) throw new SdpOfferError(`SDP offer has ${mCount} m= lines (limit ${MAX_M_LINES})`);
@@ -95,11 +99,13 @@ export function parseSdpOffer(text: string): ParsedSdpOffer {
       const pt = Number(p);
       if (pt > 127) throw new SdpOfferError(`m= line ${index} lists payload type ${pt} (> 127)`);
       const map = m.rtp.find((r) => r.payload === pt);
-      const fmtp = m.fmtp.find((f) => f.payload === pt)?.config;
+      // sdp-transform turns numeric-looking values into numbers (a=rtpmap:96 729/8000, a=fmtp:18 0): back to text.
+      const rawFmtp = m.fmtp.find((f) => f.payload === pt)?.config;
+      const fmtp = rawFmtp === undefined ? undefined : String(rawFmtp);
       if (map) {
         formats.push({
           payloadType: pt,
-          name: map.codec,
+          name: String(map.codec),
           clockRate: map.rate ?? 8000,
           channels: map.encoding ?? 1,
           ...(fmtp !== undefined ? { fmtp } : {}),

@@ -52,13 +52,15 @@ export function parseBrowserOffer(sdp: string): BrowserOffer {
   const m = audio[0]!;
   if (m.direction === 'recvonly' || m.direction === 'inactive') throw new SdpOfferError(`audio m-line is ${m.direction}: nothing to receive`);
   if (!/UDP\/TLS\/RTP\/SAVPF|TCP\/TLS\/RTP\/SAVPF/.test(m.protocol)) throw new SdpOfferError(`unsupported transport ${m.protocol}`);
-  const mid = m.mid ?? '0';
+  // sdp-transform turns numeric-looking values into numbers (a=mid:1, a=rtpmap:111 123/48000,
+  // a=fingerprint:256 ...): everything mediasoup or this module reads as text is made text again.
+  const mid = String(m.mid ?? '0');
   const fp = m.fingerprint ?? session.fingerprint;
   if (!fp) throw new SdpOfferError('offer has no DTLS fingerprint');
-  const opus = m.rtp.find((r) => r.codec.toLowerCase() === 'opus' && r.rate === 48000);
+  const opus = m.rtp.find((r) => String(r.codec).toLowerCase() === 'opus' && r.rate === 48000);
   if (!opus) throw new SdpOfferError('offer has no opus/48000 codec');
   const pt = opus.payload;
-  const opusFmtp = m.fmtp.find((f) => f.payload === pt)?.config ?? '';
+  const opusFmtp = String(m.fmtp.find((f) => f.payload === pt)?.config ?? '');
   const parameters: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(sdpTransform.parseParams(opusFmtp))) if (v !== undefined) parameters[k] = v;
   const rtcpFeedback = (m.rtcpFb ?? [])
@@ -67,10 +69,11 @@ export function parseBrowserOffer(sdp: string): BrowserOffer {
   const extensions = (m.ext ?? []).filter((e) => AUDIO_EXTENSIONS.has(e.uri)).map((e) => ({ uri: e.uri, id: e.value }));
   const ssrcLine = (m.ssrcs ?? []).find((s) => s.attribute === 'cname') ?? m.ssrcs?.[0];
   const ssrc = ssrcLine ? Number(ssrcLine.id) : undefined;
-  const cname = (m.ssrcs ?? []).find((s) => s.attribute === 'cname')?.value;
+  const rawCname = (m.ssrcs ?? []).find((s) => s.attribute === 'cname')?.value;
+  const cname = rawCname === undefined ? undefined : String(rawCname);
   return {
     mid,
-    dtlsParameters: { role: 'client', fingerprints: [{ algorithm: fp.type.toLowerCase(), value: fp.hash }] },
+    dtlsParameters: { role: 'client', fingerprints: [{ algorithm: String(fp.type).toLowerCase(), value: String(fp.hash) }] },
     rtpParameters: {
       mid,
       codecs: [{ mimeType: 'audio/opus', payloadType: pt, clockRate: 48000, channels: 2, parameters, rtcpFeedback }],

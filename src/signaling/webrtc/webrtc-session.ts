@@ -35,6 +35,21 @@ const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offer'), sdp: z.string().min(10).max(20000), metadata: z.record(z.string(), z.string().max(256)).optional() }),
 ]);
 
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** One text message from the page, checked: SdpOfferError (close 1007) when it is not JSON or not an offer. */
+export function parseClientMessage(text: string): ClientMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SdpOfferError('signaling message is not JSON', { cause: err });
+  }
+  const parsed = ClientMessage.safeParse(raw);
+  if (!parsed.success) throw new SdpOfferError(`signaling message: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
+}
+
 /** Why a session ended on its own (logged as `cause`). */
 export type SessionEndCause =
   | 'offer_timeout'
@@ -194,19 +209,12 @@ export class WebRtcSession {
   }
 
   async #onMessage(text: string): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new SdpOfferError('signaling message is not JSON', { cause: err });
-    }
-    const parsed = ClientMessage.safeParse(raw);
-    if (!parsed.success) throw new SdpOfferError(`signaling message: ${parsed.error.issues[0]!.message}`);
+    const message = parseClientMessage(text);
     if (this.#offered) throw new SdpOfferError('one offer per session');
     this.#offered = true;
     clearTimeout(this.#offerTimer);
     this.#offerTimer = undefined;
-    const offer = parseBrowserOffer(parsed.data.sdp);
+    const offer = parseBrowserOffer(message.sdp);
     const { router, webrtc } = this.#o;
     const transport = await router.createWebRtcTransport({
       listenInfos: [
@@ -237,7 +245,7 @@ export class WebRtcSession {
         callId,
         leg: 'microphone',
         transport: 'webrtc',
-        identity: { protocol: 'webrtc', ...(parsed.data.metadata ?? {}) },
+        identity: { protocol: 'webrtc', ...(message.metadata ?? {}) },
       },
       format: { payloadType: codec.payloadType, encoding: 'opus', clockRate: codec.clockRate, channels: codec.channels ?? 2 },
       log: this.#log,
