@@ -6,11 +6,14 @@ the same speaker, words, room and recording chain as the original, only the wave
     python3 training/resynth_vocoder.py        # every vocoder under training/runs/vocoder, fold 0 of 3
     # -> training/cache/vocoder/<name>/{audio/*.flac, manifest.csv} and training/cache/vocoder/manifest.csv (all)
 
-The whole recipe, from nothing (~80 CPU-min for the vocoders, a few for the copies):
+The whole thing from nothing, as the fold-0 experiment (experiments/nb21-vocoder.json) made it: four vocoders by
+wall-clock budget (20 + 20 + 10 + 10 min; on a loaded machine fewer steps fit: train.json records them), then the
+copies (~0.1-0.2 s of CPU per second of audio per vocoder):
 
-    for v in "hifigan 128 256 1" "hifigan 64 160 2" "vocos 192 256 1" "vocos 128 160 2"; do set -- $v
-      python3 training/train_vocoder.py --kind $1 --size $2 --hop $3 --seed $4 --minutes 20 \
-        --name $1-$([ $1 = hifigan ] && echo c || echo d)$2-h$3; done
+    python3 training/train_vocoder.py --kind hifigan --size 128 --hop 256 --minutes 20 --name hifigan-c128-h256
+    python3 training/train_vocoder.py --kind vocos --size 192 --hop 256 --minutes 20 --name vocos-d192-h256
+    python3 training/train_vocoder.py --kind hifigan --size 64 --hop 160 --minutes 10 --seed 2 --name hifigan-c64-h160
+    python3 training/train_vocoder.py --kind vocos --size 128 --hop 160 --minutes 10 --seed 2 --name vocos-d128-h160
     python3 training/resynth_vocoder.py
 
 Only the fold's training genuine files are resynthesised (the vocoders never saw the files the fold holds out, and
