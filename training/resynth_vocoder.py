@@ -45,7 +45,7 @@ def level_match(y: np.ndarray, x: np.ndarray) -> np.ndarray:
             ).astype(np.float32)
 
 
-def combine(out: Path, names: list[str]) -> Path:
+def combine(out: Path, names: list[str], file: str = 'manifest.csv') -> Path:
     """One manifest of every vocoder's rows (train.py --paired-fakes takes one file), paths relative to `out`."""
     rows = []
     for name in names:
@@ -53,7 +53,7 @@ def combine(out: Path, names: list[str]) -> Path:
             for r in csv.DictReader(fh):
                 r['path'] = f'{name}/{r["path"]}'
                 rows.append(r)
-    path = out / 'manifest.csv'
+    path = out / file
     with open(path, 'w', newline='') as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     ap.add_argument('--folds', type=int, default=3)
     ap.add_argument('--fold', type=int, default=0)
     ap.add_argument('--split-seed', type=int, default=DEFAULT_SEED)
+    ap.add_argument('--combined', default=None, metavar='FILE',
+                    help='the combined manifest\'s name under --out (default manifest.csv; with --only: none unless given)')
     ap.add_argument('--limit', type=int, default=0, help='only the first N genuine files')
     ap.add_argument('--threads', type=int, default=1)
     args = ap.parse_args(argv)
@@ -92,8 +94,8 @@ def main(argv=None) -> int:
                      'training genuine speech', lambda it, n=name: ('voc', f'vocoder-{n}'),
                      lambda x, it, net=net, mel=mel: level_match(V.vocode(net, mel, x), x), every=100)
         names.append(name)
-    if not args.only:
-        combine(out, names)
+    if args.combined or not args.only:
+        combine(out, names, args.combined or 'manifest.csv')
     return 0
 
 
