@@ -2,12 +2,14 @@
 """Paired comparison of cross-validation runs of the same fold: which recipe is better on the same held-out files.
 
     python3 training/compare_runs.py training/runs/plain/cv-narrowband-f0 training/runs/exp/nb-naive-f0 [more runs]
-        [--channel g711_ulaw] [--boot 1000] [--json OUT]
+        [--channel g711_ulaw] [--boot 1000] [--json OUT] [--by-family]
 
 The first run is the baseline. For each other run: window EER (every speech window of the held-out files) and file
 EER (the verdict engine's smoothed call score, as cv_report.py computes it) of both runs, and the difference with a
 95 % interval from a paired bootstrap over files (the same resampled files score both runs, so the interval is that
 of the difference, much tighter than two separate intervals). A negative difference: the run is better.
+--by-family: the same for each generator family (every held-out genuine file against that family's synthetic files,
+as cv_report.py's per-family figures).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def compare(base: dict, other: dict, boot: int, seed: int = 0) -> dict:
     for name, fn in (('window_eer', _window_eer), ('file_eer', _file_eer)):
         ea, eb = fn(a), fn(b)
         diffs = np.array([fn([b[k] for k in d]) - fn([a[k] for k in d]) for d in draws])
-        lo, hi = np.percentile(diffs, [2.5, 97.5])
+        lo, hi = np.nanpercentile(diffs, [2.5, 97.5])   # nan: a draw without one class (a tiny family)
         out[name] = {'base': round(ea, 2), 'run': round(eb, 2), 'diff': round(eb - ea, 2),
                      'ci95': [round(float(lo), 2), round(float(hi), 2)]}
     return out
@@ -61,6 +63,7 @@ def main(argv=None) -> int:
     ap.add_argument('--channel', default='g711_ulaw', choices=('g711_ulaw', 'wideband'))
     ap.add_argument('--boot', type=int, default=1000, help='bootstrap draws over files')
     ap.add_argument('--json', default=None, help='also write the figures here')
+    ap.add_argument('--by-family', action='store_true', help='also per generator family (genuine vs that family)')
     args = ap.parse_args(argv)
     if len(args.runs) < 2:
         ap.error('give a baseline run and at least one run to compare')
@@ -80,6 +83,17 @@ def main(argv=None) -> int:
             v = c[k]
             print(f'  {run}: {k} {v["base"]:.2f} -> {v["run"]:.2f} %  diff {v["diff"]:+.2f} '
                   f'[{v["ci95"][0]:+.2f}, {v["ci95"][1]:+.2f}]  ({c["files"]} files)')
+        if args.by_family:
+            c['per_family'] = {}
+            families = sorted({r['family'] for r in base.values() if r['y'] == 1})
+            for fam in families:
+                keep = {i for i, r in base.items() if r['y'] == 0 or r['family'] == fam}
+                cf = compare({i: base[i] for i in keep}, {i: other[i] for i in keep if i in other}, args.boot)
+                c['per_family'][fam] = cf
+                n = sum(1 for i in keep if base[i]['y'] == 1)
+                print(f'    {fam} ({n} synthetic files): ' + ', '.join(
+                    f'{k} {cf[k]["base"]:.1f} -> {cf[k]["run"]:.1f} % diff {cf[k]["diff"]:+.1f} '
+                    f'[{cf[k]["ci95"][0]:+.1f}, {cf[k]["ci95"][1]:+.1f}]' for k in ('window_eer', 'file_eer')))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

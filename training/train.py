@@ -358,7 +358,11 @@ def main(argv=None) -> int:
     if args.paired_fakes:
         fakes = read_corpus(f'manifest:{args.paired_fakes}')
         train_ids = {it.id for it in by_split['train']}
-        extra = cachemod.build({'pool': fakes}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log)
+        # the fakes' codec copies only when a crop can read one (Opus channel or MP3/AAC source copies): without them
+        # the merged store has the clean audio alone, and the crops drawn are the same (no draw reads a copy)
+        p_opus = args.opus if args.opus is not None else AugConfig().p_opus
+        copies = ('pool',) if p_opus > 0 or args.source_codec > 0 else ()
+        extra = cachemod.build({'pool': fakes}, args.cache_dir, {'pool': caps['train']}, copies_for=copies, log=log)
         fakes = [it for it in fakes if (it.extra or {}).get('pair_key') in train_ids]
         originals = {it.id: it for it in by_split['train']}
         for f in fakes:     # --pairs draws a fake with its original: one key for both

@@ -14,6 +14,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     bootstrap          # file-level bootstrap intervals of the EER
     adversary          # source adversary: gradient reversal, conditional head, ramp
     parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
+    vocoder            # the small vocoders: shapes, exact inverse STFT, chunked = whole, resynthesis manifest
 """
 from __future__ import annotations
 
@@ -553,6 +554,65 @@ def cmd_parity(model_dir: str | None, dump: str | None = None, variant: str = 'd
                 'output_shapes': [list(map(str, o.shape)) for o in sess.get_outputs()]}
 
 
+def cmd_vocoder(tmp: str) -> dict:
+    """training/devoxtrain/vocoder.py and resynth_vocoder.py on untrained nets (seconds): every family and hop maps a
+    mel of T frames to T x hop samples; Vocos' inverse STFT inverts the mel front-end's own STFT framing exactly; the
+    chunked whole-file vocoding equals one pass; the resynthesis writes one paired row per genuine file, same length."""
+    import torch
+    from devoxtrain import vocoder as V
+    from devoxtrain.resynth import resynthesise
+    sys.path.insert(0, str(Path(V.__file__).resolve().parents[1]))     # training/: the scripts import as modules
+    from resynth_vocoder import combine, level_match
+    torch.manual_seed(0)
+    rng = np.random.default_rng(3)
+    out: dict = {'shapes': {}}
+    for kind in ('hifigan', 'vocos'):
+        for hop in (256, 160):
+            net, mel = V.build(kind, hop, 32, 2), V.Mel(hop)
+            x = torch.from_numpy(_speechlike(rng, 20 * hop / SR).astype(np.float32))[None]
+            m = mel(x)
+            y = net(m)
+            out['shapes'][f'{kind}-h{hop}'] = {'samples': x.shape[1], 'frames': m.shape[2], 'mels': m.shape[1],
+                                               'out': y.shape[1], 'finite': bool(torch.isfinite(y).all())}
+    voc = V.Vocos(256, 32, 2)
+    x = torch.from_numpy(_speechlike(rng, 1.0).astype(np.float32)[:62 * 256])[None]
+    pad = (voc.n_fft - voc.hop) // 2
+    xp = torch.nn.functional.pad(x[:, None], (pad, pad), mode='reflect')[:, 0]
+    spec = torch.stft(xp, voc.n_fft, voc.hop, window=voc.win, center=False, return_complex=True)
+    out['istft_max_err'] = float((voc.istft(spec) - x).abs().max())
+    net, mel = V.build('hifigan', 160, 32), V.Mel(160)
+    net.eval()
+    sig = _speechlike(rng, 3.0).astype(np.float32)[:47_999]
+    with torch.no_grad():
+        whole = net(mel(torch.from_numpy(np.pad(sig, (0, 1)))[None]))[0].numpy()[:len(sig)]
+    chunked = V.vocode(net, mel, sig, chunk_s=0.5)
+    out['chunked'] = {'len_in': len(sig), 'len_out': len(chunked), 'max_diff': float(np.abs(chunked - whole).max())}
+    import contextlib
+    root = Path(tmp)
+    items = []
+    for i, sec in enumerate((1.3, 2.0)):
+        p = root / f'g{i}.wav'
+        sf.write(p, _speechlike(rng, sec) * 0.3, SR)
+        items.append(Item(id=f'audio/g{i}.wav', path=str(p), label='genuine', speaker=f's{i}', source='page',
+                          duration_s=sec))
+    with contextlib.redirect_stdout(sys.stderr):      # progress lines: stdout is the JSON
+        for name, kind in (('h', 'hifigan'), ('v', 'vocos')):
+            net, mel = V.build(kind, 256, 32, 2), V.Mel(256)
+            net.eval()
+            resynthesise(items, root / 'voc' / name, name, lambda it, n=name: ('voc', f'vocoder-{n}'),
+                         lambda x, it, net=net, mel=mel: level_match(V.vocode(net, mel, x), x))
+        rows = read_manifest(combine(root / 'voc', ['h', 'v']))
+    lens = [sf.info(r.path).frames for r in rows]
+    out['manifest'] = {'rows': len(rows), 'labels': sorted({r.label for r in rows}),
+                       'generators': sorted({r.generator for r in rows}),
+                       'pair_keys': sorted({r.extra['pair_key'] for r in rows}),
+                       'lengths_match': lens == [sf.info(it.path).frames for it in items] * 2,
+                       'rms_ratio_db': [round(20 * np.log10(np.sqrt(np.mean(sf.read(r.path)[0] ** 2)) /
+                                                            np.sqrt(np.mean(sf.read(it.path)[0] ** 2))), 2)
+                                        for r, it in zip(rows, items * 2)]}
+    return out
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
@@ -575,6 +635,9 @@ def main(argv: list[str]) -> int:
         out = cmd_bootstrap()
     elif cmd == 'adversary':
         out = cmd_adversary()
+    elif cmd == 'vocoder':
+        with tempfile.TemporaryDirectory() as tmp:
+            out = cmd_vocoder(tmp)
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}
