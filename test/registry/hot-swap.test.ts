@@ -101,7 +101,7 @@ t.test('a serving node follows promotions between batches; bad versions and outa
   await waitFor(async () => (await readStoredEvents(nats.url, 'DEVOX', 'devox.call.outage-call.ended')).length === 1, 20_000, 'the outage call ended');
   const outageWindows = await readStoredEvents(nats.url, 'DEVOX', 'devox.call.outage-call.window');
   t.ok(outageWindows.length >= 4, `a call during the outage was scored (${outageWindows.length} windows)`);
-  // The count follows the swap's end (the old worker closed), which a loaded box may finish after the card changed.
+  // Seen once on a loaded box: 2 at the first scrape after the outage call ended; wait for it (and fail if it never comes).
   await waitFor(async () => metricValue(await scrape(server), 'devox_registry_swaps_total', 'channel="narrowband",result="ok"') >= 3, 15_000, 'three swaps counted');
   m = await scrape(server);
   t.equal(metricValue(m, 'devox_registry_swaps_total', 'channel="narrowband",result="ok"'), 3, 'v1 at start-up, v2, v1 again: one count per swap');
