@@ -171,8 +171,3 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
 
 // Listen-in (a flagged leg's RTP fed into a mediasoup producer, consumed by the browser) is not
 // built yet; the console disables it with its reason (asserted above and in console-e2e).
-t.test('listen-in: the browser hears the call', {
-  skip: process.env.MEDIASOUP_WORKER_BIN
-    ? 'listen-in is not built into DevoX yet (docs/console.md, "Listen-in")'
-    : 'no mediasoup worker (MEDIASOUP_WORKER_BIN unset): listen-in is disabled on this machine',
-}, async () => undefined);
