@@ -4,7 +4,7 @@
  * prints where it was stored.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { natsCliConfig } from './nats-cli-config.js';
 import { connectNats } from '../verdicts/nats-connection.js';
 import { buildFeedback, FeedbackError, FEEDBACK_VERDICTS, publishFeedback } from '../verdicts/feedback.js';
 
@@ -68,19 +68,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`devox feedback: ${err.message}\n${USAGE}`);
     return 2;
   }
-  let cfg;
-  try {
-    const servers = str('nats')?.split(',').map((s) => s.trim()).filter(Boolean);
-    cfg = loadConfig({ file: str('config'), overrides: servers ? { nats: { servers } } : undefined }).nats;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`devox feedback: ${err.message}\n`);
+  const loaded = natsCliConfig(str('config'), str('nats'));
+  if ('error' in loaded) {
+    process.stderr.write(`devox feedback: ${loaded.error}\n`);
     return 2;
   }
-  if (cfg.servers.length === 0) {
-    process.stderr.write('devox feedback: no NATS server configured (--nats URL, nats.servers or DEVOX_NATS_SERVERS)\n');
-    return 2;
-  }
+  const cfg = loaded.config.nats;
   const nc = await connectNats(cfg).catch((err: Error) => err);
   if (nc instanceof Error) {
     process.stderr.write(`devox feedback: cannot connect to ${cfg.servers.join(',')}: ${nc.message}\n`);

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { natsCliConfig } from './nats-cli-config.js';
 import { ModelLoadError } from '../detect/errors.js';
 import { createLogger } from '../logger.js';
 import { readFeatures, readFeedback } from '../learn/dataset.js';
@@ -71,15 +71,9 @@ export async function run(argv: string[]): Promise<number> {
   const sinceMin = v['since-min'] === undefined ? undefined : Number(v['since-min']);
   if (!(lambda >= 0) || !(distill >= 0) || (sinceMin !== undefined && !(sinceMin > 0))) return fail('--lambda and --distill must be >= 0, --since-min > 0');
   if (!(CHANNELS as readonly string[]).includes(v.channel)) return fail(`--channel must be ${CHANNELS.join(' or ')}`);
-  let config: Readonly<Config>;
-  try {
-    const servers = v.nats?.split(',').map((s) => s.trim()).filter(Boolean);
-    config = loadConfig({ file: v.config, overrides: servers ? { nats: { servers } } : undefined });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return fail(err.message);
-  }
-  if (config.nats.servers.length === 0) return fail('no NATS server configured (--nats URL, nats.servers or DEVOX_NATS_SERVERS)');
+  const loaded = natsCliConfig(v.config, v.nats);
+  if ('error' in loaded) return fail(loaded.error);
+  const config = loaded.config;
   const log = createLogger(config.log.level === 'silent' ? 'silent' : 'info');
   const nc = await connectNats(config.nats).catch((err: Error) => err);
   if (nc instanceof Error) return fail(`cannot connect to ${config.nats.servers.join(',')}: ${nc.message}`, 1);

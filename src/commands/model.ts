@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { natsCliConfig } from './nats-cli-config.js';
 import { cardBand } from '../detect/band.js';
 import { ModelLoadError } from '../detect/errors.js';
 import { createLogger } from '../logger.js';
@@ -67,15 +67,9 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return sub || v.help ? 0 : 2;
   }
-  let config: Readonly<Config>;
-  try {
-    const servers = v.nats?.split(',').map((s) => s.trim()).filter(Boolean);
-    config = loadConfig({ file: v.config, overrides: servers ? { nats: { servers } } : undefined });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return fail(err.message);
-  }
-  if (config.nats.servers.length === 0) return fail('no NATS server configured (--nats URL, nats.servers or DEVOX_NATS_SERVERS)');
+  const loaded = natsCliConfig(v.config, v.nats);
+  if ('error' in loaded) return fail(loaded.error);
+  const config = loaded.config;
   const channel = channelOf(v.channel);
   if (channel instanceof Error) return fail(channel.message);
   const by = v.by ?? userInfo().username;

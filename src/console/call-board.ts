@@ -26,22 +26,10 @@ const MAX_VERDICTS = 200;
 const MAX_EVENTS = 120;
 const KEPT_WINDOW_EVENTS = 8;
 
-interface LegState {
-  streamId: string;
-  leg: string;
-  node: string;
-  transport: string;
-  label: VerdictLabel;
-  score: number;
-  lastWindowScore: number | null;
-  speechSec: number;
-  windows: number;
+/** A leg as the board keeps it: its summary's fields, with rings in place of the sparkline array. */
+interface LegState extends Omit<LegSummary, 'spark' | 'sparkTail'> {
   /** `windows` at the last delta taken: the sparkline points browsers already have. */
   pushedWindows: number;
-  mediaTimeSec: number;
-  modelVersion: string;
-  ended: boolean;
-  endReason: string | null;
   lastSeq: number;
   spark: Ring;
   tl: { t: Ring; s: Ring; e: Ring; sp: Ring; lost: Ring; rms: Ring };
