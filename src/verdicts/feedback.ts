@@ -16,11 +16,8 @@ export const FEEDBACK_SCHEMA_VERSION = 1 as const;
 export type FeedbackVerdict = 'confirmed_synthetic' | 'confirmed_genuine' | 'unsure';
 export const FEEDBACK_VERDICTS: readonly FeedbackVerdict[] = ['confirmed_synthetic', 'confirmed_genuine', 'unsure'];
 
-export interface FeedbackEvent {
-  schemaVersion: typeof FEEDBACK_SCHEMA_VERSION;
-  type: 'call.feedback';
-  /** Unique per feedback (the Nats-Msg-Id): a re-sent feedback is stored once. */
-  eventId: string;
+/** What a caller supplies; the rest (schemaVersion, type, eventId, times) is filled in. */
+export interface FeedbackInput {
   callId: string;
   /** The leg the feedback is about; absent: the whole call. */
   leg?: string;
@@ -33,19 +30,15 @@ export interface FeedbackEvent {
   note?: string;
   /** The model version whose verdict the analyst saw, when known. */
   modelVersion?: string;
-  wallTime: string;
-  wallTimeMs: number;
 }
 
-/** What a caller supplies; the rest (schemaVersion, type, eventId, times) is filled in. */
-export interface FeedbackInput {
-  callId: string;
-  leg?: string;
-  verdict: FeedbackVerdict;
-  operator: string;
-  source: string;
-  note?: string;
-  modelVersion?: string;
+export interface FeedbackEvent extends FeedbackInput {
+  schemaVersion: typeof FEEDBACK_SCHEMA_VERSION;
+  type: 'call.feedback';
+  /** Unique per feedback (the Nats-Msg-Id): a re-sent feedback is stored once. */
+  eventId: string;
+  wallTime: string;
+  wallTimeMs: number;
 }
 
 export class FeedbackError extends Error {
