@@ -3,13 +3,15 @@
  * an optional operator file (--config / DEVOX_CONFIG), then DEVOX_* environment
  * overrides. Validated once with zod; a bad key fails start-up with its path named.
  */
-import { readFileSync } from 'node:fs';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ConfigError, envOverrides, mergeConfig, readJson, resolveSecretFiles, type Env } from './config-env.js';
 import { ConsoleConfigSchema, NodeConfigSchema } from './console/config-schema.js';
+import { FeaturesConfigSchema, RegistryConfigSchema } from './registry/config-schema.js';
+import { SpeakerConfigSchema } from './speaker/config-schema.js';
 
 const port = z.number().int().min(1).max(65535);
 /** A bearer token: empty (none) or long enough not to be guessed (e.g. `openssl rand -hex 32`). */
@@ -129,38 +131,8 @@ const ConfigSchema = z
         streamMaxAgeSec: z.number().int().min(1),
       })
       .strict(),
-    registry: z
-      .object({
-        /** With nats.servers set: watch the registry's serving keys and hot-swap (false: the on-disk models only). */
-        watch: z.boolean(),
-        /** JetStream Object Store bucket holding model versions (<name>/<version>/<file>). */
-        objectBucket: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
-        /** JetStream Key-Value bucket: serving.<channel> = which version serves narrowband / wideband. */
-        kvBucket: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
-        /** Where pulled versions are kept (<cacheDir>/<name>/<version>/); empty: <tmpdir>/devox-model-cache. */
-        cacheDir: z.string(),
-        /** Backstop poll of the serving keys (a key change is also noticed at once by subscription). */
-        pollSec: z.number().min(0.2).max(3600),
-        /** A candidate NAME@VERSION scoring a sampled share of windows next to the serving model (never judging). */
-        shadow: z.object({ version: z.string(), share: z.number().min(0).max(1) }).strict(),
-        /** A candidate NAME@VERSION judging a share of new streams of its band. */
-        canary: z.object({ version: z.string(), share: z.number().min(0).max(1) }).strict(),
-      })
-      .strict(),
-    features: z
-      .object({
-        /** Publish each speech window's embedding (never samples) to JetStream. */
-        export: z.boolean(),
-        /** Its own stream, with its own retention. */
-        stream: z.string().min(1),
-        /** Subjects `<subjectPrefix>.<callToken>`; empty: `<nats.subjectPrefix>-features` (a stream may not overlap the events stream's `<prefix>.>`). */
-        subjectPrefix: z.string(),
-        maxAgeSec: z.number().int().min(60),
-        maxBytes: z.number().int().min(1024 * 1024),
-        /** Windows with less speech than this are not exported. */
-        minSpeechRatio: z.number().min(0).max(1),
-      })
-      .strict(),
+    registry: RegistryConfigSchema,
+    features: FeaturesConfigSchema,
     http: z
       .object({
         host: z.string(),
@@ -181,52 +153,7 @@ const ConfigSchema = z
       })
       .strict(),
     /** Who is speaking (docs/speaker.md): enrolment and verification of a claimed identity per leg. */
-    speaker: z
-      .object({
-        /** Run the speaker model on live legs next to the detector (and serve the enrolment API). */
-        enabled: z.boolean(),
-        modelDir: z.string().min(1),
-        /** Embed one speech window in every N (4 with window.hopMs 250 = one per second of speech). */
-        everyNthWindow: z.number().int().min(1).max(64),
-        maxBatchSize: z.number().int().min(1).max(256),
-        maxBatchWaitMs: z.number().min(0).max(1000),
-        /** Deep-voice labels of the leg under which a matching voice is verified: never synthetic; ["genuine"] is the strict rule. */
-        verifyDeepVoiceLabels: z
-          .array(z.enum(['genuine', 'suspicious']))
-          .min(1),
-        /** Embedded windows needed before a voice decision (one per everyNthWindow speech windows). */
-        minWindows: z.number().int().min(1),
-        /** Decision threshold on the cosine score: the card's "far1" (1 % false accepts) or "eer" point, or a number. */
-        threshold: z.union([z.enum(['far1', 'eer']), z.number().gt(-1).lt(1)]),
-        /** Identity keys (StreamDescriptor.identity) holding the claimed account, first match wins. */
-        claimKeys: z.array(z.string().min(1)),
-        /** Raw claim value (e.g. a SIP AOR) -> account. */
-        claimMap: z.record(z.string(), z.string()),
-        /** Accounts compared 1:N when a leg carries no claim (empty: no identification). */
-        identifySet: z.array(z.string()),
-        /** JetStream KV bucket of enrolments (NATS configured). */
-        kvBucket: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
-        /** Without NATS: one JSON file per account here; empty: in memory (lost on exit). */
-        storeDir: z.string(),
-        /** NATS request subject for enrol / delete; empty: <nats.subjectPrefix>-speaker.enrol (never under <prefix>.>, which the event stream stores). */
-        enrolSubject: z.string(),
-        /** Bearer tokens accepted by the HTTP enrolment API (/speaker/enrolments); empty: the API is off. */
-        httpTokens: z.array(z.string().min(16, 'tokens must be at least 16 characters')),
-        /** Largest HTTP / NATS enrolment request (base64 audio), bytes. */
-        maxRequestBytes: z.number().int().min(1024),
-        enrol: z
-          .object({
-            minSpeechSec: z.number().min(0),
-            minSegments: z.number().int().min(1),
-            /** Speech windows (every hopSec) per consistency segment. */
-            segmentWindows: z.number().int().min(1),
-            hopSec: z.number().positive(),
-            /** Lowest cosine of a segment to the enrolment mean; "card": the model card's enrolConsistency. */
-            minConsistency: z.union([z.literal('card'), z.number().gt(-1).lt(1)]),
-          })
-          .strict(),
-      })
-      .strict(),
+    speaker: SpeakerConfigSchema,
     sip: z
       .object({
         enabled: z.boolean(),
@@ -391,173 +318,11 @@ export function isLoopbackHost(host: string): boolean {
 
 export type Config = z.infer<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  readonly key: string;
-  constructor(key: string, message: string, options?: { cause?: unknown }) {
-    super(`config: ${key}: ${message}`, options);
-    this.name = 'ConfigError';
-    this.key = key;
-  }
-}
+export { clientControlToken, ConfigError, mergeConfig } from './config-env.js';
 
 /** Repository root (src/ or dist/ are one level below). */
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const defaultConfigPath = resolve(projectRoot, 'config', 'default.json');
-
-type Env = Record<string, string | undefined>;
-
-type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list';
-
-/**
- * The deployment knobs that can be set from the environment, with the config key they set.
- * A `secret` one may instead be read from a file named by `<NAME>_FILE` (Docker/Kubernetes secrets):
- * its content, without the trailing newline; setting both is an error.
- */
-const ENV_OVERRIDES: ReadonlyArray<readonly [string, string, EnvKind, 'secret'?]> = [
-  ['DEVOX_NODE_ID', 'node.id', 'string'],
-  ['DEVOX_LOG_LEVEL', 'log.level', 'string'],
-  ['DEVOX_CONSOLE_SOURCE', 'console.source', 'string'],
-  ['DEVOX_BIND_ADDRESS', 'media.bindAddress', 'string'],
-  ['DEVOX_ANNOUNCE_ADDRESS', 'media.announceAddress', 'string'],
-  ['DEVOX_RTP_PORT_MIN', 'media.rtpPortMin', 'int'],
-  ['DEVOX_RTP_PORT_MAX', 'media.rtpPortMax', 'int'],
-  ['DEVOX_STREAM_TIMEOUT_MS', 'media.streamTimeoutMs', 'int'],
-  ['DEVOX_HOP_MS', 'window.hopMs', 'int'],
-  ['DEVOX_MODEL_DIR', 'detect.modelDir', 'string'],
-  ['DEVOX_NARROWBAND_MODEL_DIR', 'detect.narrowbandModelDir', 'string'],
-  ['DEVOX_EXECUTION_PROVIDERS', 'detect.executionProviders', 'list'],
-  ['DEVOX_MAX_BATCH_SIZE', 'detect.maxBatchSize', 'int'],
-  ['DEVOX_MAX_BATCH_WAIT_MS', 'detect.maxBatchWaitMs', 'number'],
-  ['DEVOX_NATS_SERVERS', 'nats.servers', 'list'],
-  ['DEVOX_NATS_USER', 'nats.user', 'string'],
-  ['DEVOX_NATS_PASS', 'nats.pass', 'string', 'secret'],
-  ['DEVOX_NATS_TOKEN', 'nats.token', 'string', 'secret'],
-  ['DEVOX_NATS_CREDS_FILE', 'nats.credsFile', 'string'],
-  ['DEVOX_NATS_NKEY_SEED_FILE', 'nats.nkeySeedFile', 'string'],
-  ['DEVOX_NATS_TLS_CA_FILE', 'nats.tls.caFile', 'string'],
-  ['DEVOX_NATS_TLS_CERT_FILE', 'nats.tls.certFile', 'string'],
-  ['DEVOX_NATS_TLS_KEY_FILE', 'nats.tls.keyFile', 'string'],
-  ['DEVOX_STDOUT_WINDOW_EVENTS', 'nats.stdoutWindowEvents', 'bool'],
-  ['DEVOX_MAX_STREAMS', 'media.maxStreams', 'int'],
-  ['DEVOX_HTTP_HOST', 'http.host', 'string'],
-  ['DEVOX_HTTP_PORT', 'http.port', 'int'],
-  ['DEVOX_HTTP_CONTROL_TOKEN', 'http.controlToken', 'string', 'secret'],
-  ['DEVOX_HTTP_METRICS_TOKEN', 'http.metricsToken', 'string', 'secret'],
-  ['DEVOX_HTTP_PROTECT_HEALTH', 'http.protectHealth', 'bool'],
-  ['DEVOX_SIP_ENABLED', 'sip.enabled', 'bool'],
-  ['DRACHTIO_HOST', 'sip.drachtioHost', 'string'],
-  ['DRACHTIO_PORT', 'sip.drachtioPort', 'int'],
-  ['DRACHTIO_SECRET', 'sip.drachtioSecret', 'string', 'secret'],
-  ['DEVOX_SIP_ALLOWED_NETWORKS', 'sip.allowedNetworks', 'list'],
-  ['DEVOX_SIP_MAX_CALLS', 'sip.maxConcurrentCalls', 'int'],
-  ['DEVOX_SIP_DIGEST_USERNAME', 'sip.digestUsername', 'string'],
-  ['DEVOX_SIP_DIGEST_PASSWORD', 'sip.digestPassword', 'string', 'secret'],
-  ['DEVOX_WS_TOKENS', 'websocket.tokens', 'list', 'secret'],
-  ['DEVOX_WS_SIGNING_SECRET', 'websocket.signingSecret', 'string', 'secret'],
-    ['DEVOX_SPEAKER_ENABLED', 'speaker.enabled', 'bool'],
-  ['DEVOX_SPEAKER_MODEL_DIR', 'speaker.modelDir', 'string'],
-  ['DEVOX_SPEAKER_STORE_DIR', 'speaker.storeDir', 'string'],
-  ['DEVOX_SPEAKER_HTTP_TOKENS', 'speaker.httpTokens', 'list', 'secret'],
-];
-
-/** Config keys naming a file whose content is the value of a secret key (read at load). */
-const SECRET_FILE_KEYS: ReadonlyArray<readonly [fileKey: string, valueKey: string]> = [
-  ['http.controlTokenFile', 'http.controlToken'],
-  ['http.metricsTokenFile', 'http.metricsToken'],
-];
-
-/** Config keys naming files DevoX reads at start (checked readable at load, so the error names the key). */
-const READ_AT_START_KEYS = ['nats.credsFile', 'nats.nkeySeedFile', 'nats.tls.caFile', 'nats.tls.certFile', 'nats.tls.keyFile'];
-
-/** The content of a secret file without its trailing newline; ConfigError naming `key` when unreadable or empty. */
-function readSecretFile(key: string, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  }
-  const value = text.replace(/\r?\n$/, '');
-  if (value.trim() === '') throw new ConfigError(key, `${path} is empty`);
-  return value;
-}
-
-function getPath(obj: unknown, path: string): unknown {
-  let cur = obj;
-  for (const k of path.split('.')) cur = isPlainObject(cur) ? cur[k] : undefined;
-  return cur;
-}
-
-function parseEnvValue(name: string, raw: string, kind: EnvKind): unknown {
-  switch (kind) {
-    case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got ${JSON.stringify(raw)}`);
-      return Number(raw);
-    }
-    case 'number': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(name, `expected a number, got ${JSON.stringify(raw)}`);
-      return n;
-    }
-    case 'bool': {
-      if (/^(1|true|yes|on)$/i.test(raw)) return true;
-      if (/^(0|false|no|off)$/i.test(raw)) return false;
-      throw new ConfigError(name, `expected true/false, got ${JSON.stringify(raw)}`);
-    }
-    case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    default:
-      return raw;
-  }
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let cur = obj;
-  for (const k of keys.slice(0, -1)) {
-    const next = cur[k];
-    if (typeof next !== 'object' || next === null) cur[k] = {};
-    cur = cur[k] as Record<string, unknown>;
-  }
-  cur[keys[keys.length - 1]!] = value;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Deep merge where arrays and scalars in `over` replace those in `base`. */
-export function mergeConfig(base: unknown, over: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = mergeConfig(base[k], v);
-  return out;
-}
-
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(path, 'cannot read config file', { cause: err });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(path, `not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/**
- * The control token a client (devox send --bye) sends: DEVOX_HTTP_CONTROL_TOKEN, or the file named
- * by DEVOX_HTTP_CONTROL_TOKEN_FILE; undefined when neither is set. The server's variables, so one
- * export serves both on the same box.
- */
-export function clientControlToken(env: Env = process.env): string | undefined {
-  const file = env.DEVOX_HTTP_CONTROL_TOKEN_FILE;
-  if (file) return readSecretFile('DEVOX_HTTP_CONTROL_TOKEN_FILE', file);
-  return env.DEVOX_HTTP_CONTROL_TOKEN || undefined;
-}
 
 export interface LoadConfigOptions {
   /** Operator config file merged over the embedded defaults. */
@@ -595,29 +360,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   });
   const file = opts.file ?? env.DEVOX_CONFIG;
   if (file) raw = mergeConfig(raw, readJson(resolve(file)));
-  const fromEnv: Record<string, unknown> = {};
-  for (const [name, path, kind, secret] of ENV_OVERRIDES) {
-    let v = env[name];
-    const file = secret ? env[`${name}_FILE`] : undefined;
-    if (file !== undefined && file !== '') {
-      if (v !== undefined && v !== '') throw new ConfigError(name, `set ${name} or ${name}_FILE, not both`);
-      v = readSecretFile(`${name}_FILE`, file);
-    }
-    if (v !== undefined && v !== '') setPath(fromEnv, path, parseEnvValue(name, v, kind));
-  }
-  raw = mergeConfig(raw, fromEnv);
+  raw = mergeConfig(raw, envOverrides(env));
   if (opts.overrides !== undefined) raw = mergeConfig(raw, opts.overrides);
-  for (const [fileKey, valueKey] of SECRET_FILE_KEYS) {
-    const file = getPath(raw, fileKey);
-    if (typeof file !== 'string' || file === '') continue;
-    if (getPath(raw, valueKey) !== '') throw new ConfigError(fileKey, `set ${valueKey} or ${fileKey}, not both`);
-    raw = structuredClone(raw); // setPath must not write into a caller's overrides object
-    setPath(raw as Record<string, unknown>, valueKey, readSecretFile(fileKey, file));
-  }
-  for (const key of READ_AT_START_KEYS) {
-    const file = getPath(raw, key);
-    if (typeof file === 'string' && file !== '') readSecretFile(key, file);
-  }
+  raw = resolveSecretFiles(raw);
   // node.id empty: this host's name (what an operator sees in events and the console).
   if ((raw as { node?: { id?: unknown } }).node?.id === '') raw = mergeConfig(raw, { node: { id: hostname() } });
   return validateConfig(raw);
