@@ -105,6 +105,8 @@ const cases: Array<{ name: string; cmd: string; args: string[]; signal: NodeJS.S
     says: /launching process \(npm\) exited: graceful shutdown/ },
   { name: 'npx devox serve, SIGTERM to npm', cmd: 'npx', args: ['devox', 'serve', '--model', TINY_MODEL], signal: 'SIGTERM',
     says: /launching process \(npm\) exited: graceful shutdown/ },
+  { name: 'npx devox serve, SIGKILL to npm (nothing forwarded)', cmd: 'npx', args: ['devox', 'serve', '--model', TINY_MODEL], signal: 'SIGKILL',
+    says: /launching process \(npm\) exited: graceful shutdown/ },
 ];
 
 for (const c of cases) {
