@@ -35,7 +35,7 @@ const USAGE = `usage: npm run bench:registry -- [options]
   -h, --help`;
 
 const NB = resolve(projectRoot, 'models/devox-phone-nb');
-const ALT = resolve(projectRoot, 'training/runs/v21/cv-narrowband-f0');
+const ALT = resolve(projectRoot, 'test/fixtures/cv-narrowband-f0'); // fold 0 of the 2.1 recipe: another graph's weights
 
 function versionCopy(src: string, version: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'devox-bench-model-'));

@@ -2,7 +2,7 @@
  * The model lifecycle end to end (issue 15, "What it must show"), on a REAL nats-server with two
  * REAL `devox serve` processes, real RTP (G.711 µ-law) and real ONNX models:
  *
- *  1. publish v1 = training/runs/v21/cv-narrowband-f0 (fold 0 of the 2.1 recipe: the
+ *  1. publish v1 = test/fixtures/cv-narrowband-f0 (fold 0 of the 2.1 recipe: the
  *     universal_melgan_icassp2021 demo page, neural vocoders, was held out of its training) and
  *     promote it: both nodes serve it;
  *  2. stream every call of that page (the model is at chance on it), features exported;
@@ -17,7 +17,7 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -39,9 +39,9 @@ import { GENUINE_FILE } from '../helpers/fixture-paths.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import { createLogger } from '../../src/logger.js';
 
-const V1_DIR = resolve(projectRoot, 'training/runs/v21/cv-narrowband-f0');
+const V1_DIR = resolve(projectRoot, 'test/fixtures/cv-narrowband-f0');
 const SOURCE = 'universal_melgan_icassp2021';
-const SKIP = NEEDS_NATS || NEEDS_SHARED_SPEECH || (existsSync(join(V1_DIR, 'model.onnx')) ? false : `${V1_DIR} not present (training/runs is not in the repository)`);
+const SKIP = NEEDS_NATS || NEEDS_SHARED_SPEECH;
 
 interface Clip {
   path: string;
