@@ -3,13 +3,11 @@
  * (inference-worker.ts explains why a worker). One engine = one model version = one session.
  * The detector keeps one engine at a time and swaps engines between batches.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { InferenceError, InferenceTimeoutError, ModelLoadError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './inference-worker.js';
-import { disableOrtTelemetry } from './ort-telemetry.js';
+import { spawnOrtWorker } from './ort-worker.js';
 import type { ExecutionProviderName } from './model-registry.js';
 import type { ModelCard } from './types.js';
 
@@ -48,16 +46,6 @@ export interface EngineOptions {
  * bootstrap that registers tsx in the worker first: tsx's CLI loader does not carry over into
  * worker threads.
  */
-function spawnWorker(init: WorkerInit): Worker {
-  disableOrtTelemetry(); // before the worker's first session reads the environment
-  const opts = { workerData: init, name: 'devox-inference' };
-  const js = new URL('./inference-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, opts);
-  const ts = new URL('./inference-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`;
-  return new Worker(boot, { ...opts, eval: true });
-}
 
 interface PendingRun {
   id: number;
@@ -110,7 +98,7 @@ export class InferenceEngine {
       intraOpThreads: opts.intraOpThreads,
       embeddings: opts.embeddings ?? false,
     };
-    const worker = spawnWorker(init);
+    const worker = spawnOrtWorker(import.meta.url, 'inference-worker', 'devox-inference', init);
     const log = opts.log;
     const first = await new Promise<FromWorker>((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {

@@ -4,22 +4,12 @@
  * allocation per batch). A worker that dies or a model that fails to load is a ModelLoadError /
  * an Error from run(), never a silent empty result.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ModelLoadError, type ModelLoadErrorCode } from '../detect/errors.js';
+import { spawnOrtWorker } from '../detect/ort-worker.js';
 import type { FromSpeakerWorker, SpeakerWorkerInit, ToSpeakerWorker } from './speaker-worker.js';
 import type { SpeakerCard } from './types.js';
 
-function spawn(init: SpeakerWorkerInit): Worker {
-  const opts = { workerData: init, name: 'devox-speaker' };
-  const js = new URL('./speaker-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, opts);
-  const ts = new URL('./speaker-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`;
-  return new Worker(boot, { ...opts, eval: true });
-}
 
 export interface SpeakerRun {
   buffer: ArrayBuffer;
@@ -44,7 +34,8 @@ export class SpeakerEngine {
   }
 
   static start(modelDir: string, intraOpThreads = 1): Promise<SpeakerEngine> {
-    const worker = spawn({ modelDir, intraOpThreads });
+    const init: SpeakerWorkerInit = { modelDir, intraOpThreads };
+    const worker = spawnOrtWorker(import.meta.url, 'speaker-worker', 'devox-speaker', init);
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromSpeakerWorker): void => {
         if (m.type === 'ready') {
