@@ -3,6 +3,10 @@
  * `npx devox serve` are started for real (dist built first, as `npm start` needs), npm gets
  * SIGTERM (or SIGKILL, which it cannot forward), and no devox node process is left (checked by
  * pid in /proc: gone or a zombie, i.e. exited).
+ *
+ * The launcher runs in a process group of its own (spawn `detached`), so nothing npm or its shell
+ * signals to their group can reach this test process; every path (failure included) kills what
+ * is left of the launched tree, so a failed case cannot keep the file alive until its timeout.
  */
 import t from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -60,27 +64,52 @@ function running(pid: number): boolean {
   return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
+/** SIGKILL, quiet when the process has already gone (it may exit between a check and the kill). */
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // ESRCH: already gone
+  }
+}
+
+/** Every process this file launched, with its descendants at launch time: killed at the end whatever happened. */
+const launched = new Map<number, string>(); // pid → its command line (a reused pid is never killed)
+t.teardown(() => {
+  for (const [pid, line] of launched) if (running(pid) && cmdline(pid) === line) killQuietly(pid);
+});
+
 /** Starts the launcher, waits for "devox server ready", returns it and the devox node pid under it. */
 async function launch(cmd: string, args: string[]): Promise<{ npm: ChildProcess; devox: number; output: () => string }> {
   const npm = spawn(cmd, args, {
     cwd: projectRoot,
     env: { ...process.env, npm_config_offline: 'true', DEVOX_HTTP_PORT: '0', DEVOX_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: a group-wide signal from npm or its shell never reaches this file
   });
+  launched.set(npm.pid!, cmdline(npm.pid!));
   let text = '';
   npm.stdout!.on('data', (b: Buffer) => (text += b.toString()));
   npm.stderr!.on('data', (b: Buffer) => (text += b.toString()));
-  const deadline = Date.now() + 60_000;
+  const killTree = (): void => {
+    for (const p of descendants(npm.pid!).reverse()) killQuietly(p);
+    killQuietly(npm.pid!);
+  };
+  const deadline = Date.now() + 120_000; // a loaded 2-core CI box starts npm and the server slowly
   while (!text.includes('devox server ready')) {
-    if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`${cmd} ${args.join(' ')} did not start:\n${text}`);
+    if (Date.now() > deadline || npm.exitCode !== null || npm.signalCode !== null) {
+      killTree();
+      throw new Error(`${cmd} ${args.join(' ')} did not start (exit ${npm.exitCode ?? npm.signalCode ?? 'none yet'}):\n${text}`);
+    }
     await sleep(100);
   }
   const under = descendants(npm.pid!);
+  for (const p of under) launched.set(p, cmdline(p));
   const devox = under.filter((p) => /(^|\/)node$/.test(cmdline(p).split(' ')[0]!) && cmdline(p).includes(' serve'));
   if (devox.length !== 1) {
-    for (const p of [...under].reverse()) process.kill(p, 'SIGKILL');
-    npm.kill('SIGKILL');
-    throw new Error(`expected one devox node process under npm, found ${devox.join(',') || 'none'}`);
+    const tree = under.map((p) => `${p}: ${cmdline(p)}`).join('\n');
+    killTree();
+    throw new Error(`expected one devox node process under npm, found ${devox.join(',') || 'none'}; the tree:\n${tree}`);
   }
   return { npm, devox: devox[0]!, output: () => text };
 }
@@ -113,11 +142,12 @@ for (const c of cases) {
   t.test(c.name, async (t) => {
     const { npm, devox, output } = await launch(c.cmd, c.args);
     t.teardown(() => {
-      if (running(devox)) process.kill(devox, 'SIGKILL');
+      if (running(devox)) killQuietly(devox);
     });
     t.ok(running(devox), `devox node process ${devox} is running`);
     npm.kill(c.signal);
-    t.ok(await gone(devox, 15_000), `devox node process ${devox} exited after ${c.signal} to npm`);
+    const exited = await gone(devox, 30_000);
+    t.ok(exited, `devox node process ${devox} exited after ${c.signal} to npm`, exited ? {} : { output: output() });
     await sleep(200);
     t.match(output(), c.says, 'it shut down gracefully');
     t.match(output(), /shutdown complete/);
