@@ -83,6 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument('--limit', type=int, default=0, help='at most N files per label and split (a quick look; 0 = all)')
     ap.add_argument('--json', action='store_true', help='print one JSON object instead of the table')
     args = ap.parse_args(argv)
+    for s in args.splits.split(','):
+        if s not in ('dev', 'test'):
+            raise SystemExit(f'--splits: dev and/or test, not {s!r}')
     card_a, sess_a = _session(args.a)
     card_b, sess_b = _session(args.b)
     split_a, split_b = (_split_key(c) for c in (card_a, card_b))
@@ -94,8 +97,6 @@ def main(argv=None) -> int:
     out = {'a': f'{card_a["name"]} {card_a["version"]} ({args.a})', 'b': f'{card_b["name"]} {card_b["version"]} ({args.b})',
            'boot': args.boot, 'results': {}}
     for s in args.splits.split(','):
-        if s not in ('dev', 'test'):
-            raise SystemExit(f'--splits: dev and/or test, not {s!r}')
         its = split.items(items, s)
         if args.limit > 0:
             its = [it for y in (0, 1) for it in [i for i in its if i.y == y][:args.limit]]

@@ -118,6 +118,11 @@ def parse_args(argv=None):
     ap.add_argument('--denoise', type=float, default=0.0, metavar='P',
                     help='probability that a (non-Opus, non-mobile) training crop comes from the RNNoise-denoised copy '
                          '(a softphone denoiser before the leg; precomputed with scripts/neural-channel.ts)')
+    ap.add_argument('--rawboost', type=float, default=0.0, metavar='P',
+                    help='probability of RawBoost on a training crop (devoxtrain/rawboost.py: random non-linear '
+                         'convolutive chain, impulsive and coloured stationary noise), both classes alike')
+    ap.add_argument('--rawboost-algo', default='12', choices=('1', '2', '3', '12', '123'),
+                    help="RawBoost algorithms in series: '12' (best on ASVspoof 2021 LA in the paper), '3' (DF)")
     ap.add_argument('--smoke', action='store_true', help='tiny subset, few steps (CI); still exports and evaluates')
     ap.add_argument('--recipe', default=None, metavar='JSON',
                     help='a recipe file: {"option_name": value, ...} with the long option names (dashes or '
@@ -393,6 +398,7 @@ def main(argv=None) -> int:
         aug.p_opus = args.opus
     aug.p_mobile = args.mobile
     aug.p_denoise = args.denoise
+    aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,

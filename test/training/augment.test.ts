@@ -26,6 +26,12 @@ interface Aug {
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
   mobile: Record<'amrnb12.2' | 'amrnb4.75' | 'gsm', { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number; corr_with_g711: number }>;
   neural: Record<'rnnoise' | 'opus16' | 'lace16' | 'nolace16', { same_length: boolean; lag_samples: number; corr: number; snr_vs_plain_opus_db?: number }>;
+  rawboost: {
+    algo1: { same_length: boolean; rms_delta_db: number; max_band_shift_db: number; corr: number };
+    algo2: { same_length: boolean; changed_fraction: number; max_relative_change: number };
+    algo3: { same_length: boolean; snr_db: number };
+    replays: boolean; differs_by_seed: boolean;
+  };
 }
 
 t.test('augmentations do what they claim', async (t) => {
@@ -151,6 +157,19 @@ t.test('augmentations do what they claim', async (t) => {
       t.ok(c.snr_db > 8 && c.snr_db < 30, `${name} is lossy: SNR ${c.snr_db.toFixed(1)} dB`);
     }
     t.ok(a.source_codecs['mp3_24']!.energy_above_6k_db_change < -20, `MP3 24 kbps: ${a.source_codecs['mp3_24']!.energy_above_6k_db_change.toFixed(1)} dB above 6 kHz`);
+  });
+
+  t.test('RawBoost (Tak et al. 2022): each algorithm does what the paper describes', async (t) => {
+    const r = a.rawboost;
+    t.ok(r.algo1.same_length && Math.abs(r.algo1.rms_delta_db) < 0.5, `1: same length and RMS (${r.algo1.rms_delta_db.toFixed(2)} dB)`);
+    t.ok(r.algo1.max_band_shift_db > 1, `1: a random notch chain recolours the spectrum (a band moves ${r.algo1.max_band_shift_db.toFixed(1)} dB)`);
+    t.ok(r.algo1.corr > 0.5, `1: still the same speech (corr ${r.algo1.corr.toFixed(2)})`);
+    t.ok(r.algo2.same_length && r.algo2.changed_fraction > 0 && r.algo2.changed_fraction <= 0.1,
+      `2: impulses on ${(100 * r.algo2.changed_fraction).toFixed(1)} % of the samples (at most 10 %)`);
+    t.ok(r.algo2.max_relative_change <= 2 + 1e-9, `2: each by at most 2x the sample (${r.algo2.max_relative_change.toFixed(2)})`);
+    t.ok(r.algo3.same_length && r.algo3.snr_db >= 10 - 0.01 && r.algo3.snr_db <= 40 + 0.01, `3: stationary noise at ${r.algo3.snr_db.toFixed(1)} dB SNR (10-40)`);
+    t.ok(r.replays, 'a seed replays exactly');
+    t.ok(r.differs_by_seed, 'another seed draws another chain');
   });
 
   t.test('the random equaliser applies the band gains it is given', async (t) => {

@@ -270,6 +270,35 @@ def _neural(speech: np.ndarray) -> dict:
     return out
 
 
+def _rawboost(speech: np.ndarray) -> dict:
+    """devoxtrain.rawboost: algorithm 1 recolours the spectrum (a random filter chain: the band energies move, the
+    speech stays correlated), algorithm 2 perturbs at most 10 % of the samples, each by at most 2x its own value,
+    algorithm 3 adds stationary noise at 10-40 dB SNR; all keep length and (1, 3: within 0.5 dB) RMS; a seed
+    replays exactly."""
+    from devoxtrain import rawboost as rb
+    x = augment.normalize_loudness(speech[:2 * SR]).astype(np.float64)
+    bands = [(0, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000)]
+    def band_db(y):
+        return [10 * np.log10(_band_energy_fraction(y, lo, hi) + 1e-12) for lo, hi in bands]
+    a1 = rb.lnl_convolutive(x, np.random.default_rng(7))
+    a2 = rb.isd_additive(x, np.random.default_rng(8))
+    a3 = rb.ssi_additive(x, np.random.default_rng(9))
+    changed = a2 != x
+    ratio = np.abs((a2[changed] - x[changed]) / x[changed]) if changed.any() else np.zeros(1)
+    return {
+        'algo1': {'same_length': len(a1) == len(x), 'rms_delta_db': augment.rms_dbfs(a1) - augment.rms_dbfs(x),
+                  'max_band_shift_db': float(np.max(np.abs(np.subtract(band_db(a1), band_db(x))))),
+                  'corr': float(np.corrcoef(x, a1)[0, 1])},
+        'algo2': {'same_length': len(a2) == len(x), 'changed_fraction': float(changed.mean()),
+                  'max_relative_change': float(ratio.max())},
+        'algo3': {'same_length': len(a3) == len(x), 'snr_db': _snr(x, a3)},
+        'replays': bool(np.array_equal(rb.rawboost(x, np.random.default_rng(3), '123'),
+                                       rb.rawboost(x, np.random.default_rng(3), '123'))),
+        'differs_by_seed': not bool(np.array_equal(rb.rawboost(x, np.random.default_rng(3), '12'),
+                                                   rb.rawboost(x, np.random.default_rng(4), '12'))),
+    }
+
+
 def cmd_augment() -> dict:
     rng = np.random.default_rng(1)
     white = (0.1 * rng.standard_normal(SR)).astype(np.float32)
@@ -363,6 +392,7 @@ def cmd_augment() -> dict:
         'opus': op,
         'mobile': _mobile(speech),
         'neural': _neural(speech),
+        'rawboost': _rawboost(speech),
     }
 
 

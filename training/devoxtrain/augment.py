@@ -13,6 +13,7 @@ import numpy as np
 from scipy.signal import fftconvolve, firwin2
 
 from . import channel
+from .rawboost import rawboost
 from .constants import SR
 
 EPS = 1e-12
@@ -156,6 +157,8 @@ class AugConfig:
     p_clean: float = 0.0          # crop left wideband and clean: loudness and gain only (no room, noise, codec, loss)
     p_mobile: float = 0.0         # one of the precomputed mobile-leg copies (AMR-NB / GSM-FR -> G.711, cache.MOBILE_COPIES)
     p_denoise: float = 0.0        # crop from the RNNoise-denoised copy (cache.DENOISE_COPIES) unless the channel is Opus / mobile
+    p_rawboost: float = 0.0       # RawBoost (rawboost.py) on the clean crop, before the room and the channel
+    rawboost_algo: str = '12'
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile')
@@ -183,6 +186,8 @@ class Augmenter:
             return np.clip(gain_db(y, float(rng.uniform(*c.gain_range_db))), -1.0, 1.0).astype(np.float32)
         if c.p_eq > 0 and rng.random() < c.p_eq:
             y = equalize(y, *random_eq_points(rng, c.eq_max_db))
+        if c.p_rawboost > 0 and rng.random() < c.p_rawboost:
+            y = rawboost(y, rng, c.rawboost_algo)
         if rng.random() < c.p_reverb:
             y = reverb(y, synthetic_rir(float(rng.uniform(0.15, 0.8)), rng))
         if rng.random() < c.p_noise:
