@@ -32,7 +32,7 @@ import { VerdictPipeline, type VerdictListener } from './verdicts/pipeline.js';
 import { createPublisher, tapPublisher, type EventPublisher } from './verdicts/publisher.js';
 import { SupervisorConsole } from './console/console.js';
 import { routeConsole } from './console/routes.js';
-import { RecentCounters } from './console/recent-counters.js';
+import { RecentMedia } from './console/recent-media.js';
 import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
@@ -145,8 +145,8 @@ export class DevoxServer implements StreamControl {
       const publishWindows = config.verdict.publishWindowEvents && !quietWindows;
       // The supervisor console; in local mode it sees every event (window ones too) as it is published.
       let supervisor: SupervisorConsole | undefined;
-      // RTP counters of recent streams (ended ones too) for the console's call detail.
-      const counters = new RecentCounters(config.console.maxCalls * 2);
+      // Codec and RTP counters of recent streams (ended ones too) for the console's call detail.
+      const legMedia = new RecentMedia(config.console.maxCalls * 2);
       let listenUnavailable = 'no mediasoup worker (webrtc.enabled is false)';
       if (config.console.enabled) {
         supervisor = await SupervisorConsole.start({
@@ -156,7 +156,7 @@ export class DevoxServer implements StreamControl {
             const th = detector.cardOfVersion(version)?.thresholds;
             return th ? { suspicious: th.suspicious, synthetic: th.synthetic } : undefined;
           },
-          media: (streamId) => counters.view(streamId),
+          media: (streamId) => legMedia.view(streamId),
           listenUnavailable: () => listenUnavailable,
         });
         const c = supervisor;
@@ -219,7 +219,10 @@ export class DevoxServer implements StreamControl {
         // Tracked from the start: a stream that ends before a scrape (or a window) still counts.
         onRtpSessionOpened: (descriptor, c) => {
           metrics.trackStreamCounters(descriptor.streamId, c);
-          if (supervisor) counters.remember(descriptor.streamId, c);
+          if (supervisor) legMedia.rememberCounters(descriptor.streamId, c);
+        },
+        onStreamOpened: (descriptor, codec) => {
+          if (supervisor) legMedia.rememberCodec(descriptor.streamId, codec);
         },
         onRtpSilence: (descriptor, silent, silentMs) => {
           if (silent) metrics.rtpSilences.inc();

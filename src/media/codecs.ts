@@ -219,3 +219,8 @@ export function createEncoder(encoding: CodecName, opts: { sampleRate?: number; 
       throw new UnsupportedCodecError(String(encoding));
   }
 }
+
+/** "PCMU/8000": how a payload format is named to people (console, logs); never parsed back. */
+export function codecLabel(f: Pick<PayloadFormat, 'encoding' | 'clockRate'>): string {
+  return `${f.encoding}/${f.clockRate}`;
+}

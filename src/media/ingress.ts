@@ -6,8 +6,9 @@
  * server.ts makes one and hands it to every signaling path.
  */
 import type { Logger } from '../logger.js';
+import { safeEmit } from '../safe-emit.js';
 import { nowMs } from './clock.js';
-import { createDecoder } from './codecs.js';
+import { codecLabel, createDecoder } from './codecs.js';
 import { FrameLeg } from './frame-leg.js';
 import { MediaSessions, type MediaSessionsOptions } from './media-sessions.js';
 import { PacketLeg } from './packet-leg.js';
@@ -30,7 +31,10 @@ export interface MediaIngressOptions extends Omit<MediaSessionsOptions, 'onSessi
   onRtpSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
   /** A SIP leg's RTP went silent or resumed (MediaSessionsOptions.onSilence). */
   onRtpSilence?(descriptor: StreamDescriptor, silent: boolean, silentMs: number): void;
+  /** Any stream opened (RTP, WebRTC packets, WebSocket frames), with the codec it arrives in, e.g. "PCMU/8000". */
+  onStreamOpened?(descriptor: StreamDescriptor, codec: string): void;
 }
+
 
 const NO_SLOT: ReleaseSlot = () => {};
 
@@ -48,7 +52,10 @@ export class MediaIngress implements MediaIngressApi {
       sink: o.sink,
       log: o.log,
       ...(o.capacity ? { capacity: o.capacity } : {}),
-      ...(o.onRtpSessionOpened ? { onSessionOpened: o.onRtpSessionOpened } : {}),
+      onSessionOpened: (descriptor, counters, format) => {
+        o.onRtpSessionOpened?.(descriptor, counters);
+        this.#opened(descriptor, codecLabel(format));
+      },
       ...(o.onRtpSilence ? { onSilence: o.onRtpSilence } : {}),
     });
   }
@@ -59,7 +66,7 @@ export class MediaIngress implements MediaIngressApi {
 
   openPacketStream(req: { descriptor: StreamDescriptor; format: PayloadFormat; log?: Logger }): PacketStream {
     const o = this.#o;
-    return new PacketLeg({
+    const leg = new PacketLeg({
       descriptor: req.descriptor,
       format: req.format,
       media: o.media,
@@ -68,13 +75,15 @@ export class MediaIngress implements MediaIngressApi {
       sink: o.sink,
       log: req.log ?? o.log.child({ streamId: req.descriptor.streamId, callId: req.descriptor.callId }),
     });
+    this.#opened(req.descriptor, codecLabel(req.format));
+    return leg;
   }
 
   openFrameStream(req: FrameStreamRequest): FrameStream {
     const o = this.#o;
     const slot = this.reserve(req.descriptor.transport);
     try {
-      return new FrameLeg({
+      const leg = new FrameLeg({
         ...req,
         outputRate: o.outputRate,
         window: o.window,
@@ -82,10 +91,17 @@ export class MediaIngress implements MediaIngressApi {
         log: req.log ?? o.log.child({ streamId: req.descriptor.streamId, callId: req.descriptor.callId }),
         onEnd: slot,
       });
+      this.#opened(req.descriptor, req.codec);
+      return leg;
     } catch (err) {
       slot();
       throw err;
     }
+  }
+
+  #opened(descriptor: StreamDescriptor, codec: string): void {
+    safeEmit((err) => this.#o.log.error({ err, callback: 'onStreamOpened' }, 'media callback threw; continuing'),
+      this.#o, this.#o.onStreamOpened, descriptor, codec);
   }
 
   createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder {

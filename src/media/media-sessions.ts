@@ -35,7 +35,7 @@ export interface MediaSessionsOptions {
    * A session was opened: its counters, for whoever exports them (the server's metrics). Told
    * at once, so a stream that ends before anything else reports it still has its datagrams counted.
    */
-  onSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters): void;
+  onSessionOpened?(descriptor: StreamDescriptor, counters: StreamCounters, format: PayloadFormat): void;
   /**
    * A stream allocated with onSilence 'report' went silent (no RTP for media.streamTimeoutMs:
    * silent true) or RTP came back (silent false), e.g. for the server's metrics.
@@ -160,7 +160,7 @@ export class MediaSessions {
         this.#sessions.set(descriptor.streamId, session);
         if (slot) this.#slots.set(descriptor.streamId, slot);
         safeEmit((err) => log.error({ err, callback: 'onSessionOpened' }, 'media callback threw; continuing'),
-          this.#opts, this.#opts.onSessionOpened, descriptor, session.counters);
+          this.#opts, this.#opts.onSessionOpened, descriptor, session.counters, audio);
         log.debug({ streamId: descriptor.streamId, port, encoding: audio.encoding }, 'RTP session allocated');
         return session;
       } catch (err) {

@@ -197,6 +197,8 @@ export interface FrameStream {
 export interface FrameStreamRequest {
   descriptor: StreamDescriptor;
   inputRate: number;
+  /** What the transport decoded, e.g. "PCMU/8000", "L16/16000" (shown to supervisors, never interpreted). */
+  codec: string;
   /** How far media time may run ahead of wall-clock time (ms). */
   realtimeSlackMs: number;
   /** Wall clock (ms, MediaIngress.nowMs) the pacing check counts from at the latest: when the connection was accepted. */
@@ -236,4 +238,4 @@ export interface MediaIngress {
 // formats and rates it decodes (SDP and WebSocket negotiation ask it), and the decode bound.
 export { MediaError, PacingError, StreamCapacityError, UnsupportedCodecError, UnsupportedSampleRateError } from './errors.js';
 export { SUPPORTED_SAMPLE_RATES, isSupportedSampleRate } from './sample-rates.js';
-export { MAX_DECODED_SAMPLES, checkAudioFormat, parseCodecName } from './codecs.js';
+export { MAX_DECODED_SAMPLES, checkAudioFormat, codecLabel, parseCodecName } from './codecs.js';

@@ -166,6 +166,7 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   t.match(counters, /lost \d+/);
   t.match(counters, /loss \d+\.\d\d %/);
   t.match(counters, /jitter [\d.]+ ms/);
+  t.match(counters, /codec PCMU\/8000/, 'the codec the leg arrived in');
   t.ok((await page.locator('#d-events li').count()) >= 3, 'events as received');
   t.match(await page.textContent('#d-identity'), /\+33612345678/, 'identity fields');
   t.equal(await page.isDisabled('#listen'), true, 'listen-in disabled here');
@@ -184,6 +185,12 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
   await screenshot(page, '04-detail');
   await page.setViewportSize({ width: 1920, height: 1080 });
   await screenshot(page, '05-detail-wall');
+  await page.click('#d-close');
+  // A WebSocket leg has no RTP counters, but its codec is shown as well.
+  await page.click(`tr[data-call-id="${twilioSid}"]`);
+  await page.waitForFunction(() => /codec PCMU\/8000/.test(document.querySelector('#d-legs .counters')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  t.notMatch(await page.textContent('#d-legs .counters'), /RTP packets/, 'no RTP counters on a WebSocket leg');
+  t.pass('the Twilio leg shows its codec (PCMU/8000)');
   await page.click('#d-close');
   await screenshot(page, '06-wall-screen');
 

@@ -28,7 +28,7 @@ export interface ConnectionContext {
   readonly counters: WsMediaCounters;
   readonly maxFrameMs: number;
   /** Opens one leg (a framed media stream) of this connection's call; it is ended when the connection ends. */
-  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): FrameStream;
+  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>, codec: string): FrameStream;
   /** A decoder for the call's encoded payloads. @throws UnsupportedCodecError */
   createDecoder(format: Pick<PayloadFormat, 'encoding' | 'clockRate' | 'channels'>): AudioDecoder;
 }
@@ -146,7 +146,7 @@ export class MediaConnection implements ConnectionContext {
     return this.#closeReason;
   }
 
-  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>): FrameStream {
+  openLeg(leg: string, callId: string, inputRate: number, identity: Readonly<Record<string, string>>, codec: string): FrameStream {
     let m: FrameStream;
     try {
       m = this.#opts.ingress.openFrameStream({
@@ -159,6 +159,7 @@ export class MediaConnection implements ConnectionContext {
           principal: this.#opts.principal,
         },
         inputRate,
+        codec,
         realtimeSlackMs: this.#opts.websocket.realtimeSlackMs,
         wallAnchorMs: this.#acceptedMs,
         reorderFrames: this.protocol === 'twilio' || this.protocol === 'telnyx' ? this.#opts.websocket.reorderFrames : 0,

@@ -39,7 +39,7 @@ export class PcmForkHandler implements ProtocolHandler {
       const maxSamples = Math.ceil((this.#ctx.maxFrameMs * meta.sampleRate) / 1000);
       this.#s = {
         meta,
-        legs: meta.legs.map((leg) => this.#ctx.openLeg(leg, meta.callId, meta.sampleRate, meta.identity)),
+        legs: meta.legs.map((leg) => this.#ctx.openLeg(leg, meta.callId, meta.sampleRate, meta.identity, `L16/${meta.sampleRate}`)),
         pcm: meta.legs.map(() => new Int16Array(maxSamples)),
         maxBytes: maxSamples * 2 * channels,
       };

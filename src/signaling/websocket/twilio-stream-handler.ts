@@ -7,7 +7,7 @@
  * payload is decoded into a Buffer reused for the connection's life, G.711/L16 decoded into a
  * reused Int16Array, and written into the leg's AudioStream.
  */
-import { MAX_DECODED_SAMPLES, type AudioDecoder, type FrameStream } from '../../media/types.js';
+import { codecLabel, MAX_DECODED_SAMPLES, type AudioDecoder, type FrameStream } from '../../media/types.js';
 import { StreamPolicyError } from './errors.js';
 import type { ConnectionContext, ProtocolHandler } from './media-connection.js';
 import {
@@ -123,7 +123,7 @@ export class TwilioStreamHandler implements ProtocolHandler {
     if (s.start.tracks !== null && !s.start.tracks.includes(name)) {
       throw new StreamPolicyError('schema', `media on track ${name}, not announced in start.tracks`);
     }
-    const leg = this.#ctx.openLeg(name, s.start.callId, s.inputRate, s.start.identity);
+    const leg = this.#ctx.openLeg(name, s.start.callId, s.inputRate, s.start.identity, codecLabel(s.start.format));
     if (name === 'inbound') s.inbound = leg;
     else s.outbound = leg;
     return leg;
