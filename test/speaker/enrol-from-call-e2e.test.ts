@@ -37,8 +37,8 @@ const SPEAKER_MODEL = resolve(projectRoot, 'models/devox-speaker/card.json');
 const skip = NEEDS_NATS || NEEDS_SHARED_SPEECH || (existsSync(SPEAKER_MODEL) ? false : 'models/devox-speaker not built (npm run train:speaker)');
 const TOKEN = 'speaker-test-token-0123456789';
 const SUBJECT = 'devox-speaker.enrol';
-/** The corpus's LJ recordings are under 10 s: enrolment asks for 6 s of speech here (8 by default). */
-const MIN_SPEECH_SEC = 6;
+/** The corpus's LJ recordings are under 10 s (5.5 to 8 s of speech): enrolment asks for 5 s of speech here (8 by default). */
+const MIN_SPEECH_SEC = 5;
 
 // Three recordings of LJ to enrol from, a fourth to verify with (every one a different file), and a short one.
 const LJ_ENROL = {
@@ -93,9 +93,10 @@ t.test('enrol from live legs via the CLI (NATS), HTTP and NATS; the same speaker
   const cli = spawnDevox(t, 'src/cli.ts', ['enroll', '--id', 'lj-cli', '--from-call', 'enrol-cli', '--leg', 'caller', '--nats', nats.url], { DEVOX_CONFIG: '' });
   const http = postEnrol(server, { account: 'lj-http', fromCall: { callId: 'enrol-http', leg: 'caller' } });
   const overNats = nc.request(SUBJECT, JSON.stringify({ op: 'enrol', account: 'lj-nats', fromCall: { callId: 'enrol-nats', leg: legs.nats.streamId } }), { timeout: 150_000 });
-  await waitFor(() => server.speaker!.calls.size === 3 || cli.child.exitCode !== null, 120_000, 'three captures running');
+  const cliStarted = new RegExp(`capturing call enrol-cli leg caller: 0\\.0 / ${MIN_SPEECH_SEC} s of speech`);
+  await waitFor(() => (server.speaker!.calls.size === 3 && cliStarted.test(cli.stderr())) || cli.child.exitCode !== null, 120_000, 'three captures running');
   t.equal(server.speaker!.calls.size, 3, 'three captures running');
-  t.match(cli.stderr(), /capturing call enrol-cli leg caller: 0\.0 \/ 6 s of speech/, 'the CLI reports that the capture started');
+  t.match(cli.stderr(), cliStarted, 'the CLI reports that the capture started');
 
   await Promise.all((['cli', 'http', 'nats'] as const).map((k) => sendFile(legs[k], sharedSpeech(LJ_ENROL[k]))));
   for (const leg of Object.values(legs)) server.releaseStream(leg.streamId);
@@ -105,7 +106,7 @@ t.test('enrol from live legs via the CLI (NATS), HTTP and NATS; the same speaker
   t.equal(code, 0, `the CLI enrolled (stderr: ${cli.stderr().trim().split('\n').at(-1)})`);
   const fromCli = JSON.parse(cli.stdout().trim().split('\n').at(-1)!) as Record<string, unknown>;
   t.match(fromCli, { account: 'lj-cli', modelName: card.name, modelVersion: card.version, fromCall: { callId: 'enrol-cli', leg: 'caller', streamId: legs.cli.streamId } });
-  const reports = [...cli.stderr().matchAll(/: (\d+\.\d) \/ 6 s of speech/g)].map((m) => Number(m[1]));
+  const reports = [...cli.stderr().matchAll(/: (\d+\.\d) \/ \d+ s of speech/g)].map((m) => Number(m[1]));
   t.ok(reports.length >= 3 && reports.at(-1)! > reports[0]!, `progress printed as the speech came (${reports.join(', ')})`);
 
   const byHttp = await http;
@@ -120,7 +121,11 @@ t.test('enrol from live legs via the CLI (NATS), HTTP and NATS; the same speaker
   for (const [account, summary] of [['lj-cli', fromCli], ['lj-http', httpBody], ['lj-nats', byNats]] as const) {
     t.ok((summary.speechSec as number) >= MIN_SPEECH_SEC && (summary.segments as number) >= 2, `${account}: ${summary.speechSec} s of speech in ${summary.segments} segments (min cosine ${summary.minSegmentCosine})`);
     const kv = await jsm.streams.getMessage('KV_devox_speakers', { last_by_subj: `$KV.devox_speakers.${account}` });
-    const stored = kv!.json<Record<string, unknown>>();
+    if (!kv) {
+      t.fail(`${account}: not in the KV bucket`);
+      continue;
+    }
+    const stored = kv.json<Record<string, unknown>>();
     t.same(Object.keys(stored).sort(), ['account', 'createdAt', 'embedding', 'minSegmentCosine', 'modelName', 'modelVersion', 'segments', 'speechSec'], `${account}: embedding, model version, counts; no audio`);
     t.equal((stored.embedding as number[]).length, card.output.dim);
   }
@@ -189,7 +194,7 @@ t.test('refusals: unknown call or leg, a second capture, a leg that ends too soo
   await sendFile(leg, sharedSpeech(LJ_SHORT));
   server.releaseStream(leg.streamId);
   t.equal(await cli.exited, 1, 'the CLI exits 1 when the leg ends too soon');
-  const m = /refused \(leg_ended\): the leg ended \(released\) after (\d+\.\d) s of speech .*enrolment needs 6 s of speech/.exec(cli.stderr());
+  const m = new RegExp(`refused \\(leg_ended\\): the leg ended \\(released\\) after (\\d+\\.\\d) s of speech .*enrolment needs ${MIN_SPEECH_SEC} s of speech`).exec(cli.stderr());
   t.ok(m && Number(m[1]) > 0.5 && Number(m[1]) < MIN_SPEECH_SEC, `the refusal names the speech obtained and needed: ${cli.stderr().trim().split('\n').at(-1)}`);
 
   const silent = await open(server, 'refuse-2', 'caller');
