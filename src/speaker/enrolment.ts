@@ -9,6 +9,8 @@
  *     fails here, naming the recording); with one recording, each segment against the others.
  * Windows are cut as media cuts them (1 s, speech ratio of 20-ms frames) every `hopSec`.
  * Only the embedding, model version, counts and time are kept: the audio is dropped.
+ * Enrolment from a live leg (leg-capture.ts) brings embeddings the speaker scorer already made,
+ * laid out the same way (one source, segments of `segmentWindows`): enrolmentFromEmbeddings.
  */
 import { resampleBuffer } from '../media/resampler.js';
 import { normalize, cosine } from './embedding-accumulator.js';
