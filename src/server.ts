@@ -41,6 +41,7 @@ import { startSip, type SipApp } from './signaling/sip/sip-app.js';
 import { ModelLifecycle } from './registry/model-lifecycle.js';
 import { registerLifecycleMetrics } from './observability/registry-metrics.js';
 import { WindowFanOut } from './media/window-fan-out.js';
+import { routeEnrolmentsDisabled } from './speaker/enrol-api.js';
 import { SpeakerService } from './speaker/speaker-service.js';
 import type { IdentityEvent } from './verdicts/types.js';
 
@@ -297,7 +298,8 @@ export class DevoxServer implements StreamControl {
       });
       server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor, lifecycle, speaker });
       if (supervisor) routeConsole(http, supervisor);
-      speaker?.route(http, config, log);
+      if (speaker) speaker.route(http, config, log);
+      else routeEnrolmentsDisabled(http);
       if (webrtc) {
         const w = webrtc;
         http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));

@@ -46,7 +46,14 @@ export const SpeakerConfigSchema = z
         hopSec: z.number().positive(),
         /** Lowest cosine of a segment to the enrolment mean; "card": the model card's enrolConsistency. */
         minConsistency: z.union([z.literal('card'), z.number().gt(-1).lt(1)]),
+        /** Enrolment from a live leg (--from-call): the longest a capture waits for enough speech, and its default. */
+        maxCaptureSec: z.number().positive().max(3600),
       })
       .strict(),
   })
   .strict();
+
+/** The NATS enrolment request subject: speaker.enrolSubject, else <nats.subjectPrefix>-speaker.enrol (never under <prefix>.>, which the event stream stores). */
+export function enrolSubjectOf(speaker: { enrolSubject: string }, subjectPrefix: string): string {
+  return speaker.enrolSubject || `${subjectPrefix}-speaker.enrol`;
+}

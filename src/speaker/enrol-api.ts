@@ -3,12 +3,15 @@
  *
  * HTTP (on the server's HTTP port, bearer token from speaker.httpTokens, constant-time check):
  *   POST   /speaker/enrolments  {"account": "...", "audio": ["<base64 audio file>", ...]}  201 summary | 422 refusal
+ *   POST   /speaker/enrolments  {"account": "...", "fromCall": {"callId", "leg"?}, "timeoutSec"?}  from a live leg
+ *          (enrol-from-call-api.ts: 201 | 404 unknown call/leg | 409 capture running | 422 refusal; NDJSON progress on request)
  *   GET    /speaker/enrolments?account=...   200 summary (never the embedding) | 404
  *   DELETE /speaker/enrolments?account=...   200 {"account", "deleted"}
  * NATS request/reply on speaker.enrolSubject (default <prefix>-speaker.enrol: outside the event
  * stream's <prefix>.>, which would store the audio), access governed by
  * the NATS server's permissions:
- *   {"op": "enrol", "account", "audio": [...]} | {"op": "delete", "account"} | {"op": "get", "account"}
+ *   {"op": "enrol", "account", "audio": [...]} | {"op": "enrol", "account", "fromCall": {...}, "timeoutSec"?, "progress"?}
+ *   | {"op": "delete", "account"} | {"op": "get", "account"}
  *   -> {"ok": true, ...} | {"ok": false, "code", "error"}
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -17,23 +20,39 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { sendJson, type HttpServer } from '../http/http-server.js';
-import { AudioFileError } from '../media/errors.js';
-import { EnrolmentError } from './enrolment.js';
+import type { CallEnrolments, FromCallRequest } from './call-enrolment.js';
+import { enrolFromCallHttp, enrolFromCallNats } from './enrol-from-call-api.js';
+import { badRequest, refusal, type Outcome } from './enrol-outcome.js';
 import { summary, type EnrolService } from './enrol-service.js';
 
-const EnrolRequest = z.object({ account: z.string().min(1), audio: z.array(z.string().min(1)).min(1).max(32) }).strict();
+const FromCall = z
+  .object({
+    callId: z.string().min(1).max(256),
+    /** The leg's name (caller, callee, a SIPREC label) or its stream id. */
+    leg: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+/** Enrol from audio files, or from a live call's leg: exactly one of `audio` and `fromCall`. */
+const enrolFields = {
+  account: z.string().min(1),
+  audio: z.array(z.string().min(1)).min(1).max(32).optional(),
+  fromCall: FromCall.optional(),
+  timeoutSec: z.number().positive().max(3600).optional(),
+};
+const oneSource = (r: { audio?: unknown; fromCall?: unknown; timeoutSec?: unknown }, ctx: z.RefinementCtx): void => {
+  if ((r.audio === undefined) === (r.fromCall === undefined)) ctx.addIssue({ code: 'custom', path: ['audio'], message: 'give either audio or fromCall' });
+  else if (r.timeoutSec !== undefined && r.fromCall === undefined) ctx.addIssue({ code: 'custom', path: ['timeoutSec'], message: 'only with fromCall' });
+};
+const EnrolRequest = z.object(enrolFields).strict().superRefine(oneSource);
 const NatsRequest = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('enrol'), account: z.string().min(1), audio: z.array(z.string().min(1)).min(1).max(32) }).strict(),
+  z.object({ op: z.literal('enrol'), ...enrolFields, progress: z.boolean().optional() }).strict().superRefine(oneSource),
   z.object({ op: z.literal('delete'), account: z.string().min(1) }).strict(),
   z.object({ op: z.literal('get'), account: z.string().min(1) }).strict(),
 ]);
 
-type Outcome = { status: number; body: Record<string, unknown> };
-
-function refusal(err: unknown): Outcome {
-  if (err instanceof EnrolmentError) return { status: err.code === 'invalid_account' ? 400 : 422, body: { error: err.message, code: err.code, ...err.details } };
-  if (err instanceof AudioFileError) return { status: 422, body: { error: err.message, code: 'bad_audio' } };
-  throw err;
+function fromCallRequest(r: { account: string; fromCall?: z.infer<typeof FromCall> | undefined; timeoutSec?: number | undefined }): FromCallRequest {
+  const f = r.fromCall!;
+  return { account: r.account, callId: f.callId, ...(f.leg !== undefined ? { leg: f.leg } : {}), ...(r.timeoutSec !== undefined ? { timeoutSec: r.timeoutSec } : {}) };
 }
 
 async function enrol(service: EnrolService, account: string, audio: readonly string[]): Promise<Outcome> {
@@ -86,7 +105,12 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | nul
   return Buffer.concat(chunks);
 }
 
-export function routeEnrolments(http: HttpServer, service: EnrolService, opts: { tokens: readonly string[]; maxRequestBytes: number; log: Logger }): void {
+export function routeEnrolments(
+  http: HttpServer,
+  service: EnrolService,
+  calls: CallEnrolments,
+  opts: { tokens: readonly string[]; maxRequestBytes: number; log: Logger },
+): void {
   const path = '/speaker/enrolments';
   const guard = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (opts.tokens.length === 0) {
@@ -112,8 +136,9 @@ export function routeEnrolments(http: HttpServer, service: EnrolService, opts: {
     } catch {
       return sendJson(res, 400, { error: 'request body is not valid JSON' });
     }
-    if (!parsed.success) return sendJson(res, 400, { error: `bad request: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}` });
-    const out = await enrol(service, parsed.data.account, parsed.data.audio);
+    if (!parsed.success) return sendJson(res, 400, badRequest(parsed.error.issues[0]!).body);
+    if (parsed.data.fromCall) return enrolFromCallHttp(req, res, calls, fromCallRequest(parsed.data), opts.log);
+    const out = await enrol(service, parsed.data.account, parsed.data.audio!);
     opts.log.info({ status: out.status, code: out.body.code }, 'enrolment request (HTTP)');
     sendJson(res, out.status, out.body);
   }, 'public');
@@ -130,8 +155,11 @@ export function routeEnrolments(http: HttpServer, service: EnrolService, opts: {
   }, 'public');
 }
 
-/** Answers enrol / delete / get requests on `subject`; returns the subscription (unsubscribe to stop). */
-export function serveEnrolmentsOverNats(nc: NatsConnection, subject: string, service: EnrolService, log: Logger): Subscription {
+/**
+ * Answers enrol / delete / get requests on `subject`; returns the subscription (unsubscribe to
+ * stop). `node` (config node.id) is named in the answers about live calls.
+ */
+export function serveEnrolmentsOverNats(nc: NatsConnection, subject: string, service: EnrolService, calls: CallEnrolments, node: string, log: Logger): Subscription {
   return nc.subscribe(subject, {
     callback: (_err, m) => {
       void (async () => {
@@ -139,10 +167,17 @@ export function serveEnrolmentsOverNats(nc: NatsConnection, subject: string, ser
         try {
           const parsed = NatsRequest.safeParse(m.json());
           if (!parsed.success) {
-            out = { status: 400, body: { error: `bad request: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`, code: 'bad_request' } };
+            out = badRequest(parsed.error.issues[0]!);
           } else {
             const r = parsed.data;
-            out = r.op === 'enrol' ? await enrol(service, r.account, r.audio) : r.op === 'delete' ? await erase(service, r.account) : await get(service, r.account);
+            out =
+              r.op === 'enrol'
+                ? r.fromCall
+                  ? await enrolFromCallNats(m, calls, fromCallRequest(r), r.progress === true, node, log)
+                  : await enrol(service, r.account, r.audio!)
+                : r.op === 'delete'
+                  ? await erase(service, r.account)
+                  : await get(service, r.account);
           }
         } catch (err) {
           log.error({ err }, 'enrolment request over NATS failed');
@@ -153,4 +188,16 @@ export function serveEnrolmentsOverNats(nc: NatsConnection, subject: string, ser
       })();
     },
   });
+}
+
+/**
+ * Without speaker.enabled: the enrolment routes answer 503 speaker_disabled (not a bare 404), so a
+ * client (`devox enroll --from-call --server`) can say why.
+ */
+export function routeEnrolmentsDisabled(http: HttpServer): void {
+  const off = (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume();
+    sendJson(res, 503, { error: 'speaker verification is off on this server (speaker.enabled is false)', code: 'speaker_disabled' });
+  };
+  for (const method of ['POST', 'GET', 'DELETE']) http.route(method, '/speaker/enrolments', off, 'public');
 }

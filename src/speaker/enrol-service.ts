@@ -1,10 +1,11 @@
 /**
  * Enrol / erase / look up accounts, whoever asks (CLI, HTTP, NATS): decodes the audio, cuts its
  * speech windows, embeds them with the speaker model, runs the quality check (enrolment.ts) and
- * writes the record to the EnrolmentStore. The audio never leaves this function.
+ * writes the record to the EnrolmentStore. The audio never leaves this function. Enrolment from a
+ * live leg (call-enrolment.ts) hands in embeddings the speaker scorer made: same check, same record.
  */
 import { decodeAudioBytes } from '../media/audio-file.js';
-import { buildEnrolment, checkAccount, speechWindows, type EnrolmentPolicy } from './enrolment.js';
+import { buildEnrolment, checkAccount, enrolmentFromEmbeddings, speechWindows, type EnrolmentPolicy, type SpeechLayout } from './enrolment.js';
 import type { EnrolmentStore } from './enrolment-store.js';
 import type { EnrolmentRecord, SpeakerCard } from './types.js';
 
@@ -33,6 +34,21 @@ export class EnrolService {
 
   get store(): EnrolmentStore {
     return this.#store;
+  }
+
+  get policy(): Readonly<EnrolmentPolicy> {
+    return this.#policy;
+  }
+
+  get card(): Readonly<SpeakerCard> {
+    return this.#card;
+  }
+
+  /** Enrols from unit embeddings already made (rows × dim, grouped as `layout` says); throws EnrolmentError on refusal. */
+  async enrolEmbeddings(account: string, layout: Readonly<SpeechLayout>, embeddings: Float32Array): Promise<EnrolmentRecord> {
+    const record = enrolmentFromEmbeddings(account, layout, embeddings, this.#card, this.#policy);
+    await this.#store.put(record);
+    return record;
   }
 
   /** Enrols `account` from decoded audio; throws EnrolmentError (refusal) or AudioFileError. */

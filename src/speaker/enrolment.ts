@@ -9,6 +9,8 @@
  *     fails here, naming the recording); with one recording, each segment against the others.
  * Windows are cut as media cuts them (1 s, speech ratio of 20-ms frames) every `hopSec`.
  * Only the embedding, model version, counts and time are kept: the audio is dropped.
+ * Enrolment from a live leg (leg-capture.ts) brings embeddings the speaker scorer already made,
+ * laid out the same way (one source, segments of `segmentWindows`): enrolmentFromEmbeddings.
  */
 import { resampleBuffer } from '../media/resampler.js';
 import { normalize, cosine } from './embedding-accumulator.js';
@@ -26,7 +28,27 @@ export interface EnrolmentPolicy {
 }
 
 /** Refusal codes of the quality check (machine-readable; the message says it in words). */
-export type EnrolmentRefusal = 'no_audio' | 'too_little_speech' | 'too_few_segments' | 'inconsistent_segments' | 'invalid_account';
+export type EnrolmentRefusal =
+  | 'no_audio'
+  | 'too_little_speech'
+  | 'too_few_segments'
+  | 'inconsistent_segments'
+  | 'invalid_account'
+  // Enrolment from a live call's leg (call-enrolment.ts):
+  /** No live leg of that call on this node. */
+  | 'unknown_call'
+  /** The call is live, the named leg is not (the details list the live legs). */
+  | 'unknown_leg'
+  /** No leg named and the call has several. */
+  | 'ambiguous_leg'
+  /** Another capture is already running on that leg. */
+  | 'capture_in_progress'
+  /** The leg ended before enough speech was captured. */
+  | 'leg_ended'
+  /** The capture's time ran out before enough speech was captured. */
+  | 'capture_timeout'
+  /** The requester went away, or the server is shutting down. */
+  | 'capture_cancelled';
 
 export class EnrolmentError extends Error {
   readonly code: EnrolmentRefusal;
@@ -53,9 +75,8 @@ export function checkAccount(account: string): string {
   return account;
 }
 
-export interface SpeechWindows {
-  /** rows × windowLength samples. */
-  windows: Float32Array;
+/** How speech windows are grouped, and how much speech they hold (what the quality check reads besides the embeddings). */
+export interface SpeechLayout {
   rows: number;
   /** Segment index of each row. */
   segment: Int32Array;
@@ -67,6 +88,11 @@ export interface SpeechWindows {
   speechSec: number;
   /** Where each segment comes from, e.g. "file 1, 0.0-3.5 s". */
   segmentNames: string[];
+}
+
+export interface SpeechWindows extends SpeechLayout {
+  /** rows × windowLength samples. */
+  windows: Float32Array;
 }
 
 /** Cuts the speech windows of each source (mono float at any rate) as media would, grouped into segments. */
@@ -132,6 +158,17 @@ function meanOf(emb: Float32Array, dim: number, rows: Iterable<number>): Float32
   return normalize(m);
 }
 
+/** The amount checks, before anything is embedded: throws EnrolmentError when there is too little. */
+export function checkSpeechAmount(sw: Readonly<SpeechLayout>, policy: EnrolmentPolicy): void {
+  if (sw.rows === 0) throw new EnrolmentError('no_audio', 'no speech window in the enrolment audio (silence, or not speech)');
+  if (sw.speechSec < policy.minSpeechSec) {
+    throw new EnrolmentError('too_little_speech', `enrolment needs at least ${policy.minSpeechSec} s of speech, the audio has ${sw.speechSec.toFixed(1)} s`, { speechSec: sw.speechSec, minSpeechSec: policy.minSpeechSec });
+  }
+  if (sw.segments < policy.minSegments) {
+    throw new EnrolmentError('too_few_segments', `enrolment needs at least ${policy.minSegments} segments of ${policy.segmentWindows} speech windows, the audio has ${sw.segments}`, { segments: sw.segments });
+  }
+}
+
 /**
  * The quality check and the record: `embed` runs the speaker model on the windows (rows × dim
  * unit embeddings). Throws EnrolmentError with a clear reason on refusal.
@@ -145,15 +182,26 @@ export async function buildEnrolment(
   now: Date = new Date(),
 ): Promise<EnrolmentRecord> {
   checkAccount(account);
-  if (sw.rows === 0) throw new EnrolmentError('no_audio', 'no speech window in the enrolment audio (silence, or not speech)');
-  if (sw.speechSec < policy.minSpeechSec) {
-    throw new EnrolmentError('too_little_speech', `enrolment needs at least ${policy.minSpeechSec} s of speech, the audio has ${sw.speechSec.toFixed(1)} s`, { speechSec: sw.speechSec, minSpeechSec: policy.minSpeechSec });
-  }
-  if (sw.segments < policy.minSegments) {
-    throw new EnrolmentError('too_few_segments', `enrolment needs at least ${policy.minSegments} segments of ${policy.segmentWindows} speech windows, the audio has ${sw.segments}`, { segments: sw.segments });
-  }
+  checkSpeechAmount(sw, policy);
+  return enrolmentFromEmbeddings(account, sw, await embed(sw.windows, sw.rows), card, policy, now);
+}
+
+/**
+ * The same check and record from embeddings already made (rows × dim unit embeddings laid out as
+ * `sw` says): file enrolment after embedding, and enrolment from a live leg, whose windows the
+ * speaker scorer embedded as they came.
+ */
+export function enrolmentFromEmbeddings(
+  account: string,
+  sw: Readonly<SpeechLayout>,
+  emb: Float32Array,
+  card: Readonly<SpeakerCard>,
+  policy: EnrolmentPolicy,
+  now: Date = new Date(),
+): EnrolmentRecord {
+  checkAccount(account);
+  checkSpeechAmount(sw, policy);
   const dim = card.output.dim;
-  const emb = await embed(sw.windows, sw.rows);
   const all = meanOf(emb, dim, Array.from({ length: sw.rows }, (_, i) => i));
   let minCos = 1;
   const bad: { segment: string; cosine: number }[] = [];

@@ -9,9 +9,15 @@
  *
  * Calls to the SpeakerSink come in per-stream order: onEmbedding per embedded window, then
  * onSpeakerDrained once, after the stream ended and its last window came back.
+ *
+ * Every live stream is known here (a small record, no audio), so that a WindowCapture can be
+ * attached to any leg while it runs (enrolment from a live call, call-enrolment.ts): the captured
+ * leg's speech windows, one in the capture's `everyNth`, share the batches, and their unit
+ * embeddings go to the capture, not into the identity evidence. Legs with neither an identity
+ * interest nor a capture cost one map lookup per window.
  */
 import type { Logger } from 'pino';
-import type { StreamDescriptor, StreamEndReason, WindowSink, WindowView } from '../media/types.js';
+import type { StreamDescriptor, StreamEndReason, WindowMeasures, WindowSink, WindowView } from '../media/types.js';
 import { EmbeddingAccumulator } from './embedding-accumulator.js';
 import type { SpeakerEngine } from './speaker-engine.js';
 
@@ -21,6 +27,21 @@ export interface SpeakerSink {
   /** The stream ended and every window it sent has been embedded or shed. */
   onSpeakerDrained(stream: StreamDescriptor, acc: EmbeddingAccumulator, reason: StreamEndReason): void;
 }
+
+/** Takes the embeddings of one leg's speech windows for a while (enrolment from a live call). */
+export interface WindowCapture {
+  /** Embed one speech window in every `everyNth`, counted from the capture's start. */
+  readonly everyNth: number;
+  /** Every window of the leg while attached, speech or not (read its measures, do not keep it). */
+  onWindow(w: Readonly<WindowMeasures>): void;
+  /** One captured window's unit embedding: row `row` of a rows × dim block (copy what you keep). */
+  onEmbedding(block: Float32Array, row: number, mediaEndSec: number): void;
+  /** The leg ended while attached, and every captured window has come back (or been shed). */
+  onLegEnded(reason: StreamEndReason): void;
+}
+
+/** Why attach() refused. */
+export type AttachRefusal = 'unknown' | 'ended' | 'busy';
 
 export interface SpeakerScorerOptions {
   engine: SpeakerEngine;
@@ -38,11 +59,18 @@ export interface SpeakerScorerOptions {
 
 interface LegState {
   readonly stream: StreamDescriptor;
-  readonly acc: EmbeddingAccumulator;
+  /** The identity evidence; null: the leg is not embedded for identity (no claim, no 1:N set). */
+  readonly acc: EmbeddingAccumulator | null;
   speechWindows: number;
+  capture: WindowCapture | null;
+  captureSpeechWindows: number;
   inFlight: number;
   ended: StreamEndReason | null;
 }
+
+/** What a batch row is for (bits). */
+const FOR_IDENTITY = 1;
+const FOR_CAPTURE = 2;
 
 export interface SpeakerScorerStats {
   embedded: number;
@@ -64,6 +92,8 @@ export class SpeakerScorer implements WindowSink {
   #rows = 0;
   readonly #rowLeg: (LegState | undefined)[];
   readonly #rowEnd: Float64Array;
+  readonly #rowUse: Uint8Array;
+  readonly #rowCapture: (WindowCapture | undefined)[];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly stats: SpeakerScorerStats = { embedded: 0, shed: 0, batches: 0, inferenceMs: 0, streams: 0 };
@@ -77,19 +107,29 @@ export class SpeakerScorer implements WindowSink {
     this.#spare = new ArrayBuffer(bytes);
     this.#rowLeg = new Array<LegState | undefined>(opts.maxBatchSize);
     this.#rowEnd = new Float64Array(opts.maxBatchSize);
+    this.#rowUse = new Uint8Array(opts.maxBatchSize);
+    this.#rowCapture = new Array<WindowCapture | undefined>(opts.maxBatchSize);
   }
 
   onStreamStart(stream: StreamDescriptor): void {
-    if (this.#legs.has(stream.streamId) || (this.#o.wants && !this.#o.wants(stream))) return;
-    this.#legs.set(stream.streamId, { stream, acc: new EmbeddingAccumulator(this.#o.engine.card.output.dim), speechWindows: 0, inFlight: 0, ended: null });
-    this.stats.streams = this.#legs.size;
+    if (this.#legs.has(stream.streamId) || this.#closed) return;
+    const identity = !this.#o.wants || this.#o.wants(stream);
+    const acc = identity ? new EmbeddingAccumulator(this.#o.engine.card.output.dim) : null;
+    this.#legs.set(stream.streamId, { stream, acc, speechWindows: 0, capture: null, captureSpeechWindows: 0, inFlight: 0, ended: null });
+    this.#countStreams();
   }
 
   onWindow(w: WindowView): void {
     const leg = this.#legs.get(w.stream.streamId);
     if (!leg || leg.ended || this.#closed) return;
+    const capture = leg.capture;
+    if (!leg.acc && !capture) return;
+    capture?.onWindow(w);
     if (w.speechRatio < this.#o.minSpeechRatio || w.length !== this.#len) return;
-    if (leg.speechWindows++ % this.#o.everyNth !== 0) return;
+    let use = 0;
+    if (leg.acc && leg.speechWindows++ % this.#o.everyNth === 0) use |= FOR_IDENTITY;
+    if (capture && leg.capture === capture && leg.captureSpeechWindows++ % capture.everyNth === 0) use |= FOR_CAPTURE;
+    if (use === 0) return;
     const view = this.#view;
     if (!view || this.#rows >= this.#o.maxBatchSize) {
       this.stats.shed++;
@@ -98,6 +138,8 @@ export class SpeakerScorer implements WindowSink {
     w.copyInto(view, this.#rows * this.#len);
     this.#rowLeg[this.#rows] = leg;
     this.#rowEnd[this.#rows] = w.mediaEndSec;
+    this.#rowUse[this.#rows] = use;
+    this.#rowCapture[this.#rows] = use & FOR_CAPTURE ? capture! : undefined;
     this.#rows++;
     leg.inFlight++;
     if (this.#rows >= this.#o.maxBatchSize) this.#flush();
@@ -109,6 +151,39 @@ export class SpeakerScorer implements WindowSink {
     if (!leg) return;
     leg.ended = reason;
     if (leg.inFlight === 0) this.#drain(leg);
+  }
+
+  /** The live legs of a call (their descriptors, in the order they started). */
+  legsOf(callId: string): StreamDescriptor[] {
+    const out: StreamDescriptor[] = [];
+    for (const leg of this.#legs.values()) if (leg.stream.callId === callId && !leg.ended) out.push(leg.stream);
+    return out;
+  }
+
+  /** Starts feeding `capture` from the leg's next window; refused when the leg is unknown, ended or already captured. */
+  attach(streamId: string, capture: WindowCapture): AttachRefusal | null {
+    const leg = this.#legs.get(streamId);
+    if (!leg) return 'unknown';
+    if (leg.ended || this.#closed) return 'ended';
+    if (leg.capture) return 'busy';
+    leg.capture = capture;
+    leg.captureSpeechWindows = 0;
+    this.#countStreams();
+    return null;
+  }
+
+  /** Stops feeding `capture` (windows of it still in flight are delivered; ignore them). Idempotent. */
+  detach(streamId: string, capture: WindowCapture): void {
+    const leg = this.#legs.get(streamId);
+    if (leg?.capture !== capture) return;
+    leg.capture = null;
+    this.#countStreams();
+  }
+
+  #countStreams(): void {
+    let n = 0;
+    for (const leg of this.#legs.values()) if (leg.acc || leg.capture) n++;
+    this.stats.streams = n;
   }
 
   #flush(): void {
@@ -126,11 +201,14 @@ export class SpeakerScorer implements WindowSink {
     const buffer = this.#buffer;
     const legs = this.#rowLeg.slice(0, rows) as LegState[];
     const ends = this.#rowEnd.slice(0, rows);
+    const uses = this.#rowUse.slice(0, rows);
+    const captures = this.#rowCapture.slice(0, rows);
     this.#buffer = this.#spare;
     this.#view = this.#buffer ? new Float32Array(this.#buffer) : null;
     this.#spare = null;
     this.#rows = 0;
     this.#rowLeg.fill(undefined);
+    this.#rowCapture.fill(undefined);
     this.stats.batches++;
     this.#o.engine.run(buffer, rows).then(
       (r) => {
@@ -139,9 +217,14 @@ export class SpeakerScorer implements WindowSink {
         this.stats.embedded += rows;
         for (let i = 0; i < rows; i++) {
           const leg = legs[i]!;
-          leg.acc.add(r.embeddings, i);
+          const acc = leg.acc;
           leg.inFlight--;
-          this.#safe(() => this.#o.sink.onEmbedding(leg.stream, leg.acc, ends[i]!));
+          if (acc && uses[i]! & FOR_IDENTITY) {
+            acc.add(r.embeddings, i);
+            this.#safe(() => this.#o.sink.onEmbedding(leg.stream, acc, ends[i]!));
+          }
+          const capture = captures[i];
+          if (capture) this.#safe(() => capture.onEmbedding(r.embeddings, i, ends[i]!));
         }
         this.#afterBatch(legs);
       },
@@ -175,8 +258,12 @@ export class SpeakerScorer implements WindowSink {
 
   #drain(leg: LegState): void {
     if (!this.#legs.delete(leg.stream.streamId)) return;
-    this.stats.streams = this.#legs.size;
-    this.#safe(() => this.#o.sink.onSpeakerDrained(leg.stream, leg.acc, leg.ended ?? 'shutdown'));
+    this.#countStreams();
+    const reason = leg.ended ?? 'shutdown';
+    const { acc, capture } = leg;
+    leg.capture = null;
+    if (acc) this.#safe(() => this.#o.sink.onSpeakerDrained(leg.stream, acc, reason));
+    if (capture) this.#safe(() => capture.onLegEnded(reason));
   }
 
   #safe(fn: () => void): void {

@@ -3,8 +3,9 @@
  *   engine (the speaker model in its worker) → SpeakerScorer (a WindowSink beside the detector)
  *   → IdentityPipeline (a ScoreSink after the verdict pipeline, and the scorer's SpeakerSink)
  *   → identity.* events through the server's EventPublisher;
- *   EnrolmentStore (NATS KV, else files, else memory) + EnrolService, served over HTTP and NATS.
- * close() ends legs (their final identity events), stops the NATS responder, the worker and the store.
+ *   EnrolmentStore (NATS KV, else files, else memory) + EnrolService, served over HTTP and NATS;
+ *   CallEnrolments: enrolment from a live leg, its windows captured through the scorer.
+ * close() cancels captures, ends legs (their final identity events), stops the NATS responder, the worker and the store.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -13,6 +14,8 @@ import type { HttpServer } from '../http/http-server.js';
 import { connectNats } from '../verdicts/nats-connection.js';
 import type { EventPublisher } from '../verdicts/publisher.js';
 import type { IdentityEvent, VerdictLabel } from '../verdicts/types.js';
+import { CallEnrolments } from './call-enrolment.js';
+import { enrolSubjectOf } from './config-schema.js';
 import { routeEnrolments, serveEnrolmentsOverNats } from './enrol-api.js';
 import { EnrolService, enrolmentPolicy, type EmbedFn } from './enrol-service.js';
 import { openEnrolmentStore, type EnrolmentStore } from './enrolment-store.js';
@@ -49,17 +52,29 @@ export class SpeakerService {
   readonly scorer: SpeakerScorer;
   readonly identity: IdentityPipeline;
   readonly enrol: EnrolService;
+  readonly calls: CallEnrolments;
   readonly store: EnrolmentStore;
   readonly enrolSubject: string;
   readonly #nc: NatsConnection | null;
   readonly #sub: Subscription | null;
   #closing: Promise<void> | undefined;
 
-  private constructor(p: { engine: SpeakerEngine; scorer: SpeakerScorer; identity: IdentityPipeline; enrol: EnrolService; store: EnrolmentStore; nc: NatsConnection | null; sub: Subscription | null; enrolSubject: string }) {
+  private constructor(p: {
+    engine: SpeakerEngine;
+    scorer: SpeakerScorer;
+    identity: IdentityPipeline;
+    enrol: EnrolService;
+    calls: CallEnrolments;
+    store: EnrolmentStore;
+    nc: NatsConnection | null;
+    sub: Subscription | null;
+    enrolSubject: string;
+  }) {
     this.engine = p.engine;
     this.scorer = p.scorer;
     this.identity = p.identity;
     this.enrol = p.enrol;
+    this.calls = p.calls;
     this.store = p.store;
     this.#nc = p.nc;
     this.#sub = p.sub;
@@ -117,11 +132,18 @@ export class SpeakerService {
         policy: enrolmentPolicy(cfg.enrol, card, config.verdict.minWindowSpeechRatio, config.window.speechThresholdDbfs),
         embed: engineEmbed(engine, cfg.maxBatchSize),
       });
+      const calls = new CallEnrolments({
+        scorer,
+        enrol,
+        windowHopSec: config.window.hopMs / 1000,
+        maxCaptureSec: cfg.enrol.maxCaptureSec,
+        log: log.child({ component: 'enrol' }),
+      });
       // Never under <prefix>.>: the event stream would capture (and store) the requests' audio.
-      const enrolSubject = cfg.enrolSubject || `${config.nats.subjectPrefix}-speaker.enrol`;
-      const sub = nc ? serveEnrolmentsOverNats(nc, enrolSubject, enrol, log.child({ component: 'enrol' })) : null;
+      const enrolSubject = enrolSubjectOf(cfg, config.nats.subjectPrefix);
+      const sub = nc ? serveEnrolmentsOverNats(nc, enrolSubject, enrol, calls, config.node.id, log.child({ component: 'enrol' })) : null;
       log.info({ model: card.name, modelVersion: card.version, store: store.kind, threshold: speakerThreshold(cfg, card), enrolSubject: nc ? enrolSubject : null }, 'speaker verification ready');
-      return new SpeakerService({ engine, scorer, identity, enrol, store, nc, sub, enrolSubject });
+      return new SpeakerService({ engine, scorer, identity, enrol, calls, store, nc, sub, enrolSubject });
     } catch (err) {
       await engine.close();
       await nc?.close().catch(() => undefined);
@@ -130,12 +152,13 @@ export class SpeakerService {
   }
 
   route(http: HttpServer, config: Readonly<Config>, log: Logger): void {
-    routeEnrolments(http, this.enrol, { tokens: config.speaker.httpTokens, maxRequestBytes: config.speaker.maxRequestBytes, log: log.child({ component: 'enrol' }) });
+    routeEnrolments(http, this.enrol, this.calls, { tokens: config.speaker.httpTokens, maxRequestBytes: config.speaker.maxRequestBytes, log: log.child({ component: 'enrol' }) });
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#sub?.unsubscribe();
+      this.calls.close();
       await this.scorer.close();
       await this.identity.settled();
       await this.store.close();
