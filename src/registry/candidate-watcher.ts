@@ -84,8 +84,9 @@ export class CandidateWatcher {
     this.#o = o;
   }
 
+  /** Subscribes to the keys (when following them) and starts the poll (which also retries unresolved defaults). */
   start(): void {
-    this.#subs = CANDIDATE_KINDS.map((k) => this.#o.nc.subscribe(this.#o.registry.kv.subject(`${k}.*`), { callback: () => void this.check() }));
+    if (this.#o.followKeys) this.#subs = CANDIDATE_KINDS.map((k) => this.#o.nc.subscribe(this.#o.registry.kv.subject(`${k}.*`), { callback: () => void this.check() }));
     this.#timer = setInterval(() => void this.check(), this.#o.pollMs);
     this.#timer.unref();
   }

@@ -128,7 +128,7 @@ export class ModelLifecycle {
           log: log.child({ component: 'registry' }),
           observer: o.observers.candidates,
         });
-        if (reg.watch) candidateWatcher.start();
+        candidateWatcher.start();
         await candidateWatcher.check();
       }
       return new ModelLifecycle({ nc, registry, watcher, candidateWatcher, candidates, windowSink });
