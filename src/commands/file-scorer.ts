@@ -53,6 +53,8 @@ export interface WindowResult {
   /** Stream verdict label after this window. */
   label: VerdictLabel;
   modelVersion: string;
+  /** The window's embedding output, when FileScorerOptions.embeddings asked for it. */
+  embedding?: Float32Array;
 }
 
 export interface FileResult {
@@ -133,6 +135,8 @@ export interface FileScorerOptions {
   /** The narrowband model (config detect.narrowbandModelDir); empty or absent: modelDir serves every channel. */
   narrowbandModelDir?: string;
   log: Logger;
+  /** Keep each window's embedding output (what features export publishes), e.g. for offline learning measurements. */
+  embeddings?: boolean;
 }
 
 /** One DetectorSet shared by every file scored (files are separate streams; several may run at once). */
@@ -157,6 +161,7 @@ export class FileScorer {
       narrowbandModelDir: opts.narrowbandModelDir,
       windowSec: opts.config.window.lengthSec,
       log: opts.log,
+      embeddings: opts.embeddings ?? false,
       sink: {
         onScore: (s) => self!.#onScore(s),
         onShed: (stream) => {
@@ -198,6 +203,7 @@ export class FileScorer {
       speech: s.speechRatio >= this.#config.verdict.minWindowSpeechRatio,
       label: u.label,
       modelVersion: s.modelVersion,
+      ...(s.embedding ? { embedding: s.embedding } : {}),
     });
   }
 

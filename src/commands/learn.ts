@@ -27,6 +27,8 @@ const USAGE = `usage: devox learn [options]
   --lambda X            L2 strength in z-scored embedding coordinates (default 100)
   --prior zero|base     what the L2 term pulls towards: a fresh ridge head (default) or the base head
   --distill X           weight of distillation windows relative to labelled ones (default 0.25)
+  --weighting call|window   labelled windows weigh per call (default: each call the same) or each the same
+  --balance classes|none    each class half of the labelled weight (default) or as the feedback came
   --since-min N         only features and feedback of the last N minutes
   --config FILE / --nats URL / --by WHO   as for devox model
 `;
@@ -45,6 +47,8 @@ export async function run(argv: string[]): Promise<number> {
         lambda: { type: 'string', default: '100' },
         prior: { type: 'string', default: 'zero' },
         distill: { type: 'string', default: '0.25' },
+        weighting: { type: 'string', default: 'call' },
+        balance: { type: 'string', default: 'classes' },
         'since-min': { type: 'string' },
         config: { type: 'string' },
         nats: { type: 'string' },
@@ -68,6 +72,8 @@ export async function run(argv: string[]): Promise<number> {
   const lambda = Number(v.lambda);
   if (v.prior !== 'zero' && v.prior !== 'base') return fail('--prior must be zero or base');
   const distill = Number(v.distill);
+  if (v.weighting !== 'call' && v.weighting !== 'window') return fail('--weighting must be call or window');
+  if (v.balance !== 'classes' && v.balance !== 'none') return fail('--balance must be classes or none');
   const sinceMin = v['since-min'] === undefined ? undefined : Number(v['since-min']);
   if (!(lambda >= 0) || !(distill >= 0) || (sinceMin !== undefined && !(sinceMin > 0))) return fail('--lambda and --distill must be >= 0, --since-min > 0');
   if (!(CHANNELS as readonly string[]).includes(v.channel)) return fail(`--channel must be ${CHANNELS.join(' or ')}`);
@@ -109,6 +115,8 @@ export async function run(argv: string[]): Promise<number> {
       prior: v.prior,
       distillWeight: distill,
       replayCap: 500,
+      weighting: v.weighting,
+      balance: v.balance,
     });
     const result: Record<string, unknown> = { learned: `${baseCard.name}@${newVersion}`, dir: outDir, featuresRead: features.windows, featuresInvalid: features.invalid, feedbackInvalid: feedback.invalid, ...summary };
     if (!v['no-publish']) {

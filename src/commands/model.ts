@@ -1,7 +1,8 @@
 /**
- * devox model publish|list|promote|rollback|pull|history|report: the model registry on NATS
- * JetStream (src/registry/registry.ts; docs/registry.md). Every change prints one JSON line;
- * promote and rollback are audited (KV history, a log line, `<prefix>.model.audit`).
+ * devox model publish|list|promote|rollback|shadow|canary|pull|history|report: the model registry on
+ * NATS JetStream (src/registry/registry.ts, candidates.ts; docs/registry.md). Every change prints one
+ * JSON line; promote, rollback, shadow and canary are audited (KV history, a log line,
+ * `<prefix>.model.audit`).
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -12,6 +13,7 @@ import { ModelLoadError } from '../detect/errors.js';
 import { createLogger } from '../logger.js';
 import { connectNats } from '../verdicts/nats-connection.js';
 import { CHANNELS, ModelRegistry, parseRef, RegistryError, type Channel } from '../registry/registry.js';
+import { CANDIDATE_KINDS, readCandidate, refString, setCandidate } from '../registry/candidates.js';
 
 const USAGE = `usage: devox model <subcommand> [options]
 
@@ -20,6 +22,12 @@ const USAGE = `usage: devox model <subcommand> [options]
   list                             published versions and what serves each channel
   promote NAME@VERSION [--channel narrowband|wideband]   make it serve (default: its card's band)
   rollback [--channel C]           restore the version that served before the current one
+  shadow NAME@VERSION --share X [--channel C]   every serving node scores a share X of the
+                                   channel's windows with it too, never judging (live, no restart)
+  shadow --off --channel C         stop shadow scoring on the channel
+  canary NAME@VERSION --share X [--channel C]   a share X of the channel's NEW streams is judged
+                                   by it on every serving node (live)
+  canary --off --channel C         no new streams go to the canary (running ones finish with it)
   pull NAME@VERSION DIR            download a version into DIR (checked against its digests)
   history [--channel C]            promotions and rollbacks, oldest first
   report [--since-min N]           shadow agreement and, with feedback, EER per version
@@ -29,6 +37,8 @@ options:
   --nats URL       NATS server(s), comma-separated; overrides nats.servers
   --by WHO         who makes the change (audit; default: the OS user)
   --json           machine-readable output (list, history)
+  --share X        shadow: share of windows, canary: share of new streams, in (0, 1]
+  --off            shadow / canary: stop it
 `;
 
 function fail(msg: string, code = 2): number {
@@ -54,6 +64,8 @@ export async function run(argv: string[]): Promise<number> {
         by: { type: 'string' },
         json: { type: 'boolean', default: false },
         'since-min': { type: 'string' },
+        share: { type: 'string' },
+        off: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -100,13 +112,20 @@ export async function run(argv: string[]): Promise<number> {
         const serving = Object.fromEntries(
           await Promise.all(CHANNELS.map(async (c) => [c, (await registry.serving(c))?.entry ?? null] as const)),
         );
+        const candidates = Object.fromEntries(
+          await Promise.all(CANDIDATE_KINDS.map(async (k) => [k, Object.fromEntries(await Promise.all(CHANNELS.map(async (c) => [c, (await readCandidate(registry, k, c))?.entry ?? null] as const)))] as const)),
+        );
         if (v.json) {
-          out({ serving, versions: versions.map(({ card: _card, ...rest }) => rest) });
+          out({ serving, candidates, versions: versions.map(({ card: _card, ...rest }) => rest) });
           return 0;
         }
         for (const c of CHANNELS) {
           const s = serving[c];
           process.stdout.write(`${c.padEnd(10)} serving ${s ? `${s.name}@${s.version} (${s.action} by ${s.by} at ${s.at})` : '(nothing promoted: the on-disk model)'}\n`);
+          for (const k of CANDIDATE_KINDS) {
+            const e = candidates[k]?.[c];
+            if (e?.candidate) process.stdout.write(`${''.padEnd(10)} ${k.padEnd(7)} ${refString(e.candidate)} share ${e.share} (by ${e.by} at ${e.at})\n`);
+          }
         }
         for (const m of versions) {
           const tags = CHANNELS.filter((c) => serving[c]?.name === m.name && serving[c]?.version === m.version);
@@ -130,6 +149,21 @@ export async function run(argv: string[]): Promise<number> {
           target = withHistory[0];
         }
         out({ rolledBack: await registry.rollback(target!, by) });
+        return 0;
+      }
+      case 'shadow':
+      case 'canary': {
+        if (v.off) {
+          if (pos.length !== 0 || !channel) return fail(`${sub} --off takes no version and needs --channel ${CHANNELS.join('|')}`);
+          out({ [sub]: await setCandidate(registry, sub, channel, null, 0, by) });
+          return 0;
+        }
+        if (pos.length !== 1 || v.share === undefined) return fail(`${sub} takes NAME@VERSION and --share X (or --off --channel C)\n${USAGE}`);
+        const share = Number(v.share);
+        if (!(share > 0 && share <= 1)) return fail(`--share must be a number in (0, 1], got ${JSON.stringify(v.share)}`);
+        const ref = parseRef(pos[0]!);
+        const target: Channel = channel ?? cardBand(await registry.card(ref.name, ref.version));
+        out({ [sub]: await setCandidate(registry, sub, target, ref, share, by) });
         return 0;
       }
       case 'pull': {

@@ -54,8 +54,10 @@ export class DetectorSet implements WindowSink, ServingModels {
   readonly #log: DetectorSetOptions['log'];
   /** What each band's Detector was created with (a canary Detector is created the same way). */
   readonly #detectorOptions: DetectorOptions;
-  /** A candidate judging a share of the new streams of its band (registry.canary). */
-  #canary: { detector: Detector; band: Band; share: number } | null = null;
+  /** Candidates judging a share of the new streams of their band (registry canary), one per band at most. */
+  readonly #canaries = new Map<Band, { detector: Detector; share: number }>();
+  /** Canaries replaced or stopped whose streams still run: they judge those to the end, then close. */
+  readonly #retired = new Set<Detector>();
   /** Streams routed to a detector (at their first window; before it, no detector knows them). */
   readonly #routed = new Map<string, Routed>();
 
@@ -121,7 +123,8 @@ export class DetectorSet implements WindowSink, ServingModels {
   cardOfVersion(version: string): Readonly<ModelCard> | undefined {
     if (this.#primary.modelVersion === version) return this.#primary.card;
     if (this.#narrow?.modelVersion === version) return this.#narrow.card;
-    if (this.#canary?.detector.modelVersion === version) return this.#canary.detector.card;
+    for (const c of this.#canaries.values()) if (c.detector.modelVersion === version) return c.detector.card;
+    for (const d of this.#retired) if (d.modelVersion === version) return d.card;
     return undefined;
   }
 
@@ -134,7 +137,7 @@ export class DetectorSet implements WindowSink, ServingModels {
 
   get stats(): DetectorStats {
     const a = this.#primary.stats;
-    const b = sumStats(this.#narrow?.stats, this.#canary?.detector.stats);
+    const b = [...this.#canaries.values()].map((c) => c.detector).concat([...this.#retired]).reduce((acc, d) => sumStats(acc, d.stats), this.#narrow?.stats);
     if (!b) return a;
     return {
       windowsIn: a.windowsIn + b.windowsIn,
@@ -164,9 +167,9 @@ export class DetectorSet implements WindowSink, ServingModels {
     let r = this.#routed.get(w.stream.streamId);
     if (!r) {
       const band = bandOf(w.inputRate);
-      const c = this.#canary;
+      const c = this.#canaries.get(band);
       // A canary judges a share of the NEW streams of its band; a stream stays with its detector to the end.
-      const detector = c && c.band === band && Math.random() < c.share ? c.detector : this.#detectorFor(band);
+      const detector = c && Math.random() < c.share ? c.detector : this.#detectorFor(band);
       r = { detector, band };
       this.#routed.set(w.stream.streamId, r);
       r.detector.onStreamStart(w.stream);
@@ -184,6 +187,7 @@ export class DetectorSet implements WindowSink, ServingModels {
     this.#routed.delete(stream.streamId);
     // A stream that never sent a window is unknown to every detector: the primary reports it drained.
     (r?.detector ?? this.#primary).onStreamEnd(stream, reason);
+    if (r && this.#retired.has(r.detector)) this.#closeIfIdle(r.detector);
   }
 
   /**
@@ -200,29 +204,67 @@ export class DetectorSet implements WindowSink, ServingModels {
   /**
    * Starts a canary: the model in `dir` (same input contract, its card's band) judges `share`
    * of the new streams of that band, through the same sink as the serving models (its scores
-   * carry its version; the verdict engine reads its thresholds through cardOfVersion).
+   * carry its version; the verdict engine reads its thresholds through cardOfVersion). A canary
+   * already on that band is replaced only once the new one has loaded and passed the checks (a
+   * refused one leaves it running); the streams it judges stay with it to their end.
    */
-  async startCanary(dir: string, share: number): Promise<Readonly<ModelCard>> {
-    if (this.#canary) throw new ModelLoadError('card_mismatch', dir, 'a canary is already running', { field: 'canary' });
+  async startCanary(dir: string, share: number, expectBand?: Band): Promise<Readonly<ModelCard>> {
     const d = await Detector.create({ ...this.#detectorOptions, modelDir: dir });
     const band = cardBand(d.card);
     const serving = this.#detectorFor(band).card;
     const problem =
-      d.card.input.sampleRate !== serving.input.sampleRate || d.card.input.shape[1] !== serving.input.shape[1]
+      expectBand !== undefined && band !== expectBand
+        ? `its card serves ${band}, not ${expectBand}`
+        : d.card.input.sampleRate !== serving.input.sampleRate || d.card.input.shape[1] !== serving.input.shape[1]
         ? `its input ${d.card.input.sampleRate} Hz × ${d.card.input.shape[1]} differs from the serving model's`
         : d.card.version === this.#primary.modelVersion || d.card.version === this.#narrow?.modelVersion
           ? `its version ${JSON.stringify(d.card.version)} is serving already`
-          : null;
+          : [...this.#retired].some((r) => r.modelVersion === d.card.version)
+            ? `its version ${JSON.stringify(d.card.version)} is still judging streams of a stopped canary`
+            : null;
     if (problem) {
       await d.close();
       throw new ModelLoadError('card_mismatch', dir, `canary refused: ${problem}`, { field: 'version' });
     }
-    this.#canary = { detector: d, band, share };
+    const old = this.#canaries.get(band);
+    this.#canaries.set(band, { detector: d, share });
+    if (old) this.#retire(old.detector);
     return d.card;
   }
 
+  /** The canary of a band now (its card and share), if any. */
+  canaryOf(band: Band): { card: Readonly<ModelCard>; share: number } | undefined {
+    const c = this.#canaries.get(band);
+    return c ? { card: c.detector.card, share: c.share } : undefined;
+  }
+
+  /** Changes the share of new streams a running canary judges (no-op without one). */
+  setCanaryShare(band: Band, share: number): void {
+    const c = this.#canaries.get(band);
+    if (c) c.share = share;
+  }
+
+  /** No new streams go to the band's canary; the ones it judges finish with it, then it closes. */
+  stopCanary(band: Band): void {
+    const c = this.#canaries.get(band);
+    if (!c) return;
+    this.#canaries.delete(band);
+    this.#retire(c.detector);
+  }
+
+  #retire(d: Detector): void {
+    this.#retired.add(d);
+    this.#closeIfIdle(d);
+  }
+
+  /** A retired canary with no routed stream left: scores what it holds and closes. */
+  #closeIfIdle(d: Detector): void {
+    for (const r of this.#routed.values()) if (r.detector === d) return;
+    void d.close().finally(() => this.#retired.delete(d));
+  }
+
   async flush(): Promise<void> {
-    await Promise.all([this.#primary.flush(), this.#narrow?.flush(), this.#canary?.detector.flush()]);
+    await Promise.all([this.#primary.flush(), this.#narrow?.flush(), ...this.#extra().map((d) => d.flush())]);
   }
 
   get hasRoom(): boolean {
@@ -234,7 +276,12 @@ export class DetectorSet implements WindowSink, ServingModels {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#primary.close(), this.#narrow?.close(), this.#canary?.detector.close()]);
+    await Promise.all([this.#primary.close(), this.#narrow?.close(), ...this.#extra().map((d) => d.close())]);
+  }
+
+  /** Canary detectors, running and retired. */
+  #extra(): Detector[] {
+    return [...[...this.#canaries.values()].map((c) => c.detector), ...this.#retired];
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Shadow scoring's tap on the window path: every window goes to the serving detector set; a
- * sampled share of the windows of one band also goes to a second WindowSink (the shadow
- * candidate's Detector), which copies it into its own batch. The serving path is unchanged:
+ * sampled share of the windows of a band that has a shadow attached also goes to a second
+ * WindowSink (that band's shadow candidate's Detector), which copies it into its own batch.
+ * Shadows are attached, replaced and detached while streams run (registry shadow keys). The serving path is unchanged:
  * the shadow's scores go to their own sink and never reach the verdict engine.
  *
  * Sampling is deterministic per (stream, window seq), so both sides of a comparison agree on
@@ -25,19 +26,51 @@ export function isSampled(streamId: string, seq: number, share: number): boolean
   return share >= 1 || (share > 0 && sampleFraction(streamId, seq) < share);
 }
 
+/** A shadow attached to the tee: the sink that gets copies of one band's sampled windows. */
+export interface ShadowTap {
+  sink: WindowSink;
+  share: number;
+}
+
+interface Slot extends ShadowTap {
+  /** Streams this slot's sink was told about (at their first sampled window). */
+  started: Map<string, StreamDescriptor>;
+}
+
 export class WindowTee implements WindowSink {
   readonly #primary: WindowSink;
-  readonly #shadow: WindowSink;
-  readonly #band: Band;
-  readonly #share: number;
-  /** Streams the shadow was told about (of its band, at their first window). */
-  readonly #started = new Set<string>();
+  /** At most one shadow per band; attached and detached live (registry shadow keys). */
+  readonly #slots = new Map<Band, Slot>();
 
-  constructor(primary: WindowSink, shadow: WindowSink, band: Band, share: number) {
+  constructor(primary: WindowSink) {
     this.#primary = primary;
-    this.#shadow = shadow;
-    this.#band = band;
-    this.#share = share;
+  }
+
+  /**
+   * Copies a sampled `share` of the windows of `band` to `sink` from the next window on; returns
+   * the tap it replaced (detached as by detach()).
+   */
+  attach(band: Band, tap: ShadowTap): { tap: ShadowTap; started: StreamDescriptor[] } | undefined {
+    const old = this.detach(band);
+    this.#slots.set(band, { ...tap, started: new Map() });
+    return old;
+  }
+
+  /**
+   * Stops copying windows of `band`; returns the tap and the streams it was told about, which
+   * the caller ends on it (so it drains) before closing it.
+   */
+  detach(band: Band): { tap: ShadowTap; started: StreamDescriptor[] } | undefined {
+    const s = this.#slots.get(band);
+    if (!s) return undefined;
+    this.#slots.delete(band);
+    return { tap: { sink: s.sink, share: s.share }, started: [...s.started.values()] };
+  }
+
+  /** Changes the sampled share of an attached shadow (sampling stays deterministic per window). */
+  setShare(band: Band, share: number): void {
+    const s = this.#slots.get(band);
+    if (s) s.share = share;
   }
 
   onStreamStart(stream: StreamDescriptor): void {
@@ -46,18 +79,20 @@ export class WindowTee implements WindowSink {
 
   onWindow(w: WindowView): void {
     this.#primary.onWindow(w);
+    if (this.#slots.size === 0) return;
+    const s = this.#slots.get(bandOf(w.inputRate));
+    if (!s) return;
     const id = w.stream.streamId;
-    if (!isSampled(id, w.seq, this.#share)) return;
-    if (!this.#started.has(id)) {
-      if (bandOf(w.inputRate) !== this.#band) return;
-      this.#started.add(id);
-      this.#shadow.onStreamStart(w.stream);
+    if (!isSampled(id, w.seq, s.share)) return;
+    if (!s.started.has(id)) {
+      s.started.set(id, w.stream);
+      s.sink.onStreamStart(w.stream);
     }
-    this.#shadow.onWindow(w);
+    s.sink.onWindow(w);
   }
 
   onStreamEnd(stream: StreamDescriptor, reason: StreamEndReason): void {
     this.#primary.onStreamEnd(stream, reason);
-    if (this.#started.delete(stream.streamId)) this.#shadow.onStreamEnd(stream, reason);
+    for (const s of this.#slots.values()) if (s.started.delete(stream.streamId)) s.sink.onStreamEnd(stream, reason);
   }
 }

@@ -10,23 +10,17 @@
  *            call scores (symmetric EER/2 rule) ──▶ a model folder: the SAME model.onnx, head.json,
  *            replay.json, card.json saying what it learned from ──▶ registry publish (a candidate)
  */
-import { copyFile, mkdir, writeFile, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { computeEer } from '../detect/eer.js';
 import type { ModelCard } from '../detect/types.js';
-import { encodeEmbedding, decodeEmbedding } from '../verdicts/feature-exporter.js';
+import { encodeEmbedding } from '../verdicts/feature-exporter.js';
 import type { FeedbackEvent } from '../verdicts/feedback.js';
-import { callHash, feedbackLabel, type FeatureWindow } from './dataset.js';
-import { callScore, fitHead, headLogit, recoverHead, sigmoid, type FitRow, type Head } from './logistic.js';
-
-/** replay.json: the labelled calls a learned version trained on, as embeddings (hashed call ids, no audio). */
-export interface ReplayFile {
-  v: 1;
-  dim: number;
-  calls: Array<{ call: string; label: 0 | 1; embeddings: string[] }>;
-}
+import type { FeatureWindow } from './dataset.js';
+import { LearnError } from './errors.js';
+import { callScore, fitHead, headLogit, sigmoid, type Head } from './logistic.js';
+import { buildTrainingSet, type LabelledCall, type ReplayFile } from './training-set.js';
 
 export interface LearnInputs {
   baseDir: string;
@@ -48,6 +42,10 @@ export interface LearnInputs {
   distillWeight: number;
   /** Most labelled calls per class kept for replay. */
   replayCap: number;
+  /** How labelled windows weigh: each call the same (default) or each window the same. */
+  weighting?: 'call' | 'window';
+  /** Each class half of the labelled weight (default) or as the feedback came. */
+  balance?: 'classes' | 'none';
 }
 
 export interface LearnSummary {
@@ -61,31 +59,15 @@ export interface LearnSummary {
   distillWindows: number;
   lambda: number;
   prior: 'zero' | 'base';
+  weighting: 'call' | 'window';
+  balance: 'classes' | 'none';
   inSample: { callEerBefore: number; callEerAfter: number; calls: number };
   thresholds: ModelCard['thresholds'];
   thresholdsFrom: 'labelled calls' | 'base card (too few labelled calls)';
 }
 
-export class LearnError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LearnError';
-  }
-}
-
-interface LabelledCall {
-  call: string;
-  label: 0 | 1;
-  embeddings: Float32Array[];
-}
-
-async function readReplay(dir: string, dim: number): Promise<LabelledCall[]> {
-  const p = join(dir, 'replay.json');
-  if (!existsSync(p)) return [];
-  const r = JSON.parse(await readFile(p, 'utf8')) as ReplayFile;
-  if (r.dim !== dim) throw new LearnError(`replay.json of the base has dim ${r.dim}, the embedding ${dim}`);
-  return r.calls.map((c) => ({ call: c.call, label: c.label, embeddings: c.embeddings.map((e) => decodeEmbedding(e, dim)) }));
-}
+export { LearnError } from './errors.js';
+export type { ReplayFile } from './training-set.js';
 
 /** suspicious / eer / synthetic thresholds from call scores (the shipped models' symmetric EER/2 rule). */
 function calibrate(genuine: number[], synthetic: number[]): ModelCard['thresholds'] {
@@ -106,69 +88,10 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
   const emb = base.embedding;
   if (!emb) throw new LearnError(`${base.name}@${base.version} has no embedding output to learn a head on`);
   const dim = emb.dim;
-  const windowsOf = (callId: string, leg?: string): FeatureWindow[] =>
-    (i.features.get(callId) ?? []).filter((w) => i.compatibleVersions.has(w.modelVersion) && w.embedding.length === dim && (!leg || w.leg === leg));
-
-  // The head to start from and to distil: the base's own.
-  let prior: Head;
-  let headSource: LearnSummary['headSource'];
-  let recoveredRmsLogit: number | undefined;
-  if (base.head) {
-    const h = JSON.parse(await readFile(join(i.baseDir, base.head.file), 'utf8')) as { weights: number[]; bias: number };
-    prior = { weights: h.weights, bias: h.bias };
-    headSource = 'head.json';
-  } else {
-    const own = [...i.features.values()].flat().filter((w) => w.modelVersion === base.version && w.embedding.length === dim);
-    if (own.length < dim + 2) throw new LearnError(`the base's head is inside its ONNX graph: recovering it needs ${dim + 2} windows it scored and exported, the features stream has ${own.length}`);
-    const r = recoverHead(own.map((w) => w.embedding), own.map((w) => w.score));
-    prior = r.head;
-    recoveredRmsLogit = r.rmsResidual;
-    headSource = 'recovered';
-  }
-
-  // Labelled calls: new feedback, then replay of what the base learned (new feedback wins).
-  const labelled = new Map<string, LabelledCall>();
-  const fb = { synthetic: 0, genuine: 0, withoutFeatures: 0, unsure: 0 };
-  for (const f of i.feedback.values()) {
-    const label = feedbackLabel(f);
-    if (label === null) {
-      fb.unsure++;
-      continue;
-    }
-    const ws = windowsOf(f.callId, f.leg);
-    if (ws.length === 0) {
-      fb.withoutFeatures++;
-      continue;
-    }
-    labelled.set(callHash(f.callId), { call: callHash(f.callId), label, embeddings: ws.map((w) => w.embedding) });
-    if (label === 1) fb.synthetic++;
-    else fb.genuine++;
-  }
-  const replay = { synthetic: 0, genuine: 0 };
-  for (const c of await readReplay(i.baseDir, dim)) {
-    if (labelled.has(c.call)) continue;
-    labelled.set(c.call, c);
-    if (c.label === 1) replay.synthetic++;
-    else replay.genuine++;
-  }
-  const calls = [...labelled.values()];
+  const t = await buildTrainingSet(i, dim);
+  const { prior, headSource, recoveredRmsLogit, calls, fb, replay, labelledWindows, distill, rows } = t;
   const nPos = calls.filter((c) => c.label === 1).length;
   const nNeg = calls.length - nPos;
-  if (nPos === 0 || nNeg === 0) throw new LearnError(`learning needs confirmed calls of both classes with exported features: ${nPos} synthetic, ${nNeg} genuine`);
-
-  // Each call weighs the same, each class half; the labelled rows' weights sum to their window count.
-  const labelledWindows = labelledRowCount(calls);
-  const rows: FitRow[] = labelledRows(calls, labelledWindows);
-  const feedbackCalls = new Set([...i.feedback.keys()]);
-  const distill: Float32Array[] = [];
-  for (const [callId, ws] of i.features) {
-    if (feedbackCalls.has(callId)) continue;
-    for (const w of ws) if (i.compatibleVersions.has(w.modelVersion) && w.embedding.length === dim) distill.push(w.embedding);
-  }
-  if (distill.length > 0 && i.distillWeight > 0) {
-    const w = (i.distillWeight * labelledWindows) / distill.length;
-    for (const e of distill) rows.push({ e, y: sigmoid(headLogit(prior, e)), w });
-  }
   const start: Head = i.prior === 'base' ? prior : { weights: new Array<number>(dim).fill(0), bias: 0 };
   const head = fitHead(rows, start, i.lambda);
 
@@ -205,6 +128,8 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
     distillWindows: distill.length,
     lambda: i.lambda,
     prior: i.prior,
+    weighting: i.weighting ?? 'call',
+    balance: i.balance ?? 'classes',
     inSample: { callEerBefore: computeEer(before.g, before.s).eer, callEerAfter: computeEer(after.g, after.s).eer, calls: calls.length },
     thresholds,
     thresholdsFrom: enough ? 'labelled calls' : 'base card (too few labelled calls)',
@@ -227,24 +152,6 @@ export async function learn(i: LearnInputs): Promise<{ summary: LearnSummary; ca
   const readme = `# ${base.name} ${i.newVersion} (learned head)\n\nThe backbone of ${summary.base} (model.onnx unchanged, sha256 ${base.sha256}) with a logistic head\n(head.json) retrained by \`devox learn\` from exported window embeddings and analyst feedback; no audio.\nWhat it learned from is in card.json \`learned\`: ${fb.synthetic} confirmed-synthetic and ${fb.genuine} confirmed-genuine calls,\n${replay.synthetic + replay.genuine} replayed calls, ${distill.length} distillation windows. In-sample call EER ${pct(summary.inSample.callEerBefore)} → ${pct(summary.inSample.callEerAfter)}\n(optimistic: measure it on other calls with shadow scoring and \`devox model report\`).\n`;
   await writeFile(join(i.outDir, 'README.md'), readme);
   return { summary, card };
-}
-
-function labelledRowCount(calls: LabelledCall[]): number {
-  let n = 0;
-  for (const c of calls) n += c.embeddings.length;
-  return n;
-}
-
-/** Rows of labelled calls, each call weighing the same and each class half (weights summing to `total`). */
-function labelledRows(calls: LabelledCall[], total: number): FitRow[] {
-  const nPos = calls.filter((c) => c.label === 1).length;
-  const nNeg = calls.length - nPos;
-  const rows: FitRow[] = [];
-  for (const c of calls) {
-    const w = total / (2 * (c.label === 1 ? nPos : nNeg) * c.embeddings.length);
-    for (const e of c.embeddings) rows.push({ e, y: c.label, w });
-  }
-  return rows;
 }
 
 function pct(x: number): string {

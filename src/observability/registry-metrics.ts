@@ -3,13 +3,15 @@
  * server's one registry, fed through the observers of registry/ and verdicts/ (which never
  * import prom-client). The serving version itself is devox_model_info{name,version,band}.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { CandidateWatcherObserver } from '../registry/candidate-watcher.js';
 import type { ModelWatcherObserver } from '../registry/model-watcher.js';
 import type { FeatureExporterObserver } from '../verdicts/feature-exporter.js';
 import type { ShadowObserver } from '../verdicts/shadow-comparer.js';
 
 export interface LifecycleObservers {
   watcher: ModelWatcherObserver;
+  candidates: CandidateWatcherObserver;
   shadow: ShadowObserver;
   features: FeatureExporterObserver;
 }
@@ -32,6 +34,20 @@ export function registerLifecycleMetrics(registry: Registry): LifecycleObservers
     help: 'Registry reads or pulls that failed (NATS down); retried at the next poll',
     registers: [registry],
   });
+  const candidateChanges = new Counter({
+    name: 'devox_registry_candidate_changes_total',
+    help: 'Shadow / canary changes from the registry acted on by this node: started, share, stopped, or refused with why (corrupt, mismatch, invalid_model); a refused one leaves the one before running',
+    labelNames: ['kind', 'channel', 'result'] as const,
+    registers: [registry],
+  });
+  const candidateShare = new Gauge({
+    name: 'devox_candidate_share',
+    help: 'The shadow (share of windows) or canary (share of new streams) this node runs per channel, by version',
+    labelNames: ['kind', 'channel', 'version'] as const,
+    registers: [registry],
+  });
+  /** The version each (kind, channel) gauge series is labelled with now, to remove it when it changes. */
+  const candidateVersion = new Map<string, string>();
   const shadowWindows = new Counter({
     name: 'devox_shadow_windows_total',
     help: 'Windows scored by the shadow candidate next to the serving model, by versions and agreement at each model\'s EER threshold',
@@ -68,6 +84,21 @@ export function registerLifecycleMetrics(registry: Registry): LifecycleObservers
         swapSeconds.observe(seconds);
       },
       refused: (channel, _version, reason) => swaps.inc({ channel, result: reason }),
+      unreachable: () => unreachable.inc(),
+    },
+    candidates: {
+      applied: (kind, channel, version, share) => {
+        const k = `${kind}.${channel}`;
+        const before = candidateVersion.get(k);
+        if (before !== undefined) candidateShare.remove({ kind, channel, version: before });
+        candidateVersion.delete(k);
+        if (version !== null) {
+          candidateShare.set({ kind, channel, version }, share);
+          candidateVersion.set(k, version);
+        }
+        candidateChanges.inc({ kind, channel, result: version === null ? 'stopped' : before === version ? 'share' : 'started' });
+      },
+      refused: (kind, channel, _version, reason) => candidateChanges.inc({ kind, channel, result: reason }),
       unreachable: () => unreachable.inc(),
     },
     shadow: {

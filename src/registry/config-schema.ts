@@ -16,9 +16,12 @@ export const RegistryConfigSchema = z
     cacheDir: z.string(),
     /** Backstop poll of the serving keys (a key change is also noticed at once by subscription). */
     pollSec: z.number().min(0.2).max(3600),
-    /** A candidate NAME@VERSION scoring a sampled share of windows next to the serving model (never judging). */
+    /**
+     * A candidate NAME@VERSION scoring a sampled share of windows next to the serving model (never judging): a
+     * start-up default for the band of its card, until `devox model shadow` writes that channel's registry key.
+     */
     shadow: z.object({ version: z.string(), share: z.number().min(0).max(1) }).strict(),
-    /** A candidate NAME@VERSION judging a share of new streams of its band. */
+    /** A candidate NAME@VERSION judging a share of new streams of its band: a start-up default, like shadow (`devox model canary`). */
     canary: z.object({ version: z.string(), share: z.number().min(0).max(1) }).strict(),
   })
   .strict();

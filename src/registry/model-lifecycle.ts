@@ -2,9 +2,10 @@
  * The edge side of the model lifecycle, started by server.ts when NATS is configured:
  *
  *   registry (KV serving.<channel>) ──watch──▶ ModelWatcher ──pull/verify──▶ DetectorSet.swapModel
- *   registry.shadow  NAME@VERSION ──pull──▶ shadow Detector ◀── WindowTee (sampled windows) ◀── media
- *                                                   └──▶ ShadowComparer ──▶ <prefix>.shadow.<callToken>
- *   registry.canary  NAME@VERSION ──pull──▶ DetectorSet.startCanary (a share of new streams)
+ *   registry (KV shadow.<channel>, canary.<channel>; config defaults) ──watch──▶ CandidateWatcher
+ *        ──pull/verify──▶ LiveCandidates ─┬─ shadow Detector ◀── WindowTee (sampled windows) ◀── media
+ *                                         │        └──▶ ShadowComparer ──▶ <prefix>.shadow.<callToken>
+ *                                         └─ DetectorSet.startCanary / stopCanary (a share of new streams)
  *   features.export ──▶ FeatureExporter (a ScoreSink) ──▶ <featuresPrefix>.<callToken> (own stream)
  *
  * Its own NATS connection (the event publisher's buffering and reconnect policy stay its own).
@@ -13,8 +14,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
-import { cardBand } from '../detect/band.js';
-import { Detector } from '../detect/detector.js';
 import type { DetectorSet } from '../detect/detector-set.js';
 import type { ScoreFanOut } from '../detect/score-fan-out.js';
 import { WindowTee } from '../detect/window-tee.js';
@@ -23,8 +22,9 @@ import type { Logger } from '../logger.js';
 import type { LifecycleObservers } from '../observability/registry-metrics.js';
 import { ensureFeatureStream, FeatureExporter, featuresPrefix } from '../verdicts/feature-exporter.js';
 import { connectNats } from '../verdicts/nats-connection.js';
-import { ShadowComparer } from '../verdicts/shadow-comparer.js';
-import { ModelRegistry, parseRef, type Channel } from './registry.js';
+import { CandidateWatcher } from './candidate-watcher.js';
+import { LiveCandidates } from './live-candidates.js';
+import { ModelRegistry, type Channel } from './registry.js';
 import { ModelWatcher } from './model-watcher.js';
 
 export interface ModelLifecycleOptions {
@@ -37,89 +37,68 @@ export interface ModelLifecycleOptions {
   observers: LifecycleObservers;
 }
 
+interface Parts {
+  nc: NatsConnection;
+  registry: ModelRegistry | undefined;
+  watcher: ModelWatcher | undefined;
+  candidateWatcher: CandidateWatcher | undefined;
+  candidates: LiveCandidates | undefined;
+  windowSink: WindowSink;
+}
+
 export class ModelLifecycle {
-  /** What media feeds: the detector set, or a tee that also feeds the shadow candidate. */
+  /** What media feeds: the detector set, or a tee that also feeds the shadow candidates. */
   readonly windowSink: WindowSink;
   readonly watcher: ModelWatcher | undefined;
+  /** Follows the shadow / canary keys (and applies the config defaults). */
+  readonly candidateWatcher: CandidateWatcher | undefined;
+  /** The shadows and canaries running on this node. */
+  readonly candidates: LiveCandidates | undefined;
   /** Undefined when nothing asks for it (registry.watch off, no shadow or canary version). */
   readonly registry: ModelRegistry | undefined;
   readonly #nc: NatsConnection;
-  readonly #shadow: Detector | undefined;
 
-  private constructor(parts: { nc: NatsConnection; registry: ModelRegistry | undefined; watcher: ModelWatcher | undefined; windowSink: WindowSink; shadow: Detector | undefined }) {
-    this.#nc = parts.nc;
-    this.registry = parts.registry;
-    this.watcher = parts.watcher;
-    this.windowSink = parts.windowSink;
-    this.#shadow = parts.shadow;
+  private constructor(p: Parts) {
+    this.#nc = p.nc;
+    this.registry = p.registry;
+    this.watcher = p.watcher;
+    this.candidateWatcher = p.candidateWatcher;
+    this.candidates = p.candidates;
+    this.windowSink = p.windowSink;
   }
 
   static cacheDir(config: Readonly<Config>): string {
     return resolve(config.registry.cacheDir || join(tmpdir(), 'devox-model-cache'));
   }
 
-  /** Connects, opens the registry, starts what the config asks; the first registry check is done when it resolves. */
+  /** Connects, opens the registry, starts what the config asks; the first registry checks are done when it resolves. */
   static async start(o: ModelLifecycleOptions): Promise<ModelLifecycle> {
     const { config, detector, log } = o;
+    const reg = config.registry;
     const nc = await connectNats(config.nats);
+    let candidates: LiveCandidates | undefined;
+    let candidateWatcher: CandidateWatcher | undefined;
+    let watcher: ModelWatcher | undefined;
     try {
       // Opened only when something needs it: an edge allowed only its events (no registry watch,
       // shadow or canary) must not need the registry's permissions.
-      const needsRegistry = config.registry.watch || config.registry.shadow.version !== '' || config.registry.canary.version !== '';
-      const registry = needsRegistry
-        ? await ModelRegistry.open(nc, {
-            objectBucket: config.registry.objectBucket,
-            kvBucket: config.registry.kvBucket,
-            subjectPrefix: config.nats.subjectPrefix,
-            log,
-          })
-        : undefined;
+      const hasDefaults = (reg.shadow.version !== '' && reg.shadow.share > 0) || (reg.canary.version !== '' && reg.canary.share > 0);
+      const registry = reg.watch || hasDefaults ? await ModelRegistry.open(nc, { objectBucket: reg.objectBucket, kvBucket: reg.kvBucket, subjectPrefix: config.nats.subjectPrefix, log }) : undefined;
       const cacheDir = ModelLifecycle.cacheDir(config);
       if (config.features.export) {
         await ensureFeatureStream(nc, config, log);
         o.scores.add(new FeatureExporter(nc, config, o.observers.features));
         log.info({ subjects: `${featuresPrefix(config)}.>`, stream: config.features.stream }, 'exporting speech-window embeddings (features, never audio)');
       }
-      let windowSink: WindowSink = detector;
-      let shadow: Detector | undefined;
-      if (config.registry.shadow.version) {
-        const { name, version } = parseRef(config.registry.shadow.version);
-        const dir = await registry!.pull(name, version, resolve(cacheDir, name, version));
-        const cards = new Map<string, number>();
-        const comparer = new ShadowComparer({
-          nc,
-          subjectPrefix: config.nats.subjectPrefix,
-          share: config.registry.shadow.share,
-          eerOf: (v) => cards.get(v) ?? detector.cardOfVersion(v)?.thresholds.eer,
-          observer: o.observers.shadow,
-        });
-        shadow = await Detector.create({
-          detect: config.detect,
-          modelDir: dir,
-          windowSec: config.window.lengthSec,
-          log: log.child({ component: 'shadow' }),
-          sink: comparer.candidate,
-        });
-        cards.set(shadow.card.version, shadow.card.thresholds.eer);
-        o.scores.add(comparer.serving);
-        windowSink = new WindowTee(detector, shadow, cardBand(shadow.card), config.registry.shadow.share);
-        log.info({ candidate: `${name}@${version}`, band: cardBand(shadow.card), share: config.registry.shadow.share }, 'shadow scoring: candidate scores sampled windows, never verdicts');
-      }
-      if (config.registry.canary.version && config.registry.canary.share > 0) {
-        const { name, version } = parseRef(config.registry.canary.version);
-        const dir = await registry!.pull(name, version, resolve(cacheDir, name, version));
-        const card = await detector.startCanary(dir, config.registry.canary.share);
-        log.info({ candidate: `${name}@${version}`, band: cardBand(card), share: config.registry.canary.share }, 'canary: candidate judges a share of new streams');
-      }
-      let watcher: ModelWatcher | undefined;
-      if (config.registry.watch && registry) {
+      // The serving versions first: a candidate is checked against what serves its channel.
+      if (reg.watch && registry) {
         const channels: Channel[] = detector.models.map((m) => m.band);
         watcher = new ModelWatcher({
           registry,
           nc,
           channels,
           cacheDir,
-          pollMs: config.registry.pollSec * 1000,
+          pollMs: reg.pollSec * 1000,
           current: (c) => detector.cardFor(c),
           swap: (_channel, dir) => o.swap(dir),
           log: log.child({ component: 'registry' }),
@@ -128,8 +107,35 @@ export class ModelLifecycle {
         watcher.start();
         await watcher.check();
       }
-      return new ModelLifecycle({ nc, registry, watcher, windowSink, shadow });
+      let windowSink: WindowSink = detector;
+      if (registry) {
+        // Shadows and canaries can start at any time: media feeds a tee (a pass-through while no shadow runs).
+        const tee = new WindowTee(detector);
+        windowSink = tee;
+        candidates = new LiveCandidates({ config, detector, tee, nc, log, shadowObserver: o.observers.shadow });
+        o.scores.add(candidates.servingTap);
+        candidateWatcher = new CandidateWatcher({
+          registry,
+          nc,
+          slots: candidates,
+          cacheDir,
+          pollMs: reg.pollSec * 1000,
+          followKeys: reg.watch,
+          defaults: [
+            { kind: 'shadow', version: reg.shadow.version, share: reg.shadow.share },
+            { kind: 'canary', version: reg.canary.version, share: reg.canary.share },
+          ],
+          log: log.child({ component: 'registry' }),
+          observer: o.observers.candidates,
+        });
+        candidateWatcher.start();
+        await candidateWatcher.check();
+      }
+      return new ModelLifecycle({ nc, registry, watcher, candidateWatcher, candidates, windowSink });
     } catch (err) {
+      await watcher?.close();
+      await candidateWatcher?.close();
+      await candidates?.close();
       await nc.close().catch(() => undefined);
       throw err;
     }
@@ -137,7 +143,8 @@ export class ModelLifecycle {
 
   async close(): Promise<void> {
     await this.watcher?.close();
-    await this.#shadow?.close();
+    await this.candidateWatcher?.close();
+    await this.candidates?.close();
     await this.#nc.drain().catch(() => undefined);
   }
 }

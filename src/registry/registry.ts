@@ -4,7 +4,8 @@
  *
  *   objects  <name>/<version>/<file>      model.onnx (card.file), card.json, head.json, README.md, recipe.json
  *   kv       serving.<channel>            the serving entry; the key's history is the audit trail and the rollback stack
- *   events   <prefix>.model.audit         one event per publish / promote / rollback (the events stream keeps them)
+ *            shadow.<channel>, canary.<channel>   the candidates serving nodes run beside it (candidates.ts)
+ *   events   <prefix>.model.audit         one event per publish / promote / rollback / shadow / canary (the events stream keeps them)
  *
  * Versions are immutable: publish refuses a name@version that exists. card.json is uploaded last,
  * so a version without its card is an interrupted publish and invisible to list/pull/promote.
@@ -135,7 +136,7 @@ export class ModelRegistry {
     const cardBytes = await readFile(join(abs, 'card.json'));
     await this.objects.put(`${card.name}/${card.version}/card.json`, cardBytes);
     bytes += cardBytes.length;
-    await this.#audit({ action: 'publish', name: card.name, version: card.version, by: opts.by, sha256: card.sha256 });
+    await this.audit({ action: 'publish', name: card.name, version: card.version, by: opts.by, sha256: card.sha256 });
     return {
       name: card.name,
       version: card.version,
@@ -264,11 +265,11 @@ export class ModelRegistry {
     } catch (err) {
       throw new RegistryError('conflict', `${servingKey(channel)} changed while this ${entry.action} was prepared; try again (${(err as Error).message})`, { cause: err });
     }
-    await this.#audit({ ...entry });
+    await this.audit({ ...entry });
   }
 
   /** A structured log line and an event on `<prefix>.model.audit` (stored when a stream captures it). */
-  async #audit(fields: Record<string, unknown>): Promise<void> {
+  async audit(fields: Record<string, unknown>): Promise<void> {
     const event = { type: 'model.audit', ...fields, at: fields.at ?? new Date().toISOString(), host: process.env.HOSTNAME ?? '' };
     this.#opts.log.info({ audit: event }, 'model registry audit');
     const subject = `${this.#opts.subjectPrefix}.model.audit`;

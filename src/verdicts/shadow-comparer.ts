@@ -55,6 +55,7 @@ interface Shadowed {
 
 export class ShadowComparer {
   readonly #o: ShadowComparerOptions;
+  #share: number;
   /** Streams the shadow detector scores (it started them), by stream id. */
   readonly #streams = new Map<string, Shadowed>();
   readonly #enc = new TextEncoder();
@@ -63,9 +64,10 @@ export class ShadowComparer {
 
   constructor(opts: ShadowComparerOptions) {
     this.#o = opts;
+    this.#share = opts.share;
     this.serving = {
       onScore: (s) => {
-        if (isSampled(s.stream.streamId, s.seq, this.#o.share)) this.#arrive('serving', s);
+        if (isSampled(s.stream.streamId, s.seq, this.#share)) this.#arrive('serving', s);
       },
       onStreamDrained: (stream) => this.#drained(stream),
     };
@@ -74,6 +76,11 @@ export class ShadowComparer {
       onScore: (s) => this.#arrive('candidate', s),
       onStreamDrained: (stream) => this.#drained(stream),
     };
+  }
+
+  /** The share of windows the tee now samples (a live change of the shadow's share). */
+  setShare(share: number): void {
+    this.#share = share;
   }
 
   #arrive(side: 'serving' | 'candidate', s: WindowScore): void {

@@ -6,18 +6,26 @@
  *     universal_melgan_icassp2021 demo page, neural vocoders, was held out of its training) and
  *     promote it: both nodes serve it;
  *  2. stream every call of that page (the model is at chance on it), features exported;
- *  3. analyst feedback on the calls of half the utterances (split by pair_key: no utterance in both halves);
+ *  3. analyst feedback on the calls of the feedback half (the split of scripts/learn-gain/corpus.ts:
+ *     groups of files sharing a speaker or an utterance, so no speaker or utterance is in both halves);
  *  4. `devox learn` makes a candidate (new head on the frozen backbone), published;
- *  5. node B restarts shadowing the candidate; the other half's calls stream again through it;
- *     feedback on those arrives later; `devox model report` gives both versions' EER on the same
- *     windows of calls not used for learning;
+ *  5. `devox model shadow` switches shadow scoring of the candidate on, live (no restart); the other
+ *     half's calls stream again through node B; feedback on those arrives later; `devox model report`
+ *     gives both versions' EER on the same windows of calls not used for learning; shadow --off;
  *  6. promote the candidate while 24 real-time calls stream: both nodes swap within 10 s, every
  *     window of every call scored exactly once (window seqs counted), nothing shed;
  *  7. rollback: both nodes serve v1 again.
+ *
+ * Why this family: the offline measurement of what `devox learn` gains on EVERY whole page held out
+ * of v1 (scripts/learn-gain.ts, table in docs/registry.md) found no page whose gain clears its
+ * paired-bootstrap interval without costing the other pages, under the defaults or any of the head
+ * variants tried; so no family would make "shadow shows it better" true, and the test keeps the page
+ * v1 misses most (at chance) and the largest one. It measures the gain and reports it; it does not
+ * assert one the measurement says is not there.
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -28,7 +36,6 @@ import { buildFeedback, publishFeedback } from '../../src/verdicts/feedback.js';
 import type { WindowScoredEvent } from '../../src/verdicts/types.js';
 import { callScore } from '../../src/learn/logistic.js';
 import { computeEer } from '../../src/detect/eer.js';
-import { seededRandom } from '../../src/media/seeded-random.js';
 import { freePort, NatsServer, NEEDS_NATS } from '../helpers/nats-server.js';
 import { runDevoxCli, spawnDevox, type DevoxChild } from '../helpers/child-process.js';
 import { loadAudio, metricSum } from '../helpers/devox-server.js';
@@ -36,6 +43,8 @@ import { readStoredEvents } from '../helpers/events.js';
 import { NEEDS_SHARED_SPEECH, SHARED_MANIFEST, sharedSpeech } from '../helpers/shared-data.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { GENUINE_FILE } from '../helpers/fixture-paths.js';
+import { readPages } from '../../scripts/learn-gain/corpus.js';
+import { pairedEer } from '../../scripts/learn-gain/paired-eer.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -47,24 +56,19 @@ interface Clip {
   path: string;
   label: 'genuine' | 'synthetic';
   half: 'feedback' | 'eval' | 'ordinary';
+  /** Calls sharing a speaker or an utterance (the split's unit and the bootstrap's). */
+  group: string;
+  durationSec: number;
 }
 
 /** Ordinary traffic: a page v1 judges well (yourtts, partly in its training folds), never given feedback before learn. */
 const ORDINARY = 'yourtts';
 
+/** A page's calls, split as the offline measurement splits them (scripts/learn-gain/corpus.ts); ordinary traffic is not split. */
 function clips(source = SOURCE): Clip[] {
-  const lines = readFileSync(SHARED_MANIFEST, 'utf8').trim().split('\n');
-  const head = lines[0]!.split(',');
-  const col = (name: string) => head.indexOf(name);
-  const out: Clip[] = [];
-  for (const line of lines.slice(1)) {
-    const f = line.split(',');
-    if (f[col('source')] !== source) continue;
-    // The utterance decides the half: a genuine recording and its vocoded copies stay together.
-    const h = createHash('sha256').update(f[col('pair_key')]!).digest()[0]!;
-    out.push({ path: f[col('path')]!, label: f[col('label')] as Clip['label'], half: source !== SOURCE ? 'ordinary' : h % 2 === 0 ? 'feedback' : 'eval' });
-  }
-  return out;
+  return readPages(SHARED_MANIFEST, [source])
+    .get(source)!
+    .map((c) => ({ path: c.path, label: c.label, half: source === SOURCE ? c.half : 'ordinary', group: c.group, durationSec: c.durationSec }));
 }
 
 class Node {
@@ -91,6 +95,13 @@ class Node {
     return /devox_model_info\{name="[^"]*",version="([^"]*)",band="narrowband"\} 1/.exec(text)?.[1];
   }
 
+  /** The share of the shadow / canary this node runs for narrowband, by version (0: none). */
+  async candidateShare(kind: 'shadow' | 'canary', version: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const m = new RegExp(`devox_candidate_share\\{kind="${kind}",channel="narrowband",version="${version}"\\} (\\S+)`).exec(text);
+    return m ? Number(m[1]) : 0;
+  }
+
   async metric(name: string): Promise<number> {
     return metricSum(await (await fetch(`${this.url}/metrics`)).text(), name);
   }
@@ -104,11 +115,6 @@ class Node {
     await sleep(300);
     await fetch(`${this.url}/streams?streamId=${s.streamId}`, { method: 'DELETE' });
     return s.streamId;
-  }
-
-  async stop(): Promise<void> {
-    this.proc.child.kill('SIGTERM');
-    await this.proc.exited;
   }
 }
 
@@ -141,7 +147,7 @@ t.test('registry loop: publish, serve, learn from feedback, shadow, promote unde
 
   // 1. Two nodes; v1 published and promoted; both serve it.
   const a = await Node.start(t, 'a', nats.url, nodeConfig('a'));
-  let b = await Node.start(t, 'b', nats.url, nodeConfig('b'));
+  const b = await Node.start(t, 'b', nats.url, nodeConfig('b'));
   let r = await cli('model', 'publish', V1_DIR);
   t.equal(r.code, 0, r.stderr);
   const v1 = JSON.parse(r.stdout).published as string;
@@ -195,13 +201,18 @@ t.test('registry loop: publish, serve, learn from feedback, shadow, promote unde
   t.equal(learned.published, 'devox-phone-nb@cv-f0-l1');
   t.equal(learned.headSource, 'recovered');
   t.ok(learned.recoveredRmsLogit < 0.1, `v1's head recovered from its exported scores (rms ${learned.recoveredRmsLogit} log-odds)`);
-  t.equal(learned.feedbackCalls.synthetic + learned.feedbackCalls.genuine, fbClips.length, 'every feedback call had features');
+  // A call shorter than one window (a 0.96-s file of the page) has no window to export.
+  const tooShort = fbClips.filter((c) => c.durationSec < 1).length;
+  t.equal(learned.feedbackCalls.synthetic + learned.feedbackCalls.genuine, fbClips.length - tooShort, `every feedback call long enough for a window had features (${tooShort} shorter)`);
+  t.equal(learned.feedbackCalls.withoutFeatures, tooShort);
   t.comment(`learn: ${JSON.stringify(learned)}`);
 
-  // 5. Node B shadows the candidate on every window; the eval half and the ordinary calls stream again through it.
-  await b.stop();
-  b = await Node.start(t, 'b', nats.url, nodeConfig('b', { shadow: { version: 'devox-phone-nb@cv-f0-l1', share: 1 } }));
-  t.equal(await b.narrowbandVersion(), 'cv-f0', 'the restarted node serves v1 (the registry), the candidate only shadows');
+  // 5. Shadow scoring of the candidate switched on live, on every window (no restart: both nodes follow the key);
+  //    the eval half and the ordinary calls stream again through node B.
+  r = await cli('model', 'shadow', 'devox-phone-nb@cv-f0-l1', '--share', '1');
+  t.equal(r.code, 0, r.stderr);
+  for (const n of [a, b]) await waitFor(async () => (await n.candidateShare('shadow', 'cv-f0-l1')) === 1, 10_000, `${n.name} shadows the candidate`, 100);
+  t.equal(await b.narrowbandVersion(), 'cv-f0', 'v1 keeps serving; the candidate only shadows');
   const endedBefore = (await readStoredEvents(nats.url, 'DEVOX', 'devox.call.*.ended')).length;
   const pass2 = [...evalClips, ...ordinary];
   await pool(pass2, 4, async (c) => void (await b.call(callOf(c, 'p2'), sharedSpeech(c.path), false)));
@@ -224,34 +235,28 @@ t.test('registry loop: publish, serve, learn from feedback, shadow, promote unde
     x.c.push(p.candidate.score);
     sc.set(p.callId, x);
   }
-  const callScores = (set: Clip[], which: 's' | 'c') => set.map((c) => ({ label: c.label, score: callScore(sc.get(callOf(c, 'p2'))?.[which] ?? []) }));
-  const eerOf = (xs: Array<{ label: string; score: number }>) =>
-    computeEer(xs.filter((x) => x.label === 'genuine').map((x) => x.score), xs.filter((x) => x.label === 'synthetic').map((x) => x.score)).eer;
-  /** EER of both versions on the same calls, and a paired bootstrap (calls resampled) of candidate − v1. */
+  const callScores = (set: Clip[], which: 's' | 'c') => set.map((c) => callScore(sc.get(callOf(c, 'p2'))?.[which] ?? []));
+  /** EER of both versions on the same calls, and a paired bootstrap of candidate − v1 over split groups (paired-eer.ts, as offline). */
   const compare = (set: Clip[]) => {
-    const a = callScores(set, 's');
-    const b = callScores(set, 'c');
-    const rand = seededRandom(15);
-    const diffs: number[] = [];
-    for (let k = 0; k < 300; k++) {
-      const idx = set.map(() => Math.floor(rand() * set.length));
-      diffs.push(eerOf(idx.map((i) => b[i]!)) - eerOf(idx.map((i) => a[i]!)));
-    }
-    diffs.sort((x, y) => x - y);
-    return { v1: eerOf(a), cand: eerOf(b), lo: diffs[7]!, hi: diffs[292]! };
+    const v1 = callScores(set, 's');
+    const cand = callScores(set, 'c');
+    return pairedEer(set.map((c, i) => ({ group: c.group, label: c.label === 'synthetic' ? 1 : 0, before: v1[i]!, after: cand[i]! })));
   };
   const fmt = (r: ReturnType<typeof compare>) =>
-    `v1 call EER ${(100 * r.v1).toFixed(1)} %, candidate ${(100 * r.cand).toFixed(1)} % (difference ${(100 * (r.cand - r.v1)).toFixed(1)} points, 95 % paired bootstrap [${(100 * r.lo).toFixed(1)}, ${(100 * r.hi).toFixed(1)}])`;
+    `v1 call EER ${(100 * r.before).toFixed(1)} %, candidate ${(100 * r.after).toFixed(1)} % (difference ${(100 * r.delta).toFixed(1)} points, 95 % paired bootstrap over ${r.groups} groups [${(100 * r.lo).toFixed(1)}, ${(100 * r.hi).toFixed(1)}])`;
   const um = compare(evalClips);
   const yt = compare(ordinary);
   t.comment(`held-out family (${SOURCE}, eval half, ${evalClips.length} calls not learned from), same windows: ${fmt(um)}; v1 in pass 1: ${(100 * before).toFixed(1)} %`);
   t.comment(`ordinary traffic (${ORDINARY}, ${ordinary.length} calls, unlabelled when learn ran): ${fmt(yt)}`);
-  t.ok(Math.abs(um.v1 - before) < 0.06, 'v1 scores the same calls alike in both passes');
+  t.ok(Math.abs(um.before - before) < 0.06, 'v1 scores the same calls alike in both passes');
   t.ok(learned.inSample.callEerAfter < learned.inSample.callEerBefore, 'the candidate learned its feedback calls (in-sample)');
   // Measured, not asserted: over runs the held-out gain was -4.0 and 0.0 points, inside its bootstrap interval both
   // times (docs/registry.md). A head on this frozen embedding does not robustly separate this family.
-  t.ok(Number.isFinite(um.cand) && Number.isFinite(yt.cand), 'shadow scoring measured the candidate on the same held-out calls as v1');
+  t.ok(Number.isFinite(um.after) && Number.isFinite(yt.after), 'shadow scoring measured the candidate on the same held-out calls as v1');
   process.stderr.write(`\n[registry-loop] devox model report:\n${(await cli('model', 'report')).stdout}\n`);
+  r = await cli('model', 'shadow', '--off', '--channel', 'narrowband');
+  t.equal(r.code, 0, r.stderr);
+  for (const n of [a, b]) await waitFor(async () => (await n.candidateShare('shadow', 'cv-f0-l1')) === 0, 10_000, `${n.name} stopped shadowing`, 100);
 
   // 6. Promote under load: 24 real-time 11-s calls over both nodes; swap within 10 s; every window once.
   const shedBefore = (await a.metric('devox_windows_shed_total')) + (await b.metric('devox_windows_shed_total'));
@@ -292,5 +297,5 @@ t.test('registry loop: publish, serve, learn from feedback, shadow, promote unde
   for (const n of [a, b]) await waitFor(async () => (await n.narrowbandVersion()) === 'cv-f0', 10_000, `${n.name} back on v1`, 100);
   t.pass('rollback restored v1 on both nodes');
   const audit = await readStoredEvents(nats.url, 'DEVOX', 'devox.model.audit');
-  t.same(audit.map((e) => (e.event as unknown as { action: string }).action), ['publish', 'promote', 'publish', 'promote', 'rollback'], 'every registry change audited');
+  t.same(audit.map((e) => (e.event as unknown as { action: string }).action), ['publish', 'promote', 'publish', 'shadow', 'shadow', 'promote', 'rollback'], 'every registry change audited');
 });
