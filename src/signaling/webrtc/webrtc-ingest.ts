@@ -133,12 +133,12 @@ export class WebRtcIngest {
     return webrtcPage(this.signalPath);
   }
 
-  /** Upgrade on <path>/signal (401 without credentials, 404 elsewhere). */
+  /** Upgrade on <path>/signal (401 without credentials, 404 elsewhere, 503 while no worker lives). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://devox.invalid');
-    const refuse = (status: number, text: string, body: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const refuse = (status: number, text: string, body: string, headers = ''): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${headers}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
     if (this.#closed || url.pathname !== this.signalPath) return refuse(404, 'Not Found', 'no WebRTC signaling endpoint at this path\n');
     try {
@@ -147,14 +147,9 @@ export class WebRtcIngest {
       if (!(err instanceof AuthError)) throw err;
       return refuse(401, 'Unauthorized', `${err.message}\n`);
     }
+    // No worker alive (between a death and its respawn): 503 with the reason, before any session.
     const down = this.unavailable();
-    if (down) {
-      const body = `WebRTC unavailable: ${down.message}\n`;
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: ${down.retryAfterSec}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      return;
-    }
+    if (down) return refuse(503, 'Service Unavailable', `WebRTC unavailable: ${down.message}\n`, `Retry-After: ${down.retryAfterSec}\r\n`);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       // The worker may have died during the upgrade: then 1013 with the reason.
       const slot = this.#pool.pick();
