@@ -235,6 +235,10 @@ const ConfigSchema = z
         iceDisconnectedGraceMs: z.number().int().min(0).max(600000),
         /** Signaling WebSocket ping interval; a socket that misses one pong is dead. No RTP for media.streamTimeoutMs also ends a session. */
         pingIntervalMs: z.number().int().min(100).max(600000),
+        /** A dead mediasoup worker is respawned after this, doubled for each consecutive failure (a worker dying young, a failed spawn). */
+        respawnDelayMs: z.number().int().min(10).max(600000),
+        /** Cap of that backoff; a worker that lived this long resets it. */
+        respawnMaxDelayMs: z.number().int().min(10).max(3600000),
       })
       .strict(),
     console: ConsoleConfigSchema,
@@ -283,6 +287,9 @@ const ConfigSchema = z
     }
     if (c.webrtc.rtcMinPort > c.webrtc.rtcMaxPort) {
       ctx.addIssue({ code: 'custom', path: ['webrtc', 'rtcMinPort'], message: 'must be <= webrtc.rtcMaxPort' });
+    }
+    if (c.webrtc.respawnDelayMs > c.webrtc.respawnMaxDelayMs) {
+      ctx.addIssue({ code: 'custom', path: ['webrtc', 'respawnDelayMs'], message: 'must be <= webrtc.respawnMaxDelayMs' });
     }
     if (c.console.enabled && c.console.source === 'nats' && c.nats.servers.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['console', 'source'], message: '"nats" (the fleet view) needs nats.servers' });

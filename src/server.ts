@@ -24,7 +24,7 @@ import type { StreamDescriptor } from './media/types.js';
 import { DetectorSet } from './detect/detector-set.js';
 import { ScoreFanOut } from './detect/score-fan-out.js';
 import type { ScoreSink } from './detect/types.js';
-import { HttpServer, sendJson, HttpServerError } from './http/http-server.js';
+import { HttpServer, HttpServerError } from './http/http-server.js';
 import { parseOpenStreamRequest, routeStreams, StreamRequestError, type OpenedStream, type OpenStreamRequest, type StreamControl } from './http/streams-api.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -37,6 +37,8 @@ import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
 import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
+import { routeWebRtc, webrtcReadiness } from './signaling/webrtc/webrtc-routes.js';
+import { registerWebRtcMetrics } from './observability/webrtc-metrics.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
 import { ModelLifecycle } from './registry/model-lifecycle.js';
 import { registerLifecycleMetrics } from './observability/registry-metrics.js';
@@ -247,6 +249,8 @@ export class DevoxServer implements StreamControl {
       }
       let webrtc: WebRtcIngest | undefined;
       let webrtcUnavailable = 'disabled (webrtc.enabled is false)';
+      // devox_webrtc_workers{,_live} stay 0 when WebRTC is disabled or does not start.
+      const webrtcObserver = registerWebRtcMetrics(metrics.registry);
       if (config.webrtc.enabled) {
         try {
           const w = await WebRtcIngest.start({
@@ -257,6 +261,7 @@ export class DevoxServer implements StreamControl {
             window: config.window,
             log: log.child({ component: 'webrtc' }),
             status: (streamId) => ({ label: pipeline.label(streamId) }),
+            observer: webrtcObserver,
           });
           cleanup.push(() => w.close());
           webrtc = w;
@@ -293,23 +298,16 @@ export class DevoxServer implements StreamControl {
             sip: !sip || sip.ready ? true : 'not connected to drachtio-server',
             accepting: server && !server.#closing ? true : 'shutting down',
           };
-          return { ready: Object.values(checks).every((c) => c === true), checks };
+          // WebRTC down (not started, or no worker alive) leaves the node ready: docs/webrtc.md.
+          const webrtcState = webrtcReadiness({ path: config.webrtc.path, ingest: webrtc, unavailable: webrtcUnavailable, enabled: config.webrtc.enabled, maxSessions: config.webrtc.maxSessions });
+          return { ready: Object.values(checks).every((c) => c === true), checks, ...webrtcState };
         },
       });
       server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor, lifecycle, speaker });
       if (supervisor) routeConsole(http, supervisor);
       if (speaker) speaker.route(http, config, log);
       else routeEnrolmentsDisabled(http);
-      if (webrtc) {
-        const w = webrtc;
-        http.onUpgrade(config.webrtc.path, (req, socket, head) => w.handleUpgrade(req, socket, head));
-        http.route('GET', config.webrtc.path, (_req, res) => {
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-          res.end(w.page());
-        }, 'public'); // the page is static; its signaling socket authenticates (websocket.tokens / signed URL)
-      } else {
-        http.route('GET', config.webrtc.path, (_req, res) => sendJson(res, 503, { error: `WebRTC unavailable: ${webrtcUnavailable}` }), 'public');
-      }
+      routeWebRtc(http, { path: config.webrtc.path, ingest: webrtc, unavailable: webrtcUnavailable });
       if (websocket) {
         const ws = websocket;
         http.onUpgrade(config.websocket.pathPrefix, (req, socket, head) => ws.handleUpgrade(req, socket, head));

@@ -32,6 +32,10 @@ export interface ReadinessReport {
   ready: boolean;
   /** Each check: true when fine, or a string saying what is missing. */
   checks: Record<string, true | string>;
+  /** Optional parts that are down without making the node unready (e.g. webrtc with no live worker): what is missing. */
+  degraded?: Record<string, string>;
+  /** Live capacity of optional parts, e.g. webrtc: { workers, liveWorkers, sessions, maxSessions }. */
+  capacity?: Record<string, Readonly<Record<string, number>>>;
 }
 
 /** What GET /metrics serves (the Prometheus registry of observability/metrics.ts). */

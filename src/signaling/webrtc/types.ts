@@ -120,11 +120,24 @@ export interface MediasoupModule {
   createWorker(opts?: { logLevel?: 'debug' | 'warn' | 'error' | 'none'; rtcMinPort?: number; rtcMaxPort?: number }): Promise<MsWorker>;
 }
 
+/** Live WebRTC capacity (WebRtcIngest.capacity()): /readyz shows it, the metrics count it. */
+export type WebRtcCapacity = {
+  /** Workers configured (webrtc.workers, or one per core). */
+  workers: number;
+  /** Workers alive now, each with its router: 0 means no browser session can start. */
+  liveWorkers: number;
+  sessions: number;
+  maxSessions: number;
+  /** Set while a dead worker waits for its respawn. */
+  nextRespawnInMs?: number;
+};
+
 /** Why WebRTC is not available; DevoX starts without it and logs this. */
 export type WebRtcUnavailableReason = 'not_installed' | 'worker_missing' | 'worker_failed';
 
-/** What other folders import from here: the error server.ts catches at start-up. */
+/** What other folders import from here: the error server.ts catches at start-up, the pool's observer. */
 export { WebRtcUnavailableError } from './errors.js';
+export type { WorkerPoolObserver } from './worker-pool.js';
 
 /** The exact reason the WebRTC test (and DevoX's start-up log) gives when no worker is found. */
 export const WORKER_MISSING_MESSAGE = 'mediasoup worker not found: set MEDIASOUP_WORKER_BIN';

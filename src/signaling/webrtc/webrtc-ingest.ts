@@ -1,9 +1,10 @@
 /**
- * WebRTC ingest with mediasoup: workers (webrtc.workers, 0 = one per core) each with one audio
- * router; a page at webrtc.path and a signaling WebSocket at <path>/signal, authenticated like
- * the media stream paths (bearer token or a URL signed for <path>/signal). Each browser session
- * is spread over the routers round-robin; a worker that dies is dropped from the pool and its
- * sessions end.
+ * WebRTC ingest with mediasoup: a supervised pool of workers (webrtc.workers, 0 = one per core),
+ * each with one audio router; a page at webrtc.path and a signaling WebSocket at <path>/signal,
+ * authenticated like the media stream paths (bearer token or a URL signed for <path>/signal).
+ * Each browser session goes to a live router round-robin. A worker that dies ends its sessions
+ * (1011) and is respawned with backoff (worker-pool.ts); while no worker lives the signaling
+ * upgrade and the page answer 503 and capacity() says so (for /readyz and the metrics).
  *
  * start() throws WebRtcUnavailableError when mediasoup or its worker is missing: the server
  * then runs without WebRTC and logs why.
@@ -18,10 +19,10 @@ import { StreamCapacityError, type MediaIngress, type ReleaseSlot } from '../../
 import { Authenticator } from '../auth.js';
 import { AuthError } from '../errors.js';
 import { loadMediasoup } from './mediasoup-loader.js';
-import { WebRtcUnavailableError } from './errors.js';
-import type { MediasoupModule, MsRouter, MsWorker } from './types.js';
+import type { WebRtcCapacity } from './types.js';
 import { WebRtcSession, type StreamStatus } from './webrtc-session.js';
 import { webrtcPage } from './webrtc-page.js';
+import { WorkerPool, type WorkerPoolObserver, type WorkerSlot } from './worker-pool.js';
 
 export interface WebRtcIngestOptions {
   webrtc: Config['webrtc'];
@@ -34,73 +35,88 @@ export interface WebRtcIngestOptions {
   log: Logger;
   status(streamId: string): StreamStatus;
   env?: NodeJS.ProcessEnv;
+  /** Live workers, deaths and respawns (observability/webrtc-metrics.ts). */
+  observer?: WorkerPoolObserver;
 }
-
-interface Slot {
-  worker: MsWorker;
-  router: MsRouter;
-}
-
-const OPUS = { kind: 'audio' as const, mimeType: 'audio/opus', clockRate: 48000, channels: 2 };
 
 export class WebRtcIngest {
   readonly pagePath: string;
   readonly signalPath: string;
   readonly mediasoupVersion: string;
   readonly #o: WebRtcIngestOptions;
-  readonly #slots: Slot[];
+  readonly #pool: WorkerPool;
   readonly #auth: Authenticator;
   readonly #wss: WebSocketServer;
   /** Live sessions and the worker slot each runs on. */
-  readonly #sessions = new Map<WebRtcSession, Slot>();
+  readonly #sessions = new Map<WebRtcSession, WorkerSlot>();
   /** Sessions by their stream id, to route window scores to the page. */
   readonly #byStream = new Map<string, WebRtcSession>();
-  #next = 0;
   #closed = false;
 
-  private constructor(o: WebRtcIngestOptions, mediasoup: MediasoupModule, slots: Slot[]) {
+  private constructor(o: WebRtcIngestOptions, mediasoupVersion: string, pool: WorkerPool) {
     this.#o = o;
-    this.#slots = slots;
-    this.mediasoupVersion = mediasoup.version;
+    this.#pool = pool;
+    this.mediasoupVersion = mediasoupVersion;
     this.pagePath = o.webrtc.path;
     this.signalPath = `${o.webrtc.path}/signal`;
     this.#auth = new Authenticator(o.websocket);
     this.#wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: 64 * 1024 });
-    for (const slot of slots) {
-      slot.worker.on('died', (err: unknown) => {
-        o.log.error({ err, pid: slot.worker.pid }, 'mediasoup worker died; its sessions end');
-        const i = this.#slots.indexOf(slot);
-        if (i >= 0) this.#slots.splice(i, 1);
-        for (const [session, s] of this.#sessions) if (s === slot) session.close('error', 1011, 'media worker died');
-      });
-    }
   }
 
   /** @throws WebRtcUnavailableError when mediasoup or its worker is missing or does not start. */
   static async start(o: WebRtcIngestOptions): Promise<WebRtcIngest> {
     const { mediasoup, workerBin } = await loadMediasoup(o.env);
-    const n = o.webrtc.workers > 0 ? o.webrtc.workers : availableParallelism();
-    const span = o.webrtc.rtcMaxPort - o.webrtc.rtcMinPort + 1;
-    const per = Math.floor(span / n);
-    if (per < 2) throw new WebRtcUnavailableError('worker_failed', `webrtc port range ${span} is too small for ${n} workers`);
-    const slots: Slot[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        // Each worker gets its own slice of the port range.
-        const worker = await mediasoup.createWorker({
-          logLevel: 'warn',
-          rtcMinPort: o.webrtc.rtcMinPort + i * per,
-          rtcMaxPort: o.webrtc.rtcMinPort + (i + 1) * per - 1,
-        });
-        const router = await worker.createRouter({ mediaCodecs: [OPUS] });
-        slots.push({ worker, router });
-      }
-    } catch (err) {
-      for (const s of slots) s.worker.close();
-      throw new WebRtcUnavailableError('worker_failed', `mediasoup worker ${workerBin} did not start: ${(err as Error).message}`, { cause: err });
-    }
-    o.log.info({ workers: n, mediasoup: mediasoup.version, workerBin, page: o.webrtc.path }, 'WebRTC ingest ready');
-    return new WebRtcIngest(o, mediasoup, slots);
+    const w = o.webrtc;
+    // No session exists before the ingest does: a death during the start ends nothing.
+    let ingest: WebRtcIngest | undefined;
+    const pool = await WorkerPool.start({
+      mediasoup,
+      workerBin,
+      workers: w.workers > 0 ? w.workers : availableParallelism(),
+      rtcMinPort: w.rtcMinPort,
+      rtcMaxPort: w.rtcMaxPort,
+      respawnDelayMs: w.respawnDelayMs,
+      respawnMaxDelayMs: w.respawnMaxDelayMs,
+      log: o.log,
+      observer: o.observer,
+      onDied: (slot) => {
+        if (ingest) ingest.#workerDied(slot);
+      },
+    });
+    ingest = new WebRtcIngest(o, mediasoup.version, pool);
+    o.log.info({ workers: pool.configured, mediasoup: mediasoup.version, workerBin, page: w.path }, 'WebRTC ingest ready');
+    return ingest;
+  }
+
+  #workerDied(slot: WorkerSlot): void {
+    for (const [session, s] of this.#sessions) if (s === slot) session.close('error', 1011, 'media worker died');
+  }
+
+  /** Live WebRTC capacity now: workers alive of those configured, sessions, the next respawn. */
+  capacity(): WebRtcCapacity {
+    const pool = this.#pool;
+    const live = pool.live;
+    const retry = pool.nextRespawnInMs();
+    return {
+      workers: pool.configured,
+      liveWorkers: live,
+      sessions: this.#sessions.size,
+      maxSessions: this.#o.webrtc.maxSessions,
+      ...(retry !== undefined ? { nextRespawnInMs: retry } : {}),
+    };
+  }
+
+  /** Why no session can be admitted now (no worker alive), or undefined while one lives. */
+  unavailable(): { message: string; retryAfterSec: number } | undefined {
+    const pool = this.#pool;
+    if (pool.live > 0) return undefined;
+    const retryMs = pool.nextRespawnInMs();
+    return {
+      message:
+        `no mediasoup worker alive (0 of ${pool.configured})` +
+        (retryMs !== undefined ? `; respawning in ${Math.ceil(retryMs / 1000)} s` : '; respawning'),
+      retryAfterSec: Math.max(1, Math.ceil((retryMs ?? 1000) / 1000)),
+    };
   }
 
   get size(): number {
@@ -117,12 +133,12 @@ export class WebRtcIngest {
     return webrtcPage(this.signalPath);
   }
 
-  /** Upgrade on <path>/signal (401 without credentials, 404 elsewhere). */
+  /** Upgrade on <path>/signal (401 without credentials, 404 elsewhere, 503 while no worker lives). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://devox.invalid');
-    const refuse = (status: number, text: string, body: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const refuse = (status: number, text: string, body: string, headers = ''): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${headers}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
     if (this.#closed || url.pathname !== this.signalPath) return refuse(404, 'Not Found', 'no WebRTC signaling endpoint at this path\n');
     try {
@@ -131,8 +147,12 @@ export class WebRtcIngest {
       if (!(err instanceof AuthError)) throw err;
       return refuse(401, 'Unauthorized', `${err.message}\n`);
     }
+    // No worker alive (between a death and its respawn): 503 with the reason, before any session.
+    const down = this.unavailable();
+    if (down) return refuse(503, 'Service Unavailable', `WebRTC unavailable: ${down.message}\n`, `Retry-After: ${down.retryAfterSec}\r\n`);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const slot = this.#slots[this.#next++ % Math.max(1, this.#slots.length)];
+      // The worker may have died during the upgrade: then 1013 with the reason.
+      const slot = this.#pool.pick();
       if (!slot || this.#sessions.size >= this.#o.webrtc.maxSessions) {
         ws.close(1013, slot ? `at most ${this.#o.webrtc.maxSessions} WebRTC sessions` : 'no mediasoup worker alive');
         return;
@@ -171,7 +191,7 @@ export class WebRtcIngest {
     if (this.#closed) return;
     this.#closed = true;
     for (const s of [...this.#sessions.keys()]) s.close('shutdown', 1001, 'server shutting down');
-    for (const slot of this.#slots) slot.worker.close();
+    this.#pool.close();
     this.#wss.close();
   }
 }

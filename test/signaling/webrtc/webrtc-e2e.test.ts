@@ -121,6 +121,12 @@ t.test('without mediasoup or its worker DevoX starts without WebRTC and says why
   t.match(body.error, workerBin ? /mediasoup not installed/ : WORKER_MISSING_MESSAGE, `GET /webrtc says why: ${body.error}`);
   const ready = await fetch(`${server.http.url}/readyz`);
   t.equal(ready.status, 200, 'the rest of DevoX is ready');
+  const report = (await ready.json()) as { degraded?: Record<string, string>; capacity?: Record<string, Record<string, number>> };
+  t.match(report.degraded?.webrtc, workerBin ? /mediasoup not installed/ : WORKER_MISSING_MESSAGE, `/readyz reports WebRTC degraded: ${report.degraded?.webrtc}`);
+  t.match(report.capacity?.webrtc, { workers: 0, liveWorkers: 0, sessions: 0 }, '/readyz: no WebRTC capacity');
+  const metrics = await (await fetch(`${server.http.url}/metrics`)).text();
+  t.match(metrics, /^devox_webrtc_workers_live 0$/m, 'devox_webrtc_workers_live 0');
+  t.match(metrics, /^devox_webrtc_workers 0$/m, 'devox_webrtc_workers 0');
 });
 
 t.test('media.maxStreams: a WebRTC session over the shared cap is closed with 1013', { skip: webrtcPossible ? false : (workerBin ? 'mediasoup not installed' : WORKER_MISSING_MESSAGE) }, async (t) => {
