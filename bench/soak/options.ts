@@ -16,7 +16,9 @@ every event in JetStream. Exit 0 when every target holds, 1 when one does not.
   --call-s MIN,MAX        call length in seconds, uniform (default 120,360); then the slot pauses
   --gap-s S               up to S seconds between a call's end and the slot's next call (default 2)
   --sample-s S            seconds between samples (default 60: "every minute")
-  --warmup-min W          RSS drift is measured from the sample at minute W to the end (default 5)
+  --warmup-min W          RSS drift is measured from the sample at minute W to the end (default:
+                          5, or longer while per-call state DevoX keeps by design is still filling:
+                          console.endedRetentionSec + the longest call, 16 with the defaults)
   --rss-drift-max PCT     the RSS drift target (default 5)
   --nats-outage-at WHEN   when nats-server goes down: minutes (7.5), seconds (90s), or off
                           (default: mid-run)
@@ -45,7 +47,8 @@ export interface SoakOptions {
   callMaxS: number;
   gapMaxS: number;
   sampleS: number;
-  warmupMin: number;
+  /** null: 5 minutes, or the console's ended-call retention plus the longest call when longer. */
+  warmupMin: number | null;
   rssDriftMaxPct: number;
   /** Seconds after the calls start; null: off. */
   natsOutageAtS: number | null;
@@ -102,7 +105,7 @@ export function parseSoakOptions(args: string[] = process.argv.slice(2)): SoakOp
       'call-s': { type: 'string', default: '120,360' },
       'gap-s': { type: 'string', default: '2' },
       'sample-s': { type: 'string', default: '60' },
-      'warmup-min': { type: 'string', default: '5' },
+      'warmup-min': { type: 'string' },
       'rss-drift-max': { type: 'string', default: '5' },
       'nats-outage-at': { type: 'string' },
       'nats-outage-s': { type: 'string', default: '30' },
@@ -136,7 +139,7 @@ export function parseSoakOptions(args: string[] = process.argv.slice(2)): SoakOp
     callMaxS,
     gapMaxS: num('gap-s', v['gap-s']!, 0),
     sampleS: num('sample-s', v['sample-s']!, 1),
-    warmupMin: num('warmup-min', v['warmup-min']!, 0),
+    warmupMin: v['warmup-min'] !== undefined ? num('warmup-min', v['warmup-min'], 0) : null,
     rssDriftMaxPct: num('rss-drift-max', v['rss-drift-max']!, 0),
     natsOutageAtS: v['nats-outage-at'] !== undefined ? when('nats-outage-at', v['nats-outage-at'], runS) : runS / 2,
     natsOutageS: num('nats-outage-s', v['nats-outage-s']!, 0),

@@ -120,10 +120,14 @@ async function main(): Promise<number> {
     );
     const calls = driver;
 
+    // Ended calls stay on the console for endedRetentionSec: until then its memory grows by design.
+    const warmupMin =
+      o.warmupMin ?? (config.console.enabled ? Math.max(5, (config.console.endedRetentionSec + o.callMaxS) / 60) : 5);
     const rtpCalls = Math.round(o.streams * (1 - o.wsShare));
     console.log(
       `devox soak: ${o.streams} calls (${rtpCalls} RTP PCMU over UDP, ${o.streams - rtpCalls} Twilio WebSocket), ` +
-        `${o.minutes} min, calls ${o.callMinS}-${o.callMaxS} s looping ${files.length} speech files, sample every ${o.sampleS} s; ` +
+        `${o.minutes} min, calls ${o.callMinS}-${o.callMaxS} s looping ${files.length} speech files, sample every ${o.sampleS} s, ` +
+        `RSS drift from minute ${warmupMin.toFixed(1)}${o.warmupMin === null && warmupMin > 5 ? ' (console.endedRetentionSec + the longest call)' : ''}; ` +
         `NATS outage ${o.natsOutageAtS === null || o.natsOutageS === 0 ? 'off' : `${o.natsOutageS} s at ${(o.natsOutageAtS / 60).toFixed(1)} min (SIG${o.natsSignal.slice(3)})`}, ` +
         `worker kill ${killWhy ? 'skipped' : `at ${((o.killWorkerAtS ?? 0) / 60).toFixed(1)} min`}; ` +
         `nats.maxBufferedEvents ${config.nats.maxBufferedEvents}, media.maxStreams ${config.media.maxStreams}, hop ${config.window.hopMs} ms, ` +
@@ -239,7 +243,7 @@ async function main(): Promise<number> {
         skipped,
         serverExit: { exitCode: stopped.exitCode, killed: stopped.killed, diedDuringRun },
       },
-      o,
+      { ...o, warmupMin },
     );
     console.log(`server: shutdown ${stopped.shutdownMs.toFixed(0)} ms, exit ${stopped.exitCode}; log lines: ${server.logCounts.warn} warn, ${server.logCounts.error} error, ${server.logCounts.fatal} fatal` +
       (server.logCounts.firstErrors.length ? ` (first errors: ${server.logCounts.firstErrors.map((m) => JSON.stringify(m)).join('; ')})` : ''));
@@ -248,7 +252,7 @@ async function main(): Promise<number> {
     if (o.json) {
       writeFileSync(
         o.json,
-        JSON.stringify({ soak: 'devox', options: o, config: rawConfig, logDir, samples, final: last, calls: calls.counts, faults, skipped, server: { ...stopped, logCounts: server.logCounts }, verdict }, null, 2) + '\n',
+        JSON.stringify({ soak: 'devox', options: { ...o, warmupMin }, config: rawConfig, logDir, samples, final: last, calls: calls.counts, faults, skipped, server: { ...stopped, logCounts: server.logCounts }, verdict }, null, 2) + '\n',
       );
     }
     return verdict.pass ? 0 : 1;
