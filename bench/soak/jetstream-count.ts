@@ -24,8 +24,14 @@ export class JetStreamCounter {
 
   /** Messages stored now; undefined when NATS or the stream does not answer. */
   async count(): Promise<number | undefined> {
+    return (await this.state())?.messages;
+  }
+
+  /** Messages and bytes stored now; undefined when NATS or the stream does not answer. */
+  async state(): Promise<{ messages: number; bytes: number } | undefined> {
     try {
-      return (await this.#jsm.streams.info(this.#stream)).state.messages;
+      const { messages, bytes } = (await this.#jsm.streams.info(this.#stream)).state;
+      return { messages, bytes };
     } catch {
       return undefined;
     }

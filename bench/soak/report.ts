@@ -29,7 +29,7 @@ export function sampleLine(x: Sample, calls: CallCounts, natsUp: boolean, note =
     `loop p50 ${s.loopP50Ms.toFixed(2)} p99 ${s.loopP99Ms.toFixed(2)} ms | ` +
     `windows expected ${x.expected} received ${s.windowsReceived} scored ${s.windowsScored} shed ${shedText(s)} queued ${s.windowsQueued} | ` +
     `events published ${s.eventsPublished} in JetStream ${x.jetstream ?? 'n/a'} buffered ${s.eventsBuffered}${dropped ? ` DROPPED ${dropped}` : ''} | ` +
-    `${callText} | NATS ${natsUp ? 'up' : 'DOWN'}${lateText(x)}${note}`
+    `${callText}, server streams ${sum(s.activeStreams)} | NATS ${natsUp ? 'up' : 'DOWN'}${lateText(x)}${note}`
   );
 }
 

@@ -142,12 +142,13 @@ async function main(): Promise<number> {
     let note = '';
     const elapsedS = (): number => (performance.now() - t0) / 1000;
     const takeSample = async (): Promise<Sample> => {
+      const tSec = elapsedS();
       const reports = await Promise.all([rtp.report(), ws.report()]);
       for (const r of reports) for (const [id, frames] of r?.live ?? []) ledger.progress(id, frames);
       const [srv, count] = await Promise.all([scrapeServer(server.httpUrl), js.count()]);
       const [r0, r1] = reports;
       return {
-        tSec: elapsedS(),
+        tSec,
         server: srv,
         jetstream: count,
         expected: ledger.expected,
@@ -247,7 +248,11 @@ async function main(): Promise<number> {
     );
     console.log(`server: shutdown ${stopped.shutdownMs.toFixed(0)} ms, exit ${stopped.exitCode}; log lines: ${server.logCounts.warn} warn, ${server.logCounts.error} error, ${server.logCounts.fatal} fatal` +
       (server.logCounts.firstErrors.length ? ` (first errors: ${server.logCounts.firstErrors.map((m) => JSON.stringify(m)).join('; ')})` : ''));
-    console.log(`media sent: ${ledger.mediaSec.toFixed(0)} s of audio in ${calls.counts.started.rtp + calls.counts.started.ws} calls`);
+    const stored = await js.state();
+    console.log(
+      `media sent: ${ledger.mediaSec.toFixed(0)} s of audio in ${calls.counts.started.rtp + calls.counts.started.ws} calls; ` +
+        `JetStream stream ${config.nats.stream}: ${stored ? `${stored.messages} messages, ${(stored.bytes / 2 ** 20).toFixed(1)} MiB` : 'unavailable'}`,
+    );
     console.log(verdictBlock(verdict.checks, verdict.pass));
     if (o.json) {
       writeFileSync(
