@@ -14,6 +14,8 @@ export interface FaultRecord {
   fault: 'nats-outage' | 'kill-worker';
   /** Seconds since the calls started. */
   atSec: number;
+  /** When it was over (NATS back), seconds since the calls started. */
+  endSec?: number;
   detail: string;
   ok: boolean;
 }

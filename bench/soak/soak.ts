@@ -127,7 +127,7 @@ async function main(): Promise<number> {
     console.log(
       `devox soak: ${o.streams} calls (${rtpCalls} RTP PCMU over UDP, ${o.streams - rtpCalls} Twilio WebSocket), ` +
         `${o.minutes} min, calls ${o.callMinS}-${o.callMaxS} s looping ${files.length} speech files, sample every ${o.sampleS} s, ` +
-        `RSS drift from minute ${warmupMin.toFixed(1)}${o.warmupMin === null && warmupMin > 5 ? ' (console.endedRetentionSec + the longest call)' : ''}; ` +
+        `RSS drift from minute ${warmupMin.toFixed(1)}${o.warmupMin === null && warmupMin > 5 ? ' (console.endedRetentionSec + the longest call)' : ''} or the NATS outage's end; ` +
         `NATS outage ${o.natsOutageAtS === null || o.natsOutageS === 0 ? 'off' : `${o.natsOutageS} s at ${(o.natsOutageAtS / 60).toFixed(1)} min (SIG${o.natsSignal.slice(3)})`}, ` +
         `worker kill ${killWhy ? 'skipped' : `at ${((o.killWorkerAtS ?? 0) / 60).toFixed(1)} min`}; ` +
         `nats.maxBufferedEvents ${config.nats.maxBufferedEvents}, media.maxStreams ${config.media.maxStreams}, hop ${config.window.hopMs} ms, ` +
@@ -182,7 +182,7 @@ async function main(): Promise<number> {
         }).then((r) => {
           natsUp = r.error === undefined;
           const detail = r.error ? `nats-server did not come back: ${r.error}` : `down ${(r.downMs / 1000).toFixed(1)} s, restarted on the same port and store`;
-          faults.push({ fault: 'nats-outage', atSec: at, detail, ok: r.error === undefined });
+          faults.push({ fault: 'nats-outage', atSec: at, endSec: elapsedS(), detail, ok: r.error === undefined });
           console.log(`[${(elapsedS() / 60).toFixed(1).padStart(5)} min] NATS ${r.error ? 'NOT back' : 'back'}: ${detail}`);
         });
       }
@@ -203,6 +203,12 @@ async function main(): Promise<number> {
       await sleep(TICK_MS);
     }
     await sampling;
+    // The run's last sample, at its end (the RSS drift's "end"), before the calls stop.
+    if (!diedDuringRun && (samples.at(-1)?.tSec ?? 0) < elapsedS() - 1) {
+      const x = await takeSample();
+      samples.push(x);
+      printSample(x);
+    }
     await outage;
 
     // Every call ends; then wait until the server has settled every window and event.
@@ -244,7 +250,7 @@ async function main(): Promise<number> {
         skipped,
         serverExit: { exitCode: stopped.exitCode, killed: stopped.killed, diedDuringRun },
       },
-      { ...o, warmupMin },
+      { ...o, driftFromSec: Math.max(warmupMin * 60, ...faults.map((f) => f.endSec ?? 0)) },
     );
     console.log(`server: shutdown ${stopped.shutdownMs.toFixed(0)} ms, exit ${stopped.exitCode}; log lines: ${server.logCounts.warn} warn, ${server.logCounts.error} error, ${server.logCounts.fatal} fatal` +
       (server.logCounts.firstErrors.length ? ` (first errors: ${server.logCounts.firstErrors.map((m) => JSON.stringify(m)).join('; ')})` : ''));

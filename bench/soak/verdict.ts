@@ -1,7 +1,7 @@
 /**
  * The soak's targets, judged from its samples and the final, drained state (pure: no I/O).
- *  - RSS drift after warm-up: RSS at the last sample vs the first sample at or after the warm-up
- *    minute, below the target (judged only when at least two sample intervals separate them);
+ *  - RSS drift after warm-up: RSS at the last sample vs the first sample after the warm-up and
+ *    the NATS outage, below the target (judged only when two sample intervals separate them);
  *  - every window accounted for: the windows the media sent should give (expected) = the windows
  *    the models received, and received = scored + shed (all reasons), nothing left queued;
  *  - no lost event: events DevoX counted as published = messages in the JetStream stream, none
@@ -51,20 +51,34 @@ export interface Verdict {
 
 const MiB = 2 ** 20;
 
-export function rssDrift(samples: readonly Sample[], warmupMin: number, sampleS: number): { pct: number; from: Sample; to: Sample } | string {
+/**
+ * RSS growth from the first sample at or after `fromSec` to the last one. The soak starts it
+ * after the warm-up and after the NATS outage has ended: the events an outage buffers
+ * (bounded by nats.maxBufferedEvents, by design) raise the high-water mark once.
+ */
+export function rssDrift(samples: readonly Sample[], fromSec: number, sampleS: number): { pct: number; from: Sample; to: Sample } | string {
   const withRss = samples.filter((s) => s.server !== undefined && s.server.rssBytes > 0);
-  const from = withRss.find((s) => s.tSec >= warmupMin * 60 - 1);
+  const from = withRss.find((s) => s.tSec >= fromSec - 1);
   const to = withRss.at(-1);
   if (!from || !to || to.tSec - from.tSec < 2 * sampleS - 1) {
-    return `not judged: no two sample intervals after the ${warmupMin}-minute warm-up (run longer, or lower --warmup-min)`;
+    return `not judged: no two sample intervals after minute ${(fromSec / 60).toFixed(1)} (run longer, or lower --warmup-min)`;
   }
   return { pct: ((to.server!.rssBytes - from.server!.rssBytes) / from.server!.rssBytes) * 100, from, to };
 }
 
-export function judge(samples: readonly Sample[], f: FinalState, o: { warmupMin: number; sampleS: number; rssDriftMaxPct: number }): Verdict {
+/** RSS at the last sample before a fault and the first one after it ended (what it cost, kept or not). */
+function rssAcross(samples: readonly Sample[], atSec: number, endSec: number | undefined): string {
+  if (endSec === undefined) return '';
+  const before = samples.filter((s) => s.tSec < atSec && s.server).at(-1);
+  const after = samples.find((s) => s.tSec > endSec && s.server);
+  if (!before || !after) return '';
+  return `; RSS ${(before.server!.rssBytes / MiB).toFixed(1)} MiB before → ${(after.server!.rssBytes / MiB).toFixed(1)} MiB after`;
+}
+
+export function judge(samples: readonly Sample[], f: FinalState, o: { driftFromSec: number; sampleS: number; rssDriftMaxPct: number }): Verdict {
   const checks: Check[] = [];
   const s = f.server;
-  const drift = rssDrift(samples, o.warmupMin, o.sampleS);
+  const drift = rssDrift(samples, o.driftFromSec, o.sampleS);
   if (typeof drift === 'string') checks.push({ name: 'RSS drift after warm-up', ok: null, detail: drift });
   else {
     const mib = (x: Sample) => (x.server!.rssBytes / MiB).toFixed(1);
@@ -113,7 +127,9 @@ export function judge(samples: readonly Sample[], f: FinalState, o: { warmupMin:
       (abnormal ? `; closed by the server: ${JSON.stringify(f.calls.abnormalCloses)}` : '') +
       (f.calls.goneBeforeDelete ? `; ${f.calls.goneBeforeDelete} RTP streams already gone at DELETE` : ''),
   });
-  for (const fault of f.faults) checks.push({ name: `fault: ${fault.fault} at ${(fault.atSec / 60).toFixed(1)} min`, ok: fault.ok, detail: fault.detail });
+  for (const fault of f.faults) {
+    checks.push({ name: `fault: ${fault.fault} at ${(fault.atSec / 60).toFixed(1)} min`, ok: fault.ok, detail: fault.detail + rssAcross(samples, fault.atSec, fault.endSec) });
+  }
   for (const why of f.skipped) checks.push({ name: 'fault skipped', ok: null, detail: why });
   const e = f.serverExit;
   checks.push({
