@@ -29,10 +29,10 @@ import type { StreamDescriptor, WindowSink, WindowView } from '../src/media/type
 import { MediaIngress } from '../src/media/ingress.js';
 import { MediaStreamServer } from '../src/signaling/websocket/media-stream-server.js';
 import { benchArgs } from './args.js';
+import { TWILIO_FRAME_MS, twilioConnected, twilioMedia, twilioStart, twilioStop } from './twilio-frames.js';
 
 const TOKEN = 'bench-token';
 const CLIP = resolve(projectRoot, '../shared/data/speech/audio/resemblyzer/genuine/bonafide/libri-1040_519e3a2c75.flac');
-const FRAME_MS = 20;
 
 interface ClientRun {
   url: string;
@@ -101,14 +101,8 @@ async function runClients(run: ClientRun, payloads: string[]): Promise<ClientRep
         new Promise<void>((res) =>
           ws.once('open', () => {
             const callSid = `CAbench${String(k).padStart(6, '0')}`;
-            ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
-            ws.send(
-              JSON.stringify({
-                event: 'start',
-                streamSid: `MZ${callSid}`,
-                start: { callSid, streamSid: `MZ${callSid}`, tracks, customParameters: { bench: '1' }, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
-              }),
-            );
+            ws.send(twilioConnected());
+            ws.send(twilioStart(callSid, tracks, { bench: '1' }));
             res();
           }),
         ),
@@ -117,22 +111,18 @@ async function runClients(run: ClientRun, payloads: string[]): Promise<ClientRep
     }
     await Promise.all(batch);
   }
-  const totalFrames = Math.round((run.seconds * 1000) / FRAME_MS);
+  const totalFrames = Math.round((run.seconds * 1000) / TWILIO_FRAME_MS);
   const lags: number[] = [];
   let framesSent = 0;
   const t0 = performance.now() + 50;
   for (let f = 0; f < totalFrames; f++) {
-    const due = t0 + f * FRAME_MS;
+    const due = t0 + f * TWILIO_FRAME_MS;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     lags.push(Math.max(0, performance.now() - due));
     // Every stream sends the same frame at the same time: encode it once per track.
     const payload = payloads[f % payloads.length]!;
-    const msgs = tracks.map((track) =>
-      Buffer.from(
-        `{"event":"media","sequenceNumber":"${f + 2}","media":{"track":"${track}","chunk":"${f + 1}","timestamp":"${f * FRAME_MS}","payload":"${payload}"}}`,
-      ),
-    );
+    const msgs = tracks.map((track) => Buffer.from(twilioMedia(f, track, payload)));
     for (let s = 0; s < sockets.length; s++) {
       const ws = sockets[s]!;
       if (ws.readyState !== ws.OPEN) continue;
@@ -142,7 +132,7 @@ async function runClients(run: ClientRun, payloads: string[]): Promise<ClientRep
       }
     }
   }
-  for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send('{"event":"stop","stop":{}}');
+  for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(twilioStop());
   await Promise.all(sockets.filter((ws) => ws.readyState !== ws.CLOSED).map((ws) => new Promise<void>((r) => ws.once('close', () => r()))));
   lags.sort((a, b) => a - b);
   return {

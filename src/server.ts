@@ -143,6 +143,10 @@ export class DevoxServer implements StreamControl {
         embeddings: publisher.kind === 'nats' && config.features.export,
       });
       cleanup.push(() => detector.close());
+      metrics.watchDetectorQueue(() => {
+        const s = detector.stats;
+        return s.queued + s.inFlight;
+      });
       // Events on stdout without their per-window lines (nats.stdoutWindowEvents false, serve --no-window-events).
       const quietWindows = publisher.kind === 'stdout' && !config.nats.stdoutWindowEvents;
       const publishWindows = config.verdict.publishWindowEvents && !quietWindows;

@@ -39,6 +39,8 @@ export interface DetectorSetOptions extends Omit<DetectorOptions, 'modelDir' | '
 export interface DetectorSetObserver extends DetectorObserver {
   /** A stream's first window routed it to its band's model (once per stream). */
   streamRouted?(stream: StreamDescriptor, band: Band): void;
+  /** Media handed the models a window (each one ends scored or shed: the windows' accounting). */
+  windowReceived?(): void;
 }
 
 interface Routed {
@@ -164,6 +166,11 @@ export class DetectorSet implements WindowSink, ServingModels {
   }
 
   onWindow(w: WindowView): void {
+    try {
+      this.#observer?.windowReceived?.();
+    } catch (err) {
+      this.#log.error({ err, callback: 'observer.windowReceived' }, 'detector callback threw; continuing');
+    }
     let r = this.#routed.get(w.stream.streamId);
     if (!r) {
       const band = bandOf(w.inputRate);

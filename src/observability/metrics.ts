@@ -60,6 +60,12 @@ export class Metrics {
     buckets: [0.5, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 20, 30, 60],
     registers: [this.registry],
   });
+  /** Windows cut by media and handed to the models: each one is counted again as scored or shed, once settled. */
+  readonly windowsReceived = new Counter({
+    name: 'devox_windows_received_total',
+    help: 'Windows cut by media and handed to the models; received = scored + shed + devox_windows_queued',
+    registers: [this.registry],
+  });
   readonly windowsScored = new Counter({
     name: 'devox_windows_scored_total',
     help: 'Windows scored by the model',
@@ -318,6 +324,18 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [transport, n] of Object.entries(capacity.refused)) this.inc({ transport }, n);
+      },
+    });
+  }
+
+  /** Windows received by the models and not yet scored or shed (queued or in a running batch; read at scrape time). */
+  watchDetectorQueue(count: () => number): void {
+    new Gauge({
+      name: 'devox_windows_queued',
+      help: 'Windows waiting in the detectors or in a batch being scored: devox_windows_received_total minus scored and shed',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
       },
     });
   }

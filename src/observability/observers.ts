@@ -32,6 +32,7 @@ export function metricsObservers(metrics: Metrics): MetricsObservers {
     inferenceError: () => metrics.inferenceErrors.inc(),
     // The stream's RTP counters are picked up while its media session is live.
     streamRouted: (stream) => metrics.noteStream(stream.streamId),
+    windowReceived: () => metrics.windowsReceived.inc(),
   };
   const verdicts: VerdictObserver = {
     streamStarted: (stream, liveCalls) => {

@@ -28,6 +28,7 @@ const SCRIPTS: Array<[string, RegExp]> = [
   ['speaker.ts', /^usage: npm run bench:speaker-cost -- /],
   ['media-pipeline.ts', /^usage: npx tsx bench\/media-pipeline\.ts /],
   ['websocket-handler.ts', /^usage: npx tsx bench\/websocket-handler\.ts /],
+  ['soak/soak.ts', /^usage: npm run soak -- /],
 ];
 
 for (const [script, usage] of SCRIPTS) {

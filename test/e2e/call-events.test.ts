@@ -109,6 +109,8 @@ t.test('two-leg RTP call → started/window/verdict/ended on JetStream', needsNa
   t.equal(d('devox_inference_batch_size_sum'), totalWindows, 'batch sizes add up to the windows');
   t.ok(d('devox_inference_queue_wait_seconds_count') >= 1, 'queue wait histogram moved');
   t.equal(d('devox_windows_scored_total'), totalWindows);
+  t.equal(d('devox_windows_received_total'), totalWindows, 'every window media cut reached the models');
+  t.equal(metricValue(after, 'devox_windows_queued'), 0, 'none left queued once the streams drained');
   t.equal(metricSum(after, 'devox_windows_shed_total') - metricSum(before, 'devox_windows_shed_total'), 0, 'no window shed, for any reason');
   t.ok(d('devox_rtp_packets_received_total') >= 2 * 170, 'RTP packets counted (ended streams included)');
   t.equal(d('devox_events_published_total', 'type="window.scored"'), totalWindows);
