@@ -41,6 +41,27 @@ export function workerKillUnavailable(env: NodeJS.ProcessEnv, webrtcEnabled: boo
   return undefined;
 }
 
+/**
+ * After a worker kill: polls the server's metrics until every configured worker is alive again
+ * (DevoX respawns it with backoff, docs/webrtc.md), within withinMs.
+ */
+export async function awaitRespawn(scrape: () => Promise<{ webrtcWorkers: number; webrtcWorkersLive: number } | undefined>,
+  withinMs: number): Promise<{ ok: boolean; detail: string }> {
+  const t0 = performance.now();
+  let sawDown = false;
+  for (;;) {
+    const s = await scrape();
+    if (s && s.webrtcWorkersLive < s.webrtcWorkers) sawDown = true;
+    if (s && s.webrtcWorkers > 0 && s.webrtcWorkersLive === s.webrtcWorkers && sawDown) {
+      return { ok: true, detail: `respawned: ${s.webrtcWorkersLive} of ${s.webrtcWorkers} workers alive again ${((performance.now() - t0) / 1000).toFixed(1)} s after the kill` };
+    }
+    if (performance.now() - t0 > withinMs) {
+      return { ok: false, detail: s ? `not respawned within ${withinMs / 1000} s: ${s.webrtcWorkersLive} of ${s.webrtcWorkers} workers alive${sawDown ? '' : ' (the metric never showed the death)'}` : 'the server did not answer /metrics' };
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** SIGKILLs one mediasoup worker of the server; says which, or why none. */
 export function killWorker(server: ServerProcess, workerBin: string): { ok: boolean; detail: string } {
   let bin = workerBin;

@@ -29,6 +29,9 @@ export interface ServerSample {
   rtpPacketsLate: number;
   wsClosed: Record<string, number>;
   streamsRefused: number;
+  /** mediasoup workers configured / alive (0 / 0 without WebRTC). */
+  webrtcWorkers: number;
+  webrtcWorkersLive: number;
 }
 
 const WANTED = new Set([
@@ -51,6 +54,8 @@ const WANTED = new Set([
   'devox_rtp_packets_late_total',
   'devox_ws_closed_total',
   'devox_streams_refused_total',
+  'devox_webrtc_workers',
+  'devox_webrtc_workers_live',
 ]);
 
 /** name → [label value of its one label ('' if none), value][] */
@@ -108,6 +113,8 @@ export function toSample(f: Families): ServerSample {
     rtpPacketsLate: one(f, 'devox_rtp_packets_late_total'),
     wsClosed: byLabel(f, 'devox_ws_closed_total'),
     streamsRefused: one(f, 'devox_streams_refused_total'),
+    webrtcWorkers: one(f, 'devox_webrtc_workers'),
+    webrtcWorkersLive: one(f, 'devox_webrtc_workers_live'),
   };
 }
 

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig, mergeConfig, projectRoot } from '../../src/config.js';
 import { freePort, NatsServer } from '../../test/helpers/nats-server.js';
 import { CallDriver } from './call-driver.js';
-import { killWorker, natsOutage, workerKillUnavailable, type FaultRecord } from './faults.js';
+import { awaitRespawn, killWorker, natsOutage, workerKillUnavailable, type FaultRecord } from './faults.js';
 import { JetStreamCounter } from './jetstream-count.js';
 import { LoadProcess, type CallEvent } from './load-process.js';
 import { OptionError, parseSoakOptions, USAGE, type SoakOptions } from './options.js';
@@ -165,6 +165,7 @@ async function main(): Promise<number> {
     let sampling: Promise<void> | undefined;
     let outage: Promise<void> | undefined;
     let killDone = o.killWorkerAtS === null || killWhy !== undefined;
+    let respawn: Promise<void> | undefined;
     let diedDuringRun = false;
     while (elapsedS() < runS && !stopRequested) {
       calls.tick(performance.now());
@@ -189,8 +190,14 @@ async function main(): Promise<number> {
       if (!killDone && t >= o.killWorkerAtS!) {
         killDone = true;
         const k = killWorker(server, workerBin);
-        faults.push({ fault: 'kill-worker', atSec: t, ...k });
         console.log(`[${(t / 60).toFixed(1).padStart(5)} min] ${k.detail}`);
+        if (!k.ok) faults.push({ fault: 'kill-worker', atSec: t, ...k });
+        else {
+          respawn = awaitRespawn(() => scrapeServer(server.httpUrl), 60_000).then((r) => {
+            faults.push({ fault: 'kill-worker', atSec: t, endSec: elapsedS(), ok: r.ok, detail: `${k.detail}; ${r.detail}` });
+            console.log(`[${(elapsedS() / 60).toFixed(1).padStart(5)} min] mediasoup worker ${r.detail}`);
+          });
+        }
       }
       if (!sampling && t >= nextSampleS) {
         nextSampleS += o.sampleS;
@@ -210,6 +217,7 @@ async function main(): Promise<number> {
       printSample(x);
     }
     await outage;
+    await respawn;
 
     // Every call ends; then wait until the server has settled every window and event.
     const ended = await calls.stopAll(60_000);

@@ -7,6 +7,7 @@ import t from 'tap';
 import { windowsFor, WindowLedger } from '../../bench/soak/window-ledger.js';
 import { judge, rssDrift, type FinalState, type Sample } from '../../bench/soak/verdict.js';
 import type { ServerSample } from '../../bench/soak/server-metrics.js';
+import { awaitRespawn } from '../../bench/soak/faults.js';
 
 const shape = { lengthMs: 1000, hopMs: 250 };
 
@@ -34,6 +35,7 @@ function server(over: Partial<ServerSample> = {}): ServerSample {
     windowsReceived: 100, windowsScored: 90, windowsQueued: 0, shed: { queue_delay: 10 },
     eventsPublished: 120, eventsDropped: { buffer_full: 0 }, eventsBuffered: 0, activeStreams: { rtp: 0 },
     natsConnected: 1, rtpPacketsReceived: 0, rtpPacketsLost: 0, rtpPacketsLate: 0, wsClosed: {}, streamsRefused: 0,
+    webrtcWorkers: 0, webrtcWorkersLive: 0,
     ...over,
   };
 }
@@ -71,4 +73,23 @@ t.test('every window and event accounted for passes; one missing fails its check
   t.strictSame(failed(final({ jetstream: 119 })), ['events: published = in JetStream']);
   t.strictSame(failed(final({ server: server({ eventsDropped: { buffer_full: 3 } }) })), ['events: none dropped or left buffered']);
   t.strictSame(failed(final({ serverExit: { exitCode: 1, killed: false, diedDuringRun: false } })), ['server: up throughout, clean shutdown']);
+});
+
+t.test('worker kill: the fault holds only once the metrics show the death and then every worker alive again', async (t) => {
+  const seq = (states: Array<[number, number] | undefined>) => {
+    let i = 0;
+    return async () => {
+      const s = states[Math.min(i++, states.length - 1)];
+      return s ? { webrtcWorkers: s[0], webrtcWorkersLive: s[1] } : undefined;
+    };
+  };
+  const back = await awaitRespawn(seq([[2, 1], undefined, [2, 1], [2, 2]]), 5_000);
+  t.ok(back.ok, back.detail);
+  t.match(back.detail, /2 of 2 workers alive again/);
+  const never = await awaitRespawn(seq([[2, 1]]), 600);
+  t.notOk(never.ok);
+  t.match(never.detail, /not respawned within 0\.6 s: 1 of 2 workers alive/);
+  const unseen = await awaitRespawn(seq([[2, 2]]), 600);
+  t.notOk(unseen.ok, 'all alive without a death seen is no respawn');
+  t.match(unseen.detail, /never showed the death/);
 });
