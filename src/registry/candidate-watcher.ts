@@ -16,9 +16,8 @@
  * next poll. Noticed at once through a core subscription on the keys' subjects; the poll
  * (registry.pollSec) is the backstop.
  */
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cardBand } from '../detect/band.js';
 import { ModelLoadError } from '../detect/errors.js';
@@ -26,6 +25,7 @@ import type { ModelCard } from '../detect/types.js';
 import type { Logger } from '../logger.js';
 import { CANDIDATE_KINDS, candidateKey, readCandidate, refString, type CandidateKind, type CandidateRef } from './candidates.js';
 import { ObjectStoreError } from './jetstream-store.js';
+import { readPulledCard } from './pulled-card.js';
 import { CHANNELS, parseRef, RegistryError, type Channel, type ModelRegistry } from './registry.js';
 
 export type CandidateRefusal = 'corrupt' | 'mismatch' | 'invalid_model';
@@ -189,7 +189,7 @@ export class CandidateWatcher {
       log.warn({ ...fields, err: (err as Error).message }, `pulling the ${kind} candidate failed; retrying at the next poll`);
       return;
     }
-    const card = await readCard(dir);
+    const card = await readPulledCard(dir);
     if (!card || card.name !== c.name || card.version !== c.version || card.sha256 !== c.sha256 || cardBand(card) !== channel) {
       return refuse('mismatch', `the stored card (${card ? `${card.name}@${card.version} sha256 ${card.sha256} band ${cardBand(card)}` : 'unreadable'}) is not ${refString(c)} sha256 ${c.sha256} for ${channel}`);
     }
@@ -208,15 +208,5 @@ export class CandidateWatcher {
     clearInterval(this.#timer);
     for (const s of this.#subs) s.unsubscribe();
     await this.#running;
-  }
-}
-
-async function readCard(dir: string): Promise<ModelCard | null> {
-  const p = join(dir, 'card.json');
-  if (!existsSync(p)) return null;
-  try {
-    return JSON.parse(await readFile(p, 'utf8')) as ModelCard;
-  } catch {
-    return null;
   }
 }

@@ -10,15 +10,15 @@
  * every registry.pollSec is the backstop (a change made while NATS was unreachable, a missed
  * message). A NATS error while reading or pulling is retried at the next poll.
  */
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cardBand } from '../detect/band.js';
 import { ModelLoadError } from '../detect/errors.js';
 import type { ModelCard } from '../detect/types.js';
 import type { Logger } from '../logger.js';
 import { ObjectStoreError } from './jetstream-store.js';
+import { readPulledCard } from './pulled-card.js';
 import { RegistryError, type Channel, type ModelRegistry, type ServingEntry } from './registry.js';
 
 export type SwapRefusal = 'pull_failed' | 'corrupt' | 'mismatch' | 'invalid_model';
@@ -122,7 +122,7 @@ export class ModelWatcher {
       log.warn({ ...fields, err: (err as Error).message }, 'pulling the promoted model failed; retrying at the next poll');
       return;
     }
-    const card = await readCard(dir);
+    const card = await readPulledCard(dir);
     if (!card || card.sha256 !== e.sha256 || card.version !== e.version || card.name !== e.name || cardBand(card) !== channel) {
       return refuse('mismatch', `the stored card (${card ? `${card.name}@${card.version} sha256 ${card.sha256}` : 'unreadable'}) is not the promoted ${e.name}@${e.version} sha256 ${e.sha256}`);
     }
@@ -143,15 +143,5 @@ export class ModelWatcher {
     clearInterval(this.#timer);
     this.#sub?.unsubscribe();
     await this.#running;
-  }
-}
-
-async function readCard(dir: string): Promise<ModelCard | null> {
-  const p = join(dir, 'card.json');
-  if (!existsSync(p)) return null;
-  try {
-    return JSON.parse(await readFile(p, 'utf8')) as ModelCard;
-  } catch {
-    return null;
   }
 }
