@@ -30,9 +30,9 @@ export interface ListenBackend {
   close(id: string, reason: ListenStopReason): void;
 }
 
-/** A page whose event stream has been gone this long has left: its listen-ins end. */
+/** A page whose event stream has been gone this long has left (EventSource reconnects within 2 s). */
 const LEAVE_GRACE_MS = 10_000;
-const SWEEP_MS = 1000;
+const CHECK_MS = 1000;
 const RANK: Record<string, number> = { listening: 0, insufficient_speech: 1, genuine: 2, suspicious: 3, synthetic: 4 };
 
 export type ListenReply = { status: number; body: Record<string, unknown> };
@@ -56,12 +56,15 @@ export interface ListenControlOptions {
   backend: ListenBackend | undefined;
   /** Why there is no backend (no listen-in in this process). */
   missing: () => string;
-  board: CallBoard;
-  sessions: Sessions;
-  push: PushHub;
-  audit: AuditLog;
+  board: Pick<CallBoard, 'call'>;
+  sessions: Pick<Sessions, 'isLive'>;
+  push: Pick<PushHub, 'sendTo' | 'clientsOf'>;
+  audit: Pick<AuditLog, 'record'>;
   maxListeners: number;
   maxSec: number;
+  /** Default LEAVE_GRACE_MS and CHECK_MS (tests shorten them). */
+  leaveGraceMs?: number;
+  checkMs?: number;
 }
 
 export class ListenControl {
@@ -73,7 +76,7 @@ export class ListenControl {
 
   constructor(o: ListenControlOptions) {
     this.#o = o;
-    this.#sweep = setInterval(() => this.#check(), SWEEP_MS);
+    this.#sweep = setInterval(() => this.#check(), o.checkMs ?? CHECK_MS);
     this.#sweep.unref();
   }
 
@@ -197,7 +200,7 @@ export class ListenControl {
         l.goneSinceMs = 0;
       } else if (l.goneSinceMs === 0) {
         l.goneSinceMs = now;
-      } else if (now - l.goneSinceMs >= LEAVE_GRACE_MS) {
+      } else if (now - l.goneSinceMs >= (this.#o.leaveGraceMs ?? LEAVE_GRACE_MS)) {
         this.#o.backend?.close(l.id, 'left');
       }
     }
