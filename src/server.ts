@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { MediaIngress } from './media/ingress.js';
+import { AudioTaps } from './media/audio-tap.js';
 import type { MediaSessions, RtpSession } from './media/media-sessions.js';
 import { StreamCapacity } from './media/stream-capacity.js';
 import type { StreamDescriptor } from './media/types.js';
@@ -35,8 +36,9 @@ import { routeConsole } from './console/routes.js';
 import { RecentMedia } from './console/recent-media.js';
 import { metricsObservers } from './observability/observers.js';
 import { MediaStreamServer } from './signaling/websocket/media-stream-server.js';
-import { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
-import { WebRtcUnavailableError } from './signaling/webrtc/types.js';
+import type { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
+import { ListenIn } from './signaling/webrtc/listen-in.js';
+import { startWebRtc } from './signaling/webrtc/start-webrtc.js';
 import { routeWebRtc, webrtcReadiness } from './signaling/webrtc/webrtc-routes.js';
 import { registerWebRtcMetrics } from './observability/webrtc-metrics.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
@@ -154,7 +156,9 @@ export class DevoxServer implements StreamControl {
       let supervisor: SupervisorConsole | undefined;
       // Codec and RTP counters of recent streams (ended ones too) for the console's call detail.
       const legMedia = new RecentMedia(config.console.maxCalls * 2);
-      let listenUnavailable = 'no mediasoup worker (webrtc.enabled is false)';
+      // Listen-in: a supervisor hears a live leg, from media's taps through mediasoup (once WebRTC is up).
+      const taps = new AudioTaps((err, streamId) => log.warn({ err, streamId }, 'audio tap listener threw; detached'));
+      const listenIn = new ListenIn({ taps, webrtc: config.webrtc, log });
       if (config.console.enabled) {
         supervisor = await SupervisorConsole.start({
           config,
@@ -164,7 +168,7 @@ export class DevoxServer implements StreamControl {
             return th ? { suspicious: th.suspicious, synthetic: th.synthetic } : undefined;
           },
           media: (streamId) => legMedia.view(streamId),
-          listenUnavailable: () => listenUnavailable,
+          listen: listenIn,
         });
         const c = supervisor;
         cleanup.push(() => c.close());
@@ -218,6 +222,7 @@ export class DevoxServer implements StreamControl {
       // The one head every transport's audio enters media through; RTP over UDP is its MediaSessions.
       const ingress = new MediaIngress({
         capacity,
+        taps,
         media: config.media,
         window: config.window,
         outputRate,
@@ -251,33 +256,18 @@ export class DevoxServer implements StreamControl {
         metrics.addWebSocketCounters(() => ws.counters);
         websocket = ws;
       }
-      let webrtc: WebRtcIngest | undefined;
-      let webrtcUnavailable = 'disabled (webrtc.enabled is false)';
-      // devox_webrtc_workers{,_live} stay 0 when WebRTC is disabled or does not start.
-      const webrtcObserver = registerWebRtcMetrics(metrics.registry);
-      if (config.webrtc.enabled) {
-        try {
-          const w = await WebRtcIngest.start({
-            ingress,
-            webrtc: config.webrtc,
-            websocket: config.websocket,
-            media: config.media,
-            window: config.window,
-            log: log.child({ component: 'webrtc' }),
-            status: (streamId) => ({ label: pipeline.label(streamId) }),
-            observer: webrtcObserver,
-          });
-          cleanup.push(() => w.close());
-          webrtc = w;
-          listenUnavailable = 'listen-in is not built into this DevoX yet: the mediasoup worker is present, the RTP-leg producer is not (docs/console.md)';
-          scores.add(liveScores(w));
-        } catch (err) {
-          if (!(err instanceof WebRtcUnavailableError)) throw err;
-          // mediasoup is optional: DevoX runs without WebRTC and says why.
-          webrtcUnavailable = err.message;
-          listenUnavailable = `no mediasoup worker: ${err.message}`;
-          log.warn({ reason: err.reason, detail: err.message }, 'WebRTC ingest unavailable; starting without it');
-        }
+      // devox_webrtc_workers{,_live} stay 0 when WebRTC is disabled or does not start (mediasoup is optional).
+      const { ingest: webrtc, unavailable: webrtcUnavailable } = await startWebRtc({
+        config,
+        ingress,
+        listenIn,
+        log: log.child({ component: 'webrtc' }),
+        status: (streamId) => ({ label: pipeline.label(streamId) }),
+        observer: registerWebRtcMetrics(metrics.registry),
+      });
+      if (webrtc) {
+        cleanup.push(() => webrtc.close());
+        scores.add(liveScores(webrtc));
       }
       let sip: SipApp | undefined;
       if (config.sip.enabled) {
@@ -400,6 +390,7 @@ export class DevoxServer implements StreamControl {
           log.error({ err, step: what }, 'shutdown step failed; continuing');
         }
       };
+      await step('listen-in', async () => this.console?.listen.close());
       await step('sip', async () => this.sip?.close());
       await step('websocket', async () => this.websocket?.close());
       await step('webrtc', async () => this.webrtc?.close());

@@ -15,6 +15,8 @@ export type AuditAction =
   | 'feedback'
   | 'feedback_failed'
   | 'listen_refused'
+  | 'listen_started'
+  | 'listen_stopped'
   | 'forbidden';
 
 export interface AuditRecord {

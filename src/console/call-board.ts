@@ -195,6 +195,12 @@ export class CallBoard {
     return this.#calls.has(callId);
   }
 
+  /** One call as the table shows it. */
+  call(callId: string): CallSummary | undefined {
+    const c = this.#calls.get(callId);
+    return c ? this.#summary(c) : undefined;
+  }
+
   /** Everything on screen now (a new browser's first message). */
   snapshot(nowMs = Date.now()): { calls: CallSummary[]; alerts: Alert[] } {
     this.#expire(nowMs);

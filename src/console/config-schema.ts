@@ -61,6 +61,15 @@ export const ConsoleConfigSchema = z
     maxCalls: z.number().int().min(10).max(100000),
     /** Append-only audit file (JSON lines) besides the `audit: true` log lines; empty: log only. */
     auditFile: z.string(),
+    /** Listen-in (supervisors hear a live leg through mediasoup; never recorded). */
+    listen: z
+      .object({
+        /** Listen-in sessions at once on this node, all supervisors together (each costs an Opus encoder). */
+        maxListeners: z.number().int().min(1).max(100),
+        /** A listen-in ends after this long (the supervisor may start another). */
+        maxSec: z.number().int().min(10).max(4 * 3600),
+      })
+      .strict(),
   })
   .strict();
 

@@ -17,6 +17,7 @@ import { Accounts } from './accounts.js';
 import { AuditLog } from './audit.js';
 import { CallBoard, type CallBoardOptions } from './call-board.js';
 import { FleetSource } from './fleet-source.js';
+import { ListenControl, type ListenBackend } from './listen-control.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PushHub } from './push-hub.js';
 import { Sessions, type Session } from './sessions.js';
@@ -31,8 +32,8 @@ export interface ConsoleOptions {
   log: Logger;
   thresholds?: CallBoardOptions['thresholds'];
   media?: CallBoardOptions['media'];
-  /** Why listen-in cannot be offered (no mediasoup worker...), asked when needed. */
-  listenUnavailable: () => string;
+  /** The listen-in audio path (signaling/webrtc/listen-in.ts); none: listen-in is not offered. */
+  listen?: ListenBackend;
 }
 
 export type FeedbackResult =
@@ -49,7 +50,7 @@ export interface ConsoleCore {
   readonly audit: AuditLog;
   readonly board: CallBoard;
   readonly push: PushHub;
-  readonly listenUnavailable: string;
+  readonly listen: ListenControl;
   hello(s: Session): unknown;
   feedback(s: Session, body: Record<string, unknown>): Promise<FeedbackResult>;
 }
@@ -63,7 +64,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
   readonly audit: AuditLog;
   readonly board: CallBoard;
   readonly push: PushHub;
-  readonly #listenUnavailable: () => string;
+  readonly listen: ListenControl;
   readonly #config: Readonly<Config>;
   readonly #log: Logger;
   #nc: NatsConnection | undefined;
@@ -79,6 +80,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
       'index.html': readFileSync(resolve(CONSOLE_WEB_DIR, 'index.html'), 'utf8'),
       'console.js': readFileSync(resolve(CONSOLE_WEB_DIR, 'console.js'), 'utf8'),
       'console.css': readFileSync(resolve(CONSOLE_WEB_DIR, 'console.css'), 'utf8'),
+      'listen.js': readFileSync(resolve(CONSOLE_WEB_DIR, 'listen.js'), 'utf8'),
     });
     this.accounts = new Accounts(c.operators);
     this.sessions = new Sessions({ ttlSec: c.sessionTtlSec, secureCookie: c.secureCookie, path: c.path });
@@ -92,7 +94,16 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
       ...(opts.media ? { media: opts.media } : {}),
     });
     this.push = new PushHub({ board: this.board, maxPushPerSec: c.maxPushPerSec, log: this.#log, sessionLive: (id) => this.sessions.isLive(id) });
-    this.#listenUnavailable = opts.listenUnavailable;
+    this.listen = new ListenControl({
+      backend: opts.listen,
+      missing: () => 'listen-in is not part of this process',
+      board: this.board,
+      sessions: this.sessions,
+      push: this.push,
+      audit: this.audit,
+      maxListeners: c.listen.maxListeners,
+      maxSec: c.listen.maxSec,
+    });
   }
 
   /** Routes added, NATS connected for feedback (and the fleet read in `nats` mode). */
@@ -118,10 +129,6 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
     return con;
   }
 
-  get listenUnavailable(): string {
-    return this.#listenUnavailable();
-  }
-
   /** The EventTap: this process's events (local mode only; in nats mode they come back from JetStream). */
   onEvent(e: DevoxEvent): void {
     this.board.apply(e);
@@ -135,7 +142,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
       node: this.#config.node.id,
       source: this.#config.console.source,
       feedback: nats ? { available: true } : { available: false, reason: 'NATS is not configured (nats.servers is empty): feedback cannot be stored' },
-      listen: { available: false, reason: this.listenUnavailable },
+      listen: this.listen.hello(),
       endedRetentionSec: this.#config.console.endedRetentionSec,
       sparklinePoints: this.#config.console.sparklinePoints,
     };
@@ -176,6 +183,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
   /** Idempotent: browsers disconnected, NATS closed, audit file flushed. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.listen.close(); // audited before the audit file closes
       this.push.close();
       await this.#fleet?.close().catch(() => undefined);
       await this.#nc?.close().catch(() => undefined);

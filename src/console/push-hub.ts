@@ -95,6 +95,19 @@ export class PushHub {
     }
   }
 
+  /** Sends one named event now to the browsers of one session (e.g. its listen-in ended). */
+  sendTo(sessionId: string, event: string, data: unknown): void {
+    const msg = frame(event, data);
+    for (const c of this.#clients) if (c.sessionId === sessionId) c.res.write(msg);
+  }
+
+  /** Event streams open for a session now. */
+  clientsOf(sessionId: string): number {
+    let n = 0;
+    for (const c of this.#clients) if (c.sessionId === sessionId) n++;
+    return n;
+  }
+
   /** Sends one named event to every browser now (e.g. a NATS state change). */
   broadcast(event: string, data: unknown): void {
     this.#write(frame(event, data));

@@ -12,7 +12,9 @@
  *   POST /console/api/alerts/ack     {"id"}                 supervisor
  *   POST /console/api/alerts/assign  {"id","to"}            supervisor
  *   POST /console/api/feedback    {"callId","verdict","leg"?,"note"?} supervisor → NATS
- *   POST /console/api/listen      {"callId","streamId"}     supervisor; 503 while unavailable
+ *   POST /console/api/listen      {"callId","streamId"?}    supervisor → {listenId, sdp (offer)} | 404 | 409 | 429 | 503
+ *   POST /console/api/listen/answer {"listenId","sdp"}      supervisor: the page's SDP answer
+ *   POST /console/api/listen/stop   {"listenId"}            supervisor (listen-control.ts)
  *
  * POSTs must be JSON (a cross-site form cannot send it) with the SameSite=Strict cookie.
  * Every sign-in, refusal and action goes to the audit log.
@@ -43,6 +45,7 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
   route('GET', p, asset('index.html', 'text/html; charset=utf-8'));
   route('GET', `${p}/console.js`, asset('console.js', 'text/javascript; charset=utf-8'));
   route('GET', `${p}/console.css`, asset('console.css', 'text/css; charset=utf-8'));
+  route('GET', `${p}/listen.js`, asset('listen.js', 'text/javascript; charset=utf-8'));
 
   route('POST', `${p}/api/login`, async (req, res) => {
     const wait = core.throttle.retryAfterSec(remote(req));
@@ -72,6 +75,7 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
     if (s) {
       core.sessions.end(s.id);
       core.push.endSession(s.id);
+      core.listen.endSession(s.id);
       core.audit.record({ action: 'logout', operator: s.operator.name, role: s.operator.role, remote: remote(req) });
     }
     res.writeHead(204, { 'set-cookie': core.sessions.clearCookie(), 'cache-control': 'no-store' });
@@ -136,11 +140,24 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
   });
 
   route('POST', `${p}/api/listen`, async (req, res) => {
-    const s = supervisor(core, req, res, 'listen_refused');
+    const s = supervisor(core, req, res, 'listen_in');
     if (!s) return;
-    const body = await jsonBody(req);
-    core.audit.record({ action: 'listen_refused', operator: s.operator.name, role: s.operator.role, remote: remote(req), ...(typeof body.callId === 'string' ? { callId: body.callId } : {}), detail: core.listenUnavailable });
-    sendJson(res, 503, { error: `listen-in unavailable: ${core.listenUnavailable}` });
+    const r = await core.listen.start(s, remote(req), await jsonBody(req));
+    sendJson(res, r.status, r.body);
+  });
+
+  route('POST', `${p}/api/listen/answer`, async (req, res) => {
+    const s = supervisor(core, req, res, 'listen_in');
+    if (!s) return;
+    const r = await core.listen.answer(s, await jsonBody(req));
+    sendJson(res, r.status, r.body);
+  });
+
+  route('POST', `${p}/api/listen/stop`, async (req, res) => {
+    const s = supervisor(core, req, res, 'listen_in');
+    if (!s) return;
+    const r = core.listen.stop(s, await jsonBody(req));
+    sendJson(res, r.status, r.body);
   });
 }
 

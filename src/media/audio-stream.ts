@@ -22,6 +22,7 @@ import { StreamResampler } from './resampler.js';
 import { RingWindowView } from './window-view.js';
 import { LostGaps } from './lost-gaps.js';
 import { WindowMeter } from './window-meter.js';
+import type { AudioTapListener, AudioTaps, TapPoint } from './audio-tap.js';
 import type { StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export interface AudioStreamOptions {
@@ -35,6 +36,8 @@ export interface AudioStreamOptions {
   log?: Logger;
   /** Longest gap (seconds of media) filled with silence; longer ones are discontinuities. Default 10. */
   maxGapSec?: number;
+  /** Where the stream can be tapped while it lives (the console's listen-in); none: it cannot. */
+  taps?: AudioTaps;
 }
 
 /** The AudioStream options that come from the `window` config section, for every transport alike. */
@@ -65,7 +68,7 @@ export function newStreamCounters(): StreamCounters {
 /** Input samples resampled per step: small, so per-stream scratch stays small (a 20 ms Opus packet is 2 steps). */
 const CHUNK = 512;
 
-export class AudioStream {
+export class AudioStream implements TapPoint {
   readonly descriptor: StreamDescriptor;
   readonly counters: StreamCounters = newStreamCounters();
   readonly inputRate: number;
@@ -101,6 +104,9 @@ export class AudioStream {
   readonly #peekBuf: Float32Array;
   /** Made once: the per-window emit allocates nothing. */
   readonly #onWindowError = (err: unknown): void => this.#sinkThrew('onWindow', err);
+  /** Who hears the resampled audio now (audio-tap.ts); undefined, the usual case: nobody. */
+  #tap: AudioTapListener | undefined;
+  readonly #untap: ((reason: StreamEndReason) => void) | undefined;
 
   constructor(opts: AudioStreamOptions) {
     this.descriptor = opts.descriptor;
@@ -131,6 +137,12 @@ export class AudioStream {
     this.#peekBuf = new Float32Array(Math.ceil(((d.reach + 2) * d.up) / d.down) + 2);
     this.#nextCut = this.#windowLen;
     safeEmit((err) => this.#sinkThrew('onStreamStart', err), this.#sink, this.#sink.onStreamStart, this.descriptor);
+    this.#untap = opts.taps?.register(this);
+  }
+
+  /** TapPoint: the listener that hears each resampled block from now on (AudioTaps sets it). */
+  setTap(listener: AudioTapListener | undefined): void {
+    this.#tap = this.#ended ? undefined : listener;
   }
 
   get ended(): boolean {
@@ -217,6 +229,8 @@ export class AudioStream {
   end(reason: StreamEndReason): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#untap?.(reason);
+    this.#tap = undefined;
     safeEmit((err) => this.#sinkThrew('onStreamEnd', err), this.#sink, this.#sink.onStreamEnd, this.descriptor, reason);
   }
 
@@ -272,6 +286,9 @@ export class AudioStream {
   #drain(): void {
     const out = this.#out;
     const n = this.#resampler.pull(out, 0);
+    // A listener (listen-in) hears the block first; one field test per block when nobody listens.
+    const tap = this.#tap;
+    if (tap !== undefined && n > 0) tap.onAudio(out, 0, n);
     let i = 0;
     while (i < n) {
       const m = Math.min(n - i, this.#nextCut - this.#outPos);

@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { AudioStream, windowOptions } from './audio-stream.js';
 import { PacingError } from './errors.js';
+import type { AudioTaps } from './audio-tap.js';
 import type { FrameStream, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export interface FrameLegOptions {
@@ -37,6 +38,8 @@ export interface FrameLegOptions {
   log?: Logger;
   /** Called once when the leg ends (e.g. gives its capacity slot back). */
   onEnd?: () => void;
+  /** Where the leg's audio can be tapped (listen-in). */
+  taps?: AudioTaps;
 }
 
 /**
@@ -100,6 +103,7 @@ export class FrameLeg implements FrameStream {
       ...windowOptions(opts.window),
       sink: opts.sink,
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.taps ? { taps: opts.taps } : {}),
     });
   }
 

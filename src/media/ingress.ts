@@ -52,6 +52,7 @@ export class MediaIngress implements MediaIngressApi {
       sink: o.sink,
       log: o.log,
       ...(o.capacity ? { capacity: o.capacity } : {}),
+      ...(o.taps ? { taps: o.taps } : {}),
       onSessionOpened: (descriptor, counters, format) => {
         o.onRtpSessionOpened?.(descriptor, counters);
         this.#opened(descriptor, codecLabel(format));
@@ -74,6 +75,7 @@ export class MediaIngress implements MediaIngressApi {
       outputRate: o.outputRate,
       sink: o.sink,
       log: req.log ?? o.log.child({ streamId: req.descriptor.streamId, callId: req.descriptor.callId }),
+      ...(o.taps ? { taps: o.taps } : {}),
     });
     this.#opened(req.descriptor, codecLabel(req.format));
     return leg;
@@ -90,6 +92,7 @@ export class MediaIngress implements MediaIngressApi {
         sink: o.sink,
         log: req.log ?? o.log.child({ streamId: req.descriptor.streamId, callId: req.descriptor.callId }),
         onEnd: slot,
+        ...(o.taps ? { taps: o.taps } : {}),
       });
       this.#opened(req.descriptor, req.codec);
       return leg;

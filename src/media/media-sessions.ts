@@ -18,6 +18,7 @@ import { PortAllocationError, SessionStateError, UnsupportedCodecError } from '.
 import { RtpSessionImpl, type RtpSession } from './rtp-session.js';
 import { reorderMaxWaitMs, rtpInputRate } from './rtp-stream.js';
 import type { ReleaseSlot, StreamCapacity } from './stream-capacity.js';
+import type { AudioTaps } from './audio-tap.js';
 import type { PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export type { RtpSession } from './rtp-session.js';
@@ -31,6 +32,8 @@ export interface MediaSessionsOptions {
   log: Logger;
   /** The cap on live streams shared with the other ingresses; none: only the port range limits. */
   capacity?: StreamCapacity;
+  /** Where every stream's audio can be tapped while it lives (the console's listen-in). */
+  taps?: AudioTaps;
   /**
    * A session was opened: its counters, for whoever exports them (the server's metrics). Told
    * at once, so a stream that ends before anything else reports it still has its datagrams counted.
@@ -149,6 +152,7 @@ export class MediaSessions {
           relearnTimeoutMs: media.streamTimeoutMs,
           sink,
           scratch: this.#scratch,
+          ...(this.#opts.taps ? { taps: this.#opts.taps } : {}),
           log: log.child({ streamId: descriptor.streamId, callId: descriptor.callId }),
         });
         if (this.#closed || this.#sessions.has(descriptor.streamId)) {

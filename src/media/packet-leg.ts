@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { nowMs } from './clock.js';
 import { PACKET_MS, reorderMaxWaitMs, rtpInputRate, RtpStream } from './rtp-stream.js';
+import type { AudioTaps } from './audio-tap.js';
 import type { PacketStream, PayloadFormat, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 export interface PacketLegOptions {
@@ -21,6 +22,8 @@ export interface PacketLegOptions {
   log?: Logger;
   /** Called once when the leg ends (e.g. gives its capacity slot back). */
   onEnd?: () => void;
+  /** Where the leg's audio can be tapped (listen-in). */
+  taps?: AudioTaps;
 }
 
 export class PacketLeg implements PacketStream {
@@ -43,6 +46,7 @@ export class PacketLeg implements PacketStream {
       maxSequenceJump: opts.media.maxSequenceJump,
       sink: opts.sink,
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.taps ? { taps: opts.taps } : {}),
     });
     this.#maxWaitMs = reorderMaxWaitMs(opts.media.reorderDepthPackets);
     this.#timer = setInterval(() => this.#stream.flushStale(nowMs(), this.#maxWaitMs), 2 * PACKET_MS);

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { AudioStream, windowOptions } from './audio-stream.js';
 import { opusDecodeRate } from './codecs.js';
 import { RtpReceiver } from './rtp-receiver.js';
+import type { AudioTaps } from './audio-tap.js';
 import type { PayloadFormat, RtpExtraCounters, StreamCounters, StreamDescriptor, StreamEndReason, WindowSink } from './types.js';
 
 /** Packet duration assumed when bounding how long a reordered packet may wait. */
@@ -36,6 +37,8 @@ export interface RtpStreamOptions {
   log?: Logger;
   /** Decode scratch shared by several streams (see RtpReceiverOptions.scratch). */
   scratch?: Int16Array;
+  /** Where the stream's audio can be tapped (listen-in). */
+  taps?: AudioTaps;
 }
 
 export class RtpStream {
@@ -56,6 +59,7 @@ export class RtpStream {
       ...windowOptions(opts.window),
       sink: opts.sink,
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.taps ? { taps: opts.taps } : {}),
     });
     try {
       this.#receiver = new RtpReceiver({

@@ -239,3 +239,5 @@ export interface MediaIngress {
 export { MediaError, PacingError, StreamCapacityError, UnsupportedCodecError, UnsupportedSampleRateError } from './errors.js';
 export { SUPPORTED_SAMPLE_RATES, isSupportedSampleRate } from './sample-rates.js';
 export { MAX_DECODED_SAMPLES, checkAudioFormat, codecLabel, parseCodecName } from './codecs.js';
+// Listening to a live stream (the console's listen-in): media's observer, the tap (audio-tap.ts).
+export type { AudioTap, AudioTapListener } from './audio-tap.js';

@@ -43,6 +43,8 @@ t.test('console: sign-in, live calls, filter, alert, detail, feedback to NATS', 
     node: { id: 'node-e2e' },
     nats: { servers: [nats.url] },
     websocket: { tokens: [TOKEN] },
+    // Listen-in needs WebRTC (console-listen.test.ts); here it is off, and the page says why.
+    webrtc: { enabled: false },
     console: { operators: await testOperators(), auditFile, endedRetentionSec: 600 },
   });
   t.teardown(() => server.close());

@@ -60,7 +60,8 @@ t.test('sessions end at their expiry', async (t) => {
 t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   const cap = captureLog('info');
   // Events to stdout without their window lines: the console still gets every window (its tap).
-  const config = testConfig({ log: { level: 'info' }, node: { id: 'box-1' }, nats: { stdoutWindowEvents: false }, console: { operators: await testOperators(), maxPushPerSec: 2 } });
+  // Without WebRTC (whether or not a mediasoup worker is installed): listen-in is refused with the reason.
+  const config = testConfig({ log: { level: 'info' }, node: { id: 'box-1' }, nats: { stdoutWindowEvents: false }, webrtc: { enabled: false }, console: { operators: await testOperators(), maxPushPerSec: 2 } });
   const stdout = new LineCapture();
   const server = await DevoxServer.start({ config, log: cap.log, stdout });
   t.teardown(() => server.close());
@@ -93,7 +94,7 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   t.equal((await post('feedback', { callId: 'c1', verdict: 'confirmed_synthetic' }, sup, 'text/plain')).status, 415, 'JSON only');
   const listen = await post('listen', { callId: 'c1' }, sup);
   t.equal(listen.status, 503);
-  t.match(((await listen.json()) as { error: string }).error, /^listen-in unavailable: \S/);
+  t.match(((await listen.json()) as { error: string }).error, /^listen-in unavailable: no mediasoup worker \(webrtc\.enabled is false\)/);
   t.equal((await post('alerts/ack', { id: 999 }, sup)).status, 404);
 
   // Pushes of a real RTP call.
@@ -169,5 +170,5 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   t.ok(cap.lines.some((l) => l.audit === true && l.action === 'login_refused' && /throttled/.test(String(l.detail))), 'audited');
 });
 
-// Listen-in (a flagged leg's RTP fed into a mediasoup producer, consumed by the browser) is not
-// built yet; the console disables it with its reason (asserted above and in console-e2e).
+// Listen-in itself (a live leg through mediasoup to the browser) is tested end to end in
+// console-listen.test.ts; without WebRTC the console refuses it with the reason (asserted above).

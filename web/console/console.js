@@ -1,6 +1,8 @@
 // DevoX supervisor console: hand-written, no build step. Reads the server-sent events of
 // /console/api/stream (hello, snapshot, delta) and renders the calls table, the alerts feed
-// and a call's detail. Rendering is batched to one animation frame per push.
+// and a call's detail. Rendering is batched to one animation frame per push. Listen-in: listen.js.
+import { decorateLegButton, initListen, listenBlocked, onListenEvent, startListen, stopListen } from './listen.js';
+
 const BASE = location.pathname.replace(/\/$/, '');
 const api = (p) => `${BASE}/api/${p}`;
 const $ = (id) => document.getElementById(id);
@@ -60,6 +62,7 @@ $('login-form').addEventListener('submit', async (ev) => {
 });
 
 $('logout').addEventListener('click', async () => {
+  await stopListen();
   await fetch(api('logout'), { method: 'POST', credentials: 'same-origin' });
   state.source?.close();
   location.reload();
@@ -87,6 +90,7 @@ function connect() {
       showLogin('Your session ended; sign in again.');
     }
   });
+  es.addEventListener('listen', (e) => onListenEvent(JSON.parse(e.data)));
   es.addEventListener('hello', (e) => {
     state.hello = JSON.parse(e.data);
     applyHello();
@@ -148,8 +152,8 @@ function applyHello() {
     b.title = !sup ? 'needs the supervisor role' : h.feedback.available ? '' : h.feedback.reason;
   }
   const l = $('listen');
-  l.disabled = !sup || !h.listen.available;
-  l.title = !sup ? 'needs the supervisor role' : h.listen.available ? '' : `Listen-in unavailable: ${h.listen.reason}`;
+  l.disabled = listenBlocked() !== '';
+  l.title = listenBlocked() || 'listen live to the most suspect leg (never recorded, audited)';
   const notes = [];
   if (!sup) notes.push('Read-only (viewer): feedback, alert handling and listen-in need the supervisor role.');
   else {
@@ -590,10 +594,13 @@ function renderDetail(d) {
       panel = document.createElement('div');
       panel.className = 'leg-panel';
       panel.dataset.streamId = tl.streamId;
-      panel.innerHTML = '<div class="lp-head"><b></b><span class="lb"></span><span class="sub info"></span><span class="legend"><span><i class="lg-smooth"></i>smoothed score</span><span><i class="lg-window"></i>window score</span><span><i class="lg-speech"></i>speech</span><span><i class="lg-lost"></i>lost media</span><span><i class="lg-threshold"></i>model thresholds</span></span></div><canvas class="timeline" aria-label="window timeline"></canvas><div class="counters"></div>';
+      panel.innerHTML = '<div class="lp-head"><b></b><span class="lb"></span><span class="sub info"></span><span class="legend"><span><i class="lg-smooth"></i>smoothed score</span><span><i class="lg-window"></i>window score</span><span><i class="lg-speech"></i>speech</span><span><i class="lg-lost"></i>lost media</span><span><i class="lg-threshold"></i>model thresholds</span></span><button type="button" class="leg-listen">Listen</button></div><canvas class="timeline" aria-label="window timeline"></canvas><div class="counters"></div>';
+      const streamId = tl.streamId;
+      panel.querySelector('.leg-listen').addEventListener('click', () => void startListen(state.detailId, streamId));
       legs.append(panel);
     }
     const leg = c.legs.find((l) => l.streamId === tl.streamId);
+    decorateLegButton(panel.querySelector('.leg-listen'), c.callId, leg);
     panel.querySelector('b').textContent = tl.leg;
     panel.querySelector('.lb').replaceChildren(badge(leg?.label ?? 'listening', true));
     panel.querySelector('.info').textContent = leg
@@ -757,10 +764,7 @@ async function feedback(verdict) {
 }
 $('fb-fake').addEventListener('click', () => feedback('confirmed_synthetic'));
 $('fb-genuine').addEventListener('click', () => feedback('confirmed_genuine'));
-$('listen').addEventListener('click', async () => {
-  const r = await post('listen', { callId: state.detailId });
-  $('d-msg').className = 'msg error';
-  $('d-msg').textContent = r.body.error ?? `listen-in failed (${r.status})`;
-});
+$('listen').addEventListener('click', () => void startListen(state.detailId));
+initListen({ post, state });
 
 void boot();

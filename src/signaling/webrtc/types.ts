@@ -78,6 +78,12 @@ export interface MsConsumer extends MsIdentified {
   resume(): Promise<void>;
 }
 
+/** A producer on a DirectTransport: RTP packets are handed to it in process (listen-in). */
+export interface MsDirectProducer extends MsProducer {
+  /** One RTP packet, copied before it returns. */
+  send(rtpPacket: Buffer): void;
+}
+
 /** mediasoup's WebRtcTransport ICE state (ICE-lite: `new` until the browser's first check). */
 export type MsIceState = 'new' | 'connected' | 'completed' | 'disconnected' | 'closed';
 export type MsDtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
@@ -91,10 +97,13 @@ export interface MsWebRtcTransport extends MsIdentified {
   readonly dtlsParameters: MsDtlsParameters;
   connect(params: { dtlsParameters: MsDtlsParameters }): Promise<void>;
   produce(params: { kind: MsMediaKind; rtpParameters: MsRtpParameters; appData?: Record<string, unknown> }): Promise<MsProducer>;
+  /** Sends a producer's RTP to the browser (listen-in); also emits 'routerclose' when its router goes. */
+  consume(params: { producerId: string; rtpCapabilities: MsRtpCapabilities; paused?: boolean }): Promise<MsConsumer>;
 }
 
 export interface MsDirectTransport extends MsIdentified {
   consume(params: { producerId: string; rtpCapabilities: MsRtpCapabilities; paused?: boolean }): Promise<MsConsumer>;
+  produce(params: { kind: MsMediaKind; rtpParameters: MsRtpParameters }): Promise<MsDirectProducer>;
 }
 
 export interface MsRouter extends MsIdentified {

@@ -19,7 +19,7 @@ import { StreamCapacityError, type MediaIngress, type ReleaseSlot } from '../../
 import { Authenticator } from '../auth.js';
 import { AuthError } from '../errors.js';
 import { loadMediasoup } from './mediasoup-loader.js';
-import type { WebRtcCapacity } from './types.js';
+import type { MsRouter, WebRtcCapacity } from './types.js';
 import { WebRtcSession, type StreamStatus } from './webrtc-session.js';
 import { webrtcPage } from './webrtc-page.js';
 import { WorkerPool, type WorkerPoolObserver, type WorkerSlot } from './worker-pool.js';
@@ -121,6 +121,11 @@ export class WebRtcIngest {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** A live worker's router, round-robin (listen-in's sessions run there too); undefined while none lives. */
+  pickRouter(): MsRouter | undefined {
+    return this.#closed ? undefined : this.#pool.pick()?.router;
   }
 
   /** A window of a WebRTC stream was scored: its page shows the latest score. Cheap; call per window. */
