@@ -46,7 +46,12 @@ t.test('a short soak: every window and every event accounted for', { skip: NEEDS
   t.ok(report.calls.started.rtp > 2 && report.calls.started.ws > 2, `calls ended and new ones started on both transports (${JSON.stringify(report.calls.started)})`);
   t.ok(report.samples.length >= 3, 'sampled every 5 s');
   t.match(r.stdout, /== verdict ==/, 'prints the verdict');
-  t.match(r.stdout, /\[ -- \] fault skipped\s+killed mediasoup worker: /, 'says why the worker kill did not run');
+  if (process.env.MEDIASOUP_WORKER_BIN) {
+    // With a mediasoup worker (this machine when it is built) the kill runs: the death and the respawn are checked.
+    t.equal(report.verdict.checks.find((c) => c.name.startsWith('fault: kill-worker'))?.ok, true, 'a worker killed and respawned');
+  } else {
+    t.match(r.stdout, /\[ -- \] fault skipped\s+killed mediasoup worker: /, 'says why the worker kill did not run');
+  }
   // The output as diagnostics, shown only if this fails.
   t.equal(r.code, report.verdict.pass ? 0 : 1, 'exit code follows the verdict', { stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-2000) });
 });
