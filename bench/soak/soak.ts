@@ -12,7 +12,7 @@
  * (with WebRTC) SIGKILLs a mediasoup worker, then ends every call, waits until everything has
  * settled and judges (verdict.ts). Exit 0: every target held; 1: one did not; 2: bad options.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig, mergeConfig, projectRoot } from '../../src/config.js';
@@ -72,6 +72,7 @@ async function main(): Promise<number> {
   const runS = o.minutes * 60;
   const files = speechFiles();
   const logDir = o.logDir ?? mkdtempSync(join(tmpdir(), 'devox-soak-'));
+  mkdirSync(logDir, { recursive: true }); // a --log-dir that does not exist yet is made
   const workerBin = process.env.MEDIASOUP_WORKER_BIN ?? '';
   const skipped: string[] = [];
   const killWhy = o.killWorkerAtS === null ? undefined : workerKillUnavailable(process.env, o.webrtc);
