@@ -7,8 +7,8 @@
  */
 import sdpTransform from 'sdp-transform';
 import { SdpOfferError } from '../sip/errors.js';
-import type { LocalTransport } from './sdp-bridge.js';
-import type { MsDtlsParameters, MsIceCandidate, MsRtpParameters } from './types.js';
+import { candidateAddress, sdpCandidates, type LocalTransport } from './sdp-bridge.js';
+import type { MsDtlsParameters, MsRtpParameters } from './types.js';
 
 /** The offer's media stream and track ids (a=msid), so the page can name what it plays. */
 export interface ListenTrackIds {
@@ -27,7 +27,6 @@ export function buildListenOffer(local: LocalTransport, consumer: MsRtpParameter
   if (ssrc === undefined) throw new Error('consumer has no SSRC');
   const cname = consumer.rtcp?.cname ?? 'devox-listen';
   const first = local.iceCandidates[0];
-  const addr = (c: MsIceCandidate): string => c.address ?? c.ip ?? '0.0.0.0';
   const pt = codec.payloadType;
   const fmtp = Object.entries(codec.parameters ?? {})
     .map(([k, v]) => `${k}=${String(v)}`)
@@ -37,7 +36,7 @@ export function buildListenOffer(local: LocalTransport, consumer: MsRtpParameter
     port: first?.port ?? 7,
     protocol: 'UDP/TLS/RTP/SAVPF',
     payloads: String(pt),
-    connection: { version: 4, ip: first ? addr(first) : '127.0.0.1' },
+    connection: { version: 4, ip: first ? candidateAddress(first) : '127.0.0.1' },
     rtp: [{ payload: pt, codec: codec.mimeType.replace(/^audio\//i, ''), rate: codec.clockRate, ...(codec.channels && codec.channels > 1 ? { encoding: codec.channels } : {}) }],
     fmtp: fmtp ? [{ payload: pt, config: fmtp }] : [],
     rtcpFb: (codec.rtcpFeedback ?? []).map((f) => ({ payload: pt, type: f.type, ...(f.parameter ? { subtype: f.parameter } : {}) })),
@@ -55,16 +54,7 @@ export function buildListenOffer(local: LocalTransport, consumer: MsRtpParameter
       { id: ssrc, attribute: 'cname', value: cname },
       { id: ssrc, attribute: 'msid', value: `${ids.streamId} ${ids.trackId}` },
     ],
-    candidates: local.iceCandidates.map((c) => ({
-      foundation: c.foundation,
-      component: 1,
-      transport: c.protocol,
-      priority: c.priority,
-      ip: addr(c),
-      port: c.port,
-      type: c.type,
-      ...(c.tcpType ? { tcptype: c.tcpType } : {}),
-    })),
+    candidates: sdpCandidates(local.iceCandidates),
     endOfCandidates: 'end-of-candidates',
   };
   return sdpTransform.write({

@@ -94,11 +94,29 @@ export interface LocalTransport {
 }
 
 /** The SDP answer for `offer` from a mediasoup WebRtcTransport. */
+/** The address a mediasoup ICE candidate announces (mediasoup 3 names it `address`, older builds `ip`). */
+export function candidateAddress(c: MsIceCandidate): string {
+  return c.address ?? c.ip ?? '0.0.0.0';
+}
+
+/** mediasoup's ICE candidates as SDP `a=candidate` lines (sdp-transform's shape), for an answer or an offer. */
+export function sdpCandidates(candidates: readonly MsIceCandidate[]): NonNullable<sdpTransform.MediaDescription['candidates']> {
+  return candidates.map((c) => ({
+    foundation: c.foundation,
+    component: 1,
+    transport: c.protocol,
+    priority: c.priority,
+    ip: candidateAddress(c),
+    port: c.port,
+    type: c.type,
+    ...(c.tcpType ? { tcptype: c.tcpType } : {}),
+  }));
+}
+
 export function buildAnswer(offer: BrowserOffer, local: LocalTransport, sessionId: number = Date.now()): string {
   const fp = local.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256') ?? local.dtlsParameters.fingerprints[0];
   if (!fp) throw new SdpOfferError('transport has no DTLS fingerprint');
   const first = local.iceCandidates[0];
-  const addr = (c: MsIceCandidate): string => c.address ?? c.ip ?? '0.0.0.0';
   const pt = offer.rtpParameters.codecs[0]!.payloadType;
   const feedback = offer.rtpParameters.codecs[0]!.rtcpFeedback ?? [];
   const media: sdpTransform.MediaDescription = {
@@ -106,7 +124,7 @@ export function buildAnswer(offer: BrowserOffer, local: LocalTransport, sessionI
     port: first?.port ?? 7,
     protocol: 'UDP/TLS/RTP/SAVPF',
     payloads: String(pt),
-    connection: { version: 4, ip: first ? addr(first) : '127.0.0.1' },
+    connection: { version: 4, ip: first ? candidateAddress(first) : '127.0.0.1' },
     rtp: [{ payload: pt, codec: 'opus', rate: 48000, encoding: 2 }],
     fmtp: offer.opusFmtp ? [{ payload: pt, config: offer.opusFmtp }] : [],
     rtcpFb: feedback.map((f) => ({ payload: pt, type: f.type, ...(f.parameter ? { subtype: f.parameter } : {}) })),
@@ -118,16 +136,7 @@ export function buildAnswer(offer: BrowserOffer, local: LocalTransport, sessionI
     icePwd: local.iceParameters.password,
     setup: 'passive',
     fingerprint: { type: fp.algorithm, hash: fp.value },
-    candidates: local.iceCandidates.map((c) => ({
-      foundation: c.foundation,
-      component: 1,
-      transport: c.protocol,
-      priority: c.priority,
-      ip: addr(c),
-      port: c.port,
-      type: c.type,
-      ...(c.tcpType ? { tcptype: c.tcpType } : {}),
-    })),
+    candidates: sdpCandidates(local.iceCandidates),
     endOfCandidates: 'end-of-candidates',
   };
   const answer: sdpTransform.SessionDescription = {
