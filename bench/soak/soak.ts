@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfig, mergeConfig, projectRoot } from '../../src/config.js';
+import { ConfigError, loadConfig, mergeConfig, projectRoot } from '../../src/config.js';
 import { freePort, NatsServer } from '../../test/helpers/nats-server.js';
 import { CallDriver } from './call-driver.js';
 import { awaitRespawn, killWorker, natsOutage, workerKillUnavailable, type FaultRecord } from './faults.js';
@@ -81,13 +81,22 @@ async function main(): Promise<number> {
   if (o.natsOutageAtS === null || o.natsOutageS === 0) skipped.push('NATS outage: off (--nats-outage-at off or --nats-outage-s 0)');
 
   const nats = await NatsServer.start();
-  const httpPort = await freePort();
-  const rawConfig = serverConfig(o, nats.url, httpPort, webrtc);
-  const configFile = join(logDir, 'devox-config.json');
-  writeFileSync(configFile, JSON.stringify(rawConfig, null, 2));
-  // Checked here first: a bad --set fails before anything starts, naming the key.
-  const config = loadConfig({ file: configFile, env: {} });
   const cleanup: Array<() => Promise<unknown>> = [() => nats.close()];
+  let configFile: string;
+  let httpPort: number;
+  let config: ReturnType<typeof loadConfig>;
+  let rawConfig: ReturnType<typeof serverConfig>;
+  try {
+    httpPort = await freePort();
+    rawConfig = serverConfig(o, nats.url, httpPort, webrtc);
+    configFile = join(logDir, 'devox-config.json');
+    writeFileSync(configFile, JSON.stringify(rawConfig, null, 2));
+    // Checked here first: a bad --set fails before DevoX starts, naming the key.
+    config = loadConfig({ file: configFile, env: {} });
+  } catch (err) {
+    await nats.close(); // never leave the nats-server behind
+    throw err;
+  }
   const runCleanup = async (): Promise<void> => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
     cleanup.length = 0;
@@ -284,7 +293,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`soak: ${(err as Error).stack ?? String(err)}`);
+    // A bad option or --set is the user's to fix: its message names the key; anything else keeps its stack.
+    console.error(`soak: ${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}`);
     process.exit(1);
   },
 );

@@ -55,3 +55,15 @@ t.test('a short soak: every window and every event accounted for', { skip: NEEDS
   // The output as diagnostics, shown only if this fails.
   t.equal(r.code, report.verdict.pass ? 0 : 1, 'exit code follows the verdict', { stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-2000) });
 });
+
+t.test('a bad --set is refused before DevoX starts, naming the key, without a stack trace', { skip: NEEDS_NATS }, async (t) => {
+  const dir = t.testdir();
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(projectRoot, 'bench/soak/soak.ts'), '--streams', '2', '--minutes', '0.2',
+      '--set', 'media.bogus=1', '--log-dir', join(dir, 'made-by-the-soak')], { cwd: projectRoot, timeout: 60_000 }, (err, _stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }));
+  });
+  t.equal(r.code, 1, 'exit 1');
+  t.match(r.stderr, /soak: config: media: Unrecognized key: "bogus"/, 'the key is named');
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
