@@ -7,7 +7,7 @@
  */
 import sdpTransform from 'sdp-transform';
 import { SdpOfferError } from '../sip/errors.js';
-import { candidateAddress, sdpCandidates, type LocalTransport } from './sdp-bridge.js';
+import { candidateAddress, parseAudioSdp, sdpCandidates, type LocalTransport } from './sdp-bridge.js';
 import type { MsDtlsParameters, MsRtpParameters } from './types.js';
 
 /** The offer's media stream and track ids (a=msid), so the page can name what it plays. */
@@ -74,15 +74,7 @@ export function buildListenOffer(local: LocalTransport, consumer: MsRtpParameter
  * @throws SdpOfferError when it is not an answer to the listen offer (no audio, nothing received, no fingerprint).
  */
 export function parseListenAnswer(sdp: string): { dtlsParameters: MsDtlsParameters } {
-  let session: sdpTransform.SessionDescription;
-  try {
-    session = sdpTransform.parse(sdp);
-  } catch (err) {
-    throw new SdpOfferError('answer is not parseable SDP', { cause: err });
-  }
-  const audio = session.media.filter((m) => m.type === 'audio' && m.port !== 0);
-  if (audio.length !== 1) throw new SdpOfferError(`answer must have exactly one active audio m-line (has ${audio.length})`);
-  const m = audio[0]!;
+  const { session, m } = parseAudioSdp(sdp, 'answer');
   if (m.direction !== undefined && m.direction !== 'recvonly' && m.direction !== 'sendrecv') {
     throw new SdpOfferError(`answer's audio m-line is ${m.direction}: it must receive`);
   }

@@ -40,16 +40,24 @@ export interface BrowserOffer {
   opusFmtp: string;
 }
 
-export function parseBrowserOffer(sdp: string): BrowserOffer {
+/**
+ * A browser's SDP (`what`: its offer, or its answer to a listen-in offer) and its one active audio m-line.
+ * @throws SdpOfferError when it does not parse or has not exactly one active audio m-line.
+ */
+export function parseAudioSdp(sdp: string, what: 'offer' | 'answer'): { session: sdpTransform.SessionDescription; m: sdpTransform.MediaDescription } {
   let session: sdpTransform.SessionDescription;
   try {
     session = sdpTransform.parse(sdp);
   } catch (err) {
-    throw new SdpOfferError('offer is not parseable SDP', { cause: err });
+    throw new SdpOfferError(`${what} is not parseable SDP`, { cause: err });
   }
   const audio = session.media.filter((m) => m.type === 'audio' && m.port !== 0);
-  if (audio.length !== 1) throw new SdpOfferError(`offer must have exactly one active audio m-line (has ${audio.length})`);
-  const m = audio[0]!;
+  if (audio.length !== 1) throw new SdpOfferError(`${what} must have exactly one active audio m-line (has ${audio.length})`);
+  return { session, m: audio[0]! };
+}
+
+export function parseBrowserOffer(sdp: string): BrowserOffer {
+  const { session, m } = parseAudioSdp(sdp, 'offer');
   if (m.direction === 'recvonly' || m.direction === 'inactive') throw new SdpOfferError(`audio m-line is ${m.direction}: nothing to receive`);
   if (!/UDP\/TLS\/RTP\/SAVPF|TCP\/TLS\/RTP\/SAVPF/.test(m.protocol)) throw new SdpOfferError(`unsupported transport ${m.protocol}`);
   // sdp-transform turns numeric-looking values into numbers (a=mid:1, a=rtpmap:111 123/48000,
