@@ -25,6 +25,7 @@ import type { ModelCard } from '../detect/types.js';
 import type { Logger } from '../logger.js';
 import { CANDIDATE_KINDS, candidateKey, readCandidate, refString, type CandidateKind, type CandidateRef } from './candidates.js';
 import { ObjectStoreError } from './jetstream-store.js';
+import { CoalescedPass } from './coalesced-pass.js';
 import { readPulledCard } from './pulled-card.js';
 import { CHANNELS, parseRef, RegistryError, type Channel, type ModelRegistry } from './registry.js';
 
@@ -76,8 +77,7 @@ export class CandidateWatcher {
   #defaults: Map<string, CandidateRef & { share: number }> | null = null;
   #subs: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | null = null;
-  #again = false;
+  readonly #checks = new CoalescedPass(() => this.#pass(), () => this.#closed);
   #closed = false;
 
   constructor(o: CandidateWatcherOptions) {
@@ -93,21 +93,12 @@ export class CandidateWatcher {
 
   /** Checks every (kind, channel) now (coalesced: one pass at a time, one more if asked meanwhile). Never rejects. */
   check(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        if (!(await this.#resolveDefaults())) continue;
-        for (const kind of CANDIDATE_KINDS) for (const channel of CHANNELS) await this.#checkSlot(kind, channel);
-      } while (this.#again && !this.#closed);
-    })().finally(() => {
-      this.#running = null;
-    });
-    return this.#running;
+    return this.#checks.run();
+  }
+
+  async #pass(): Promise<void> {
+    if (!(await this.#resolveDefaults())) return;
+    for (const kind of CANDIDATE_KINDS) for (const channel of CHANNELS) await this.#checkSlot(kind, channel);
   }
 
   /** Reads the config defaults' cards once (their band is the channel they apply to); false: registry unreachable. */
@@ -207,6 +198,6 @@ export class CandidateWatcher {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const s of this.#subs) s.unsubscribe();
-    await this.#running;
+    await this.#checks.idle();
   }
 }

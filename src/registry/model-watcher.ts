@@ -18,6 +18,7 @@ import { ModelLoadError } from '../detect/errors.js';
 import type { ModelCard } from '../detect/types.js';
 import type { Logger } from '../logger.js';
 import { ObjectStoreError } from './jetstream-store.js';
+import { CoalescedPass } from './coalesced-pass.js';
 import { readPulledCard } from './pulled-card.js';
 import { RegistryError, type Channel, type ModelRegistry, type ServingEntry } from './registry.js';
 
@@ -52,8 +53,7 @@ export class ModelWatcher {
   readonly #done = new Map<Channel, number>();
   #sub: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | null = null;
-  #again = false;
+  readonly #checks = new CoalescedPass(() => this.#pass(), () => this.#closed);
   #closed = false;
 
   constructor(opts: ModelWatcherOptions) {
@@ -70,20 +70,11 @@ export class ModelWatcher {
 
   /** Checks every channel now (coalesced: one pass at a time, one more if asked meanwhile). Never rejects. */
   check(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        for (const c of this.#o.channels) await this.#checkChannel(c);
-      } while (this.#again && !this.#closed);
-    })().finally(() => {
-      this.#running = null;
-    });
-    return this.#running;
+    return this.#checks.run();
+  }
+
+  async #pass(): Promise<void> {
+    for (const c of this.#o.channels) await this.#checkChannel(c);
   }
 
   async #checkChannel(channel: Channel): Promise<void> {
@@ -142,6 +133,6 @@ export class ModelWatcher {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#sub?.unsubscribe();
-    await this.#running;
+    await this.#checks.idle();
   }
 }
