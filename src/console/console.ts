@@ -23,6 +23,8 @@ import { PushHub } from './push-hub.js';
 import { Sessions, type Session } from './sessions.js';
 
 export const CONSOLE_WEB_DIR = resolve(projectRoot, 'web', 'console');
+/** The page and its ES modules, served from memory under console.path (read once at start). */
+export const CONSOLE_ASSETS = ['index.html', 'console.css', 'console.js', 'table.js', 'alerts.js', 'detail.js', 'draw.js', 'listen.js'] as const;
 
 /** Console feedback buttons: "confirmed fake" and "false alarm". */
 const CONSOLE_VERDICTS = new Set(['confirmed_synthetic', 'confirmed_genuine']);
@@ -76,12 +78,7 @@ export class SupervisorConsole implements EventTap, ConsoleCore {
     this.#config = opts.config;
     this.#log = opts.log.child({ component: 'console' });
     this.path = c.path;
-    this.assets = Object.freeze({
-      'index.html': readFileSync(resolve(CONSOLE_WEB_DIR, 'index.html'), 'utf8'),
-      'console.js': readFileSync(resolve(CONSOLE_WEB_DIR, 'console.js'), 'utf8'),
-      'console.css': readFileSync(resolve(CONSOLE_WEB_DIR, 'console.css'), 'utf8'),
-      'listen.js': readFileSync(resolve(CONSOLE_WEB_DIR, 'listen.js'), 'utf8'),
-    });
+    this.assets = Object.freeze(Object.fromEntries(CONSOLE_ASSETS.map((name) => [name, readFileSync(resolve(CONSOLE_WEB_DIR, name), 'utf8')])));
     this.accounts = new Accounts(c.operators);
     this.sessions = new Sessions({ ttlSec: c.sessionTtlSec, secureCookie: c.secureCookie, path: c.path });
     this.audit = new AuditLog(opts.log, c.auditFile);

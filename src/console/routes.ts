@@ -2,7 +2,7 @@
  * The console's HTTP routes, all under console.path (default /console):
  *
  *   GET  /console                 the page (web/console/index.html; it signs in first)
- *   GET  /console/console.js|css  its script and style
+ *   GET  /console/<module>.js|css its script modules and style (CONSOLE_ASSETS)
  *   POST /console/api/login       {"name","password"} → 204 + session cookie | 401 | 429 (5 failures
  *                                 from one address within 5 min lock it out for a minute)
  *   POST /console/api/logout      → 204, cookie cleared
@@ -22,7 +22,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpServerError, readJsonBody, sendJson, type HttpServer } from '../http/http-server.js';
 import type { Session } from './sessions.js';
-import type { ConsoleCore } from './console.js';
+import { CONSOLE_ASSETS, type ConsoleCore } from './console.js';
 
 const PAGE_HEADERS = {
   'cache-control': 'no-store',
@@ -43,9 +43,10 @@ export function routeConsole(http: HttpServer, core: ConsoleCore): void {
     res.end(body);
   };
   route('GET', p, asset('index.html', 'text/html; charset=utf-8'));
-  route('GET', `${p}/console.js`, asset('console.js', 'text/javascript; charset=utf-8'));
-  route('GET', `${p}/console.css`, asset('console.css', 'text/css; charset=utf-8'));
-  route('GET', `${p}/listen.js`, asset('listen.js', 'text/javascript; charset=utf-8'));
+  for (const name of CONSOLE_ASSETS) {
+    if (name === 'index.html') continue;
+    route('GET', `${p}/${name}`, asset(name, name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8'));
+  }
 
   route('POST', `${p}/api/login`, async (req, res) => {
     const wait = core.throttle.retryAfterSec(remote(req));

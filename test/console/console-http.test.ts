@@ -12,6 +12,7 @@ import { projectRoot, ConfigError } from '../../src/config.js';
 import { DevoxServer } from '../../src/server.js';
 import { verifyPassword } from '../../src/console/accounts.js';
 import { Sessions } from '../../src/console/sessions.js';
+import { CONSOLE_ASSETS } from '../../src/console/console.js';
 import type { CallSummary, ConsoleDelta } from '../../src/console/types.js';
 import { captureLog, LineCapture } from '../helpers/capture.js';
 import { sendFile, testConfig } from '../helpers/devox-server.js';
@@ -73,6 +74,14 @@ t.test('sign-in, roles, audit and pushes over HTTP (no NATS)', async (t) => {
   t.equal(page.status, 200);
   t.match(page.headers.get('content-security-policy'), /default-src 'none'; script-src 'self'/);
   t.match(await page.text(), /<title>DevoX console<\/title>/);
+  // Every script module the page imports is served, as the type a browser accepts for a module.
+  for (const name of CONSOLE_ASSETS.filter((n) => n !== 'index.html')) {
+    const r = await fetch(`${base}/${name}`);
+    t.equal(r.status, 200, `${name} served`);
+    t.equal(r.headers.get('content-type'), name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8', `${name} type`);
+    const body = await r.text();
+    for (const [, dep] of body.matchAll(/from '\.\/([\w-]+\.js)'/g)) t.ok((CONSOLE_ASSETS as readonly string[]).includes(dep!), `${name} imports ${dep}, which is served`);
+  }
   t.equal((await fetch(`${base}/api/me`)).status, 401, 'not signed in');
   t.equal((await fetch(`${base}/api/stream`)).status, 401, 'no stream without a session');
 
