@@ -39,7 +39,8 @@ import { MediaStreamServer } from './signaling/websocket/media-stream-server.js'
 import type { WebRtcIngest } from './signaling/webrtc/webrtc-ingest.js';
 import { ListenIn } from './signaling/webrtc/listen-in.js';
 import { startWebRtc } from './signaling/webrtc/start-webrtc.js';
-import { routeWebRtc, webrtcReadiness } from './signaling/webrtc/webrtc-routes.js';
+import { routeWebRtc } from './signaling/webrtc/webrtc-routes.js';
+import { nodeReadiness } from './readiness.js';
 import { registerWebRtcMetrics } from './observability/webrtc-metrics.js';
 import { startSip, type SipApp } from './signaling/sip/sip-app.js';
 import { ModelLifecycle } from './registry/model-lifecycle.js';
@@ -59,6 +60,9 @@ export interface ServerOptions {
   /** In-process listener of identity.* events (tests). */
   onIdentity?(e: IdentityEvent): void;
 }
+
+/** What start() builds and hands to the constructor: every public part of a running server. */
+type ServerParts = Pick<DevoxServer, 'config' | 'log' | 'metrics' | 'publisher' | 'detector' | 'pipeline' | 'media' | 'http' | 'websocket' | 'sip' | 'webrtc' | 'console' | 'lifecycle' | 'speaker'>;
 
 export class DevoxServer implements StreamControl {
   readonly config: Readonly<Config>;
@@ -84,22 +88,7 @@ export class DevoxServer implements StreamControl {
   readonly speaker: SpeakerService | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(parts: {
-    config: Readonly<Config>;
-    log: Logger;
-    metrics: Metrics;
-    publisher: EventPublisher;
-    detector: DetectorSet;
-    pipeline: VerdictPipeline;
-    media: MediaSessions;
-    http: HttpServer;
-    websocket: MediaStreamServer | undefined;
-    sip: SipApp | undefined;
-    webrtc: WebRtcIngest | undefined;
-    console: SupervisorConsole | undefined;
-    lifecycle: ModelLifecycle | undefined;
-    speaker: SpeakerService | undefined;
-  }) {
+  private constructor(parts: ServerParts) {
     this.config = parts.config;
     this.log = parts.log;
     this.metrics = parts.metrics;
@@ -285,17 +274,7 @@ export class DevoxServer implements StreamControl {
         log: log.child({ component: 'http' }),
         auth: { controlToken: config.http.controlToken, metricsToken: config.http.metricsToken, protectHealth: config.http.protectHealth },
         onUnauthorized: (access, reason) => metrics.httpUnauthorized.inc({ access, reason }),
-        readiness: () => {
-          const checks: Record<string, true | string> = {
-            model: true,
-            nats: publisher.kind === 'stdout' ? true : publisher.connected ? true : 'NATS not connected',
-            sip: !sip || sip.ready ? true : 'not connected to drachtio-server',
-            accepting: server && !server.#closing ? true : 'shutting down',
-          };
-          // WebRTC down (not started, or no worker alive) leaves the node ready: docs/webrtc.md.
-          const webrtcState = webrtcReadiness({ path: config.webrtc.path, ingest: webrtc, unavailable: webrtcUnavailable, enabled: config.webrtc.enabled, maxSessions: config.webrtc.maxSessions });
-          return { ready: Object.values(checks).every((c) => c === true), checks, ...webrtcState };
-        },
+        readiness: nodeReadiness({ config, publisher, sip, webrtc, webrtcUnavailable, closing: () => server?.closing ?? true }),
       });
       server = new DevoxServer({ config, log, metrics, publisher, detector, pipeline, media, http, websocket, sip, webrtc, console: supervisor, lifecycle, speaker });
       if (supervisor) routeConsole(http, supervisor);
