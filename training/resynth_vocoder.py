@@ -16,6 +16,12 @@ copies (~0.1-0.2 s of CPU per second of audio per vocoder):
     python3 training/train_vocoder.py --kind vocos --size 128 --hop 160 --minutes 10 --seed 2 --name vocos-d128-h160
     python3 training/resynth_vocoder.py
 
+The GAN-refined vocoders (experiments/nb21-vocoder-gan.json) in their own folders, the copies in their own cache:
+
+    python3 training/train_vocoder.py --gan --init training/runs/vocoder/hifigan-c128-h256/vocoder.pt --minutes 20 \
+        --out training/runs/vocoder-gan --name hifigan-c128-h256-gan          # and hifigan-c64-h160 likewise
+    python3 training/resynth_vocoder.py --vocoders training/runs/vocoder-gan --out training/cache/vocoder-gan
+
 Only the fold's training genuine files are resynthesised (the vocoders never saw the files the fold holds out, and
 train.py --paired-fakes keeps only fakes whose original trains anyway). Rows are labelled synthetic, generator
 `vocoder-<name>`, `pair_key` = the original's path, as resynth_griffinlim.py's; each copy's RMS is matched to its

@@ -640,7 +640,55 @@ def cmd_vocoder(tmp: str) -> dict:
                        'rms_ratio_db': [round(20 * np.log10(np.sqrt(np.mean(sf.read(r.path)[0] ** 2)) /
                                                             np.sqrt(np.mean(sf.read(it.path)[0] ** 2))), 2)
                                         for r, it in zip(rows, items * 2)]}
+    out['gan'] = _gan_check(rng)
     return out
+
+
+def _gan_check(rng) -> dict:
+    """train_vocoder.py --gan's discriminator and losses (devoxtrain/vocoder.py): one logit map and its feature maps
+    per sub-discriminator (periods 2, 3, 5, 7, 11 + three STFT resolutions), any length; the least-squares losses are
+    0 at their targets; feature matching is 0 for identical input and passes no gradient to the real side; one
+    adversarial step moves both the generator and the discriminator."""
+    import torch
+    from devoxtrain import vocoder as V
+    disc = V.Discriminator(4)
+    net, mel = V.build('hifigan', 160, 32), V.Mel(160)
+    x = torch.from_numpy(np.stack([_speechlike(rng, 20 * 160 / SR) for _ in range(2)]).astype(np.float32))
+    y = net(mel(x))
+    real, fr = disc(x)
+    fake, fg = disc(y)
+    res = {'subdiscs': len(real), 'fmap_counts': [len(f) for f in fr], 'batch_rows': sorted({int(r.shape[0]) for r in real}),
+           'fmaps_match': all(a.shape == b.shape for u, v in zip(fr, fg) for a, b in zip(u, v)),
+           'odd_length_ok': len(disc(x[:, :3199])[0]) == len(real)}
+    ones, zeros = [torch.ones_like(r) for r in real], [torch.zeros_like(r) for r in real]
+    res['d_loss_at_target'] = float(V.d_loss(ones, zeros))
+    res['d_loss_swapped'] = float(V.d_loss(zeros, ones))
+    res['g_adv_at_target'] = float(V.g_adv_loss(ones))
+    res['fm_identical'] = float(V.feature_loss(fr, fr))
+    xr = x.clone().requires_grad_(True)
+    _, fr2 = disc(xr)
+    V.feature_loss(fr2, fg).backward()
+    res['fm_grad_to_real'] = xr.grad is not None and float(xr.grad.abs().sum()) > 0
+    losses = {'d': V.d_loss(real, [f.detach() for f in fake]), 'adv': V.g_adv_loss(fake), 'fm': V.feature_loss(fr, fg)}
+    res['losses_scalar_finite'] = all(v.dim() == 0 and bool(torch.isfinite(v)) for v in losses.values())
+    g0 = [p.detach().clone() for p in net.parameters()]
+    d0 = [p.detach().clone() for p in disc.parameters()]
+    od, og = torch.optim.Adam(disc.parameters(), 1e-3), torch.optim.Adam(net.parameters(), 1e-3)
+    y = net(mel(x))
+    od.zero_grad()
+    V.d_loss(disc(x)[0], disc(y.detach())[0]).backward()
+    od.step()
+    res['gen_untouched_by_d_step'] = all(torch.equal(a, b) for a, b in zip(g0, net.parameters()))
+    fake, fg = disc(y)
+    with torch.no_grad():
+        _, fr = disc(x)
+    og.zero_grad()
+    od.zero_grad()
+    (V.g_adv_loss(fake) + 2 * V.feature_loss(fr, fg)).backward()
+    og.step()
+    res['gen_moved'] = not all(torch.equal(a, b) for a, b in zip(g0, net.parameters()))
+    res['disc_moved'] = not all(torch.equal(a, b) for a, b in zip(d0, disc.parameters()))
+    return res
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,8 @@ families, the two that most modern TTS / VC systems end in:
   waveform.
 
 Both train with the multi-resolution STFT loss (spectral convergence + log-magnitude L1) plus the L1 of the log-mel
-spectrogram (no discriminator: CPU budget). `mel_spec` is the one mel front-end the vocoder, its loss and
+spectrogram; train_vocoder.py --gan then refines a trained generator adversarially against `Discriminator` (HiFi-GAN's
+multi-period + UnivNet's multi-resolution STFT discriminators, small: least-squares GAN + feature matching). `mel_spec` is the one mel front-end the vocoder, its loss and
 resynthesis share: slaney-mel 80 bands 0-8 kHz, Hann window n_fft = 4 x hop, reflect padding of (n_fft - hop) / 2 so
 that a signal of T x hop samples has exactly T frames.
 """
@@ -152,6 +153,90 @@ def mrstft(y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
         sc = sc + torch.linalg.norm(a - b, dim=(1, 2)).div(torch.linalg.norm(b, dim=(1, 2)).clamp(min=1e-7)).mean()
         lm = lm + (a.log() - b.log()).abs().mean()
     return sc / len(RESOLUTIONS), lm / len(RESOLUTIONS)
+
+
+# ---------------------------------------------------------------------------------------------- discriminators (GAN)
+class PeriodDisc(nn.Module):
+    """HiFi-GAN's period discriminator: the waveform folded to [B, 1, T / p, p], 2-D convs along time only."""
+
+    def __init__(self, period: int, ch: int = 16):
+        super().__init__()
+        self.period = period
+        chans = (1, ch, 2 * ch, 4 * ch, 4 * ch)
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, (5, 1), (3, 1) if i < 3 else 1, padding=(2, 0))
+                                   for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])))
+        self.post = nn.Conv2d(chans[-1], 1, (3, 1), padding=(1, 0))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        B, T = x.shape
+        p = self.period
+        if T % p:
+            x = F.pad(x[:, None], (0, p - T % p), mode='reflect')[:, 0]
+        h = x.view(B, 1, -1, p)
+        fmaps = []
+        for c in self.convs:
+            h = F.leaky_relu(c(h), 0.1)
+            fmaps.append(h)
+        h = self.post(h)
+        fmaps.append(h)
+        return h.flatten(1), fmaps
+
+
+class SpecDisc(nn.Module):
+    """UnivNet's multi-resolution (STFT) discriminator, one resolution: 2-D convs over the log-magnitude spectrogram."""
+
+    def __init__(self, n_fft: int, hop: int, ch: int = 16):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer('win', torch.hann_window(n_fft), persistent=False)
+        self.convs = nn.ModuleList([nn.Conv2d(1, ch, (3, 9), padding=(1, 4))] +
+                                   [nn.Conv2d(ch, ch, (3, 9), stride=(1, 2), padding=(1, 4)) for _ in range(3)] +
+                                   [nn.Conv2d(ch, ch, (3, 3), padding=(1, 1))])
+        self.post = nn.Conv2d(ch, 1, (3, 3), padding=(1, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        s = torch.stft(x, self.n_fft, self.hop, window=self.win, return_complex=True).abs()
+        h = torch.log(s.clamp(min=1e-5))[:, None].transpose(2, 3)           # [B, 1, T, F]
+        fmaps = []
+        for c in self.convs:
+            h = F.leaky_relu(c(h), 0.1)
+            fmaps.append(h)
+        h = self.post(h)
+        fmaps.append(h)
+        return h.flatten(1), fmaps
+
+
+PERIODS = (2, 3, 5, 7, 11)
+DISC_RESOLUTIONS = ((1024, 256), (512, 128), (256, 64))             # (n_fft, hop) at 16 kHz
+
+
+class Discriminator(nn.Module):
+    """Multi-period (HiFi-GAN: periods 2, 3, 5, 7, 11) + multi-resolution STFT (UnivNet) discriminators, small
+    channel counts for CPU. forward(x) -> (one logit map per sub-discriminator, their feature maps)."""
+
+    def __init__(self, ch: int = 16, periods=PERIODS, resolutions=DISC_RESOLUTIONS):
+        super().__init__()
+        self.discs = nn.ModuleList([PeriodDisc(p, ch) for p in periods] +
+                                   [SpecDisc(n, h, ch) for n, h in resolutions])
+
+    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        outs = [d(x) for d in self.discs]
+        return [o[0] for o in outs], [o[1] for o in outs]
+
+
+def d_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """Least-squares GAN discriminator loss: real -> 1, generated -> 0, summed over sub-discriminators."""
+    return sum(((1 - r) ** 2).mean() + (f ** 2).mean() for r, f in zip(real, fake))
+
+
+def g_adv_loss(fake: list[torch.Tensor]) -> torch.Tensor:
+    """Least-squares GAN generator loss: generated -> 1."""
+    return sum(((1 - f) ** 2).mean() for f in fake)
+
+
+def feature_loss(fr: list[list[torch.Tensor]], fg: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Feature matching (HiFi-GAN): L1 between the discriminators' feature maps of real and generated audio."""
+    return sum((r.detach() - g).abs().mean() for a, b in zip(fr, fg) for r, g in zip(a, b))
 
 
 def count_params(m: nn.Module) -> int:
