@@ -11,7 +11,9 @@ each run's window scores next to its own, in the format of oof.json, so that com
 The held-out audio is the training cache's (30 s per file, as oof.json scored it); its LACE / NoLACE spans are added
 to the cache's partial copies (cache._partial_copies: the held-out files are processed once, for every run of the
 fold). Several runs of one fold are fine (each run gets its own RUN/oof_lace.json: its oof.json rows plus one row per
-file and channel). Out-of-fold for every run; nothing here trains.
+file and channel; channels scored by an earlier call are kept). `opus8` / `opus16` / `opus24` score the plain-decoded
+ffmpeg copies the cache already holds: the same bitrates without the neural enhancement, for reference. Out-of-fold
+for every run; nothing here trains.
 """
 from __future__ import annotations
 
@@ -30,19 +32,21 @@ from devoxtrain.data import read_corpus
 from devoxtrain.metrics import cut_windows, speech_windows
 
 NAMES = [n for n, _, _ in cachemod.LACE_COPIES]
+PLAIN = [f'opus{b}' for b in cachemod.OPUS_BITRATES]      # the full copies every cache has (ffmpeg libopus, plain decoding)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('runs', nargs='+', help='CV run folders (each with oof.json)')
-    ap.add_argument('--channels', default='lace16,nolace12', help=f'comma-separated, of {NAMES}')
+    ap.add_argument('--channels', default='lace16,nolace12',
+                    help=f'comma-separated, of {NAMES}, or the plain-decoded references {PLAIN}')
     ap.add_argument('--cache-dir', default=str(CACHE_DIR))
     ap.add_argument('--out-name', default='oof_lace.json', help='written into each run folder')
     args = ap.parse_args(argv)
     chans = [c for c in args.channels.split(',') if c]
-    bad = sorted(set(chans) - set(NAMES))
+    bad = sorted(set(chans) - set(NAMES) - set(PLAIN))
     if bad:
-        ap.error(f'unknown channels {bad}; known: {NAMES}')
+        ap.error(f'unknown channels {bad}; known: {NAMES + PLAIN}')
     oofs = {r: json.loads((Path(r) / 'oof.json').read_text()) for r in args.runs}
     ids = sorted({f['id'] for o in oofs.values() for f in o['files']})
     t0 = time.time()
@@ -60,6 +64,13 @@ def main(argv=None) -> int:
     for run, oof in oofs.items():
         sess = onnx_io.session(str(Path(run) / 'model.onnx'))
         rows = [f for f in oof['files'] if f['channel'] in ('wideband', 'g711_ulaw')]
+        out = Path(run) / args.out_name
+        if out.exists():          # channels scored before and not asked for again are kept
+            old = json.loads(out.read_text())
+            rows += [f for f in old['files'] if f['channel'] not in ('wideband', 'g711_ulaw', *chans)]
+            chans_all = sorted({f['channel'] for f in rows} - {'wideband', 'g711_ulaw'} | set(chans))
+        else:
+            chans_all = chans
         ref = [f for f in rows if f['channel'] == 'wideband']
         for c in chans:
             for f in ref:
@@ -69,8 +80,8 @@ def main(argv=None) -> int:
                 rows.append(dict(f, channel=c, scores=[round(float(v), 5) for v in p],
                                  speech=[bool(v) for v in speech_windows(win)]))
             print(f'{run}: {c} scored ({time.time() - t0:.0f} s)', flush=True)
-        meta = dict(oof['meta'], lace_eval={'channels': chans, 'tool': 'training/lace_eval.py'})
-        (Path(run) / args.out_name).write_text(json.dumps({'meta': meta, 'files': rows}) + '\n')
+        meta = dict(oof['meta'], lace_eval={'channels': chans_all, 'tool': 'training/lace_eval.py'})
+        out.write_text(json.dumps({'meta': meta, 'files': rows}) + '\n')
     return 0
 
 
