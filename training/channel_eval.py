@@ -6,12 +6,14 @@ trunk receives from a mobile caller), and report window / file EER next to plain
     python3 training/channel_eval.py training/runs/plain/cv-narrowband-f{0,1,2} --out runs/plain/mobile-nb.json
 
 Channels: amrnb12.2 (AMR-NB 12.2 kbps, the usual mode), amrnb4.75 (the lowest mode, bad coverage), gsm (GSM 06.10
-full rate), each -> G.711 mu-law -> 16 kHz (channel.mobile_channel); the held-out fold's audio as the training cache
-holds it (30 s per file). Out-of-fold for the model; nothing here trains.
+full rate), each -> G.711 mu-law -> 16 kHz (channel.mobile_channel); agc (augment.random_agc, the AGC augmentation of
+train.py --agc, drawn per file from its id, then G.711 mu-law); the held-out fold's audio as the training cache holds it
+(30 s per file). Out-of-fold for the model; nothing here trains.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -23,12 +25,20 @@ import numpy as np
 from cv_report import block, call_score
 from devoxtrain import onnx_io
 from devoxtrain.cache import load_audio
-from devoxtrain.channel import mobile_channel, to_int16
+from devoxtrain.augment import random_agc
+from devoxtrain.channel import g711_channel, mobile_channel, to_int16
 from devoxtrain.constants import SHARED_SPEECH
 from devoxtrain.metrics import cut_windows, speech_windows
 
 SPEECH = SHARED_SPEECH
-CHANNELS = {'amrnb12.2': ('amrnb', 7), 'amrnb4.75': ('amrnb', 0), 'gsm': ('gsm', 0)}
+CHANNELS = {'amrnb12.2': ('amrnb', 7), 'amrnb4.75': ('amrnb', 0), 'gsm': ('gsm', 0), 'agc': ('agc', 0)}
+
+
+def agc_g711(x: np.ndarray, file_id: str) -> np.ndarray:
+    """augment.random_agc over the whole file (a random draw seeded by the file id, so every run scores the same
+    audio), then G.711 mu-law: a handset / softphone AGC before the leg."""
+    seed = int.from_bytes(hashlib.sha256(file_id.encode()).digest()[:8], 'little')
+    return g711_channel(random_agc(x, np.random.default_rng(seed)), 'ulaw')
 
 
 def main(argv=None) -> int:
@@ -36,6 +46,9 @@ def main(argv=None) -> int:
     ap.add_argument('runs', nargs='+')
     ap.add_argument('--channels', default='amrnb12.2,gsm')
     ap.add_argument('--out', required=True)
+    ap.add_argument('--oof-name', default=None, metavar='NAME',
+                    help="also write each run's per-file scores (oof.json's format) to RUN/NAME, for compare_runs.py "
+                         '--oof NAME --channel CHANNEL (paired comparison of two runs of one fold: one call per run)')
     args = ap.parse_args(argv)
     chans = [c for c in args.channels.split(',') if c]
     bad = set(chans) - set(CHANNELS)
@@ -59,13 +72,18 @@ def main(argv=None) -> int:
             x = to_int16(load_audio(str(SPEECH / r['id']), 30.0)).astype(np.float32) / 32768.0
             for c in chans:
                 codec, mode = CHANNELS[c]
-                win = cut_windows(mobile_channel(x, codec, mode))
+                win = cut_windows(agc_g711(x, r['id']) if codec == 'agc' else mobile_channel(x, codec, mode))
                 p, _ = onnx_io.score(sess, win)
                 sp = speech_windows(win)
                 d = dict(base, channel=c, scores=[float(v) for v in p], speech=[bool(v) for v in sp])
                 sc = call_score(d['scores'], d['speech'])[0]
                 d['file_score'] = sc if sc is not None else call_score(d['scores'], [True] * len(p))[0]
                 rows[c].append(d)
+        if args.oof_name:
+            keep = ('id', 'label', 'source', 'family', 'generator', 'condition', 'channel', 'scores', 'speech')
+            files = [{k: d[k] for k in keep} for c in rows for d in rows[c] if d['fold'] == oof['meta']['fold']]
+            (Path(run) / args.oof_name).write_text(json.dumps({'meta': dict(oof['meta'], channel_eval=chans),
+                                                               'files': files}) + '\n')
         print(f'{run}: done ({time.time() - t0:.0f} s)', flush=True)
     rep = {'runs': args.runs, 'channels': {}}
     for c, rs in rows.items():

@@ -3,6 +3,7 @@
 
     python3 training/compare_runs.py training/runs/plain/cv-narrowband-f0 training/runs/exp/nb-naive-f0 [more runs]
         [--channel g711_ulaw] [--boot 1000] [--json OUT] [--by-family]
+    python3 training/compare_runs.py RUN_A RUN_B --oof oof_lace.json --channel nolace12   # after lace_eval.py
 
 The first run is the baseline. For each other run: window EER (every speech window of the held-out files) and file
 EER (the verdict engine's smoothed call score, as cv_report.py computes it) of both runs, and the difference with a
@@ -24,8 +25,8 @@ from cv_report import load
 from devoxtrain.metrics import eer
 
 
-def _by_file(run: str, channel: str) -> tuple[dict, dict]:
-    rows, folds = load([run])
+def _by_file(run: str, channel: str, name: str = 'oof.json') -> tuple[dict, dict]:
+    rows, folds = load([run], name)
     return {r['id']: r for r in rows if r['channel'] == channel}, folds[0]
 
 
@@ -60,7 +61,9 @@ def compare(base: dict, other: dict, boot: int, seed: int = 0) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('runs', nargs='+', help='CV run folders (each with oof.json); the first is the baseline')
-    ap.add_argument('--channel', default='g711_ulaw', choices=('g711_ulaw', 'wideband'))
+    ap.add_argument('--channel', default='g711_ulaw',
+                    help='g711_ulaw or wideband (oof.json); with --oof oof_lace.json also a lace_eval.py channel')
+    ap.add_argument('--oof', default='oof.json', help="the scores file in each run folder (lace_eval.py: oof_lace.json)")
     ap.add_argument('--boot', type=int, default=1000, help='bootstrap draws over files')
     ap.add_argument('--json', default=None, help='also write the figures here')
     ap.add_argument('--by-family', action='store_true', help='also per generator family (genuine vs that family)')
@@ -68,13 +71,15 @@ def main(argv=None) -> int:
     if len(args.runs) < 2:
         ap.error('give a baseline run and at least one run to compare')
     for r in args.runs:
-        if not (Path(r) / 'oof.json').exists():
-            ap.error(f'{r}: no oof.json (not a finished --folds run)')
-    base, meta = _by_file(args.runs[0], args.channel)
+        if not (Path(r) / args.oof).exists():
+            ap.error(f'{r}: no {args.oof} (not a finished --folds run, or lace_eval.py not run on it)')
+    base, meta = _by_file(args.runs[0], args.channel, args.oof)
+    if not base:
+        ap.error(f'{args.runs[0]}/{args.oof} has no {args.channel!r} scores')
     result = {'baseline': args.runs[0], 'channel': args.channel, 'fold': meta['fold'], 'runs': {}}
     print(f'baseline {args.runs[0]} (fold {meta["fold"]}, {args.channel})')
     for run in args.runs[1:]:
-        other, m = _by_file(run, args.channel)
+        other, m = _by_file(run, args.channel, args.oof)
         if m['fold'] != meta['fold'] or m['folds'] != meta['folds']:
             ap.error(f'{run} holds out fold {m["fold"]} of {m["folds"]}, the baseline fold {meta["fold"]} of {meta["folds"]}')
         c = compare(base, other, args.boot)

@@ -125,10 +125,10 @@ def block(rows: list[dict]) -> dict:
     return out
 
 
-def load(dirs: list[str]) -> tuple[list[dict], list[dict]]:
+def load(dirs: list[str], name: str = 'oof.json') -> tuple[list[dict], list[dict]]:
     rows, folds = [], []
     for d in dirs:
-        oof = json.loads((Path(d) / 'oof.json').read_text())
+        oof = json.loads((Path(d) / name).read_text())
         folds.append(oof['meta'])
         for r in oof['files']:
             r = dict(r)

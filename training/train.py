@@ -118,6 +118,14 @@ def parse_args(argv=None):
     ap.add_argument('--denoise', type=float, default=0.0, metavar='P',
                     help='probability that a (non-Opus, non-mobile) training crop comes from the RNNoise-denoised copy '
                          '(a softphone denoiser before the leg; precomputed with scripts/neural-channel.ts)')
+    ap.add_argument('--lace', type=float, default=0.0, metavar='P',
+                    help='probability that a training crop is Opus 1.5 at 12 / 16 kbps decoded with LACE or NoLACE '
+                         '(libopus 1.5 neural enhancement, scripts/neural-channel.ts; precomputed for the training '
+                         'files, cache.LACE_COPIES); taken from the wideband share')
+    ap.add_argument('--agc', type=float, default=0.0, metavar='P',
+                    help='probability of a random AGC on a training crop (augment.random_agc: slow gain riding, then a '
+                         'compressor with a -1 dBFS limiter), after the talker level and before the channel, both '
+                         'classes alike')
     ap.add_argument('--rawboost', type=float, default=0.0, metavar='P',
                     help='probability of RawBoost on a training crop (devoxtrain/rawboost.py: random non-linear '
                          'convolutive chain, impulsive and coloured stationary noise), both classes alike')
@@ -191,15 +199,16 @@ def parse_args(argv=None):
     g711 = 0.3 if args.g711 is None else args.g711
     opus = 0.25 if args.opus is None else args.opus
     band = 0.15 if args.p_bandlimit is None else args.p_bandlimit
-    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or not 0.0 <= band <= 1.0 or band + g711 + opus + args.mobile > 1.0 + 1e-9 \
-            or not 0.0 <= args.mobile <= 1.0:
-        ap.error(f'--g711 {g711}, --opus {opus} and --mobile {args.mobile} must be probabilities that leave room '
-                 f'for band-limit {band} (band-limit + g711 + opus + mobile <= 1)')
+    if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or not 0.0 <= band <= 1.0 \
+            or band + g711 + opus + args.mobile + args.lace > 1.0 + 1e-9 \
+            or not 0.0 <= args.mobile <= 1.0 or not 0.0 <= args.lace <= 1.0:
+        ap.error(f'--g711 {g711}, --opus {opus}, --mobile {args.mobile} and --lace {args.lace} must be probabilities '
+                 f'that leave room for band-limit {band} (band-limit + g711 + opus + mobile + lace <= 1)')
     for name in ('p_reverb', 'p_noise', 'p_babble', 'p_loss'):
         v = getattr(args, name)
         if v is not None and not 0.0 <= v <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
-    for name in ('select_from', 'clean_crops', 'denoise'):
+    for name in ('select_from', 'clean_crops', 'denoise', 'agc'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
     return args
@@ -349,7 +358,8 @@ def main(argv=None) -> int:
     # recipe: a fold or an --all run reuses what the first run decoded.
     pool = items if not args.smoke else list({it.id: it for s in by_split.values() for it in s}.values())
     pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log,
-                            mobile=args.mobile > 0, denoise=args.denoise > 0)
+                            mobile=args.mobile > 0, denoise=args.denoise > 0,
+                            lace_ids=[it.id for it in by_split['train']] if args.lace > 0 else None)
     stores = {s: pooled['pool'] for s in ('train', 'dev', 'test')}
     if args.paired_fakes:
         if not Path(args.paired_fakes).exists() and (REPO / args.paired_fakes).exists():
@@ -398,6 +408,8 @@ def main(argv=None) -> int:
         aug.p_opus = args.opus
     aug.p_mobile = args.mobile
     aug.p_denoise = args.denoise
+    aug.p_lace = args.lace
+    aug.p_agc = args.agc
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None

@@ -20,12 +20,23 @@ interface Aug {
   loudness: { target_dbfs: number; active_level_after_dbfs: number };
   plain: { crops: { corr: number; gain_db: number; hf_fraction_delta: number }[]; gain_range_db: [number, number]; non_plain_corr: number };
   babble: { crops: { talkers: number; snr_db: number; resid_1k_fraction: number }[] };
-  channel_share: Record<'default' | 'g711_0.5' | 'g711_0.45_opus_0.1', Record<'wideband' | 'bandlimit' | 'ulaw' | 'alaw' | 'opus', number>>;
+  channel_share: Record<'default' | 'g711_0.5' | 'g711_0.45_opus_0.1' | 'g711_0.5_lace_0.2', Record<'wideband' | 'bandlimit' | 'ulaw' | 'alaw' | 'opus' | 'lace', number>>;
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
   mobile: Record<'amrnb12.2' | 'amrnb4.75' | 'gsm', { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number; corr_with_g711: number }>;
   neural: Record<'rnnoise' | 'opus16' | 'lace16' | 'nolace16', { same_length: boolean; lag_samples: number; corr: number; snr_vs_plain_opus_db?: number }>;
+  lace_copies: {
+    processed_first_two: Record<string, boolean[]>; snr_vs_clean_db: Record<string, number>;
+    processed_after_adding_third: Record<string, boolean[]>; copies_drawn: string[]; no_copies_error: string | null;
+  };
+  agc: {
+    riding: { same_length: boolean; first_frame_db: number; last_frame_db: number; max_frame_step_db: number };
+    compressor: { step_before_db: number; step_after_db: number; same_length: boolean };
+    limiter: { peak_dbfs: number; input_peak_dbfs_with_makeup: number };
+    random: { same_length: boolean; replays: boolean; corr: number; frame_gain_spread_db: number; max_frame_step_db: number };
+    augmenter_applies_it: boolean;
+  };
   rawboost: {
     algo1: { same_length: boolean; rms_delta_db: number; max_band_shift_db: number; corr: number };
     algo2: { same_length: boolean; changed_fraction: number; max_relative_change: number };
@@ -57,6 +68,36 @@ t.test('augmentations do what they claim', async (t) => {
       const snr = a.neural[name].snr_vs_plain_opus_db!;
       t.ok(snr < 40, `${name}: differs from plain Opus decoding (SNR ${snr.toFixed(1)} dB): the enhancement acts`);
     }
+  });
+
+  t.test('LACE / NoLACE training copies (train.py --lace): only the training files, added per run, drawn for the lace channel', async (t) => {
+    const l = a.lace_copies;
+    t.same(Object.keys(l.processed_first_two).sort(), ['lace12', 'lace16', 'nolace12', 'nolace16']);
+    for (const [name, done] of Object.entries(l.processed_first_two)) {
+      t.same(done, [true, true, false], `${name}: the two listed files processed, the third left as its clean audio`);
+      t.same(l.processed_after_adding_third[name], [true, true, true], `${name}: a later run adds the file it misses`);
+      const snr = l.snr_vs_clean_db[name]!;
+      t.ok(snr > 0 && snr < 30, `${name}: a lossy copy of the same speech (SNR ${snr.toFixed(1)} dB vs clean)`);
+    }
+    t.same(l.copies_drawn, ['lace12', 'lace16', 'nolace12', 'nolace16'], 'the lace channel draws from all four copies');
+    t.match(l.no_copies_error, /LACE/, 'p_lace without the copies is a clear error');
+  });
+
+  t.test('AGC (train.py --agc): slow gain riding, a compressor that narrows level steps, a -1 dBFS limiter', async (t) => {
+    const g = a.agc;
+    t.ok(g.riding.same_length, 'gain riding keeps the length');
+    t.ok(Math.abs(g.riding.first_frame_db) < 0.3 && Math.abs(g.riding.last_frame_db + 6) < 0.3,
+      `the gain follows its knots 0 -> -6 dB (${g.riding.first_frame_db.toFixed(2)} -> ${g.riding.last_frame_db.toFixed(2)} dB)`);
+    t.ok(g.riding.max_frame_step_db < 0.2, `and moves slowly (${g.riding.max_frame_step_db.toFixed(3)} dB per 20 ms at most)`);
+    t.ok(g.compressor.same_length, 'the compressor keeps the length');
+    t.ok(g.compressor.step_after_db < g.compressor.step_before_db - 6,
+      `a level step of ${g.compressor.step_before_db.toFixed(1)} dB comes out ${g.compressor.step_after_db.toFixed(1)} dB`);
+    t.ok(g.limiter.input_peak_dbfs_with_makeup > 10 && g.limiter.peak_dbfs <= -1 + 1e-3,
+      `the limiter holds a peak that would reach ${g.limiter.input_peak_dbfs_with_makeup.toFixed(1)} dBFS at ${g.limiter.peak_dbfs.toFixed(2)} dBFS`);
+    t.ok(g.random.same_length && g.random.replays, 'a random AGC keeps the length and replays from its seed');
+    t.ok(g.random.corr > 0.8, `the waveform is kept, only its gain moves (corr ${g.random.corr.toFixed(2)})`);
+    t.ok(g.random.frame_gain_spread_db > 1, `the gain varies over the crop (${g.random.frame_gain_spread_db.toFixed(1)} dB)`);
+    t.ok(g.augmenter_applies_it, 'AugConfig.p_agc = 1 applies it in the augmenter');
   });
 
   t.test('band-limit 300-3400 Hz removes the energy above 3.4 kHz', async (t) => {
@@ -93,15 +134,16 @@ t.test('augmentations do what they claim', async (t) => {
     }
   });
 
-  t.test('channel draws: 30/15/20/10/25 % by default; --g711 / --opus set their shares, wideband takes the rest', async (t) => {
+  t.test('channel draws: 30/15/20/10/25 % by default; --g711 / --opus / --lace set their shares, wideband takes the rest', async (t) => {
     const want = {
       default: { wideband: 0.3, bandlimit: 0.15, ulaw: 0.2, alaw: 0.1, opus: 0.25 },
       'g711_0.5': { wideband: 0.1, bandlimit: 0.15, ulaw: 1 / 3, alaw: 1 / 6, opus: 0.25 },
       'g711_0.45_opus_0.1': { wideband: 0.3, bandlimit: 0.15, ulaw: 0.3, alaw: 0.15, opus: 0.1 },
+      'g711_0.5_lace_0.2': { wideband: 0.3, bandlimit: 0, ulaw: 1 / 3, alaw: 1 / 6, opus: 0, lace: 0.2 },
     } as const;
-    for (const cfg of ['default', 'g711_0.5', 'g711_0.45_opus_0.1'] as const) {
+    for (const cfg of ['default', 'g711_0.5', 'g711_0.45_opus_0.1', 'g711_0.5_lace_0.2'] as const) {
       for (const [ch, p] of Object.entries(want[cfg])) {
-        const got = a.channel_share[cfg][ch as keyof (typeof want)['default']];
+        const got = a.channel_share[cfg][ch as keyof (typeof want)['g711_0.5_lace_0.2']];
         t.ok(Math.abs(got - p) < 0.015, `${cfg} ${ch}: ${(100 * got).toFixed(1)} % (expected ${(100 * p).toFixed(1)} %)`);
       }
     }

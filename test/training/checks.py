@@ -181,11 +181,14 @@ def _decay_time_s(x: np.ndarray, start: int, drop_db: float = 30.0) -> float:
 
 def _channel_share() -> dict:
     """How often each channel is drawn: the defaults, train.py's --g711 0.5 (mu-law 2/3, A-law 1/3 of it, the extra
-    share taken from wideband), and --g711 0.45 --opus 0.1 (wideband kept at 30 %)."""
+    share taken from wideband), --g711 0.45 --opus 0.1 (wideband kept at 30 %), and the wb21-lace recipe's
+    --g711 0.5 --opus 0 --p-bandlimit 0 --lace 0.2 (wideband 30 %)."""
     out = {}
     for name, cfg in (('default', augment.AugConfig()),
                       ('g711_0.5', augment.AugConfig(p_ulaw=0.5 * 2 / 3, p_alaw=0.5 / 3)),
-                      ('g711_0.45_opus_0.1', augment.AugConfig(p_ulaw=0.45 * 2 / 3, p_alaw=0.45 / 3, p_opus=0.1))):
+                      ('g711_0.45_opus_0.1', augment.AugConfig(p_ulaw=0.45 * 2 / 3, p_alaw=0.45 / 3, p_opus=0.1)),
+                      ('g711_0.5_lace_0.2', augment.AugConfig(p_ulaw=0.5 * 2 / 3, p_alaw=0.5 / 3, p_opus=0.0,
+                                                               p_bandlimit=0.0, p_lace=0.2))):
         rng = np.random.default_rng(5)
         aug = augment.Augmenter(cfg, None)
         picks = [aug.pick_channel(rng) for _ in range(20000)]
@@ -268,6 +271,81 @@ def _neural(speech: np.ndarray) -> dict:
     for v in out.values():
         v.pop('y', None)
     return out
+
+
+def _lace_copies(speech: np.ndarray) -> dict:
+    """cache.build(..., lace_ids=...): the Opus 1.5 LACE / NoLACE copies (cache.LACE_COPIES) hold the processed audio
+    of the listed files only (every other file's span is its clean audio), a later run adds the files it misses, and
+    CropStream with p_lace = 1 draws every crop from one of those copies (never the clean audio)."""
+    from devoxtrain.sampler import CropStream
+    with tempfile.TemporaryDirectory() as tmp:
+        items = []
+        for i in range(3):
+            path = Path(tmp) / f'f{i}.flac'
+            sf.write(path, np.roll(speech, 4000 * i)[:int(1.5 * SR)], SR)
+            items.append(Item(id=f'f{i}.flac', path=str(path), label=('genuine', 'synthetic')[i % 2], speaker=f's{i}',
+                              source='x'))
+        ids = [it.id for it in items]
+        build = lambda lace: cachemod.build({'pool': items}, Path(tmp) / 'cache', {'pool': 30.0},
+                                            copies_for=('pool',), log=lambda *_: None, lace_ids=lace)['pool']
+        store = build(ids[:2])
+        names = [n for n, _, _ in cachemod.LACE_COPIES]
+        first = {n: [not np.array_equal(store.get(i, n), store.get(i)) for i in ids] for n in names}
+        snr = {n: _snr(store.get(ids[0]).astype(np.float64), store.get(ids[0], n).astype(np.float64)) for n in names}
+        store = build(ids)
+        added = {n: [not np.array_equal(store.get(i, n), store.get(i)) for i in ids] for n in names}
+        cfg = augment.AugConfig(p_reverb=0.0, p_noise=0.0, p_babble=0.0, p_packet_loss=0.0, p_bandlimit=0.0,
+                                p_ulaw=0.0, p_alaw=0.0, p_opus=0.0, p_lace=1.0, gain_range_db=(0.0, 0.0))
+        stream = CropStream(items, store, cfg, batch=4, seed=3)
+        picks = [stream._copy_name(np.random.default_rng(k), 'lace') for k in range(200)]
+        try:
+            CropStream(items, build(None), cfg, batch=4, seed=3)
+            missing = None
+        except ValueError as e:
+            missing = str(e)
+    return {'processed_first_two': first, 'snr_vs_clean_db': snr, 'processed_after_adding_third': added,
+            'copies_drawn': sorted(set(picks)), 'no_copies_error': missing}
+
+
+def _agc(speech: np.ndarray) -> dict:
+    """augment.gain_riding / compressor / random_agc (train.py --agc): the gain follows its knots and moves slowly, the
+    compressor narrows a 20-dB level step, the limiter holds every sample at -1 dBFS even with 20 dB of makeup gain, a
+    random chain keeps length and waveform (a slowly varying gain) and replays from its seed."""
+    x = augment.normalize_loudness(speech[:2 * SR]).astype(np.float32)
+    frame = 320
+    def frame_gain_db(y, ref):
+        n = len(ref) // frame
+        a = np.sum(y[:n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
+        b = np.sum(ref[:n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
+        keep = b > 1e-8
+        return 10 * np.log10(a[keep] / b[keep])
+    ridden = augment.gain_riding(x, np.array([0.0, -6.0]))
+    g = frame_gain_db(ridden, x)
+    half = len(x) // 2
+    step = np.concatenate([augment.gain_db(x[:half], -20.0), x[half:]])
+    comp = augment.compressor(step, threshold_db=-35.0, ratio=4.0, makeup_db=6.0)
+    loud = augment.compressor(augment.gain_db(x, 14.0), threshold_db=-20.0, ratio=2.0, makeup_db=20.0, limit_db=-1.0)
+    r1 = augment.random_agc(x, np.random.default_rng(4))
+    r2 = augment.random_agc(x, np.random.default_rng(4))
+    gr = frame_gain_db(r1, x)
+    cfg = augment.AugConfig(p_reverb=0.0, p_noise=0.0, p_babble=0.0, p_packet_loss=0.0, p_bandlimit=0.0, p_ulaw=0.0,
+                            p_alaw=0.0, p_opus=0.0, gain_range_db=(0.0, 0.0))
+    plain = augment.Augmenter(cfg, None)(x, 'wideband', np.random.default_rng(2))
+    cfg.p_agc = 1.0
+    with_agc = augment.Augmenter(cfg, None)(x, 'wideband', np.random.default_rng(2))
+    return {
+        'riding': {'same_length': len(ridden) == len(x), 'first_frame_db': float(g[0]), 'last_frame_db': float(g[-1]),
+                   'max_frame_step_db': float(np.max(np.abs(np.diff(g))))},
+        'compressor': {'step_before_db': augment.rms_dbfs(step[half:]) - augment.rms_dbfs(step[:half]),
+                       'step_after_db': augment.rms_dbfs(comp[half:]) - augment.rms_dbfs(comp[:half]),
+                       'same_length': len(comp) == len(step)},
+        'limiter': {'peak_dbfs': float(20 * np.log10(np.max(np.abs(loud)))),
+                    'input_peak_dbfs_with_makeup': float(20 * np.log10(np.max(np.abs(x))) + 14.0 + 20.0)},
+        'random': {'same_length': len(r1) == len(x), 'replays': bool(np.array_equal(r1, r2)),
+                   'corr': float(np.corrcoef(r1, x)[0, 1]), 'frame_gain_spread_db': float(np.ptp(gr)),
+                   'max_frame_step_db': float(np.max(np.abs(np.diff(gr))))},
+        'augmenter_applies_it': not bool(np.allclose(plain, with_agc)),
+    }
 
 
 def _rawboost(speech: np.ndarray) -> dict:
@@ -393,6 +471,8 @@ def cmd_augment() -> dict:
         'mobile': _mobile(speech),
         'neural': _neural(speech),
         'rawboost': _rawboost(speech),
+        'lace_copies': _lace_copies(speech),
+        'agc': _agc(speech),
     }
 
 

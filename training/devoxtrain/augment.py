@@ -2,7 +2,8 @@
 
 Each primitive is a plain function with explicit parameters, so tests can check that it does what it says
 (test/training/augment.test.ts via test/training/checks.py). `Augmenter` draws the random parameters and composes them
-in the order a call does it: room (reverb) -> noise / babble -> talker level -> codec / phone band -> packet loss.
+in the order a call does it: room (reverb) -> noise / babble -> talker level -> AGC -> codec / phone band -> packet
+loss.
 """
 from __future__ import annotations
 
@@ -134,6 +135,69 @@ def random_eq_points(rng: np.random.Generator, max_db: float, n: int = 6) -> tup
     return f, rng.uniform(-max_db, max_db, n)
 
 
+def gain_riding(x: np.ndarray, knots_db: np.ndarray) -> np.ndarray:
+    """Multiply by a slowly varying gain: `knots_db` spread evenly over the signal (first at sample 0, last at the
+    end), linear in dB between them. A handset's or a softphone's AGC riding the level, or a talker moving."""
+    k = np.asarray(knots_db, np.float64)
+    at = np.linspace(0, len(x) - 1, len(k)) if len(k) > 1 else np.zeros(1)
+    g = np.interp(np.arange(len(x)), at, k)
+    return (x * 10 ** (g / 20)).astype(np.float32)
+
+
+def compressor(x: np.ndarray, threshold_db: float, ratio: float, attack_ms: float = 5.0, release_ms: float = 150.0,
+               makeup_db: float = 0.0, limit_db: float | None = -1.0, frame: int = 16) -> np.ndarray:
+    """A feed-forward compressor and peak limiter, as a WebRTC / handset AGC applies them before encoding.
+
+    The level is the RMS of 1-ms frames (`frame` samples); above `threshold_db` (dBFS) it is reduced by
+    (1 - 1/ratio) of the excess, that gain reduction follows the level with one-pole `attack_ms` / `release_ms`
+    smoothing, then `makeup_db` is added. The limiter then keeps every frame's peak at or below `limit_db` (instant
+    attack, the same release), so no sample exceeds it. The gain is interpolated per sample between frame centres."""
+    y = x.astype(np.float64)
+    n = len(y) // frame
+    if n == 0:
+        return x.astype(np.float32)
+    fr = y[:n * frame].reshape(n, frame)
+    level = 10 * np.log10(np.mean(fr ** 2, axis=1) + EPS)
+    want = np.maximum(0.0, level - threshold_db) * (1 - 1 / ratio)        # gain reduction, dB
+    a_att = np.exp(-frame / (SR * attack_ms / 1000))
+    a_rel = np.exp(-frame / (SR * release_ms / 1000))
+    gr = np.empty(n)
+    g = 0.0
+    for i in range(n):
+        a = a_att if want[i] > g else a_rel
+        g = a * g + (1 - a) * want[i]
+        gr[i] = g
+    gain_db = makeup_db - gr
+    if limit_db is not None:
+        peak = 20 * np.log10(np.max(np.abs(fr), axis=1) + EPS) + gain_db
+        over = np.maximum(0.0, peak - limit_db)
+        lim = np.empty(n)
+        g = 0.0
+        for i in range(n):
+            g = over[i] if over[i] > g else a_rel * g + (1 - a_rel) * over[i]
+            lim[i] = g
+        gain_db = gain_db - lim
+    centres = np.arange(n) * frame + frame / 2
+    g_s = 10 ** (np.interp(np.arange(len(y)), centres, gain_db) / 20)
+    out = y * g_s
+    if limit_db is not None:                         # interpolation between frames may overshoot by a hair
+        ceiling = 10 ** (limit_db / 20)
+        out = np.clip(out, -ceiling, ceiling)
+    return out.astype(np.float32)
+
+
+def random_agc(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random AGC chain, both classes alike: gain riding (knots uniform in +-6 dB, one every 0.25-1 s) then a
+    compressor (threshold -35..-15 dBFS, ratio 2-8, attack 2-20 ms, release 50-400 ms, makeup gain 0-12 dB) with a
+    -1 dBFS peak limiter."""
+    sec = len(x) / SR
+    knots = max(2, int(round(sec / rng.uniform(0.25, 1.0))) + 1)
+    y = gain_riding(x, rng.uniform(-6.0, 6.0, knots))
+    return compressor(y, threshold_db=float(rng.uniform(-35.0, -15.0)), ratio=float(rng.uniform(2.0, 8.0)),
+                      attack_ms=float(rng.uniform(2.0, 20.0)), release_ms=float(rng.uniform(50.0, 400.0)),
+                      makeup_db=float(rng.uniform(0.0, 12.0)), limit_db=-1.0)
+
+
 def bandlimit(x: np.ndarray) -> np.ndarray:
     return channel.bandlimit(x)
 
@@ -159,9 +223,11 @@ class AugConfig:
     p_denoise: float = 0.0        # crop from the RNNoise-denoised copy (cache.DENOISE_COPIES) unless the channel is Opus / mobile
     p_rawboost: float = 0.0       # RawBoost (rawboost.py) on the clean crop, before the room and the channel
     rawboost_algo: str = '12'
+    p_lace: float = 0.0           # one of the precomputed Opus 1.5 LACE / NoLACE copies at 12 / 16 kbps (cache.LACE_COPIES)
+    p_agc: float = 0.0            # random_agc (gain riding + compressor / limiter) after the talker level, before the channel
 
 
-CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile')
+CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile', 'lace')
 
 
 class Augmenter:
@@ -171,14 +237,15 @@ class Augmenter:
         self.cfg = cfg
         self.babble = babble
         c = cfg
-        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus, c.p_mobile])
+        # p_lace last: at 0 the draws of older runs replay exactly (a zero-probability last category changes nothing)
+        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus, c.p_mobile, c.p_lace])
         self.channel_p = np.concatenate([[max(0.0, 1 - p.sum())], p])
 
     def pick_channel(self, rng: np.random.Generator) -> str:
         return CHANNELS[int(rng.choice(len(CHANNELS), p=self.channel_p))]
 
     def __call__(self, x: np.ndarray, channel_name: str, rng: np.random.Generator, plain: bool = False) -> np.ndarray:
-        """x: clean crop (or a decoded copy when channel_name is 'opus' or 'mobile': those codecs are precomputed).
+        """x: clean crop (or a decoded copy when channel_name is 'opus', 'mobile' or 'lace': those are precomputed).
         plain: loudness normalisation and the random gain only (a clean wideband crop, see AugConfig.p_clean)."""
         c = self.cfg
         y = normalize_loudness(x)
@@ -197,6 +264,8 @@ class Augmenter:
             talkers = sum(self.babble(rng) for _ in range(int(rng.integers(3, 7))))
             y = add_at_snr(y, talkers, float(rng.uniform(8, 25)))
         y = gain_db(y, float(rng.uniform(*c.gain_range_db)))
+        if c.p_agc > 0 and rng.random() < c.p_agc:        # no draw at 0: older runs replay exactly
+            y = random_agc(y, rng)
         if channel_name == 'bandlimit':
             y = channel.bandlimit(y)
         elif channel_name in ('ulaw', 'alaw'):

@@ -2,7 +2,8 @@
 
 Layout under training/cache/<key>/ (gitignored): `<split>_clean.npy` (all files of the split concatenated),
 `train_opus{8,16,24}.npy` (the same samples through libopus), `train_mp3_{24,48}.npy` / `train_aac_32.npy` (through
-MP3 / AAC), `index.json` (id -> split, offset, length). The key hashes the file list (each file's size and its first
+MP3 / AAC), `index.json` (id -> split, offset, length); on request the mobile-leg, RNNoise and LACE / NoLACE copies
+(the last only for the files a run trains on, listed in `<split>_<name>.ids.json`). The key hashes the file list (each file's size and its first
 and last 64 KiB, not its mtime: a corpus copied or re-mounted elsewhere keeps its cache, and hashing stays cheap for
 corpora of many GB), the caps and the code version, so a changed corpus rebuilds; a copy missing from an existing
 cache is computed on the next run.
@@ -37,6 +38,12 @@ MOBILE_COPIES = (('amr12', 'amrnb', 7), ('amr59', 'amrnb', 2), ('gsm', 'gsm', 0)
 # Neural processing before the leg (name, mode, kbps; channel.neural_channel): RNNoise denoising as a softphone or an
 # agent's headset software applies it. Computed only for runs that ask for it (--denoise).
 DENOISE_COPIES = (('rnnoise', 'rnnoise', 0),)
+# Opus 1.5 decoded with its neural speech enhancement (name, mode, kbps; channel.neural_channel, npm
+# @wasm-audio-decoders/opus-ml): LACE / NoLACE act on 16-kHz SILK frames only, i.e. at 12-16 kbps (at 6-9 kbps the
+# output equals plain decoding). Computed only for the files that train in a run that asks for them (--lace): each
+# copy's `<split>_<name>.ids.json` lists the files it holds; every other file's span is the clean audio, and a later
+# run (another fold) adds its missing training files. Regenerate by deleting the copies; train.py --lace recomputes.
+LACE_COPIES = (('lace12', 'lace', 12), ('lace16', 'lace', 16), ('nolace12', 'nolace', 12), ('nolace16', 'nolace', 16))
 
 
 def copy_names(mobile: bool = False, denoise: bool = False) -> list[str]:
@@ -51,7 +58,7 @@ def copy_names(mobile: bool = False, denoise: bool = False) -> list[str]:
 def _encode(name: str, piece: np.ndarray) -> np.ndarray:
     if name.startswith('opus'):
         return channel.opus_channel(piece, int(name[4:]))
-    neural = next(((m, k) for n, m, k in DENOISE_COPIES if n == name), None)
+    neural = next(((m, k) for n, m, k in DENOISE_COPIES + LACE_COPIES if n == name), None)
     if neural is not None:
         return channel.neural_channel(piece, neural[0], neural[1])
     mobile = next(((c, m) for n, c, m in MOBILE_COPIES if n == name), None)
@@ -111,8 +118,10 @@ def _key(items_by_split: dict[str, list[Item]], caps: dict[str, float], opus: bo
 
 def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, caps: dict[str, float],
           copies_for: tuple[str, ...] = ('train',), log=print, mobile: bool = False,
-          denoise: bool = False) -> dict[str, Store]:
-    """mobile / denoise: also the mobile-leg (MOBILE_COPIES) / denoised (DENOISE_COPIES) copies of `copies_for`."""
+          denoise: bool = False, lace_ids: list[str] | None = None) -> dict[str, Store]:
+    """mobile / denoise: also the mobile-leg (MOBILE_COPIES) / denoised (DENOISE_COPIES) copies of `copies_for`.
+    lace_ids: also the Opus 1.5 LACE / NoLACE copies (LACE_COPIES) of `copies_for`, computed for these files only
+    (the ones a run trains on); the other files' spans hold their clean audio."""
     key = _key(items_by_split, caps, bool(copies_for))
     root = Path(cache_dir) / key
     done = root / 'index.json'
@@ -143,12 +152,17 @@ def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, c
     for split in copies_for:
         if split in index:
             _copies(root, split, log, mobile, denoise)
+            if lace_ids:
+                _partial_copies(root, split, index[split], lace_ids, LACE_COPIES, log)
     stores: dict[str, Store] = {}
     for split, idx in index.items():
         arrays = {'clean': np.load(root / f'{split}_clean.npy', mmap_mode='r')}
         if split in copies_for:
             for name in copy_names(mobile, denoise):
                 arrays[name] = np.load(root / f'{split}_{name}.npy', mmap_mode='r')
+            if lace_ids:
+                for name, _, _ in LACE_COPIES:
+                    arrays[name] = np.load(root / f'{split}_{name}.npy', mmap_mode='r')
         stores[split] = Store(arrays=arrays, index={k: (int(v[0]), int(v[1])) for k, v in idx.items()})
     return stores
 
@@ -172,6 +186,40 @@ def _copies(root: Path, split: str, log, mobile: bool = False, denoise: bool = F
         np.save(tmp, out)
         tmp.rename(target)
         log(f'cache: {split}: {name} copy in {time.time() - t0:.0f}s')
+
+
+def _partial_copies(root: Path, split: str, index: dict, ids: list[str], copies: tuple, log) -> None:
+    """Copies of `ids` only (e.g. LACE_COPIES of a fold's training files): `<split>_<name>.npy` is as long as the
+    clean audio, the spans of `ids` processed, every other span the clean audio; `<split>_<name>.ids.json` lists the
+    processed files. Files missing from an existing copy are added (resumable, atomic per copy). The files' spans are
+    processed back to back in 10-min pieces (the codec state runs on across file boundaries, as in _copies)."""
+    clean = None
+    want = [i for i in ids if i in index]
+    for name, _, _ in copies:
+        target, listed = root / f'{split}_{name}.npy', root / f'{split}_{name}.ids.json'
+        have = set(json.loads(listed.read_text())) if target.exists() and listed.exists() else set()
+        todo = sorted((i for i in set(want) - have), key=lambda i: index[i][0])
+        if not todo:
+            continue
+        t0 = time.time()
+        if clean is None:
+            clean = np.load(root / f'{split}_clean.npy', mmap_mode='r')
+        out = np.array(np.load(target, mmap_mode='r')) if have else np.array(clean)
+        spans = [(int(index[i][0]), int(index[i][1])) for i in todo]
+        joined = np.concatenate([clean[o:o + n] for o, n in spans])
+        done = np.empty_like(joined)
+        step = SR * 600
+        for s in range(0, len(joined), step):
+            done[s:s + step] = channel.to_int16(_encode(name, joined[s:s + step].astype(np.float32) / 32768.0))
+        at = 0
+        for o, n in spans:
+            out[o:o + n] = done[at:at + n]
+            at += n
+        tmp = root / f'{split}_{name}.tmp.npy'
+        np.save(tmp, out)
+        tmp.rename(target)
+        listed.write_text(json.dumps(sorted(have | set(todo))))   # after the rename: the list never claims more
+        log(f'cache: {split}: {name} copy of {len(todo)} files ({at / SR / 60:.1f} min) in {time.time() - t0:.0f}s')
 
 
 def merge(a: Store, b: Store) -> Store:
