@@ -147,6 +147,12 @@ def parse_args(argv=None):
     ap.add_argument('--paired-fakes', default=None, metavar='CSV',
                     help='a manifest of generated resynthesis of genuine files (pair_key = the original path; e.g. '
                          'resynth_lyra.py): the rows whose original is in the training split are added to it')
+    ap.add_argument('--extra-synthetic', default=None, metavar='CSV',
+                    help='a manifest of unpaired generated speech (e.g. synth_debian_tts.py): every row is added to '
+                         'the training split only (never to a held-out split) as synthetic; its sources must be new')
+    ap.add_argument('--extra-share', type=float, default=0.0, metavar='F',
+                    help='with --extra-synthetic: the fraction of synthetic (non-pair) crops drawn from it '
+                         '(0 = its sources weighted like any other, by sqrt(minutes))')
     ap.add_argument('--p-reverb', type=float, default=None, help='share of crops through a synthetic room (0.3)')
     ap.add_argument('--p-noise', type=float, default=None, help='share of crops with coloured noise (0.3)')
     ap.add_argument('--p-babble', type=float, default=None, help='share of crops with babble (0.15)')
@@ -387,6 +393,30 @@ def main(argv=None) -> int:
         by_split['train'] = by_split['train'] + fakes
         stores['train'] = cachemod.merge(pooled['pool'], extra['pool'])
         log(f'paired fakes: {len(fakes)} files from {args.paired_fakes} whose original trains')
+    extra_sources: list[str] = []
+    if args.extra_synthetic:
+        if not Path(args.extra_synthetic).exists() and (REPO / args.extra_synthetic).exists():
+            args.extra_synthetic = str(REPO / args.extra_synthetic)
+        if not Path(args.extra_synthetic).exists():
+            sys.exit(f'train.py: --extra-synthetic {args.extra_synthetic} does not exist; generate it first: '
+                     'python3 training/synth_debian_tts.py (a few CPU-minutes)')
+        extras = read_corpus(f'manifest:{args.extra_synthetic}')
+        if args.smoke:
+            extras = extras[:4]
+        extra_sources = sorted({it.source for it in extras})
+        clash = set(extra_sources) & {it.source for it in items}
+        if clash or any(it.label != 'synthetic' for it in extras):
+            raise SystemExit(f'--extra-synthetic: rows must be synthetic and from sources not in the corpus '
+                             f'(clash: {sorted(clash)})')
+        p_opus = args.opus if args.opus is not None else AugConfig().p_opus
+        copies = ('pool',) if p_opus > 0 or args.source_codec > 0 else ()
+        extra = cachemod.build({'pool': extras}, args.cache_dir, {'pool': caps['train']}, copies_for=copies, log=log)
+        for it in extras:       # unpaired: no pair_key, whatever the manifest says
+            it.extra = {**(it.extra or {}), 'pair_key': ''}
+        by_split['train'] = by_split['train'] + extras
+        stores['train'] = cachemod.merge(stores['train'], extra['pool'])
+        log(f'extra synthetic: {len(extras)} files ({sum(it.duration_s for it in extras) / 60:.1f} min) from '
+            f'{args.extra_synthetic}, training split only, sources {extra_sources}')
     t_cache = time.time() - t_start
 
     xdev, ydev, n_half = dev_windows(by_split['dev'], stores['dev'], per_file)
@@ -413,8 +443,13 @@ def main(argv=None) -> int:
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
+    shares = ({src: args.extra_share / len(extra_sources) for src in extra_sources}
+              if extra_sources and args.extra_share > 0 else None)
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,
-                        pairs=args.pairs)
+                        pairs=args.pairs, synthetic_shares=shares)
+    if extra_sources:
+        log('extra synthetic share of synthetic crops: '
+            + ', '.join(f'{src} {stream.synthetic_share(src):.3f}' for src in extra_sources))
     loader = DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
     adversary = SourceAdversary(net.emb_dim, len(stream.sources)) if args.adversary > 0 else None
     if adversary is not None:
@@ -505,6 +540,7 @@ def main(argv=None) -> int:
         'wall_time_s': {'cache': round(t_cache, 1), 'train': round(t_train, 1)},
         'mode': f'cv fold {args.fold}/{args.folds}' if args.folds else 'all data' if args.all else 'train/dev/test',
         'recipe': args.recipe, 'paired_fakes': args.paired_fakes,
+        'extra_synthetic': args.extra_synthetic, 'extra_share': args.extra_share,
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }
     finish_model_dir(out=out, name=args.name, version=args.version, net=net, sess=sess, items=items, split=split,

@@ -15,6 +15,9 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     adversary          # source adversary: gradient reversal, conditional head, ramp
     parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
     vocoder            # the small vocoders: shapes, exact inverse STFT, chunked = whole, resynthesis manifest
+    extra-synthetic    # CropStream's fixed share of synthetic draws for extra (unpaired) sources
+    debian-tts         # synth_debian_tts.py: a few files per engine, 16 kHz, level, manifest (needs the Debian TTS)
+    sourcefilter       # resynth_sourcefilter.py: the mel-cepstral source-filter vocoder and its paired manifest
 """
 from __future__ import annotations
 
@@ -771,6 +774,124 @@ def _gan_check(rng) -> dict:
     return res
 
 
+def cmd_extra_synthetic() -> dict:
+    """CropStream(synthetic_shares={'tts': F}): the synthetic draws come from the named source a fraction F of the
+    time (exactly, in the weights; about, in 4000 draws), the genuine draws never; bad shares are refused."""
+    from devoxtrain.augment import AugConfig
+    from devoxtrain.cache import OPUS_BITRATES, Store
+    from devoxtrain.sampler import CropStream
+    rng = np.random.default_rng(7)
+    items, parts, index, off = [], [], {}, 0
+    for iid, lab, src, sec in (('g1', 'genuine', 'pageA', 3.0), ('s1', 'synthetic', 'pageA', 9.0),
+                               ('s2', 'synthetic', 'pageB', 4.0), ('t1', 'synthetic', 'tts', 2.0),
+                               ('t2', 'synthetic', 'tts', 2.0)):
+        items.append(Item(id=iid, path=iid, label=lab, speaker=iid, source=src))
+        sig = channel.to_int16(augment.normalize_loudness(_speechlike(rng, sec)))
+        parts.append(sig)
+        index[iid] = (off, len(sig))
+        off += len(sig)
+    clean = np.concatenate(parts)
+    store = Store(arrays={'clean': clean, **{f'opus{b}': clean for b in OPUS_BITRATES}}, index=index)
+    out: dict = {}
+    for share in (0.0, 0.2, 0.5):
+        st = CropStream(items, store, AugConfig(), batch=8, seed=1,
+                        synthetic_shares={'tts': share} if share else None)
+        draws = [st._pick(rng, 1) for _ in range(4000)]
+        out[str(share)] = {'weight_share': round(st.synthetic_share('tts'), 6),
+                           'drawn_share': sum(d.startswith('t') for d in draws) / len(draws),
+                           'genuine_from_tts': sum(st._pick(rng, 0).startswith('t') for _ in range(200))}
+    errors = {}
+    for name, shares in (('unknown', {'nope': 0.2}), ('all', {'pageA': 0.3, 'pageB': 0.3, 'tts': 0.3}),
+                         ('too_big', {'tts': 1.0})):
+        try:
+            CropStream(items, store, AugConfig(), batch=8, seed=1, synthetic_shares=shares)
+            errors[name] = None
+        except ValueError as e:
+            errors[name] = str(e)
+    out['errors'] = errors
+    return out
+
+
+def cmd_debian_tts(tmp: str) -> dict:
+    """training/synth_debian_tts.py --n 4: one file per engine (espeak-ng, flite, festival diphone, festival HTS),
+    16 kHz mono at the planned level, and a manifest of unpaired synthetic rows naming the Debian package."""
+    import contextlib
+    import shutil
+    sys.path.insert(0, str(Path(cachemod.__file__).resolve().parents[1]))
+    import synth_debian_tts as T
+    tools = sorted({t for t in T.TOOLS.values() if not shutil.which(t)})
+    if tools:
+        return {'missing': tools}
+    with contextlib.redirect_stdout(sys.stderr):
+        T.main(['--n', '4', '--out', tmp])
+    rows = read_manifest(Path(tmp) / 'manifest.csv')
+    files = []
+    for k, r in enumerate(rows):
+        x, sr = sf.read(r.path)
+        files.append({'generator': r.generator, 'sr': sr, 'mono': x.ndim == 1, 'sec': round(len(x) / sr, 2),
+                      'level_err_db': round(20 * np.log10(np.sqrt(np.mean(x ** 2))) - T.plan(k)['level_dbfs'], 2)})
+    with open(Path(tmp) / 'manifest.csv') as fh:
+        import csv
+        packages = [r['package'] for r in csv.DictReader(fh)]
+    return {'missing': [], 'files': files, 'labels': sorted({r.label for r in rows}),
+            'sources': sorted({r.source for r in rows}), 'pair_keys': sorted({r.extra['pair_key'] for r in rows}),
+            'packages': packages, 'deterministic': T.plan(3) == T.plan(3) and T.plan(3) != T.plan(7)}
+
+
+def cmd_sourcefilter(tmp: str) -> dict:
+    """training/resynth_sourcefilter.py: the mel-cepstral bases reproduce an envelope that is a low-order cosine
+    series on the warped axis; the minimum-phase response has the envelope's magnitude; the excitation puts one pulse
+    per F0 period; pyin finds a 140-Hz harmonic tone; the copy keeps the length, level and timing (envelope lag 0) of
+    its original, and the manifest pairs it with the original."""
+    import contextlib
+    sys.path.insert(0, str(Path(cachemod.__file__).resolve().parents[1]))
+    import resynth_sourcefilter as S
+    from resynth_codec2 import envelope_lag
+    from devoxtrain.resynth import resynthesise
+    analysis, synthesis = S.mcep_bases(24)
+    c = np.zeros(25)
+    c[[0, 1, 3, 7]] = [-2.0, 0.8, -0.3, 0.2]
+    env = synthesis @ c
+    w = np.linspace(0, np.pi, S.N_FFT // 2 + 1)
+    out: dict = {'mcep_roundtrip_err': float(np.abs(analysis @ env - c).max()),
+                 'warp_monotone': bool(np.all(np.diff(S.warp(w)) > 0)), 'warp_ends': [float(S.warp(w)[0]),
+                                                                                       float(S.warp(w)[-1])],
+                 'min_phase_mag_err': float(np.abs(np.log(np.abs(S.min_phase(env[None]))) - env).max())}
+    e = S.excitation(np.full(100, 125.0), 100 * S.HOP, np.random.default_rng(0))
+    gaps = np.diff(np.flatnonzero(e))
+    out['pulse_gaps'] = sorted({int(g) for g in gaps})
+    out['excitation_power'] = float(np.mean(e ** 2))
+    rng = np.random.default_rng(1)
+    t = np.arange(int(2.0 * SR)) / SR
+    tone = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 25))
+    tone = (0.1 * tone * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)) + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+    f0 = S.f0_track(tone, len(tone) // S.HOP + 1)
+    out['f0_median'] = float(np.median(f0[f0 > 0])) if (f0 > 0).any() else 0.0
+    out['voiced_share'] = float((f0 > 0).mean())
+    root = Path(tmp)
+    items = []
+    for i, x in enumerate((_speechlike(rng, 2.3), tone)):
+        path = root / f'g{i}.wav'
+        sf.write(path, x, SR)
+        items.append(Item(id=f'audio/g{i}.wav', path=str(path), label='genuine', speaker=f's{i}', source='page',
+                          duration_s=len(x) / SR))
+    with contextlib.redirect_stdout(sys.stderr):
+        man = resynthesise(items, root / 'sf', 'source-filter', lambda it: (f'sf_m{S.order_of(it)}', 'sourcefilter'),
+                           lambda x, it: S.sourcefilter(x, S.order_of(it)))
+    rows = read_manifest(man)
+    copies = []
+    for r, it in zip(rows, items):
+        x, _ = sf.read(it.path, dtype='float32')
+        y, _ = sf.read(r.path, dtype='float32')
+        copies.append({'same_length': len(x) == len(y), 'pair_key': r.extra['pair_key'],
+                       'rms_ratio_db': round(float(20 * np.log10(np.sqrt(np.mean(y ** 2)) / np.sqrt(np.mean(x ** 2)))), 2),
+                       'lag_ms': envelope_lag(x, y) / 16, 'lag_back_ms': envelope_lag(y, x) / 16,
+                       'differs': bool(np.abs(x - y).max() > 1e-3)})
+    out['copies'] = copies
+    out['labels'] = sorted({r.label for r in rows})
+    return out
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
@@ -796,6 +917,14 @@ def main(argv: list[str]) -> int:
     elif cmd == 'vocoder':
         with tempfile.TemporaryDirectory() as tmp:
             out = cmd_vocoder(tmp)
+    elif cmd == 'extra-synthetic':
+        out = cmd_extra_synthetic()
+    elif cmd == 'debian-tts':
+        with tempfile.TemporaryDirectory() as tmp:
+            out = cmd_debian_tts(tmp)
+    elif cmd == 'sourcefilter':
+        with tempfile.TemporaryDirectory() as tmp:
+            out = cmd_sourcefilter(tmp)
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}

@@ -33,7 +33,7 @@ class CropStream(IterableDataset):
     Yields (audio [B, 16000], label [B], source index [B] into `self.sources`: for the source adversary)."""
 
     def __init__(self, items: list[Item], store: Store, aug: AugConfig, batch: int, seed: int,
-                 balance: str = 'label', pairs: float = 0.0):
+                 balance: str = 'label', pairs: float = 0.0, synthetic_shares: dict[str, float] | None = None):
         if balance not in ('label', 'source'):
             raise ValueError(f'balance must be label or source, not {balance!r}')
         if not 0.0 <= pairs <= 1.0:
@@ -59,6 +59,8 @@ class CropStream(IterableDataset):
             if not g:
                 raise ValueError(f'no training files with label {"synthetic" if y else "genuine"}')
             self.groups[y] = g
+        if synthetic_shares:
+            self._fix_shares(by, synthetic_shares)
         self.genuine_ids = [it.id for it in items if it.y == 0]
         self.sources = sorted({it.source for it in items})           # index = the source id each row is yielded with
         index = {s: i for i, s in enumerate(self.sources)}
@@ -76,6 +78,27 @@ class CropStream(IterableDataset):
         if pairs > 0 and not self.pair_groups:
             raise ValueError('pairs > 0 needs files that share a pair_key across genuine and synthetic')
         self.n_pairs = int(round(pairs * batch / 2)) if self.pair_groups else 0
+
+    def _fix_shares(self, by: dict, shares: dict[str, float]) -> None:
+        """balance='label': the synthetic sources named in `shares` get exactly that fraction of the synthetic
+        (non-pair) draws; the other synthetic sources share the rest by their usual sqrt(minutes) weights."""
+        if self.balance != 'label':
+            raise ValueError('synthetic_shares needs balance=label')
+        srcs = [src for (yy, src) in sorted(by) if yy == 1]
+        unknown = set(shares) - set(srcs)
+        total = sum(shares.values())
+        if unknown or not 0.0 <= total < 1.0 or set(shares) == set(srcs):
+            raise ValueError(f'synthetic_shares {shares}: sources must be synthetic training sources ({unknown or "ok"}), '
+                             'leave at least one other, and sum to less than 1')
+        g = self.groups[1]
+        rest = sum(w for src, (_, w) in zip(srcs, g) if src not in shares)
+        self.groups[1] = [(ids, shares[src] / (1.0 - total) * rest if src in shares else w)
+                          for src, (ids, w) in zip(srcs, g)]
+
+    def synthetic_share(self, source: str) -> float:
+        """The fraction of synthetic non-pair draws that come from `source` (balance='label')."""
+        w = {self.sources[self._source_of[ids[0]]]: wt for ids, wt in self.groups[1]}
+        return w.get(source, 0.0) / sum(w.values())
 
     def _crop(self, rng: np.random.Generator, iid: str, name: str, at: int | None = None) -> np.ndarray:
         """A random 1-s crop of a file (re-drawn if near-silent), or the crop starting at `at` when given."""
