@@ -10,6 +10,9 @@ speaker, words, timing, loudness contour and recording chain; only the waveform 
     python3 training/resynth_sourcefilter.py             # fold 0 of 3 -> training/cache/sourcefilter/{audio/*.flac, manifest.csv}
     /work/cpu-slot.sh python3 training/resynth_sourcefilter.py --folds 3 --fold 0   # as the fold-0 experiment made it
     python3 training/resynth_sourcefilter.py --limit 5   # a quick look
+    # every genuine file (serves every fold and the all-data model), on both cores, then the manifest:
+    python3 training/resynth_sourcefilter.py --all --shard 0/2 & python3 training/resynth_sourcefilter.py --all --shard 1/2; wait
+    python3 training/resynth_sourcefilter.py --all
 
 Rows are labelled synthetic, generator `sourcefilter-m24` / `sourcefilter-m39`, `pair_key` = the original's path,
 as resynth_codec2.py's; train.py --paired-fakes training/cache/sourcefilter/manifest.csv adds the rows whose
@@ -131,16 +134,34 @@ def main(argv=None) -> int:
     ap.add_argument('--fold', type=int, default=0)
     ap.add_argument('--split-seed', type=int, default=DEFAULT_SEED)
     ap.add_argument('--limit', type=int, default=0, help='only the first N genuine files')
+    ap.add_argument('--all', action='store_true',
+                    help='every genuine file but the demo calls (train.py --all; each fold uses the rows of its own '
+                         'training files, so this one manifest serves every fold)')
+    ap.add_argument('--shard', default='', metavar='I/N',
+                    help='rebuild only every N-th file from the I-th (0-based), to use several cores; a shard writes '
+                         'no manifest: run once more without --shard to write it (finished files are kept)')
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from train_vocoder import fold_genuine
-    items = sorted(fold_genuine(args.folds, args.fold, args.split_seed, args.manifest), key=lambda it: it.id)
+    if args.all:
+        from devoxtrain.constants import DEMO_IDS
+        from devoxtrain.data import read_corpus
+        items = [it for it in read_corpus(f'manifest:{args.manifest}') if it.label == 'genuine' and it.id not in DEMO_IDS]
+    else:
+        items = fold_genuine(args.folds, args.fold, args.split_seed, args.manifest)
+    items = sorted(items, key=lambda it: it.id)
     if args.limit:
         items = items[:args.limit]
+    shard = None
+    if args.shard:
+        i, n = (int(v) for v in args.shard.split('/'))
+        if not 0 <= i < n:
+            ap.error(f'--shard {args.shard}: want I/N with 0 <= I < N')
+        items, shard = items[i::n], args.shard
     resynthesise(items, Path(args.out), 'SPTK/MLSA-style mel-cepstral pulse/noise source-filter resynthesis',
                  lambda it: (f'sf_m{order_of(it)}', f'sourcefilter-m{order_of(it)}'),
                  lambda x, it: sourcefilter(x, order_of(it), int(hashlib.sha256(it.id.encode()).hexdigest()[:8], 16)),
-                 every=50)
+                 every=50, write_manifest=shard is None)
     return 0
 
 

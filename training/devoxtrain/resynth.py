@@ -20,9 +20,11 @@ MAX_SEC = 30.0     # the training cache keeps 30 s per file
 
 
 def resynthesise(items: list[Item], out: Path, method: str, variant: Callable[[Item], tuple[str, str]],
-                 synth: Callable[[np.ndarray, Item], np.ndarray], every: int = 50) -> Path:
+                 synth: Callable[[np.ndarray, Item], np.ndarray], every: int = 50,
+                 write_manifest: bool = True) -> Path:
     """variant(item) -> (file-name suffix, generator label); synth(x, item) -> y (same length, 16 kHz).
-    `method` names the resynthesis in each row's licence note. Returns the manifest's path."""
+    `method` names the resynthesis in each row's licence note. Returns the manifest's path (written unless
+    write_manifest is False: a shard of a parallel run leaves it to a final pass over every file)."""
     (out / 'audio').mkdir(parents=True, exist_ok=True)
     rows, t0, done_sec = [], time.time(), 0.0
     for k, it in enumerate(items):
@@ -46,6 +48,8 @@ def resynthesise(items: list[Item], out: Path, method: str, variant: Callable[[I
             print(f'{k + 1}/{len(items)} files, {done_sec:.0f} s of audio in {el:.0f} s '
                   f'({el / max(done_sec, 1e-9):.2f} s per s)', flush=True)
     manifest = out / 'manifest.csv'
+    if not write_manifest:
+        return manifest
     with open(manifest, 'w', newline='') as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
