@@ -25,6 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHIPPED = {'narrowband': ('models/devox-phone-nb', 'g711_ulaw'), 'wideband': ('models/devox-phone', 'wideband')}
+# Generated paired fakes (outside git) by the folder their manifest lives in: the command that makes them, every
+# genuine file but the demo calls, so one manifest serves every fold and the all-data model.
+FAKES = {'lyra': ['resynth_lyra.py'], 'sourcefilter': ['resynth_sourcefilter.py', '--all']}
 
 
 def main(argv=None) -> int:
@@ -43,7 +46,10 @@ def main(argv=None) -> int:
             ap.error(f'{recipe} has no "version": give --version')
         fakes = spec.get('paired_fakes')
         if fakes and not (REPO / fakes).exists():     # generated audio lives outside git: make it first
-            subprocess.run([sys.executable, str(HERE / 'resynth_lyra.py'), '--out', str((REPO / fakes).parent)],
+            maker = FAKES.get((REPO / fakes).parent.name)
+            if not maker:
+                ap.error(f'{recipe}: no command known to make {fakes} (FAKES in training/ship.py)')
+            subprocess.run([sys.executable, str(HERE / maker[0]), *maker[1:], '--out', str((REPO / fakes).parent)],
                            check=True, cwd=REPO)
         subprocess.run([sys.executable, str(HERE / 'cross_validate.py'), '--recipe', str(REPO / recipe),
                         '--folds', str(args.folds), '--channel', channel, '--runs', args.runs], check=True, cwd=REPO)
