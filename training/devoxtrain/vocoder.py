@@ -173,13 +173,19 @@ class PeriodDisc(nn.Module):
         if T % p:
             x = F.pad(x[:, None], (0, p - T % p), mode='reflect')[:, 0]
         h = x.view(B, 1, -1, p)
-        fmaps = []
-        for c in self.convs:
-            h = F.leaky_relu(c(h), 0.1)
-            fmaps.append(h)
-        h = self.post(h)
+        return _conv_stack(self.convs, self.post, h)
+
+
+def _conv_stack(convs: nn.ModuleList, post: nn.Module, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's body: leaky-ReLU convs, then the logit conv; returns the flat logits and every feature map
+    (for feature matching)."""
+    fmaps = []
+    for c in convs:
+        h = F.leaky_relu(c(h), 0.1)
         fmaps.append(h)
-        return h.flatten(1), fmaps
+    h = post(h)
+    fmaps.append(h)
+    return h.flatten(1), fmaps
 
 
 class SpecDisc(nn.Module):
@@ -197,13 +203,7 @@ class SpecDisc(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         s = torch.stft(x, self.n_fft, self.hop, window=self.win, return_complex=True).abs()
         h = torch.log(s.clamp(min=1e-5))[:, None].transpose(2, 3)           # [B, 1, T, F]
-        fmaps = []
-        for c in self.convs:
-            h = F.leaky_relu(c(h), 0.1)
-            fmaps.append(h)
-        h = self.post(h)
-        fmaps.append(h)
-        return h.flatten(1), fmaps
+        return _conv_stack(self.convs, self.post, h)
 
 
 PERIODS = (2, 3, 5, 7, 11)
