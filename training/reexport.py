@@ -57,6 +57,9 @@ def main(argv=None) -> int:
             ap.error(f'{d / f} not found')
     card = json.loads((d / 'card.json').read_text())
     ckpt = torch.load(d / 'model.pt', map_location='cpu', weights_only=False)
+    if 'ensemble' in ckpt:
+        ap.error(f'{d} is an ensemble: make it again from its members with training/make_ensemble.py '
+                 '(card.json training.members)')
     net = build(ckpt['config'])
     net.load_state_dict(ckpt['state_dict'])
     net.eval()

@@ -333,6 +333,9 @@ def main(argv=None) -> int:
         args.select_from = 1.0                        # fixed step count: the last weights, never the test fold's best
     elif args.all:
         cfg = cv.all_split_config(args.split_seed, demo_ids)
+        # fixed step count here too: the dev split of --all is the two demo calls (perfectly separated at every
+        # step, so "best dev" was the first evaluation: 2.1.0 shipped its step-1000 weights of 3,000)
+        args.select_from = 1.0
     else:
         cfg = split_config(shared, args.split_seed)
     split = assign_splits(items, cfg)

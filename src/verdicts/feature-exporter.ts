@@ -1,6 +1,6 @@
 /**
  * Features, never audio: with features.export on, each speech window's embedding (the model's
- * `embedding` output, 64 float32 for the shipped models) goes to JetStream on
+ * `embedding` output, 128 float32 for the shipped 2.2 models) goes to JetStream on
  * `<featuresPrefix>.<callToken>`, in a stream of its own (features.stream) whose max age and
  * max bytes bound what the core can ever hold. A record carries the model version, call id,
  * leg, stream id, window seq, media time, speech ratio and the serving score: no samples, no

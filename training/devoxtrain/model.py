@@ -237,18 +237,26 @@ class DevoxNet(nn.Module):
         f = self.front(audio)
         if self.training and self.freq_mask > 0:
             f = self._mask_bands(f)
+        return self.embed(f)
+
+    def embed(self, f: torch.Tensor) -> torch.Tensor:
+        """Front-end features [B, 1, M, T] -> embedding [B, D] (an ensemble runs a shared front-end once)."""
         z = self.blocks(self.stem(f))                                        # [B, C, F', T']
         z = z.mean(dim=2)                                                    # [B, C, T']
         stats = torch.cat([z.mean(dim=2), torch.sqrt(z.var(dim=2, unbiased=False) + 1e-5)], dim=1)
         return self.emb(stats)
 
+    def logit(self, e: torch.Tensor) -> torch.Tensor:
+        """Embedding [B, D] -> logit [B]."""
+        if self.head_type == 'oc':
+            cos = (F.normalize(self.drop(e), dim=1) * F.normalize(self.w, dim=0)).sum(dim=1)
+            return OC_SCORE_GAIN * (0.5 * (OC_M_GENUINE + OC_M_SYNTHETIC) - cos)
+        return self.head(self.drop(e)).squeeze(1)
+
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (logit [B], embedding [B, D])."""
         e = self.features(audio)
-        if self.head_type == 'oc':
-            cos = (F.normalize(self.drop(e), dim=1) * F.normalize(self.w, dim=0)).sum(dim=1)
-            return OC_SCORE_GAIN * (0.5 * (OC_M_GENUINE + OC_M_SYNTHETIC) - cos), e
-        return self.head(self.drop(e)).squeeze(1), e
+        return self.logit(e), e
 
 
 # OC-softmax scale and margins as in the paper. The model's logit is OC_SCORE_GAIN * (mid - cos) in [-2.3, 2.8]:
