@@ -125,8 +125,7 @@ def main(argv=None) -> int:
         'calibration': {'split': 'cross-validation', 'source': thresholds['source'],
                         'window_level_thresholds': thresholds['window_level'],
                         'aggregation': "the verdict engine's smoothed call score of each out-of-fold file"},
-        'frontend': ' | '.join(dict.fromkeys(frontend_text(n.config) for n in nets))
-                    + f' ({net.config["shared_front_ends"]} front-end(s) for {len(nets)} members)',
+        'frontend': _frontends(nets, net.front_of),
         'model_config': net.config,
         'architecture': f'ensemble of {len(nets)} plain CNNs ({widths} channels; each: stem + 4 blocks of '
                         'conv3x3-BN-ReLU, mean/std pooling, 64-d embedding, linear head), score = sigmoid of the mean '
@@ -162,6 +161,14 @@ def main(argv=None) -> int:
           + ', '.join(f'{v["label"]} {v["g711_ulaw"]["file_score"]} (G.711)' for v in card['metrics']['demo_samples'].values()),
           flush=True)
     return 0
+
+
+def _frontends(nets: list[DevoxNet], front_of: list[int]) -> str:
+    """The card's front-end line: one per distinct front-end, naming the members that read it."""
+    if len(set(front_of)) == 1:
+        return f'one front-end shared by all {len(nets)} members: {frontend_text(nets[0].config)}'
+    return '; '.join(f'member {", ".join(str(i + 1) for i, j in enumerate(front_of) if j == k)}: '
+                     f'{frontend_text(nets[k].config)}' for k in dict.fromkeys(front_of))
 
 
 def _git_commit() -> str:
