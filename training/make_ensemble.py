@@ -90,7 +90,6 @@ def main(argv=None) -> int:
 
     x = np.concatenate([real_windows(448), (0.1 * np.random.default_rng(1).standard_normal((64, 16000))).astype(np.float32)])
     expected = 1 / (1 + np.exp(-np.mean([_logit(scores(str(m / 'model.onnx'), x)) for m in members], axis=0)))
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = str(Path(tmp) / 'model.onnx')
         export(net, onnx_path)
@@ -103,6 +102,7 @@ def main(argv=None) -> int:
             print(f'make_ensemble: the graph does not score as its members (tolerance {args.tolerance:g}); nothing '
                   'written', file=sys.stderr)
             return 1
+        out.mkdir(parents=True, exist_ok=True)     # only now: a refused ensemble leaves no folder behind
         for f in out.iterdir():
             if f.is_file():
                 f.unlink()
