@@ -337,6 +337,7 @@ def cmd_parity(model_dir: str | None, dump: str | None = None, variant: str = 'd
                __import__('onnx').load(onnx_path).graph.input]
         return {'model': onnx_path if model_dir else 'random-init export', 'windows': len(x),
                 'max_abs_prob': float(np.max(np.abs(p_pt - p_ort))), 'max_abs_embedding': float(np.max(np.abs(e_pt.numpy() - e_ort))),
+                'embedding_diff_per_window': np.max(np.abs(e_pt.numpy() - e_ort), axis=1).tolist(),
                 'max_abs_batch1_vs_batch': float(np.max(np.abs(p_one - p_ort))),
                 'probs_torch': p_pt.tolist(), 'probs_onnx': p_ort.tolist(),
                 'inputs': ins, 'outputs': [o.name for o in sess.get_outputs()],
