@@ -17,47 +17,25 @@ import argparse
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from devoxtrain.channel import g711_channel
 from devoxtrain.constants import DEMO_IDS
 from devoxtrain.ensemble import EnsembleNet, ensemble_macs, load_model, save_ensemble
 from devoxtrain.model import DevoxNet
 from devoxtrain.onnx_io import export, session, time_inference, torch_score
-from devoxtrain.report import file_score, frontend_text, model_section
+from devoxtrain.report import demo_scores, frontend_text, git_commit, model_section
 from devoxtrain.report_cv import render_cv_readme
 from reexport import real_windows, scores
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     q = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
     return np.log(q / (1 - q))
-
-
-def demo_scores(sess, thresholds: dict, manifest: Path) -> dict:
-    """The two demo calls (never trained on), wideband and through G.711, as train.py reports them."""
-    from devoxtrain.cache import load_audio
-    root = manifest.parent
-    out = {}
-    for iid in DEMO_IDS:
-        label = 'genuine' if '/genuine/' in iid else 'synthetic'
-        x = load_audio(str(root / iid))
-        out[iid] = {'label': label, 'split': 'demo_sample'}
-        for cond, z in (('wideband', x), ('g711_ulaw', g711_channel(x, 'ulaw'))):
-            s, n = file_score(sess, z)
-            out[iid][cond] = {'file_score': round(s, 4), 'windows': n,
-                              'correct_at_eer_threshold': bool((s >= thresholds['eer']) == (label == 'synthetic'))}
-    return out
 
 
 def main(argv=None) -> int:
@@ -136,7 +114,7 @@ def main(argv=None) -> int:
                   'note': 'FLOPs = 2 x multiply-accumulates; a front-end shared by members counts once'},
         'inference': time_inference(str(out / 'model.onnx')),
         'data': base['data'], 'splits': base['splits'],
-        'metrics': {'demo_samples': demo_scores(sess, thresholds, Path(base['data']['corpora'][0].split(':', 1)[1])),
+        'metrics': {'demo_samples': _demos(sess, thresholds['eer'], Path(base['data']['corpora'][0].split(':', 1)[1])),
                     'export_parity_max_abs': parity, 'ensemble_vs_members_max_abs': vs_members},
         'training': {'command': 'python3 training/make_ensemble.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
                      'recipe': ' + '.join(c['training'].get('recipe') or '?' for c in cards),
@@ -148,7 +126,7 @@ def main(argv=None) -> int:
                                  for m, c in zip(members, cards)]},
         'cross_validation': cv,
         'created': datetime.now(timezone.utc).isoformat(timespec='seconds'),
-        'git_commit': _git_commit(),
+        'git_commit': git_commit(),
         'license_note': base.get('license_note'),
     }
     (out / 'card.json').write_text(json.dumps(card, indent=2) + '\n')
@@ -163,19 +141,22 @@ def main(argv=None) -> int:
     return 0
 
 
+def _demos(sess, eer_threshold: float, manifest: Path) -> dict:
+    """The two demo calls (never trained on), scored as train.py reports them (report.demo_scores)."""
+    out = {}
+    for iid in DEMO_IDS:
+        label = 'genuine' if '/genuine/' in iid else 'synthetic'
+        out[iid] = {'label': label, 'split': 'demo_sample',
+                    **demo_scores(sess, str(manifest.parent / iid), label, eer_threshold)}
+    return out
+
+
 def _frontends(nets: list[DevoxNet], front_of: list[int]) -> str:
     """The card's front-end line: one per distinct front-end, naming the members that read it."""
     if len(set(front_of)) == 1:
         return f'one front-end shared by all {len(nets)} members: {frontend_text(nets[0].config)}'
     return '; '.join(f'member {", ".join(str(i + 1) for i, j in enumerate(front_of) if j == k)}: '
                      f'{frontend_text(nets[k].config)}' for k in dict.fromkeys(front_of))
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return 'unknown'
 
 
 if __name__ == '__main__':

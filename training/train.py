@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss
 from devoxtrain.sampler import CropStream
 from devoxtrain.splits import assign_splits, split_config, summarize
 from devoxtrain import onnx_io
-from devoxtrain.report import finish_model_dir
+from devoxtrain.report import finish_model_dir, git_commit
 from devoxtrain.train_args import parse_args
 
 
@@ -109,16 +108,6 @@ class EmaWeights:
             e.mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
         for e, b in zip(self.net.buffers(), net.buffers()):
             e.copy_(b)
-
-
-def git_commit() -> str:
-    try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'training'], cwd=REPO, capture_output=True,
-                               text=True).stdout.strip()
-        return sha + ('+dirty(training/)' if dirty else '')
-    except OSError:
-        return 'unknown'
 
 
 def repo_path(p: str) -> str:

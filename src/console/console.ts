@@ -24,7 +24,7 @@ import { Sessions, type Session } from './sessions.js';
 
 export const CONSOLE_WEB_DIR = resolve(projectRoot, 'web', 'console');
 /** The page and its ES modules, served from memory under console.path (read once at start). */
-export const CONSOLE_ASSETS = ['index.html', 'console.css', 'console.js', 'table.js', 'alerts.js', 'detail.js', 'draw.js', 'listen.js'] as const;
+export const CONSOLE_ASSETS = ['index.html', 'console.css', 'console.js', 'table.js', 'alerts.js', 'detail.js', 'draw.js', 'dom.js', 'listen.js'] as const;
 
 /** Console feedback buttons: "confirmed fake" and "false alarm". */
 const CONSOLE_VERDICTS = new Set(['confirmed_synthetic', 'confirmed_genuine']);

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -9,9 +10,21 @@ import numpy as np
 
 from . import onnx_io
 from .cache import load_audio
+from .constants import REPO
 from .evaluation import codec_shift, evaluate, score_partial_edits
 from .metrics import cut_windows, speech_windows
 from .splits import summarize
+
+
+def git_commit() -> str:
+    """The commit a model is made at, for its card; "+dirty(training/)" when training/ has uncommitted changes."""
+    try:
+        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'training'], cwd=REPO, capture_output=True,
+                               text=True).stdout.strip()
+        return sha + ('+dirty(training/)' if dirty else '')
+    except OSError:
+        return 'unknown'
 
 
 def file_score(sess, x: np.ndarray) -> tuple[float, int]:
@@ -32,18 +45,22 @@ def run_evaluation(sess, items, split, test_items, audio, eer_threshold, demo_id
         log('codec shift (median call score genuine / synthetic, file EER): ' + '; '.join(
             f'{k} {v["median_call_score_genuine"]} / {v["median_call_score_synthetic"]}, {v["file_eer_pct"]}%'
             for k, v in codecs['conditions'].items()))
-    demo = {}
     by_id = {it.id: it for it in items}
-    from .channel import g711_channel
-    for iid in demo_ids:
-        it = by_id[iid]
-        x = load_audio(it.path)
-        for cond, z in (('wideband', x), ('g711_ulaw', g711_channel(x, 'ulaw'))):
-            s, n = file_score(sess, z)
-            demo.setdefault(iid, {'label': it.label, 'split': split.split.get(iid, split.dropped.get(iid))})[cond] = {
-                'file_score': round(s, 4), 'windows': n,
-                'correct_at_eer_threshold': bool((s >= eer_threshold) == (it.label == 'synthetic'))}
+    demo = {iid: {'label': by_id[iid].label, 'split': split.split.get(iid, split.dropped.get(iid)),
+                  **demo_scores(sess, by_id[iid].path, by_id[iid].label, eer_threshold)} for iid in demo_ids}
     return ev, partial, demo, codecs
+
+
+def demo_scores(sess, path, label: str, eer_threshold: float) -> dict:
+    """One demo call (never trained on), wideband and through G.711: its file score and whether it is right."""
+    from .channel import g711_channel
+    x = load_audio(path)
+    out = {}
+    for cond, z in (('wideband', x), ('g711_ulaw', g711_channel(x, 'ulaw'))):
+        s, n = file_score(sess, z)
+        out[cond] = {'file_score': round(s, 4), 'windows': n,
+                     'correct_at_eer_threshold': bool((s >= eer_threshold) == (label == 'synthetic'))}
+    return out
 
 
 def strip_scores(ev: dict) -> dict:

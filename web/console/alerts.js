@@ -1,8 +1,7 @@
 // DevoX supervisor console: the alerts feed (acknowledge / assign for supervisors) and the cue
 // (flash, pulse, optional beep) when new alerts arrive.
 import { badge } from './draw.js';
-
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 
 let deps = null;
 let state = null;

@@ -1,15 +1,12 @@
 // DevoX supervisor console: hand-written, no build step. Signs the operator in, reads the
 // server-sent events of /console/api/stream (hello, snapshot, delta) and hands them to the
 // calls table (table.js), the alerts feed (alerts.js) and the open call's detail (detail.js).
-// Drawing helpers: draw.js. Listen-in: listen.js.
+// Drawing helpers: draw.js; element and API lookups: dom.js. Listen-in: listen.js.
 import { cue, initAlerts, renderAlerts } from './alerts.js';
 import { initDetail, openDetail, refreshDetailSoon } from './detail.js';
 import { initListen, listenBlocked, onListenEvent, startListen, stopListen } from './listen.js';
 import { initTable, schedule } from './table.js';
-
-const BASE = location.pathname.replace(/\/$/, '');
-const api = (p) => `${BASE}/api/${p}`;
-const $ = (id) => document.getElementById(id);
+import { $, api } from './dom.js';
 
 const state = {
   me: null,

@@ -2,10 +2,7 @@
 // events) and the supervisor's actions on it (feedback, listen-in).
 import { badge, duration, timeline } from './draw.js';
 import { decorateLegButton, startListen } from './listen.js';
-
-const $ = (id) => document.getElementById(id);
-const BASE = location.pathname.replace(/\/$/, '');
-const api = (p) => `${BASE}/api/${p}`;
+import { $, api } from './dom.js';
 
 let deps = null;
 let state = null;

@@ -4,7 +4,7 @@
 // server. One listen-in at a time per page; DevoX ends it when the leg ends, after
 // console.listen.maxSec, on sign-out, or when this page goes away, and says so on the event
 // stream (`listen` event).
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 
 const REASONS = {
   stopped: 'stopped',

@@ -2,8 +2,8 @@
 // rendering is batched to one animation frame per push, and rows out of view are brought up
 // to date only when they scroll into view.
 import { badge, duration, setText, sparkline } from './draw.js';
+import { $ } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 const LABELS = ['synthetic', 'suspicious', 'genuine', 'insufficient_speech', 'listening'];
 const RANK = { listening: 0, insufficient_speech: 1, genuine: 2, suspicious: 3, synthetic: 4 };
 
