@@ -6,7 +6,9 @@ trunk receives from a mobile caller), and report window / file EER next to plain
     python3 training/channel_eval.py training/runs/plain/cv-narrowband-f{0,1,2} --out runs/plain/mobile-nb.json
 
 Channels: amrnb12.2 (AMR-NB 12.2 kbps, the usual mode), amrnb4.75 (the lowest mode, bad coverage), gsm (GSM 06.10
-full rate), each -> G.711 mu-law -> 16 kHz (channel.mobile_channel); agc (augment.random_agc, the AGC augmentation of
+full rate), amrwb12.65 / amrwb6.6 (an HD-voice leg: AMR-WB at 16 kHz), each -> G.711 mu-law -> 16 kHz
+(channel.mobile_channel); hd12.65 / hd6.6 (AMR-WB kept wideband, for the wideband model; compare with
+--baseline wideband); agc (augment.random_agc, the AGC augmentation of
 train.py --agc, drawn per file from its id, then G.711 mu-law); the held-out fold's audio as the training cache holds it
 (30 s per file). Out-of-fold for the model; nothing here trains.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cv_report import block, call_score
-from devoxtrain import onnx_io
+from devoxtrain import amrwb, onnx_io
 from devoxtrain.cache import load_audio
 from devoxtrain.augment import random_agc
 from devoxtrain.channel import g711_channel, mobile_channel, to_int16
@@ -31,7 +33,16 @@ from devoxtrain.constants import SHARED_SPEECH
 from devoxtrain.metrics import cut_windows, speech_windows
 
 SPEECH = SHARED_SPEECH
-CHANNELS = {'amrnb12.2': ('amrnb', 7), 'amrnb4.75': ('amrnb', 0), 'gsm': ('gsm', 0), 'agc': ('agc', 0)}
+CHANNELS = {'amrnb12.2': ('amrnb', 7), 'amrnb4.75': ('amrnb', 0), 'gsm': ('gsm', 0), 'agc': ('agc', 0),
+            'amrwb12.65': ('amrwb', 2), 'amrwb6.6': ('amrwb', 0), 'hd12.65': ('hd', 2), 'hd6.6': ('hd', 0)}
+
+
+def leg(x: np.ndarray, file_id: str, codec: str, mode: int) -> np.ndarray:
+    if codec == 'agc':
+        return agc_g711(x, file_id)
+    if codec == 'hd':                       # AMR-WB kept wideband: an HD-voice call to a wideband (Opus / L16) stream
+        return amrwb.roundtrip(x, mode)
+    return mobile_channel(x, codec, mode)
 
 
 def agc_g711(x: np.ndarray, file_id: str) -> np.ndarray:
@@ -45,6 +56,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('runs', nargs='+')
     ap.add_argument('--channels', default='amrnb12.2,gsm')
+    ap.add_argument('--baseline', default='g711_ulaw', choices=('g711_ulaw', 'wideband'),
+                    help="the oof.json channel reported beside the new ones (wideband for the hd* channels)")
     ap.add_argument('--out', required=True)
     ap.add_argument('--oof-name', default=None, metavar='NAME',
                     help="also write each run's per-file scores (oof.json's format) to RUN/NAME, for compare_runs.py "
@@ -58,21 +71,21 @@ def main(argv=None) -> int:
     if len(set(folds_of)) != len(folds_of):
         ap.error(f'two runs hold out the same fold ({folds_of}): the report pools the runs as folds of one recipe; '
                  'evaluate runs of different recipes one at a time')
-    rows: dict[str, list[dict]] = {c: [] for c in ['g711_ulaw', *chans]}
+    rows: dict[str, list[dict]] = {c: [] for c in [args.baseline, *chans]}
     t0 = time.time()
     for run in args.runs:
         oof = json.loads((Path(run) / 'oof.json').read_text())
         sess = onnx_io.session(str(Path(run) / 'model.onnx'))
         for r in oof['files']:
-            if r['channel'] != 'g711_ulaw':
+            if r['channel'] != args.baseline:
                 continue
             base = dict(r, fold=oof['meta']['fold'], y=int(r['label'] == 'synthetic'))
             base['file_score'] = call_score(r['scores'], r['speech'])[0] or 0.5
-            rows['g711_ulaw'].append(base)
+            rows[args.baseline].append(base)
             x = to_int16(load_audio(str(SPEECH / r['id']), 30.0)).astype(np.float32) / 32768.0
             for c in chans:
                 codec, mode = CHANNELS[c]
-                win = cut_windows(agc_g711(x, r['id']) if codec == 'agc' else mobile_channel(x, codec, mode))
+                win = cut_windows(leg(x, r['id'], codec, mode))
                 p, _ = onnx_io.score(sess, win)
                 sp = speech_windows(win)
                 d = dict(base, channel=c, scores=[float(v) for v in p], speech=[bool(v) for v in sp])

@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     # recipe: a fold or an --all run reuses what the first run decoded.
     pool = items if not args.smoke else list({it.id: it for s in by_split.values() for it in s}.values())
     pooled = cachemod.build({'pool': pool}, args.cache_dir, {'pool': caps['train']}, copies_for=('pool',), log=log,
-                            mobile=args.mobile > 0, denoise=args.denoise > 0,
+                            mobile=args.mobile > 0, denoise=args.denoise > 0, amrwb=args.amrwb > 0,
                             lace_ids=[it.id for it in by_split['train']] if args.lace > 0 else None)
     stores = {s: pooled['pool'] for s in ('train', 'dev', 'test')}
     if args.paired_fakes:
@@ -257,6 +257,7 @@ def main(argv=None) -> int:
     aug.p_denoise = args.denoise
     aug.p_lace = args.lace
     aug.p_agc = args.agc
+    aug.p_amrwb, aug.amrwb_tandem = args.amrwb, args.amrwb_tandem
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None

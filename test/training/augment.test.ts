@@ -24,7 +24,11 @@ interface Aug {
   opus: Record<string, { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number }>;
   source_codecs: Record<string, { same_length: boolean; lag_samples: number; snr_db: number; energy_above_6k_db_change: number }>;
   equalize: { low_minus_high_db: number; same_length: boolean; rms_ratio_db: number };
-  mobile: Record<'amrnb12.2' | 'amrnb4.75' | 'gsm', { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number; corr_with_g711: number }>;
+  mobile: Record<'amrnb12.2' | 'amrnb4.75' | 'gsm' | 'amrwb12.65' | 'amrwb6.6', { same_length: boolean; lag_samples: number; energy_above_4k_fraction: number; corr_with_g711: number }>;
+  amrwb: {
+    modes: Record<'12.65' | '6.6' | '23.85', { same_length: boolean; lag_samples: number; corr: number; energy_above_4k_ratio: number }>;
+    augmenter_tandem_above_4k: number; augmenter_kept_above_4k: number; bad_mode_error: string | null;
+  };
   neural: Record<'rnnoise' | 'opus16' | 'lace16' | 'nolace16', { same_length: boolean; lag_samples: number; corr: number; snr_vs_plain_opus_db?: number }>;
   lace_copies: {
     processed_first_two: Record<string, boolean[]>; snr_vs_clean_db: Record<string, number>;
@@ -48,7 +52,7 @@ interface Aug {
 t.test('augmentations do what they claim', async (t) => {
   const a = await check<Aug>(['augment']);
 
-  t.test('mobile legs (AMR-NB 12.2 / 4.75 kbps, GSM-FR through sox) transcoded to G.711: narrowband, aligned, still speech', async (t) => {
+  t.test('mobile legs (AMR-NB 12.2 / 4.75 kbps, GSM-FR through sox; AMR-WB 12.65 / 6.6 kbps through Debian libvo-amrwbenc + opencore) transcoded to G.711: narrowband, aligned, still speech', async (t) => {
     for (const [name, m] of Object.entries(a.mobile)) {
       t.ok(m.same_length, `${name}: same length`);
       t.ok(m.energy_above_4k_fraction < 0.01, `${name}: ${m.energy_above_4k_fraction.toExponential(2)} of the energy above 4.1 kHz`);
@@ -56,6 +60,19 @@ t.test('augmentations do what they claim', async (t) => {
       t.ok(m.corr_with_g711 > 0.4, `${name}: waveform correlation with plain G.711 ${m.corr_with_g711.toFixed(2)} (a codec, not noise)`);
     }
     t.ok(a.mobile.gsm.corr_with_g711 > 0.9, 'GSM-FR (RPE-LTP) keeps the waveform closely');
+  });
+
+  t.test('AMR-WB kept wideband (HD voice): aligned, wideband, still speech; the augmenter applies the G.711 tandem on request', async (t) => {
+    for (const [name, m] of Object.entries(a.amrwb.modes)) {
+      t.ok(m.same_length, `${name} kbps: same length`);
+      t.ok(Math.abs(m.lag_samples) <= 2, `${name} kbps: lag ${m.lag_samples} samples (codec delay removed)`);
+      t.ok(m.corr > 0.4, `${name} kbps: correlation with the input ${m.corr.toFixed(2)} (a codec, not noise)`);
+      t.ok(m.energy_above_4k_ratio > 0.1, `${name} kbps: ${m.energy_above_4k_ratio.toFixed(2)} of the 4.1-7 kHz energy kept (wideband)`);
+    }
+    const [tandem, kept] = [a.amrwb.augmenter_tandem_above_4k, a.amrwb.augmenter_kept_above_4k];
+    t.ok(kept > 1e-3, `amrwb_tandem 0: the copy stays wideband (${kept.toExponential(2)} of the energy above 4.1 kHz)`);
+    t.ok(tandem < kept / 100, `amrwb_tandem 1: G.711 after AMR-WB (${tandem.toExponential(2)} above 4.1 kHz)`);
+    t.match(a.amrwb.bad_mode_error ?? '', /AMR-WB mode must be one of/, 'an unknown mode is refused with the valid ones');
   });
 
   t.test('neural channels (scripts/neural-channel.ts: RNNoise, Opus 1.5 LACE / NoLACE) are aligned copies of the speech', async (t) => {

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from devoxtrain import augment, channel
+from devoxtrain import amrwb, augment, channel
 from devoxtrain import cache as cachemod
 from devoxtrain.constants import SR
 from devoxtrain.data import Item
@@ -101,13 +101,40 @@ def _mobile(speech: np.ndarray) -> dict:
     x = speech[:3 * SR].astype(np.float32)
     ref = channel.g711_channel(x, 'ulaw')
     out = {}
-    for name, codec, mode in (('amrnb12.2', 'amrnb', 7), ('amrnb4.75', 'amrnb', 0), ('gsm', 'gsm', 0)):
+    for name, codec, mode in (('amrnb12.2', 'amrnb', 7), ('amrnb4.75', 'amrnb', 0), ('gsm', 'gsm', 0),
+                              ('amrwb12.65', 'amrwb', 2), ('amrwb6.6', 'amrwb', 0)):
         y = channel.mobile_channel(x, codec, mode)
         lag = max(range(0, 400), key=lambda k: float(np.dot(ref[:len(ref) - k], y[k:])))
         out[name] = {'same_length': len(y) == len(x), 'lag_samples': int(lag),
                      'energy_above_4k_fraction': _band_energy_fraction(y, 4100),
                      'corr_with_g711': float(np.corrcoef(ref[:len(ref) - lag], y[lag:])[0, 1])}
     return out
+
+
+def _amrwb(speech: np.ndarray) -> dict:
+    """AMR-WB kept wideband (amrwb.roundtrip, Debian's libvo-amrwbenc0 + libopencore-amrwb0 through ctypes): same length,
+    delay removed, wideband (energy above 4 kHz kept), still the speech; the augmenter's 'amrwb' channel applies the
+    G.711 tandem at amrwb_tandem 1 and leaves the copy wideband at 0; a bad mode is refused."""
+    x = speech[:3 * SR].astype(np.float32)
+    out = {}
+    for name, mode in (('12.65', 2), ('6.6', 0), ('23.85', 8)):
+        y = amrwb.roundtrip(x, mode)
+        lag = max(range(-200, 200), key=lambda k: float(np.dot(x[max(0, -k):len(x) - max(0, k)], y[max(0, k):len(y) - max(0, -k)])))
+        out[name] = {'same_length': len(y) == len(x), 'lag_samples': int(lag), 'corr': float(np.corrcoef(x, y)[0, 1]),
+                     'energy_above_4k_ratio': _band_energy_fraction(y, 4100, 7000) / max(_band_energy_fraction(x, 4100, 7000), 1e-12)}
+    copy = amrwb.roundtrip(x, 2)
+    rng = np.random.default_rng(0)
+    tandem = augment.Augmenter(augment.AugConfig(p_reverb=0, p_noise=0, p_babble=0, p_packet_loss=0, amrwb_tandem=1.0), None)
+    kept = augment.Augmenter(augment.AugConfig(p_reverb=0, p_noise=0, p_babble=0, p_packet_loss=0, amrwb_tandem=0.0), None)
+    try:
+        amrwb.roundtrip(x, 9)
+        bad = None
+    except ValueError as e:
+        bad = str(e)
+    return {'modes': out,
+            'augmenter_tandem_above_4k': _band_energy_fraction(tandem(copy, 'amrwb', rng), 4100),
+            'augmenter_kept_above_4k': _band_energy_fraction(kept(copy, 'amrwb', rng), 4100),
+            'bad_mode_error': bad}
 
 
 def _neural(speech: np.ndarray) -> dict:
@@ -326,6 +353,7 @@ def cmd_augment() -> dict:
         'opus': op,
         'mobile': _mobile(speech),
         'neural': _neural(speech),
+        'amrwb': _amrwb(speech),
         'rawboost': _rawboost(speech),
         'lace_copies': _lace_copies(speech),
         'agc': _agc(speech),

@@ -83,10 +83,12 @@ t.test('train.py refuses bad options at once, before decoding anything', async (
     [['--widths', 'a,b,c,d,e'], /--widths must be 5 comma-separated integers/],
     [['--clean-crops', '1.5'], /--clean-crops must be a fraction in \[0, 1\], not 1.5/],
     [['--select-from', '-0.1'], /--select-from must be a fraction in \[0, 1\]/],
-    [['--g711', '0.7'], /--g711 0.7, --opus 0.25, --mobile 0.0 and --lace 0.0 must be probabilities that leave room for band-limit 0.15/],
-    [['--g711', '0.5', '--opus', '0.4'], /--g711 0.5, --opus 0.4, --mobile 0.0 and --lace 0.0 must be probabilities/],
-    [['--g711', '0.5', '--mobile', '0.6'], /--g711 0.5, --opus 0.25, --mobile 0.6 and --lace 0.0 must be probabilities/],
-    [['--g711', '0.5', '--opus', '0', '--lace', '0.6'], /--g711 0.5, --opus 0.0, --mobile 0.0 and --lace 0.6 must be probabilities/],
+    [['--g711', '0.7'], /--g711 0.7, --opus 0.25, --mobile 0.0, --lace 0.0 and --amrwb 0.0 must be probabilities that leave room for band-limit 0.15/],
+    [['--g711', '0.5', '--opus', '0.4'], /--g711 0.5, --opus 0.4, --mobile 0.0, --lace 0.0 and --amrwb 0.0 must be probabilities/],
+    [['--g711', '0.5', '--mobile', '0.6'], /--g711 0.5, --opus 0.25, --mobile 0.6, --lace 0.0 and --amrwb 0.0 must be probabilities/],
+    [['--g711', '0.5', '--opus', '0', '--lace', '0.6'], /--g711 0.5, --opus 0.0, --mobile 0.0, --lace 0.6 and --amrwb 0.0 must be probabilities/],
+    [['--g711', '0.5', '--opus', '0', '--amrwb', '0.6'], /--g711 0.5, --opus 0.0, --mobile 0.0, --lace 0.0 and --amrwb 0.6 must be probabilities/],
+    [['--amrwb-tandem', '2'], /--amrwb-tandem must be a fraction in \[0, 1\], not 2.0/],
     [['--denoise', '1.5'], /--denoise must be a fraction in \[0, 1\], not 1.5/],
   ];
   for (const [args, msg] of cases) {

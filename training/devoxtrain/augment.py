@@ -225,9 +225,11 @@ class AugConfig:
     rawboost_algo: str = '12'
     p_lace: float = 0.0           # one of the precomputed Opus 1.5 LACE / NoLACE copies at 12 / 16 kbps (cache.LACE_COPIES)
     p_agc: float = 0.0            # random_agc (gain riding + compressor / limiter) after the talker level, before the channel
+    p_amrwb: float = 0.0          # one of the precomputed AMR-WB copies (an HD-voice mobile leg, cache.AMRWB_COPIES)
+    amrwb_tandem: float = 1.0     # share of AMR-WB crops then transcoded to G.711 mu-law at the interconnect
 
 
-CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile', 'lace')
+CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile', 'lace', 'amrwb')
 
 
 class Augmenter:
@@ -237,15 +239,16 @@ class Augmenter:
         self.cfg = cfg
         self.babble = babble
         c = cfg
-        # p_lace last: at 0 the draws of older runs replay exactly (a zero-probability last category changes nothing)
-        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus, c.p_mobile, c.p_lace])
+        # p_lace, p_amrwb last: at 0 the draws of older runs replay exactly (zero-probability last categories change
+        # nothing)
+        p = np.array([c.p_bandlimit, c.p_ulaw, c.p_alaw, c.p_opus, c.p_mobile, c.p_lace, c.p_amrwb])
         self.channel_p = np.concatenate([[max(0.0, 1 - p.sum())], p])
 
     def pick_channel(self, rng: np.random.Generator) -> str:
         return CHANNELS[int(rng.choice(len(CHANNELS), p=self.channel_p))]
 
     def __call__(self, x: np.ndarray, channel_name: str, rng: np.random.Generator, plain: bool = False) -> np.ndarray:
-        """x: clean crop (or a decoded copy when channel_name is 'opus', 'mobile' or 'lace': those are precomputed).
+        """x: clean crop (or a decoded copy when channel_name is 'opus', 'mobile', 'lace' or 'amrwb': precomputed).
         plain: loudness normalisation and the random gain only (a clean wideband crop, see AugConfig.p_clean)."""
         c = self.cfg
         y = normalize_loudness(x)
@@ -270,6 +273,8 @@ class Augmenter:
             y = channel.bandlimit(y)
         elif channel_name in ('ulaw', 'alaw'):
             y = channel.g711_channel(np.clip(y, -1, 1), channel_name)
+        elif channel_name == 'amrwb' and rng.random() < c.amrwb_tandem:     # AMR-WB -> G.711 at the interconnect
+            y = channel.g711_channel(np.clip(y, -1, 1), 'ulaw')
         if rng.random() < c.p_packet_loss:
             y, _ = packet_loss(y, rng, float(rng.uniform(0.02, 0.1)), mode='zero' if rng.random() < 0.5 else 'repeat')
         return np.clip(y, -1.0, 1.0).astype(np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from . import channel
+from . import amrwb, channel
 from .constants import SR
 from .data import Item
 
@@ -35,6 +35,11 @@ SOURCE_COPIES = (('mp3_24', 'mp3', 24), ('mp3_48', 'mp3', 48), ('aac_32', 'aac',
 # Mobile legs as a SIP trunk receives them (name, codec, sox AMR-NB mode): AMR-NB 12.2 / 5.9 kbps or GSM-FR, then
 # G.711 mu-law at the interconnect (channel.mobile_channel). Computed only for runs that ask for them (--mobile).
 MOBILE_COPIES = (('amr12', 'amrnb', 7), ('amr59', 'amrnb', 2), ('gsm', 'gsm', 0))
+# HD-voice mobile legs (name, AMR-WB mode; amrwb.roundtrip through Debian's libvo-amrwbenc0 / libopencore-amrwb0):
+# AMR-WB 12.65 kbps (VoLTE's usual mode) and 6.60 kbps (poor radio), decoded at 16 kHz. The tandem to G.711 at the
+# interconnect is drawn per crop by the augmenter (AugConfig.amrwb_tandem), so one copy serves both bands.
+# Computed only for runs that ask for them (--amrwb).
+AMRWB_COPIES = (('amrwb12', 2), ('amrwb6', 0))
 # Neural processing before the leg (name, mode, kbps; channel.neural_channel): RNNoise denoising as a softphone or an
 # agent's headset software applies it. Computed only for runs that ask for it (--denoise).
 DENOISE_COPIES = (('rnnoise', 'rnnoise', 0),)
@@ -46,12 +51,14 @@ DENOISE_COPIES = (('rnnoise', 'rnnoise', 0),)
 LACE_COPIES = (('lace12', 'lace', 12), ('lace16', 'lace', 16), ('nolace12', 'nolace', 12), ('nolace16', 'nolace', 16))
 
 
-def copy_names(mobile: bool = False, denoise: bool = False) -> list[str]:
+def copy_names(mobile: bool = False, denoise: bool = False, amrwb: bool = False) -> list[str]:
     names = [f'opus{b}' for b in OPUS_BITRATES] + [n for n, _, _ in SOURCE_COPIES]
     if mobile:
         names += [n for n, _, _ in MOBILE_COPIES]
     if denoise:
         names += [n for n, _, _ in DENOISE_COPIES]
+    if amrwb:
+        names += [n for n, _ in AMRWB_COPIES]
     return names
 
 
@@ -61,6 +68,9 @@ def _encode(name: str, piece: np.ndarray) -> np.ndarray:
     neural = next(((m, k) for n, m, k in DENOISE_COPIES + LACE_COPIES if n == name), None)
     if neural is not None:
         return channel.neural_channel(piece, neural[0], neural[1])
+    hd = next((m for n, m in AMRWB_COPIES if n == name), None)
+    if hd is not None:
+        return amrwb.roundtrip(piece, hd)
     mobile = next(((c, m) for n, c, m in MOBILE_COPIES if n == name), None)
     if mobile is not None:
         return channel.mobile_channel(piece, mobile[0], mobile[1])
@@ -118,8 +128,9 @@ def _key(items_by_split: dict[str, list[Item]], caps: dict[str, float], opus: bo
 
 def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, caps: dict[str, float],
           copies_for: tuple[str, ...] = ('train',), log=print, mobile: bool = False,
-          denoise: bool = False, lace_ids: list[str] | None = None) -> dict[str, Store]:
-    """mobile / denoise: also the mobile-leg (MOBILE_COPIES) / denoised (DENOISE_COPIES) copies of `copies_for`.
+          denoise: bool = False, lace_ids: list[str] | None = None, amrwb: bool = False) -> dict[str, Store]:
+    """mobile / denoise / amrwb: also the mobile-leg (MOBILE_COPIES) / denoised (DENOISE_COPIES) / AMR-WB
+    (AMRWB_COPIES) copies of `copies_for`.
     lace_ids: also the Opus 1.5 LACE / NoLACE copies (LACE_COPIES) of `copies_for`, computed for these files only
     (the ones a run trains on); the other files' spans hold their clean audio."""
     key = _key(items_by_split, caps, bool(copies_for))
@@ -151,14 +162,14 @@ def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, c
     index = json.loads(done.read_text())
     for split in copies_for:
         if split in index:
-            _copies(root, split, log, mobile, denoise)
+            _copies(root, split, log, mobile, denoise, amrwb)
             if lace_ids:
                 _partial_copies(root, split, index[split], lace_ids, LACE_COPIES, log)
     stores: dict[str, Store] = {}
     for split, idx in index.items():
         arrays = {'clean': np.load(root / f'{split}_clean.npy', mmap_mode='r')}
         if split in copies_for:
-            for name in copy_names(mobile, denoise):
+            for name in copy_names(mobile, denoise, amrwb):
                 arrays[name] = np.load(root / f'{split}_{name}.npy', mmap_mode='r')
             if lace_ids:
                 for name, _, _ in LACE_COPIES:
@@ -167,10 +178,10 @@ def build(items_by_split: dict[str, list[Item]], cache_dir: str | os.PathLike, c
     return stores
 
 
-def _copies(root: Path, split: str, log, mobile: bool = False, denoise: bool = False) -> None:
+def _copies(root: Path, split: str, log, mobile: bool = False, denoise: bool = False, amrwb: bool = False) -> None:
     """The codec copies of a split's clean audio that are not on disk yet (resumable, atomic per copy)."""
     clean = None
-    for name in copy_names(mobile, denoise):
+    for name in copy_names(mobile, denoise, amrwb):
         target = root / f'{split}_{name}.npy'
         if target.exists():
             continue

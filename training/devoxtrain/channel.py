@@ -18,6 +18,7 @@ import tempfile
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from . import amrwb
 from .constants import SR
 from .resample import resample
 
@@ -172,7 +173,8 @@ def source_codec(x: np.ndarray, codec: str, bitrate_kbps: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- mobile legs (sox: AMR-NB via opencore, GSM-FR via libgsm)
 # A mobile caller reaches a SIP trunk through the mobile network's codec, transcoded to G.711 at the interconnect
-# (a tandem). Debian's ffmpeg has no AMR encoder; Debian's sox encodes AMR-NB (opencore-amrnb) and GSM 06.10.
+# (a tandem). Debian's ffmpeg has no AMR encoder; Debian's sox encodes AMR-NB (opencore-amrnb) and GSM 06.10;
+# AMR-WB comes from Debian's libvo-amrwbenc0 / libopencore-amrwb0 through ctypes (amrwb.py).
 AMR_NB_MODES = {0: 4.75, 2: 5.9, 4: 7.4, 7: 12.2}     # sox -C mode -> kbps
 
 
@@ -192,8 +194,13 @@ def _sox(pcm8: bytes, args_out: list[str], args_in: list[str]) -> bytes:
 
 def mobile_channel(x: np.ndarray, codec: str = 'amrnb', mode: int = 7, law: str = 'ulaw') -> np.ndarray:
     """16 kHz -> 8 kHz (the runtime's resampler) -> AMR-NB (mode 0-7) or GSM-FR encode/decode -> G.711 -> 16 kHz:
-    a mobile leg transcoded to G.711 at the interconnect, as a SIP trunk receives it. Same length as x."""
+    a mobile leg transcoded to G.711 at the interconnect, as a SIP trunk receives it. codec 'amrwb': an HD-voice leg,
+    AMR-WB (mode 0-8) at 16 kHz, then the same tandem to G.711. Same length as x."""
     n = len(x)
+    if codec == 'amrwb':
+        y16 = amrwb.roundtrip(x, mode)
+        y = resample(g711_decode(g711_encode(resample(y16, SR, 8000), law), law), 8000, SR)[:n]
+        return (y if len(y) == n else np.pad(y, (0, n - len(y)))).astype(np.float32)
     x8 = resample(np.asarray(x, np.float32), SR, 8000)
     pcm = to_int16(x8).tobytes()
     if codec == 'amrnb':
@@ -203,7 +210,7 @@ def mobile_channel(x: np.ndarray, codec: str = 'amrnb', mode: int = 7, law: str 
     elif codec == 'gsm':
         out = _sox(pcm, ['-t', 'gsm'], ['-t', 'gsm'])
     else:
-        raise ValueError(f'codec must be amrnb or gsm, not {codec!r}')
+        raise ValueError(f'codec must be amrnb, amrwb or gsm, not {codec!r}')
     y8 = np.frombuffer(out, dtype=np.int16).astype(np.float32) / 32768.0
     y8 = y8[:len(x8)] if len(y8) >= len(x8) else np.pad(y8, (0, len(x8) - len(y8)))
     y8 = g711_decode(g711_encode(y8, law), law)

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .augment import AugConfig, Augmenter, rms_dbfs
-from .cache import DENOISE_COPIES, LACE_COPIES, MOBILE_COPIES, OPUS_BITRATES, SOURCE_COPIES, Store
+from .cache import AMRWB_COPIES, DENOISE_COPIES, LACE_COPIES, MOBILE_COPIES, OPUS_BITRATES, SOURCE_COPIES, Store
 from .constants import SPEECH_DBFS, SR, WINDOW
 from .data import Item
 
@@ -43,6 +43,9 @@ class CropStream(IterableDataset):
         self._mobile = [n for n, _, _ in MOBILE_COPIES if n in store.arrays]
         if aug.p_mobile > 0 and not self._mobile:
             raise ValueError('p_mobile > 0 needs the mobile-leg copies in the cache (cache.build(..., mobile=True))')
+        self._amrwb = [n for n, _ in AMRWB_COPIES if n in store.arrays]
+        if aug.p_amrwb > 0 and not self._amrwb:
+            raise ValueError('p_amrwb > 0 needs the AMR-WB copies in the cache (cache.build(..., amrwb=True))')
         self._lace = [n for n, _, _ in LACE_COPIES if n in store.arrays]
         if aug.p_lace > 0 and not self._lace:
             raise ValueError('p_lace > 0 needs the LACE / NoLACE copies in the cache (cache.build(..., lace_ids=...))')
@@ -172,6 +175,8 @@ class CropStream(IterableDataset):
             return self._mobile[int(rng.integers(len(self._mobile)))]
         if ch == 'lace':
             return self._lace[int(rng.integers(len(self._lace)))]
+        if ch == 'amrwb':
+            return self._amrwb[int(rng.integers(len(self._amrwb)))]
         if self.aug_cfg.p_denoise > 0 and rng.random() < self.aug_cfg.p_denoise:   # no draw at 0: replays exactly
             return self._denoised[int(rng.integers(len(self._denoised)))]
         p = self.aug_cfg.p_source_codec

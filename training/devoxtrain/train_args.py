@@ -94,6 +94,13 @@ def parse_args(argv=None, doc: str | None = None):
                     help='probability that a training crop is Opus 1.5 at 12 / 16 kbps decoded with LACE or NoLACE '
                          '(libopus 1.5 neural enhancement, scripts/neural-channel.ts; precomputed for the training '
                          'files, cache.LACE_COPIES); taken from the wideband share')
+    ap.add_argument('--amrwb', type=float, default=0.0, metavar='P',
+                    help='probability that a training crop is an HD-voice mobile leg: AMR-WB 12.65 / 6.60 kbps '
+                         '(precomputed copies, cache.AMRWB_COPIES; Debian libvo-amrwbenc0 + libopencore-amrwb0); taken '
+                         'from the wideband share')
+    ap.add_argument('--amrwb-tandem', type=float, default=1.0, metavar='Q',
+                    help='share of the AMR-WB crops then transcoded to G.711 mu-law at the interconnect (1: every one, '
+                         'as a narrowband trunk receives a mobile caller; 0: kept wideband)')
     ap.add_argument('--agc', type=float, default=0.0, metavar='P',
                     help='probability of a random AGC on a training crop (augment.random_agc: slow gain riding, then a '
                          'compressor with a -1 dBFS limiter), after the talker level and before the channel, both '
@@ -178,15 +185,16 @@ def parse_args(argv=None, doc: str | None = None):
     opus = 0.25 if args.opus is None else args.opus
     band = 0.15 if args.p_bandlimit is None else args.p_bandlimit
     if not 0.0 <= g711 <= 1.0 or not 0.0 <= opus <= 1.0 or not 0.0 <= band <= 1.0 \
-            or band + g711 + opus + args.mobile + args.lace > 1.0 + 1e-9 \
-            or not 0.0 <= args.mobile <= 1.0 or not 0.0 <= args.lace <= 1.0:
-        ap.error(f'--g711 {g711}, --opus {opus}, --mobile {args.mobile} and --lace {args.lace} must be probabilities '
-                 f'that leave room for band-limit {band} (band-limit + g711 + opus + mobile + lace <= 1)')
+            or band + g711 + opus + args.mobile + args.lace + args.amrwb > 1.0 + 1e-9 \
+            or not 0.0 <= args.mobile <= 1.0 or not 0.0 <= args.lace <= 1.0 or not 0.0 <= args.amrwb <= 1.0:
+        ap.error(f'--g711 {g711}, --opus {opus}, --mobile {args.mobile}, --lace {args.lace} and --amrwb {args.amrwb} '
+                 f'must be probabilities that leave room for band-limit {band} '
+                 '(band-limit + g711 + opus + mobile + lace + amrwb <= 1)')
     for name in ('p_reverb', 'p_noise', 'p_babble', 'p_loss'):
         v = getattr(args, name)
         if v is not None and not 0.0 <= v <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
-    for name in ('select_from', 'clean_crops', 'denoise', 'agc'):
+    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
     return args
