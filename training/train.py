@@ -31,6 +31,7 @@ from devoxtrain.data import Item, read_corpus
 from devoxtrain.log import log
 from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs
 from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss
+from devoxtrain.sam import sam_step
 from devoxtrain.sampler import CropStream
 from devoxtrain.splits import assign_splits, split_config, summarize
 from devoxtrain import onnx_io
@@ -284,17 +285,21 @@ def main(argv=None) -> int:
     for step in range(1, steps + 1):
         x, y, src = next(it_loader)
         net.train()
-        logit, emb = net(x)
-        loss = det_loss = lossf(logit, y)
-        if adversary is not None:
-            adv_ce, adv_acc = adversary.loss(emb, y, src, dann_lambda(step / steps))
-            loss = loss + args.adversary * adv_ce
-            run_adv[0] += adv_ce.item()
-            run_adv[1] += adv_acc
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        if args.sam > 0:                     # sharpness-aware step (sam.py): the detector loss at a perturbed point
+            det_loss = sam_step(list(net.parameters()), lambda: lossf(net(x)[0], y), opt, args.sam)
+            sched.step()
+        else:
+            logit, emb = net(x)
+            loss = det_loss = lossf(logit, y)
+            if adversary is not None:
+                adv_ce, adv_acc = adversary.loss(emb, y, src, dann_lambda(step / steps))
+                loss = loss + args.adversary * adv_ce
+                run_adv[0] += adv_ce.item()
+                run_adv[1] += adv_acc
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
         if ema is not None:
             ema.update(net)
         run_loss += det_loss.item()
@@ -351,7 +356,7 @@ def main(argv=None) -> int:
 
     train_info = {
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
-        'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle',
+        'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle' + (f', SAM rho {args.sam}' if args.sam > 0 else ''),
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
         'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema,
         'adversary': args.adversary, 'select_from': args.select_from, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,
