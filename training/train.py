@@ -259,6 +259,7 @@ def main(argv=None) -> int:
     aug.p_lace = args.lace
     aug.p_agc = args.agc
     aug.p_amrwb, aug.amrwb_tandem = args.amrwb, args.amrwb_tandem
+    aug.p_speed = args.speed
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None

@@ -227,6 +227,7 @@ class AugConfig:
     p_agc: float = 0.0            # random_agc (gain riding + compressor / limiter) after the talker level, before the channel
     p_amrwb: float = 0.0          # one of the precomputed AMR-WB copies (an HD-voice mobile leg, cache.AMRWB_COPIES)
     amrwb_tandem: float = 1.0     # share of AMR-WB crops then transcoded to G.711 mu-law at the interconnect
+    p_speed: float = 0.0          # speed perturbation of a clean crop, 0.9-1.1 (sampler.SPEEDS), before everything else
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile', 'lace', 'amrwb')

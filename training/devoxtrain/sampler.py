@@ -5,12 +5,19 @@ from collections import defaultdict
 
 import numpy as np
 import torch
+from scipy.signal import resample_poly
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .augment import AugConfig, Augmenter, rms_dbfs
 from .cache import AMRWB_COPIES, DENOISE_COPIES, LACE_COPIES, MOBILE_COPIES, OPUS_BITRATES, SOURCE_COPIES, Store
 from .constants import SPEECH_DBFS, SR, WINDOW
 from .data import Item
+
+# Speed perturbation (AugConfig.p_speed), as Kaldi's 0.9 / 1.1: a crop of f x 1 s resampled to 1 s (tempo and pitch
+# together, a plain polyphase resampler, no phase-vocoder artefacts), f = num / den. It moves each talker's pitch and
+# formants, a cheap stand-in for more speakers. Only crops the augmenter's channel then processes (the clean audio),
+# never a precomputed codec copy, whose band edges would move with it.
+SPEEDS = ((9, 10), (19, 20), (21, 20), (11, 10))
 
 
 class CropStream(IterableDataset):
@@ -103,24 +110,35 @@ class CropStream(IterableDataset):
         w = {self.sources[self._source_of[ids[0]]]: wt for ids, wt in self.groups[1]}
         return w.get(source, 0.0) / sum(w.values())
 
-    def _crop(self, rng: np.random.Generator, iid: str, name: str, at: int | None = None) -> np.ndarray:
-        """A random 1-s crop of a file (re-drawn if near-silent), or the crop starting at `at` when given."""
+    def _crop(self, rng: np.random.Generator, iid: str, name: str, at: int | None = None,
+              length: int = WINDOW) -> np.ndarray:
+        """A random crop of `length` samples (1 s) of a file (re-drawn if near-silent), or the crop starting at `at`
+        when given."""
         off, n = self.store.index[iid]
         clean = self.store.arrays['clean']
         arr = self.store.arrays[name]
-        if n <= WINDOW:
-            out = np.zeros(WINDOW, np.float32)
-            s = int(rng.integers(0, WINDOW - n + 1))
+        if n <= length:
+            out = np.zeros(length, np.float32)
+            s = int(rng.integers(0, length - n + 1))
             out[s:s + n] = arr[off:off + n] / 32768.0
             return out
         if at is not None:
-            s = min(at, n - WINDOW)
-            return (arr[off + s:off + s + WINDOW] / 32768.0).astype(np.float32)
+            s = min(at, n - length)
+            return (arr[off + s:off + s + length] / 32768.0).astype(np.float32)
         for _ in range(3):
-            s = int(rng.integers(0, n - WINDOW + 1))
-            if rms_dbfs(clean[off + s:off + s + WINDOW] / 32768.0) >= SPEECH_DBFS:
+            s = int(rng.integers(0, n - length + 1))
+            if rms_dbfs(clean[off + s:off + s + length] / 32768.0) >= SPEECH_DBFS:
                 break
-        return (arr[off + s:off + s + WINDOW] / 32768.0).astype(np.float32)
+        return (arr[off + s:off + s + length] / 32768.0).astype(np.float32)
+
+    def _speed_crop(self, rng: np.random.Generator, iid: str, name: str) -> np.ndarray:
+        """_crop, speed-perturbed with probability AugConfig.p_speed when it is the clean audio (SPEEDS)."""
+        p = self.aug_cfg.p_speed
+        if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
+            return self._crop(rng, iid, name)
+        num, den = SPEEDS[int(rng.integers(len(SPEEDS)))]
+        y = resample_poly(self._crop(rng, iid, name, length=WINDOW * num // den), den, num).astype(np.float32)
+        return y[:WINDOW] if len(y) >= WINDOW else np.pad(y, (0, WINDOW - len(y)))
 
     def _babble(self, rng: np.random.Generator) -> np.ndarray:
         iid = self.genuine_ids[int(rng.integers(len(self.genuine_ids)))]
@@ -156,7 +174,7 @@ class CropStream(IterableDataset):
                     ch = aug.pick_channel(rng)
                     if ch == 'opus' and not has_opus:
                         ch = 'ulaw'
-                    x[i] = aug(self._crop(rng, iid, self._copy_name(rng, ch)), ch, rng)
+                    x[i] = aug(self._speed_crop(rng, iid, self._copy_name(rng, ch)), ch, rng)
                 y[i] = lab
                 src[i] = self._source_of[iid]
             yield torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(src)

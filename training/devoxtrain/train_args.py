@@ -101,6 +101,9 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--amrwb-tandem', type=float, default=1.0, metavar='Q',
                     help='share of the AMR-WB crops then transcoded to G.711 mu-law at the interconnect (1: every one, '
                          'as a narrowband trunk receives a mobile caller; 0: kept wideband)')
+    ap.add_argument('--speed', type=float, default=0.0, metavar='P',
+                    help='probability of speed perturbation (0.9 / 0.95 / 1.05 / 1.1, tempo and pitch together, as '
+                         'Kaldi does) of a training crop taken from the clean audio, both classes alike')
     ap.add_argument('--sam', type=float, default=0.0, metavar='RHO',
                     help='sharpness-aware minimisation with this neighbourhood radius (e.g. 0.05; 0: plain AdamW); '
                          'two forward / backward passes per step; not with --adversary')
@@ -199,7 +202,7 @@ def parse_args(argv=None, doc: str | None = None):
             ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
     if args.sam < 0 or (args.sam > 0 and args.adversary > 0):
         ap.error(f'--sam must be >= 0 and cannot go with --adversary (got --sam {args.sam}, --adversary {args.adversary})')
-    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem'):
+    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
     return args
