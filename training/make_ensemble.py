@@ -5,7 +5,7 @@ the figures of the ensemble's own cross-validation (cv_report.py over ensemble_o
 
     python3 training/make_ensemble.py --members training/runs/v22/all-narrowband training/runs/v22/all-sourcefilter \\
         --cv training/runs/v22/cv-narrowband-ensemble.json --name devox-phone-nb --band narrowband \\
-        --version 2.2.0+nb --out models/devox-phone-nb --overwrite
+        --version 2.3.0+nb --out models/devox-phone-nb --overwrite
 
 It refuses unless the graph scores what its members score: on real 1-s windows of the corpus (and noise), the
 ensemble's prob_synthetic equals sigmoid(mean(logit(member model.onnx))) within --tolerance, and PyTorch equals
