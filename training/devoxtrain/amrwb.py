@@ -47,14 +47,6 @@ def _libs() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     return enc, dec
 
 
-def available() -> bool:
-    try:
-        _libs()
-        return True
-    except AmrWbUnavailable:
-        return False
-
-
 def roundtrip(x: np.ndarray, mode: int = 2) -> np.ndarray:
     """16 kHz float32 in [-1, 1] -> AMR-WB encode at `mode` -> decode -> 16 kHz float32, same length, delay removed.
     DTX off (a call's speech frames; comfort noise is not what the detector should learn)."""

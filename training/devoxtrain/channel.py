@@ -192,26 +192,26 @@ def _sox(pcm8: bytes, args_out: list[str], args_in: list[str]) -> bytes:
     return dec.stdout
 
 
+def _pcm(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0
+
+
 def mobile_channel(x: np.ndarray, codec: str = 'amrnb', mode: int = 7, law: str = 'ulaw') -> np.ndarray:
     """16 kHz -> 8 kHz (the runtime's resampler) -> AMR-NB (mode 0-7) or GSM-FR encode/decode -> G.711 -> 16 kHz:
     a mobile leg transcoded to G.711 at the interconnect, as a SIP trunk receives it. codec 'amrwb': an HD-voice leg,
     AMR-WB (mode 0-8) at 16 kHz, then the same tandem to G.711. Same length as x."""
     n = len(x)
-    if codec == 'amrwb':
-        y16 = amrwb.roundtrip(x, mode)
-        y = resample(g711_decode(g711_encode(resample(y16, SR, 8000), law), law), 8000, SR)[:n]
-        return (y if len(y) == n else np.pad(y, (0, n - len(y)))).astype(np.float32)
     x8 = resample(np.asarray(x, np.float32), SR, 8000)
-    pcm = to_int16(x8).tobytes()
-    if codec == 'amrnb':
+    if codec == 'amrwb':                     # the 16-kHz codec first, then the same interconnect
+        y8 = resample(amrwb.roundtrip(x, mode), SR, 8000)
+    elif codec == 'amrnb':
         if mode not in AMR_NB_MODES:
             raise ValueError(f'AMR-NB mode must be one of {sorted(AMR_NB_MODES)}, not {mode}')
-        out = _sox(pcm, ['-C', str(mode), '-t', 'amr-nb'], ['-t', 'amr-nb'])
+        y8 = _pcm(_sox(to_int16(x8).tobytes(), ['-C', str(mode), '-t', 'amr-nb'], ['-t', 'amr-nb']))
     elif codec == 'gsm':
-        out = _sox(pcm, ['-t', 'gsm'], ['-t', 'gsm'])
+        y8 = _pcm(_sox(to_int16(x8).tobytes(), ['-t', 'gsm'], ['-t', 'gsm']))
     else:
         raise ValueError(f'codec must be amrnb, amrwb or gsm, not {codec!r}')
-    y8 = np.frombuffer(out, dtype=np.int16).astype(np.float32) / 32768.0
     y8 = y8[:len(x8)] if len(y8) >= len(x8) else np.pad(y8, (0, len(x8) - len(y8)))
     y8 = g711_decode(g711_encode(y8, law), law)
     y = resample(y8, 8000, SR)[:n]
