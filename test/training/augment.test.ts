@@ -299,3 +299,15 @@ t.test('speed perturbation: tempo and pitch by f, still 1 s; off draws nothing; 
   t.ok(s.off_identical_to_plain_crop && s.off_same_rng_state, 'p_speed 0: the plain crop, and no random number drawn (older runs replay)');
   t.equal(s.copy_peak_hz, 1000, 'a precomputed codec copy is never resampled (its band edges would move)');
 });
+
+t.test('paired speed perturbation: one factor for both sides of a matched pair; off draws nothing', async (t) => {
+  const s = await check<{
+    expected_hz: number[]; genuine_hz: number[]; ratios: number[]; lengths: number[]; window: number;
+    off_factor: null | number[]; off_same_rng_state: boolean;
+  }>(['pair-speed']);
+  t.same(s.genuine_hz, s.expected_hz, `the genuine 1-kHz side comes out at ${s.genuine_hz.join(' / ')} Hz`);
+  t.same(s.ratios, [1.5], 'the synthetic 1.5-kHz side always moves by the same factor (pitch ratio kept)');
+  t.same(s.lengths, [s.window], 'both sides one window long');
+  t.equal(s.off_factor, null, 'p_pair_speed 0: no factor');
+  t.ok(s.off_same_rng_state, 'and no random number drawn (older runs replay)');
+});

@@ -19,6 +19,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     debian-tts         # synth_debian_tts.py: a few files per engine, 16 kHz, level, manifest (needs the Debian TTS)
     sourcefilter       # resynth_sourcefilter.py: the mel-cepstral source-filter vocoder and its paired manifest
     speed              # the sampler's speed perturbation: pitch x f, 1 s, nothing drawn when off
+    pair-speed         # the same on matched pairs: one factor for both sides
 
 The augmentation oracle lives in checks_augment.py, the generated-data ones (vocoder, extra-synthetic, debian-tts,
 sourcefilter) in checks_generated.py, the synthetic test signal in checks_signals.py; this file dispatches.
@@ -42,7 +43,7 @@ from devoxtrain.systems import system_key
 
 from checks_augment import cmd_augment
 from checks_generated import cmd_debian_tts, cmd_extra_synthetic, cmd_sourcefilter, cmd_vocoder
-from checks_sampler import cmd_speed
+from checks_sampler import cmd_pair_speed, cmd_speed
 from checks_signals import speechlike as _speechlike
 
 
@@ -381,6 +382,8 @@ def main(argv: list[str]) -> int:
             out = cmd_sourcefilter(tmp)
     elif cmd == 'speed':
         out = cmd_speed()
+    elif cmd == 'pair-speed':
+        out = cmd_pair_speed()
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}

@@ -228,6 +228,7 @@ class AugConfig:
     p_amrwb: float = 0.0          # one of the precomputed AMR-WB copies (an HD-voice mobile leg, cache.AMRWB_COPIES)
     amrwb_tandem: float = 1.0     # share of AMR-WB crops then transcoded to G.711 mu-law at the interconnect
     p_speed: float = 0.0          # speed perturbation of a clean crop, 0.9-1.1 (sampler.SPEEDS), before everything else
+    p_pair_speed: float = 0.0     # the same, on both sides of a matched pair with one factor (sampler._pair)
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile', 'lace', 'amrwb')

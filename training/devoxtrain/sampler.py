@@ -137,8 +137,14 @@ class CropStream(IterableDataset):
         if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
             return self._crop(rng, iid, name)
         num, den = SPEEDS[int(rng.integers(len(SPEEDS)))]
-        y = resample_poly(self._crop(rng, iid, name, length=WINDOW * num // den), den, num).astype(np.float32)
-        return y[:WINDOW] if len(y) >= WINDOW else np.pad(y, (0, WINDOW - len(y)))
+        return _to_window(resample_poly(self._crop(rng, iid, name, length=WINDOW * num // den), den, num))
+
+    def _speed_factor(self, rng: np.random.Generator, name: str) -> tuple[int, int] | None:
+        """The speed factor of a matched pair (AugConfig.p_pair_speed, clean audio only), or None."""
+        p = self.aug_cfg.p_pair_speed
+        if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
+            return None
+        return SPEEDS[int(rng.integers(len(SPEEDS)))]
 
     def _babble(self, rng: np.random.Generator) -> np.ndarray:
         iid = self.genuine_ids[int(rng.integers(len(self.genuine_ids)))]
@@ -219,7 +225,21 @@ class CropStream(IterableDataset):
             off = self.store.index[g][0]
             if rms_dbfs(clean[off + at:off + at + WINDOW] / 32768.0) >= SPEECH_DBFS:
                 break
+        factor = self._speed_factor(rng, name)
+        if factor is None:
+            cg, cs = self._crop(rng, g, name, at), self._crop(rng, sy, name, at)
+        else:    # both sides from the same offset and length, resampled alike
+            num, den = factor
+            length = WINDOW * num // den
+            cg = _to_window(resample_poly(self._crop(rng, g, name, at, length), den, num))
+            cs = _to_window(resample_poly(self._crop(rng, sy, name, at, length), den, num))
         seed = int(rng.integers(2 ** 63))
-        xg = aug(self._crop(rng, g, name, at), ch, np.random.default_rng(seed))
-        xs = aug(self._crop(rng, sy, name, at), ch, np.random.default_rng(seed))
+        xg = aug(cg, ch, np.random.default_rng(seed))
+        xs = aug(cs, ch, np.random.default_rng(seed))
         return xg, xs, self._source_of[g], self._source_of[sy]
+
+
+def _to_window(y: np.ndarray) -> np.ndarray:
+    """A resampled crop cut or zero-padded to exactly one window, float32."""
+    y = y.astype(np.float32)
+    return y[:WINDOW] if len(y) >= WINDOW else np.pad(y, (0, WINDOW - len(y)))

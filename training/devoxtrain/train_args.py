@@ -104,6 +104,9 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--speed', type=float, default=0.0, metavar='P',
                     help='probability of speed perturbation (0.9 / 0.95 / 1.05 / 1.1, tempo and pitch together, as '
                          'Kaldi does) of a training crop taken from the clean audio, both classes alike')
+    ap.add_argument('--pair-speed', type=float, default=0.0, metavar='P',
+                    help='probability of speed perturbation of a matched pair (--pairs) taken from the clean audio: '
+                         'one factor for both sides, so the pair still differs only in how it was made')
     ap.add_argument('--sam', type=float, default=0.0, metavar='RHO',
                     help='sharpness-aware minimisation with this neighbourhood radius (e.g. 0.05; 0: plain AdamW); '
                          'two forward / backward passes per step; not with --adversary')
@@ -202,7 +205,7 @@ def parse_args(argv=None, doc: str | None = None):
             ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
     if args.sam < 0 or (args.sam > 0 and args.adversary > 0):
         ap.error(f'--sam must be >= 0 and cannot go with --adversary (got --sam {args.sam}, --adversary {args.adversary})')
-    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed'):
+    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed', 'pair_speed'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
     return args
