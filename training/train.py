@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     aug.p_lace = args.lace
     aug.p_agc = args.agc
     aug.p_amrwb, aug.amrwb_tandem = args.amrwb, args.amrwb_tandem
-    aug.p_speed, aug.p_pair_speed = args.speed, args.pair_speed
+    aug.p_speed, aug.p_pair_speed, aug.speed_range = args.speed, args.pair_speed, args.speed_range
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
@@ -275,7 +275,7 @@ def main(argv=None) -> int:
     if adversary is not None:
         log(f'source adversary over {len(stream.sources)} training sources, weight {args.adversary}')
     opt = torch.optim.AdamW(list(net.parameters()) + (list(adversary.parameters()) if adversary else []),
-                            lr=args.lr, weight_decay=1e-2)
+                            lr=args.lr, weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     lossf = oc_softmax_loss if args.head == 'oc' else torch.nn.BCEWithLogitsLoss()
     best = {'eer': 2.0, 'step': 0, 'state': copy.deepcopy(net.state_dict())}
@@ -357,7 +357,7 @@ def main(argv=None) -> int:
 
     train_info = {
         'command': 'python3 training/train.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
-        'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': 'AdamW wd 1e-2, one-cycle' + (f', SAM rho {args.sam}' if args.sam > 0 else ''),
+        'seed': args.seed, 'steps': steps, 'batch': batch, 'lr': args.lr, 'optimizer': f'AdamW wd {args.weight_decay:g}, one-cycle' + (f', SAM rho {args.sam}' if args.sam > 0 else ''),
         'best_step': best['step'], 'history': history, 'augmentation': aug.__dict__,
         'balance': args.balance, 'pairs': args.pairs, 'dropped_train_sources': args.drop_train_source, 'freq_mask': args.freq_mask, 'ema': args.ema,
         'adversary': args.adversary, 'select_from': args.select_from, 'crop_sec': 1.0, 'cache_caps_sec': caps, 'threads': args.threads, 'smoke': args.smoke,

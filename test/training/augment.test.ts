@@ -292,9 +292,11 @@ t.test('source adversary: reversed gradients, one softmax per label, ramped weig
 t.test('speed perturbation: tempo and pitch by f, still 1 s; off draws nothing; codec copies untouched', async (t) => {
   const s = await check<{
     expected_hz: number[]; peaks_hz: number[]; lengths: number[]; window: number;
+    wide_expected_hz: number[]; wide_peaks_hz: number[];
     off_identical_to_plain_crop: boolean; off_same_rng_state: boolean; copy_peak_hz: number;
   }>(['speed']);
   t.same(s.peaks_hz, s.expected_hz, `a 1-kHz tone comes out at ${s.peaks_hz.join(' / ')} Hz (every factor drawn)`);
+  t.same(s.wide_peaks_hz, s.wide_expected_hz, `speed_range wide: ${s.wide_peaks_hz.join(' / ')} Hz`);
   t.same(s.lengths, [s.window], 'every perturbed crop is one window long');
   t.ok(s.off_identical_to_plain_crop && s.off_same_rng_state, 'p_speed 0: the plain crop, and no random number drawn (older runs replay)');
   t.equal(s.copy_peak_hz, 1000, 'a precomputed codec copy is never resampled (its band edges would move)');

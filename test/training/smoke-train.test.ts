@@ -90,6 +90,9 @@ t.test('train.py refuses bad options at once, before decoding anything', async (
     [['--g711', '0.5', '--opus', '0', '--amrwb', '0.6'], /--g711 0.5, --opus 0.0, --mobile 0.0, --lace 0.0 and --amrwb 0.6 must be probabilities/],
     [['--amrwb-tandem', '2'], /--amrwb-tandem must be a fraction in \[0, 1\], not 2.0/],
     [['--denoise', '1.5'], /--denoise must be a fraction in \[0, 1\], not 1.5/],
+    [['--pair-speed', '-0.5'], /--pair-speed must be a fraction in \[0, 1\], not -0.5/],
+    [['--speed-range', 'huge'], /--speed-range: invalid choice: 'huge'/],
+    [['--weight-decay', '-1'], /--weight-decay must be in \[0, 1\/lr\), not -1.0/],
   ];
   for (const [args, msg] of cases) {
     const r = await python([join(projectRoot, 'training/train.py'), ...args, '--out', join(tmpdir(), 'devox-never-written')], 60_000);

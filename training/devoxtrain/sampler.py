@@ -18,6 +18,8 @@ from .data import Item
 # formants, a cheap stand-in for more speakers. Only crops the augmenter's channel then processes (the clean audio),
 # never a precomputed codec copy, whose band edges would move with it.
 SPEEDS = ((9, 10), (19, 20), (21, 20), (11, 10))
+# AugConfig.speed_range 'wide': 0.8-1.2 (a child's or a deep voice from an adult's recording; formants move +-20 %)
+SPEEDS_WIDE = ((4, 5), (17, 20), (9, 10), (19, 20), (21, 20), (11, 10), (23, 20), (6, 5))
 
 
 class CropStream(IterableDataset):
@@ -136,7 +138,8 @@ class CropStream(IterableDataset):
         p = self.aug_cfg.p_speed
         if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
             return self._crop(rng, iid, name)
-        num, den = SPEEDS[int(rng.integers(len(SPEEDS)))]
+        factors = SPEEDS_WIDE if self.aug_cfg.speed_range == 'wide' else SPEEDS
+        num, den = factors[int(rng.integers(len(factors)))]
         return _to_window(resample_poly(self._crop(rng, iid, name, length=WINDOW * num // den), den, num))
 
     def _speed_factor(self, rng: np.random.Generator, name: str) -> tuple[int, int] | None:
@@ -144,7 +147,8 @@ class CropStream(IterableDataset):
         p = self.aug_cfg.p_pair_speed
         if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
             return None
-        return SPEEDS[int(rng.integers(len(SPEEDS)))]
+        factors = SPEEDS_WIDE if self.aug_cfg.speed_range == 'wide' else SPEEDS
+        return factors[int(rng.integers(len(factors)))]
 
     def _babble(self, rng: np.random.Generator) -> np.ndarray:
         iid = self.genuine_ids[int(rng.integers(len(self.genuine_ids)))]

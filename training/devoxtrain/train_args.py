@@ -28,6 +28,8 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--steps', type=int, default=3600)
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--weight-decay', type=float, default=1e-2, metavar='WD',
+                    help="AdamW's decoupled weight decay (each step multiplies the weights by 1 - lr x WD)")
     ap.add_argument('--eval-every', type=int, default=200)
     ap.add_argument('--cache-dir', default=str(CACHE_DIR))
     ap.add_argument('--threads', type=int, default=1,
@@ -104,6 +106,8 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--speed', type=float, default=0.0, metavar='P',
                     help='probability of speed perturbation (0.9 / 0.95 / 1.05 / 1.1, tempo and pitch together, as '
                          'Kaldi does) of a training crop taken from the clean audio, both classes alike')
+    ap.add_argument('--speed-range', choices=('kaldi', 'wide'), default='kaldi',
+                    help="the speed factors drawn: kaldi 0.9 / 0.95 / 1.05 / 1.1, wide 0.8 ... 1.2 in steps of 0.05")
     ap.add_argument('--pair-speed', type=float, default=0.0, metavar='P',
                     help='probability of speed perturbation of a matched pair (--pairs) taken from the clean audio: '
                          'one factor for both sides, so the pair still differs only in how it was made')
@@ -203,6 +207,8 @@ def parse_args(argv=None, doc: str | None = None):
         v = getattr(args, name)
         if v is not None and not 0.0 <= v <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a probability, not {v}')
+    if not 0.0 <= args.weight_decay < 1.0 / args.lr:
+        ap.error(f'--weight-decay must be in [0, 1/lr), not {args.weight_decay}')
     if args.sam < 0 or (args.sam > 0 and args.adversary > 0):
         ap.error(f'--sam must be >= 0 and cannot go with --adversary (got --sam {args.sam}, --adversary {args.adversary})')
     for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed', 'pair_speed'):
