@@ -138,8 +138,7 @@ class CropStream(IterableDataset):
         p = self.aug_cfg.p_speed
         if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
             return self._crop(rng, iid, name)
-        factors = SPEEDS_WIDE if self.aug_cfg.speed_range == 'wide' else SPEEDS
-        num, den = factors[int(rng.integers(len(factors)))]
+        num, den = self._draw_factor(rng)
         return _to_window(resample_poly(self._crop(rng, iid, name, length=WINDOW * num // den), den, num))
 
     def _speed_factor(self, rng: np.random.Generator, name: str) -> tuple[int, int] | None:
@@ -147,6 +146,9 @@ class CropStream(IterableDataset):
         p = self.aug_cfg.p_pair_speed
         if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
             return None
+        return self._draw_factor(rng)
+
+    def _draw_factor(self, rng: np.random.Generator) -> tuple[int, int]:
         factors = SPEEDS_WIDE if self.aug_cfg.speed_range == 'wide' else SPEEDS
         return factors[int(rng.integers(len(factors)))]
 
