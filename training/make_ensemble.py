@@ -3,9 +3,9 @@
 same features, each member's network, the mean of their logits; `devoxtrain/ensemble.py`), its card and README, with
 the figures of the ensemble's own cross-validation (cv_report.py over ensemble_oof.py folds of the member recipes).
 
-    python3 training/make_ensemble.py --members training/runs/v23/all-narrowband training/runs/v23/all-sourcefilter \\
-        --cv training/runs/v23/cv-narrowband-ensemble.json --name devox-phone-nb --band narrowband \\
-        --version 2.3.0+nb --out models/devox-phone-nb --overwrite
+    python3 training/make_ensemble.py --members training/runs/v24/all-narrowband training/runs/v24/all-sourcefilter \\
+        --cv training/runs/v24/cv-narrowband-ensemble.json --name devox-phone-nb --band narrowband \\
+        --version 2.4.0+nb --out models/devox-phone-nb --overwrite
 
 It refuses unless the graph scores what its members score: on real 1-s windows of the corpus (and noise), the
 ensemble's prob_synthetic equals sigmoid(mean(logit(member model.onnx))) within --tolerance, and PyTorch equals

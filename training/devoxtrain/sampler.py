@@ -138,8 +138,13 @@ class CropStream(IterableDataset):
         p = self.aug_cfg.p_speed
         if p <= 0 or name != 'clean' or rng.random() >= p:    # no draw at p = 0: older runs replay exactly
             return self._crop(rng, iid, name)
-        num, den = self._draw_factor(rng)
-        return _to_window(resample_poly(self._crop(rng, iid, name, length=WINDOW * num // den), den, num))
+        return self._sped_crop(rng, iid, name, self._draw_factor(rng))
+
+    def _sped_crop(self, rng: np.random.Generator, iid: str, name: str, factor: tuple[int, int],
+                   at: int | None = None) -> np.ndarray:
+        """A crop of factor x 1 s (from `at` when given) resampled to one window: speed factor num / den."""
+        num, den = factor
+        return _to_window(resample_poly(self._crop(rng, iid, name, at, length=WINDOW * num // den), den, num))
 
     def _speed_factor(self, rng: np.random.Generator, name: str) -> tuple[int, int] | None:
         """The speed factor of a matched pair (AugConfig.p_pair_speed, clean audio only), or None."""
@@ -235,10 +240,7 @@ class CropStream(IterableDataset):
         if factor is None:
             cg, cs = self._crop(rng, g, name, at), self._crop(rng, sy, name, at)
         else:    # both sides from the same offset and length, resampled alike
-            num, den = factor
-            length = WINDOW * num // den
-            cg = _to_window(resample_poly(self._crop(rng, g, name, at, length), den, num))
-            cs = _to_window(resample_poly(self._crop(rng, sy, name, at, length), den, num))
+            cg, cs = self._sped_crop(rng, g, name, factor, at), self._sped_crop(rng, sy, name, factor, at)
         seed = int(rng.integers(2 ** 63))
         xg = aug(cg, ch, np.random.default_rng(seed))
         xs = aug(cs, ch, np.random.default_rng(seed))
