@@ -30,6 +30,7 @@ from devoxtrain.constants import CAPS, DEMO_IDS, REPO, SHARED_MANIFEST, SR, WIND
 from devoxtrain.data import Item, read_corpus
 from devoxtrain.log import log
 from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs
+from devoxtrain.mixup import Mixup
 from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss
 from devoxtrain.sam import sam_step
 from devoxtrain.sampler import CropStream
@@ -263,6 +264,7 @@ def main(argv=None) -> int:
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
+    mixer = Mixup(args.mixup, args.seed) if args.mixup > 0 else None
     shares = ({src: args.extra_share / len(extra_sources) for src in extra_sources}
               if extra_sources and args.extra_share > 0 else None)
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,
@@ -285,6 +287,8 @@ def main(argv=None) -> int:
     it_loader = iter(loader)
     for step in range(1, steps + 1):
         x, y, src = next(it_loader)
+        if mixer is not None:
+            x, y = mixer(x, y)
         net.train()
         if args.sam > 0:                     # sharpness-aware step (sam.py): the detector loss at a perturbed point
             det_loss = sam_step(list(net.parameters()), lambda: lossf(net(x)[0], y), opt, args.sam)
@@ -365,6 +369,7 @@ def main(argv=None) -> int:
         'mode': f'cv fold {args.fold}/{args.folds}' if args.folds else 'all data' if args.all else 'train/dev/test',
         'recipe': args.recipe, 'paired_fakes': args.paired_fakes,
         'extra_synthetic': args.extra_synthetic, 'extra_share': args.extra_share,
+        **({'mixup_alpha': args.mixup} if args.mixup > 0 else {}),
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }
     finish_model_dir(out=out, name=args.name, version=args.version, net=net, sess=sess, items=items, split=split,

@@ -292,11 +292,15 @@ t.test('source adversary: reversed gradients, one softmax per label, ramped weig
 t.test('speed perturbation: tempo and pitch by f, still 1 s; off draws nothing; codec copies untouched', async (t) => {
   const s = await check<{
     expected_hz: number[]; peaks_hz: number[]; lengths: number[]; window: number;
-    wide_expected_hz: number[]; wide_peaks_hz: number[];
+    ranges: Record<string, { expected_hz: number[]; peaks_hz: number[]; lengths: number[] }>;
     off_identical_to_plain_crop: boolean; off_same_rng_state: boolean; copy_peak_hz: number;
   }>(['speed']);
   t.same(s.peaks_hz, s.expected_hz, `a 1-kHz tone comes out at ${s.peaks_hz.join(' / ')} Hz (every factor drawn)`);
-  t.same(s.wide_peaks_hz, s.wide_expected_hz, `speed_range wide: ${s.wide_peaks_hz.join(' / ')} Hz`);
+  t.same(Object.keys(s.ranges).sort(), ['kaldi', 'wide', 'wider'], 'every speed range is checked');
+  for (const [name, r] of Object.entries(s.ranges)) {
+    t.same(r.peaks_hz, r.expected_hz, `speed_range ${name}: ${r.peaks_hz.join(' / ')} Hz (every factor drawn)`);
+    t.same(r.lengths, [s.window], `speed_range ${name}: every crop one window long`);
+  }
   t.same(s.lengths, [s.window], 'every perturbed crop is one window long');
   t.ok(s.off_identical_to_plain_crop && s.off_same_rng_state, 'p_speed 0: the plain crop, and no random number drawn (older runs replay)');
   t.equal(s.copy_peak_hz, 1000, 'a precomputed codec copy is never resampled (its band edges would move)');
@@ -312,4 +316,19 @@ t.test('paired speed perturbation: one factor for both sides of a matched pair; 
   t.same(s.lengths, [s.window], 'both sides one window long');
   t.equal(s.off_factor, null, 'p_pair_speed 0: no factor');
   t.ok(s.off_same_rng_state, 'and no random number drawn (older runs replay)');
+});
+
+t.test('mixup: each row a convex mix with one other row, its label mixed by the same weight; seeded', async (t) => {
+  const s = await check<{
+    rows: { constant: boolean; label_matches_mix: boolean; in_range: boolean }[]; soft_labels: number;
+    replays: boolean; inputs_untouched: boolean; other_seed_differs: boolean;
+  }>(['mixup']);
+  t.equal(s.rows.length, 16, 'every row of the batch comes back');
+  t.ok(s.rows.every((r) => r.constant), 'a row mixes whole rows (no sample-wise shuffling)');
+  t.ok(s.rows.every((r) => r.label_matches_mix), 'each label is the same mix of the two rows\' labels');
+  t.ok(s.rows.every((r) => r.in_range), 'labels stay in [0, 1]');
+  t.ok(s.soft_labels > 0, `some labels are soft (${s.soft_labels} of 16)`);
+  t.ok(s.replays, 'the same seed gives the same batch (a run replays)');
+  t.ok(s.other_seed_differs, 'another seed gives another mix');
+  t.ok(s.inputs_untouched, 'the input batch is left as it was');
 });

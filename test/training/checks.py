@@ -20,6 +20,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     sourcefilter       # resynth_sourcefilter.py: the mel-cepstral source-filter vocoder and its paired manifest
     speed              # the sampler's speed perturbation: pitch x f, 1 s, nothing drawn when off
     pair-speed         # the same on matched pairs: one factor for both sides
+    mixup              # train.py --mixup: convex mixes of a batch, labels mixed alike, seeded
 
 The augmentation oracle lives in checks_augment.py, the generated-data ones (vocoder, extra-synthetic, debian-tts,
 sourcefilter) in checks_generated.py, the synthetic test signal in checks_signals.py; this file dispatches.
@@ -228,6 +229,32 @@ def cmd_adversary() -> dict:
             'synthetic_rows_grad': synthetic_rows_grad, 'lambda': [dann_lambda(p) for p in (0.0, 0.5, 1.0)]}
 
 
+def cmd_mixup() -> dict:
+    """Mixup of a batch: each row a convex mix of itself and one other row, with the label mixed by the same
+    weight; the same seed replays the same mix; the inputs are left as they were."""
+    import torch
+    from devoxtrain.mixup import Mixup
+    b, n = 16, 32
+    x = torch.arange(b, dtype=torch.float32)[:, None].repeat(1, n)      # row i is the constant i
+    y = (torch.arange(b) % 2).float()
+    x0, y0 = x.clone(), y.clone()
+    xm, ym = Mixup(0.4, 7)(x, y)
+    xm2, ym2 = Mixup(0.4, 7)(x, y)
+    # row r = lam * r + (1 - lam) * p: recover (lam, p) from the constant and check the label against them
+    rows = []
+    for r in range(b):
+        v = float(xm[r, 0])
+        fits = [(p, (v - p) / (r - p)) for p in range(b) if p != r and 0.0 <= (v - p) / (r - p) <= 1.0]
+        lam_ok = any(abs(float(ym[r]) - (lam * float(y[r]) + (1 - lam) * float(y[p]))) < 1e-5 for p, lam in fits) \
+            or abs(v - r) < 1e-4
+        rows.append({'constant': bool(torch.all(xm[r] == xm[r, 0])), 'label_matches_mix': lam_ok,
+                     'in_range': 0.0 <= float(ym[r]) <= 1.0})
+    soft = int(((ym > 0.01) & (ym < 0.99)).sum())
+    return {'rows': rows, 'soft_labels': soft, 'replays': bool(torch.equal(xm, xm2) and torch.equal(ym, ym2)),
+            'inputs_untouched': bool(torch.equal(x, x0) and torch.equal(y, y0)),
+            'other_seed_differs': not torch.equal(Mixup(0.4, 8)(x, y)[0], xm)}
+
+
 def cmd_cache_key(tmp: str) -> dict:
     """The cache key follows the audio, not the file system: a touched (or re-mounted, or copied) corpus keeps its key,
     a changed file anywhere in it (middle bytes excepted: only size and both ends are read) gets a new one."""
@@ -384,6 +411,8 @@ def main(argv: list[str]) -> int:
         out = cmd_speed()
     elif cmd == 'pair-speed':
         out = cmd_pair_speed()
+    elif cmd == 'mixup':
+        out = cmd_mixup()
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}

@@ -8,7 +8,7 @@ from devoxtrain.augment import AugConfig, Augmenter
 from devoxtrain.cache import Store
 from devoxtrain.constants import SR, WINDOW
 from devoxtrain.data import Item
-from devoxtrain.sampler import SPEEDS, SPEEDS_WIDE, CropStream
+from devoxtrain.sampler import SPEED_RANGES, SPEEDS, CropStream
 
 
 def _peak_hz(x: np.ndarray) -> float:
@@ -33,8 +33,13 @@ def cmd_speed() -> dict:
         y = on._speed_crop(rng, 'a', 'clean')
         lengths.add(len(y))
         peaks.append(round(_peak_hz(y)))
-    wide = CropStream(items, store, AugConfig(p_speed=1.0, speed_range='wide'), batch=4, seed=1)
-    wide_peaks = {round(_peak_hz(wide._speed_crop(rng, 'a', 'clean'))) for _ in range(80)}
+    ranges = {}
+    for name, factors in SPEED_RANGES.items():
+        stream = CropStream(items, store, AugConfig(p_speed=1.0, speed_range=name), batch=4, seed=1)
+        crops = [stream._speed_crop(rng, 'a', 'clean') for _ in range(12 * len(factors))]
+        ranges[name] = {'expected_hz': sorted(round(1000 * n / d) for n, d in factors),
+                        'peaks_hz': sorted({round(_peak_hz(y)) for y in crops}),
+                        'lengths': sorted({len(y) for y in crops})}
     off = CropStream(items, store, AugConfig(), batch=4, seed=1)
     r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
     plain = off._speed_crop(r1, 'a', 'clean')
@@ -42,7 +47,7 @@ def cmd_speed() -> dict:
     copy = on._speed_crop(np.random.default_rng(4), 'a', 'opus8')
     return {'expected_hz': sorted(round(1000 * n / d) for n, d in SPEEDS), 'peaks_hz': sorted(set(peaks)),
             'lengths': sorted(lengths), 'window': WINDOW,
-            'wide_expected_hz': sorted(round(1000 * n / d) for n, d in SPEEDS_WIDE), 'wide_peaks_hz': sorted(wide_peaks),
+            'ranges': ranges,
             'off_identical_to_plain_crop': bool(np.array_equal(plain, ref)),
             'off_same_rng_state': r1.bit_generator.state == r2.bit_generator.state,
             'copy_peak_hz': round(_peak_hz(copy))}

@@ -93,6 +93,8 @@ t.test('train.py refuses bad options at once, before decoding anything', async (
     [['--pair-speed', '-0.5'], /--pair-speed must be a fraction in \[0, 1\], not -0.5/],
     [['--speed-range', 'huge'], /--speed-range: invalid choice: 'huge'/],
     [['--weight-decay', '-1'], /--weight-decay must be in \[0, 1\/lr\), not -1.0/],
+    [['--mixup', '0.4', '--head', 'oc'], /--mixup must be >= 0 and cannot go with --head oc, --pairs or --adversary \(got --mixup 0.4\)/],
+    [['--mixup', '-1'], /--mixup must be >= 0/],
   ];
   for (const [args, msg] of cases) {
     const r = await python([join(projectRoot, 'training/train.py'), ...args, '--out', join(tmpdir(), 'devox-never-written')], 60_000);

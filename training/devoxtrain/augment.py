@@ -229,7 +229,7 @@ class AugConfig:
     amrwb_tandem: float = 1.0     # share of AMR-WB crops then transcoded to G.711 mu-law at the interconnect
     p_speed: float = 0.0          # speed perturbation of a clean crop, 0.9-1.1 (sampler.SPEEDS), before everything else
     p_pair_speed: float = 0.0     # the same, on both sides of a matched pair with one factor (sampler._pair)
-    speed_range: str = 'kaldi'    # the factors drawn: 'kaldi' 0.9-1.1 (sampler.SPEEDS), 'wide' 0.8-1.2 (SPEEDS_WIDE)
+    speed_range: str = 'kaldi'    # the factors drawn: sampler.SPEED_RANGES ('kaldi' 0.9-1.1, 'wide' 0.8-1.2, 'wider' 0.7-1.3)
 
 
 CHANNELS = ('wideband', 'bandlimit', 'ulaw', 'alaw', 'opus', 'mobile', 'lace', 'amrwb')

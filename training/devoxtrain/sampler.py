@@ -20,6 +20,9 @@ from .data import Item
 SPEEDS = ((9, 10), (19, 20), (21, 20), (11, 10))
 # AugConfig.speed_range 'wide': 0.8-1.2 (a child's or a deep voice from an adult's recording; formants move +-20 %)
 SPEEDS_WIDE = ((4, 5), (17, 20), (9, 10), (19, 20), (21, 20), (11, 10), (23, 20), (6, 5))
+# 'wider': 0.7-1.3 in steps of 0.05 (formants and pitch +-30 %)
+SPEEDS_WIDER = ((7, 10), (3, 4)) + SPEEDS_WIDE + ((5, 4), (13, 10))
+SPEED_RANGES = {'kaldi': SPEEDS, 'wide': SPEEDS_WIDE, 'wider': SPEEDS_WIDER}
 
 
 class CropStream(IterableDataset):
@@ -154,7 +157,7 @@ class CropStream(IterableDataset):
         return self._draw_factor(rng)
 
     def _draw_factor(self, rng: np.random.Generator) -> tuple[int, int]:
-        factors = SPEEDS_WIDE if self.aug_cfg.speed_range == 'wide' else SPEEDS
+        factors = SPEED_RANGES[self.aug_cfg.speed_range]
         return factors[int(rng.integers(len(factors)))]
 
     def _babble(self, rng: np.random.Generator) -> np.ndarray:

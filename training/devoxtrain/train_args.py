@@ -106,14 +106,17 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--speed', type=float, default=0.0, metavar='P',
                     help='probability of speed perturbation (0.9 / 0.95 / 1.05 / 1.1, tempo and pitch together, as '
                          'Kaldi does) of a training crop taken from the clean audio, both classes alike')
-    ap.add_argument('--speed-range', choices=('kaldi', 'wide'), default='kaldi',
-                    help="the speed factors drawn: kaldi 0.9 / 0.95 / 1.05 / 1.1, wide 0.8 ... 1.2 in steps of 0.05")
+    ap.add_argument('--speed-range', choices=('kaldi', 'wide', 'wider'), default='kaldi',
+                    help='the speed factors drawn: kaldi 0.9 / 0.95 / 1.05 / 1.1, wide 0.8 ... 1.2, wider 0.7 ... 1.3 (steps of 0.05)')
     ap.add_argument('--pair-speed', type=float, default=0.0, metavar='P',
                     help='probability of speed perturbation of a matched pair (--pairs) taken from the clean audio: '
                          'one factor for both sides, so the pair still differs only in how it was made')
     ap.add_argument('--sam', type=float, default=0.0, metavar='RHO',
                     help='sharpness-aware minimisation with this neighbourhood radius (e.g. 0.05; 0: plain AdamW); '
                          'two forward / backward passes per step; not with --adversary')
+    ap.add_argument('--mixup', type=float, default=0.0, metavar='ALPHA',
+                    help='mixup of each training batch with lam ~ Beta(ALPHA, ALPHA) (mixup.py; e.g. 0.4; 0: off); '
+                         'not with --head oc, --pairs or --adversary')
     ap.add_argument('--agc', type=float, default=0.0, metavar='P',
                     help='probability of a random AGC on a training crop (augment.random_agc: slow gain riding, then a '
                          'compressor with a -1 dBFS limiter), after the talker level and before the channel, both '
@@ -211,6 +214,8 @@ def parse_args(argv=None, doc: str | None = None):
         ap.error(f'--weight-decay must be in [0, 1/lr), not {args.weight_decay}')
     if args.sam < 0 or (args.sam > 0 and args.adversary > 0):
         ap.error(f'--sam must be >= 0 and cannot go with --adversary (got --sam {args.sam}, --adversary {args.adversary})')
+    if args.mixup < 0 or (args.mixup > 0 and (args.head == 'oc' or args.pairs > 0 or args.adversary > 0)):
+        ap.error(f'--mixup must be >= 0 and cannot go with --head oc, --pairs or --adversary (got --mixup {args.mixup})')
     for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed', 'pair_speed'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
