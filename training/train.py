@@ -31,6 +31,7 @@ from devoxtrain.data import Item, read_corpus
 from devoxtrain.log import log
 from devoxtrain.metrics import SPEECH_DBFS, calibrate, eer, window_dbfs
 from devoxtrain.mixup import Mixup
+from devoxtrain.vtlp import Vtlp
 from devoxtrain.model import DevoxNet, count_macs, count_params, oc_softmax_loss
 from devoxtrain.sam import sam_step
 from devoxtrain.sampler import CropStream
@@ -100,6 +101,7 @@ class EmaWeights:
         self.decay = decay
         self.net = copy.deepcopy(net)
         self.net.freq_mask = 0
+        self.net.vtlp = None
         self.net.eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
@@ -263,6 +265,7 @@ def main(argv=None) -> int:
     aug.p_speed, aug.p_pair_speed, aug.speed_range = args.speed, args.pair_speed, args.speed_range
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
+    net.vtlp = Vtlp(net.front, args.vtlp, args.seed) if args.vtlp > 0 else None
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     mixer = Mixup(args.mixup, args.seed) if args.mixup > 0 else None
     shares = ({src: args.extra_share / len(extra_sources) for src in extra_sources}
@@ -328,6 +331,7 @@ def main(argv=None) -> int:
     t_train = time.time() - t_train
     net.load_state_dict(best['state'])
     net.freq_mask = 0
+    net.vtlp = None
     net.eval()
     log(f'best dev step {best["step"]} (mean window EER {100 * best["eer"]:.2f}%)')
 
@@ -370,6 +374,7 @@ def main(argv=None) -> int:
         'recipe': args.recipe, 'paired_fakes': args.paired_fakes,
         'extra_synthetic': args.extra_synthetic, 'extra_share': args.extra_share,
         **({'mixup_alpha': args.mixup} if args.mixup > 0 else {}),
+        **({'vtlp': args.vtlp} if args.vtlp > 0 else {}),
         'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'torch': torch.__version__,
     }
     finish_model_dir(out=out, name=args.name, version=args.version, net=net, sess=sess, items=items, split=split,

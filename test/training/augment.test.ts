@@ -332,3 +332,30 @@ t.test('mixup: each row a convex mix with one other row, its label mixed by the 
   t.ok(s.other_seed_differs, 'another seed gives another mix');
   t.ok(s.inputs_untouched, 'the input batch is left as it was');
 });
+
+t.test('VTLP: a filterbank warped by alpha reads a tone at f as the plain one reads f / alpha; drawn per row, seeded, never exported', async (t) => {
+  const s = await check<{
+    knee: number; warp: Record<string, { ends: [number, number]; monotonic: boolean }>;
+    shifts: Record<string, { warped_band: number; plain_band_at_f_over_alpha: number }>;
+    bank_plain_equals_fb: boolean; warped_fraction: number; factors_drawn: number[]; alphas: number[];
+    replays: boolean; eval_mode_plain: boolean; bad_p_error: string | null;
+  }>(['vtlp']);
+  t.equal(s.alphas.length, 11, 'eleven factors, 0.90 ... 1.10');
+  for (const [alpha, w] of Object.entries(s.warp)) {
+    t.same(w.ends, [0, 4000], `alpha ${alpha}: 0 Hz and Nyquist map to themselves (the band stays whole)`);
+    t.ok(w.monotonic, `alpha ${alpha}: the warp is monotonic`);
+  }
+  const moved: number[] = [];
+  for (const [alpha, sh] of Object.entries(s.shifts)) {
+    t.ok(Math.abs(sh.warped_band - sh.plain_band_at_f_over_alpha) < 0.15,
+      `alpha ${alpha}: a 1-kHz tone lands at band ${sh.warped_band}, the plain filterbank puts 1 kHz / alpha at ${sh.plain_band_at_f_over_alpha}`);
+    moved.push(sh.warped_band);
+  }
+  t.ok(moved[0]! - moved[moved.length - 1]! > 3, `the tone moves across ${(moved[0]! - moved[moved.length - 1]!).toFixed(1)} bands from 0.90 to 1.10`);
+  t.ok(s.bank_plain_equals_fb, 'an unwarped row reads the model\'s own filterbank');
+  t.ok(Math.abs(s.warped_fraction - 0.5) < 0.02, `p 0.5: ${(100 * s.warped_fraction).toFixed(1)} % of 20,000 rows warped`);
+  t.same(s.factors_drawn, s.alphas, 'every factor is drawn');
+  t.ok(s.replays, 'the same seed draws the same factors (a run replays)');
+  t.ok(s.eval_mode_plain, 'in eval mode (what is exported and evaluated) a net with VTLP set scores as the plain net');
+  t.match(s.bad_p_error ?? '', /vtlp probability must be in \(0, 1\], not 0/, 'a probability of 0 is refused by Vtlp itself');
+});

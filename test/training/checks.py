@@ -21,6 +21,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     speed              # the sampler's speed perturbation: pitch x f, 1 s, nothing drawn when off
     pair-speed         # the same on matched pairs: one factor for both sides
     mixup              # train.py --mixup: convex mixes of a batch, labels mixed alike, seeded
+    vtlp               # train.py --vtlp: warped filterbanks move a tone's band by alpha; draws; never exported
 
 The augmentation oracle lives in checks_augment.py, the generated-data ones (vocoder, extra-synthetic, debian-tts,
 sourcefilter) in checks_generated.py, the synthetic test signal in checks_signals.py; this file dispatches.
@@ -255,6 +256,54 @@ def cmd_mixup() -> dict:
             'other_seed_differs': not torch.equal(Mixup(0.4, 8)(x, y)[0], xm)}
 
 
+def cmd_vtlp() -> dict:
+    """VTLP (vtlp.py) on the narrowband front-end: the warp is monotonic and keeps 0 and Nyquist; a filterbank warped
+    by alpha reads a tone at f where the plain one reads a tone at f / alpha (below the knee); about p of the rows
+    are warped, every factor is drawn, a seed replays; in eval mode (what is exported) a net with VTLP set gives the
+    plain features."""
+    import torch
+    from devoxtrain.model import DevoxNet
+    from devoxtrain.vtlp import KNEE, VTLP_ALPHAS, Vtlp, warp_hz
+    net = DevoxNet(widths=(16, 24, 32, 48, 64), n_mels=48, fmax=4000.0, n_fft=400, norm='global', backbone='plain',
+                   decimate=2)
+    nyq = net.front.fb_args['sr'] / 2
+    grid = np.linspace(0, nyq, 401)
+    warp = {str(a): {'ends': [float(warp_hz(0.0, a, nyq)), float(warp_hz(nyq, a, nyq))],
+                     'monotonic': bool(np.all(np.diff(warp_hz(grid, a, nyq)) > 0))} for a in VTLP_ALPHAS}
+
+    def centroid(x: np.ndarray, fb) -> float:      # the energy-weighted band index of a tone (finer than argmax)
+        with torch.no_grad():
+            f = net.front(torch.tensor(x, dtype=torch.float32)[None], fb)[0, 0].mean(dim=1).numpy()
+        w = np.exp(f - f.max()) ** 4
+        return float((w * np.arange(len(w))).sum() / w.sum())
+
+    v = Vtlp(net.front, 0.5, 11)
+    t = np.arange(SR) / SR
+    shifts = {}
+    for i, a in enumerate(v.alphas[1:], start=1):
+        f0 = 1000.0
+        warped = centroid(0.3 * np.sin(2 * np.pi * f0 * t), v.bank[i:i + 1])
+        plain = centroid(0.3 * np.sin(2 * np.pi * f0 / a * t), None)
+        shifts[str(a)] = {'warped_band': round(warped, 2), 'plain_band_at_f_over_alpha': round(plain, 2)}
+    idx = v.draw(20000)
+    again = Vtlp(net.front, 0.5, 11).draw(20000)
+    x = torch.tensor(np.random.default_rng(5).standard_normal((2, SR)) * 0.1, dtype=torch.float32)
+    net.eval()
+    with torch.no_grad():
+        plain_logit = net(x)[0]
+        net.vtlp = v
+        eval_same = bool(torch.equal(net(x)[0], plain_logit))
+    try:
+        Vtlp(net.front, 0.0, 1)
+        bad_p = None
+    except ValueError as e:
+        bad_p = str(e)
+    return {'knee': KNEE, 'warp': warp, 'shifts': shifts, 'bank_plain_equals_fb': bool(torch.equal(v.bank[0], net.front.fb)),
+            'warped_fraction': float((idx > 0).mean()), 'factors_drawn': sorted({v.alphas[i] for i in idx[idx > 0]}),
+            'alphas': list(VTLP_ALPHAS), 'replays': bool(np.array_equal(idx, again)),
+            'eval_mode_plain': eval_same, 'bad_p_error': bad_p}
+
+
 def cmd_cache_key(tmp: str) -> dict:
     """The cache key follows the audio, not the file system: a touched (or re-mounted, or copied) corpus keeps its key,
     a changed file anywhere in it (middle bytes excepted: only size and both ends are read) gets a new one."""
@@ -413,6 +462,8 @@ def main(argv: list[str]) -> int:
         out = cmd_pair_speed()
     elif cmd == 'mixup':
         out = cmd_mixup()
+    elif cmd == 'vtlp':
+        out = cmd_vtlp()
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}

@@ -36,14 +36,17 @@ def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
 
 
 def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR / 2, scale: str = 'mel',
-                   sr: float = SR) -> np.ndarray:
+                   sr: float = SR, warp=None) -> np.ndarray:
     """Triangular filters (peak 1) on the Slaney mel scale (linear below 1 kHz), or linearly spaced
-    (scale='linear', as LFCC front-ends in anti-spoofing use: equal resolution at high frequencies): [n, n_fft//2+1]."""
+    (scale='linear', as LFCC front-ends in anti-spoofing use: equal resolution at high frequencies): [n, n_fft//2+1].
+    `warp` (Hz -> Hz, training only: vtlp.py) moves the filters' edges."""
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     if scale == 'linear':
         edges = np.linspace(fmin, fmax, n_mels + 2)
     else:
         edges = _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n_mels + 2))
+    if warp is not None:
+        edges = warp(edges)
     fb = np.zeros((n_mels, len(freqs)))
     for i in range(n_mels):
         lo, c, hi = edges[i], edges[i + 1], edges[i + 2]
@@ -82,6 +85,7 @@ class FrontEnd(nn.Module):
             lp = firwin(63, 4000.0, window=('kaiser', 7.0), fs=SR)
             self.register_buffer('lowpass', torch.tensor(lp, dtype=torch.float32)[None, None, :])
         self.n_fft, self.hop, self.preemph = n_fft, hop, preemph
+        self.fb_args = {'n_fft': n_fft, 'n_mels': n_mels, 'fmax': fmax, 'scale': scale, 'sr': sr}   # for vtlp.py
         fb = mel_filterbank(n_fft, n_mels, fmax=fmax, scale=scale, sr=sr)
         # only the STFT bins the filterbank reads are computed (fmax 4 kHz: half the front-end's multiply-adds)
         self.n_bins = n_fft // 2 + 1 if fmax >= sr / 2 else int(np.nonzero(fb.any(axis=0))[0].max()) + 1
@@ -102,7 +106,8 @@ class FrontEnd(nn.Module):
         self.floor = float(10 ** (floor_db / 10))
         self.n_frames = (WINDOW // decimate - n_fft) // hop + 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:                      # [B, N] -> [B, 1, M, T]
+    def forward(self, x: torch.Tensor, fb: torch.Tensor | None = None) -> torch.Tensor:   # [B, N] -> [B, 1, M, T]
+        """`fb` [B, M, K]: one filterbank per row instead of `self.fb` (training only: vtlp.py)."""
         x = x - x.mean(dim=1, keepdim=True)
         x = torch.cat([x[:, :1], x[:, 1:] - self.preemph * x[:, :-1]], dim=1).unsqueeze(1)
         if self.decimate == 2:     # = conv1d(conv1d(x, lowpass, stride 2, padding 31), basis, stride hop)
@@ -111,7 +116,7 @@ class FrontEnd(nn.Module):
             y = F.conv1d(x, self.basis, stride=self.hop)                      # [B, 2K, T]
         re, im = y[:, :self.n_bins], y[:, self.n_bins:]
         p = re * re + im * im
-        mel = torch.matmul(self.fb, p)                                       # [B, M, T]
+        mel = torch.matmul(self.fb if fb is None else fb, p)                 # [B, M, T]
         # relative floor (gain-invariant) plus an absolute one ~ -80 dB re a full-scale sine, so that digital
         # silence gives constant features instead of amplified rounding noise
         floor = self.floor * mel.mean(dim=(1, 2), keepdim=True) + 1e-8
@@ -224,6 +229,7 @@ class DevoxNet(nn.Module):
             self.head = nn.Linear(emb_dim, 1)
         self.emb_dim = emb_dim
         self.freq_mask = 0    # training only (never exported): blank a random span of up to this many bands per row
+        self.vtlp = None      # training only (never exported): a vtlp.Vtlp drawing a warped filterbank per row
 
     def _mask_bands(self, f: torch.Tensor) -> torch.Tensor:
         b, _, m, _ = f.shape
@@ -234,7 +240,8 @@ class DevoxNet(nn.Module):
         return f * keep[:, None, :, None].to(f.dtype)        # 0 = the band's mean after normalisation
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
-        f = self.front(audio)
+        warped = self.vtlp(audio.shape[0]) if self.training and self.vtlp is not None else None
+        f = self.front(audio, warped)
         if self.training and self.freq_mask > 0:
             f = self._mask_bands(f)
         return self.embed(f)

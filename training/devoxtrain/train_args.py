@@ -114,6 +114,9 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--sam', type=float, default=0.0, metavar='RHO',
                     help='sharpness-aware minimisation with this neighbourhood radius (e.g. 0.05; 0: plain AdamW); '
                          'two forward / backward passes per step; not with --adversary')
+    ap.add_argument('--vtlp', type=float, default=0.0, metavar='P',
+                    help='probability of vocal tract length perturbation of a training crop (vtlp.py: the filterbank '
+                         'warped by a factor 0.90 ... 1.10, formants moved alone), both classes alike; 0: off')
     ap.add_argument('--mixup', type=float, default=0.0, metavar='ALPHA',
                     help='mixup of each training batch with lam ~ Beta(ALPHA, ALPHA) (mixup.py; e.g. 0.4; 0: off); '
                          'not with --head oc, --pairs or --adversary')
@@ -216,7 +219,9 @@ def parse_args(argv=None, doc: str | None = None):
         ap.error(f'--sam must be >= 0 and cannot go with --adversary (got --sam {args.sam}, --adversary {args.adversary})')
     if args.mixup < 0 or (args.mixup > 0 and (args.head == 'oc' or args.pairs > 0 or args.adversary > 0)):
         ap.error(f'--mixup must be >= 0 and cannot go with --head oc, --pairs or --adversary (got --mixup {args.mixup})')
-    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed', 'pair_speed'):
+    if args.vtlp and args.phase:
+        ap.error('--vtlp cannot go with --phase (the phase-coherence plane reads the plain filterbank)')
+    for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed', 'pair_speed', 'vtlp'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f'--{name.replace("_", "-")} must be a fraction in [0, 1], not {getattr(args, name)}')
     return args
