@@ -359,3 +359,21 @@ t.test('VTLP: a filterbank warped by alpha reads a tone at f as the plain one re
   t.ok(s.eval_mode_plain, 'in eval mode (what is exported and evaluated) a net with VTLP set scores as the plain net');
   t.match(s.bad_p_error ?? '', /vtlp probability must be in \(0, 1\], not 0/, 'a probability of 0 is refused by Vtlp itself');
 });
+
+t.test('--fmin: the filterbank reads nothing below it; the config, the card and the ensemble know it', async (t) => {
+  const s = await check<{
+    weight_below_300: number; weight_above_3400: number; low_tone_feature_change: number; low_tone_feature_change_fmin0: number;
+    config_fmin: number; config_fmin_default_absent: boolean; frontend_text: string; front_keys_differ: boolean;
+    old_card_key_equals_fmin0: boolean; bad_fmin_error: string | null;
+  }>(['fmin']);
+  t.equal(s.weight_below_300, 0, 'fmin 300: no filter weight below 300 Hz');
+  t.equal(s.weight_above_3400, 0, 'fmax 3400: none above 3.4 kHz');
+  t.ok(s.low_tone_feature_change < 1e-4, `a 200-Hz tone added to a 1-kHz one changes the features by ${s.low_tone_feature_change.toExponential(1)} (not read)`);
+  t.ok(s.low_tone_feature_change_fmin0 > 0.5, `with fmin 0 the same tone changes them by ${s.low_tone_feature_change_fmin0.toFixed(2)}`);
+  t.equal(s.config_fmin, 300, 'the config carries fmin');
+  t.ok(s.config_fmin_default_absent, 'and leaves it out at 0 (older cards and checkpoints load unchanged)');
+  t.match(s.frontend_text, /48 Slaney-mel bands from 300 Hz up to 3\.4 kHz/, 'the card\'s front-end line says the band');
+  t.ok(s.front_keys_differ, 'an ensemble does not share one front-end between members of different fmin');
+  t.ok(s.old_card_key_equals_fmin0, 'an older card without fmin is the same front-end as fmin 0');
+  t.match(s.bad_fmin_error ?? '', /fmin must be in \[0, fmax\), not 4000/, 'fmin at or above fmax is refused');
+});

@@ -21,6 +21,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     speed              # the sampler's speed perturbation: pitch x f, 1 s, nothing drawn when off
     pair-speed         # the same on matched pairs: one factor for both sides
     mixup              # train.py --mixup: convex mixes of a batch, labels mixed alike, seeded
+    fmin               # train.py --fmin: the filterbank reads nothing below it, the card says so
     vtlp               # train.py --vtlp: warped filterbanks move a tone's band by alpha; draws; never exported
 
 The augmentation oracle lives in checks_augment.py, the generated-data ones (vocoder, extra-synthetic, debian-tts,
@@ -256,6 +257,39 @@ def cmd_mixup() -> dict:
             'other_seed_differs': not torch.equal(Mixup(0.4, 8)(x, y)[0], xm)}
 
 
+def cmd_fmin() -> dict:
+    """--fmin 300 --fmax 3400 on the narrowband front-end: no filter weight below 300 Hz or above 3.4 kHz, a
+    200-Hz tone under a 1-kHz one leaves the features as they were (it is not read), the config and the card's
+    front-end text carry it, and an ensemble does not share a front-end across different fmin."""
+    import torch
+    from devoxtrain.ensemble import front_key
+    from devoxtrain.model import DevoxNet
+    from devoxtrain.report import frontend_text
+    kw = dict(widths=(16, 24, 32, 48, 64), n_mels=48, fmax=3400.0, n_fft=400, norm='global', backbone='plain', decimate=2)
+    net = DevoxNet(fmin=300.0, **kw)
+    fb = net.front.fb.numpy()
+    freqs = np.linspace(0, 4000, 101)[:fb.shape[1]]
+    t = np.arange(SR) / SR
+    hi = 0.3 * np.sin(2 * np.pi * 1000 * t)
+    with torch.no_grad():
+        f = [net.front(torch.tensor(x, dtype=torch.float32)[None]) for x in (hi, hi + 0.3 * np.sin(2 * np.pi * 200 * t))]
+        plain = DevoxNet(**kw).front
+        g = [plain(torch.tensor(x, dtype=torch.float32)[None]) for x in (hi, hi + 0.3 * np.sin(2 * np.pi * 200 * t))]
+    try:
+        DevoxNet(fmin=4000.0, **kw)
+        bad = None
+    except ValueError as e:
+        bad = str(e)
+    return {'weight_below_300': float(fb[:, freqs < 300].sum()), 'weight_above_3400': float(fb[:, freqs > 3400].sum()),
+            'low_tone_feature_change': float((f[1] - f[0]).abs().max()),
+            'low_tone_feature_change_fmin0': float((g[1] - g[0]).abs().max()),
+            'config_fmin': net.config.get('fmin'), 'config_fmin_default_absent': 'fmin' not in DevoxNet(**kw).config,
+            'frontend_text': frontend_text(net.config),
+            'front_keys_differ': front_key(net.config) != front_key(DevoxNet(**kw).config),
+            'old_card_key_equals_fmin0': front_key({**DevoxNet(**kw).config}) == front_key({**DevoxNet(**kw).config, 'fmin': 0.0}),
+            'bad_fmin_error': bad}
+
+
 def cmd_vtlp() -> dict:
     """VTLP (vtlp.py) on the narrowband front-end: the warp is monotonic and keeps 0 and Nyquist; a filterbank warped
     by alpha reads a tone at f where the plain one reads a tone at f / alpha (below the knee); about p of the rows
@@ -462,6 +496,8 @@ def main(argv: list[str]) -> int:
         out = cmd_pair_speed()
     elif cmd == 'mixup':
         out = cmd_mixup()
+    elif cmd == 'fmin':
+        out = cmd_fmin()
     elif cmd == 'vtlp':
         out = cmd_vtlp()
     elif cmd == 'parity':

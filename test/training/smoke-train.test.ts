@@ -95,6 +95,7 @@ t.test('train.py refuses bad options at once, before decoding anything', async (
     [['--weight-decay', '-1'], /--weight-decay must be in \[0, 1\/lr\), not -1.0/],
     [['--mixup', '0.4', '--head', 'oc'], /--mixup must be >= 0 and cannot go with --head oc, --pairs or --adversary \(got --mixup 0.4\)/],
     [['--mixup', '-1'], /--mixup must be >= 0/],
+    [['--fmin', '5000', '--fmax', '4000'], /--fmin must be in \[0, --fmax\), not 5000.0/],
     [['--vtlp', '1.5'], /--vtlp must be a fraction in \[0, 1\], not 1.5/],
     [['--vtlp', '0.5', '--phase'], /--vtlp cannot go with --phase/],
   ];

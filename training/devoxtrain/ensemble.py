@@ -20,11 +20,12 @@ from torch import nn
 from .model import DevoxNet, build, count_macs
 
 # The config keys that define a front-end (FrontEnd's arguments as DevoxNet passes them).
-FRONT_KEYS = ('n_fft', 'n_mels', 'norm', 'floor_db', 'scale', 'fmax', 'phase', 'decimate')
+FRONT_KEYS = ('n_fft', 'n_mels', 'norm', 'floor_db', 'scale', 'fmin', 'fmax', 'phase', 'decimate')
+FRONT_DEFAULTS = {'phase': False, 'decimate': 1, 'fmin': 0.0}     # what an older card's missing key means
 
 
 def front_key(config: dict) -> tuple:
-    return tuple(config.get(k, False if k == 'phase' else 1 if k == 'decimate' else None) for k in FRONT_KEYS)
+    return tuple(config.get(k, FRONT_DEFAULTS.get(k)) for k in FRONT_KEYS)
 
 
 class EnsembleNet(nn.Module):

@@ -61,9 +61,11 @@ def mel_filterbank(n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = SR 
 class FrontEnd(nn.Module):
     def __init__(self, n_fft: int = 320, hop: int = 160, n_mels: int = 48, preemph: float = 0.97,
                  floor_db: float = -50.0, norm: str = 'band', scale: str = 'mel', fmax: float = SR / 2,
-                 phase: bool = False, decimate: int = 1):
+                 phase: bool = False, decimate: int = 1, fmin: float = 0.0):
         super().__init__()
         self.phase = phase
+        if not 0.0 <= fmin < fmax:
+            raise ValueError(f'fmin must be in [0, fmax), not {fmin!r}')
         if norm not in ('band', 'global'):
             raise ValueError(f'norm must be band or global, not {norm!r}')
         if decimate not in (1, 2):
@@ -85,8 +87,8 @@ class FrontEnd(nn.Module):
             lp = firwin(63, 4000.0, window=('kaiser', 7.0), fs=SR)
             self.register_buffer('lowpass', torch.tensor(lp, dtype=torch.float32)[None, None, :])
         self.n_fft, self.hop, self.preemph = n_fft, hop, preemph
-        self.fb_args = {'n_fft': n_fft, 'n_mels': n_mels, 'fmax': fmax, 'scale': scale, 'sr': sr}   # for vtlp.py
-        fb = mel_filterbank(n_fft, n_mels, fmax=fmax, scale=scale, sr=sr)
+        self.fb_args = {'n_fft': n_fft, 'n_mels': n_mels, 'fmin': fmin, 'fmax': fmax, 'scale': scale, 'sr': sr}   # vtlp.py
+        fb = mel_filterbank(n_fft, n_mels, fmin=fmin, fmax=fmax, scale=scale, sr=sr)
         # only the STFT bins the filterbank reads are computed (fmax 4 kHz: half the front-end's multiply-adds)
         self.n_bins = n_fft // 2 + 1 if fmax >= sr / 2 else int(np.nonzero(fb.any(axis=0))[0].max()) + 1
         fb = fb[:, :self.n_bins]
@@ -184,7 +186,8 @@ class DevoxNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 96, 128), emb_dim: int = 64, n_mels: int = 48,
                  dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
                  n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear',
-                 fmax: float = SR / 2, phase: bool = False, backbone: str = 'ds', decimate: int = 1):
+                 fmax: float = SR / 2, phase: bool = False, backbone: str = 'ds', decimate: int = 1,
+                 fmin: float = 0.0):
         """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
         strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
@@ -203,8 +206,10 @@ class DevoxNet(nn.Module):
             self.config['backbone'] = backbone    # likewise
         if decimate != 1:
             self.config['decimate'] = decimate    # likewise
+        if fmin:
+            self.config['fmin'] = fmin            # likewise
         self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax,
-                              phase=phase, decimate=decimate)
+                              phase=phase, decimate=decimate, fmin=fmin)
         if backbone == 'plain':   # stem + 4 plain blocks, pooled 2x2 after all but the last
             chans = [2 if phase else 1, *widths]
             self.stem = PlainBlock(chans[0], chans[1], pool=True)

@@ -258,7 +258,8 @@ def frontend_text(config: dict) -> str:
     return (f'inside the graph: DC removal, pre-emphasis 0.97, {dec}{config.get("n_fft", 320) / 16:g}-ms Hann STFT '
             '(fixed Conv1d, 10-ms hop), '
             + (f'{config["n_mels"]} Slaney-mel' if config.get('scale', 'mel') == 'mel' else
-               f'{config["n_mels"]} linearly spaced') + f' bands up to {config.get("fmax", 8000) / 1000:g} kHz, '
+               f'{config["n_mels"]} linearly spaced') + (f' bands from {config["fmin"]:g} Hz' if config.get('fmin') else ' bands')
+            + f' up to {config.get("fmax", 8000) / 1000:g} kHz, '
             f'log with a floor {-config["floor_db"]:g} dB below the window mean, '
             + ('per-band' if config['norm'] == 'band' else 'global') + ' mean removal and std normalisation over the window')
 

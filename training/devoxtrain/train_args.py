@@ -39,6 +39,9 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--floor-db', type=float, default=-50.0, help='log floor relative to the window mean band energy')
     ap.add_argument('--fbank', choices=('mel', 'linear'), default='linear', help='filterbank spacing')
     ap.add_argument('--bands', type=int, default=60, help='filterbank bands')
+    ap.add_argument('--fmin', type=float, default=0.0,
+                    help='bottom of the filterbank in Hz (300: the telephone band\'s lower edge; what lies below, '
+                         'hum, a recording chain\'s high-pass, is not read)')
     ap.add_argument('--fmax', type=float, default=8000.0,
                     help='top of the filterbank in Hz (4000: the model sees only the telephone band, 0-4 kHz)')
     ap.add_argument('--pairs', type=float, default=0.0,
@@ -219,6 +222,8 @@ def parse_args(argv=None, doc: str | None = None):
         ap.error(f'--sam must be >= 0 and cannot go with --adversary (got --sam {args.sam}, --adversary {args.adversary})')
     if args.mixup < 0 or (args.mixup > 0 and (args.head == 'oc' or args.pairs > 0 or args.adversary > 0)):
         ap.error(f'--mixup must be >= 0 and cannot go with --head oc, --pairs or --adversary (got --mixup {args.mixup})')
+    if not 0.0 <= args.fmin < args.fmax:
+        ap.error(f'--fmin must be in [0, --fmax), not {args.fmin}')
     if args.vtlp and args.phase:
         ap.error('--vtlp cannot go with --phase (the phase-coherence plane reads the plain filterbank)')
     for name in ('select_from', 'clean_crops', 'denoise', 'agc', 'amrwb_tandem', 'speed', 'pair_speed', 'vtlp'):

@@ -41,7 +41,7 @@ class Vtlp:
         nyquist = a['sr'] / 2
         banks = [front.fb.detach().cpu().numpy()]
         for alpha in alphas:
-            fb = mel_filterbank(a['n_fft'], a['n_mels'], fmax=a['fmax'], scale=a['scale'], sr=a['sr'],
+            fb = mel_filterbank(a['n_fft'], a['n_mels'], fmin=a['fmin'], fmax=a['fmax'], scale=a['scale'], sr=a['sr'],
                                 warp=lambda f, al=alpha: warp_hz(f, al, nyquist))
             banks.append(fb[:, :front.n_bins])
         self.bank = torch.tensor(np.stack(banks))                    # [1 + A, M, K]; row 0 is the plain filterbank
