@@ -265,13 +265,13 @@ def main(argv=None) -> int:
     aug.p_speed, aug.p_pair_speed, aug.speed_range = args.speed, args.pair_speed, args.speed_range
     aug.p_rawboost, aug.rawboost_algo = args.rawboost, args.rawboost_algo
     net.freq_mask = args.freq_mask
-    net.vtlp = Vtlp(net.front, args.vtlp, args.seed) if args.vtlp > 0 else None
     ema = EmaWeights(net, args.ema) if args.ema > 0 else None
     mixer = Mixup(args.mixup, args.seed) if args.mixup > 0 else None
     shares = ({src: args.extra_share / len(extra_sources) for src in extra_sources}
               if extra_sources and args.extra_share > 0 else None)
     stream = CropStream(by_split['train'], stores['train'], aug, batch, args.seed, balance=args.balance,
                         pairs=args.pairs, synthetic_shares=shares)
+    net.vtlp = Vtlp(net.front, args.vtlp, args.seed, paired_rows=2 * stream.n_pairs) if args.vtlp > 0 else None
     if extra_sources:
         log('extra synthetic share of synthetic crops: '
             + ', '.join(f'{src} {stream.synthetic_share(src):.3f}' for src in extra_sources))

@@ -339,6 +339,7 @@ t.test('VTLP: a filterbank warped by alpha reads a tone at f as the plain one re
     shifts: Record<string, { warped_band: number; plain_band_at_f_over_alpha: number }>;
     bank_plain_equals_fb: boolean; warped_fraction: number; factors_drawn: number[]; alphas: number[];
     replays: boolean; eval_mode_plain: boolean; bad_p_error: string | null;
+    pairs_same_warp: boolean; unpaired_neighbours_differ: number; paired_unpaired_draws_equal: boolean;
   }>(['vtlp']);
   t.equal(s.alphas.length, 11, 'eleven factors, 0.90 ... 1.10');
   for (const [alpha, w] of Object.entries(s.warp)) {
@@ -358,6 +359,9 @@ t.test('VTLP: a filterbank warped by alpha reads a tone at f as the plain one re
   t.ok(s.replays, 'the same seed draws the same factors (a run replays)');
   t.ok(s.eval_mode_plain, 'in eval mode (what is exported and evaluated) a net with VTLP set scores as the plain net');
   t.match(s.bad_p_error ?? '', /vtlp probability must be in \(0, 1\], not 0/, 'a probability of 0 is refused by Vtlp itself');
+  t.ok(s.pairs_same_warp, 'both sides of every matched pair get the same warp (a pair still differs only in how it was made)');
+  t.ok(s.unpaired_neighbours_differ > 0.8, `unpaired neighbours are drawn apart (${(100 * s.unpaired_neighbours_differ).toFixed(0)} % differ)`);
+  t.ok(s.paired_unpaired_draws_equal, 'with no pairs the draws are those of the unpaired runs (they replay)');
 });
 
 t.test('--fmin: the filterbank reads nothing below it; the config, the card and the ensemble know it', async (t) => {

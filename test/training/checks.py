@@ -321,6 +321,8 @@ def cmd_vtlp() -> dict:
         shifts[str(a)] = {'warped_band': round(warped, 2), 'plain_band_at_f_over_alpha': round(plain, 2)}
     idx = v.draw(20000)
     again = Vtlp(net.front, 0.5, 11).draw(20000)
+    pv = Vtlp(net.front, 1.0, 12, paired_rows=16)
+    paired = np.stack([pv.draw(64) for _ in range(200)])               # 200 batches of 64, the first 8 pairs matched
     x = torch.tensor(np.random.default_rng(5).standard_normal((2, SR)) * 0.1, dtype=torch.float32)
     net.eval()
     with torch.no_grad():
@@ -335,7 +337,10 @@ def cmd_vtlp() -> dict:
     return {'knee': KNEE, 'warp': warp, 'shifts': shifts, 'bank_plain_equals_fb': bool(torch.equal(v.bank[0], net.front.fb)),
             'warped_fraction': float((idx > 0).mean()), 'factors_drawn': sorted({v.alphas[i] for i in idx[idx > 0]}),
             'alphas': list(VTLP_ALPHAS), 'replays': bool(np.array_equal(idx, again)),
-            'eval_mode_plain': eval_same, 'bad_p_error': bad_p}
+            'eval_mode_plain': eval_same, 'bad_p_error': bad_p,
+            'pairs_same_warp': bool(np.all(paired[:, 0:16:2] == paired[:, 1:16:2])),
+            'unpaired_neighbours_differ': float((paired[:, 16::2] != paired[:, 17::2]).mean()),
+            'paired_unpaired_draws_equal': bool(np.array_equal(Vtlp(net.front, 0.5, 11, paired_rows=0).draw(20000), idx))}
 
 
 def cmd_cache_key(tmp: str) -> dict:

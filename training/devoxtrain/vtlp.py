@@ -32,11 +32,17 @@ def warp_hz(f: np.ndarray, alpha: float, nyquist: float) -> np.ndarray:
 
 class Vtlp:
     """Per-row filterbanks for FrontEnd.forward(x, fb=...): with probability p a row gets a factor drawn uniformly
-    from VTLP_ALPHAS, otherwise the plain filterbank."""
+    from VTLP_ALPHAS, otherwise the plain filterbank. The first `paired_rows` rows of a batch are matched pairs
+    (sampler.CropStream lays pair k out as rows 2k, 2k + 1): both sides of a pair get the same warp, so that a pair
+    still differs only in how it was made."""
 
-    def __init__(self, front: FrontEnd, p: float, seed: int, alphas: tuple[float, ...] = VTLP_ALPHAS):
+    def __init__(self, front: FrontEnd, p: float, seed: int, alphas: tuple[float, ...] = VTLP_ALPHAS,
+                 paired_rows: int = 0):
         if not 0.0 < p <= 1.0:
             raise ValueError(f'vtlp probability must be in (0, 1], not {p}')
+        if paired_rows < 0 or paired_rows % 2:
+            raise ValueError(f'paired_rows must be an even count, not {paired_rows}')
+        self.paired_rows = paired_rows
         a = front.fb_args
         nyquist = a['sr'] / 2
         banks = [front.fb.detach().cpu().numpy()]
@@ -53,7 +59,10 @@ class Vtlp:
         """Index into self.alphas per row (0: unwarped)."""
         warped = self.rng.random(b) < self.p
         pick = self.rng.integers(1, len(self.alphas), size=b)
-        return np.where(warped, pick, 0)
+        idx = np.where(warped, pick, 0)
+        n = min(self.paired_rows, b - b % 2)
+        idx[1:n:2] = idx[0:n:2]
+        return idx
 
     def __call__(self, b: int) -> torch.Tensor:
         """[b, M, K] filterbanks for one batch."""
