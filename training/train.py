@@ -245,7 +245,7 @@ def main(argv=None) -> int:
 
     net = DevoxNet(widths=args.widths, norm=args.norm, floor_db=args.floor_db, scale=args.fbank, n_mels=args.bands, n_fft=args.n_fft,
                    stem_stride=args.stem_stride, shortcut=args.shortcut, head=args.head,
-                   fmax=args.fmax, phase=args.phase, backbone=args.backbone, decimate=args.decimate, fmin=args.fmin)
+                   fmax=args.fmax, phase=args.phase, backbone=args.backbone, decimate=args.decimate, fmin=args.fmin, pool=args.pool)
     params, macs = count_params(net), count_macs(net)
     log(f'model: {params} parameters, {macs["mflops"]} MFLOPs per 1-s window')
     aug = AugConfig(p_eq=args.eq, p_source_codec=args.source_codec, p_clean=args.clean_crops)

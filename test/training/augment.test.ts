@@ -381,3 +381,16 @@ t.test('--fmin: the filterbank reads nothing below it; the config, the card and 
   t.ok(s.old_card_key_equals_fmin0, 'an older card without fmin is the same front-end as fmin 0');
   t.match(s.bad_fmin_error ?? '', /fmin must be in \[0, fmax\), not 4000/, 'fmin at or above fmax is refused');
 });
+
+t.test('--pool asp: uniform frame weights are mean/std pooling; a scorer moves the embedding; weights sum to 1', async (t) => {
+  const s = await check<{
+    uniform_vs_stats: number; scored_vs_stats: number; weight_sums: number[]; weight_spread: number;
+    config_pool: string; stats_config_has_no_pool: boolean;
+  }>(['asp']);
+  t.ok(s.uniform_vs_stats < 1e-5, `scorer output zeroed: the embedding of mean/std pooling within ${s.uniform_vs_stats.toExponential(1)}`);
+  t.ok(s.scored_vs_stats > 1e-3, `a scorer that favours some frames moves it by ${s.scored_vs_stats.toFixed(3)}`);
+  t.ok(s.weight_sums.every((v) => Math.abs(v - 1) < 1e-5), 'each window\'s frame weights sum to 1');
+  t.ok(s.weight_spread > 1.5, `and differ between frames (max / min ${s.weight_spread.toFixed(1)})`);
+  t.equal(s.config_pool, 'asp', 'the config carries the pooling');
+  t.ok(s.stats_config_has_no_pool, 'and leaves it out for mean/std pooling (older cards load unchanged)');
+});

@@ -13,7 +13,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     cache-key          # the cache key follows the audio (not mtimes or paths)
     bootstrap          # file-level bootstrap intervals of the EER
     adversary          # source adversary: gradient reversal, conditional head, ramp
-    parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband]  # PyTorch vs ort
+    parity [MODEL_DIR] [--dump F32] [--variant default|oc|narrowband|phase|asp]  # PyTorch vs ort
     vocoder            # the small vocoders: shapes, exact inverse STFT, chunked = whole, resynthesis manifest
     extra-synthetic    # CropStream's fixed share of synthetic draws for extra (unpaired) sources
     debian-tts         # synth_debian_tts.py: a few files per engine, 16 kHz, level, manifest (needs the Debian TTS)
@@ -22,6 +22,7 @@ test/training/python.ts does), or with the devoxtrain package installed (pip ins
     pair-speed         # the same on matched pairs: one factor for both sides
     mixup              # train.py --mixup: convex mixes of a batch, labels mixed alike, seeded
     fmin               # train.py --fmin: the filterbank reads nothing below it, the card says so
+    asp                # train.py --pool asp: uniform weights = mean/std pooling; weights follow the scorer
     vtlp               # train.py --vtlp: warped filterbanks move a tone's band by alpha; draws; never exported
 
 The augmentation oracle lives in checks_augment.py, the generated-data ones (vocoder, extra-synthetic, debian-tts,
@@ -290,6 +291,31 @@ def cmd_fmin() -> dict:
             'bad_fmin_error': bad}
 
 
+def cmd_asp() -> dict:
+    """Attentive statistics pooling: with the scorer's output layer zeroed every frame weighs the same and the
+    embedding is that of mean/std pooling with the same weights; a scorer that favours some frames moves it; the
+    frame weights sum to 1."""
+    import torch
+    from devoxtrain.model import DevoxNet
+    kw = dict(widths=(16, 24, 32, 48, 64), n_mels=48, fmax=4000.0, n_fft=400, norm='global', backbone='plain', decimate=2)
+    torch.manual_seed(3)
+    asp, stats = DevoxNet(pool='asp', **kw), DevoxNet(**kw)
+    stats.load_state_dict({k: v for k, v in asp.state_dict().items() if not k.startswith('attn.')})
+    asp.eval(), stats.eval()
+    x = torch.tensor(np.random.default_rng(1).standard_normal((4, SR)) * 0.1, dtype=torch.float32)
+    with torch.no_grad():
+        asp.attn[2].weight.zero_(), asp.attn[2].bias.zero_()
+        uniform = float((asp(x)[1] - stats(x)[1]).abs().max())
+        asp.attn[0].weight.normal_(0, 1.0)
+        asp.attn[2].weight.normal_(0, 10.0)
+        moved = float((asp(x)[1] - stats(x)[1]).abs().max())
+        z = asp.blocks(asp.stem(asp.front(x))).mean(dim=2)
+        w = torch.softmax(asp.attn(z.transpose(1, 2)), dim=1)
+    return {'uniform_vs_stats': uniform, 'scored_vs_stats': moved, 'weight_sums': w.sum(dim=1).squeeze(1).tolist(),
+            'weight_spread': float(w.max() / w.min()), 'config_pool': asp.config.get('pool'),
+            'stats_config_has_no_pool': 'pool' not in stats.config}
+
+
 def cmd_vtlp() -> dict:
     """VTLP (vtlp.py) on the narrowband front-end: the warp is monotonic and keeps 0 and Nyquist; a filterbank warped
     by alpha reads a tone at f where the plain one reads a tone at f / alpha (below the knee); about p of the rows
@@ -406,6 +432,7 @@ VARIANTS = {  # random-init graphs for the parity check: train.py's default (1.1
     'oc': {'head': 'oc'},
     'narrowband': {'n_mels': 40, 'fmax': 4000.0},
     'phase': {'phase': True},
+    'asp': {'pool': 'asp', 'backbone': 'plain', 'widths': (16, 24, 32, 48, 64)},
 }
 
 
@@ -503,6 +530,8 @@ def main(argv: list[str]) -> int:
         out = cmd_mixup()
     elif cmd == 'fmin':
         out = cmd_fmin()
+    elif cmd == 'asp':
+        out = cmd_asp()
     elif cmd == 'vtlp':
         out = cmd_vtlp()
     elif cmd == 'parity':

@@ -52,7 +52,7 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-for (const variant of ['default', 'oc', 'narrowband', 'phase']) t.test(`random-init export (${variant} graph): PyTorch = onnxruntime (Python)`, async (t) => {
+for (const variant of ['default', 'oc', 'narrowband', 'phase', 'asp']) t.test(`random-init export (${variant} graph): PyTorch = onnxruntime (Python)`, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'devox-parity-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const f32 = join(dir, 'windows.f32');

@@ -187,7 +187,7 @@ class DevoxNet(nn.Module):
                  dropout: float = 0.2, norm: str = 'band', floor_db: float = -50.0, scale: str = 'mel',
                  n_fft: int = 320, stem_stride: int = 1, shortcut: str = 'pool', head: str = 'linear',
                  fmax: float = SR / 2, phase: bool = False, backbone: str = 'ds', decimate: int = 1,
-                 fmin: float = 0.0):
+                 fmin: float = 0.0, pool: str = 'stats'):
         """Defaults reproduce devox-phone 1.0.0; train.py's defaults choose the faster graph (n_fft 256, stem stride 2,
         strided-conv shortcuts: ~3x less onnxruntime CPU time per window)."""
         super().__init__()
@@ -197,6 +197,8 @@ class DevoxNet(nn.Module):
             raise ValueError(f'head must be linear or oc, not {head!r}')
         if backbone not in ('ds', 'plain'):
             raise ValueError(f'backbone must be ds or plain, not {backbone!r}')
+        if pool not in ('stats', 'asp'):
+            raise ValueError(f'pool must be stats or asp, not {pool!r}')
         self.config = {'widths': list(widths), 'emb_dim': emb_dim, 'n_mels': n_mels, 'dropout': dropout,
                        'norm': norm, 'floor_db': floor_db, 'scale': scale, 'n_fft': n_fft, 'stem_stride': stem_stride,
                        'shortcut': shortcut, 'head': head, 'fmax': fmax}
@@ -208,6 +210,8 @@ class DevoxNet(nn.Module):
             self.config['decimate'] = decimate    # likewise
         if fmin:
             self.config['fmin'] = fmin            # likewise
+        if pool != 'stats':
+            self.config['pool'] = pool            # likewise
         self.front = FrontEnd(n_fft=n_fft, n_mels=n_mels, norm=norm, floor_db=floor_db, scale=scale, fmax=fmax,
                               phase=phase, decimate=decimate, fmin=fmin)
         if backbone == 'plain':   # stem + 4 plain blocks, pooled 2x2 after all but the last
@@ -223,6 +227,9 @@ class DevoxNet(nn.Module):
             self.blocks = nn.Sequential(*[DSBlock(widths[i], widths[i + 1], strides[i], shortcut)
                                           for i in range(len(widths) - 1)])
         c = widths[-1]
+        # attentive statistics pooling (Okabe et al., 2018): a frame's weight from a small two-layer scorer, so the
+        # mean and std over time lean on the frames that tell (voiced speech, a transition) instead of all alike
+        self.attn = nn.Sequential(nn.Linear(c, 32), nn.Tanh(), nn.Linear(32, 1)) if pool == 'asp' else None
         self.emb = nn.Sequential(nn.Linear(2 * c, emb_dim), nn.BatchNorm1d(emb_dim), nn.ReLU(inplace=True))
         self.drop = nn.Dropout(dropout)
         self.head_type = head
@@ -255,7 +262,13 @@ class DevoxNet(nn.Module):
         """Front-end features [B, 1, M, T] -> embedding [B, D] (an ensemble runs a shared front-end once)."""
         z = self.blocks(self.stem(f))                                        # [B, C, F', T']
         z = z.mean(dim=2)                                                    # [B, C, T']
-        stats = torch.cat([z.mean(dim=2), torch.sqrt(z.var(dim=2, unbiased=False) + 1e-5)], dim=1)
+        if self.attn is None:
+            stats = torch.cat([z.mean(dim=2), torch.sqrt(z.var(dim=2, unbiased=False) + 1e-5)], dim=1)
+        else:
+            w = torch.softmax(self.attn(z.transpose(1, 2)), dim=1).transpose(1, 2)    # [B, 1, T'], sums to 1
+            mu = (w * z).sum(dim=2)
+            var = (w * z * z).sum(dim=2) - mu * mu
+            stats = torch.cat([mu, torch.sqrt(torch.clamp(var, min=0.0) + 1e-5)], dim=1)
         return self.emb(stats)
 
     def logit(self, e: torch.Tensor) -> torch.Tensor:

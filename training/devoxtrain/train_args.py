@@ -39,6 +39,9 @@ def parse_args(argv=None, doc: str | None = None):
     ap.add_argument('--floor-db', type=float, default=-50.0, help='log floor relative to the window mean band energy')
     ap.add_argument('--fbank', choices=('mel', 'linear'), default='linear', help='filterbank spacing')
     ap.add_argument('--bands', type=int, default=60, help='filterbank bands')
+    ap.add_argument('--pool', choices=('stats', 'asp'), default='stats',
+                    help='pooling over time: mean and std of the frames, or attentive statistics pooling (asp: '
+                         'the frames weighted by a learned score)')
     ap.add_argument('--fmin', type=float, default=0.0,
                     help='bottom of the filterbank in Hz (300: the telephone band\'s lower edge; what lies below, '
                          'hum, a recording chain\'s high-pass, is not read)')
