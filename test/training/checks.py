@@ -332,51 +332,27 @@ def cmd_parity(model_dir: str | None, dump: str | None = None, variant: str = 'd
                 'output_shapes': [list(map(str, o.shape)) for o in sess.get_outputs()]}
 
 
+# the checks that take no argument, and those that take a scratch directory
+PLAIN = {'splits': cmd_splits, 'augment': cmd_augment, 'g711': cmd_g711, 'pairs': cmd_pairs,
+         'bootstrap': cmd_bootstrap, 'adversary': cmd_adversary, 'extra-synthetic': cmd_extra_synthetic,
+         'speed': cmd_speed, 'pair-speed': cmd_pair_speed, 'mixup': cmd_mixup, 'fmin': cmd_fmin, 'asp': cmd_asp,
+         'vtlp': cmd_vtlp}
+SCRATCH = {'cache-key': cmd_cache_key, 'vocoder': cmd_vocoder, 'debian-tts': cmd_debian_tts,
+           'sourcefilter': cmd_sourcefilter}
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
     cmd = argv[0]
-    if cmd == 'readers':
+    if cmd in PLAIN:
+        out = PLAIN[cmd]()
+    elif cmd in SCRATCH:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = SCRATCH[cmd](tmp)
+    elif cmd == 'readers':
         out = cmd_readers(argv[1] if len(argv) > 1 else tempfile.mkdtemp())
-    elif cmd == 'splits':
-        out = cmd_splits()
-    elif cmd == 'augment':
-        out = cmd_augment()
-    elif cmd == 'g711':
-        out = cmd_g711()
-    elif cmd == 'pairs':
-        out = cmd_pairs()
-    elif cmd == 'cache-key':
-        with tempfile.TemporaryDirectory() as tmp:
-            out = cmd_cache_key(tmp)
-    elif cmd == 'bootstrap':
-        out = cmd_bootstrap()
-    elif cmd == 'adversary':
-        out = cmd_adversary()
-    elif cmd == 'vocoder':
-        with tempfile.TemporaryDirectory() as tmp:
-            out = cmd_vocoder(tmp)
-    elif cmd == 'extra-synthetic':
-        out = cmd_extra_synthetic()
-    elif cmd == 'debian-tts':
-        with tempfile.TemporaryDirectory() as tmp:
-            out = cmd_debian_tts(tmp)
-    elif cmd == 'sourcefilter':
-        with tempfile.TemporaryDirectory() as tmp:
-            out = cmd_sourcefilter(tmp)
-    elif cmd == 'speed':
-        out = cmd_speed()
-    elif cmd == 'pair-speed':
-        out = cmd_pair_speed()
-    elif cmd == 'mixup':
-        out = cmd_mixup()
-    elif cmd == 'fmin':
-        out = cmd_fmin()
-    elif cmd == 'asp':
-        out = cmd_asp()
-    elif cmd == 'vtlp':
-        out = cmd_vtlp()
     elif cmd == 'parity':
         rest = argv[1:]
         opts = {}
